@@ -1,0 +1,204 @@
+/* soketi/adapter.h - the public plugin ABI of soketi-c adapters.
+ *
+ * An adapter plugin is a shared object (adapter_<driver>.so) that the daemon
+ * loads from its plugin directory when `adapter.driver` (SOKETI_ADAPTER_DRIVER)
+ * names it. The daemon owns every connection, channel and presence member; the
+ * adapter decides how a broadcast reaches the other nodes of a cluster and
+ * answers cluster-wide questions (how many sockets, which channels, who is in a
+ * presence channel) by combining this node's answers with its peers'.
+ *
+ * LIFECYCLE (all three symbols are required, looked up by name with dlsym)
+ *   1. int soketi_adapter_version(int count, const int *supported);
+ *      The host offers the ABI versions it speaks (newest first); the plugin
+ *      returns the one it implements, or -1 when it speaks none of them. The
+ *      daemon then refuses the plugin with a message naming both sides.
+ *   2. int soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter);
+ *      Called once, on the event loop's thread, before any client connects.
+ *      The plugin fills adapter->ops (it must not write past adapter->size)
+ *      and may keep a pointer to host: it stays valid until cleanup returns.
+ *      Returns 0, or non-zero to refuse to start (log why through host->log).
+ *   3. void soketi_adapter_cleanup(soketi_adapter_t *adapter);
+ *      Called once at shutdown after the last client has gone. Free everything.
+ *
+ * THREADING: everything happens on the daemon's single event loop thread
+ * (host->base). A plugin that needs I/O registers it on host->base (libevent
+ * 2.1) and never blocks. Host functions may only be called from that thread.
+ *
+ * CALLBACKS: every query takes a completion callback and its argument. The
+ * callback is called exactly once, either before the call returns (the local
+ * adapter does this) or later from the event loop. Strings and arrays handed
+ * to a callback belong to the caller of the callback and are valid only while
+ * it runs: copy what you keep. A callback may call any host function or op.
+ *
+ * MEMORY: strings passed into the plugin belong to the host and are valid
+ * only during the call; the plugin copies what it keeps. Nothing the plugin
+ * allocates is ever freed by the host, and vice versa.
+ *
+ * VERSIONING: SOKETI_ADAPTER_ABI_VERSION grows by one when a change would
+ * break a plugin built against the previous header (a field changes meaning
+ * or a function its signature). Adding a field at the end of soketi_host_t or
+ * soketi_adapter_ops_t is not such a change: each struct carries its own size,
+ * the host only calls ops that lie inside the plugin's `ops.size`, and the
+ * plugin only reads host fields that lie inside `host->size`. The daemon
+ * offers every version it still speaks, so a plugin built for an older,
+ * still supported ABI keeps loading; one built for a newer ABI is refused
+ * with a message, never loaded.
+ */
+#ifndef SOKETI_ADAPTER_H
+#define SOKETI_ADAPTER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The newest ABI version this header describes. */
+#define SOKETI_ADAPTER_ABI_VERSION 1
+
+struct event_base;
+
+/** Log levels for host->log. */
+enum soketi_log_level {
+    SOKETI_LOG_ERROR = 0,
+    SOKETI_LOG_WARN = 1,
+    SOKETI_LOG_INFO = 2,
+    SOKETI_LOG_DEBUG = 3,
+};
+
+/** Status passed to query callbacks. */
+enum soketi_status {
+    SOKETI_OK = 0,        /**< every node answered */
+    SOKETI_PARTIAL = -1,  /**< some nodes did not answer in time: result is what arrived */
+    SOKETI_ERROR = -2,    /**< no result (the result arguments are zero/empty) */
+};
+
+/** One channel and its number of subscribed sockets. */
+typedef struct soketi_channel_count_s {
+    const char *channel;
+    long count;
+} soketi_channel_count_t;
+
+/** One presence member: user_info is a JSON text (an object, or "null"). */
+typedef struct soketi_member_s {
+    const char *user_id;
+    const char *user_info;
+} soketi_member_t;
+
+typedef void (*soketi_count_cb)(void *arg, int status, long count);
+typedef void (*soketi_channels_cb)(void *arg, int status, const soketi_channel_count_t *channels,
+                                   size_t n);
+typedef void (*soketi_members_cb)(void *arg, int status, const soketi_member_t *members, size_t n);
+typedef void (*soketi_ids_cb)(void *arg, int status, const char *const *ids, size_t n);
+
+/* Iterators the host calls once per item, synchronously. */
+typedef void (*soketi_each_channel_fn)(void *arg, const char *channel, long count);
+typedef void (*soketi_each_member_fn)(void *arg, const char *user_id, const char *user_info);
+typedef void (*soketi_each_id_fn)(void *arg, const char *id);
+
+/**
+ * What the daemon offers a plugin. Read-only for the plugin. Fields are only
+ * ever added at the end; read a field only when it lies within `size`.
+ * The local_* functions answer for this process only and never block.
+ */
+typedef struct soketi_host_s {
+    size_t size;               /**< sizeof(soketi_host_t) as the daemon was built */
+    int abi_version;           /**< the version negotiated with this plugin */
+    struct event_base *base;   /**< the daemon's event loop (libevent 2.1) */
+    const char *node_id;       /**< unique id of this daemon process */
+
+    /** Value of any configuration option by its dotted soketi name, e.g.
+     * "adapter.redis.prefix" or "database.redis.port", as text (lists and
+     * objects as JSON). NULL for an unknown name. The string is the host's,
+     * valid until cleanup. */
+    const char *(*config_get)(const char *dotted_name);
+
+    /** printf-style logging into the daemon's log. */
+    void (*log)(int level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+
+    /** Delivers msg (a complete Pusher event as JSON text) to every socket of
+     * this process subscribed to channel, except the socket whose id is
+     * except_socket_id (NULL: none). The message is framed once and the same
+     * bytes go to every subscriber. */
+    void (*deliver_local)(const char *app_id, const char *channel, const char *msg,
+                          size_t msg_len, const char *except_socket_id);
+
+    long (*local_sockets_count)(const char *app_id);
+    long (*local_channel_sockets_count)(const char *app_id, const char *channel);
+    long (*local_channel_members_count)(const char *app_id, const char *channel);
+    /** 1 when socket_id is subscribed to channel in this process, else 0. */
+    int (*local_is_in_channel)(const char *app_id, const char *channel, const char *socket_id);
+    /** Calls each for every occupied channel of the app. */
+    void (*local_channels)(const char *app_id, soketi_each_channel_fn each, void *arg);
+    /** Calls each once per distinct user of a presence channel. */
+    void (*local_channel_members)(const char *app_id, const char *channel,
+                                  soketi_each_member_fn each, void *arg);
+    /** Calls each with the id of every socket of the app / of a channel. */
+    void (*local_sockets)(const char *app_id, soketi_each_id_fn each, void *arg);
+    void (*local_channel_sockets)(const char *app_id, const char *channel, soketi_each_id_fn each,
+                                  void *arg);
+    /** Closes (code 4009) every socket of this process signed in as user_id. */
+    void (*local_terminate_user_connections)(const char *app_id, const char *user_id);
+
+    void *reserved[8]; /**< room to grow; always NULL */
+} soketi_host_t;
+
+/**
+ * What a plugin implements. Every op is required in ABI 1. `self` is the
+ * adapter's own state (adapter->self). Cluster-wide queries combine this
+ * node's local_* answers with the other nodes'.
+ */
+typedef struct soketi_adapter_ops_s {
+    /** Sends msg to every subscriber of channel on every node, except the
+     * socket except_socket_id (NULL: none), wherever it is connected. */
+    void (*broadcast)(void *self, const char *app_id, const char *channel, const char *msg,
+                      size_t msg_len, const char *except_socket_id);
+    void (*sockets_count)(void *self, const char *app_id, soketi_count_cb cb, void *arg);
+    void (*channel_sockets_count)(void *self, const char *app_id, const char *channel,
+                                  soketi_count_cb cb, void *arg);
+    void (*channel_members_count)(void *self, const char *app_id, const char *channel,
+                                  soketi_count_cb cb, void *arg);
+    /** count is 1 when the socket is in the channel on any node, else 0. */
+    void (*is_in_channel)(void *self, const char *app_id, const char *channel,
+                          const char *socket_id, soketi_count_cb cb, void *arg);
+    /** Every occupied channel with its cluster-wide socket count. */
+    void (*channels)(void *self, const char *app_id, soketi_channels_cb cb, void *arg);
+    /** Distinct presence members of a channel across the cluster. */
+    void (*channel_members)(void *self, const char *app_id, const char *channel,
+                            soketi_members_cb cb, void *arg);
+    /** Ids of every socket of the app / of a channel across the cluster. */
+    void (*sockets)(void *self, const char *app_id, soketi_ids_cb cb, void *arg);
+    void (*channel_sockets)(void *self, const char *app_id, const char *channel, soketi_ids_cb cb,
+                            void *arg);
+    /** Disconnects user_id's sockets on every node. */
+    void (*terminate_user_connections)(void *self, const char *app_id, const char *user_id);
+
+    void *reserved[8]; /**< room to grow; leave NULL */
+} soketi_adapter_ops_t;
+
+/** The adapter instance the host allocates and the plugin fills in init. */
+typedef struct soketi_adapter_s {
+    size_t size;               /**< sizeof(soketi_adapter_t) as the host was built */
+    void *self;                /**< the plugin's state, passed back to every op */
+    size_t ops_size;           /**< the plugin sets sizeof(soketi_adapter_ops_t) as it was built */
+    soketi_adapter_ops_t ops;  /**< the plugin fills these */
+} soketi_adapter_t;
+
+/* The three symbols every adapter plugin exports. */
+typedef int (*soketi_adapter_version_fn)(int count, const int *supported);
+typedef int (*soketi_adapter_init_fn)(const soketi_host_t *host, soketi_adapter_t *adapter);
+typedef void (*soketi_adapter_cleanup_fn)(soketi_adapter_t *adapter);
+
+int soketi_adapter_version(int count, const int *supported);
+int soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter);
+void soketi_adapter_cleanup(soketi_adapter_t *adapter);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOKETI_ADAPTER_H */

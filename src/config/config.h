@@ -1,0 +1,252 @@
+/* config.h - the daemon's configuration: one typed field per soketi option, and its loader.
+ *
+ * DESIGN
+ * A configuration is built once at startup from up to three sources over the built-in
+ * defaults, each overriding the one before: an INI file, a soketi-style JSON file, then the
+ * SOKETI_* environment. Every option is known to the table in options.c (name, env var, type,
+ * default, range, doc); this module is the only reader of SOKETI_* variables in the daemon.
+ * After skt_config_load() the structure is plain data: read its fields directly, never write
+ * them. Everything it points to (strings, lists, json, apps, the texts handed out by
+ * skt_config_get_text()) is owned by it and lives until skt_config_free().
+ *
+ * Field names mirror soketi's dotted names in snake case: "adapter.redis.prefix" is
+ * cfg->adapter.redis.prefix, "httpApi.acceptTraffic.memoryThreshold" is
+ * cfg->http_api.accept_traffic.memory_threshold. Types: bool -> int (0/1), integer -> long,
+ * number -> double, string -> char * (NULL only for options whose default is null),
+ * string list -> NULL-terminated char **, free-form JSON -> json_t * (never NULL; JSON null
+ * is json_null()).
+ */
+#ifndef SKT_CONFIG_CONFIG_H
+#define SKT_CONFIG_CONFIG_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config/apps.h"
+
+/* The value of an integer option whose soketi default is null, while it is null. */
+#define SKT_CONFIG_INT_NULL LONG_MIN
+
+typedef struct skt_config_s {
+    struct {
+        char *driver; /* local | redis | nats | cluster */
+        struct {
+            long requests_timeout;
+            char *prefix;
+            json_t *redis_pub_options;
+            json_t *redis_sub_options;
+            int cluster_mode;
+        } redis;
+        struct {
+            long requests_timeout;
+        } cluster;
+        struct {
+            long requests_timeout;
+            char *prefix;
+            char **servers;
+            char *user;  /* may be NULL */
+            char *pass;  /* may be NULL */
+            char *token; /* may be NULL */
+            long timeout;
+            long nodes_number; /* SKT_CONFIG_INT_NULL: ask the other nodes */
+        } nats;
+    } adapter;
+    struct {
+        char *driver; /* array | mysql | postgres | dynamodb */
+        struct {
+            int enabled;
+            long ttl;
+        } cache;
+        struct {
+            char *table;
+            char *region;
+            char *endpoint; /* may be NULL */
+        } dynamodb;
+        struct {
+            char *table;
+            char *version;
+            int use_mysql2;
+        } mysql;
+        struct {
+            char *table;
+            char *version;
+        } postgres;
+    } app_manager;
+    struct {
+        char *driver; /* memory | redis */
+        struct {
+            json_t *redis_options;
+            int cluster_mode;
+        } redis;
+    } cache;
+    struct {
+        long max_name_length;
+        long cache_ttl;
+    } channel_limits;
+    struct {
+        char *hostname;
+        long hello_interval;
+        long check_interval;
+        long node_timeout;
+        long master_timeout;
+        long port;
+        char *prefix;
+        int ignore_process;
+        char *broadcast;
+        json_t *unicast;  /* null, a string or an array of strings */
+        char *multicast; /* may be NULL */
+    } cluster;
+    struct {
+        int credentials;
+        char **origin;
+        char **methods;
+        char **allowed_headers;
+    } cors;
+    struct {
+        struct {
+            char *host;
+            long port;
+            char *user;
+            char *password;
+            char *database;
+        } mysql, postgres;
+        struct {
+            char *host;
+            long port;
+            long db;
+            char *username; /* may be NULL */
+            char *password; /* may be NULL */
+            char *key_prefix;
+            json_t *sentinels; /* null or an array of {host, port} */
+            char *sentinel_password; /* may be NULL */
+            char *name;
+            json_t *cluster_nodes; /* array */
+        } redis;
+    } database;
+    struct {
+        int enabled;
+        long min;
+        long max;
+    } database_pooling;
+    int debug;
+    struct {
+        long max_channels_at_once;
+        long max_name_length;
+        double max_payload_in_kb;
+        long max_batch_size;
+    } event_limits;
+    char *host;
+    struct {
+        double request_limit_in_mb;
+        struct {
+            double memory_threshold;
+        } accept_traffic;
+        long max_header_size_in_kb;  /* soketi-c */
+        long auth_timestamp_window; /* soketi-c, seconds */
+    } http_api;
+    struct {
+        char *process_id; /* default: this process's pid */
+    } instance;
+    struct {
+        int enabled;
+        char *driver; /* prometheus */
+        char *host;
+        struct {
+            char *prefix;
+        } prometheus;
+        long port;
+    } metrics;
+    char *mode; /* full | server | worker */
+    long port;
+    char *path_prefix;
+    struct {
+        long max_members_per_channel;
+        double max_member_size_in_kb;
+    } presence;
+    struct {
+        char *driver; /* sync | redis | sqs */
+        struct {
+            long concurrency;
+            json_t *redis_options;
+            int cluster_mode;
+        } redis;
+        struct {
+            char *region;
+            char *endpoint; /* may be NULL */
+            json_t *client_options;
+            json_t *consumer_options;
+            char *queue_url;
+            int process_batch;
+            long batch_size;
+            long polling_wait_time_ms;
+        } sqs;
+    } queue;
+    struct {
+        char *driver; /* local | redis | cluster */
+        struct {
+            json_t *redis_options;
+            int cluster_mode;
+        } redis;
+    } rate_limiter;
+    long shutdown_grace_period;
+    struct {
+        char *cert_path;
+        char *key_path;
+        char *passphrase;
+        char *ca_path;
+    } ssl;
+    long user_authentication_timeout;
+    struct {
+        struct {
+            int enabled;
+            long duration;
+        } batching;
+    } webhooks;
+
+    /* soketi-c's own options */
+    char *plugin_dir;
+    char *log_format; /* text | json */
+    long max_backpressure_in_kb;
+    long ws_max_payload_in_kb;
+
+    /* appManager.array.apps, validated, with every default filled in. */
+    skt_apps_t *apps;
+
+    struct skt_config_priv_s *priv; /* the loader's bookkeeping; not for readers */
+} skt_config_t;
+
+typedef struct skt_config_sources_s {
+    const char *ini_path;  /* NULL: none */
+    const char *json_path; /* NULL: none */
+    char **environ;        /* NULL-terminated "K=V" list (pass `environ`); NULL: none */
+} skt_config_sources_t;
+
+/* Builds a configuration from the defaults and the given sources (later ones win: INI, then
+ * JSON, then environment). Values from the INI file and the environment are read the way
+ * soketi reads its environment: JSON if the text parses as JSON, else the text itself; then
+ * converted to the option's type. Unknown SOKETI_* variables are logged as warnings and
+ * otherwise ignored; every other problem is an error.
+ * Returns 0 with *out set (the caller owns it: skt_config_free()), or -1 with *out NULL and a
+ * one-line message in err (naming the file:line, JSON key or variable, and what is wrong). */
+int skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, size_t errlen);
+
+/* Frees everything cfg owns, apps included. NULL is a no-op. */
+void skt_config_free(skt_config_t *cfg);
+
+/* Text of any option by its dotted soketi name: strings as they are ("" for a null string),
+ * integers, numbers and booleans formatted ("6001", "2", "true"; a null integer is "null"),
+ * string lists and JSON values as compact JSON text. "appManager.array.apps" gives the apps as
+ * configured (a JSON array). Returns a string owned by cfg, valid until skt_config_free(),
+ * or NULL when dotted is not an option. Safe to call from any thread (texts are made at load). */
+const char *skt_config_get_text(skt_config_t *cfg, const char *dotted);
+
+/* Writes the documented sample INI file: every option commented out at its default, with its
+ * one-line doc and its environment variable. conf/soketi.conf is exactly this output. */
+void skt_config_write_sample(FILE *f);
+
+/* Writes the `soketi start --help` text: every option with its env var, default and doc. */
+void skt_config_write_help(FILE *f);
+
+#endif

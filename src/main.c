@@ -1,0 +1,302 @@
+/* main.c - the soketi command line, signals, start-up and shutdown order.
+ *
+ *   soketi start [--config=PATH] [--plugin-dir=DIR]   run the server
+ *   soketi config check [--config=PATH]               validate, print a summary, exit
+ *   soketi plugins [--plugin-dir=DIR]                 list adapter plugins and their ABI
+ *   soketi --version | start --help
+ *
+ * Start-up: read the configuration (defaults < INI < JSON < SOKETI_* env),
+ * raise the open-files limit, load the adapter plugin, listen, run the loop.
+ * SIGTERM/SIGINT: stop accepting, tell every client 4200, wait the grace
+ * period, exit 0. SIGHUP: reload the apps; other options need a restart.
+ */
+#include "config.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "plugin/loader.h"
+#include "pusher/server.h"
+#include "util/log.h"
+
+extern char **environ;
+
+typedef struct cli_s {
+    const char *config;
+    const char *plugin_dir;
+} cli_t;
+
+static skt_server_t *server;
+static skt_config_sources_t sources;
+static struct event *grace_ev;
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: soketi start [--config=PATH] [--plugin-dir=DIR]\n"
+               "       soketi config check [--config=PATH]\n"
+               "       soketi plugins [--plugin-dir=DIR]\n"
+               "       soketi --version\n"
+               "       soketi start --help\n"
+               "\n"
+               "--config=PATH  an INI file (/etc/soketi.conf by default, when it exists) or,\n"
+               "               when PATH ends in .json, a soketi-style JSON config file.\n"
+               "SOKETI_* environment variables override both (soketi's names).\n");
+}
+
+/* Picks the sources: an explicit --config, else /etc/soketi.conf if present. */
+static void
+cli_sources(const cli_t *cli)
+{
+    memset(&sources, 0, sizeof(sources));
+    sources.environ = environ;
+    if (cli->config) {
+        size_t l = strlen(cli->config);
+        if (l > 5 && strcmp(cli->config + l - 5, ".json") == 0)
+            sources.json_path = cli->config;
+        else
+            sources.ini_path = cli->config;
+    } else if (access(SOKETI_SYSCONFDIR "/soketi.conf", R_OK) == 0) {
+        sources.ini_path = SOKETI_SYSCONFDIR "/soketi.conf";
+    }
+}
+
+static skt_config_t *
+load_config(void)
+{
+    char err[512];
+    skt_config_t *cfg = NULL;
+    if (skt_config_load(&sources, &cfg, err, sizeof(err)) != 0) {
+        skt_log(SKT_LOG_ERROR, "configuration error: %s", err);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Raises the soft open-files limit to the hard one: every client is a file. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            skt_log(SKT_LOG_WARN, "could not raise the open-files limit to %llu",
+                    (unsigned long long)want);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    skt_log(SKT_LOG_INFO, "open-files limit %llu: room for about %llu connections",
+            (unsigned long long)rl.rlim_cur,
+            (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    event_base_loopexit(arg, NULL);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct event_base *base = arg;
+    if (server->closing) {
+        skt_log(SKT_LOG_WARN, "second signal: exiting now");
+        event_base_loopexit(base, NULL);
+        return;
+    }
+    skt_log(SKT_LOG_INFO, "signal %d: closing; clients are told to reconnect (4200)", (int)sig);
+    skt_server_close_all(server);
+    long ms = server->cfg->shutdown_grace_period;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    grace_ev = evtimer_new(base, grace_cb, base);
+    evtimer_add(grace_ev, &tv);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    skt_config_t *cfg = load_config();
+    if (!cfg) {
+        skt_log(SKT_LOG_ERROR, "SIGHUP: the new configuration is invalid; keeping the old one");
+        return;
+    }
+    skt_config_t *old = server->cfg;
+    if (old->port != cfg->port || strcmp(old->host, cfg->host) != 0 ||
+        strcmp(old->adapter.driver, cfg->adapter.driver) != 0)
+        skt_log(SKT_LOG_WARN, "SIGHUP: host, port and adapter changes need a restart; "
+                              "only apps were reloaded");
+    skt_config_free(skt_server_reload_apps(server, cfg));
+    skt_log(SKT_LOG_INFO, "SIGHUP: %zu app(s) reloaded", skt_apps_count(cfg->apps));
+}
+
+static int
+cmd_start(const cli_t *cli)
+{
+    cli_sources(cli);
+    skt_config_t *cfg = load_config();
+    if (!cfg)
+        return 1;
+    if (cfg->debug)
+        skt_log_set_level(SKT_LOG_DEBUG);
+    if (cfg->log_format && strcmp(cfg->log_format, "json") == 0)
+        skt_log_set_json(1);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    struct event_base *base = event_base_new();
+    if (!base) {
+        skt_log(SKT_LOG_ERROR, "cannot create the event loop");
+        skt_config_free(cfg);
+        return 1;
+    }
+    char err[512];
+    const char *dir = cli->plugin_dir ? cli->plugin_dir : cfg->plugin_dir;
+    server = skt_server_new(base, cfg, dir, err, sizeof(err));
+    if (!server || skt_server_listen(server, err, sizeof(err)) != 0) {
+        skt_log(SKT_LOG_ERROR, "%s", err);
+        skt_server_free(server);
+        skt_config_free(cfg);
+        event_base_free(base);
+        return 1;
+    }
+    struct event *sigs[3] = {evsignal_new(base, SIGTERM, on_stop_signal, base),
+                             evsignal_new(base, SIGINT, on_stop_signal, base),
+                             evsignal_new(base, SIGHUP, on_hup, base)};
+    for (int i = 0; i < 3; i++)
+        evsignal_add(sigs[i], NULL);
+    skt_log(SKT_LOG_INFO, "soketi-c %s listening on %s:%ld (WebSockets and HTTP API)",
+            PACKAGE_VERSION, cfg->host, cfg->port);
+
+    event_base_dispatch(base);
+
+    skt_log(SKT_LOG_INFO, "shutting down");
+    for (int i = 0; i < 3; i++)
+        event_free(sigs[i]);
+    if (grace_ev)
+        event_free(grace_ev);
+    cfg = server->cfg;
+    skt_server_free(server);
+    server = NULL;
+    skt_config_free(cfg);
+    event_base_free(base);
+    libevent_global_shutdown();
+    return 0;
+}
+
+static int
+cmd_config_check(const cli_t *cli)
+{
+    cli_sources(cli);
+    skt_config_t *cfg = load_config();
+    if (!cfg)
+        return 1;
+    printf("configuration OK (%s%s%s)\n",
+           sources.ini_path ? sources.ini_path : (sources.json_path ? sources.json_path : "defaults"),
+           ", environment", "");
+    printf("listen %s:%ld, adapter %s, %zu app(s)\n", cfg->host, cfg->port, cfg->adapter.driver,
+           skt_apps_count(cfg->apps));
+    for (size_t i = 0; i < skt_apps_count(cfg->apps); i++) {
+        skt_app_t *a = skt_apps_at(cfg->apps, i);
+        printf("  app id=%s key=%s enabled=%s\n", a->id, a->key, a->enabled ? "true" : "false");
+    }
+    skt_config_free(cfg);
+    return 0;
+}
+
+static void
+print_plugin(void *arg, const char *driver, const char *path, int abi, const char *note)
+{
+    if (abi >= 0)
+        printf("%-16s ABI %d  %s\n", driver, abi, path);
+    else
+        printf("%-16s refused  %s: %s\n", driver, path, note ? note : "");
+}
+
+static int
+cmd_plugins(const cli_t *cli)
+{
+    const char *dir = cli->plugin_dir;
+    skt_config_t *cfg = NULL;
+    if (!dir) {
+        cli_sources(cli);
+        cfg = load_config();
+        if (!cfg)
+            return 1;
+        dir = cfg->plugin_dir;
+    }
+    printf("plugin directory %s (this soketi speaks ABI %d)\n", dir, SOKETI_ADAPTER_ABI_VERSION);
+    int n = skt_plugin_list(dir, print_plugin, NULL);
+    skt_config_free(cfg);
+    if (n < 0) {
+        fprintf(stderr, "cannot read %s\n", dir);
+        return 1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_t cli = {0};
+    const char *cmd = NULL, *sub = NULL;
+    int help = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+            printf("soketi-c %s (plugin ABI %d)\n", PACKAGE_VERSION, SOKETI_ADAPTER_ABI_VERSION);
+            return 0;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help = 1;
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cli.config = a + 9;
+        } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            cli.config = argv[++i];
+        } else if (strncmp(a, "--plugin-dir=", 13) == 0) {
+            cli.plugin_dir = a + 13;
+        } else if (strcmp(a, "--plugin-dir") == 0 && i + 1 < argc) {
+            cli.plugin_dir = argv[++i];
+        } else if (a[0] == '-') {
+            fprintf(stderr, "soketi: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!cmd) {
+            cmd = a;
+        } else if (!sub) {
+            sub = a;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (help) {
+        usage(stdout);
+        if (cmd && strcmp(cmd, "start") == 0) {
+            printf("\nOptions (INI key / JSON key, SOKETI_* variable, default):\n\n");
+            skt_config_write_help(stdout);
+        }
+        return 0;
+    }
+    if (!cmd) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(cmd, "start") == 0 && !sub)
+        return cmd_start(&cli);
+    if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "check") == 0)
+        return cmd_config_check(&cli);
+    if (strcmp(cmd, "plugins") == 0 && !sub)
+        return cmd_plugins(&cli);
+    fprintf(stderr, "soketi: unknown command '%s%s%s'\n", cmd, sub ? " " : "", sub ? sub : "");
+    usage(stderr);
+    return 2;
+}

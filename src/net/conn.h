@@ -1,0 +1,140 @@
+/* conn.h - connections: the listener, per-socket I/O, output queues, timeouts.
+ *
+ * DESIGN
+ * One event loop, no threads. Each accepted socket is one skt_conn_t, embedded
+ * at the start of a larger struct the protocol layer owns (opts.conn_size), so
+ * one allocation holds both. A connection costs its struct and nothing else
+ * while idle: input bytes live in one shared read buffer and are copied to a
+ * per-connection heap buffer only when a request or frame is incomplete;
+ * output is a queue of references to shared, refcounted frames (util/buf.h)
+ * that exists only while bytes are waiting.
+ *
+ * Writes are batched per loop iteration: queuing output only marks the
+ * connection dirty; one flush event, activated after the I/O callbacks of the
+ * current iteration, writes each dirty connection's queue with one writev().
+ * So the events that arrive together leave in one write per socket.
+ *
+ * A connection starts in HTTP mode. Each complete request goes to
+ * on_request, which answers with skt_conn_http_respond() (now or later: no
+ * further request of that connection is read until it does) or switches the
+ * connection to WebSocket mode with skt_conn_ws_accept(). In WebSocket mode
+ * complete text and binary messages go to on_ws_message; pings, pongs, close
+ * frames, fragmentation, masking and UTF-8 are handled here.
+ *
+ * Lifetime: a connection is freed only when it is closed and no one holds a
+ * reference (skt_conn_ref/unref). Closing from inside a handler is safe: the
+ * I/O code holds a reference while it calls out. on_close runs once for every
+ * connection that reached WebSocket mode, while its memory is still valid.
+ */
+#ifndef SKT_NET_CONN_H
+#define SKT_NET_CONN_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/http_parse.h"
+#include "util/buf.h"
+
+typedef struct skt_net_s skt_net_t;
+typedef struct skt_conn_s skt_conn_t;
+typedef struct skt_conn_inbuf_s skt_conn_inbuf_t;
+typedef struct skt_conn_outq_s skt_conn_outq_t;
+typedef struct skt_conn_frag_s skt_conn_frag_t;
+
+enum skt_conn_mode {
+    SKT_CONN_HTTP = 0,
+    SKT_CONN_WS = 1,
+};
+
+struct skt_conn_s {
+    struct event ev;            /* read (and, while blocked, write) readiness */
+    skt_net_t *net;
+    skt_conn_t *lru_prev, *lru_next; /* the timeout list of the current mode */
+    skt_conn_t *flush_next;     /* the dirty list, while flags & FLUSHING */
+    skt_conn_inbuf_t *in;       /* unparsed input; NULL when none */
+    skt_conn_outq_t *out;       /* unwritten output; NULL when none */
+    skt_conn_frag_t *frag;      /* a fragmented message being assembled */
+    uint32_t last_active;       /* monotonic seconds of the last input */
+    uint16_t refs;
+    uint16_t flags;
+    uint8_t mode;               /* enum skt_conn_mode */
+    uint8_t lru;                /* which timeout list holds it */
+    uint16_t close_code;        /* the code this side closed with, 0 if none */
+};
+
+typedef struct skt_net_handlers_s {
+    /* A complete HTTP request. req and body point into a buffer that is only
+     * valid during the call: copy what an asynchronous answer needs. */
+    void (*on_request)(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len);
+    /* A complete, unmasked WebSocket message (text is valid UTF-8). */
+    void (*on_ws_message)(skt_conn_t *c, int binary, char *data, size_t len);
+    /* A WebSocket connection is gone (either side closed, or I/O failed). */
+    void (*on_ws_close)(skt_conn_t *c);
+} skt_net_handlers_t;
+
+typedef struct skt_net_opts_s {
+    size_t conn_size;           /* bytes per connection, >= sizeof(skt_conn_t) */
+    size_t max_head;            /* largest request head (431 past it) */
+    size_t max_body;            /* largest request body (413 past it) */
+    size_t max_ws_payload;      /* largest WebSocket message (close 1009 past it) */
+    size_t max_backpressure;    /* unwritten bytes before a slow reader is dropped */
+    unsigned ws_idle_timeout;   /* seconds without input before close 4201 */
+    unsigned http_idle_timeout; /* seconds an HTTP connection may idle */
+} skt_net_opts_t;
+
+/* Creates the connection machinery on base. Returns NULL when out of memory. */
+skt_net_t *skt_net_new(struct event_base *base, const skt_net_opts_t *opts,
+                       const skt_net_handlers_t *handlers, void *userdata);
+void *skt_net_userdata(skt_net_t *net);
+
+/* Listens on host:port. Returns 0, or -1 with a message in err. */
+int skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t errlen);
+
+/* Stops accepting new connections (shutdown); established ones stay. */
+void skt_net_stop_listening(skt_net_t *net);
+
+/* Number of open connections, all modes. */
+size_t skt_net_count(const skt_net_t *net);
+
+/* Closes every connection at once (no close handshake) and frees net. */
+void skt_net_free(skt_net_t *net);
+
+void skt_conn_ref(skt_conn_t *c);
+/* Drops a reference; frees a closed connection with the last. */
+void skt_conn_unref(skt_conn_t *c);
+/* 1 once the connection is closing or closed: queue nothing more. */
+int skt_conn_is_closed(const skt_conn_t *c);
+
+/* Answers the request being served. extra_headers is NULL or complete
+ * "Name: value\r\n" lines. Adds Content-Length, Content-Type (when
+ * content_type is not NULL) and, when the request did not ask to keep the
+ * connection alive or close is set, Connection: close and closes after the
+ * write. Then the next pipelined request, if any, is served. */
+void skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
+                           const char *content_type, const char *body, size_t body_len,
+                           int close);
+
+/* Completes a WebSocket handshake for req (answers 101) and switches the
+ * connection to WebSocket mode. On a bad handshake answers 400 and returns -1. */
+int skt_conn_ws_accept(skt_conn_t *c, const skt_http_req_t *req);
+
+/* Queues a shared frame (takes its own reference). */
+void skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame);
+/* Frames text as one WebSocket text message and queues it. */
+void skt_conn_send_text(skt_conn_t *c, const char *text, size_t len);
+/* A WebSocket text frame holding msg, with one reference: queue it on many
+ * connections with skt_conn_send_buf(), then drop the reference. */
+skt_buf_t *skt_conn_frame_text(const char *msg, size_t len);
+
+/* Starts the close handshake: queues a close frame, stops reading messages,
+ * and closes the socket once the frame is written (or after 2 s). */
+void skt_conn_ws_close(skt_conn_t *c, uint16_t code, const char *reason);
+/* Closes at once, dropping unwritten output. */
+void skt_conn_abort(skt_conn_t *c);
+
+/* Writes the peer's address as text ("1.2.3.4" or "::1"). */
+void skt_conn_peer(const skt_conn_t *c, char *out, size_t outlen);
+
+#endif

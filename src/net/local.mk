@@ -1,0 +1,19 @@
+# src/net/local.mk - bytes on the wire: parsers, codecs, connection I/O (included by Makefile.am)
+
+# Pure parsers and codecs: no sockets, unit-tested with bytes.
+noinst_LTLIBRARIES += libskt_net.la
+libskt_net_la_SOURCES = \
+	src/net/ws_frame.c src/net/ws_frame.h \
+	src/net/http_parse.c src/net/http_parse.h
+
+check_PROGRAMS += tests/check_ws_frame tests/check_http_parse
+TESTS += tests/check_ws_frame tests/check_http_parse
+tests_check_ws_frame_SOURCES = tests/check_ws_frame.c
+tests_check_ws_frame_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_ws_frame_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
+tests_check_http_parse_SOURCES = tests/check_http_parse.c
+tests_check_http_parse_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_http_parse_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
+
+# Connection I/O on the event loop.
+libskt_net_la_SOURCES += src/net/conn.c src/net/conn.h

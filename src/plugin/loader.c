@@ -1,0 +1,476 @@
+/* loader.c - finds, opens, negotiates with and initialises adapter plugins.
+ *
+ * DESIGN
+ * Opening (dlopen + the three symbols) and negotiating the ABI version are shared by
+ * skt_plugin_load and skt_plugin_list, so `soketi plugins` reports exactly what loading
+ * would refuse before init. Every refusal path closes what it opened, in reverse order:
+ * cleanup (only when init succeeded), dlclose, free.
+ *
+ * The versions the host speaks are one static list, newest first. When the ABI grows to
+ * version 2, 2 goes first and 1 stays while the host still supports plugins built for it;
+ * each op of the ops table records the version that made it required, so a plugin is
+ * checked against the ops of the version it negotiated.
+ */
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/log.h"
+
+#define PLUGIN_PREFIX "adapter_"
+#define PLUGIN_SUFFIX ".so"
+
+/* How far past the newest version the host speaks to ask a refusing plugin which version
+ * it does speak, so that the refusal can name it. */
+#define PLUGIN_ABI_PROBE_AHEAD 32
+
+/* The ABI versions this host speaks, newest first. */
+static const int plugin_abi_versions[] = {SOKETI_ADAPTER_ABI_VERSION};
+#define PLUGIN_ABI_COUNT ((int)(sizeof(plugin_abi_versions) / sizeof(plugin_abi_versions[0])))
+
+/* One op of soketi_adapter_ops_t and the ABI version from which it is required. */
+typedef struct plugin_op_s {
+    const char *name;
+    size_t offset;
+    int since;
+} plugin_op_t;
+
+#define PLUGIN_OP(op, ver) {#op, offsetof(soketi_adapter_ops_t, op), ver}
+
+static const plugin_op_t plugin_ops[] = {
+    PLUGIN_OP(broadcast, 1),
+    PLUGIN_OP(sockets_count, 1),
+    PLUGIN_OP(channel_sockets_count, 1),
+    PLUGIN_OP(channel_members_count, 1),
+    PLUGIN_OP(is_in_channel, 1),
+    PLUGIN_OP(channels, 1),
+    PLUGIN_OP(channel_members, 1),
+    PLUGIN_OP(sockets, 1),
+    PLUGIN_OP(channel_sockets, 1),
+    PLUGIN_OP(terminate_user_connections, 1),
+};
+
+/* Every op is a function pointer; this is the type they are read through. */
+typedef void (*plugin_any_fn)(void);
+
+/* Drivers soketi knows of, and the package that provides each when it is not part of
+ * soketi itself (NULL: soketi provides it, or will once it is written). */
+typedef struct plugin_known_s {
+    const char *driver;
+    const char *package;
+    int built;
+} plugin_known_t;
+
+static const plugin_known_t plugin_known[] = {
+    {"local", NULL, 1},          {"redis", "soketi-redis", 1}, {"redis-cluster", "soketi-redis", 1},
+    {"nats", NULL, 0},           {"cluster", NULL, 0},
+};
+
+/* The three entry points of a plugin. */
+typedef struct plugin_syms_s {
+    soketi_adapter_version_fn version;
+    soketi_adapter_init_fn init;
+    soketi_adapter_cleanup_fn cleanup;
+} plugin_syms_t;
+
+struct skt_plugin_s {
+    void *handle;
+    soketi_adapter_cleanup_fn cleanup;
+    int abi;
+    char *path;
+    soketi_host_t host;       /* the plugin's private copy; it may keep a pointer to it */
+    soketi_adapter_t adapter; /* zeroed, size set by us, filled by the plugin's init */
+};
+
+/* Writes a refusal into err without ever overflowing it, so that every failure path can
+ * report with one call whatever buffer the caller gave. */
+__attribute__((format(printf, 3, 4))) static void
+plugin_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Driver names become file names: allowing only these characters keeps a configured name
+ * from reaching outside the plugin directory. */
+static int
+plugin_driver_valid(const char *driver)
+{
+    if (!driver || !*driver)
+        return 0;
+    for (const char *c = driver; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Compares driver names the way the file system sees them: '-' and '_' are the same. */
+static int
+plugin_driver_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char ca = *a == '_' ? '-' : *a, cb = *b == '_' ? '-' : *b;
+        if (ca != cb)
+            return 0;
+    }
+    return *a == *b;
+}
+
+/* Returns "<dir>/<prefix><name><suffix>" in a new string (no doubled '/'), with each '-'
+ * of name written as '_' when dash_to_underscore is set; NULL when out of memory. */
+static char *
+plugin_path_new(const char *dir, const char *prefix, const char *name, const char *suffix,
+                int dash_to_underscore)
+{
+    size_t dlen = strlen(dir);
+    const char *sep = (dlen > 0 && dir[dlen - 1] == '/') ? "" : "/";
+    size_t len = dlen + strlen(sep) + strlen(prefix) + strlen(name) + strlen(suffix) + 1;
+    char *path = malloc(len);
+    if (!path)
+        return NULL;
+    snprintf(path, len, "%s%s%s%s%s", dir, sep, prefix, name, suffix);
+    if (dash_to_underscore) {
+        char *n = path + dlen + strlen(sep) + strlen(prefix);
+        for (size_t i = 0; i < strlen(name); i++)
+            if (n[i] == '-')
+                n[i] = '_';
+    }
+    return path;
+}
+
+/* Explains a missing plugin file: which package provides a driver soketi knows, or that
+ * it is not built yet, so that the operator knows what to install rather than where to look. */
+static void
+plugin_err_missing(const char *driver, const char *path, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(plugin_known) / sizeof(plugin_known[0]); i++) {
+        const plugin_known_t *k = &plugin_known[i];
+        if (!plugin_driver_eq(driver, k->driver))
+            continue;
+        if (!k->built)
+            plugin_err(err, errlen, "adapter '%s' is not built yet: %s does not exist", driver,
+                       path);
+        else if (k->package)
+            plugin_err(err, errlen,
+                       "adapter '%s' is not installed: %s does not exist (the %s package "
+                       "provides it)",
+                       driver, path, k->package);
+        else
+            plugin_err(err, errlen,
+                       "adapter '%s' ships with soketi, but %s does not exist: is the plugin "
+                       "directory right?",
+                       driver, path);
+        return;
+    }
+    plugin_err(err, errlen, "unknown adapter '%s': %s does not exist", driver, path);
+}
+
+/* Opens path and finds the three entry points. Returns the dlopen handle, or NULL with
+ * the reason in err and nothing left open. */
+static void *
+plugin_open(const char *path, plugin_syms_t *syms, char *err, size_t errlen)
+{
+    static const char *const names[] = {"soketi_adapter_version", "soketi_adapter_init",
+                                        "soketi_adapter_cleanup"};
+    void *found[3];
+
+    dlerror();
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *why = dlerror();
+        plugin_err(err, errlen, "cannot load %s: %s", path, why ? why : "dlopen failed");
+        return NULL;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        found[i] = dlsym(handle, names[i]);
+        if (!found[i]) {
+            plugin_err(err, errlen,
+                       "%s does not export %s (an adapter plugin exports %s, %s and %s)", path,
+                       names[i], names[0], names[1], names[2]);
+            dlclose(handle);
+            return NULL;
+        }
+    }
+    /* POSIX guarantees that a dlsym result converts to a function pointer. */
+    syms->version = (soketi_adapter_version_fn)found[0];
+    syms->init = (soketi_adapter_init_fn)found[1];
+    syms->cleanup = (soketi_adapter_cleanup_fn)found[2];
+    return handle;
+}
+
+/* Writes the host's versions as "2, 1" into buf. */
+static void
+plugin_versions_text(char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < PLUGIN_ABI_COUNT && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? ", " : "", plugin_abi_versions[i]);
+}
+
+static int
+plugin_abi_spoken(int v)
+{
+    for (int i = 0; i < PLUGIN_ABI_COUNT; i++)
+        if (plugin_abi_versions[i] == v)
+            return 1;
+    return 0;
+}
+
+/* Offers the host's versions to the plugin. Returns the one it chose, or -1 with a reason
+ * naming both sides: when the plugin answers -1, it is asked about other versions one at
+ * a time, so that the message can say which one it speaks. */
+static int
+plugin_negotiate(soketi_adapter_version_fn version, const char *path, char *err, size_t errlen)
+{
+    char ours[64];
+    int v = version(PLUGIN_ABI_COUNT, plugin_abi_versions);
+    if (plugin_abi_spoken(v))
+        return v;
+    if (v <= 0) {
+        int last = plugin_abi_versions[0] + PLUGIN_ABI_PROBE_AHEAD;
+        for (int probe = 1; probe <= last; probe++) {
+            if (!plugin_abi_spoken(probe) && version(1, &probe) == probe) {
+                v = probe;
+                break;
+            }
+        }
+    }
+    plugin_versions_text(ours, sizeof(ours));
+    if (v > 0)
+        plugin_err(err, errlen, "%s speaks ABI %d; this soketi speaks %s", path, v, ours);
+    else
+        plugin_err(err, errlen, "%s supports none of the ABI versions this soketi speaks: [%s]",
+                   path, ours);
+    return -1;
+}
+
+/* Checks what init filled: every op required by the negotiated version lies within the
+ * plugin's ops_size and is set, so the host never calls through NULL or past the plugin's
+ * struct. Returns 0, or -1 with the reason in err. */
+static int
+plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < sizeof(plugin_ops) / sizeof(plugin_ops[0]); i++) {
+        size_t end = plugin_ops[i].offset + sizeof(plugin_any_fn);
+        if (plugin_ops[i].since <= p->abi && end > need)
+            need = end;
+    }
+    if (p->adapter.ops_size < need) {
+        plugin_err(err, errlen,
+                   "%s sets ops_size %zu, smaller than the %zu bytes of ABI %d's ops (is "
+                   "ops_size set to sizeof(soketi_adapter_ops_t)?)",
+                   p->path, p->adapter.ops_size, need, p->abi);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(plugin_ops) / sizeof(plugin_ops[0]); i++) {
+        plugin_any_fn fn;
+        if (plugin_ops[i].since > p->abi)
+            continue;
+        memcpy(&fn, (const char *)&p->adapter.ops + plugin_ops[i].offset, sizeof(fn));
+        if (!fn) {
+            plugin_err(err, errlen, "%s leaves op %s NULL; every op of ABI %d is required",
+                       p->path, plugin_ops[i].name, p->abi);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host,
+                skt_plugin_t **out, char *err, size_t errlen)
+{
+    plugin_syms_t syms;
+    struct stat st;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (out)
+        *out = NULL;
+    if (!dir || !host || !out) {
+        plugin_err(err, errlen, "skt_plugin_load: dir, host and out are required");
+        return -1;
+    }
+    if (!plugin_driver_valid(driver)) {
+        plugin_err(err, errlen,
+                   "invalid adapter driver '%s': use only letters, digits, '-' and '_'",
+                   driver ? driver : "(null)");
+        return -1;
+    }
+    skt_plugin_t *p = calloc(1, sizeof(*p));
+    if (p)
+        p->path = plugin_path_new(dir, PLUGIN_PREFIX, driver, PLUGIN_SUFFIX, 1);
+    if (!p || !p->path) {
+        plugin_err(err, errlen, "adapter '%s': out of memory", driver);
+        free(p);
+        return -1;
+    }
+    if (stat(p->path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        plugin_err_missing(driver, p->path, err, errlen);
+        goto fail;
+    }
+    p->handle = plugin_open(p->path, &syms, err, errlen);
+    if (!p->handle)
+        goto fail;
+    p->abi = plugin_negotiate(syms.version, p->path, err, errlen);
+    if (p->abi < 0)
+        goto fail;
+
+    p->host = *host;
+    p->host.size = sizeof(p->host);
+    p->host.abi_version = p->abi;
+    p->adapter.size = sizeof(p->adapter);
+    int rc = syms.init(&p->host, &p->adapter);
+    if (rc != 0) {
+        plugin_err(err, errlen,
+                   "%s: soketi_adapter_init returned %d (the plugin logs why it refused)",
+                   p->path, rc);
+        goto fail;
+    }
+    if (plugin_check_ops(p, err, errlen) != 0) {
+        syms.cleanup(&p->adapter);
+        goto fail;
+    }
+    p->cleanup = syms.cleanup;
+    skt_log(SKT_LOG_DEBUG, "adapter '%s': loaded %s (ABI %d)", driver, p->path, p->abi);
+    *out = p;
+    return 0;
+
+fail:
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->path);
+    free(p);
+    return -1;
+}
+
+soketi_adapter_t *
+skt_plugin_adapter(skt_plugin_t *p)
+{
+    return &p->adapter;
+}
+
+const char *
+skt_plugin_path(const skt_plugin_t *p)
+{
+    return p->path;
+}
+
+int
+skt_plugin_abi(const skt_plugin_t *p)
+{
+    return p->abi;
+}
+
+void
+skt_plugin_unload(skt_plugin_t *p)
+{
+    if (!p)
+        return;
+    p->cleanup(&p->adapter);
+    dlclose(p->handle);
+    skt_log(SKT_LOG_DEBUG, "adapter: unloaded %s", p->path);
+    free(p->path);
+    free(p);
+}
+
+static int
+plugin_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads the names of dir's adapter_*.so files into a sorted array. Returns the count, or
+ * -1 when dir cannot be read or memory runs out (nothing is then left allocated). */
+static int
+plugin_list_names(const char *dir, char ***names_out)
+{
+    const size_t pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len <= pre + suf || strncmp(de->d_name, PLUGIN_PREFIX, pre) != 0 ||
+            strcmp(de->d_name + len - suf, PLUGIN_SUFFIX) != 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **grown = realloc(names, ncap * sizeof(*names));
+            if (!grown)
+                goto oom;
+            names = grown;
+            cap = ncap;
+        }
+        names[n] = malloc(len + 1);
+        if (!names[n])
+            goto oom;
+        memcpy(names[n++], de->d_name, len + 1);
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), plugin_name_cmp);
+    *names_out = names;
+    return (int)n;
+
+oom:
+    skt_log(SKT_LOG_ERROR, "listing plugins in %s: out of memory", dir);
+    closedir(d);
+    while (n > 0)
+        free(names[--n]);
+    free(names);
+    return -1;
+}
+
+int
+skt_plugin_list(const char *dir, skt_plugin_each_fn each, void *arg)
+{
+    const size_t pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
+    char **names = NULL;
+    if (!dir || !each)
+        return -1;
+    int n = plugin_list_names(dir, &names);
+    for (int i = 0; i < n; i++) {
+        char note[512];
+        plugin_syms_t syms;
+        int abi = -1;
+        char *driver = names[i] + pre;
+        char *path = plugin_path_new(dir, "", names[i], "", 0);
+        driver[strlen(driver) - suf] = '\0';
+        for (char *c = driver; *c; c++)
+            if (*c == '_')
+                *c = '-';
+        if (!path) {
+            each(arg, driver, dir, -1, "out of memory");
+        } else {
+            void *handle = plugin_open(path, &syms, note, sizeof(note));
+            if (handle) {
+                abi = plugin_negotiate(syms.version, path, note, sizeof(note));
+                dlclose(handle);
+            }
+            each(arg, driver, path, abi, abi < 0 ? note : NULL);
+        }
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+    return n;
+}

@@ -1,0 +1,17 @@
+# src/pusher/local.mk - the Pusher protocol (included by Makefile.am)
+
+noinst_LTLIBRARIES += libskt_pusher.la
+libskt_pusher_la_SOURCES = src/pusher/sig.c src/pusher/sig.h
+
+check_PROGRAMS += tests/check_sig
+TESTS += tests/check_sig
+tests_check_sig_SOURCES = tests/check_sig.c
+tests_check_sig_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_sig_LDADD = libskt_pusher.la libskt_util.la $(CHECK_EXT)
+
+libskt_pusher_la_SOURCES += \
+	src/pusher/channel_kind.h \
+	src/pusher/namespace.c src/pusher/namespace.h \
+	src/pusher/server.c src/pusher/server.h \
+	src/pusher/ws_handler.c src/pusher/ws_handler.h \
+	src/pusher/http_api.c src/pusher/http_api.h

@@ -1,0 +1,260 @@
+/* namespace.c - one app's live state in this process: sockets, channels, presence, users. */
+#include "pusher/namespace.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+skt_ns_t *
+skt_ns_new(skt_app_t *app)
+{
+    skt_ns_t *ns = calloc(1, sizeof(*ns));
+    if (!ns)
+        return NULL;
+    ns->app = app;
+    ns->app_id = strdup(app->id);
+    ns->channels = skt_map_new();
+    ns->sockets = skt_map_new();
+    ns->users = skt_map_new();
+    if (!ns->app_id || !ns->channels || !ns->sockets || !ns->users) {
+        skt_ns_free(ns);
+        return NULL;
+    }
+    return ns;
+}
+
+void
+skt_ns_free(skt_ns_t *ns)
+{
+    if (!ns)
+        return;
+    skt_map_free(ns->channels);
+    skt_map_free(ns->sockets);
+    skt_map_free(ns->users);
+    free(ns->app_id);
+    free(ns);
+}
+
+int
+skt_ns_add_socket(skt_ns_t *ns, skt_socket_t *s)
+{
+    if (skt_map_put(ns->sockets, s->id, s->id_len, s) != 0)
+        return -1;
+    s->ns = ns;
+    s->registered = 1;
+    return 0;
+}
+
+void
+skt_ns_remove_socket(skt_ns_t *ns, skt_socket_t *s)
+{
+    if (s->registered)
+        skt_map_del(ns->sockets, s->id, s->id_len);
+    s->registered = 0;
+}
+
+skt_channel_t *
+skt_ns_channel(skt_ns_t *ns, const char *name, size_t len)
+{
+    return skt_map_get(ns->channels, name, len);
+}
+
+skt_sub_t *
+skt_ns_find_sub(skt_socket_t *s, const char *name, size_t len)
+{
+    for (uint16_t i = 0; i < s->nsubs; i++) {
+        skt_channel_t *ch = s->subs[i].ch;
+        if (ch->name_len == len && memcmp(ch->name, name, len) == 0)
+            return &s->subs[i];
+    }
+    return NULL;
+}
+
+/* Grows an array of pointers by doubling; 0 or -1. */
+static int
+grow(void *arrp, uint32_t *cap, size_t elem)
+{
+    void **arr = arrp;
+    uint32_t ncap = *cap ? *cap * 2 : 4;
+    void *n = realloc(*arr, ncap * elem);
+    if (!n)
+        return -1;
+    *arr = n;
+    *cap = ncap;
+    return 0;
+}
+
+skt_sub_t *
+skt_ns_join(skt_ns_t *ns, skt_socket_t *s, const char *name, size_t len, uint32_t *count)
+{
+    skt_sub_t *existing = skt_ns_find_sub(s, name, len);
+    if (existing) {
+        *count = existing->ch->n;
+        return existing;
+    }
+    if (s->nsubs == UINT16_MAX)
+        return NULL;
+    skt_channel_t *ch = skt_map_get(ns->channels, name, len);
+    int created = 0;
+    if (!ch) {
+        ch = calloc(1, sizeof(*ch) + len + 1);
+        if (!ch)
+            return NULL;
+        memcpy(ch->name, name, len);
+        ch->name_len = len;
+        if (len >= 9 && memcmp(name, "presence-", 9) == 0 && !(ch->members = skt_map_new())) {
+            free(ch);
+            return NULL;
+        }
+        if (skt_map_put(ns->channels, ch->name, len, ch) != 0) {
+            skt_map_free(ch->members);
+            free(ch);
+            return NULL;
+        }
+        created = 1;
+    }
+    uint32_t capsubs = s->capsubs;
+    if ((ch->n == ch->cap && grow(&ch->socks, &ch->cap, sizeof(skt_socket_t *)) != 0) ||
+        (s->nsubs == s->capsubs && grow(&s->subs, &capsubs, sizeof(skt_sub_t)) != 0)) {
+        if (created) {
+            skt_map_del(ns->channels, ch->name, len);
+            skt_map_free(ch->members);
+            free(ch->socks);
+            free(ch);
+        }
+        return NULL;
+    }
+    s->capsubs = (uint16_t)(capsubs > UINT16_MAX ? UINT16_MAX : capsubs);
+    skt_sub_t *sub = &s->subs[s->nsubs++];
+    sub->ch = ch;
+    sub->member = NULL;
+    sub->idx = ch->n;
+    ch->socks[ch->n++] = s;
+    *count = ch->n;
+    return sub;
+}
+
+int
+skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, const char *user_info)
+{
+    skt_channel_t *ch = sub->ch;
+    if (!ch->members || sub->member)
+        return 0;
+    skt_member_t *m = skt_map_get(ch->members, user_id, id_len);
+    if (m) {
+        m->sockets++;
+        sub->member = m;
+        return 0;
+    }
+    m = calloc(1, sizeof(*m) + id_len + 1);
+    if (!m)
+        return -1;
+    m->user_info = strdup(user_info ? user_info : "null");
+    if (!m->user_info) {
+        free(m);
+        return -1;
+    }
+    memcpy(m->user_id, user_id, id_len);
+    m->id_len = id_len;
+    m->sockets = 1;
+    if (skt_map_put(ch->members, m->user_id, id_len, m) != 0) {
+        free(m->user_info);
+        free(m);
+        return -1;
+    }
+    sub->member = m;
+    return 1;
+}
+
+void
+skt_ns_leave(skt_ns_t *ns, skt_socket_t *s, uint16_t i, uint32_t *count, char **gone_user)
+{
+    skt_sub_t sub = s->subs[i];
+    skt_channel_t *ch = sub.ch;
+    *gone_user = NULL;
+
+    /* Swap-remove from the channel and fix the moved socket's index. */
+    skt_socket_t *moved = ch->socks[--ch->n];
+    ch->socks[sub.idx] = moved;
+    if (moved != s) {
+        for (uint16_t j = 0; j < moved->nsubs; j++) {
+            if (moved->subs[j].ch == ch) {
+                moved->subs[j].idx = sub.idx;
+                break;
+            }
+        }
+    }
+    s->subs[i] = s->subs[--s->nsubs];
+    if (s->nsubs == 0) {
+        free(s->subs);
+        s->subs = NULL;
+        s->capsubs = 0;
+    }
+
+    if (sub.member && --sub.member->sockets == 0) {
+        skt_member_t *m = sub.member;
+        skt_map_del(ch->members, m->user_id, m->id_len);
+        *gone_user = strdup(m->user_id);
+        free(m->user_info);
+        free(m);
+    }
+    *count = ch->n;
+    if (ch->n == 0) {
+        skt_map_del(ns->channels, ch->name, ch->name_len);
+        skt_map_free(ch->members);
+        free(ch->socks);
+        free(ch);
+    }
+}
+
+skt_user_t *
+skt_ns_user(skt_ns_t *ns, const char *id, size_t len)
+{
+    return skt_map_get(ns->users, id, len);
+}
+
+int
+skt_ns_add_user(skt_ns_t *ns, skt_socket_t *s)
+{
+    size_t len = strlen(s->user_id);
+    skt_user_t *u = skt_map_get(ns->users, s->user_id, len);
+    if (!u) {
+        u = calloc(1, sizeof(*u) + len + 1);
+        if (!u)
+            return -1;
+        memcpy(u->id, s->user_id, len);
+        u->id_len = len;
+        if (skt_map_put(ns->users, u->id, len, u) != 0) {
+            free(u);
+            return -1;
+        }
+    }
+    for (uint32_t i = 0; i < u->n; i++)
+        if (u->socks[i] == s)
+            return 0;
+    if (u->n == u->cap && grow(&u->socks, &u->cap, sizeof(skt_socket_t *)) != 0)
+        return -1;
+    u->socks[u->n++] = s;
+    return 0;
+}
+
+void
+skt_ns_remove_user(skt_ns_t *ns, skt_socket_t *s)
+{
+    if (!s->user_id)
+        return;
+    size_t len = strlen(s->user_id);
+    skt_user_t *u = skt_map_get(ns->users, s->user_id, len);
+    if (!u)
+        return;
+    for (uint32_t i = 0; i < u->n; i++) {
+        if (u->socks[i] == s) {
+            u->socks[i] = u->socks[--u->n];
+            break;
+        }
+    }
+    if (u->n == 0) {
+        skt_map_del(ns->users, u->id, u->id_len);
+        free(u->socks);
+        free(u);
+    }
+}

@@ -1,0 +1,84 @@
+/* log.c - the daemon's one logger: levels, human or JSON lines, on stderr. */
+#include "util/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static skt_log_level_t log_level = SKT_LOG_INFO;
+static int log_json;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void
+skt_log_set_level(skt_log_level_t level)
+{
+    log_level = level;
+}
+
+skt_log_level_t
+skt_log_get_level(void)
+{
+    return log_level;
+}
+
+void
+skt_log_set_json(int on)
+{
+    log_json = on;
+}
+
+/* Escapes msg as a JSON string body into out (size cap), so that log shippers
+ * can parse every line whatever the message holds. */
+static void
+log_json_escape(const char *msg, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)*p;
+        } else if (*p < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *p);
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+}
+
+void
+skt_logv(skt_log_level_t level, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    char stamp[40];
+    struct timeval tv;
+    struct tm tm;
+
+    if (level > log_level)
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + n, sizeof(stamp) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+
+    if (log_json) {
+        char esc[sizeof(msg) * 2];
+        log_json_escape(msg, esc, sizeof(esc));
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
+                level_names[level], esc);
+    } else {
+        fprintf(stderr, "%s [%s] %s\n", stamp, level_names[level], msg);
+    }
+}
+
+void
+skt_log(skt_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    skt_logv(level, fmt, ap);
+    va_end(ap);
+}

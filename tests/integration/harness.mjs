@@ -1,0 +1,798 @@
+// tests/integration/harness.mjs — start the daemon on free ports and talk to it:
+// pusher-js clients, the `pusher` REST SDK, signed raw REST requests, a raw
+// RFC 6455 client on a plain socket, and raw HTTP.
+//
+// DESIGN: every test file starts its own daemon(s) and calls `after(cleanup)`;
+// cleanup() disconnects every client this module created and stops every
+// daemon, so a failing test leaks no process and no timer that would keep the
+// file's node process alive. As a last resort an 'exit' hook SIGKILLs daemons.
+//
+// Which server runs: $SOKETI_BIN (`start --plugin-dir=$SOKETI_PLUGIN_DIR_TEST`),
+// or with SOKETI_REFERENCE=1 the real soketi 1.6 from npm
+// ($SOKETI_REFERENCE_BIN, default /tmp/soketi-ref/node_modules/@soketi/soketi/bin/server.js).
+// SOKETI_TEST_DEBUG=1 echoes the daemon's output live and sets SOKETI_DEBUG=1.
+
+import { spawn } from 'node:child_process';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const Pusher = require('pusher-js');
+const PusherRest = require('pusher');
+
+export const REFERENCE = ['1', 'true', 'yes'].includes(String(process.env.SOKETI_REFERENCE || '').toLowerCase());
+export const REFERENCE_BIN = process.env.SOKETI_REFERENCE_BIN
+    || '/tmp/soketi-ref/node_modules/@soketi/soketi/bin/server.js';
+export const DEBUG = !!process.env.SOKETI_TEST_DEBUG;
+
+/** The default app every daemon starts with. */
+export const APP = Object.freeze({ id: 'app-id', key: 'app-key', secret: 'app-secret' });
+
+/** A fixed 32-byte master key (base64) for private-encrypted channels in tests. */
+export const ENCRYPTION_MASTER_KEY_BASE64 = Buffer.alloc(32, 7).toString('base64');
+
+export const DEFAULT_WS_PATH = '/app/app-key?protocol=7&client=js&version=8.4.0';
+
+const servers = new Set();
+const clients = new Set();
+const rawSockets = new Set();
+
+process.on('exit', () => {
+    for (const s of servers) {
+        try { s.proc.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+});
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+function httpGetOnce(port, pathName, timeoutMs) {
+    return new Promise((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port, path: pathName, agent: false, timeout: timeoutMs }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => { body += c; });
+            res.on('end', () => resolve({ status: res.statusCode, body }));
+            res.on('error', () => resolve(null));
+        });
+        req.on('timeout', () => { req.destroy(); resolve(null); });
+        req.on('error', () => resolve(null));
+    });
+}
+
+/**
+ * Start a daemon on free ports and wait until GET /ready answers 200 "OK".
+ * env: extra environment (soketi's SOKETI_* names); config: an object written to a
+ * temporary JSON file passed with --config; args: extra command-line arguments;
+ * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`).
+ * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
+ */
+export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath } = {}) {
+    readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
+    const port = await freePort();
+    let metricsPort = await freePort();
+    while (metricsPort === port) metricsPort = await freePort();
+
+    const baseEnv = {};
+    for (const [k, v] of Object.entries(process.env)) {
+        if (!k.startsWith('SOKETI_')) baseEnv[k] = v;
+    }
+    const childEnv = {
+        ...baseEnv,
+        SOKETI_PORT: String(port),
+        SOKETI_METRICS_SERVER_PORT: String(metricsPort),
+        SOKETI_HOST: '127.0.0.1',
+        SOKETI_METRICS_HOST: '127.0.0.1',
+        ...(DEBUG ? { SOKETI_DEBUG: '1' } : {}),
+    };
+    if (REFERENCE) {
+        // soketi 1.6 runs node-discover on UDP; keep parallel instances apart.
+        childEnv.SOKETI_CLUSTER_PORT = String(await freePort());
+        childEnv.SOKETI_CLUSTER_HOST = '127.0.0.1';
+        childEnv.SOKETI_CLUSTER_BROADCAST_ADDRESS = '127.255.255.255';
+    }
+    for (const [k, v] of Object.entries(env)) {
+        if (v === undefined || v === null) delete childEnv[k];
+        else childEnv[k] = String(v);
+    }
+
+    let tmpDir = null;
+    const argv = [];
+    if (REFERENCE) {
+        argv.push(REFERENCE_BIN, 'start');
+    } else {
+        if (!process.env.SOKETI_BIN) {
+            throw new Error('SOKETI_BIN is not set: point it at the built daemon (make check exports it), '
+                + 'or set SOKETI_REFERENCE=1 to run the suite against soketi 1.6.');
+        }
+        argv.push('start');
+        if (process.env.SOKETI_PLUGIN_DIR_TEST) argv.push(`--plugin-dir=${process.env.SOKETI_PLUGIN_DIR_TEST}`);
+    }
+    if (config) {
+        tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-test-'));
+        const file = path.join(tmpDir, 'config.json');
+        fs.writeFileSync(file, JSON.stringify(config, null, 2));
+        argv.push(`--config=${file}`);
+    }
+    argv.push(...args);
+
+    const cmd = REFERENCE ? process.execPath : process.env.SOKETI_BIN;
+    const proc = spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderrText = '';
+    let stdoutText = '';
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.on('data', (d) => { stderrText += d; if (DEBUG) process.stderr.write(`[daemon:${port}] ${d}`); });
+    proc.stdout.on('data', (d) => { stdoutText += d; if (DEBUG) process.stderr.write(`[daemon:${port}] ${d}`); });
+    let exitInfo = null;
+    const exited = new Promise((resolve) => {
+        proc.on('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
+        proc.on('error', (err) => { exitInfo = { code: null, signal: null, error: err }; resolve(exitInfo); });
+    });
+
+    const server = {
+        port,
+        metricsPort,
+        host: '127.0.0.1',
+        url: `http://127.0.0.1:${port}`,
+        proc,
+        exited,
+        stderr: () => stderrText,
+        stdout: () => stdoutText,
+        output: () => stdoutText + stderrText,
+        async stop(signal = 'SIGTERM', killAfterMs = 10000) {
+            if (!exitInfo) {
+                try { proc.kill(signal); } catch { /* gone */ }
+                const timer = setTimeout(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } }, killAfterMs);
+                await exited;
+                clearTimeout(timer);
+            }
+            servers.delete(server);
+            if (tmpDir) { fs.rmSync(tmpDir, { recursive: true, force: true }); tmpDir = null; }
+            return exitInfo;
+        },
+    };
+    servers.add(server);
+
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+        if (exitInfo) {
+            await server.stop();
+            throw new Error(`daemon exited before it was ready (${JSON.stringify(exitInfo)}; `
+                + `${cmd} ${argv.join(' ')})\n--- output ---\n${server.output()}`);
+        }
+        const r = await httpGetOnce(port, readyPath, 500);
+        if (r && r.status === 200 && r.body === 'OK') break;
+        if (Date.now() > deadline) {
+            await server.stop('SIGKILL');
+            throw new Error(`daemon not ready within ${readyTimeoutMs} ms on port ${port}`
+                + ` (${cmd} ${argv.join(' ')})\n--- output ---\n${server.output()}`);
+        }
+        await sleep(50);
+    }
+    return server;
+}
+
+/** A `pusher` REST SDK instance pointed at the server. */
+export function pusherRest(server, opts = {}) {
+    return new PusherRest({
+        appId: APP.id,
+        key: APP.key,
+        secret: APP.secret,
+        host: server.host,
+        port: String(server.port),
+        useTLS: false,
+        encryptionMasterKeyBase64: ENCRYPTION_MASTER_KEY_BASE64,
+        ...opts,
+    });
+}
+
+/**
+ * A pusher-js client connected (connecting) to the server. Channel authorization and
+ * user authentication sign locally with the `pusher` SDK and the app secret.
+ * Extra opts: key, secret, appId; presenceData (object or (channel, socketId) => {user_id, user_info});
+ * userData (object or (socketId) => {id, ...}); anything else is passed to pusher-js.
+ */
+export function pusherClient(server, opts = {}) {
+    const {
+        key = APP.key, secret = APP.secret, appId = APP.id,
+        presenceData, userData, ...rest
+    } = opts;
+    const signer = pusherRest(server, { appId, key, secret });
+    const channelAuthorization = {
+        customHandler: ({ socketId, channelName }, callback) => {
+            try {
+                let data;
+                if (channelName.startsWith('presence-')) {
+                    data = typeof presenceData === 'function' ? presenceData(channelName, socketId)
+                        : (presenceData ?? { user_id: `user-${socketId}`, user_info: {} });
+                }
+                callback(null, signer.authorizeChannel(socketId, channelName, data));
+            } catch (err) {
+                callback(err, null);
+            }
+        },
+    };
+    const userAuthentication = {
+        customHandler: ({ socketId }, callback) => {
+            try {
+                const data = typeof userData === 'function' ? userData(socketId)
+                    : (userData ?? { id: `user-${socketId}` });
+                callback(null, signer.authenticateUser(socketId, data));
+            } catch (err) {
+                callback(err, null);
+            }
+        },
+    };
+    const client = new Pusher(key, {
+        wsHost: server.host,
+        wsPort: server.port,
+        wssPort: server.port,
+        forceTLS: false,
+        enabledTransports: ['ws'],
+        cluster: 'mt1',
+        disableStats: true,
+        channelAuthorization,
+        userAuthentication,
+        ...rest,
+    });
+    clients.add(client);
+    return client;
+}
+
+/** Disconnect a pusher-js client and forget it. */
+export function disconnect(client) {
+    try { client.disconnect(); } catch { /* ignore */ }
+    clients.delete(client);
+}
+
+function subscribeTo(target, eventName, handler) {
+    if (typeof target.bind === 'function' && typeof target.unbind === 'function') {
+        target.bind(eventName, handler);
+        return () => target.unbind(eventName, handler);
+    }
+    if (typeof target.on === 'function') {
+        target.on(eventName, handler);
+        return () => (target.off ? target.off(eventName, handler) : target.removeListener(eventName, handler));
+    }
+    if (typeof target.addEventListener === 'function') {
+        target.addEventListener(eventName, handler);
+        return () => target.removeEventListener(eventName, handler);
+    }
+    throw new TypeError('waitFor: not an emitter (pusher-js bind/unbind, EventEmitter or EventTarget)');
+}
+
+/**
+ * The next `eventName` on a pusher-js object (client, channel, connection), an
+ * EventEmitter or an EventTarget; resolves with the event's first argument
+ * (pusher-js metadata, if any, is on the result of waitForWithMeta).
+ */
+export function waitFor(emitterOrChannel, eventName, timeoutMs = 3000) {
+    return waitForWithMeta(emitterOrChannel, eventName, timeoutMs).then((r) => r.data);
+}
+
+/** Like waitFor but resolves { data, meta } (meta: pusher-js's second argument, e.g. { user_id }). */
+export function waitForWithMeta(emitterOrChannel, eventName, timeoutMs = 3000) {
+    return new Promise((resolve, reject) => {
+        let off = () => {};
+        const timer = setTimeout(() => {
+            off();
+            reject(new Error(`timed out after ${timeoutMs} ms waiting for "${eventName}"`));
+        }, timeoutMs);
+        off = subscribeTo(emitterOrChannel, eventName, (data, meta) => {
+            clearTimeout(timer);
+            off();
+            resolve({ data, meta });
+        });
+    });
+}
+
+/** Resolves after ms if `eventName` does not fire; rejects if it does. */
+export function expectNoEvent(emitterOrChannel, eventName, ms = 500) {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { off(); resolve(); }, ms);
+        const off = subscribeTo(emitterOrChannel, eventName, (data) => {
+            clearTimeout(timer);
+            off();
+            reject(new Error(`unexpected "${eventName}": ${JSON.stringify(data)}`));
+        });
+    });
+}
+
+/** Wait until a pusher-js client is connected; resolves its socket_id. */
+export async function waitConnected(client, timeoutMs = 5000) {
+    if (client.connection.state !== 'connected') {
+        await waitFor(client.connection, 'connected', timeoutMs);
+    }
+    return client.connection.socket_id;
+}
+
+/** Subscribe a pusher-js client and wait for success; rejects with the subscription_error data. */
+export function subscribe(client, channelName, timeoutMs = 3000) {
+    const channel = client.subscribe(channelName);
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { done(); reject(new Error(`timed out subscribing to ${channelName}`)); }, timeoutMs);
+        const ok = (data) => { done(); resolve(Object.assign(channel, { subscriptionData: data })); };
+        const bad = (err) => {
+            done();
+            reject(Object.assign(new Error(`subscription_error on ${channelName}: ${JSON.stringify(err)}`), { data: err }));
+        };
+        function done() {
+            clearTimeout(timer);
+            channel.unbind('pusher:subscription_succeeded', ok);
+            channel.unbind('pusher:subscription_error', bad);
+        }
+        channel.bind('pusher:subscription_succeeded', ok);
+        channel.bind('pusher:subscription_error', bad);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Signed REST requests without the SDK (custom timestamp, secret, raw body).
+
+/** Pusher REST signature query string for method/path/params/body. */
+export function signQuery({ method, path: p, params = {}, body, key = APP.key, secret = APP.secret, timestamp }) {
+    const q = {
+        auth_key: key,
+        auth_timestamp: timestamp ?? Math.floor(Date.now() / 1000),
+        auth_version: '1.0',
+        ...params,
+    };
+    if (body !== undefined && body !== null && body !== '') {
+        q.body_md5 = createHash('md5').update(body).digest('hex');
+    }
+    const ordered = Object.keys(q).sort().map((k) => `${k}=${q[k]}`).join('&');
+    const sig = createHmac('sha256', secret).update([method.toUpperCase(), p, ordered].join('\n')).digest('hex');
+    return `${ordered}&auth_signature=${sig}`;
+}
+
+/** One HTTP request (no keep-alive); resolves { status, headers, text, json }. */
+export function httpRequest(server, { method = 'GET', path: p = '/', headers = {}, body, timeoutMs = 5000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const payload = body === undefined ? undefined : (Buffer.isBuffer(body) ? body : Buffer.from(body));
+        const req = http.request({
+            host: server.host,
+            port: server.port,
+            method,
+            path: p,
+            agent: false,
+            timeout: timeoutMs,
+            headers: {
+                connection: 'close',
+                ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+                ...headers,
+            },
+        }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                let json;
+                try { json = JSON.parse(text); } catch { json = undefined; }
+                resolve({ status: res.statusCode, headers: res.headers, text, json });
+            });
+            res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`HTTP ${method} ${p} timed out`)));
+        req.on('error', reject);
+        if (payload) req.write(payload);
+        req.end();
+    });
+}
+
+/**
+ * A signed REST call. path is relative to /apps/:appId (e.g. '/events'); body is an
+ * object (JSON-encoded) or a raw string. Options: appId, key, secret, timestamp, params, headers.
+ */
+export function restRequest(server, {
+    method = 'GET', path: sub, params = {}, body, appId = APP.id, key = APP.key, secret = APP.secret,
+    timestamp, headers = {},
+} = {}) {
+    const p = `/apps/${appId}${sub}`;
+    const raw = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
+    const qs = signQuery({ method, path: p, params, body: raw, key, secret, timestamp });
+    return httpRequest(server, { method, path: `${p}?${qs}`, body: raw, headers });
+}
+
+// ---------------------------------------------------------------------------
+// Raw WebSocket (RFC 6455) on a plain net.Socket.
+
+export const OPCODES = Object.freeze({ CONT: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 });
+
+/** Encode one frame. A client must mask; mask=false makes a protocol violation on purpose. */
+export function encodeFrame({ opcode, payload = Buffer.alloc(0), mask = true, fin = true, rsv = 0, maskKey }) {
+    const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    const len = data.length;
+    const b0 = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f);
+    const m = mask ? 0x80 : 0;
+    let header;
+    if (len < 126) {
+        header = Buffer.from([b0, m | len]);
+    } else if (len < 65536) {
+        header = Buffer.alloc(4);
+        header[0] = b0; header[1] = m | 126; header.writeUInt16BE(len, 2);
+    } else {
+        header = Buffer.alloc(10);
+        header[0] = b0; header[1] = m | 127; header.writeBigUInt64BE(BigInt(len), 2);
+    }
+    if (!mask) return Buffer.concat([header, data]);
+    const key = maskKey ?? randomBytes(4);
+    const out = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) out[i] = data[i] ^ key[i & 3];
+    return Buffer.concat([header, key, out]);
+}
+
+/** Close-frame payload: 2-byte code + reason. */
+export function closePayload(code, reason = '') {
+    if (code === undefined || code === null) return Buffer.alloc(0);
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(code, 0);
+    return Buffer.concat([b, Buffer.from(reason)]);
+}
+
+/** Incremental frame decoder: push(bytes) returns the complete frames so far. */
+export class FrameDecoder {
+    constructor() { this.buf = Buffer.alloc(0); }
+
+    push(chunk) {
+        this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+        const frames = [];
+        for (;;) {
+            const b = this.buf;
+            if (b.length < 2) break;
+            const fin = !!(b[0] & 0x80);
+            const rsv = (b[0] >> 4) & 7;
+            const opcode = b[0] & 0x0f;
+            const masked = !!(b[1] & 0x80);
+            let len = b[1] & 0x7f;
+            let off = 2;
+            if (len === 126) {
+                if (b.length < 4) break;
+                len = b.readUInt16BE(2); off = 4;
+            } else if (len === 127) {
+                if (b.length < 10) break;
+                len = Number(b.readBigUInt64BE(2)); off = 10;
+            }
+            let key = null;
+            if (masked) {
+                if (b.length < off + 4) break;
+                key = b.subarray(off, off + 4); off += 4;
+            }
+            if (b.length < off + len) break;
+            let payload = Buffer.from(b.subarray(off, off + len));
+            if (key) for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
+            frames.push({ fin, rsv, opcode, masked, payload });
+            this.buf = b.subarray(off + len);
+        }
+        return frames;
+    }
+}
+
+class AsyncQueue {
+    constructor(what) { this.what = what; this.items = []; this.waiters = []; this.endError = null; }
+
+    push(x) {
+        const w = this.waiters.shift();
+        if (w) w.resolve(x); else this.items.push(x);
+    }
+
+    end(err) {
+        if (this.endError) return;
+        this.endError = err;
+        for (const w of this.waiters.splice(0)) w.reject(err);
+    }
+
+    next(timeoutMs) {
+        if (this.items.length) return Promise.resolve(this.items.shift());
+        if (this.endError) return Promise.reject(this.endError);
+        return new Promise((resolve, reject) => {
+            const w = {
+                resolve: (x) => { clearTimeout(timer); resolve(x); },
+                reject: (e) => { clearTimeout(timer); reject(e); },
+            };
+            const timer = setTimeout(() => {
+                const i = this.waiters.indexOf(w);
+                if (i >= 0) this.waiters.splice(i, 1);
+                reject(new Error(`timed out after ${timeoutMs} ms waiting for ${this.what}`));
+            }, timeoutMs);
+            this.waiters.push(w);
+        });
+    }
+}
+
+/**
+ * Open a raw WebSocket: does the HTTP upgrade itself, then exposes
+ *   sendFrame({opcode, payload, mask=true, fin=true, rsv=0}), sendRaw(buffer), send(objOrString),
+ *   nextMessage(timeoutMs) => {opcode, data: Buffer, text, json}  (data messages, fragments reassembled),
+ *   nextJson(timeoutMs) => parsed JSON of the next message,
+ *   nextEvent(eventName, timeoutMs) => the next JSON message with that event (skips others),
+ *   nextControl(timeoutMs) => {opcode, data} (ping/pong frames from the server),
+ *   nextClose(timeoutMs) => {code, reason} (1005: empty close frame; 1006: TCP closed without one),
+ *   closed (promise, resolves when the TCP connection is gone), close(code, reason), destroy().
+ * A close frame from the server is answered with a close frame (opts.replyToClose=false to not).
+ * Rejects with err.status/err.response if the server does not answer 101.
+ */
+export async function rawWs(server, wsPath = DEFAULT_WS_PATH, opts = {}) {
+    const { headers = {}, timeoutMs = 5000, replyToClose = true } = opts;
+    const sock = net.connect(server.port, server.host);
+    sock.setNoDelay(true);
+    rawSockets.add(sock);
+    sock.on('close', () => rawSockets.delete(sock));
+    const connectTimer = setTimeout(() => sock.destroy(new Error('connect timeout')), timeoutMs);
+    try {
+        await once(sock, 'connect');
+    } finally {
+        clearTimeout(connectTimer);
+    }
+
+    const key = randomBytes(16).toString('base64');
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    sock.write(`GET ${wsPath} HTTP/1.1\r\nHost: ${server.host}:${server.port}\r\nUpgrade: websocket\r\n`
+        + `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
+
+    // Read the handshake response.
+    const { head, rest } = await new Promise((resolve, reject) => {
+        let buf = Buffer.alloc(0);
+        const timer = setTimeout(() => { cleanupListeners(); sock.destroy(); reject(new Error('handshake timeout')); }, timeoutMs);
+        const onData = (chunk) => {
+            buf = Buffer.concat([buf, chunk]);
+            const i = buf.indexOf('\r\n\r\n');
+            if (i >= 0) {
+                cleanupListeners();
+                resolve({ head: buf.subarray(0, i).toString('latin1'), rest: buf.subarray(i + 4) });
+            }
+        };
+        const onEnd = () => {
+            cleanupListeners();
+            const err = new Error(`connection closed during handshake: ${JSON.stringify(buf.toString('latin1'))}`);
+            err.response = buf.toString('latin1');
+            err.status = Number((/^HTTP\/1\.\d (\d{3})/.exec(err.response) || [])[1]) || null;
+            reject(err);
+        };
+        function cleanupListeners() {
+            clearTimeout(timer);
+            sock.off('data', onData); sock.off('end', onEnd); sock.off('close', onEnd); sock.off('error', onEnd);
+        }
+        sock.on('data', onData); sock.on('end', onEnd); sock.on('close', onEnd); sock.on('error', onEnd);
+    });
+    const statusMatch = /^HTTP\/1\.1 (\d{3})/.exec(head);
+    const status = statusMatch ? Number(statusMatch[1]) : null;
+    if (status !== 101) {
+        sock.destroy();
+        const err = new Error(`WebSocket handshake answered ${status}: ${head.split('\r\n')[0]}`);
+        err.status = status;
+        err.response = head;
+        throw err;
+    }
+    const expectAccept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    const acceptLine = head.split('\r\n').find((l) => /^sec-websocket-accept:/i.test(l));
+    if (!acceptLine || acceptLine.split(':')[1].trim() !== expectAccept) {
+        sock.destroy();
+        throw new Error(`bad Sec-WebSocket-Accept in handshake:\n${head}`);
+    }
+
+    const messages = new AsyncQueue('a WebSocket message');
+    const controls = new AsyncQueue('a control frame');
+    const closes = new AsyncQueue('a close frame');
+    const decoder = new FrameDecoder();
+    let fragments = null;
+    let closeInfo = null;
+    let sentClose = false;
+
+    const ws = {
+        socket: sock,
+        handshake: head,
+        frames: [], // every frame received, in order
+        closeInfo: () => closeInfo,
+        sendRaw(buf) { if (!sock.destroyed) sock.write(buf); },
+        sendFrame(frame) { ws.sendRaw(encodeFrame(frame)); },
+        send(msg) { ws.sendFrame({ opcode: OPCODES.TEXT, payload: typeof msg === 'string' ? msg : JSON.stringify(msg) }); },
+        ping(payload = '') { ws.sendFrame({ opcode: OPCODES.PING, payload }); },
+        nextMessage: (t = 3000) => messages.next(t),
+        async nextJson(t = 3000) {
+            const m = await messages.next(t);
+            if (m.json === undefined) throw new Error(`message is not JSON: ${m.text}`);
+            return m.json;
+        },
+        async nextEvent(eventName, t = 3000) {
+            const deadline = Date.now() + t;
+            for (;;) {
+                const m = await messages.next(Math.max(1, deadline - Date.now()));
+                if (m.json && m.json.event === eventName) return m.json;
+            }
+        },
+        nextControl: (t = 3000) => controls.next(t),
+        nextClose: (t = 3000) => closes.next(t),
+        closed: null,
+        close(code = 1000, reason = '') {
+            if (!sentClose && !sock.destroyed) {
+                sentClose = true;
+                ws.sendFrame({ opcode: OPCODES.CLOSE, payload: closePayload(code, reason) });
+            }
+            return ws.closed;
+        },
+        destroy() { sock.destroy(); },
+    };
+    ws.closed = new Promise((resolve) => sock.on('close', () => resolve(closeInfo)));
+
+    const onFrame = (f) => {
+        ws.frames.push(f);
+        if (f.opcode >= 8) {
+            if (f.opcode === OPCODES.CLOSE) {
+                const code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005;
+                const reason = f.payload.length > 2 ? f.payload.subarray(2).toString('utf8') : '';
+                if (!closeInfo) {
+                    closeInfo = { code, reason };
+                    closes.push(closeInfo);
+                }
+                if (replyToClose && !sentClose && !sock.destroyed) {
+                    sentClose = true;
+                    sock.write(encodeFrame({ opcode: OPCODES.CLOSE, payload: f.payload.subarray(0, 2) }));
+                }
+            } else {
+                controls.push({ opcode: f.opcode, data: f.payload });
+            }
+            return;
+        }
+        if (f.opcode !== OPCODES.CONT) fragments = { opcode: f.opcode, parts: [] };
+        if (!fragments) return; // stray continuation: ignore
+        fragments.parts.push(f.payload);
+        if (!f.fin) return;
+        const data = Buffer.concat(fragments.parts);
+        const text = data.toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        messages.push({ opcode: fragments.opcode, data, text, json });
+        fragments = null;
+    };
+    sock.on('data', (chunk) => { for (const f of decoder.push(chunk)) onFrame(f); });
+    sock.on('error', () => { /* surfaces as close */ });
+    sock.on('close', () => {
+        if (!closeInfo) {
+            closeInfo = { code: 1006, reason: '' };
+            closes.push(closeInfo);
+        }
+        const err = new Error(`WebSocket closed (${closeInfo.code} ${closeInfo.reason})`);
+        messages.end(err);
+        controls.end(err);
+        closes.end(err);
+    });
+    if (rest.length) for (const f of decoder.push(rest)) onFrame(f);
+    return ws;
+}
+
+/** A raw WebSocket that has received pusher:connection_established; resolves [ws, socketId]. */
+export async function rawPusher(server, wsPath = DEFAULT_WS_PATH, opts = {}) {
+    const ws = await rawWs(server, wsPath, opts);
+    const m = await ws.nextEvent('pusher:connection_established', opts.timeoutMs ?? 3000);
+    const data = JSON.parse(m.data);
+    ws.socketId = data.socket_id;
+    return ws;
+}
+
+// ---------------------------------------------------------------------------
+// Raw HTTP.
+
+/**
+ * Parse one or more HTTP/1.1 responses from bytes: [{ status, reason, headers (lower-case), body }].
+ * Bodies by Content-Length, chunked encoding, or (last response) until the end.
+ */
+export function parseHttpResponses(buf) {
+    const out = [];
+    let b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf, 'latin1');
+    while (b.length) {
+        const i = b.indexOf('\r\n\r\n');
+        if (i < 0) break;
+        const lines = b.subarray(0, i).toString('latin1').split('\r\n');
+        const m = /^HTTP\/1\.\d (\d{3}) ?(.*)$/.exec(lines[0]);
+        if (!m) break;
+        const headers = {};
+        for (const line of lines.slice(1)) {
+            const c = line.indexOf(':');
+            if (c > 0) headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+        }
+        let rest = b.subarray(i + 4);
+        let body;
+        if (headers['content-length'] !== undefined) {
+            const n = Number(headers['content-length']);
+            body = rest.subarray(0, n); rest = rest.subarray(n);
+        } else if (/chunked/i.test(headers['transfer-encoding'] || '')) {
+            const parts = [];
+            for (;;) {
+                const e = rest.indexOf('\r\n');
+                if (e < 0) { rest = Buffer.alloc(0); break; }
+                const n = parseInt(rest.subarray(0, e).toString('latin1'), 16);
+                rest = rest.subarray(e + 2);
+                if (!n) { const t = rest.indexOf('\r\n'); rest = t >= 0 ? rest.subarray(t + 2) : Buffer.alloc(0); break; }
+                parts.push(rest.subarray(0, n)); rest = rest.subarray(n + 2);
+            }
+            body = Buffer.concat(parts);
+        } else if (Number(m[1]) === 204 || Number(m[1]) === 304 || Number(m[1]) < 200) {
+            body = Buffer.alloc(0);
+        } else {
+            body = rest; rest = Buffer.alloc(0);
+        }
+        out.push({ status: Number(m[1]), reason: m[2], headers, body: body.toString('utf8') });
+        b = rest;
+    }
+    return out;
+}
+
+/**
+ * Send raw bytes on a fresh connection and collect what comes back until the server
+ * closes or nothing arrives for idleMs. `bytes` may be an array of chunks, written
+ * delayMs apart. Resolves { raw: Buffer, text, responses: parseHttpResponses(raw), closed }.
+ */
+export function rawHttp(server, bytes, { idleMs = 500, delayMs = 100, timeoutMs = 8000 } = {}) {
+    const chunks = Array.isArray(bytes) ? bytes : [bytes];
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(server.port, server.host);
+        sock.setNoDelay(true);
+        rawSockets.add(sock);
+        const got = [];
+        let closed = false;
+        let writing = true;
+        let idleTimer = null;
+        const hardTimer = setTimeout(finish, timeoutMs);
+        function armIdle() {
+            clearTimeout(idleTimer);
+            if (!writing) idleTimer = setTimeout(finish, idleMs);
+        }
+        function finish() {
+            clearTimeout(idleTimer);
+            clearTimeout(hardTimer);
+            rawSockets.delete(sock);
+            sock.destroy();
+            const raw = Buffer.concat(got);
+            resolve({ raw, text: raw.toString('latin1'), responses: parseHttpResponses(raw), closed });
+        }
+        sock.on('data', (c) => { got.push(c); armIdle(); });
+        sock.on('error', () => { /* e.g. ECONNRESET: report what we got */ });
+        sock.on('close', () => { closed = true; finish(); });
+        sock.on('connect', async () => {
+            try {
+                for (let i = 0; i < chunks.length; i++) {
+                    if (i > 0) await sleep(delayMs);
+                    if (sock.destroyed) break;
+                    sock.write(Buffer.isBuffer(chunks[i]) ? chunks[i] : Buffer.from(chunks[i], 'latin1'));
+                }
+            } catch (e) {
+                reject(e);
+            }
+            writing = false;
+            armIdle();
+        });
+    });
+}
+
+// ---------------------------------------------------------------------------
+
+/** Disconnect every client and raw socket this module made and stop every daemon. */
+export async function cleanup() {
+    for (const c of clients) {
+        try { c.disconnect(); } catch { /* ignore */ }
+    }
+    clients.clear();
+    for (const s of rawSockets) s.destroy();
+    rawSockets.clear();
+    await Promise.all([...servers].map((s) => s.stop('SIGKILL')));
+}
+
