@@ -24,8 +24,8 @@
 #define LOCAL_ABI 1
 
 /* The host fields this adapter reads end with local_terminate_user_connections. */
-#define LOCAL_HOST_NEEDS                                                                       \
-    (offsetof(soketi_host_t, local_terminate_user_connections) +                              \
+#define LOCAL_HOST_NEEDS                                                                           \
+    (offsetof(soketi_host_t, local_terminate_user_connections) +                                   \
      sizeof(((soketi_host_t *)0)->local_terminate_user_connections))
 
 /* No offset into the text can be this large: marks a NULL string. */
@@ -165,16 +165,16 @@ local_sockets_count(void *self, const char *app_id, soketi_count_cb cb, void *ar
 }
 
 static void
-local_channel_sockets_count(void *self, const char *app_id, const char *channel,
-                            soketi_count_cb cb, void *arg)
+local_channel_sockets_count(void *self, const char *app_id, const char *channel, soketi_count_cb cb,
+                            void *arg)
 {
     const local_t *l = self;
     cb(arg, SOKETI_OK, l->host->local_channel_sockets_count(app_id, channel));
 }
 
 static void
-local_channel_members_count(void *self, const char *app_id, const char *channel,
-                            soketi_count_cb cb, void *arg)
+local_channel_members_count(void *self, const char *app_id, const char *channel, soketi_count_cb cb,
+                            void *arg)
 {
     const local_t *l = self;
     cb(arg, SOKETI_OK, l->host->local_channel_members_count(app_id, channel));
@@ -288,10 +288,9 @@ static int
 local_host_usable(const soketi_host_t *host)
 {
     return host->size >= LOCAL_HOST_NEEDS && host->abi_version == LOCAL_ABI &&
-           host->deliver_local && host->local_sockets_count &&
-           host->local_channel_sockets_count && host->local_channel_members_count &&
-           host->local_is_in_channel && host->local_channels && host->local_channel_members &&
-           host->local_sockets && host->local_channel_sockets &&
+           host->deliver_local && host->local_sockets_count && host->local_channel_sockets_count &&
+           host->local_channel_members_count && host->local_is_in_channel && host->local_channels &&
+           host->local_channel_members && host->local_sockets && host->local_channel_sockets &&
            host->local_terminate_user_connections;
 }
 

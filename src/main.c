@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "plugin/loader.h"
 #include "pusher/server.h"
+#include "pusher/sig.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -99,6 +100,39 @@ raise_fd_limit(void)
             (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
 }
 
+/* Options soketi knows whose drivers soketi-c does not build are accepted by
+ * the configuration, so a soketi config file loads; selecting one is refused
+ * here, before anything starts, rather than silently ignored. The adapter is
+ * the exception: its drivers are plugins, and the loader explains a missing one. */
+static int
+refuse_unbuilt_drivers(const skt_config_t *cfg)
+{
+    static const struct {
+        const char *option, *built;
+    } drivers[] = {
+        {"appManager.driver", "array"}, {"cache.driver", "memory"},
+        {"queue.driver", "sync"},       {"rateLimiter.driver", "local"},
+    };
+    const char *values[] = {cfg->app_manager.driver, cfg->cache.driver, cfg->queue.driver,
+                            cfg->rate_limiter.driver};
+    for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+        if (values[i] && strcmp(values[i], drivers[i].built) != 0) {
+            skt_log(SKT_LOG_ERROR,
+                    "%s '%s' is a soketi driver that soketi-c does not provide (yet); "
+                    "use '%s'",
+                    drivers[i].option, values[i], drivers[i].built);
+            return -1;
+        }
+    }
+    if (cfg->mode && strcmp(cfg->mode, "full") != 0 && strcmp(cfg->mode, "server") != 0) {
+        skt_log(SKT_LOG_ERROR,
+                "mode '%s' runs only queue workers; soketi-c has no queue drivers (use 'full')",
+                cfg->mode);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 grace_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -150,6 +184,11 @@ cmd_start(const cli_t *cli)
         skt_log_set_level(SKT_LOG_DEBUG);
     if (cfg->log_format && strcmp(cfg->log_format, "json") == 0)
         skt_log_set_json(1);
+    if (refuse_unbuilt_drivers(cfg) != 0) {
+        skt_config_free(cfg);
+        return 1;
+    }
+    skt_sig_set_http_window(cfg->http_api.auth_timestamp_window);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 

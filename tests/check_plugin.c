@@ -54,8 +54,7 @@ copy(char *dst, size_t cap, const char *src)
 }
 
 static void
-record(const char *fn, const char *app, const char *channel, const char *socket,
-       const char *user)
+record(const char *fn, const char *app, const char *channel, const char *socket, const char *user)
 {
     copy(rec.call, sizeof(rec.call), fn);
     copy(rec.app, sizeof(rec.app), app);
@@ -155,8 +154,7 @@ fake_channels(const char *app_id, soketi_each_channel_fn each, void *arg)
 }
 
 static void
-fake_channel_members(const char *app_id, const char *channel, soketi_each_member_fn each,
-                     void *arg)
+fake_channel_members(const char *app_id, const char *channel, soketi_each_member_fn each, void *arg)
 {
     char id[32], info[64];
     record("local_channel_members", app_id, channel, NULL, NULL);
@@ -259,38 +257,58 @@ teardown_local(void)
     ad = NULL;
 }
 
-/* What a query callback got. Items are formatted "channel=count", "user:info" or "id". */
+/* What a query callback got: status, and its answer as text ("7" for a count; items joined
+ * with '|' as "channel=count", "user:info" or "id"; the first 8 items only). */
 typedef struct result_s {
     int calls;
     int status;
     long count;
     size_t n;
-    char items[8][128];
+    char text[1024];
     int all_ok; /* for MANY-item answers: every item was the expected one */
 } result_t;
+
+__attribute__((format(printf, 2, 3))) static void
+result_add(result_t *r, const char *fmt, ...)
+{
+    size_t len = strlen(r->text);
+    va_list ap;
+    if (len > 0 && len + 1 < sizeof(r->text))
+        r->text[len++] = '|';
+    va_start(ap, fmt);
+    vsnprintf(r->text + len, sizeof(r->text) - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Starts a callback: counts the call and resets the answer. */
+static void
+result_begin(result_t *r, int status, size_t n)
+{
+    r->calls++;
+    r->status = status;
+    r->n = n;
+    r->text[0] = '\0';
+    r->all_ok = 1;
+}
 
 static void
 count_cb(void *arg, int status, long count)
 {
     result_t *r = arg;
-    r->calls++;
-    r->status = status;
+    result_begin(r, status, 1);
     r->count = count;
+    result_add(r, "%ld", count);
 }
 
 static void
 channels_cb(void *arg, int status, const soketi_channel_count_t *channels, size_t n)
 {
     result_t *r = arg;
-    r->calls++;
-    r->status = status;
-    r->n = n;
-    r->all_ok = 1;
+    result_begin(r, status, n);
     for (size_t i = 0; i < n; i++) {
         char want[64];
         if (i < 8)
-            snprintf(r->items[i], sizeof(r->items[i]), "%s=%ld", channels[i].channel,
-                     channels[i].count);
+            result_add(r, "%s=%ld", channels[i].channel, channels[i].count);
         snprintf(want, sizeof(want), "channel-%zu", i);
         if (strcmp(channels[i].channel, want) != 0 || channels[i].count != (long)i)
             r->all_ok = 0;
@@ -301,30 +319,40 @@ static void
 members_cb(void *arg, int status, const soketi_member_t *members, size_t n)
 {
     result_t *r = arg;
-    r->calls++;
-    r->status = status;
-    r->n = n;
+    result_begin(r, status, n);
     for (size_t i = 0; i < n && i < 8; i++)
-        snprintf(r->items[i], sizeof(r->items[i]), "%s:%s", members[i].user_id,
-                 members[i].user_info ? members[i].user_info : "(null)");
+        result_add(r, "%s:%s", members[i].user_id,
+                   members[i].user_info ? members[i].user_info : "(null)");
 }
 
 static void
 ids_cb(void *arg, int status, const char *const *ids, size_t n)
 {
     result_t *r = arg;
-    r->calls++;
-    r->status = status;
-    r->n = n;
-    r->all_ok = 1;
+    result_begin(r, status, n);
     for (size_t i = 0; i < n; i++) {
         char want[48];
         if (i < 8)
-            snprintf(r->items[i], sizeof(r->items[i]), "%s", ids[i]);
+            result_add(r, "%s", ids[i]);
         snprintf(want, sizeof(want), "%zu.%zu", i, i);
         if (strcmp(ids[i], want) != 0)
             r->all_ok = 0;
     }
+}
+
+/* Asserts that a query answered exactly once, before returning, OK, with this text; and
+ * that the last host function called was fn, for app and channel (NULL: not passed).
+ * Resets r for the next query. */
+static void
+assert_answer(result_t *r, const char *text, const char *fn, const char *app, const char *channel)
+{
+    ck_assert_int_eq(r->calls, 1);
+    ck_assert_int_eq(r->status, SOKETI_OK);
+    ck_assert_str_eq(r->text, text);
+    ck_assert_str_eq(rec.call, fn);
+    ck_assert_str_eq(rec.app, app);
+    ck_assert_str_eq(rec.channel, channel ? channel : "(null)");
+    memset(r, 0, sizeof(*r));
 }
 
 START_TEST(test_local_loads)
@@ -375,90 +403,33 @@ START_TEST(test_local_counts)
 {
     result_t r = {0};
     ad->ops.sockets_count(ad->self, "app1", count_cb, &r);
-    ck_assert_int_eq(r.calls, 1); /* answered before returning */
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_int_eq(r.count, 7);
-    ck_assert_str_eq(rec.call, "local_sockets_count");
-    ck_assert_str_eq(rec.app, "app1");
-
-    memset(&r, 0, sizeof(r));
+    assert_answer(&r, "7", "local_sockets_count", "app1", NULL);
     ad->ops.channel_sockets_count(ad->self, "app1", "c", count_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.count, 3);
-    ck_assert_str_eq(rec.call, "local_channel_sockets_count");
-    ck_assert_str_eq(rec.channel, "c");
-
-    memset(&r, 0, sizeof(r));
-    ad->ops.channel_members_count(ad->self, "app1", "presence-room", count_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.count, 2);
-    ck_assert_str_eq(rec.call, "local_channel_members_count");
-    ck_assert_str_eq(rec.channel, "presence-room");
-
-    memset(&r, 0, sizeof(r));
+    assert_answer(&r, "3", "local_channel_sockets_count", "app1", "c");
+    ad->ops.channel_members_count(ad->self, "app2", "presence-room", count_cb, &r);
+    assert_answer(&r, "2", "local_channel_members_count", "app2", "presence-room");
     ad->ops.is_in_channel(ad->self, "app1", "c", "1.1", count_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_int_eq(r.count, 1);
-    ck_assert_str_eq(rec.call, "local_is_in_channel");
     ck_assert_str_eq(rec.socket, "1.1");
-
-    memset(&r, 0, sizeof(r));
-    ad->ops.is_in_channel(ad->self, "app1", "c", "9.9", count_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.count, 0);
+    assert_answer(&r, "1", "local_is_in_channel", "app1", "c"); /* the host said 5 */
+    ad->ops.is_in_channel(ad->self, "app1", "d", "9.9", count_cb, &r);
+    ck_assert_str_eq(rec.socket, "9.9");
+    assert_answer(&r, "0", "local_is_in_channel", "app1", "d");
     ck_assert_int_eq(rec.calls, 5);
 }
 END_TEST
 
-START_TEST(test_local_channels)
+START_TEST(test_local_lists)
 {
     result_t r = {0};
     ad->ops.channels(ad->self, "app1", channels_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_uint_eq(r.n, 3);
-    ck_assert_str_eq(r.items[0], "presence-room=2");
-    ck_assert_str_eq(r.items[1], "private-a=5");
-    ck_assert_str_eq(r.items[2], "c=1");
-    ck_assert_str_eq(rec.call, "local_channels");
-    ck_assert_str_eq(rec.app, "app1");
-}
-END_TEST
-
-START_TEST(test_local_members)
-{
-    result_t r = {0};
+    assert_answer(&r, "presence-room=2|private-a=5|c=1", "local_channels", "app1", NULL);
     ad->ops.channel_members(ad->self, "app1", "presence-room", members_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_uint_eq(r.n, 2);
-    ck_assert_str_eq(r.items[0], "u1:{\"name\":\"Ann\"}");
-    ck_assert_str_eq(r.items[1], "u2:null");
-    ck_assert_str_eq(rec.call, "local_channel_members");
-    ck_assert_str_eq(rec.channel, "presence-room");
-}
-END_TEST
-
-START_TEST(test_local_ids)
-{
-    result_t r = {0};
+    assert_answer(&r, "u1:{\"name\":\"Ann\"}|u2:null", "local_channel_members", "app1",
+                  "presence-room");
     ad->ops.sockets(ad->self, "app1", ids_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_uint_eq(r.n, 3);
-    ck_assert_str_eq(r.items[0], "1.1");
-    ck_assert_str_eq(r.items[1], "1.2");
-    ck_assert_str_eq(r.items[2], "2.9");
-    ck_assert_str_eq(rec.call, "local_sockets");
-
-    memset(&r, 0, sizeof(r));
+    assert_answer(&r, "1.1|1.2|2.9", "local_sockets", "app1", NULL);
     ad->ops.channel_sockets(ad->self, "app1", "private-a", ids_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_uint_eq(r.n, 1);
-    ck_assert_str_eq(r.items[0], "1.1");
-    ck_assert_str_eq(rec.call, "local_channel_sockets");
-    ck_assert_str_eq(rec.channel, "private-a");
+    assert_answer(&r, "1.1", "local_channel_sockets", "app1", "private-a");
 }
 END_TEST
 
@@ -467,22 +438,13 @@ START_TEST(test_local_empty)
 {
     result_t r = {0};
     ad->ops.channels(ad->self, "empty", channels_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_uint_eq(r.n, 0);
-    memset(&r, 0, sizeof(r));
+    assert_answer(&r, "", "local_channels", "empty", NULL);
     ad->ops.channel_members(ad->self, "empty", "presence-x", members_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_int_eq(r.status, SOKETI_OK);
-    ck_assert_uint_eq(r.n, 0);
-    memset(&r, 0, sizeof(r));
+    assert_answer(&r, "", "local_channel_members", "empty", "presence-x");
     ad->ops.sockets(ad->self, "empty", ids_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_uint_eq(r.n, 0);
-    memset(&r, 0, sizeof(r));
+    assert_answer(&r, "", "local_sockets", "empty", NULL);
     ad->ops.channel_sockets(ad->self, "empty", "c", ids_cb, &r);
-    ck_assert_int_eq(r.calls, 1);
-    ck_assert_uint_eq(r.n, 0);
+    assert_answer(&r, "", "local_channel_sockets", "empty", "c");
 }
 END_TEST
 
@@ -509,7 +471,6 @@ nested_cb(void *arg, int status, const soketi_channel_count_t *channels, size_t 
     result_t *r = arg;
     r->calls++;
     ad->ops.sockets_count(ad->self, channels[0].channel, count_cb, r);
-    snprintf(r->items[0], sizeof(r->items[0]), "%s", channels[0].channel);
 }
 
 START_TEST(test_local_nested)
@@ -518,7 +479,7 @@ START_TEST(test_local_nested)
     ad->ops.channels(ad->self, "app1", nested_cb, &r);
     ck_assert_int_eq(r.calls, 2);
     ck_assert_int_eq(r.count, 7);
-    ck_assert_str_eq(r.items[0], "presence-room");
+    ck_assert_str_eq(rec.call, "local_sockets_count");
     ck_assert_str_eq(rec.app, "presence-room");
 }
 END_TEST
@@ -572,80 +533,48 @@ START_TEST(test_echo_host_copy)
 }
 END_TEST
 
-/* Loads driver from the test plugin directory, expecting a refusal; returns the message. */
-static const char *
-refuse(const char *driver)
-{
-    static char err[1024];
-    skt_plugin_t *p = (skt_plugin_t *)err;
-    ck_assert_int_eq(skt_plugin_load(test_dir(), driver, &host, &p, err, sizeof(err)), -1);
-    ck_assert_ptr_null(p);
-    ck_assert_uint_gt(strlen(err), 0);
-    return err;
-}
-
-#define ck_assert_has(hay, needle)                                                             \
+#define ck_assert_has(hay, needle)                                                                 \
     ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
 
-START_TEST(test_refuse_newer)
+/* Each bad test plugin, what its refusal must say, and what it must (not) have logged:
+ * the plugins refused after a successful init must have been cleaned up (valgrind then
+ * sees their state freed), the others must never have run init or cleanup. */
+static const struct refusal_s {
+    const char *driver;
+    const char *says[2];
+    const char *logged;
+    const char *not_logged;
+} refusals[] = {
+    {"newer", {"adapter_newer.so speaks ABI 2; this soketi speaks 1", NULL}, NULL, "newer init"},
+    {"none",
+     {"adapter_none.so", "supports none of the ABI versions this soketi speaks: [1]"},
+     NULL,
+     "none init"},
+    {"nosym", {"adapter_nosym.so", "does not export soketi_adapter_init"}, NULL, "nosym"},
+    {"failinit",
+     {"adapter_failinit.so", "soketi_adapter_init returned 1"},
+     "failinit: refusing to start",
+     "failinit cleanup"},
+    {"nullop", {"adapter_nullop.so", "leaves op channel_members NULL"}, "nullop cleanup", NULL},
+    /* the '-' of the driver finds adapter_small_ops.so */
+    {"small-ops", {"adapter_small_ops.so", "smaller than the"}, "small-ops cleanup", NULL},
+};
+
+START_TEST(test_refusals)
 {
+    const struct refusal_s *r = &refusals[_i];
+    char err[1024];
+    skt_plugin_t *p = (skt_plugin_t *)err; /* must be reset to NULL */
     setup_host();
-    const char *err = refuse("newer");
+    ck_assert_int_eq(skt_plugin_load(test_dir(), r->driver, &host, &p, err, sizeof(err)), -1);
+    ck_assert_ptr_null(p);
     ck_assert_has(err, test_dir());
-    ck_assert_has(err, "adapter_newer.so speaks ABI 2; this soketi speaks 1");
-    ck_assert_int_eq(log_has("newer init called"), 0);
-}
-END_TEST
-
-START_TEST(test_refuse_none)
-{
-    setup_host();
-    const char *err = refuse("none");
-    ck_assert_has(err, "adapter_none.so");
-    ck_assert_has(err, "supports none of the ABI versions this soketi speaks: [1]");
-    ck_assert_int_eq(log_has("none init called"), 0);
-}
-END_TEST
-
-START_TEST(test_refuse_nosym)
-{
-    setup_host();
-    const char *err = refuse("nosym");
-    ck_assert_has(err, "adapter_nosym.so");
-    ck_assert_has(err, "does not export soketi_adapter_init");
-}
-END_TEST
-
-START_TEST(test_refuse_failinit)
-{
-    setup_host();
-    const char *err = refuse("failinit");
-    ck_assert_has(err, "adapter_failinit.so");
-    ck_assert_has(err, "soketi_adapter_init returned 1");
-    ck_assert_int_eq(log_has("failinit: refusing to start"), 1);
-    ck_assert_int_eq(log_has("failinit cleanup called"), 0);
-}
-END_TEST
-
-/* Refused after a successful init: cleanup must run (valgrind sees the plugin's state freed). */
-START_TEST(test_refuse_nullop)
-{
-    setup_host();
-    const char *err = refuse("nullop");
-    ck_assert_has(err, "adapter_nullop.so");
-    ck_assert_has(err, "op channel_members NULL");
-    ck_assert_int_eq(log_has("nullop cleanup"), 1);
-}
-END_TEST
-
-START_TEST(test_refuse_small_ops)
-{
-    setup_host();
-    const char *err = refuse("small-ops"); /* '-' finds adapter_small_ops.so */
-    ck_assert_has(err, "adapter_small_ops.so");
-    ck_assert_has(err, "ops_size");
-    ck_assert_has(err, "ABI 1");
-    ck_assert_int_eq(log_has("small-ops cleanup"), 1);
+    for (int i = 0; i < 2 && r->says[i]; i++)
+        ck_assert_has(err, r->says[i]);
+    if (r->logged)
+        ck_assert_msg(log_has(r->logged), "%s: nothing logged \"%s\"", r->driver, r->logged);
+    if (r->not_logged)
+        ck_assert_msg(!log_has(r->not_logged), "%s: logged \"%s\"", r->driver, r->not_logged);
 }
 END_TEST
 
@@ -716,6 +645,9 @@ START_TEST(test_missing_drivers)
     snprintf(path, sizeof(path), "%s/", empty);
     err = missing(path, "redis");
     ck_assert_ptr_null(strstr(err, "//"));
+    /* an empty directory is the current one, never the library search path */
+    err = missing("", "redis");
+    ck_assert_has(err, " ./adapter_redis.so does not exist");
 
     /* a short buffer gets a truncated, terminated message */
     char small[16];
@@ -733,9 +665,9 @@ START_TEST(test_invalid_arguments)
     char err[512];
     skt_plugin_t *p = NULL;
     setup_host();
-    ck_assert_int_eq(skt_plugin_load(test_dir(), "../plugins/.libs/adapter_local", &host, &p,
-                                     err, sizeof(err)),
-                     -1);
+    ck_assert_int_eq(
+        skt_plugin_load(test_dir(), "../plugins/.libs/adapter_local", &host, &p, err, sizeof(err)),
+        -1);
     ck_assert_has(err, "invalid adapter driver");
     ck_assert_int_eq(skt_plugin_load(test_dir(), "a/b", &host, &p, err, sizeof(err)), -1);
     ck_assert_has(err, "invalid adapter driver");
@@ -848,9 +780,7 @@ plugin_suite(void)
     tcase_add_test(tc, test_local_broadcast);
     tcase_add_test(tc, test_local_terminate);
     tcase_add_test(tc, test_local_counts);
-    tcase_add_test(tc, test_local_channels);
-    tcase_add_test(tc, test_local_members);
-    tcase_add_test(tc, test_local_ids);
+    tcase_add_test(tc, test_local_lists);
     tcase_add_test(tc, test_local_empty);
     tcase_add_test(tc, test_local_many);
     tcase_add_test(tc, test_local_nested);
@@ -859,12 +789,7 @@ plugin_suite(void)
     tc = tcase_create("loader");
     tcase_add_test(tc, test_local_refuses_small_host);
     tcase_add_test(tc, test_echo_host_copy);
-    tcase_add_test(tc, test_refuse_newer);
-    tcase_add_test(tc, test_refuse_none);
-    tcase_add_test(tc, test_refuse_nosym);
-    tcase_add_test(tc, test_refuse_failinit);
-    tcase_add_test(tc, test_refuse_nullop);
-    tcase_add_test(tc, test_refuse_small_ops);
+    tcase_add_loop_test(tc, test_refusals, 0, (int)(sizeof(refusals) / sizeof(refusals[0])));
     tcase_add_test(tc, test_refuse_not_elf);
     tcase_add_test(tc, test_missing_drivers);
     tcase_add_test(tc, test_invalid_arguments);

@@ -365,6 +365,18 @@ START_TEST(test_http_timestamp_window)
 }
 END_TEST
 
+START_TEST(test_http_timestamp_configured_window)
+{
+    /* httpApi.authTimestampWindow replaces the 600 s default. */
+    skt_sig_set_http_window(10);
+    ck_assert_int_eq(rest_verify("1353088179", REST_SIG, REST_BODY, REST_TS + 10), SKT_SIG_OK);
+    ck_assert_int_eq(rest_verify("1353088179", REST_SIG, REST_BODY, REST_TS + 11), SKT_SIG_ETIME);
+    ck_assert_int_eq(rest_verify("1353088179", REST_SIG, REST_BODY, REST_TS - 11), SKT_SIG_ETIME);
+    skt_sig_set_http_window(SKT_SIG_HTTP_MAX_SKEW);
+    ck_assert_int_eq(rest_verify("1353088179", REST_SIG, REST_BODY, REST_TS + 11), SKT_SIG_OK);
+}
+END_TEST
+
 START_TEST(test_http_timestamp_not_integer)
 {
     const char *bad[] = {"",
@@ -713,6 +725,7 @@ sig_suite(void)
     tcase_add_test(http, test_http_wrong_key);
     tcase_add_test(http, test_http_missing);
     tcase_add_test(http, test_http_timestamp_window);
+    tcase_add_test(http, test_http_timestamp_configured_window);
     tcase_add_test(http, test_http_timestamp_not_integer);
     tcase_add_test(http, test_http_body_tampering);
     tcase_add_test(http, test_http_param_order);

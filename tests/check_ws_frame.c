@@ -485,7 +485,8 @@ static const struct close_case close_cases[] = {
     C("\x03\xf1", 0, 1009),
     C("\x03\xf2", 0, 1010),
     C("\x03\xf3", 0, 1011),
-    C("\x03\xf4", -1, 1002), /* 1012 */
+    C("\x03\xf4", 0, 1012),  /* 1012: IANA-registered, accepted */
+    C("\x03\xf6", 0, 1014),  /* 1014 */
     C("\x03\xf7", -1, 1002), /* 1015 TLS failure: never on the wire */
     C("\x07\xd0", -1, 1002), /* 2000 */
     C("\x0b\xb7", -1, 1002), /* 2999 */

@@ -1,2 +1,10 @@
 # tests/local.mk - test harness pieces shared by all areas (included by Makefile.am)
-# Unit tests live beside their area's local.mk; integration tests are below.
+#
+# Unit tests live beside their area's local.mk. The integration suite starts
+# the real daemon and drives it with the official pusher-js and pusher npm
+# packages (tests/integration/, node's test runner); its node_modules come
+# from `npm ci` (scripts/test.sh does it).
+
+TESTS += tests/integration/run.sh
+EXTRA_DIST += tests/integration/run.sh tests/integration/harness.mjs \
+	tests/integration/README.md $(wildcard $(srcdir)/tests/integration/*.test.mjs)

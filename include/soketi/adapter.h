@@ -17,6 +17,8 @@
  *      The plugin fills adapter->ops (it must not write past adapter->size)
  *      and may keep a pointer to host: it stays valid until cleanup returns.
  *      Returns 0, or non-zero to refuse to start (log why through host->log).
+ *      After a non-zero return cleanup is NOT called: free what init
+ *      allocated before returning.
  *   3. void soketi_adapter_cleanup(soketi_adapter_t *adapter);
  *      Called once at shutdown after the last client has gone. Free everything.
  *

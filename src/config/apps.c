@@ -16,13 +16,13 @@ struct skt_apps_s {
 };
 
 typedef enum field_kind_e {
-    F_STRING,    /* id, key, secret */
-    F_BOOL,      /* int */
-    F_CONNS,     /* long; 0 or negative: unlimited (-1), as ws-handler.ts reads it */
-    F_RATE,      /* long; negative: unlimited (-1) */
-    F_POSITIVE,  /* long >= 1 */
+    F_STRING,     /* id, key, secret */
+    F_BOOL,       /* int */
+    F_CONNS,      /* long; 0 or negative: unlimited (-1), as ws-handler.ts reads it */
+    F_RATE,       /* long; negative: unlimited (-1) */
+    F_POSITIVE,   /* long >= 1 */
     F_POSITIVE_D, /* double > 0 */
-    F_WEBHOOKS,  /* json_t * array */
+    F_WEBHOOKS,   /* json_t * array */
 } field_kind_t;
 
 typedef enum field_default_e {
@@ -40,106 +40,166 @@ typedef struct field_s {
     const char *name;       /* canonical (soketi's AppInterface key) */
     const char *aliases[3]; /* every key app.ts reads, in its order (the last given wins) */
     field_kind_t kind;
-    size_t offset; /* in skt_app_t */
+    size_t offset;        /* in skt_app_t */
     field_default_t from; /* the global option the default comes from */
     const char *def;      /* else the default as JSON text (NULL: required) */
+    const char *global;   /* the name of that global option, for the docs */
+    const char *doc;      /* one line, for the sample file */
 } field_t;
 
 #define AOFF(f) offsetof(skt_app_t, f)
 
 /* src/app.ts, field by field. */
 static const field_t fields[] = {
-    {"id", {"id", "AppId"}, F_STRING, AOFF(id), D_NONE, NULL},
-    {"key", {"key", "AppKey"}, F_STRING, AOFF(key), D_NONE, NULL},
-    {"secret", {"secret", "AppSecret"}, F_STRING, AOFF(secret), D_NONE, NULL},
+    {"id", {"id", "AppId"}, F_STRING, AOFF(id), D_NONE, NULL, NULL, "App id (required, unique)."},
+    {"key",
+     {"key", "AppKey"},
+     F_STRING,
+     AOFF(key),
+     D_NONE,
+     NULL,
+     NULL,
+     "App key, the public half of the credentials (required, unique)."},
+    {"secret",
+     {"secret", "AppSecret"},
+     F_STRING,
+     AOFF(secret),
+     D_NONE,
+     NULL,
+     NULL,
+     "App secret, signs and checks auth (required)."},
     {"maxConnections",
      {"maxConnections", "MaxConnections", "max_connections"},
      F_CONNS,
      AOFF(max_connections),
      D_NONE,
-     "-1"},
+     "-1",
+     NULL,
+     "Most simultaneous connections; -1 (or 0): unlimited."},
     {"enableClientMessages",
      {"enableClientMessages", "EnableClientMessages", "enable_client_messages"},
      F_BOOL,
      AOFF(enable_client_messages),
      D_NONE,
-     "false"},
-    {"enabled", {"enabled", "Enabled"}, F_BOOL, AOFF(enabled), D_NONE, "true"},
+     "false",
+     NULL,
+     "Let clients send client-* events on private and presence channels."},
+    {"enabled",
+     {"enabled", "Enabled"},
+     F_BOOL,
+     AOFF(enabled),
+     D_NONE,
+     "true",
+     NULL,
+     "A disabled app refuses connections and API calls."},
     {"maxBackendEventsPerSecond",
      {"maxBackendEventsPerSecond", "MaxBackendEventsPerSecond", "max_backend_events_per_sec"},
      F_RATE,
      AOFF(max_backend_events_per_sec),
      D_NONE,
-     "-1"},
+     "-1",
+     NULL,
+     "HTTP API events per second; -1: unlimited."},
     {"maxClientEventsPerSecond",
      {"maxClientEventsPerSecond", "MaxClientEventsPerSecond", "max_client_events_per_sec"},
      F_RATE,
      AOFF(max_client_events_per_sec),
      D_NONE,
-     "-1"},
+     "-1",
+     NULL,
+     "Client events per second per connection; -1: unlimited."},
     {"maxReadRequestsPerSecond",
      {"maxReadRequestsPerSecond", "MaxReadRequestsPerSecond", "max_read_req_per_sec"},
      F_RATE,
      AOFF(max_read_req_per_sec),
      D_NONE,
-     "-1"},
-    {"webhooks", {"webhooks", "Webhooks"}, F_WEBHOOKS, AOFF(webhooks), D_NONE, "[]"},
+     "-1",
+     NULL,
+     "HTTP API read requests per second; -1: unlimited."},
+    {"webhooks",
+     {"webhooks", "Webhooks"},
+     F_WEBHOOKS,
+     AOFF(webhooks),
+     D_NONE,
+     "[]",
+     NULL,
+     "JSON array, e.g. "
+     "[{\"url\":\"https://example.com/hook\",\"event_types\":[\"channel_occupied\"]}]."},
     {"maxPresenceMembersPerChannel",
      {"maxPresenceMembersPerChannel", "MaxPresenceMembersPerChannel",
       "max_presence_members_per_channel"},
      F_POSITIVE,
      AOFF(max_presence_members_per_channel),
      D_PRESENCE_MEMBERS,
-     NULL},
+     NULL,
+     "presence.maxMembersPerChannel",
+     "Most members of one presence channel."},
     {"maxPresenceMemberSizeInKb",
      {"maxPresenceMemberSizeInKb", "MaxPresenceMemberSizeInKb", "max_presence_member_size_in_kb"},
      F_POSITIVE_D,
      AOFF(max_presence_member_size_kb),
      D_PRESENCE_SIZE,
-     NULL},
+     NULL,
+     "presence.maxMemberSizeInKb",
+     "Largest presence member info in KB."},
     {"maxChannelNameLength",
      {"maxChannelNameLength", "MaxChannelNameLength", "max_channel_name_length"},
      F_POSITIVE,
      AOFF(max_channel_name_length),
      D_CHANNEL_NAME,
-     NULL},
+     NULL,
+     "channelLimits.maxNameLength",
+     "Longest channel name allowed."},
     {"maxEventChannelsAtOnce",
      {"maxEventChannelsAtOnce", "MaxEventChannelsAtOnce", "max_event_channels_at_once"},
      F_POSITIVE,
      AOFF(max_event_channels_at_once),
      D_EVENT_CHANNELS,
-     NULL},
+     NULL,
+     "eventLimits.maxChannelsAtOnce",
+     "Most channels one HTTP API event may go to."},
     {"maxEventNameLength",
      {"maxEventNameLength", "MaxEventNameLength", "max_event_name_length"},
      F_POSITIVE,
      AOFF(max_event_name_length),
      D_EVENT_NAME,
-     NULL},
+     NULL,
+     "eventLimits.maxNameLength",
+     "Longest event name allowed."},
     {"maxEventPayloadInKb",
      {"maxEventPayloadInKb", "MaxEventPayloadInKb", "max_event_payload_in_kb"},
      F_POSITIVE_D,
      AOFF(max_event_payload_kb),
      D_EVENT_PAYLOAD,
-     NULL},
+     NULL,
+     "eventLimits.maxPayloadInKb",
+     "Largest event payload in KB."},
     {"maxEventBatchSize",
      {"maxEventBatchSize", "MaxEventBatchSize", "max_event_batch_size"},
      F_POSITIVE,
      AOFF(max_event_batch_size),
      D_EVENT_BATCH,
-     NULL},
+     NULL,
+     "eventLimits.maxBatchSize",
+     "Most events in one HTTP API batch."},
     {"enableUserAuthentication",
      {"enableUserAuthentication", "EnableUserAuthentication", "enable_user_authentication"},
      F_BOOL,
      AOFF(enable_user_authentication),
      D_NONE,
-     "false"},
+     "false",
+     NULL,
+     "Require pusher:signin within userAuthenticationTimeout."},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-static const char *const webhook_events[] = {"client_event",   "channel_occupied",
-                                             "channel_vacated", "member_added",
-                                             "member_removed", "cache_miss",
+static const char *const webhook_events[] = {"client_event",
+                                             "channel_occupied",
+                                             "channel_vacated",
+                                             "member_added",
+                                             "member_removed",
+                                             "cache_miss",
                                              NULL};
 
 /* The field one of whose keys is name, or NULL. */
@@ -162,8 +222,7 @@ is_absent(const json_t *v)
 
 /* Checks that v is a string or absent; name says where, for the message. */
 static int
-check_string_member(const json_t *obj, const char *key, const char *where, char *err,
-                    size_t errlen)
+check_string_member(const json_t *obj, const char *key, const char *where, char *err, size_t errlen)
 {
     const json_t *v = json_object_get(obj, key);
     if (v && !json_is_string(v)) {
@@ -197,10 +256,10 @@ check_keys(const json_t *obj, const char *const *allowed, const char *where, cha
 static int
 check_webhook(const json_t *w, size_t i, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"url",    "headers", "lambda_function", "event_types",
-                                       "filter", "lambda",  NULL};
-    static const char *const filter_keys[] = {"channel_name_starts_with",
-                                              "channel_name_ends_with", NULL};
+    static const char *const keys[] = {
+        "url", "headers", "lambda_function", "event_types", "filter", "lambda", NULL};
+    static const char *const filter_keys[] = {"channel_name_starts_with", "channel_name_ends_with",
+                                              NULL};
     static const char *const lambda_keys[] = {"async", "region", "client_options", NULL};
     char where[48];
     const char *k;
@@ -461,14 +520,25 @@ skt_apps_normalize(const json_t *in, json_t **out, char *err, size_t errlen)
         for (size_t a = 0; a < 3 && fields[i].aliases[a]; a++)
             if (!is_absent(json_object_get(in, fields[i].aliases[a])))
                 given = fields[i].aliases[a];
-        if (given && skt_apps_set_field(app, given, json_object_get(in, given), NULL, err,
-                                        errlen) < 0) {
+        if (given &&
+            skt_apps_set_field(app, given, json_object_get(in, given), NULL, err, errlen) < 0) {
             json_decref(app);
             return -1;
         }
     }
     *out = app;
     return 0;
+}
+
+const char *
+skt_apps_field_info(size_t i, const char **def, const char **global, const char **doc)
+{
+    if (i >= NFIELDS)
+        return NULL;
+    *def = fields[i].def;
+    *global = fields[i].global;
+    *doc = fields[i].doc;
+    return fields[i].name;
 }
 
 json_t *
@@ -572,8 +642,8 @@ oom:
 }
 
 int
-skt_apps_build(const json_t *list, const skt_app_defaults_t *defaults, skt_apps_t **out,
-               char *err, size_t errlen)
+skt_apps_build(const json_t *list, const skt_app_defaults_t *defaults, skt_apps_t **out, char *err,
+               size_t errlen)
 {
     skt_apps_t *apps;
     size_t n;
@@ -618,8 +688,8 @@ skt_apps_build(const json_t *list, const skt_app_defaults_t *defaults, skt_apps_
             goto fail;
         }
         if ((other = skt_map_get(apps->by_key, app->key, strlen(app->key)))) {
-            snprintf(err, errlen, "apps[%zu]: duplicate key '%.60s' (also apps[%zu])", i,
-                     app->key, (size_t)(other - apps->v));
+            snprintf(err, errlen, "apps[%zu]: duplicate key '%.60s' (also apps[%zu])", i, app->key,
+                     (size_t)(other - apps->v));
             goto fail;
         }
         if (skt_map_put(apps->by_id, app->id, strlen(app->id), app) < 0 ||
@@ -633,6 +703,50 @@ skt_apps_build(const json_t *list, const skt_app_defaults_t *defaults, skt_apps_
 fail:
     skt_apps_free(apps);
     return -1;
+}
+
+json_t *
+skt_apps_to_json(const skt_apps_t *apps)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < skt_apps_count(apps); i++) {
+        const skt_app_t *app = &apps->v[i];
+        json_t *o = json_object();
+        if (!o || json_array_append_new(list, o) < 0) {
+            json_decref(list);
+            return NULL;
+        }
+        for (size_t f = 0; f < NFIELDS; f++) {
+            const char *p = (const char *)app + fields[f].offset;
+            json_t *v = NULL;
+            switch (fields[f].kind) {
+            case F_STRING:
+                v = json_string(*(char *const *)p);
+                break;
+            case F_BOOL:
+                v = json_boolean(*(const int *)p);
+                break;
+            case F_CONNS:
+            case F_RATE:
+            case F_POSITIVE:
+                v = json_integer(*(const long *)p);
+                break;
+            case F_POSITIVE_D: {
+                double d = *(const double *)p;
+                v = d == (double)(long)d ? json_integer((long)d) : json_real(d);
+                break;
+            }
+            case F_WEBHOOKS:
+                v = json_deep_copy(*(json_t *const *)p);
+                break;
+            }
+            if (!v || json_object_set_new(o, fields[f].name, v) < 0) {
+                json_decref(list);
+                return NULL;
+            }
+        }
+    }
+    return list;
 }
 
 skt_app_t *

@@ -35,13 +35,13 @@ typedef struct skt_apps_s skt_apps_t; /* opaque; O(1) lookup by id and by key */
 
 /* The fallbacks of the per-app limits (the global options of the same meaning). */
 typedef struct skt_app_defaults_s {
-    long max_presence_members_per_channel;  /* presence.maxMembersPerChannel */
-    double max_presence_member_size_kb;     /* presence.maxMemberSizeInKb */
-    long max_channel_name_length;           /* channelLimits.maxNameLength */
-    long max_event_channels_at_once;        /* eventLimits.maxChannelsAtOnce */
-    long max_event_name_length;             /* eventLimits.maxNameLength */
-    double max_event_payload_kb;            /* eventLimits.maxPayloadInKb */
-    long max_event_batch_size;              /* eventLimits.maxBatchSize */
+    long max_presence_members_per_channel; /* presence.maxMembersPerChannel */
+    double max_presence_member_size_kb;    /* presence.maxMemberSizeInKb */
+    long max_channel_name_length;          /* channelLimits.maxNameLength */
+    long max_event_channels_at_once;       /* eventLimits.maxChannelsAtOnce */
+    long max_event_name_length;            /* eventLimits.maxNameLength */
+    double max_event_payload_kb;           /* eventLimits.maxPayloadInKb */
+    long max_event_batch_size;             /* eventLimits.maxBatchSize */
 } skt_app_defaults_t;
 
 /* Lookups: id/key are byte slices (no NUL needed). NULL when there is no such app. */
@@ -50,8 +50,17 @@ skt_app_t *skt_apps_by_key(const skt_apps_t *apps, const char *key, size_t len);
 size_t skt_apps_count(const skt_apps_t *apps);
 /* The i-th app in configuration order (i < count), else NULL. */
 skt_app_t *skt_apps_at(const skt_apps_t *apps, size_t i);
+/* The apps as a JSON array of objects with every soketi key (canonical names, defaults
+ * filled in), in order. New reference; NULL when out of memory. */
+json_t *skt_apps_to_json(const skt_apps_t *apps);
 /* Frees the list and its apps. NULL is a no-op. */
 void skt_apps_free(skt_apps_t *apps);
+
+/* Describes the i-th app key soketi knows (app.ts order), for the sample file and --help.
+ * Returns its canonical name, or NULL when i is past the last key. *def: its default as JSON
+ * text, or NULL when it has none (id, key, secret: required) or takes the value of the global
+ * option named in *global (else NULL). *doc: one line. */
+const char *skt_apps_field_info(size_t i, const char **def, const char **global, const char **doc);
 
 /* soketi's default app list: [{"id":"app-id","key":"app-key","secret":"app-secret",...}] in
  * canonical form. New reference (NULL when out of memory). */

@@ -105,8 +105,7 @@ set_app_list(skt_config_t *cfg, const json_t *v, char *why, size_t n)
 
 /* Sets "appManager.array.apps.<rest>": one field of app N, or all of app N. */
 static int
-set_app_path(skt_config_t *cfg, const char *rest, json_t *v, const char *raw, char *why,
-             size_t n)
+set_app_path(skt_config_t *cfg, const char *rest, json_t *v, const char *raw, char *why, size_t n)
 {
     const char *field = NULL;
     long idx = parse_app_index(rest, &field);
@@ -327,8 +326,8 @@ load_ini(skt_config_t *cfg, const char *path, char *err, size_t errlen)
         return -1;
     }
     if (rc > 0) {
-        snprintf(err, errlen, "%s:%d: syntax error (expected '[section]' or 'name = value')",
-                 path, rc);
+        snprintf(err, errlen, "%s:%d: syntax error (expected '[section]' or 'name = value')", path,
+                 rc);
         return -1;
     }
     if (rc < 0) {
@@ -343,8 +342,8 @@ load_ini(skt_config_t *cfg, const char *path, char *err, size_t errlen)
 /* Applies every member of obj under prefix: a known name is set; an object under a prefix of
  * option names ({"adapter": {"redis": {...}}}) is walked into. */
 static int
-load_json_object(skt_config_t *cfg, const char *path, const char *prefix, json_t *obj,
-                 char *err, size_t errlen)
+load_json_object(skt_config_t *cfg, const char *path, const char *prefix, json_t *obj, char *err,
+                 size_t errlen)
 {
     const char *k;
     json_t *v;
@@ -491,10 +490,13 @@ make_texts(skt_config_t *cfg)
         return -1;
     for (size_t i = 0; i < skt_options_count; i++) {
         const skt_option_t *o = &skt_options[i];
-        if (o->type == SKT_OPT_APPS)
-            p->texts[i] = json_dumps(p->apps, JSON_COMPACT);
-        else
+        if (o->type == SKT_OPT_APPS) {
+            json_t *apps = skt_apps_to_json(cfg->apps);
+            p->texts[i] = apps ? json_dumps(apps, JSON_COMPACT) : NULL;
+            json_decref(apps);
+        } else {
             p->texts[i] = skt_options_format(o, cfg);
+        }
         if (!p->texts[i] || skt_map_put(p->text, o->name, strlen(o->name), p->texts[i]) < 0)
             return -1;
     }
@@ -597,8 +599,8 @@ describe_type(const skt_option_t *o, char *buf, size_t n)
         t = "list of strings (JSON array)";
         break;
     case SKT_OPT_JSON:
-        t = (o->flags & SKT_OPT_JSON_STRING)  ? "string or JSON array"
-            : (o->flags & SKT_OPT_JSON_ARRAY) ? "JSON array"
+        t = (o->flags & SKT_OPT_JSON_STRING)   ? "string or JSON array"
+            : (o->flags & SKT_OPT_JSON_ARRAY)  ? "JSON array"
             : (o->flags & SKT_OPT_JSON_OBJECT) ? "JSON object"
                                                : "JSON";
         break;
@@ -653,34 +655,6 @@ ini_value_text(const char *json_text, char *buf, size_t n)
     json_decref(v);
 }
 
-/* The default app's fields for the sample: key, doc, and where the default comes from. */
-static const struct {
-    const char *field;
-    const char *global; /* option whose value is the default, or NULL */
-    const char *doc;
-} sample_app_fields[] = {
-    {"id", NULL, "App id (required, unique)."},
-    {"key", NULL, "App key, the public half of the credentials (required, unique)."},
-    {"secret", NULL, "App secret, signs and checks auth (required)."},
-    {"maxConnections", NULL, "Most simultaneous connections; -1: unlimited."},
-    {"enableClientMessages", NULL, "Let clients send client-* events on private channels."},
-    {"enabled", NULL, "A disabled app refuses connections and API calls."},
-    {"maxBackendEventsPerSecond", NULL, "HTTP API events per second; -1: unlimited."},
-    {"maxClientEventsPerSecond", NULL, "Client events per second per connection; -1: unlimited."},
-    {"maxReadRequestsPerSecond", NULL, "HTTP API read requests per second; -1: unlimited."},
-    {"webhooks", NULL,
-     "JSON array, e.g. [{\"url\":\"https://example.com/hook\",\"event_types\":"
-     "[\"channel_occupied\",\"member_added\"]}]."},
-    {"maxPresenceMembersPerChannel", "presence.maxMembersPerChannel", NULL},
-    {"maxPresenceMemberSizeInKb", "presence.maxMemberSizeInKb", NULL},
-    {"maxChannelNameLength", "channelLimits.maxNameLength", NULL},
-    {"maxEventChannelsAtOnce", "eventLimits.maxChannelsAtOnce", NULL},
-    {"maxEventNameLength", "eventLimits.maxNameLength", NULL},
-    {"maxEventPayloadInKb", "eventLimits.maxPayloadInKb", NULL},
-    {"maxEventBatchSize", "eventLimits.maxBatchSize", NULL},
-    {"enableUserAuthentication", NULL, "Require pusher:signin within userAuthenticationTimeout."},
-};
-
 static const char sample_header[] =
     "; soketi.conf - sample configuration of soketi-c, every option at soketi's default.\n"
     ";\n"
@@ -695,7 +669,8 @@ static const char sample_header[] =
     "; [adapter.redis] sets adapter.redis.prefix. Keys before any section are top-level.\n"
     "; Values are read the way soketi reads its environment: as JSON when they parse as JSON\n"
     "; (6001, true, [\"a\", \"b\"], {\"k\": 1}, \"quoted text\"), else as the text itself.\n"
-    "; Lines starting with ; or # are comments. Uncomment a line to change its option.\n"
+    "; Lines starting with ; or # are comments, and so is the rest of a line from a ; that\n"
+    "; follows a blank. Uncomment a line to change its option.\n"
     ";\n"
     "; Apps (appManager.driver = array) are the sections [appManager.array.apps.0],\n"
     "; [appManager.array.apps.1], ... numbered from 0 without gaps. apps.0 is soketi's default\n"
@@ -720,6 +695,7 @@ write_sample_option(FILE *f, const skt_option_t *o)
     const char *key = o->name + section_len(o->name) + (section_len(o->name) ? 1 : 0);
 
     describe_type(o, type, sizeof(type));
+    type[0] = (char)toupper((unsigned char)type[0]);
     fprintf(f, "\n; %s\n", o->doc);
     if (o->env)
         fprintf(f, "; %s. Environment: %s.\n", type, o->env);
@@ -735,34 +711,33 @@ write_sample_option(FILE *f, const skt_option_t *o)
 
 /* The default app as the [appManager.array.apps.0] section. */
 static void
-write_sample_apps(FILE *f)
+write_sample_apps(FILE *f, const skt_option_t *o)
 {
     json_t *list = skt_apps_default_list();
     json_t *app = json_array_get(list, 0);
+    const char *field, *def, *global, *doc;
     char value[512];
 
-    fprintf(f, "\n[appManager.array.apps.0]\n");
-    for (size_t i = 0; i < sizeof(sample_app_fields) / sizeof(sample_app_fields[0]); i++) {
-        const char *field = sample_app_fields[i].field;
+    fprintf(f, "\n; %s\n[appManager.array.apps.0]\n", o->doc);
+    for (size_t i = 0; (field = skt_apps_field_info(i, &def, &global, &doc)); i++) {
         const char *env = NULL;
-        char *def = NULL;
+        char *text = NULL;
 
         for (size_t e = 0; e < skt_options_app_env_count; e++)
             if (strcmp(skt_options_app_env[e].field, field) == 0)
                 env = skt_options_app_env[e].env;
-        if (sample_app_fields[i].global) {
-            const skt_option_t *g = skt_options_find(sample_app_fields[i].global);
-            fprintf(f, "\n; Default: the global %s.\n", g->name);
-            def = strdup(g->def);
-        } else {
-            fprintf(f, "\n; %s\n", sample_app_fields[i].doc);
-            def = json_dumps(json_object_get(app, field), JSON_COMPACT | JSON_ENCODE_ANY);
+        fprintf(f, "\n; %s\n", doc);
+        if (global) {
+            fprintf(f, "; Default: the global %s.\n", global);
+            def = skt_options_find(global)->def;
+        } else if (!def) {
+            def = text = json_dumps(json_object_get(app, field), JSON_COMPACT | JSON_ENCODE_ANY);
         }
         if (env)
             fprintf(f, "; Environment (apps.0 only): %s.\n", env);
         ini_value_text(def ? def : "null", value, sizeof(value));
         fprintf(f, ";%s = %s\n", field, value);
-        free(def);
+        free(text);
     }
     fprintf(f, "\n; More apps: [appManager.array.apps.1] with at least id, key and secret.\n");
     json_decref(list);
@@ -789,7 +764,7 @@ skt_config_write_sample(FILE *f)
         if (seen)
             continue;
         if (o->type == SKT_OPT_APPS) {
-            write_sample_apps(f);
+            write_sample_apps(f, o);
             continue;
         }
         fprintf(f, "\n[%.*s]\n", (int)sl, o->name);

@@ -95,7 +95,7 @@ typedef struct skt_config_s {
         char *prefix;
         int ignore_process;
         char *broadcast;
-        json_t *unicast;  /* null, a string or an array of strings */
+        json_t *unicast; /* null, a string or an array of strings */
         char *multicast; /* may be NULL */
     } cluster;
     struct {
@@ -119,7 +119,7 @@ typedef struct skt_config_s {
             char *username; /* may be NULL */
             char *password; /* may be NULL */
             char *key_prefix;
-            json_t *sentinels; /* null or an array of {host, port} */
+            json_t *sentinels;       /* null or an array of {host, port} */
             char *sentinel_password; /* may be NULL */
             char *name;
             json_t *cluster_nodes; /* array */
@@ -143,7 +143,7 @@ typedef struct skt_config_s {
         struct {
             double memory_threshold;
         } accept_traffic;
-        long max_header_size_in_kb;  /* soketi-c */
+        long max_header_size_in_kb; /* soketi-c */
         long auth_timestamp_window; /* soketi-c, seconds */
     } http_api;
     struct {
@@ -237,9 +237,10 @@ void skt_config_free(skt_config_t *cfg);
 
 /* Text of any option by its dotted soketi name: strings as they are ("" for a null string),
  * integers, numbers and booleans formatted ("6001", "2", "true"; a null integer is "null"),
- * string lists and JSON values as compact JSON text. "appManager.array.apps" gives the apps as
- * configured (a JSON array). Returns a string owned by cfg, valid until skt_config_free(),
- * or NULL when dotted is not an option. Safe to call from any thread (texts are made at load). */
+ * string lists and JSON values as compact JSON text. "appManager.array.apps" gives the apps as a
+ * JSON array of objects with every key, defaults filled in. Returns a string owned by cfg, valid
+ * until skt_config_free(), or NULL when dotted is not an option. Safe to call from any thread
+ * (texts are made at load). */
 const char *skt_config_get_text(skt_config_t *cfg, const char *dotted);
 
 /* Writes the documented sample INI file: every option commented out at its default, with its

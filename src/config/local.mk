@@ -14,3 +14,6 @@ tests_check_config_LDADD = libskt_config.la libskt_util.la $(CHECK_EXT)
 tests_check_apps_SOURCES = tests/check_apps.c
 tests_check_apps_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_apps_LDADD = libskt_config.la libskt_util.la $(CHECK_EXT)
+EXTRA_DIST += tests/fixtures/config/basic.ini tests/fixtures/config/basic.json \
+	tests/fixtures/config/nested.json tests/fixtures/config/priority.ini \
+	tests/fixtures/config/priority.json

@@ -14,54 +14,41 @@
 
 #define OFF(FIELD) offsetof(skt_config_t, FIELD)
 
-#define OPT_BOOL(NAME, ENV, DEF, FIELD, DOC)                                                     \
-    {.name = NAME, .env = ENV, .type = SKT_OPT_BOOL, .def = DEF, .offset = OFF(FIELD), .doc = DOC}
-#define OPT_INT(NAME, ENV, DEF, FIELD, MIN, MAX, DOC)                                            \
-    {.name = NAME,                                                                               \
-     .env = ENV,                                                                                 \
-     .type = SKT_OPT_INT,                                                                        \
-     .flags = SKT_OPT_RANGE,                                                                     \
-     .def = DEF,                                                                                 \
-     .offset = OFF(FIELD),                                                                       \
-     .min = MIN,                                                                                 \
-     .max = MAX,                                                                                 \
-     .doc = DOC}
-#define OPT_NUM(NAME, ENV, DEF, FIELD, FLAGS, MIN, MAX, DOC)                                     \
-    {.name = NAME,                                                                               \
-     .env = ENV,                                                                                 \
-     .type = SKT_OPT_NUMBER,                                                                     \
-     .flags = SKT_OPT_RANGE | (FLAGS),                                                           \
-     .def = DEF,                                                                                 \
-     .offset = OFF(FIELD),                                                                       \
-     .min = MIN,                                                                                 \
-     .max = MAX,                                                                                 \
-     .doc = DOC}
-#define OPT_STR(NAME, ENV, DEF, FIELD, FLAGS, DOC)                                               \
-    {.name = NAME,                                                                               \
-     .env = ENV,                                                                                 \
-     .type = SKT_OPT_STRING,                                                                     \
-     .flags = FLAGS,                                                                             \
-     .def = DEF,                                                                                 \
-     .offset = OFF(FIELD),                                                                       \
-     .doc = DOC}
-#define OPT_ENUM(NAME, ENV, DEF, FIELD, CHOICES, DOC)                                            \
-    {.name = NAME,                                                                               \
-     .env = ENV,                                                                                 \
-     .type = SKT_OPT_STRING,                                                                     \
-     .def = DEF,                                                                                 \
-     .offset = OFF(FIELD),                                                                       \
-     .choices = CHOICES,                                                                         \
-     .doc = DOC}
-#define OPT_LIST(NAME, ENV, DEF, FIELD, DOC)                                                     \
-    {.name = NAME, .env = ENV, .type = SKT_OPT_LIST, .def = DEF, .offset = OFF(FIELD), .doc = DOC}
-#define OPT_JSON(NAME, ENV, DEF, FIELD, FLAGS, DOC)                                              \
-    {.name = NAME,                                                                               \
-     .env = ENV,                                                                                 \
-     .type = SKT_OPT_JSON,                                                                       \
-     .flags = FLAGS,                                                                             \
-     .def = DEF,                                                                                 \
-     .offset = OFF(FIELD),                                                                       \
-     .doc = DOC}
+#define OPT_BOOL(NAME, ENV, DEF, FIELD, DOC)                                                       \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_BOOL, .def = DEF, .offset = OFF(FIELD),          \
+        .doc = DOC                                                                                 \
+    }
+#define OPT_INT(NAME, ENV, DEF, FIELD, MIN, MAX, DOC)                                              \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_INT, .flags = SKT_OPT_RANGE, .def = DEF,         \
+        .offset = OFF(FIELD), .min = MIN, .max = MAX, .doc = DOC                                   \
+    }
+#define OPT_NUM(NAME, ENV, DEF, FIELD, FLAGS, MIN, MAX, DOC)                                       \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_NUMBER, .flags = SKT_OPT_RANGE | (FLAGS),        \
+        .def = DEF, .offset = OFF(FIELD), .min = MIN, .max = MAX, .doc = DOC                       \
+    }
+#define OPT_STR(NAME, ENV, DEF, FIELD, FLAGS, DOC)                                                 \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_STRING, .flags = FLAGS, .def = DEF,              \
+        .offset = OFF(FIELD), .doc = DOC                                                           \
+    }
+#define OPT_ENUM(NAME, ENV, DEF, FIELD, CHOICES, DOC)                                              \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_STRING, .def = DEF, .offset = OFF(FIELD),        \
+        .choices = CHOICES, .doc = DOC                                                             \
+    }
+#define OPT_LIST(NAME, ENV, DEF, FIELD, DOC)                                                       \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_LIST, .def = DEF, .offset = OFF(FIELD),          \
+        .doc = DOC                                                                                 \
+    }
+#define OPT_JSON(NAME, ENV, DEF, FIELD, FLAGS, DOC)                                                \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_JSON, .flags = FLAGS, .def = DEF,                \
+        .offset = OFF(FIELD), .doc = DOC                                                           \
+    }
 
 #define NULLABLE SKT_OPT_NULLABLE
 #define OBJ SKT_OPT_JSON_OBJECT
@@ -82,7 +69,8 @@ static const char *const log_formats[] = {"text", "json", NULL};
  * soketi's (src/server.ts); env names are soketi's (src/cli/cli.ts). */
 const skt_option_t skt_options[] = {
     OPT_ENUM("adapter.driver", "SOKETI_ADAPTER_DRIVER", "\"local\"", adapter.driver,
-             adapter_drivers, "How nodes share channels and broadcasts: local, redis, nats, cluster."),
+             adapter_drivers,
+             "How nodes share channels and broadcasts: local, redis, nats, cluster."),
     OPT_INT("adapter.redis.requestsTimeout", "SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT", "5000",
             adapter.redis.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a redis adapter request."),
@@ -111,10 +99,10 @@ const skt_option_t skt_options[] = {
             "NATS user name."),
     OPT_STR("adapter.nats.pass", "SOKETI_ADAPTER_NATS_PASSWORD", "null", adapter.nats.pass,
             NULLABLE, "NATS password."),
-    OPT_STR("adapter.nats.token", "SOKETI_ADAPTER_NATS_TOKEN", "null", adapter.nats.token,
-            NULLABLE, "NATS authentication token."),
-    OPT_INT("adapter.nats.timeout", "SOKETI_ADAPTER_NATS_TIMEOUT", "10000", adapter.nats.timeout,
-            0, NOMAX, "Milliseconds to wait for the NATS connection."),
+    OPT_STR("adapter.nats.token", "SOKETI_ADAPTER_NATS_TOKEN", "null", adapter.nats.token, NULLABLE,
+            "NATS authentication token."),
+    OPT_INT("adapter.nats.timeout", "SOKETI_ADAPTER_NATS_TIMEOUT", "10000", adapter.nats.timeout, 0,
+            NOMAX, "Milliseconds to wait for the NATS connection."),
     {.name = "adapter.nats.nodesNumber",
      .env = "SOKETI_ADAPTER_NATS_NODES_NUMBER",
      .type = SKT_OPT_INT,
@@ -129,8 +117,8 @@ const skt_option_t skt_options[] = {
              app_manager_drivers, "Where apps are read from: array, mysql, postgres, dynamodb."),
     OPT_BOOL("appManager.cache.enabled", "SOKETI_APP_MANAGER_CACHE_ENABLED", "false",
              app_manager.cache.enabled, "Cache apps read from a database."),
-    OPT_INT("appManager.cache.ttl", "SOKETI_APP_MANAGER_CACHE_TTL", "-1", app_manager.cache.ttl,
-            -1, NOMAX, "Seconds to cache an app; -1 caches it for ever."),
+    OPT_INT("appManager.cache.ttl", "SOKETI_APP_MANAGER_CACHE_TTL", "-1", app_manager.cache.ttl, -1,
+            NOMAX, "Seconds to cache an app; -1 caches it for ever."),
     {.name = "appManager.array.apps",
      .type = SKT_OPT_APPS,
      .doc = "The apps of the array app manager (see the [appManager.array.apps.N] sections)."},
@@ -161,18 +149,16 @@ const skt_option_t skt_options[] = {
     OPT_INT("channelLimits.maxNameLength", "SOKETI_CHANNEL_LIMITS_MAX_NAME_LENGTH", "200",
             channel_limits.max_name_length, 1, NOMAX,
             "Longest channel name allowed (default of each app's maxChannelNameLength)."),
-    OPT_INT("channelLimits.cacheTtl", "SOKETI_CHANNEL_CACHE_TTL", "3600",
-            channel_limits.cache_ttl, 0, NOMAX,
-            "Seconds a cache channel's last event is kept."),
+    OPT_INT("channelLimits.cacheTtl", "SOKETI_CHANNEL_CACHE_TTL", "3600", channel_limits.cache_ttl,
+            0, NOMAX, "Seconds a cache channel's last event is kept."),
 
     OPT_STR("cluster.hostname", "SOKETI_CLUSTER_HOST", "\"0.0.0.0\"", cluster.hostname, 0,
             "Address the cluster discovery listens on."),
     OPT_INT("cluster.helloInterval", "SOKETI_CLUSTER_KEEPALIVE_INTERVAL", "500",
             cluster.hello_interval, 1, NOMAX,
             "Milliseconds between hello messages to the other nodes."),
-    OPT_INT("cluster.checkInterval", "SOKETI_CLUSTER_CHECK_INTERVAL", "500",
-            cluster.check_interval, 1, NOMAX,
-            "Milliseconds between checks for nodes that went silent."),
+    OPT_INT("cluster.checkInterval", "SOKETI_CLUSTER_CHECK_INTERVAL", "500", cluster.check_interval,
+            1, NOMAX, "Milliseconds between checks for nodes that went silent."),
     OPT_INT("cluster.nodeTimeout", "SOKETI_CLUSTER_NODE_TIMEOUT", "2000", cluster.node_timeout, 1,
             NOMAX, "Milliseconds of silence after which a node is considered gone."),
     OPT_INT("cluster.masterTimeout", "SOKETI_CLUSTER_MASTER_TIMEOUT", "2000",
@@ -202,10 +188,10 @@ const skt_option_t skt_options[] = {
              "\"Authorization\",\"X-CSRF-TOKEN\",\"XSRF-TOKEN\",\"X-Socket-Id\"]",
              cors.allowed_headers, "Request headers allowed by CORS."),
 
-    OPT_STR("database.mysql.host", "SOKETI_DB_MYSQL_HOST", "\"127.0.0.1\"",
-            database.mysql.host, 0, "MySQL host."),
-    OPT_INT("database.mysql.port", "SOKETI_DB_MYSQL_PORT", "3306", database.mysql.port, 0,
-            PORT_MAX, "MySQL port."),
+    OPT_STR("database.mysql.host", "SOKETI_DB_MYSQL_HOST", "\"127.0.0.1\"", database.mysql.host, 0,
+            "MySQL host."),
+    OPT_INT("database.mysql.port", "SOKETI_DB_MYSQL_PORT", "3306", database.mysql.port, 0, PORT_MAX,
+            "MySQL port."),
     OPT_STR("database.mysql.user", "SOKETI_DB_MYSQL_USERNAME", "\"root\"", database.mysql.user, 0,
             "MySQL user."),
     OPT_STR("database.mysql.password", "SOKETI_DB_MYSQL_PASSWORD", "\"password\"",
@@ -214,24 +200,24 @@ const skt_option_t skt_options[] = {
             database.mysql.database, 0, "MySQL database."),
     OPT_STR("database.postgres.host", "SOKETI_DB_POSTGRES_HOST", "\"127.0.0.1\"",
             database.postgres.host, 0, "PostgreSQL host."),
-    OPT_INT("database.postgres.port", "SOKETI_DB_POSTGRES_PORT", "5432", database.postgres.port,
-            0, PORT_MAX, "PostgreSQL port."),
+    OPT_INT("database.postgres.port", "SOKETI_DB_POSTGRES_PORT", "5432", database.postgres.port, 0,
+            PORT_MAX, "PostgreSQL port."),
     OPT_STR("database.postgres.user", "SOKETI_DB_POSTGRES_USERNAME", "\"postgres\"",
             database.postgres.user, 0, "PostgreSQL user."),
     OPT_STR("database.postgres.password", "SOKETI_DB_POSTGRES_PASSWORD", "\"password\"",
             database.postgres.password, 0, "PostgreSQL password."),
     OPT_STR("database.postgres.database", "SOKETI_DB_POSTGRES_DATABASE", "\"main\"",
             database.postgres.database, 0, "PostgreSQL database."),
-    OPT_STR("database.redis.host", "SOKETI_DB_REDIS_HOST", "\"127.0.0.1\"", database.redis.host,
-            0, "Redis host."),
-    OPT_INT("database.redis.port", "SOKETI_DB_REDIS_PORT", "6379", database.redis.port, 0,
-            PORT_MAX, "Redis port."),
+    OPT_STR("database.redis.host", "SOKETI_DB_REDIS_HOST", "\"127.0.0.1\"", database.redis.host, 0,
+            "Redis host."),
+    OPT_INT("database.redis.port", "SOKETI_DB_REDIS_PORT", "6379", database.redis.port, 0, PORT_MAX,
+            "Redis port."),
     OPT_INT("database.redis.db", "SOKETI_DB_REDIS_DB", "0", database.redis.db, 0, NOMAX,
             "Redis database number."),
-    OPT_STR("database.redis.username", "SOKETI_DB_REDIS_USERNAME", "null",
-            database.redis.username, NULLABLE, "Redis user (ACL); null: none."),
-    OPT_STR("database.redis.password", "SOKETI_DB_REDIS_PASSWORD", "null",
-            database.redis.password, NULLABLE, "Redis password; null: none."),
+    OPT_STR("database.redis.username", "SOKETI_DB_REDIS_USERNAME", "null", database.redis.username,
+            NULLABLE, "Redis user (ACL); null: none."),
+    OPT_STR("database.redis.password", "SOKETI_DB_REDIS_PASSWORD", "null", database.redis.password,
+            NULLABLE, "Redis password; null: none."),
     OPT_STR("database.redis.keyPrefix", "SOKETI_DB_REDIS_KEY_PREFIX", "\"\"",
             database.redis.key_prefix, 0, "Prefix of every Redis key."),
     OPT_JSON("database.redis.sentinels", "SOKETI_DB_REDIS_SENTINELS", "null",
@@ -270,11 +256,10 @@ const skt_option_t skt_options[] = {
     OPT_STR("host", "SOKETI_HOST", "\"0.0.0.0\"", host, 0,
             "Address the WebSocket and HTTP API server listens on."),
 
-    OPT_NUM("httpApi.requestLimitInMb", NULL, "100", http_api.request_limit_in_mb,
-            SKT_OPT_MIN_EXCL, 0, NOMAX, "Largest HTTP API request body in MB."),
-    OPT_NUM("httpApi.acceptTraffic.memoryThreshold",
-            "SOKETI_HTTP_ACCEPT_TRAFFIC_MEMORY_THRESHOLD", "85",
-            http_api.accept_traffic.memory_threshold, 0, 0, 100,
+    OPT_NUM("httpApi.requestLimitInMb", NULL, "100", http_api.request_limit_in_mb, SKT_OPT_MIN_EXCL,
+            0, NOMAX, "Largest HTTP API request body in MB."),
+    OPT_NUM("httpApi.acceptTraffic.memoryThreshold", "SOKETI_HTTP_ACCEPT_TRAFFIC_MEMORY_THRESHOLD",
+            "85", http_api.accept_traffic.memory_threshold, 0, 0, 100,
             "Memory use (percent) above which /accept-traffic answers 500."),
 
     {.name = "instance.process_id",
@@ -318,8 +303,8 @@ const skt_option_t skt_options[] = {
              queue.redis.cluster_mode, "Connect the redis queue to a Redis Cluster."),
     OPT_STR("queue.sqs.region", "SOKETI_QUEUE_SQS_REGION", "\"us-east-1\"", queue.sqs.region, 0,
             "AWS region of the SQS queue."),
-    OPT_STR("queue.sqs.endpoint", "SOKETI_QUEUE_SQS_ENDPOINT", "null", queue.sqs.endpoint,
-            NULLABLE, "SQS endpoint URL; null uses AWS's."),
+    OPT_STR("queue.sqs.endpoint", "SOKETI_QUEUE_SQS_ENDPOINT", "null", queue.sqs.endpoint, NULLABLE,
+            "SQS endpoint URL; null uses AWS's."),
     OPT_JSON("queue.sqs.clientOptions", "SOKETI_QUEUE_SQS_CLIENT_OPTIONS", "{}",
              queue.sqs.client_options, OBJ, "Extra SQS client options (JSON object)."),
     OPT_JSON("queue.sqs.consumerOptions", NULL, "{}", queue.sqs.consumer_options, OBJ,
@@ -331,20 +316,18 @@ const skt_option_t skt_options[] = {
     OPT_INT("queue.sqs.batchSize", "SOKETI_QUEUE_SQS_BATCH_SIZE", "1", queue.sqs.batch_size, 1,
             NOMAX, "SQS messages received at once."),
     OPT_INT("queue.sqs.pollingWaitTimeMs", "SOKETI_QUEUE_SQS_POLLING_WAIT_TIME_MS", "0",
-            queue.sqs.polling_wait_time_ms, 0, NOMAX,
-            "Milliseconds to wait between SQS polls."),
+            queue.sqs.polling_wait_time_ms, 0, NOMAX, "Milliseconds to wait between SQS polls."),
 
-    OPT_ENUM("rateLimiter.driver", "SOKETI_RATE_LIMITER_DRIVER", "\"local\"",
-             rate_limiter.driver, rate_limiter_drivers,
-             "Where rate limits are counted: local, redis, cluster."),
+    OPT_ENUM("rateLimiter.driver", "SOKETI_RATE_LIMITER_DRIVER", "\"local\"", rate_limiter.driver,
+             rate_limiter_drivers, "Where rate limits are counted: local, redis, cluster."),
     OPT_JSON("rateLimiter.redis.redisOptions", "SOKETI_RATE_LIMITER_REDIS_OPTIONS", "{}",
              rate_limiter.redis.redis_options, OBJ,
              "Extra ioredis options (JSON object) of the rate limiter."),
     OPT_BOOL("rateLimiter.redis.clusterMode", "SOKETI_RATE_LIMITER_REDIS_CLUSTER_MODE", "false",
              rate_limiter.redis.cluster_mode, "Connect the redis rate limiter to a Redis Cluster."),
 
-    OPT_INT("shutdownGracePeriod", "SOKETI_SHUTDOWN_GRACE_PERIOD", "3000", shutdown_grace_period,
-            0, NOMAX, "Milliseconds to let connections close on shutdown."),
+    OPT_INT("shutdownGracePeriod", "SOKETI_SHUTDOWN_GRACE_PERIOD", "3000", shutdown_grace_period, 0,
+            NOMAX, "Milliseconds to let connections close on shutdown."),
 
     OPT_STR("ssl.certPath", "SOKETI_SSL_CERT", "\"\"", ssl.cert_path, 0,
             "TLS certificate file (PEM); TLS is on when this or ssl.keyPath is set."),
@@ -517,8 +500,9 @@ type_error(const char *what, const json_t *v, const char *raw, char *err, size_t
     return -1;
 }
 
-/* soketi keeps text that parses as JSON null as the text "null" (cli.ts ignores a null
- * parse): with raw text, a null value is the string raw. */
+/* Text that parses as JSON null stays the text "null" for an option that cannot be null, as
+ * soketi keeps it (cli.ts ignores a null parse). Options whose default is null take null from
+ * any source instead (skt_options_set() checks that first), so the sample file reads back. */
 static const json_t *
 null_as_text(const json_t *v, const char *raw, json_t **tmp)
 {
@@ -611,8 +595,7 @@ skt_options_to_double(const json_t *v, const char *raw, double *out, char *err, 
         double d = strtod(s, &end);
         while (isspace((unsigned char)*end))
             end++;
-        if (end != s && *end == '\0' && errno == 0 && isfinite(d) &&
-            !isspace((unsigned char)*s)) {
+        if (end != s && *end == '\0' && errno == 0 && isfinite(d) && !isspace((unsigned char)*s)) {
             *out = d;
             return 0;
         }
@@ -706,8 +689,7 @@ to_list(const json_t *v, const char *raw, char ***out, char *err, size_t errlen)
 
 /* Checks a JSON value against the kinds an SKT_OPT_JSON option allows. */
 static int
-check_json_kind(const skt_option_t *o, const json_t *v, const char *raw, char *err,
-                size_t errlen)
+check_json_kind(const skt_option_t *o, const json_t *v, const char *raw, char *err, size_t errlen)
 {
     unsigned kinds = o->flags & (SKT_OPT_JSON_OBJECT | SKT_OPT_JSON_ARRAY | SKT_OPT_JSON_STRING);
     if (!kinds || (json_is_object(v) && (kinds & SKT_OPT_JSON_OBJECT)) ||
@@ -715,8 +697,7 @@ check_json_kind(const skt_option_t *o, const json_t *v, const char *raw, char *e
         (json_is_string(v) && (kinds & SKT_OPT_JSON_STRING)))
         return 0;
     char what[64];
-    snprintf(what, sizeof(what), "%s%s%s%s%s",
-             (kinds & SKT_OPT_JSON_OBJECT) ? "a JSON object" : "",
+    snprintf(what, sizeof(what), "%s%s%s%s%s", (kinds & SKT_OPT_JSON_OBJECT) ? "a JSON object" : "",
              (kinds & SKT_OPT_JSON_OBJECT) && (kinds & ~SKT_OPT_JSON_OBJECT) ? " or " : "",
              (kinds & SKT_OPT_JSON_ARRAY) ? "a JSON array" : "",
              (kinds & SKT_OPT_JSON_ARRAY) && (kinds & SKT_OPT_JSON_STRING) ? " or " : "",
@@ -736,8 +717,8 @@ check_range(const skt_option_t *o, double d, const char *text, char *err, size_t
     if (!low && !high)
         return 0;
     if (excl && o->max != LONG_MAX)
-        snprintf(err, errlen, "%s is out of range (must be greater than %ld and at most %ld)",
-                 text, o->min, o->max);
+        snprintf(err, errlen, "%s is out of range (must be greater than %ld and at most %ld)", text,
+                 o->min, o->max);
     else if (excl)
         snprintf(err, errlen, "%s is out of range (must be greater than %ld)", text, o->min);
     else if (o->max != LONG_MAX)

@@ -39,15 +39,15 @@ typedef enum skt_option_type_e {
 #define SKT_OPT_SOKETI_C 0x80    /* soketi-c's own option, not in soketi 1.6 */
 
 typedef struct skt_option_s {
-    const char *name;             /* soketi's dotted name, e.g. "adapter.redis.prefix" */
-    const char *env;              /* "SOKETI_ADAPTER_REDIS_PREFIX", or NULL when none */
+    const char *name; /* soketi's dotted name, e.g. "adapter.redis.prefix" */
+    const char *env;  /* "SOKETI_ADAPTER_REDIS_PREFIX", or NULL when none */
     skt_option_type_t type;
-    unsigned flags;               /* SKT_OPT_* */
-    const char *def;              /* default as JSON text; NULL with SKT_OPT_DYNAMIC */
-    size_t offset;                /* of the field in skt_config_t */
-    long min, max;                /* with SKT_OPT_RANGE (max LONG_MAX: no upper bound) */
-    const char *const *choices;   /* NULL-terminated allowed string values, or NULL */
-    const char *doc;              /* one line */
+    unsigned flags;             /* SKT_OPT_* */
+    const char *def;            /* default as JSON text; NULL with SKT_OPT_DYNAMIC */
+    size_t offset;              /* of the field in skt_config_t */
+    long min, max;              /* with SKT_OPT_RANGE (max LONG_MAX: no upper bound) */
+    const char *const *choices; /* NULL-terminated allowed string values, or NULL */
+    const char *doc;            /* one line */
 } skt_option_t;
 
 extern const skt_option_t skt_options[];
@@ -81,21 +81,21 @@ json_t *skt_options_parse_text(const char *text);
  * "expected an integer, got 'abc'". */
 int skt_options_to_bool(const json_t *v, const char *raw, int *out, char *err, size_t errlen);
 int skt_options_to_long(const json_t *v, const char *raw, long *out, char *err, size_t errlen);
-int skt_options_to_double(const json_t *v, const char *raw, double *out, char *err,
-                          size_t errlen);
+int skt_options_to_double(const json_t *v, const char *raw, double *out, char *err, size_t errlen);
 /* *out is malloc'd; a number or boolean becomes its text (raw when given). */
-int skt_options_to_string(const json_t *v, const char *raw, char **out, char *err,
-                          size_t errlen);
+int skt_options_to_string(const json_t *v, const char *raw, char **out, char *err, size_t errlen);
 
 /* Text of a JSON number as JavaScript prints it (6001, 2.5, 0.1). buf of at least 32 bytes. */
 void skt_options_number_text(const json_t *v, char *buf, size_t n);
 
 /* Sets option o in the configuration at base from v (raw as for the converters): converts,
- * checks type, range and choices, frees the old value. Returns 0, or -1 with a message in err
- * that does not repeat the option's name ("70000 is out of range (0-65535)"); the old value
- * is then kept. */
-int skt_options_set(const skt_option_t *o, void *base, const json_t *v, const char *raw,
-                    char *err, size_t errlen);
+ * checks type, range and choices, frees the old value. JSON null sets a nullable option to
+ * null (NULL, SKT_CONFIG_INT_NULL, json_null()); for any other option, null parsed from raw
+ * text is that text ("null"), as soketi reads its environment. Returns 0, or -1 with a message in
+ * err that does not repeat the option's name ("70000 is out of range (0-65535)"); the old value is
+ * then kept. */
+int skt_options_set(const skt_option_t *o, void *base, const json_t *v, const char *raw, char *err,
+                    size_t errlen);
 
 /* Frees the value of o at base and leaves a zero/NULL there. */
 void skt_options_clear(const skt_option_t *o, void *base);

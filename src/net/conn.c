@@ -36,6 +36,7 @@ enum {
     F_WS_OPEN = 1 << 8,      /* on_ws_close is owed */
     F_KEEPALIVE = 1 << 9,    /* the pending request allows keep-alive */
     F_SHUT = 1 << 10,        /* write side shut down after the close frame */
+    F_DOOMED = 1 << 11,      /* to be closed by the next flush (see conn_doom) */
 };
 
 enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
@@ -176,17 +177,29 @@ outq_free(skt_conn_outq_t *q)
     free(q);
 }
 
+/* Closes c at the next flush instead of now: a send can happen in the middle
+ * of a fan-out over a channel's sockets, and closing synchronously would run
+ * on_ws_close, which changes that very channel. Output is dropped at once. */
+static void
+conn_doom(skt_conn_t *c)
+{
+    outq_free(c->out);
+    c->out = NULL;
+    c->flags |= F_DOOMED;
+    conn_mark_dirty(c);
+}
+
 void
 skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
 {
-    if (c->flags & (F_CLOSED | F_CLOSING))
+    if (c->flags & (F_CLOSED | F_CLOSING | F_DOOMED))
         return;
     skt_conn_outq_t *q = c->out;
     if (!q || q->count == q->cap) {
         uint32_t cap = q ? q->cap * 2 : 4;
         skt_conn_outq_t *nq = malloc(sizeof(*nq) + cap * sizeof(skt_buf_t *));
         if (!nq) {
-            skt_conn_abort(c);
+            conn_doom(c);
             return;
         }
         nq->bytes = q ? q->bytes : 0;
@@ -207,7 +220,7 @@ skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
         /* A reader this slow would grow our memory without bound: drop it. */
         skt_log(SKT_LOG_WARN, "dropping a client with %zu unread bytes queued (limit %zu)",
                 q->bytes, c->net->opts.max_backpressure);
-        skt_conn_abort(c);
+        conn_doom(c);
         return;
     }
     conn_mark_dirty(c);
@@ -291,6 +304,8 @@ net_flush_cb(evutil_socket_t fd, short what, void *arg)
         skt_conn_t *next = c->flush_next;
         c->flush_next = NULL;
         c->flags &= ~F_FLUSHING;
+        if (c->flags & F_DOOMED)
+            conn_close_now(c);
         if (!(c->flags & F_CLOSED) && !(c->flags & F_WRITE_WAIT))
             conn_write(c);
         if (!(c->flags & F_CLOSED) && (c->flags & F_RESUME))
@@ -318,7 +333,7 @@ skt_conn_send_text(skt_conn_t *c, const char *text, size_t len)
 {
     skt_buf_t *b = skt_conn_frame_text(text, len);
     if (!b) {
-        skt_conn_abort(c);
+        conn_doom(c);
         return;
     }
     skt_conn_send_buf(c, b);
@@ -333,7 +348,7 @@ conn_send_control(skt_conn_t *c, unsigned opcode, const uint8_t *payload, size_t
     size_t hl = skt_ws_frame_header(hdr, opcode, len);
     skt_buf_t *b = skt_buf_new(hl + len);
     if (!b) {
-        skt_conn_abort(c);
+        conn_doom(c);
         return;
     }
     memcpy(b->data, hdr, hl);
@@ -411,7 +426,7 @@ skt_conn_ws_close(skt_conn_t *c, uint16_t code, const char *reason)
 int
 skt_conn_is_closed(const skt_conn_t *c)
 {
-    return (c->flags & (F_CLOSED | F_CLOSING)) != 0;
+    return (c->flags & (F_CLOSED | F_CLOSING | F_DOOMED)) != 0;
 }
 
 void
@@ -435,6 +450,22 @@ conn_free(skt_conn_t *c)
 
 /* ---------------------------------------------------------------- HTTP */
 
+/* Formats a response head into out (cap bytes); returns its full length,
+ * which may exceed cap (then nothing usable was written, as snprintf). */
+static int
+http_head(char *out, size_t cap, int status, const char *extra, const char *ctype,
+          size_t body_len, int keep)
+{
+    char clen[48] = "";
+    /* RFC 9110: no Content-Length on 1xx and 204 answers. */
+    if (status >= 200 && status != 204)
+        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", body_len);
+    return snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status,
+                    skt_http_reason(status), extra ? extra : "", ctype ? "Content-Type: " : "",
+                    ctype ? ctype : "", ctype ? "\r\n" : "", clen,
+                    keep ? "" : "Connection: close\r\n");
+}
+
 void
 skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
                       const char *content_type, const char *body, size_t body_len, int close)
@@ -442,40 +473,17 @@ skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
     if (c->flags & F_CLOSED)
         return;
     int keep = (c->flags & F_KEEPALIVE) && !close;
-    char head[1024];
-    int hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s\r\n",
-                      status, skt_http_reason(status), extra_headers ? extra_headers : "",
-                      content_type ? "Content-Type: " : "", content_type ? content_type : "",
-                      content_type ? "\r\n" : "", body_len, keep ? "" : "Connection: close\r\n");
-    size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
-    skt_buf_t *b;
-    if ((size_t)hl >= sizeof(head)) {
-        /* Long extra headers: format again into an exact allocation. */
-        char *big = malloc((size_t)hl + 1);
-        if (!big) {
-            conn_close_now(c);
-            return;
-        }
-        snprintf(big, (size_t)hl + 1, "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s\r\n",
-                 status, skt_http_reason(status), extra_headers ? extra_headers : "",
-                 content_type ? "Content-Type: " : "", content_type ? content_type : "",
-                 content_type ? "\r\n" : "", body_len, keep ? "" : "Connection: close\r\n");
-        b = skt_buf_new((size_t)hl + body_len);
-        if (b)
-            memcpy(b->data, big, (size_t)hl);
-        free(big);
-    } else {
-        b = skt_buf_new((size_t)hl + body_len);
-        if (b)
-            memcpy(b->data, head, (size_t)hl);
-    }
-    (void)extra_len;
+    int hl = http_head(NULL, 0, status, extra_headers, content_type, body_len, keep);
+    skt_buf_t *b = hl > 0 ? skt_buf_new((size_t)hl + 1 + body_len) : NULL;
     if (!b) {
         conn_close_now(c);
         return;
     }
+    http_head((char *)b->data, (size_t)hl + 1, status, extra_headers, content_type, body_len,
+              keep);
     if (body_len)
         memcpy(b->data + hl, body, body_len);
+    b->len = (uint32_t)((size_t)hl + body_len);
     c->flags &= ~F_AWAIT;
     skt_conn_send_buf(c, b);
     skt_buf_unref(b);

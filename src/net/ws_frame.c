@@ -213,12 +213,12 @@ skt_utf8_valid_prefix(const uint8_t *s, size_t len)
 
 /* The codes a peer may put in a close frame (RFC 6455 section 7.4): the defined ones except
  * those reserved for local use (1004, 1005, 1006, 1015), and the ranges for libraries and
- * applications (3000-4999). Codes IANA registered later (1012-1014) are refused like the rest
- * of 1012-2999, as the RFC does not define them. */
+ * applications (3000-4999), plus 1012-1014 (Service Restart, Try Again Later, Bad Gateway),
+ * which IANA registered after the RFC and browsers send. 1015-2999 stay refused. */
 static int
 close_code_ok(unsigned code)
 {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 

@@ -42,7 +42,10 @@ typedef struct plugin_op_s {
     int since;
 } plugin_op_t;
 
-#define PLUGIN_OP(op, ver) {#op, offsetof(soketi_adapter_ops_t, op), ver}
+#define PLUGIN_OP(op, ver)                                                                         \
+    {                                                                                              \
+#op, offsetof(soketi_adapter_ops_t, op), ver                                               \
+    }
 
 static const plugin_op_t plugin_ops[] = {
     PLUGIN_OP(broadcast, 1),
@@ -60,8 +63,8 @@ static const plugin_op_t plugin_ops[] = {
 /* Every op is a function pointer; this is the type they are read through. */
 typedef void (*plugin_any_fn)(void);
 
-/* Drivers soketi knows of, and the package that provides each when it is not part of
- * soketi itself (NULL: soketi provides it, or will once it is written). */
+/* Drivers soketi knows of, so that a missing file can be explained: built says whether
+ * the driver exists yet, package names the package that ships it when soketi does not. */
 typedef struct plugin_known_s {
     const char *driver;
     const char *package;
@@ -69,8 +72,11 @@ typedef struct plugin_known_s {
 } plugin_known_t;
 
 static const plugin_known_t plugin_known[] = {
-    {"local", NULL, 1},          {"redis", "soketi-redis", 1}, {"redis-cluster", "soketi-redis", 1},
-    {"nats", NULL, 0},           {"cluster", NULL, 0},
+    {"local", NULL, 1},                   /* part of soketi itself */
+    {"redis", "soketi-redis", 1},         /* a package of its own */
+    {"redis-cluster", "soketi-redis", 1}, /* the same package */
+    {"nats", NULL, 0},                    /* not written yet */
+    {"cluster", NULL, 0},                 /* not written yet */
 };
 
 /* The three entry points of a plugin. */
@@ -129,24 +135,24 @@ plugin_driver_eq(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Returns "<dir>/<prefix><name><suffix>" in a new string (no doubled '/'), with each '-'
- * of name written as '_' when dash_to_underscore is set; NULL when out of memory. */
+/* Returns "<dir>/<prefix><name><suffix>" in a new string (no doubled '/'; an empty dir is
+ * "."), with each '-' of name written as '_' when dash_to_underscore is set; NULL when out
+ * of memory. The '/' also keeps dlopen from searching the library path. */
 static char *
 plugin_path_new(const char *dir, const char *prefix, const char *name, const char *suffix,
                 int dash_to_underscore)
 {
     size_t dlen = strlen(dir);
-    const char *sep = (dlen > 0 && dir[dlen - 1] == '/') ? "" : "/";
+    const char *sep = dlen == 0 ? "./" : dir[dlen - 1] == '/' ? "" : "/";
     size_t len = dlen + strlen(sep) + strlen(prefix) + strlen(name) + strlen(suffix) + 1;
     char *path = malloc(len);
     if (!path)
         return NULL;
     snprintf(path, len, "%s%s%s%s%s", dir, sep, prefix, name, suffix);
     if (dash_to_underscore) {
-        char *n = path + dlen + strlen(sep) + strlen(prefix);
-        for (size_t i = 0; i < strlen(name); i++)
-            if (n[i] == '-')
-                n[i] = '_';
+        for (char *c = path + dlen + strlen(sep) + strlen(prefix); *c; c++)
+            if (*c == '-')
+                *c = '_';
     }
     return path;
 }
@@ -204,10 +210,11 @@ plugin_open(const char *path, plugin_syms_t *syms, char *err, size_t errlen)
             return NULL;
         }
     }
-    /* POSIX guarantees that a dlsym result converts to a function pointer. */
-    syms->version = (soketi_adapter_version_fn)found[0];
-    syms->init = (soketi_adapter_init_fn)found[1];
-    syms->cleanup = (soketi_adapter_cleanup_fn)found[2];
+    /* POSIX guarantees that a dlsym result converts to a function pointer; ISO C has no
+     * cast for it, so the bits are copied. */
+    memcpy(&syms->version, &found[0], sizeof(syms->version));
+    memcpy(&syms->init, &found[1], sizeof(syms->init));
+    memcpy(&syms->cleanup, &found[2], sizeof(syms->cleanup));
     return handle;
 }
 
@@ -283,8 +290,8 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
             continue;
         memcpy(&fn, (const char *)&p->adapter.ops + plugin_ops[i].offset, sizeof(fn));
         if (!fn) {
-            plugin_err(err, errlen, "%s leaves op %s NULL; every op of ABI %d is required",
-                       p->path, plugin_ops[i].name, p->abi);
+            plugin_err(err, errlen, "%s leaves op %s NULL; every op of ABI %d is required", p->path,
+                       plugin_ops[i].name, p->abi);
             return -1;
         }
     }
@@ -292,8 +299,8 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
 }
 
 int
-skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host,
-                skt_plugin_t **out, char *err, size_t errlen)
+skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host, skt_plugin_t **out,
+                char *err, size_t errlen)
 {
     plugin_syms_t syms;
     struct stat st;
@@ -338,8 +345,8 @@ skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host,
     int rc = syms.init(&p->host, &p->adapter);
     if (rc != 0) {
         plugin_err(err, errlen,
-                   "%s: soketi_adapter_init returned %d (the plugin logs why it refused)",
-                   p->path, rc);
+                   "%s: soketi_adapter_init returned %d (the plugin logs why it refused)", p->path,
+                   rc);
         goto fail;
     }
     if (plugin_check_ops(p, err, errlen) != 0) {

@@ -474,12 +474,8 @@ route_events(req_t *r, int batch)
  * Our measure: RSS against the process's address-space limit or, without
  * one, the machine's physical memory. */
 static void
-route_accept_traffic(req_t *r)
+memory_usage(double *used_out, double *total_out)
 {
-    if (r->srv->closing) {
-        respond_error(r->c, 500, "The server is closing. Choose another server. :)");
-        return;
-    }
     long rss_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
     if (f) {
@@ -494,6 +490,19 @@ route_accept_traffic(req_t *r)
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (double)rl.rlim_cur < total)
         total = (double)rl.rlim_cur;
+    *used_out = used;
+    *total_out = total;
+}
+
+static void
+route_accept_traffic(req_t *r)
+{
+    if (r->srv->closing) {
+        respond_error(r->c, 500, "The server is closing. Choose another server. :)");
+        return;
+    }
+    double used, total;
+    memory_usage(&used, &total);
     double pct = total > 0 ? used / total * 100.0 : 0;
     if (r->srv->cfg->http_api.accept_traffic.memory_threshold < pct) {
         respond_error(r->c, 500, "Low on memory here. Choose another server. :)");
@@ -505,6 +514,15 @@ route_accept_traffic(req_t *r)
 }
 
 /* ------------------------------------------------------------ router */
+
+static void
+route_ready(req_t *r)
+{
+    if (r->srv->closing)
+        respond_error(r->c, 500, "The server is closing. Choose another server. :)");
+    else
+        respond_text(r->c, 200, "OK");
+}
 
 static int
 is(const char *seg, const char *lit)
@@ -538,6 +556,12 @@ route(req_t *r)
         return;
     }
     int get = method_is(h, "GET"), post = method_is(h, "POST");
+    if (method_is(h, "OPTIONS")) {
+        /* CORS preflight: soketi answers 404, which browsers treat as a
+         * refusal; every route here allows the configured CORS. */
+        skt_conn_http_respond(r->c, 204, cors_headers(srv), NULL, NULL, 0, 0);
+        return;
+    }
     char **s = r->seg;
     size_t n = r->nseg;
 
@@ -552,10 +576,7 @@ route(req_t *r)
         return;
     }
     if (get && n == 1 && is(s[0], "ready")) {
-        if (srv->closing)
-            respond_error(r->c, 500, "The server is closing. Choose another server. :)");
-        else
-            respond_text(r->c, 200, "OK");
+        route_ready(r);
         return;
     }
     if (get && n == 1 && is(s[0], "accept-traffic")) {
@@ -628,6 +649,55 @@ route(req_t *r)
         }
     }
     respond_text(r->c, 404, "");
+}
+
+/* soketi's /usage: memory as {free, used, total, percent} of the same
+ * measure /accept-traffic uses. */
+static void
+route_usage(req_t *r)
+{
+    double used, total;
+    memory_usage(&used, &total);
+    respond_json(r->c, 200,
+                 json_pack("{s:{s:f, s:f, s:f, s:f}}", "memory", "free", total - used, "used",
+                           used, "total", total, "percent", total > 0 ? used / total * 100 : 0));
+}
+
+/* The metrics port (metrics.port): /, /ready and /usage as soketi serves
+ * them there, whether or not metrics are enabled. */
+static void
+route_metrics_port(req_t *r)
+{
+    const skt_http_req_t *h = r->http;
+    if (req_parse(r, h->path, h->path_len) != 0) {
+        respond_error(r->c, 400, "Malformed request path or query.");
+        return;
+    }
+    if (!method_is(h, "GET")) {
+        respond_text(r->c, 404, "");
+        return;
+    }
+    if (r->nseg == 0)
+        respond_text(r->c, 200, "OK");
+    else if (r->nseg == 1 && is(r->seg[0], "ready"))
+        route_ready(r);
+    else if (r->nseg == 1 && is(r->seg[0], "usage"))
+        route_usage(r);
+    else
+        respond_text(r->c, 404, "");
+}
+
+void
+skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *http, char *body,
+                            size_t body_len)
+{
+    req_t r;
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.http = http;
+    r.srv = skt_server_get();
+    route_metrics_port(&r);
+    free(r.scratch);
 }
 
 void

@@ -7,4 +7,8 @@
 /* net handler: routes one complete request and answers it (maybe later). */
 void skt_http_on_request(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len);
 
+/* net handler of the metrics port: /, /ready, /usage. */
+void skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *req, char *body,
+                                 size_t body_len);
+
 #endif

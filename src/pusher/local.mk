@@ -15,3 +15,10 @@ libskt_pusher_la_SOURCES += \
 	src/pusher/server.c src/pusher/server.h \
 	src/pusher/ws_handler.c src/pusher/ws_handler.h \
 	src/pusher/http_api.c src/pusher/http_api.h
+
+check_PROGRAMS += tests/check_namespace
+TESTS += tests/check_namespace
+tests_check_namespace_SOURCES = tests/check_namespace.c
+tests_check_namespace_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_namespace_LDADD = libskt_pusher.la libskt_plugin.la libskt_net.la libskt_config.la \
+	libskt_util.la $(CHECK_EXT)

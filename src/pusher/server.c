@@ -96,10 +96,8 @@ host_deliver_local(const char *app_id, const char *channel, const char *msg, siz
         skt_log(SKT_LOG_ERROR, "out of memory framing a broadcast to %s", channel);
         return;
     }
-    /* The array may not change under us: sending never closes synchronously
-     * except for a slow reader, which leaves its channels only in on_close,
-     * deferred by the reference the flush list holds. Walk a snapshot count
-     * and re-check bounds anyway. */
+    /* Sending never closes a socket synchronously (a slow reader is closed at
+     * the next flush), so the channel's array cannot change under this loop. */
     for (uint32_t i = 0; i < ch->n; i++) {
         skt_socket_t *s = ch->socks[i];
         if (s != skip)
@@ -267,7 +265,12 @@ skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_di
         .on_ws_close = skt_ws_on_close,
     };
     srv->net = skt_net_new(base, &opts, &h, srv);
-    if (!srv->namespaces || !srv->net) {
+    skt_net_handlers_t mh = {.on_request = skt_http_on_metrics_request};
+    skt_net_opts_t mopts = opts;
+    mopts.conn_size = sizeof(skt_conn_t);
+    mopts.max_body = 0;
+    srv->metrics_net = skt_net_new(base, &mopts, &mh, srv);
+    if (!srv->namespaces || !srv->net || !srv->metrics_net) {
         snprintf(err, errlen, "out of memory");
         skt_server_free(srv);
         return NULL;
@@ -286,7 +289,29 @@ skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_di
 int
 skt_server_listen(skt_server_t *srv, char *err, size_t errlen)
 {
+    char merr[256];
+    /* As soketi: a metrics port that cannot be bound is not fatal. */
+    if (skt_net_listen(srv->metrics_net, srv->cfg->metrics.host, (int)srv->cfg->metrics.port,
+                       merr, sizeof(merr)) != 0)
+        skt_log(SKT_LOG_WARN, "metrics port: %s", merr);
     return skt_net_listen(srv->net, srv->cfg->host, (int)srv->cfg->port, err, errlen);
+}
+
+/* Terminates every socket of ns with code and msg. Terminating removes a
+ * socket from ns->sockets, so the sockets are collected first. */
+static void
+server_terminate_ns(skt_ns_t *ns, int code, const char *msg)
+{
+    size_t n = skt_map_count(ns->sockets), i = 0, pos = 0;
+    skt_socket_t **all = n ? malloc(n * sizeof(*all)) : NULL;
+    void *v;
+    if (!all)
+        return;
+    while (i < n && skt_map_next(ns->sockets, &pos, NULL, NULL, &v))
+        all[i++] = v;
+    for (size_t j = 0; j < i; j++)
+        skt_ws_terminate(all[j], code, msg);
+    free(all);
 }
 
 void
@@ -294,18 +319,11 @@ skt_server_close_all(skt_server_t *srv)
 {
     srv->closing = 1;
     skt_net_stop_listening(srv->net);
+    skt_net_stop_listening(srv->metrics_net);
     size_t pos = 0;
     void *v;
-    while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v)) {
-        skt_ns_t *ns = v;
-        /* Terminating removes the socket from the map: restart each time. */
-        size_t p = 0;
-        void *sv;
-        while (skt_map_next(ns->sockets, &p, NULL, NULL, &sv)) {
-            skt_ws_terminate(sv, 4200, "Server closed. Please reconnect shortly.");
-            p = 0;
-        }
-    }
+    while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v))
+        server_terminate_ns(v, 4200, "Server closed. Please reconnect shortly.");
 }
 
 skt_config_t *
@@ -319,14 +337,8 @@ skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg)
         skt_app_t *app = skt_apps_by_id(cfg->apps, ns->app_id, strlen(ns->app_id));
         if (app)
             ns->app = app;
-        else {
-            /* The app is gone: its sockets are told so and closed. */
-            size_t p = 0;
-            void *sv;
-            while (skt_map_next(ns->sockets, &p, NULL, NULL, &sv)) {
-                skt_ws_terminate(sv, 4001, "The app no longer exists.");
-                p = 0;
-            }
+        else { /* The app is gone: its sockets are told so and closed. */
+            server_terminate_ns(ns, 4001, "The app no longer exists.");
             ns->app = NULL;
         }
     }
@@ -341,6 +353,8 @@ skt_server_free(skt_server_t *srv)
         return;
     if (srv->net)
         skt_net_free(srv->net);
+    if (srv->metrics_net)
+        skt_net_free(srv->metrics_net);
     skt_plugin_unload(srv->plugin);
     if (srv->namespaces) {
         size_t pos = 0;

@@ -448,14 +448,22 @@ sig_parse_timestamp(const char *s, size_t len, long long *out)
     return 0;
 }
 
-/* |now - ts| > SKT_SIG_HTTP_MAX_SKEW without overflow: ts is in [0, 1e18), now is anything. */
+static long long sig_http_window = SKT_SIG_HTTP_MAX_SKEW;
+
+void
+skt_sig_set_http_window(long long seconds)
+{
+    sig_http_window = seconds < 0 ? 0 : seconds;
+}
+
+/* |now - ts| > the window without overflow: ts is in [0, 1e18), now is anything. */
 static int
 sig_timestamp_stale(long long ts, long long now)
 {
     if (ts > now) {
-        return now < ts - SKT_SIG_HTTP_MAX_SKEW;
+        return now < ts - sig_http_window;
     }
-    return ts < now - SKT_SIG_HTTP_MAX_SKEW; /* now >= ts >= 0: no overflow */
+    return ts < now - sig_http_window; /* now >= ts >= 0: no overflow */
 }
 
 int

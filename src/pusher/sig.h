@@ -85,6 +85,10 @@ typedef enum skt_sig_http_result_e {
 /* Largest |now - auth_timestamp| accepted, in seconds (Pusher's documented window). */
 #define SKT_SIG_HTTP_MAX_SKEW 600
 
+/* Sets how far (seconds) auth_timestamp may be from now (httpApi.authTimestampWindow);
+ * SKT_SIG_HTTP_MAX_SKEW until called. Process-wide: called once at start-up. */
+void skt_sig_set_http_window(long long seconds);
+
 /* Checks a Pusher HTTP API request signature, as soketi and the Pusher server SDKs compute
  * it: auth_signature = hex hmac-sha256(app secret, "<METHOD>\n<path>\n<params>"), where
  * <METHOD> is method upper-cased, <path> the request path without the query, and <params>

@@ -255,7 +255,30 @@ export function pusherClient(server, opts = {}) {
         ...rest,
     });
     clients.add(client);
+    if (!fayePatched) {
+        client.connection.bind('connected', () => unrefFayeCloseTimer(client.connection.connection?.transport?.socket));
+    }
     return client;
+}
+
+/**
+ * faye-websocket (bundled in pusher-js for node) arms a 30 s timer when it closes a
+ * socket, and that timer outlives a connection the server has already dropped,
+ * keeping the test process alive. Wrap its close() once so the timer is unref'd.
+ */
+let fayePatched = false;
+function unrefFayeCloseTimer(socket) {
+    if (fayePatched || !socket) return;
+    let proto = Object.getPrototypeOf(socket);
+    while (proto && !Object.prototype.hasOwnProperty.call(proto, 'close')) proto = Object.getPrototypeOf(proto);
+    if (!proto) return;
+    const original = proto.close;
+    proto.close = function patchedClose(...a) {
+        const r = original.apply(this, a);
+        if (this._closeTimer?.unref) this._closeTimer.unref();
+        return r;
+    };
+    fayePatched = true;
 }
 
 /** Disconnect a pusher-js client and forget it. */
@@ -787,10 +810,7 @@ export function rawHttp(server, bytes, { idleMs = 500, delayMs = 100, timeoutMs 
 
 /** Disconnect every client and raw socket this module made and stop every daemon. */
 export async function cleanup() {
-    for (const c of clients) {
-        try { c.disconnect(); } catch { /* ignore */ }
-    }
-    clients.clear();
+    for (const c of [...clients]) disconnect(c);
     for (const s of rawSockets) s.destroy();
     rawSockets.clear();
     await Promise.all([...servers].map((s) => s.stop('SIGKILL')));

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# deps.sh - installs what building and testing soketi-c needs, from Debian 12 packages.
+# Idempotent: installs only what is missing. Run as root (or with sudo available).
+set -euo pipefail
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+pkgs=(build-essential autoconf automake libtool pkg-config
+      libevent-dev libhiredis-dev libinih-dev libjansson-dev libssl-dev zlib1g-dev
+      libcurl4-openssl-dev check clang clang-format valgrind curl ca-certificates
+      redis-server)
+if [ "${1:-}" = "--test" ]; then
+    pkgs+=(chromium)
+    command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# redis-server is installed for the Redis adapter tests; the package's own
+# service is not needed (tests start their own servers on loopback).

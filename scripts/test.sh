@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# test.sh - sets up and runs the whole test suite: Check unit tests and the
+# integration tests (real daemon, official pusher-js / pusher clients, raw
+# sockets, a headless browser), once with gcc and once with clang under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Ends with one summary line.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+"$top/scripts/deps.sh" --test || exit 1
+(cd tests/integration && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }) || exit 1
+
+status=0
+run_build() { # name, configure args...
+    local name=$1; shift
+    echo "=== $name: build"
+    "$top/scripts/build.sh" "$top/build-$name" "$@" || { status=1; return; }
+    echo "=== $name: make check"
+    make -C "$top/build-$name" -j2 check >"$top/build-$name/check.out" 2>&1 || status=1
+    grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):|^# (TOTAL|PASS|FAIL|ERROR)' "$top/build-$name/check.out"
+}
+run_build gcc CC=gcc
+run_build asan CC=clang --enable-sanitizers
+
+"$top/scripts/summarize.sh" "$top/build-gcc" "$top/build-asan"
+s=$?
+[ "$status" -eq 0 ] && [ "$s" -eq 0 ] || { echo "test.sh: failures; see build-*/test-suite.log"; exit 1; }

@@ -1,0 +1,175 @@
+#!/bin/sh
+# tests/valgrind.sh - runs the daemon under valgrind (memcheck) while
+# tests/integration/valgrind-drive.mjs drives it with pusher-js clients and REST
+# calls, then stops it with SIGTERM with two clients still connected. Passes when
+# the daemon exits 0 and valgrind found no error and no definite or indirect leak.
+#
+# DESIGN: valgrind's --error-exitcode=42 turns any memory error or leak into exit
+# 42, and otherwise the exit code is the daemon's, so one `wait` says it all.
+# Skips (77) without valgrind, node, the integration node_modules, or on a
+# sanitizer build (ASan and valgrind do not mix). Environment: SOKETI_BIN,
+# SOKETI_PLUGIN_DIR_TEST and SOKETI_SRCDIR (set by `make check`);
+# VALGRIND_KEEP_LOG=1 keeps the work directory.
+
+skip() { echo "valgrind.sh: SKIP: $*"; exit 77; }
+fail() { echo "valgrind.sh: FAIL: $*"; exit 1; }
+
+srcdir=${SOKETI_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+bin=${SOKETI_BIN:-$PWD/soketi}
+inttests=$srcdir/tests/integration
+drive=$inttests/valgrind-drive.mjs
+
+[ -x "$bin" ] || fail "no daemon at $bin (set SOKETI_BIN)"
+command -v valgrind >/dev/null 2>&1 || skip "valgrind is not installed"
+command -v node >/dev/null 2>&1 || skip "node is not installed"
+[ -d "$inttests/node_modules/pusher-js" ] || skip "no $inttests/node_modules (run npm ci there)"
+[ -f "$drive" ] || fail "no $drive"
+if command -v nm >/dev/null 2>&1 && { nm "$bin"; nm -D "$bin"; } 2>/dev/null | grep -q __asan_init; then
+    skip "$bin is a sanitizer build"
+fi
+# A libtool wrapper script (shared-library build) must run the real binary.
+run_prefix=
+if head -c 2 "$bin" | grep -q '^#!'; then
+    libtool_bin=$(dirname "$bin")/libtool
+    [ -x "$libtool_bin" ] || fail "$bin is a script and there is no libtool beside it"
+    run_prefix="$libtool_bin --mode=execute"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/soketi-valgrind.XXXXXX") || fail "mktemp"
+daemon_pid=
+drive_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
+finish() {
+    [ -n "$drive_pid" ] && kill "$drive_pid" 2>/dev/null
+    [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+    if [ "${VALGRIND_KEEP_LOG:-0}" = 1 ]; then
+        echo "valgrind.sh: work directory kept: $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap finish EXIT
+trap 'exit 1' INT TERM
+
+# Two free ports (the daemon's and its metrics server's) from the kernel.
+ports=$(node -e '
+const net = require("net");
+const get = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+(async () => { const a = await get(); let b = await get(); while (b === a) b = await get(); console.log(a, b); })();
+') || fail "cannot find free ports"
+# shellcheck disable=SC2086 # two words on purpose
+set -- $ports
+port=$1
+metrics_port=$2
+
+dump() {
+    echo "--- daemon output ---"
+    cat "$work/daemon.out" 2>/dev/null
+    echo "--- drive output ---"
+    cat "$work/drive.out" 2>/dev/null
+    echo "--- valgrind log ---"
+    cat "$work/valgrind.log" 2>/dev/null
+}
+
+plugin_arg=
+[ -n "$SOKETI_PLUGIN_DIR_TEST" ] && plugin_arg="--plugin-dir=$SOKETI_PLUGIN_DIR_TEST"
+
+# Only the SOKETI_* variables set below reach the daemon (the test's own were read above).
+for v in $(env | sed -n 's/^\(SOKETI_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    unset "$v"
+done
+
+echo "valgrind.sh: starting $bin on 127.0.0.1:$port under valgrind"
+SOKETI_HOST=127.0.0.1 SOKETI_PORT=$port \
+    SOKETI_METRICS_HOST=127.0.0.1 SOKETI_METRICS_SERVER_PORT=$metrics_port \
+    SOKETI_SHUTDOWN_GRACE_PERIOD=200 \
+    SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true \
+    $run_prefix valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=42 \
+    --track-fds=no --num-callers=30 --log-file="$work/valgrind.log" \
+    "$bin" start ${plugin_arg:+"$plugin_arg"} >"$work/daemon.out" 2>&1 &
+daemon_pid=$!
+
+# Wait for /ready (valgrind is slow to start).
+ready=0
+i=0
+while [ $i -lt 300 ]; do
+    if ! kill -0 "$daemon_pid" 2>/dev/null; then
+        wait "$daemon_pid"
+        rc=$?
+        daemon_pid=
+        dump
+        fail "the daemon exited (status $rc) before it was ready"
+    fi
+    if [ "$(curl -s -m 2 "http://127.0.0.1:$port/ready" 2>/dev/null)" = OK ]; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+    i=$((i + 1))
+done
+[ $ready = 1 ] || { dump; fail "the daemon was not ready within 30 s"; }
+
+# Drive it; wait until it says two clients are left connected.
+DRIVE_PORT=$port DRIVE_READY_FILE=$work/drive.ready node "$drive" >"$work/drive.out" 2>&1 &
+drive_pid=$!
+i=0
+while [ ! -f "$work/drive.ready" ]; do
+    if ! kill -0 "$drive_pid" 2>/dev/null; then
+        wait "$drive_pid"
+        rc=$?
+        drive_pid=
+        dump
+        fail "valgrind-drive.mjs exited (status $rc) before it was done"
+    fi
+    i=$((i + 1))
+    [ $i -lt 1200 ] || { dump; fail "valgrind-drive.mjs did not finish within 120 s"; }
+    sleep 0.1
+done
+
+echo "valgrind.sh: SIGTERM with two clients connected"
+kill -TERM "$daemon_pid"
+# Wait up to 60 s for valgrind to finish its leak check.
+i=0
+while kill -0 "$daemon_pid" 2>/dev/null; do
+    # A zombie is done: `wait` below collects it.
+    if [ -r "/proc/$daemon_pid/stat" ] && [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat")" = Z ]; then
+        break
+    fi
+    i=$((i + 1))
+    if [ $i -ge 600 ]; then
+        kill -9 "$daemon_pid" 2>/dev/null
+        wait "$daemon_pid" 2>/dev/null
+        daemon_pid=
+        dump
+        fail "the daemon did not exit within 60 s of SIGTERM"
+    fi
+    sleep 0.1
+done
+wait "$daemon_pid"
+daemon_rc=$?
+daemon_pid=
+
+wait "$drive_pid"
+drive_rc=$?
+drive_pid=
+
+status=0
+if [ $daemon_rc -eq 42 ]; then
+    echo "valgrind.sh: valgrind found memory errors or leaks (exit 42)"
+    status=1
+elif [ $daemon_rc -ne 0 ]; then
+    echo "valgrind.sh: the daemon exited with status $daemon_rc after SIGTERM (expected 0)"
+    status=1
+fi
+if [ $drive_rc -ne 0 ]; then
+    echo "valgrind.sh: valgrind-drive.mjs failed (status $drive_rc)"
+    status=1
+fi
+if [ $status -ne 0 ]; then
+    dump
+    exit 1
+fi
+grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$work/valgrind.log"
+echo "valgrind.sh: PASS"
+exit 0
