@@ -110,8 +110,10 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
     static const struct {
         const char *option, *built;
     } drivers[] = {
-        {"appManager.driver", "array"}, {"cache.driver", "memory"},
-        {"queue.driver", "sync"},       {"rateLimiter.driver", "local"},
+        {"appManager.driver", "array"},
+        {"cache.driver", "memory"},
+        {"queue.driver", "sync"},
+        {"rateLimiter.driver", "local"},
     };
     const char *values[] = {cfg->app_manager.driver, cfg->cache.driver, cfg->queue.driver,
                             cfg->rate_limiter.driver};
@@ -240,7 +242,8 @@ cmd_config_check(const cli_t *cli)
     if (!cfg)
         return 1;
     printf("configuration OK (%s%s%s)\n",
-           sources.ini_path ? sources.ini_path : (sources.json_path ? sources.json_path : "defaults"),
+           sources.ini_path ? sources.ini_path
+                            : (sources.json_path ? sources.json_path : "defaults"),
            ", environment", "");
     printf("listen %s:%ld, adapter %s, %zu app(s)\n", cfg->host, cfg->port, cfg->adapter.driver,
            skt_apps_count(cfg->apps));

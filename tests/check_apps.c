@@ -1,4 +1,5 @@
 /* check_apps.c - unit tests for app validation, defaults and lookup (src/config/apps.c). */
+#include "check_main.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,12 +379,4 @@ apps_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(apps_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SKT_CHECK_MAIN(apps_suite)

@@ -1,4 +1,5 @@
 /* check_config.c - unit tests for the option table and the INI/JSON/env loader. */
+#include "check_main.h"
 #include <check.h>
 #include <fcntl.h>
 #include <ini.h>
@@ -1182,9 +1183,5 @@ main(int argc, char **argv)
         skt_config_write_sample(f);
         return fclose(f) == 0 ? 0 : 1;
     }
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return skt_check_run(config_suite());
 }

@@ -1,4 +1,5 @@
 /* check_http_parse.c - unit tests for the HTTP/1.1 request, chunked and query parsers. */
+#include "check_main.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -822,12 +823,4 @@ http_parse_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(http_parse_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SKT_CHECK_MAIN(http_parse_suite)

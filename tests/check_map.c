@@ -1,4 +1,5 @@
 /* check_map.c - unit tests for the string hash map. */
+#include "check_main.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ START_TEST(test_many)
 {
     enum { N = 20000 };
     skt_map_t *m = skt_map_new();
-    char (*keys)[16] = malloc(N * 16);
+    char(*keys)[16] = malloc(N * 16);
     int *present = calloc(N, sizeof(int));
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], 16, "k%d", i);
@@ -100,12 +101,4 @@ map_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(map_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SKT_CHECK_MAIN(map_suite)

@@ -1,4 +1,5 @@
 /* check_namespace.c - unit tests for channel, presence and user bookkeeping. */
+#include "check_main.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,12 +176,4 @@ namespace_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(namespace_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SKT_CHECK_MAIN(namespace_suite)

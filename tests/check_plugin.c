@@ -6,6 +6,7 @@
  * one reason. Host iterators hand out strings from a buffer they scribble over right after,
  * so an adapter that keeps the host's strings instead of copying them shows up as garbage.
  */
+#include "check_main.h"
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static const char *
 plugin_dir(void)
 {
     const char *d = getenv("SOKETI_PLUGIN_DIR_TEST");
-    return d && *d ? d : SOKETI_ABI_DEFAULT_DIR;
+    return d && *d ? d : CHECK_PLUGIN_REAL_DIR;
 }
 
 static const char *
@@ -799,12 +800,4 @@ plugin_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(plugin_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SKT_CHECK_MAIN(plugin_suite)

@@ -1,4 +1,5 @@
 /* check_ws_frame.c - unit tests for the RFC 6455 frame codec. */
+#include "check_main.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -627,12 +628,4 @@ ws_frame_suite(void)
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(ws_frame_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SKT_CHECK_MAIN(ws_frame_suite)

@@ -25,18 +25,18 @@
 #include "util/log.h"
 
 enum {
-    F_CLOSED = 1 << 0,       /* fd closed; waiting for the last reference */
-    F_CLOSING = 1 << 1,      /* close frame queued; reading only to see EOF */
-    F_CLOSE_AFTER = 1 << 2,  /* close the socket once the queue is written */
-    F_FLUSHING = 1 << 3,     /* in the dirty list */
-    F_WRITE_WAIT = 1 << 4,   /* EV_WRITE armed: the kernel buffer was full */
-    F_AWAIT = 1 << 5,        /* an HTTP answer is pending */
-    F_IN_READ = 1 << 6,      /* input is being processed */
-    F_RESUME = 1 << 7,       /* buffered input waits for processing */
-    F_WS_OPEN = 1 << 8,      /* on_ws_close is owed */
-    F_KEEPALIVE = 1 << 9,    /* the pending request allows keep-alive */
-    F_SHUT = 1 << 10,        /* write side shut down after the close frame */
-    F_DOOMED = 1 << 11,      /* to be closed by the next flush (see conn_doom) */
+    F_CLOSED = 1 << 0,      /* fd closed; waiting for the last reference */
+    F_CLOSING = 1 << 1,     /* close frame queued; reading only to see EOF */
+    F_CLOSE_AFTER = 1 << 2, /* close the socket once the queue is written */
+    F_FLUSHING = 1 << 3,    /* in the dirty list */
+    F_WRITE_WAIT = 1 << 4,  /* EV_WRITE armed: the kernel buffer was full */
+    F_AWAIT = 1 << 5,       /* an HTTP answer is pending */
+    F_IN_READ = 1 << 6,     /* input is being processed */
+    F_RESUME = 1 << 7,      /* buffered input waits for processing */
+    F_WS_OPEN = 1 << 8,     /* on_ws_close is owed */
+    F_KEEPALIVE = 1 << 9,   /* the pending request allows keep-alive */
+    F_SHUT = 1 << 10,       /* write side shut down after the close frame */
+    F_DOOMED = 1 << 11,     /* to be closed by the next flush (see conn_doom) */
 };
 
 enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
@@ -51,8 +51,8 @@ struct skt_conn_inbuf_s {
 };
 
 struct skt_conn_outq_s {
-    size_t bytes;      /* unwritten bytes in all queued buffers */
-    uint32_t off;      /* bytes of bufs[head] already written */
+    size_t bytes; /* unwritten bytes in all queued buffers */
+    uint32_t off; /* bytes of bufs[head] already written */
     uint32_t head, count, cap;
     skt_buf_t *bufs[];
 };
@@ -75,7 +75,7 @@ struct skt_net_s {
     void *userdata;
     struct event *flush_ev;
     struct event *sweep_ev;
-    skt_conn_t *dirty;         /* connections with output to write */
+    skt_conn_t *dirty; /* connections with output to write */
     lru_list_t lru[LRU_COUNT];
     size_t count;
 };
@@ -453,17 +453,16 @@ conn_free(skt_conn_t *c)
 /* Formats a response head into out (cap bytes); returns its full length,
  * which may exceed cap (then nothing usable was written, as snprintf). */
 static int
-http_head(char *out, size_t cap, int status, const char *extra, const char *ctype,
-          size_t body_len, int keep)
+http_head(char *out, size_t cap, int status, const char *extra, const char *ctype, size_t body_len,
+          int keep)
 {
     char clen[48] = "";
     /* RFC 9110: no Content-Length on 1xx and 204 answers. */
     if (status >= 200 && status != 204)
         snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", body_len);
-    return snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status,
-                    skt_http_reason(status), extra ? extra : "", ctype ? "Content-Type: " : "",
-                    ctype ? ctype : "", ctype ? "\r\n" : "", clen,
-                    keep ? "" : "Connection: close\r\n");
+    return snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status, skt_http_reason(status),
+                    extra ? extra : "", ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                    ctype ? "\r\n" : "", clen, keep ? "" : "Connection: close\r\n");
 }
 
 void
@@ -479,8 +478,7 @@ skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
         conn_close_now(c);
         return;
     }
-    http_head((char *)b->data, (size_t)hl + 1, status, extra_headers, content_type, body_len,
-              keep);
+    http_head((char *)b->data, (size_t)hl + 1, status, extra_headers, content_type, body_len, keep);
     if (body_len)
         memcpy(b->data + hl, body, body_len);
     b->len = (uint32_t)((size_t)hl + body_len);
@@ -577,7 +575,8 @@ conn_http_step(skt_conn_t *c, char *data, size_t len)
         skt_http_chunked_t st;
         skt_http_chunked_init(&st);
         size_t raw = 0;
-        int cr = skt_http_chunked_decode(&st, copy, len - head, net->opts.max_body, &body_len, &raw);
+        int cr =
+            skt_http_chunked_decode(&st, copy, len - head, net->opts.max_body, &body_len, &raw);
         if (cr <= 0) {
             free(copy);
             if (cr == -2)
@@ -962,10 +961,10 @@ skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t err
         snprintf(err, errlen, "cannot listen on '%s': not an IP address", host);
         return -1;
     }
-    net->listener = evconnlistener_new_bind(
-        net->base, net_accept_cb, net,
-        LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 4096,
-        (struct sockaddr *)&ss, sslen);
+    net->listener =
+        evconnlistener_new_bind(net->base, net_accept_cb, net,
+                                LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                4096, (struct sockaddr *)&ss, sslen);
     if (!net->listener) {
         snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
         return -1;

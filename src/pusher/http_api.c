@@ -184,9 +184,9 @@ req_authorize(req_t *r, const char *app_id)
     size_t ml = r->http->method_len < sizeof(method) - 1 ? r->http->method_len : sizeof(method) - 1;
     memcpy(method, r->http->method, ml);
     method[ml] = '\0';
-    int v = skt_sig_http_verify(r->app->key, r->app->secret, method, r->http->path,
-                                r->http->path_len, r->params, r->nparams, r->body, r->body_len,
-                                (long long)time(NULL));
+    int v =
+        skt_sig_http_verify(r->app->key, r->app->secret, method, r->http->path, r->http->path_len,
+                            r->params, r->nparams, r->body, r->body_len, (long long)time(NULL));
     if (v != SKT_SIG_OK) {
         respond_error(r->c, 401, "The secret authentication failed");
         return -1;
@@ -198,10 +198,10 @@ req_authorize(req_t *r, const char *app_id)
 
 typedef struct query_ctx_s {
     skt_conn_t *c;
-    char *filter;        /* channels: filter_by_prefix */
+    char *filter; /* channels: filter_by_prefix */
     char *channel;
-    int with_user_info;  /* users: with_user_info=1 */
-    long sockets;        /* channel: subscription_count so far */
+    int with_user_info; /* users: with_user_info=1 */
+    long sockets;       /* channel: subscription_count so far */
 } query_ctx_t;
 
 static query_ctx_t *
@@ -659,8 +659,8 @@ route_usage(req_t *r)
     double used, total;
     memory_usage(&used, &total);
     respond_json(r->c, 200,
-                 json_pack("{s:{s:f, s:f, s:f, s:f}}", "memory", "free", total - used, "used",
-                           used, "total", total, "percent", total > 0 ? used / total * 100 : 0));
+                 json_pack("{s:{s:f, s:f, s:f, s:f}}", "memory", "free", total - used, "used", used,
+                           "total", total, "percent", total > 0 ? used / total * 100 : 0));
 }
 
 /* The metrics port (metrics.port): /, /ready and /usage as soketi serves
@@ -688,8 +688,7 @@ route_metrics_port(req_t *r)
 }
 
 void
-skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *http, char *body,
-                            size_t body_len)
+skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *http, char *body, size_t body_len)
 {
     req_t r;
     memset(&r, 0, sizeof(r));

@@ -23,8 +23,8 @@ typedef struct skt_socket_s skt_socket_t;
 typedef struct skt_channel_s skt_channel_t;
 
 typedef struct skt_member_s {
-    uint32_t sockets;  /* this process's sockets of the user in the channel */
-    char *user_info;   /* JSON text */
+    uint32_t sockets; /* this process's sockets of the user in the channel */
+    char *user_info;  /* JSON text */
     size_t id_len;
     char user_id[];
 } skt_member_t;

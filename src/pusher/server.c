@@ -65,6 +65,8 @@ host_config_get(const char *dotted)
     return current ? skt_config_get_text(current->cfg, dotted) : NULL;
 }
 
+static void host_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
 host_log(int level, const char *fmt, ...)
 {
@@ -88,7 +90,8 @@ host_deliver_local(const char *app_id, const char *channel, const char *msg, siz
     skt_channel_t *ch = skt_ns_channel(ns, channel, strlen(channel));
     if (!ch || ch->n == 0)
         return;
-    skt_socket_t *skip = except && *except ? skt_map_get(ns->sockets, except, strlen(except)) : NULL;
+    skt_socket_t *skip =
+        except && *except ? skt_map_get(ns->sockets, except, strlen(except)) : NULL;
     if (ch->n == 1 && ch->socks[0] == skip)
         return;
     skt_buf_t *frame = skt_conn_frame_text(msg, msg_len);
@@ -291,8 +294,8 @@ skt_server_listen(skt_server_t *srv, char *err, size_t errlen)
 {
     char merr[256];
     /* As soketi: a metrics port that cannot be bound is not fatal. */
-    if (skt_net_listen(srv->metrics_net, srv->cfg->metrics.host, (int)srv->cfg->metrics.port,
-                       merr, sizeof(merr)) != 0)
+    if (skt_net_listen(srv->metrics_net, srv->cfg->metrics.host, (int)srv->cfg->metrics.port, merr,
+                       sizeof(merr)) != 0)
         skt_log(SKT_LOG_WARN, "metrics port: %s", merr);
     return skt_net_listen(srv->net, srv->cfg->host, (int)srv->cfg->port, err, errlen);
 }

@@ -22,12 +22,12 @@ typedef struct skt_server_s {
     struct event_base *base;
     skt_config_t *cfg;
     skt_net_t *net;
-    skt_net_t *metrics_net;    /* metrics.port: /, /ready, /usage */
-    skt_map_t *namespaces;     /* app id -> skt_ns_t */
+    skt_net_t *metrics_net; /* metrics.port: /, /ready, /usage */
+    skt_map_t *namespaces;  /* app id -> skt_ns_t */
     skt_plugin_t *plugin;
     soketi_adapter_t *adapter; /* the plugin's ops */
     soketi_host_t host;
-    int closing;               /* shutting down: refuse new work */
+    int closing; /* shutting down: refuse new work */
     char node_id[40];
 } skt_server_t;
 

@@ -61,8 +61,8 @@ send_channel_error(skt_socket_t *s, const char *channel, int code, const char *m
     json_t *data = json_object();
     json_object_set_new(data, "code", code ? json_integer(code) : json_null());
     json_object_set_new(data, "message", json_string(msg));
-    send_json(s, json_pack("{s:s, s:s, s:o}", "event", "pusher:error", "channel", channel, "data",
-                           data));
+    send_json(
+        s, json_pack("{s:s, s:s, s:o}", "event", "pusher:error", "channel", channel, "data", data));
 }
 
 void
@@ -159,8 +159,8 @@ skt_ws_open(skt_server_t *srv, skt_socket_t *s, const char *app_key, size_t key_
     skt_app_t *app = skt_apps_by_key(srv->cfg->apps, app_key, key_len);
     if (!app) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "App key %.*s does not exist.", (int)(key_len > 200 ? 200 : key_len),
-                 app_key);
+        snprintf(msg, sizeof(msg), "App key %.*s does not exist.",
+                 (int)(key_len > 200 ? 200 : key_len), app_key);
         skt_ws_terminate(s, 4001, msg);
         return;
     }
@@ -307,8 +307,7 @@ presence_count_cb(void *arg, int status, long count)
     }
     if (count + 1 > s->ns->app->max_presence_members_per_channel) {
         send_subscription_error(s, ctx->channel, "LimitReached",
-                                "The maximum members per presence channel limit was reached",
-                                4100);
+                                "The maximum members per presence channel limit was reached", 4100);
         presence_ctx_free(ctx);
         return;
     }
@@ -425,8 +424,7 @@ subscribe(skt_socket_t *s, json_t *data)
                          : strdup("null");
         json_decref(member);
         if (!user_id) {
-            send_subscription_error(s, channel, "ServerError", "A server error has occured.",
-                                    4302);
+            send_subscription_error(s, channel, "ServerError", "A server error has occured.", 4302);
             free(user_info);
             return;
         }
@@ -484,8 +482,8 @@ subscribe(skt_socket_t *s, json_t *data)
                                              presence_members_cb, ctx);
             return;
         }
-        SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), s->ns->app_id,
-                                               ctx->channel, presence_count_cb, ctx);
+        SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
+                                               presence_count_cb, ctx);
         return;
     }
 
@@ -596,7 +594,8 @@ client_event(skt_socket_t *s, const char *event, size_t elen, json_t *msg)
     json_t *out = json_pack("{s:s%, s:s%}", "event", event, elen, "channel", channel, clen);
     json_object_set(out, "data", data ? data : json_null());
     if (sub->member)
-        json_object_set_new(out, "user_id", json_stringn(sub->member->user_id, sub->member->id_len));
+        json_object_set_new(out, "user_id",
+                            json_stringn(sub->member->user_id, sub->member->id_len));
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(out);
     if (text)

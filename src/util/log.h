@@ -24,7 +24,8 @@ void skt_log_set_json(int on);
 
 /* Writes one line. Never fails; a message longer than 4 KiB is cut. */
 void skt_log(skt_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void skt_logv(skt_log_level_t level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void skt_logv(skt_log_level_t level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #define skt_log_enabled(level) ((level) <= skt_log_get_level())
 

@@ -23,7 +23,7 @@ typedef struct map_slot_s {
 
 struct skt_map_s {
     map_slot_t *slots;
-    size_t mask;  /* capacity - 1 */
+    size_t mask; /* capacity - 1 */
     size_t count;
 };
 
@@ -37,8 +37,8 @@ map_get_seed(void)
     if (map_seed == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        map_seed = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
-                   ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&ts;
+        map_seed = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 16) ^
+                   (uint64_t)(uintptr_t)&ts;
         map_seed |= 1;
     }
     return map_seed;
