@@ -56,7 +56,6 @@
 #define PORT_MAX 65535
 #define NOMAX LONG_MAX
 
-static const char *const adapter_drivers[] = {"local", "redis", "nats", "cluster", NULL};
 static const char *const app_manager_drivers[] = {"array", "mysql", "postgres", "dynamodb", NULL};
 static const char *const cache_drivers[] = {"memory", "redis", NULL};
 static const char *const metrics_drivers[] = {"prometheus", NULL};
@@ -68,9 +67,11 @@ static const char *const log_formats[] = {"text", "json", NULL};
 /* soketi 1.6's options in the order of src/options.ts, then soketi-c's own. Defaults are
  * soketi's (src/server.ts); env names are soketi's (src/cli/cli.ts). */
 const skt_option_t skt_options[] = {
-    OPT_ENUM("adapter.driver", "SOKETI_ADAPTER_DRIVER", "\"local\"", adapter.driver,
-             adapter_drivers,
-             "How nodes share channels and broadcasts: local, redis, nats, cluster."),
+    /* Any name: the driver is the plugin adapter_<driver>.so, and the loader
+     * explains a missing or refused one. */
+    OPT_STR(
+        "adapter.driver", "SOKETI_ADAPTER_DRIVER", "\"local\"", adapter.driver, 0,
+        "Adapter plugin (adapter_<driver>.so): local, redis, redis-cluster, or a third-party one."),
     OPT_INT("adapter.redis.requestsTimeout", "SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT", "5000",
             adapter.redis.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a redis adapter request."),

@@ -279,13 +279,11 @@ conn_write(skt_conn_t *c)
     free(q);
     c->out = NULL;
     conn_want_write(c, 0);
-    if (c->flags & F_CLOSE_AFTER) {
-        conn_close_now(c);
-        return -1;
-    }
-    if ((c->flags & F_CLOSING) && !(c->flags & F_SHUT)) {
-        /* Our close frame is out: half-close and wait briefly for the peer's
-         * EOF, so the frame is not lost to a reset. */
+    if ((c->flags & (F_CLOSING | F_CLOSE_AFTER)) && !(c->flags & F_SHUT)) {
+        /* Our last bytes (a close frame, or an answer sent with Connection:
+         * close) are out: half-close and wait briefly for the peer's EOF, so
+         * that unread input of theirs does not turn our close into a reset
+         * that destroys the answer before they read it. */
         shutdown(fd, SHUT_WR);
         c->flags |= F_SHUT;
         lru_touch(c, LRU_CLOSING);
@@ -908,7 +906,7 @@ net_sweep_cb(evutil_socket_t fd, short what, void *arg)
     for (int l = LRU_HTTP; l < LRU_COUNT; l++) {
         skt_conn_t *c;
         while ((c = net->lru[l].head) && now - c->last_active >= limits[l]) {
-            if (l == LRU_WS && !(c->flags & F_AWAIT))
+            if (l == LRU_WS)
                 skt_conn_ws_close(c, 4201, "Pong reply not received in time");
             if (c->lru == (uint8_t)l)
                 conn_close_now(c);

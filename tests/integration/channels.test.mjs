@@ -197,8 +197,16 @@ test('pusher-js unsubscribe: no more events on that channel', async () => {
     const aEvents = [];
     a.bind_global((event, data) => { if (event === 'later') aEvents.push(data); });
     a.unsubscribe('js-unsub');
-    // let the unsubscribe reach the server: B's round trip goes through the same server
-    await new Promise((r) => setTimeout(r, 200));
+    // the server handles a socket's messages in order: once A's ping is answered,
+    // its unsubscribe has been processed
+    const pong = new Promise((resolve) => {
+        const onMessage = (m) => {
+            if (m.event === 'pusher:pong') { a.connection.unbind('message', onMessage); resolve(); }
+        };
+        a.connection.bind('message', onMessage);
+    });
+    a.connection.send_event('pusher:ping', {});
+    await pong;
     const got = waitFor(bc, 'later');
     await rest.trigger('js-unsub', 'later', 1);
     assert.equal(await got, 1);

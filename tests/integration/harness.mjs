@@ -39,7 +39,11 @@ export const ENCRYPTION_MASTER_KEY_BASE64 = Buffer.alloc(32, 7).toString('base64
 
 export const DEFAULT_WS_PATH = '/app/app-key?protocol=7&client=js&version=8.4.0';
 
-const servers = new Set();
+const servers = new Set(); // running daemons
+const started = []; // every daemon this process started, for the sanitizer scan in cleanup()
+
+/** What ASan/LSan/UBSan print when they find something (CI builds with --enable-sanitizers). */
+export const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
 const clients = new Set();
 const rawSockets = new Set();
 
@@ -101,6 +105,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
         SOKETI_METRICS_SERVER_PORT: String(metricsPort),
         SOKETI_HOST: '127.0.0.1',
         SOKETI_METRICS_HOST: '127.0.0.1',
+        SOKETI_SHUTDOWN_GRACE_PERIOD: '200', // tests that test shutdown set their own
         ...(DEBUG ? { SOKETI_DEBUG: '1' } : {}),
     };
     if (REFERENCE) {
@@ -171,6 +176,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
         },
     };
     servers.add(server);
+    started.push(server);
 
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
@@ -808,11 +814,123 @@ export function rawHttp(server, bytes, { idleMs = 500, delayMs = 100, timeoutMs 
 
 // ---------------------------------------------------------------------------
 
-/** Disconnect every client and raw socket this module made and stop every daemon. */
+/**
+ * Disconnect every client and raw socket this module made and stop every daemon
+ * still running (SIGTERM, so a sanitizer build gets to report leaks at exit;
+ * SIGKILL after 5 s). Then throws if any daemon of this file printed a sanitizer report.
+ */
 export async function cleanup() {
     for (const c of [...clients]) disconnect(c);
     for (const s of rawSockets) s.destroy();
     rawSockets.clear();
-    await Promise.all([...servers].map((s) => s.stop('SIGKILL')));
+    await Promise.all([...servers].map((s) => s.stop('SIGTERM', 5000)));
+    const reports = started.filter((s) => SANITIZER_REPORT.test(s.output()));
+    started.length = 0;
+    if (reports.length) {
+        throw new Error(`sanitizer report(s) from ${reports.length} daemon(s):\n`
+            + reports.map((s) => `--- port ${s.port} ---\n${s.output().slice(-4000)}`).join('\n'));
+    }
 }
 
+
+// ---------------------------------------------------------------------------
+// A throw-away Redis server for the redis adapter tests.
+
+/** Reads one RESP reply from buf at i; returns [value, next] or null when incomplete. */
+function parseResp(buf, i = 0) {
+    const eol = buf.indexOf('\r\n', i);
+    if (eol < 0) return null;
+    const type = String.fromCharCode(buf[i]);
+    const line = buf.toString('utf8', i + 1, eol);
+    if (type === '+') return [line, eol + 2];
+    if (type === '-') return [new Error(line), eol + 2];
+    if (type === ':') return [Number(line), eol + 2];
+    if (type === '$') {
+        const n = Number(line);
+        if (n < 0) return [null, eol + 2];
+        if (buf.length < eol + 2 + n + 2) return null;
+        return [buf.toString('utf8', eol + 2, eol + 2 + n), eol + 2 + n + 2];
+    }
+    if (type === '*') {
+        const n = Number(line);
+        const out = [];
+        let at = eol + 2;
+        for (let k = 0; k < n; k++) {
+            const r = parseResp(buf, at);
+            if (!r) return null;
+            out.push(r[0]);
+            at = r[1];
+        }
+        return [n < 0 ? null : out, at];
+    }
+    throw new Error(`bad RESP reply: ${buf.toString('latin1', i, Math.min(buf.length, i + 80))}`);
+}
+
+/**
+ * Start `redis-server` on a free port (or `port`), without persistence, and wait until it
+ * answers PING. With start: false only the port is chosen (start it later with start()).
+ * Resolves { port, start(), stop(), restart(), command(...args) }: command sends one
+ * command on a fresh connection and resolves the reply (errors as Error values).
+ * Every server is killed when the test process exits.
+ */
+export async function startRedis({ port, start = true, bin = process.env.REDIS_SERVER || 'redis-server' } = {}) {
+    port = port ?? await freePort();
+    let proc = null;
+    let exited = null;
+    let output = '';
+    const kill = () => { try { proc?.kill('SIGKILL'); } catch { /* gone */ } };
+    process.on('exit', kill);
+
+    const command = (...args) => new Promise((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        let buf = Buffer.alloc(0);
+        const timer = setTimeout(() => { sock.destroy(); reject(new Error(`redis ${args[0]}: timed out`)); }, 3000);
+        sock.on('connect', () => {
+            sock.write(`*${args.length}\r\n${args.map((a) => {
+                const b = Buffer.from(String(a));
+                return `$${b.length}\r\n${b.toString('latin1')}\r\n`;
+            }).join('')}`, 'latin1');
+        });
+        sock.on('data', (d) => {
+            buf = Buffer.concat([buf, d]);
+            const r = parseResp(buf);
+            if (r) { clearTimeout(timer); sock.destroy(); resolve(r[0]); }
+        });
+        sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+
+    const r = {
+        port,
+        output: () => output,
+        async start() {
+            if (proc && !exited.done) return;
+            proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+                { stdio: ['ignore', 'pipe', 'pipe'] });
+            const state = { done: false };
+            exited = state;
+            state.promise = new Promise((resolve) => proc.on('exit', () => { state.done = true; resolve(); }));
+            proc.on('error', (e) => { output += `spawn error: ${e.message}\n`; });
+            proc.stdout.on('data', (d) => { output += d; });
+            proc.stderr.on('data', (d) => { output += d; });
+            const deadline = Date.now() + 5000;
+            for (;;) {
+                if (state.done) throw new Error(`redis-server exited on port ${port}:\n${output}`);
+                try { if (await command('PING') === 'PONG') return; } catch { /* not yet */ }
+                if (Date.now() > deadline) throw new Error(`redis-server not ready on port ${port}:\n${output}`);
+                await sleep(20);
+            }
+        },
+        async stop(signal = 'SIGKILL') {
+            if (!proc || exited.done) return;
+            try { proc.kill(signal); } catch { /* gone */ }
+            await exited.promise;
+        },
+        async restart() {
+            await r.stop();
+            await r.start();
+        },
+        command,
+    };
+    if (start) await r.start();
+    return r;
+}

@@ -208,6 +208,9 @@ describe('graceful shutdown', () => {
             return { err, close };
         });
         const pjsErrors = pjs.map((c) => waitFor(c.connection, 'error', 5000));
+        // pusher-js retries after a 4200 close; disconnecting it before it has seen the close
+        // leaves a retry running (and node alive), so wait for it to leave 'connected'.
+        const pjsLeft = pjs.map((c) => waitFor(c.connection, 'state_change', 5000));
 
         const t0 = Date.now();
         server.proc.kill('SIGTERM');
@@ -222,6 +225,7 @@ describe('graceful shutdown', () => {
             const e = await p;
             assert.equal(e?.data?.code, 4200, `pusher-js client ${i}: ${JSON.stringify(e)}`);
         }
+        await Promise.all(pjsLeft);
         for (const c of pjs) disconnect(c); // stop pusher-js from reconnecting (4200 = retry)
 
         // While closing, new connections are not accepted (or are told 4200 at once).

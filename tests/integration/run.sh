@@ -1,9 +1,14 @@
 #!/bin/sh
 # tests/integration/run.sh — run the integration suite against the daemon in $SOKETI_BIN
 # (plugins from $SOKETI_PLUGIN_DIR_TEST), or against soketi 1.6 with SOKETI_REFERENCE=1.
-# `make check` exports both variables. Installs the npm dependencies on first use.
+# `make check` exports both variables. Installs the npm dependencies on first use: beside
+# this script when it can, else (a read-only source tree, as in `make distcheck`) in a copy
+# under the current directory.
+#
+# Sanitizer reports of a daemon built with --enable-sanitizers fail the test file whose
+# daemon printed them (harness.mjs cleanup() reads each daemon's stderr after it exits).
 set -e
-cd "$(dirname "$0")"
+here=$(cd "$(dirname "$0")" && pwd)
 
 if [ -z "$SOKETI_REFERENCE" ]; then
     if [ -z "$SOKETI_BIN" ]; then
@@ -17,8 +22,15 @@ if [ -z "$SOKETI_REFERENCE" ]; then
     fi
 fi
 
+dir=$here
+if [ ! -d "$here/node_modules" ] && [ ! -w "$here" ]; then
+    dir=$PWD/integration-work
+    mkdir -p "$dir"
+    cp "$here"/package.json "$here"/package-lock.json "$here"/*.mjs "$dir"/
+fi
+cd "$dir"
 if [ ! -d node_modules ]; then
-    npm ci --no-audit --no-fund
+    npm ci --no-audit --no-fund --loglevel=error
 fi
 
 if [ "$#" -eq 0 ]; then

@@ -1,0 +1,508 @@
+/* check_redis_codec.c - unit tests for the redis adapter's soketi wire codec and the
+ * merging of peers' answers (plugins/redis/codec.c, plugins/redis/horizontal.c).
+ *
+ * The expected texts are what soketi 1.6's horizontal adapter writes with JSON.stringify
+ * (key order included), so that a soketi node reads ours and we read its; the decoders
+ * are fed soketi's shapes and every kind of garbage a Redis channel may carry.
+ */
+#include "check_main.h"
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "horizontal.h"
+
+/* Encodes with f into a fresh buffer and compares with the expected text. */
+#define ASSERT_TEXT(b, expected)                                                                   \
+    do {                                                                                           \
+        ck_assert_int_eq((b).failed, 0);                                                           \
+        ck_assert_str_eq((b).p, (expected));                                                       \
+        ck_assert_uint_eq((b).len, strlen(expected));                                              \
+    } while (0)
+
+/* ---- encoding ------------------------------------------------------------------------ */
+
+START_TEST(broadcast_encode_matches_soketi)
+{
+    skt_rc_buf_t b = {0};
+    const char *msg = "{\"event\":\"e\",\"channel\":\"c\",\"data\":\"{\\\"x\\\":1}\"}";
+    skt_rc_encode_broadcast(&b, "node-1", "app-id", "c", msg, strlen(msg), "1.2");
+    ASSERT_TEXT(b, "{\"uuid\":\"node-1\",\"appId\":\"app-id\",\"channel\":\"c\",\"data\":"
+                   "\"{\\\"event\\\":\\\"e\\\",\\\"channel\\\":\\\"c\\\",\\\"data\\\":"
+                   "\\\"{\\\\\\\"x\\\\\\\":1}\\\"}\",\"exceptingId\":\"1.2\"}");
+    skt_rc_buf_reset(&b, 1 << 20);
+    skt_rc_encode_broadcast(&b, "n", "a", "c", "{}", 2, NULL);
+    ASSERT_TEXT(b, "{\"uuid\":\"n\",\"appId\":\"a\",\"channel\":\"c\",\"data\":\"{}\","
+                   "\"exceptingId\":null}");
+    skt_rc_buf_reset(&b, 1 << 20);
+    skt_rc_encode_broadcast(&b, "n", "a", "c", "{}", 2, "");
+    ck_assert_ptr_nonnull(strstr(b.p, "\"exceptingId\":null"));
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(string_escaping)
+{
+    skt_rc_buf_t b = {0};
+    const char raw[] = "a\"b\\c\n\r\t\b\f\x01\x1f\xc3\xa9/";
+    skt_rc_str(&b, raw, sizeof(raw) - 1);
+    ASSERT_TEXT(b, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9/\"");
+    /* and it parses back to the same bytes */
+    json_t *j = json_loadb(b.p, b.len, JSON_DECODE_ANY, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(j), raw);
+    json_decref(j);
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(request_encode_matches_soketi)
+{
+    skt_rc_buf_t b = {0};
+    skt_rc_encode_request(&b, "r1", "app", SKT_RC_SOCKETS_COUNT, NULL, NULL, NULL);
+    ASSERT_TEXT(b, "{\"requestId\":\"r1\",\"appId\":\"app\",\"type\":4}");
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_encode_request(&b, "r2", "app", SKT_RC_CHANNEL_MEMBERS, "presence-x", NULL, NULL);
+    ASSERT_TEXT(b, "{\"requestId\":\"r2\",\"appId\":\"app\",\"type\":3,"
+                   "\"opts\":{\"channel\":\"presence-x\"}}");
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_encode_request(&b, "r3", "app", SKT_RC_SOCKET_EXISTS_IN_CHANNEL, "c", "1.2", NULL);
+    ASSERT_TEXT(b, "{\"requestId\":\"r3\",\"appId\":\"app\",\"type\":7,"
+                   "\"opts\":{\"channel\":\"c\",\"wsId\":\"1.2\"}}");
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_encode_request(&b, "r4", "app", SKT_RC_TERMINATE_USER_CONNECTIONS, NULL, NULL, "u");
+    ASSERT_TEXT(b, "{\"requestId\":\"r4\",\"appId\":\"app\",\"type\":9,"
+                   "\"opts\":{\"userId\":\"u\"}}");
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(response_encode_matches_soketi)
+{
+    skt_rc_buf_t b = {0};
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_total(&b, 42);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"totalCount\":42}");
+
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_exists(&b, 0);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"exists\":false}");
+
+    /* members: [...Map] -> [[id, info], ...] */
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_list_begin(&b, "members");
+    skt_rc_response_member(&b, "alice", "{\"name\":\"A\"}");
+    skt_rc_response_member(&b, "bob", NULL);
+    skt_rc_response_list_end(&b);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"members\":[[\"alice\",{\"name\":\"A\"}],[\"bob\","
+                   "null]]}");
+
+    /* channels with counts, and an empty list */
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_list_begin(&b, "channelsWithSocketsCount");
+    skt_rc_response_channel_count(&b, "a", 1);
+    skt_rc_response_channel_count(&b, "b", 2);
+    skt_rc_response_list_end(&b);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"a\",1],[\"b\",2]]}");
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_list_begin(&b, "channelsWithSocketsCount");
+    skt_rc_response_list_end(&b);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[]}");
+
+    /* channels: [...Map<string, Set>] -> [[channel, [ids]], ...] */
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_list_begin(&b, "channels");
+    skt_rc_response_channel_begin(&b, "a");
+    skt_rc_response_id(&b, "1.1");
+    skt_rc_response_id(&b, "1.2");
+    skt_rc_response_channel_end(&b);
+    skt_rc_response_channel_begin(&b, "b");
+    skt_rc_response_channel_end(&b);
+    skt_rc_response_list_end(&b);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"channels\":[[\"a\",[\"1.1\",\"1.2\"]],[\"b\",[]]]}");
+
+    /* sockets: a socket's Set and Map fields stringify to {} */
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_list_begin(&b, "sockets");
+    skt_rc_response_socket(&b, "1.1");
+    skt_rc_response_list_end(&b);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"sockets\":[{\"id\":\"1.1\",\"subscribedChannels\":{},"
+                   "\"presence\":{}}]}");
+
+    /* terminate: just the id */
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\"}");
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buffer_reset_keeps_or_frees)
+{
+    skt_rc_buf_t b = {0};
+    skt_rc_raw(&b, "hello", 5);
+    char *p = b.p;
+    skt_rc_buf_reset(&b, 1024);
+    ck_assert_ptr_eq(b.p, p);
+    ck_assert_uint_eq(b.len, 0);
+    skt_rc_raw(&b, "x", 1);
+    skt_rc_buf_reset(&b, 1);
+    ck_assert_ptr_null(b.p);
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+/* ---- decoding: what soketi sends ------------------------------------------------------ */
+
+START_TEST(broadcast_decode_soketi)
+{
+    const char *t = "{\"uuid\":\"5f0c\",\"appId\":\"app-id\",\"channel\":\"ch\",\"data\":"
+                    "\"{\\\"event\\\":\\\"e\\\"}\",\"exceptingId\":null}";
+    skt_rc_broadcast_t m;
+    ck_assert_int_eq(skt_rc_decode_broadcast(t, strlen(t), &m), 0);
+    ck_assert_str_eq(m.uuid, "5f0c");
+    ck_assert_str_eq(m.app_id, "app-id");
+    ck_assert_str_eq(m.channel, "ch");
+    ck_assert_str_eq(m.data, "{\"event\":\"e\"}");
+    ck_assert_uint_eq(m.data_len, strlen("{\"event\":\"e\"}"));
+    ck_assert_ptr_null(m.except);
+    skt_rc_broadcast_clear(&m);
+
+    /* exceptingId absent (the HTTP API without socket_id) or set; numeric appId */
+    t = "{\"uuid\":\"u\",\"appId\":123,\"channel\":\"ch\",\"data\":\"{}\",\"exceptingId\":\"9.9\"}";
+    ck_assert_int_eq(skt_rc_decode_broadcast(t, strlen(t), &m), 0);
+    ck_assert_str_eq(m.app_id, "123");
+    ck_assert_str_eq(m.except, "9.9");
+    skt_rc_broadcast_clear(&m);
+    t = "{\"appId\":\"a\",\"channel\":\"ch\",\"data\":\"{}\"}";
+    ck_assert_int_eq(skt_rc_decode_broadcast(t, strlen(t), &m), 0);
+    ck_assert_str_eq(m.uuid, "");
+    ck_assert_ptr_null(m.except);
+    skt_rc_broadcast_clear(&m);
+
+    /* data as an object is re-serialised */
+    t = "{\"uuid\":\"u\",\"appId\":\"a\",\"channel\":\"ch\",\"data\":{\"event\":\"e\"}}";
+    ck_assert_int_eq(skt_rc_decode_broadcast(t, strlen(t), &m), 0);
+    ck_assert_str_eq(m.data, "{\"event\":\"e\"}");
+    skt_rc_broadcast_clear(&m);
+}
+END_TEST
+
+START_TEST(broadcast_roundtrip)
+{
+    skt_rc_buf_t b = {0};
+    const char *msg = "{\"event\":\"x\",\"data\":\"\\u00e9\\n\\\"q\\\"\"}";
+    skt_rc_encode_broadcast(&b, "me", "app", "private-c", msg, strlen(msg), "1.1");
+    skt_rc_broadcast_t m;
+    ck_assert_int_eq(skt_rc_decode_broadcast(b.p, b.len, &m), 0);
+    ck_assert_str_eq(m.uuid, "me");
+    ck_assert_str_eq(m.channel, "private-c");
+    ck_assert_str_eq(m.data, msg);
+    ck_assert_str_eq(m.except, "1.1");
+    skt_rc_broadcast_clear(&m);
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(broadcast_decode_rejects_garbage)
+{
+    static const char *const bad[] = {
+        "",
+        "garbage",
+        "[]",
+        "null",
+        "42",
+        "\"string\"",
+        "{",
+        "{}",
+        "{\"appId\":\"a\",\"channel\":\"c\"}",               /* no data */
+        "{\"appId\":\"a\",\"channel\":\"c\",\"data\":\"\"}",  /* empty data */
+        "{\"appId\":\"a\",\"channel\":\"c\",\"data\":5}",     /* data not text */
+        "{\"appId\":\"a\",\"channel\":\"\",\"data\":\"{}\"}", /* empty channel */
+        "{\"appId\":\"a\",\"channel\":7,\"data\":\"{}\"}",
+        "{\"appId\":null,\"channel\":\"c\",\"data\":\"{}\"}",
+        "{\"appId\":[],\"channel\":\"c\",\"data\":\"{}\"}",
+        "{\"appId\":\"a\",\"channel\":\"c\",\"data\":\"{}\"} trailing",
+        "{\"appId\":\"\xff\xfe\",\"channel\":\"c\",\"data\":\"{}\"}", /* invalid UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        skt_rc_broadcast_t m;
+        ck_assert_msg(skt_rc_decode_broadcast(bad[i], strlen(bad[i]), &m) == -1, "accepted %s",
+                      bad[i]);
+        ck_assert_ptr_null(m.root);
+    }
+    skt_rc_broadcast_t m;
+    ck_assert_int_eq(skt_rc_decode_broadcast(NULL, 0, &m), -1);
+    /* length is honoured: a valid prefix of a longer buffer */
+    const char *t = "{\"appId\":\"a\",\"channel\":\"c\",\"data\":\"{}\"}XXXX";
+    ck_assert_int_eq(skt_rc_decode_broadcast(t, strlen(t) - 4, &m), 0);
+    skt_rc_broadcast_clear(&m);
+}
+END_TEST
+
+START_TEST(request_decode_soketi)
+{
+    skt_rc_request_t r;
+    const char *t = "{\"requestId\":\"abc\",\"appId\":\"app\",\"type\":6,"
+                    "\"opts\":{\"channel\":\"c\"}}";
+    ck_assert_int_eq(skt_rc_decode_request(t, strlen(t), &r), 0);
+    ck_assert_str_eq(r.request_id, "abc");
+    ck_assert_str_eq(r.app_id, "app");
+    ck_assert_int_eq(r.type, SKT_RC_CHANNEL_SOCKETS_COUNT);
+    ck_assert_str_eq(r.channel, "c");
+    ck_assert_ptr_null(r.ws_id);
+    skt_rc_request_clear(&r);
+
+    t = "{\"requestId\":\"abc\",\"appId\":\"app\",\"type\":8}";
+    ck_assert_int_eq(skt_rc_decode_request(t, strlen(t), &r), 0);
+    ck_assert_int_eq(r.type, SKT_RC_CHANNELS_WITH_SOCKETS_COUNT);
+    ck_assert_ptr_null(r.channel);
+    skt_rc_request_clear(&r);
+
+    t = "{\"requestId\":\"abc\",\"appId\":\"app\",\"type\":7,"
+        "\"opts\":{\"channel\":\"c\",\"wsId\":\"1.1\"}}";
+    ck_assert_int_eq(skt_rc_decode_request(t, strlen(t), &r), 0);
+    ck_assert_str_eq(r.ws_id, "1.1");
+    skt_rc_request_clear(&r);
+
+    /* a numeric user id (soketi's userId may be a number) */
+    t = "{\"requestId\":\"abc\",\"appId\":\"app\",\"type\":9,\"opts\":{\"userId\":17}}";
+    ck_assert_int_eq(skt_rc_decode_request(t, strlen(t), &r), 0);
+    ck_assert_str_eq(r.user_id, "17");
+    skt_rc_request_clear(&r);
+
+    /* our own encoding decodes */
+    skt_rc_buf_t b = {0};
+    skt_rc_encode_request(&b, "id", "app", SKT_RC_CHANNEL_MEMBERS, "presence-1", NULL, NULL);
+    ck_assert_int_eq(skt_rc_decode_request(b.p, b.len, &r), 0);
+    ck_assert_int_eq(r.type, SKT_RC_CHANNEL_MEMBERS);
+    ck_assert_str_eq(r.channel, "presence-1");
+    skt_rc_request_clear(&r);
+    skt_rc_buf_free(&b);
+}
+END_TEST
+
+START_TEST(request_decode_rejects_garbage)
+{
+    static const char *const bad[] = {
+        "",
+        "nope",
+        "[1,2]",
+        "{}",
+        "{\"requestId\":\"r\",\"appId\":\"a\"}",                  /* no type */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":\"4\"}",   /* type as text */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":10}",      /* unknown type */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":-1}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":4.5}",
+        "{\"requestId\":\"\",\"appId\":\"a\",\"type\":4}",        /* empty id */
+        "{\"requestId\":5,\"appId\":\"a\",\"type\":4}",
+        "{\"requestId\":\"r\",\"type\":4}",                       /* no app */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6}",       /* no opts */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6,\"opts\":5}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6,\"opts\":{}}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6,\"opts\":{\"channel\":1}}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":7,\"opts\":{\"channel\":\"c\"}}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":9,\"opts\":{}}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":9,\"opts\":{\"userId\":{}}}",
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":9}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        skt_rc_request_t r;
+        ck_assert_msg(skt_rc_decode_request(bad[i], strlen(bad[i]), &r) == -1, "accepted %s",
+                      bad[i]);
+        ck_assert_ptr_null(r.root);
+    }
+}
+END_TEST
+
+START_TEST(response_decode_rejects_garbage)
+{
+    static const char *const bad[] = {
+        "", "x", "[]", "{}", "{\"requestId\":null}", "{\"requestId\":\"\"}", "{\"totalCount\":1}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        skt_rc_response_t r;
+        ck_assert_msg(skt_rc_decode_response(bad[i], strlen(bad[i]), &r) == -1, "accepted %s",
+                      bad[i]);
+        ck_assert_ptr_null(r.root);
+    }
+    /* wrong field types are ignored, not fatal */
+    const char *t = "{\"requestId\":\"r\",\"totalCount\":\"5\",\"exists\":1,\"members\":{},"
+                    "\"sockets\":\"x\",\"channelsWithSocketsCount\":null}";
+    skt_rc_response_t r;
+    ck_assert_int_eq(skt_rc_decode_response(t, strlen(t), &r), 0);
+    ck_assert_int_eq(r.has_total, 0);
+    ck_assert_int_eq(r.has_exists, 0);
+    ck_assert_ptr_null(r.members);
+    ck_assert_ptr_null(r.sockets);
+    ck_assert_ptr_null(r.channels_with_count);
+    skt_rc_response_clear(&r);
+}
+END_TEST
+
+/* ---- merging --------------------------------------------------------------------------- */
+
+/* Decodes text and merges it into acc; returns the number of skipped items. */
+static size_t
+merge(skt_hz_acc_t *acc, const char *text)
+{
+    skt_rc_response_t r;
+    ck_assert_msg(skt_rc_decode_response(text, strlen(text), &r) == 0, "rejected %s", text);
+    size_t skipped = skt_hz_acc_response(acc, &r);
+    skt_rc_response_clear(&r);
+    return skipped;
+}
+
+START_TEST(merge_counts_sum)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_COUNT);
+    acc.total = 3; /* local */
+    merge(&acc, "{\"requestId\":\"r\",\"totalCount\":4}");
+    merge(&acc, "{\"requestId\":\"r\",\"totalCount\":0}");
+    merge(&acc, "{\"requestId\":\"r\"}"); /* a node that had nothing to say */
+    merge(&acc, "{\"requestId\":\"r\",\"members\":[[\"x\",null]]}"); /* wrong field: ignored */
+    ck_assert_int_eq(acc.total, 7);
+    skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+START_TEST(merge_exists_ors)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_EXISTS);
+    merge(&acc, "{\"requestId\":\"r\",\"exists\":false}");
+    ck_assert_int_eq(acc.exists, 0);
+    merge(&acc, "{\"requestId\":\"r\",\"exists\":true}");
+    merge(&acc, "{\"requestId\":\"r\",\"exists\":false}");
+    ck_assert_int_eq(acc.exists, 1);
+    skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+START_TEST(merge_members_by_user_id)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_MEMBERS);
+    skt_hz_acc_member(&acc, "alice", "{\"n\":\"local\"}");
+    /* soketi: numeric ids, a missing user_info, the same user on another node */
+    size_t skipped = merge(&acc, "{\"requestId\":\"r\",\"members\":[[\"alice\",{\"n\":\"remote\"}],"
+                                 "[7,{\"a\":[1,2]}],[\"bob\"],[\"carol\",null],"
+                                 "[null,{}],\"junk\",[],[{},1],[1.5,{}]]}");
+    ck_assert_uint_eq(skipped, 5);
+    ck_assert_uint_eq(acc.n, 4);
+    ck_assert_int_eq(acc.failed, 0);
+    ck_assert_str_eq(acc.items[0].key, "alice");
+    ck_assert_str_eq(acc.items[0].info, "{\"n\":\"local\"}"); /* first seen wins */
+    ck_assert_str_eq(acc.items[1].key, "7");
+    ck_assert_str_eq(acc.items[1].info, "{\"a\":[1,2]}");
+    ck_assert_str_eq(acc.items[2].key, "bob");
+    ck_assert_str_eq(acc.items[2].info, "null");
+    ck_assert_str_eq(acc.items[3].key, "carol");
+    ck_assert_str_eq(acc.items[3].info, "null");
+    /* a second node with the same users adds nothing */
+    merge(&acc, "{\"requestId\":\"r\",\"members\":[[\"7\",{}],[\"bob\",{}]]}");
+    ck_assert_uint_eq(acc.n, 4);
+    skt_hz_acc_clear(&acc);
+    ck_assert_uint_eq(acc.n, 0);
+    ck_assert_int_eq(acc.kind, SKT_HZ_ACC_MEMBERS);
+}
+END_TEST
+
+START_TEST(merge_channels_sum_per_channel)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_CHANNELS);
+    skt_hz_acc_channel(&acc, "a", 2);
+    size_t skipped = merge(&acc, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"a\",3],"
+                                 "[\"b\",1],[\"c\",\"1\"],[\"\",1],[\"d\",-1],[\"e\"],5]}");
+    ck_assert_uint_eq(skipped, 5);
+    merge(&acc, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"b\",4]]}");
+    ck_assert_uint_eq(acc.n, 2);
+    ck_assert_str_eq(acc.items[0].key, "a");
+    ck_assert_int_eq(acc.items[0].count, 5);
+    ck_assert_str_eq(acc.items[1].key, "b");
+    ck_assert_int_eq(acc.items[1].count, 5);
+    skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+START_TEST(merge_socket_ids_distinct)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_IDS);
+    skt_hz_acc_id(&acc, "1.1");
+    size_t skipped = merge(&acc, "{\"requestId\":\"r\",\"sockets\":[{\"id\":\"2.2\","
+                                 "\"subscribedChannels\":{},\"presence\":{},\"ip\":\"x\"},"
+                                 "{\"id\":\"1.1\"},{\"id\":3},{},\"2.2\",null]}");
+    ck_assert_uint_eq(skipped, 4);
+    ck_assert_uint_eq(acc.n, 2);
+    ck_assert_str_eq(acc.items[1].key, "2.2");
+    skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+START_TEST(merge_many_items)
+{
+    /* grows past the initial capacity and keeps every key findable */
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_CHANNELS);
+    char key[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 1000; i++) {
+            snprintf(key, sizeof(key), "ch-%d", i);
+            skt_hz_acc_channel(&acc, key, i);
+        }
+    }
+    ck_assert_uint_eq(acc.n, 1000);
+    ck_assert_int_eq(acc.items[999].count, 1998);
+    skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+static Suite *
+redis_codec_suite(void)
+{
+    Suite *s = suite_create("redis_codec");
+    TCase *enc = tcase_create("encode");
+    tcase_add_test(enc, broadcast_encode_matches_soketi);
+    tcase_add_test(enc, string_escaping);
+    tcase_add_test(enc, request_encode_matches_soketi);
+    tcase_add_test(enc, response_encode_matches_soketi);
+    tcase_add_test(enc, buffer_reset_keeps_or_frees);
+    suite_add_tcase(s, enc);
+    TCase *dec = tcase_create("decode");
+    tcase_add_test(dec, broadcast_decode_soketi);
+    tcase_add_test(dec, broadcast_roundtrip);
+    tcase_add_test(dec, broadcast_decode_rejects_garbage);
+    tcase_add_test(dec, request_decode_soketi);
+    tcase_add_test(dec, request_decode_rejects_garbage);
+    tcase_add_test(dec, response_decode_rejects_garbage);
+    suite_add_tcase(s, dec);
+    TCase *mg = tcase_create("merge");
+    tcase_add_test(mg, merge_counts_sum);
+    tcase_add_test(mg, merge_exists_ors);
+    tcase_add_test(mg, merge_members_by_user_id);
+    tcase_add_test(mg, merge_channels_sum_per_channel);
+    tcase_add_test(mg, merge_socket_ids_distinct);
+    tcase_add_test(mg, merge_many_items);
+    suite_add_tcase(s, mg);
+    return s;
+}
+
+SKT_CHECK_MAIN(redis_codec_suite)
