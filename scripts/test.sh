@@ -8,6 +8,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/deps.sh" --test || exit 1
 (cd tests/integration && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }) || exit 1
+# soketi 1.6.1 itself, for the mixed soketi + soketi-c cluster tests.
+(cd tests/reference && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }) || exit 1
+export SOKETI_REFERENCE_BIN="$top/tests/reference/node_modules/@soketi/soketi/bin/server.js"
 
 status=0
 run_build() { # name, configure args...

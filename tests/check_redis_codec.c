@@ -230,7 +230,7 @@ START_TEST(broadcast_decode_rejects_garbage)
         "\"string\"",
         "{",
         "{}",
-        "{\"appId\":\"a\",\"channel\":\"c\"}",               /* no data */
+        "{\"appId\":\"a\",\"channel\":\"c\"}",                /* no data */
         "{\"appId\":\"a\",\"channel\":\"c\",\"data\":\"\"}",  /* empty data */
         "{\"appId\":\"a\",\"channel\":\"c\",\"data\":5}",     /* data not text */
         "{\"appId\":\"a\",\"channel\":\"\",\"data\":\"{}\"}", /* empty channel */
@@ -304,15 +304,15 @@ START_TEST(request_decode_rejects_garbage)
         "nope",
         "[1,2]",
         "{}",
-        "{\"requestId\":\"r\",\"appId\":\"a\"}",                  /* no type */
-        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":\"4\"}",   /* type as text */
-        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":10}",      /* unknown type */
+        "{\"requestId\":\"r\",\"appId\":\"a\"}",                /* no type */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":\"4\"}", /* type as text */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":10}",    /* unknown type */
         "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":-1}",
         "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":4.5}",
-        "{\"requestId\":\"\",\"appId\":\"a\",\"type\":4}",        /* empty id */
+        "{\"requestId\":\"\",\"appId\":\"a\",\"type\":4}", /* empty id */
         "{\"requestId\":5,\"appId\":\"a\",\"type\":4}",
-        "{\"requestId\":\"r\",\"type\":4}",                       /* no app */
-        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6}",       /* no opts */
+        "{\"requestId\":\"r\",\"type\":4}",                 /* no app */
+        "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6}", /* no opts */
         "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6,\"opts\":5}",
         "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6,\"opts\":{}}",
         "{\"requestId\":\"r\",\"appId\":\"a\",\"type\":6,\"opts\":{\"channel\":1}}",

@@ -9,7 +9,8 @@
 //
 // Which server runs: $SOKETI_BIN (`start --plugin-dir=$SOKETI_PLUGIN_DIR_TEST`),
 // or with SOKETI_REFERENCE=1 the real soketi 1.6 from npm
-// ($SOKETI_REFERENCE_BIN, default /tmp/soketi-ref/node_modules/@soketi/soketi/bin/server.js).
+// ($SOKETI_REFERENCE_BIN, default tests/reference/node_modules/@soketi/soketi/bin/server.js,
+// which `npm ci` in tests/reference installs).
 // SOKETI_TEST_DEBUG=1 echoes the daemon's output live and sets SOKETI_DEBUG=1.
 
 import { spawn } from 'node:child_process';
@@ -28,7 +29,7 @@ const PusherRest = require('pusher');
 
 export const REFERENCE = ['1', 'true', 'yes'].includes(String(process.env.SOKETI_REFERENCE || '').toLowerCase());
 export const REFERENCE_BIN = process.env.SOKETI_REFERENCE_BIN
-    || '/tmp/soketi-ref/node_modules/@soketi/soketi/bin/server.js';
+    || new URL('../reference/node_modules/@soketi/soketi/bin/server.js', import.meta.url).pathname;
 export const DEBUG = !!process.env.SOKETI_TEST_DEBUG;
 
 /** The default app every daemon starts with. */
@@ -866,6 +867,13 @@ function parseResp(buf, i = 0) {
     throw new Error(`bad RESP reply: ${buf.toString('latin1', i, Math.min(buf.length, i + 80))}`);
 }
 
+const redisProcs = new Set();
+process.on('exit', () => {
+    for (const p of redisProcs) {
+        try { p.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+});
+
 /**
  * Start `redis-server` on a free port (or `port`), without persistence, and wait until it
  * answers PING. With start: false only the port is chosen (start it later with start()).
@@ -878,8 +886,6 @@ export async function startRedis({ port, start = true, bin = process.env.REDIS_S
     let proc = null;
     let exited = null;
     let output = '';
-    const kill = () => { try { proc?.kill('SIGKILL'); } catch { /* gone */ } };
-    process.on('exit', kill);
 
     const command = (...args) => new Promise((resolve, reject) => {
         const sock = net.connect(port, '127.0.0.1');
@@ -908,7 +914,9 @@ export async function startRedis({ port, start = true, bin = process.env.REDIS_S
                 { stdio: ['ignore', 'pipe', 'pipe'] });
             const state = { done: false };
             exited = state;
-            state.promise = new Promise((resolve) => proc.on('exit', () => { state.done = true; resolve(); }));
+            redisProcs.add(proc);
+            const p = proc;
+            state.promise = new Promise((resolve) => p.on('exit', () => { state.done = true; redisProcs.delete(p); resolve(); }));
             proc.on('error', (e) => { output += `spawn error: ${e.message}\n`; });
             proc.stdout.on('data', (d) => { output += d; });
             proc.stderr.on('data', (d) => { output += d; });
@@ -933,4 +941,109 @@ export async function startRedis({ port, start = true, bin = process.env.REDIS_S
     };
     if (start) await r.start();
     return r;
+}
+
+// ---------------------------------------------------------------------------
+// TLS: a daemon serving wss:// and https://, and a raw WebSocket over TLS.
+
+/** A self-signed certificate for 127.0.0.1 made with the openssl command, in a fresh
+ *  temporary directory: resolves { dir, cert, key } (paths). passphrase: encrypt the key. */
+export async function makeCert({ passphrase, days = 2 } = {}) {
+    const { execFileSync } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-days', String(days),
+        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
+        ...(passphrase ? ['-passout', `pass:${passphrase}`] : ['-nodes'])], { stdio: 'ignore' });
+    return { dir, cert, key };
+}
+
+/**
+ * Like startServer, for a TLS daemon: env holds SOKETI_SSL_* (or config ssl.*), ca is the PEM
+ * text to trust. Waits until GET https://127.0.0.1:port/ready answers OK; the server object
+ * also has `ca` and `https(path)` (resolves { status, body }). Stopped by cleanup() too.
+ */
+export async function startTlsServer({ env = {}, config = null, ca, readyTimeoutMs = 10000 } = {}) {
+    const https = await import('node:https');
+    const get = (port, p) => new Promise((resolve) => {
+        const req = https.get({ host: '127.0.0.1', port, path: p, ca, agent: false, timeout: 2000 }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => { body += c; });
+            res.on('end', () => resolve({ status: res.statusCode, body }));
+            res.on('error', () => resolve(null));
+        });
+        req.on('timeout', () => { req.destroy(); resolve(null); });
+        req.on('error', () => resolve(null));
+    });
+    const port = await freePort();
+    let metricsPort = await freePort();
+    while (metricsPort === port) metricsPort = await freePort();
+    const childEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SOKETI_')) childEnv[k] = v;
+    Object.assign(childEnv, {
+        SOKETI_PORT: String(port), SOKETI_METRICS_SERVER_PORT: String(metricsPort), SOKETI_HOST: '127.0.0.1',
+        SOKETI_METRICS_HOST: '127.0.0.1', SOKETI_SHUTDOWN_GRACE_PERIOD: '200', ...(DEBUG ? { SOKETI_DEBUG: '1' } : {}),
+    });
+    for (const [k, v] of Object.entries(env)) {
+        if (v === undefined || v === null) delete childEnv[k]; else childEnv[k] = String(v);
+    }
+    const argv = ['start'];
+    if (process.env.SOKETI_PLUGIN_DIR_TEST) argv.push(`--plugin-dir=${process.env.SOKETI_PLUGIN_DIR_TEST}`);
+    let tmpDir = null;
+    if (config) {
+        tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-test-'));
+        fs.writeFileSync(path.join(tmpDir, 'config.json'), JSON.stringify(config));
+        argv.push(`--config=${path.join(tmpDir, 'config.json')}`);
+    }
+    const proc = spawn(process.env.SOKETI_BIN, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.on('data', (d) => { out += d; if (DEBUG) process.stderr.write(`[daemon:${port}] ${d}`); });
+    proc.stderr.on('data', (d) => { out += d; if (DEBUG) process.stderr.write(`[daemon:${port}] ${d}`); });
+    let exitInfo = null;
+    const exited = new Promise((resolve) => {
+        proc.on('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
+        proc.on('error', (error) => { exitInfo = { code: null, signal: null, error }; resolve(exitInfo); });
+    });
+    const server = {
+        port, metricsPort, host: '127.0.0.1', url: `https://127.0.0.1:${port}`, proc, exited, ca,
+        stderr: () => out, stdout: () => '', output: () => out,
+        https: (p) => get(port, p),
+        async stop(signal = 'SIGTERM', killAfterMs = 10000) {
+            if (!exitInfo) {
+                try { proc.kill(signal); } catch { /* gone */ }
+                const timer = setTimeout(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } }, killAfterMs);
+                await exited;
+                clearTimeout(timer);
+            }
+            servers.delete(server);
+            if (tmpDir) { fs.rmSync(tmpDir, { recursive: true, force: true }); tmpDir = null; }
+            return exitInfo;
+        },
+    };
+    servers.add(server);
+    started.push(server);
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+        if (exitInfo) {
+            await server.stop();
+            throw new Error(`daemon exited before it was ready (${JSON.stringify(exitInfo)})\n--- output ---\n${out}`);
+        }
+        const r = await get(port, '/ready');
+        if (r && r.status === 200 && r.body === 'OK') return server;
+        if (Date.now() > deadline) {
+            await server.stop('SIGKILL');
+            throw new Error(`TLS daemon not ready within ${readyTimeoutMs} ms on port ${port}\n--- output ---\n${out}`);
+        }
+        await sleep(50);
+    }
+}
+
+/** CPU clock ticks (user + system) process pid has used so far (Linux /proc). */
+export function cpuTicks(pid) {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return Number(fields[11]) + Number(fields[12]);
 }

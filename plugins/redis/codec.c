@@ -1,0 +1,538 @@
+/* codec.c - soketi 1.6's horizontal-adapter messages as JSON text: encode and decode.
+ *
+ * DESIGN
+ * Encoding is hand-written into one growable buffer rather than built as a jansson tree
+ * and dumped: every broadcast is encoded once per message, its Pusher event text only
+ * needs quoting, and member infos arrive from the host as JSON text that can be copied
+ * as is. Keys are written in soketi's order. Decoding uses jansson and checks every
+ * field's type, because anything may be published on a Redis channel.
+ */
+#include "codec.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- buffer ------------------------------------------------------------------------- */
+
+void
+skt_rc_buf_free(skt_rc_buf_t *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}
+
+void
+skt_rc_buf_reset(skt_rc_buf_t *b, size_t max_keep)
+{
+    if (b->cap > max_keep)
+        skt_rc_buf_free(b);
+    b->len = 0;
+    b->failed = 0;
+}
+
+/* Makes room for n more bytes plus a NUL, so that the text can always be terminated.
+ * Returns 0, or -1 with b->failed set. */
+static int
+buf_room(skt_rc_buf_t *b, size_t n)
+{
+    if (b->failed)
+        return -1;
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 256;
+    while (ncap < b->len + n + 1) {
+        if (ncap > SIZE_MAX / 2) {
+            b->failed = 1;
+            return -1;
+        }
+        ncap *= 2;
+    }
+    char *p = realloc(b->p, ncap);
+    if (!p) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = ncap;
+    return 0;
+}
+
+void
+skt_rc_raw(skt_rc_buf_t *b, const char *s, size_t n)
+{
+    if (buf_room(b, n) != 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+#define RAW_LIT(b, lit) skt_rc_raw((b), (lit), sizeof(lit) - 1)
+
+/* Copies runs of bytes that need no escaping in one memcpy; only '"', '\\' and control
+ * characters are escaped, as JSON.stringify does for valid UTF-8. */
+void
+skt_rc_str(skt_rc_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    /* worst case every byte becomes \u00XX */
+    if (n > (SIZE_MAX - 2) / 6 || buf_room(b, n + 2) != 0) {
+        b->failed = 1;
+        return;
+    }
+    b->p[b->len++] = '"';
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        skt_rc_raw(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t elen = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        skt_rc_raw(b, esc, elen);
+    }
+    skt_rc_raw(b, s + run, n - run);
+    RAW_LIT(b, "\"");
+}
+
+static void
+buf_cstr(skt_rc_buf_t *b, const char *s)
+{
+    skt_rc_str(b, s, strlen(s));
+}
+
+void
+skt_rc_long(skt_rc_buf_t *b, long long v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%lld", v);
+    skt_rc_raw(b, num, (size_t)n);
+}
+
+/* Writes a comma unless the previous byte opened an array: the one rule list items
+ * need to be separated. */
+static void
+buf_item_sep(skt_rc_buf_t *b)
+{
+    if (b->len && b->p[b->len - 1] != '[')
+        RAW_LIT(b, ",");
+}
+
+/* ---- shared decoding helpers -------------------------------------------------------- */
+
+/* Parses text as a JSON object. Returns it (a new reference) or NULL. */
+static json_t *
+load_object(const char *text, size_t len)
+{
+    if (!text || len == 0)
+        return NULL;
+    json_t *root = json_loadb(text, len, 0, NULL);
+    if (root && !json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* The text of a non-empty string, or of an integer (written into buf, 24 bytes), as
+ * soketi's ids may be either. NULL otherwise. */
+static const char *
+id_text(json_t *v, char *buf)
+{
+    if (json_is_string(v))
+        return json_string_length(v) > 0 ? json_string_value(v) : NULL;
+    if (json_is_integer(v)) {
+        snprintf(buf, 24, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return NULL;
+}
+
+/* A non-empty string member of obj, or NULL. */
+static const char *
+get_str(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
+}
+
+/* ---- broadcast ---------------------------------------------------------------------- */
+
+void
+skt_rc_encode_broadcast(skt_rc_buf_t *b, const char *uuid, const char *app_id, const char *channel,
+                        const char *data, size_t data_len, const char *except)
+{
+    RAW_LIT(b, "{\"uuid\":");
+    buf_cstr(b, uuid);
+    RAW_LIT(b, ",\"appId\":");
+    buf_cstr(b, app_id);
+    RAW_LIT(b, ",\"channel\":");
+    buf_cstr(b, channel);
+    RAW_LIT(b, ",\"data\":");
+    skt_rc_str(b, data, data_len);
+    RAW_LIT(b, ",\"exceptingId\":");
+    if (except && *except)
+        buf_cstr(b, except);
+    else
+        RAW_LIT(b, "null");
+    RAW_LIT(b, "}");
+}
+
+int
+skt_rc_decode_broadcast(const char *text, size_t len, skt_rc_broadcast_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *root = load_object(text, len);
+    if (!root)
+        return -1;
+    json_t *data = json_object_get(root, "data");
+    json_t *uuid = json_object_get(root, "uuid");
+    json_t *except = json_object_get(root, "exceptingId");
+    out->root = root;
+    out->app_id = id_text(json_object_get(root, "appId"), out->app_id_buf);
+    out->channel = get_str(root, "channel");
+    out->uuid = json_is_string(uuid) ? json_string_value(uuid) : "";
+    out->except =
+        json_is_string(except) && json_string_length(except) ? json_string_value(except) : NULL;
+    if (json_is_string(data)) {
+        out->data = json_string_value(data);
+        out->data_len = json_string_length(data);
+    } else if (json_is_object(data)) {
+        /* soketi always sends text; an object from another implementation is its JSON */
+        out->owned = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        out->data = out->owned;
+        out->data_len = out->owned ? strlen(out->owned) : 0;
+    }
+    if (!out->app_id || !out->channel || !out->data || out->data_len == 0) {
+        skt_rc_broadcast_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+void
+skt_rc_broadcast_clear(skt_rc_broadcast_t *m)
+{
+    free(m->owned);
+    json_decref(m->root);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+/* Which options each request type carries. */
+static int
+type_has_channel(int type)
+{
+    return type == SKT_RC_CHANNEL_SOCKETS || type == SKT_RC_CHANNEL_MEMBERS ||
+           type == SKT_RC_CHANNEL_MEMBERS_COUNT || type == SKT_RC_CHANNEL_SOCKETS_COUNT ||
+           type == SKT_RC_SOCKET_EXISTS_IN_CHANNEL;
+}
+
+void
+skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
+                      const char *channel, const char *ws_id, const char *user_id)
+{
+    RAW_LIT(b, "{\"requestId\":");
+    buf_cstr(b, request_id);
+    RAW_LIT(b, ",\"appId\":");
+    buf_cstr(b, app_id);
+    RAW_LIT(b, ",\"type\":");
+    skt_rc_long(b, type);
+    if (!channel && !ws_id && !user_id) {
+        RAW_LIT(b, "}");
+        return;
+    }
+    RAW_LIT(b, ",\"opts\":{");
+    const char *sep = "";
+    if (channel) {
+        RAW_LIT(b, "\"channel\":");
+        buf_cstr(b, channel);
+        sep = ",";
+    }
+    if (ws_id) {
+        skt_rc_raw(b, sep, strlen(sep));
+        RAW_LIT(b, "\"wsId\":");
+        buf_cstr(b, ws_id);
+        sep = ",";
+    }
+    if (user_id) {
+        skt_rc_raw(b, sep, strlen(sep));
+        RAW_LIT(b, "\"userId\":");
+        buf_cstr(b, user_id);
+    }
+    RAW_LIT(b, "}}");
+}
+
+int
+skt_rc_decode_request(const char *text, size_t len, skt_rc_request_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *root = load_object(text, len);
+    if (!root)
+        return -1;
+    out->root = root;
+    json_t *type = json_object_get(root, "type");
+    json_t *opts = json_object_get(root, "opts");
+    out->request_id = get_str(root, "requestId");
+    out->app_id = id_text(json_object_get(root, "appId"), out->app_id_buf);
+    if (!out->request_id || !out->app_id || !json_is_integer(type) ||
+        json_integer_value(type) < 0 || json_integer_value(type) >= SKT_RC_TYPE_COUNT)
+        goto bad;
+    out->type = (int)json_integer_value(type);
+    if (type_has_channel(out->type)) {
+        out->channel = json_is_object(opts) ? get_str(opts, "channel") : NULL;
+        if (!out->channel)
+            goto bad;
+    }
+    if (out->type == SKT_RC_SOCKET_EXISTS_IN_CHANNEL) {
+        out->ws_id = get_str(opts, "wsId");
+        if (!out->ws_id)
+            goto bad;
+    }
+    if (out->type == SKT_RC_TERMINATE_USER_CONNECTIONS) {
+        out->user_id = json_is_object(opts)
+                           ? id_text(json_object_get(opts, "userId"), out->user_id_buf)
+                           : NULL;
+        if (!out->user_id)
+            goto bad;
+    }
+    return 0;
+bad:
+    skt_rc_request_clear(out);
+    return -1;
+}
+
+void
+skt_rc_request_clear(skt_rc_request_t *r)
+{
+    json_decref(r->root);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- responses ---------------------------------------------------------------------- */
+
+void
+skt_rc_response_begin(skt_rc_buf_t *b, const char *request_id)
+{
+    RAW_LIT(b, "{\"requestId\":");
+    buf_cstr(b, request_id);
+}
+
+void
+skt_rc_response_total(skt_rc_buf_t *b, long long total)
+{
+    RAW_LIT(b, ",\"totalCount\":");
+    skt_rc_long(b, total);
+}
+
+void
+skt_rc_response_exists(skt_rc_buf_t *b, int exists)
+{
+    if (exists)
+        RAW_LIT(b, ",\"exists\":true");
+    else
+        RAW_LIT(b, ",\"exists\":false");
+}
+
+void
+skt_rc_response_list_begin(skt_rc_buf_t *b, const char *field)
+{
+    RAW_LIT(b, ",\"");
+    skt_rc_raw(b, field, strlen(field));
+    RAW_LIT(b, "\":[");
+}
+
+void
+skt_rc_response_member(skt_rc_buf_t *b, const char *user_id, const char *user_info)
+{
+    buf_item_sep(b);
+    RAW_LIT(b, "[");
+    buf_cstr(b, user_id);
+    RAW_LIT(b, ",");
+    if (user_info && *user_info)
+        skt_rc_raw(b, user_info, strlen(user_info));
+    else
+        RAW_LIT(b, "null");
+    RAW_LIT(b, "]");
+}
+
+void
+skt_rc_response_channel_count(skt_rc_buf_t *b, const char *channel, long count)
+{
+    buf_item_sep(b);
+    RAW_LIT(b, "[");
+    buf_cstr(b, channel);
+    RAW_LIT(b, ",");
+    skt_rc_long(b, count);
+    RAW_LIT(b, "]");
+}
+
+void
+skt_rc_response_socket(skt_rc_buf_t *b, const char *id)
+{
+    buf_item_sep(b);
+    RAW_LIT(b, "{\"id\":");
+    buf_cstr(b, id);
+    RAW_LIT(b, ",\"subscribedChannels\":{},\"presence\":{}}");
+}
+
+void
+skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel)
+{
+    buf_item_sep(b);
+    RAW_LIT(b, "[");
+    buf_cstr(b, channel);
+    RAW_LIT(b, ",[");
+}
+
+void
+skt_rc_response_id(skt_rc_buf_t *b, const char *id)
+{
+    buf_item_sep(b);
+    buf_cstr(b, id);
+}
+
+void
+skt_rc_response_channel_end(skt_rc_buf_t *b)
+{
+    RAW_LIT(b, "]]");
+}
+
+void
+skt_rc_response_list_end(skt_rc_buf_t *b)
+{
+    RAW_LIT(b, "]");
+}
+
+void
+skt_rc_response_end(skt_rc_buf_t *b)
+{
+    RAW_LIT(b, "}");
+}
+
+int
+skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *root = load_object(text, len);
+    if (!root)
+        return -1;
+    out->root = root;
+    out->request_id = get_str(root, "requestId");
+    if (!out->request_id) {
+        skt_rc_response_clear(out);
+        return -1;
+    }
+    json_t *total = json_object_get(root, "totalCount");
+    if (json_is_integer(total)) {
+        out->has_total = 1;
+        out->total = json_integer_value(total);
+    } else if (json_is_real(total)) {
+        out->has_total = 1;
+        out->total = (long long)json_real_value(total);
+    }
+    json_t *exists = json_object_get(root, "exists");
+    if (json_is_boolean(exists)) {
+        out->has_exists = 1;
+        out->exists = json_is_true(exists);
+    }
+    json_t *v;
+    if (json_is_array(v = json_object_get(root, "members")))
+        out->members = v;
+    if (json_is_array(v = json_object_get(root, "channelsWithSocketsCount")))
+        out->channels_with_count = v;
+    if (json_is_array(v = json_object_get(root, "sockets")))
+        out->sockets = v;
+    return 0;
+}
+
+void
+skt_rc_response_clear(skt_rc_response_t *r)
+{
+    json_decref(r->root);
+    memset(r, 0, sizeof(*r));
+}
+
+/* The two elements of a [key, value] pair at arr[i], or -1. */
+static int
+pair_at(json_t *arr, size_t i, json_t **k, json_t **v)
+{
+    json_t *pair = json_array_get(arr, i);
+    if (!json_is_array(pair) || json_array_size(pair) < 1)
+        return -1;
+    *k = json_array_get(pair, 0);
+    *v = json_array_get(pair, 1); /* NULL when absent: JSON.stringify writes undefined as null */
+    return 0;
+}
+
+int
+skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, char *idbuf,
+                 char **info_json)
+{
+    json_t *k, *v;
+    if (!r->members || pair_at(r->members, i, &k, &v) != 0)
+        return -1;
+    *user_id = id_text(k, idbuf);
+    if (!*user_id)
+        return -1;
+    *info_json =
+        v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : strdup("null");
+    return *info_json ? 0 : -1;
+}
+
+int
+skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel, long *count)
+{
+    json_t *k, *v;
+    if (!r->channels_with_count || pair_at(r->channels_with_count, i, &k, &v) != 0 ||
+        !json_is_string(k) || json_string_length(k) == 0 || !json_is_integer(v) ||
+        json_integer_value(v) < 0)
+        return -1;
+    *channel = json_string_value(k);
+    *count = (long)json_integer_value(v);
+    return 0;
+}
+
+int
+skt_rc_socket_at(const skt_rc_response_t *r, size_t i, const char **id)
+{
+    json_t *s = r->sockets ? json_array_get(r->sockets, i) : NULL;
+    *id = json_is_object(s) ? get_str(s, "id") : NULL;
+    return *id ? 0 : -1;
+}

@@ -1,0 +1,117 @@
+/* horizontal.h - soketi's horizontal adapter over any pub/sub transport: broadcasts,
+ * cluster-wide queries with timeouts, merging peers' answers, answering peers' requests.
+ *
+ * This is everything of soketi's src/adapters/horizontal-adapter.ts that does not depend
+ * on how messages travel. A transport (adapter_redis.c for one Redis server; the
+ * redis-cluster adapter reuses it) provides publish, "how many nodes listen" (Redis's
+ * PUBSUB NUMSUB of the request channel) and readiness, and feeds every message it receives
+ * to skt_hz_on_message. skt_hz_fill_ops then gives the plugin its soketi_adapter_ops_t.
+ *
+ * A query: answer locally from host->local_*, publish a request, and wait for numsub-1
+ * responses (numsub counts this node too), or until requests_timeout_ms. The callback gets
+ * SOKETI_OK when every node answered, SOKETI_PARTIAL with what arrived when the time ran
+ * out or the transport went down, and SOKETI_ERROR only when memory ran out. When the
+ * transport is not ready the local answer is given at once, as SOKETI_PARTIAL.
+ *
+ * Everything runs on the host's event loop thread.
+ */
+#ifndef SKT_REDIS_HORIZONTAL_H
+#define SKT_REDIS_HORIZONTAL_H
+
+#include <soketi/adapter.h>
+#include <stddef.h>
+
+#include "codec.h"
+
+/* The three channels of an adapter. */
+enum skt_hz_channel {
+    SKT_HZ_BROADCAST = 0, /* `redis-adapter` */
+    SKT_HZ_REQUEST = 1,   /* `redis-adapter#comms#req` */
+    SKT_HZ_RESPONSE = 2,  /* `redis-adapter#comms#res` */
+};
+
+typedef struct skt_hz_s skt_hz_t;
+typedef struct skt_hz_req_s skt_hz_req_t;
+
+/* What the transport provides. self is passed back to each function. */
+typedef struct skt_hz_transport_s {
+    void *self;
+    /* 1 when messages can be both published and received now, else 0. */
+    int (*ready)(void *self);
+    /* Publishes len bytes of data on channel (enum skt_hz_channel) without waiting for
+     * anything. Returns 0, or -1 when it cannot (not connected, output backed up). */
+    int (*publish)(void *self, int channel, const char *data, size_t len);
+    /* Starts counting the subscribers of the request channel. Returns 0 and then calls
+     * skt_hz_numsub_done(req, n) exactly once later (n < 0: the count failed), or
+     * returns -1 and never calls it. */
+    int (*numsub)(void *self, skt_hz_req_t *req);
+} skt_hz_transport_t;
+
+/* Creates the horizontal layer. host and tr are borrowed and must outlive it; name
+ * prefixes its log lines ("redis adapter"). Returns NULL when out of memory. */
+skt_hz_t *skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr,
+                     long requests_timeout_ms, const char *name);
+
+/* Answers every pending query with what it has (SOKETI_PARTIAL) and makes later
+ * queries answer locally. Call before tearing the transport down at cleanup. */
+void skt_hz_shutdown(skt_hz_t *hz);
+
+/* Frees hz. Call after the transport has reported every skt_hz_numsub_done. */
+void skt_hz_free(skt_hz_t *hz);
+
+/* Fills ops (every op): the adapter's self must then be the skt_hz_t. */
+void skt_hz_fill_ops(soketi_adapter_ops_t *ops);
+
+/* The transport's self, as given to skt_hz_new (to find it again from adapter->self). */
+void *skt_hz_transport_self(const skt_hz_t *hz);
+
+/* A message arrived on channel (enum skt_hz_channel). data need not be NUL-terminated
+ * and is only read during the call. Malformed messages are logged and dropped. */
+void skt_hz_on_message(skt_hz_t *hz, int channel, const char *data, size_t len);
+
+/* The transport's answer to numsub(): n nodes (this one included) listen, or n < 0. */
+void skt_hz_numsub_done(skt_hz_req_t *req, long n);
+
+/* The transport can no longer receive: pending queries answer now with what they have. */
+void skt_hz_transport_down(skt_hz_t *hz);
+
+/* ---- merging answers (exposed for the unit tests) ----------------------------------- */
+
+/* What a query collects. */
+enum skt_hz_acc_kind {
+    SKT_HZ_ACC_NONE = 0, /* terminate: nothing */
+    SKT_HZ_ACC_COUNT,    /* totalCount, summed */
+    SKT_HZ_ACC_EXISTS,   /* exists, OR'd */
+    SKT_HZ_ACC_MEMBERS,  /* members by user_id (first info seen wins) */
+    SKT_HZ_ACC_CHANNELS, /* channel -> socket count, summed per channel */
+    SKT_HZ_ACC_IDS,      /* distinct socket ids */
+};
+
+typedef struct skt_hz_item_s {
+    char *key;  /* user_id, channel or socket id */
+    char *info; /* members: user_info JSON text */
+    long count; /* channels: sockets */
+} skt_hz_item_t;
+
+typedef struct skt_hz_acc_s {
+    int kind;
+    long total;
+    int exists;
+    skt_hz_item_t *items; /* in order of first appearance: local answers first */
+    size_t n, cap;
+    struct skt_map_s *index; /* key -> item index + 1 */
+    int failed;              /* out of memory: the result is unusable */
+} skt_hz_acc_t;
+
+void skt_hz_acc_init(skt_hz_acc_t *acc, int kind);
+void skt_hz_acc_clear(skt_hz_acc_t *acc);
+/* Adds one item; copies the strings. */
+void skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, const char *user_info);
+void skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count);
+void skt_hz_acc_id(skt_hz_acc_t *acc, const char *id);
+/* Merges a peer's decoded response as soketi's resolvers do; fields that do not belong
+ * to acc's kind and malformed items are ignored. Returns the number of items skipped
+ * as malformed. */
+size_t skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp);
+
+#endif
