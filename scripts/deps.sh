@@ -11,7 +11,9 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev check clang clang-format valgrind curl ca-certificates
       redis-server)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(chromium)
+    # chromium: browser tests; python3: the systemd notify test; the rest: the Debian
+    # packages test (tests/package.sh: make deb, lintian).
+    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 

@@ -2,7 +2,8 @@
 # test.sh - sets up and runs the whole test suite: Check unit tests and the
 # integration tests (real daemon, official pusher-js / pusher clients, raw
 # sockets, a headless browser), once with gcc and once with clang under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Ends with one summary line.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the Debian packages
+# (tests/package.sh, as root). Ends with one summary line.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -23,6 +24,15 @@ run_build() { # name, configure args...
 }
 run_build gcc CC=gcc
 run_build asan CC=clang --enable-sanitizers
+
+# The Debian packages end to end (build, lintian, install, run, purge): needs root.
+echo "=== packages: tests/package.sh"
+"$top/tests/package.sh" "$top/build-gcc" >"$top/build-gcc/tests/package.log" 2>&1
+case $? in
+    0) echo "PASS: tests/package.sh" ;;
+    77) echo "SKIP: tests/package.sh ($(tail -1 "$top/build-gcc/tests/package.log"))" ;;
+    *) echo "FAIL: tests/package.sh"; grep -E '^not ok' "$top/build-gcc/tests/package.log"; status=1 ;;
+esac
 
 "$top/scripts/summarize.sh" "$top/build-gcc" "$top/build-asan"
 s=$?

@@ -2,6 +2,7 @@
  *
  *   soketi start [--config=PATH] [--plugin-dir=DIR]   run the server
  *   soketi config check [--config=PATH]               validate, print a summary, exit
+ *   soketi config sample                              print every option at its default
  *   soketi plugins [--plugin-dir=DIR]                 list adapter plugins and their ABI
  *   soketi --version | start --help
  *
@@ -9,15 +10,19 @@
  * raise the open-files limit, load the adapter plugin, listen, run the loop.
  * SIGTERM/SIGINT: stop accepting, tell every client 4200, wait the grace
  * period, exit 0. SIGHUP: reload the apps; other options need a restart.
+ * Under systemd (Type=notify) the service manager hears READY=1 once the
+ * port is bound, RELOADING=1 ... READY=1 around a SIGHUP and STOPPING=1.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -25,6 +30,7 @@
 #include "pusher/server.h"
 #include "pusher/sig.h"
 #include "util/log.h"
+#include "util/sd_notify.h"
 
 extern char **environ;
 
@@ -42,6 +48,7 @@ usage(FILE *f)
 {
     fprintf(f, "usage: soketi start [--config=PATH] [--plugin-dir=DIR]\n"
                "       soketi config check [--config=PATH]\n"
+               "       soketi config sample\n"
                "       soketi plugins [--plugin-dir=DIR]\n"
                "       soketi --version\n"
                "       soketi start --help\n"
@@ -80,24 +87,47 @@ load_config(void)
     return cfg;
 }
 
-/* Raises the soft open-files limit to the hard one: every client is a file. */
+/* Raises the soft open-files limit to the hard one: every client is a file.
+ * Says how many connections fit, and plainly when that is capped. */
 static void
 raise_fd_limit(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        skt_log(SKT_LOG_WARN, "cannot read the open-files limit: %s", strerror(errno));
         return;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t want = rl.rlim_max;
-        rl.rlim_cur = want;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            skt_log(SKT_LOG_WARN, "could not raise the open-files limit to %llu",
-                    (unsigned long long)want);
+            skt_log(SKT_LOG_WARN,
+                    "cannot raise the open-files limit from %llu to the hard limit %llu: %s",
+                    (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
         getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur == RLIM_INFINITY) {
+        skt_log(SKT_LOG_INFO, "open-files limit: unlimited");
+        return;
+    }
+    unsigned long long room = rl.rlim_cur > 32 ? (unsigned long long)rl.rlim_cur - 32 : 0;
     skt_log(SKT_LOG_INFO, "open-files limit %llu: room for about %llu connections",
-            (unsigned long long)rl.rlim_cur,
-            (unsigned long long)(rl.rlim_cur > 32 ? rl.rlim_cur - 32 : 0));
+            (unsigned long long)rl.rlim_cur, room);
+    if (rl.rlim_cur < 65536)
+        skt_log(SKT_LOG_WARN,
+                "at most about %llu clients can connect: the open-files limit (hard limit %llu) "
+                "is low; raise it with LimitNOFILE= in the systemd unit, `ulimit -n` or "
+                "/etc/security/limits.conf",
+                room, (unsigned long long)rl.rlim_max);
+}
+
+/* Microseconds of CLOCK_MONOTONIC, which systemd wants with RELOADING=1. */
+static unsigned long long
+monotonic_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 }
 
 /* Options soketi knows whose drivers soketi-c does not build are accepted by
@@ -151,6 +181,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     skt_log(SKT_LOG_INFO, "signal %d: closing; clients are told to reconnect (4200)", (int)sig);
+    skt_sd_notify("STOPPING=1");
     skt_server_close_all(server);
     long ms = server->cfg->shutdown_grace_period;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -158,21 +189,50 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
     evtimer_add(grace_ev, &tv);
 }
 
+/* SIGHUP: reads the certificate and key again (renewed files at the same or new
+ * paths); new connections use them, established ones keep theirs. Turning TLS
+ * on or off needs a restart. A file that fails to load keeps the old context. */
+static void
+reload_tls(const skt_config_t *cfg)
+{
+    int was = *server->cfg->ssl.cert_path || *server->cfg->ssl.key_path;
+    int now = *cfg->ssl.cert_path || *cfg->ssl.key_path;
+    if (was != now) {
+        skt_log(SKT_LOG_WARN, "SIGHUP: turning TLS %s needs a restart", now ? "on" : "off");
+        return;
+    }
+    if (!now)
+        return;
+    char err[512];
+    skt_tls_t *tls = skt_tls_new(cfg->ssl.cert_path, cfg->ssl.key_path, cfg->ssl.passphrase,
+                                 cfg->ssl.ca_path, err, sizeof(err));
+    if (!tls) {
+        skt_log(SKT_LOG_ERROR, "SIGHUP: %s; new connections keep the previous certificate", err);
+        return;
+    }
+    skt_net_replace_tls(server->net, tls);
+    skt_log(SKT_LOG_INFO, "SIGHUP: TLS certificate and key reloaded from %s", cfg->ssl.cert_path);
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
+    skt_sd_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu", monotonic_usec());
     skt_config_t *cfg = load_config();
     if (!cfg) {
         skt_log(SKT_LOG_ERROR, "SIGHUP: the new configuration is invalid; keeping the old one");
+        skt_sd_notify("READY=1\nSTATUS=reload failed: the new configuration is invalid");
         return;
     }
     skt_config_t *old = server->cfg;
     if (old->port != cfg->port || strcmp(old->host, cfg->host) != 0 ||
         strcmp(old->adapter.driver, cfg->adapter.driver) != 0)
         skt_log(SKT_LOG_WARN, "SIGHUP: host, port and adapter changes need a restart; "
-                              "only apps were reloaded");
+                              "only apps and TLS files were reloaded");
+    reload_tls(cfg);
     skt_config_free(skt_server_reload_apps(server, cfg));
     skt_log(SKT_LOG_INFO, "SIGHUP: %zu app(s) reloaded", skt_apps_count(cfg->apps));
+    skt_sd_notifyf("READY=1\nSTATUS=reloaded: %zu app(s)", skt_apps_count(server->cfg->apps));
 }
 
 static int
@@ -215,8 +275,14 @@ cmd_start(const cli_t *cli)
                              evsignal_new(base, SIGHUP, on_hup, base)};
     for (int i = 0; i < 3; i++)
         evsignal_add(sigs[i], NULL);
-    skt_log(SKT_LOG_INFO, "soketi-c %s listening on %s:%ld (WebSockets and HTTP API)",
-            PACKAGE_VERSION, cfg->host, cfg->port);
+    skt_log(SKT_LOG_INFO, "soketi-c %s listening on %s:%ld (WebSockets and HTTP API%s)",
+            PACKAGE_VERSION, cfg->host, cfg->port,
+            *cfg->ssl.cert_path || *cfg->ssl.key_path ? " over TLS: wss:// and https://" : "");
+    int nr = skt_sd_notifyf("READY=1\nSTATUS=listening on %s:%ld, %zu app(s)", cfg->host, cfg->port,
+                            skt_apps_count(cfg->apps));
+    if (nr < 0)
+        skt_log(SKT_LOG_WARN, "cannot notify the service manager (NOTIFY_SOCKET): %s",
+                strerror(-nr));
 
     event_base_dispatch(base);
 
@@ -323,7 +389,7 @@ main(int argc, char **argv)
     if (help) {
         usage(stdout);
         if (cmd && strcmp(cmd, "start") == 0) {
-            printf("\nOptions (INI key / JSON key, SOKETI_* variable, default):\n\n");
+            printf("\n");
             skt_config_write_help(stdout);
         }
         return 0;
@@ -336,6 +402,11 @@ main(int argc, char **argv)
         return cmd_start(&cli);
     if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "check") == 0)
         return cmd_config_check(&cli);
+    if (strcmp(cmd, "config") == 0 && sub && strcmp(sub, "sample") == 0) {
+        /* The documented configuration file, as installed in /etc/soketi.conf. */
+        skt_config_write_sample(stdout);
+        return 0;
+    }
     if (strcmp(cmd, "plugins") == 0 && !sub)
         return cmd_plugins(&cli);
     fprintf(stderr, "soketi: unknown command '%s%s%s'\n", cmd, sub ? " " : "", sub ? sub : "");

@@ -345,7 +345,8 @@ START_TEST(test_webhooks)
                 ": 'event_types' must be an array of strings");
     webhook_err("{\"url\":\"u\",\"event_types\":[\"channel_ocupied\"]}",
                 ": unknown event type 'channel_ocupied' (expected one of: client_event, "
-                "channel_occupied, channel_vacated, member_added, member_removed, cache_miss)");
+                "channel_occupied, channel_vacated, member_added, member_removed, cache_miss, "
+                "subscription_count)");
     webhook_err("{\"url\":\"u\",\"event_types\":[],\"headers\":{\"X\":1}}",
                 ": header 'X' must be a string");
     webhook_err("{\"url\":\"u\",\"event_types\":[],\"headers\":[]}",

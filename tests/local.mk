@@ -5,7 +5,7 @@
 # packages (tests/integration/, node's test runner); its node_modules come
 # from `npm ci` (scripts/test.sh does it).
 
-TESTS += tests/integration/run.sh tests/valgrind.sh
-EXTRA_DIST += tests/integration/run.sh tests/integration/harness.mjs \
+TESTS += tests/integration/run.sh tests/valgrind.sh tests/bench_smoke.sh
+EXTRA_DIST += tests/check_main.h tests/integration/run.sh tests/integration/harness.mjs \
 	tests/integration/README.md tests/integration/valgrind-drive.mjs \
-	tests/valgrind.sh $(wildcard $(srcdir)/tests/integration/*.test.mjs)
+	tests/valgrind.sh tests/bench_smoke.sh $(wildcard $(srcdir)/tests/integration/*.test.mjs)

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +95,8 @@ static const char *const hz_channel_names[] = {"broadcast", "request", "response
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static uint64_t
-now_ms(void)
+uint64_t
+skt_hz_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -119,7 +120,7 @@ hz_log(const skt_hz_t *hz, int level, const char *fmt, ...)
 static void
 hz_dropped(skt_hz_t *hz, int channel, const char *data, size_t len, const char *why)
 {
-    uint64_t now = now_ms();
+    uint64_t now = skt_hz_now_ms();
     int n = len > HZ_LOG_EXCERPT ? HZ_LOG_EXCERPT : (int)len;
     if (hz->last_warn_ms == 0 || now - hz->last_warn_ms >= HZ_WARN_INTERVAL_MS) {
         hz_log(hz, SOKETI_LOG_WARN,
@@ -144,7 +145,7 @@ make_uuid(char out[37])
     unsigned char r[16];
     if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
         /* no entropy yet (very early boot): time and address still make it unique here */
-        uint64_t t = now_ms() ^ (uint64_t)(uintptr_t)out;
+        uint64_t t = skt_hz_now_ms() ^ (uint64_t)(uintptr_t)out;
         for (size_t i = 0; i < sizeof(r); i++)
             r[i] = (unsigned char)((t >> ((i % 8) * 8)) ^ (uint64_t)rand());
     }
@@ -464,7 +465,7 @@ hz_arm(skt_hz_t *hz)
 {
     if (!hz->head)
         return;
-    uint64_t now = now_ms();
+    uint64_t now = skt_hz_now_ms();
     uint64_t wait = hz->head->deadline_ms > now ? hz->head->deadline_ms - now : 0;
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
     evtimer_add(hz->timer, &tv);
@@ -475,7 +476,7 @@ static void
 hz_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     skt_hz_t *hz = arg;
-    uint64_t now = now_ms();
+    uint64_t now = skt_hz_now_ms();
     while (hz->head && hz->head->deadline_ms <= now) {
         skt_hz_req_t *req = hz->head;
         hz_log(hz, SOKETI_LOG_DEBUG,
@@ -508,7 +509,7 @@ req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, c
         return;
     }
     req->pending = 1;
-    req->deadline_ms = now_ms() + (uint64_t)hz->timeout_ms;
+    req->deadline_ms = skt_hz_now_ms() + (uint64_t)hz->timeout_ms;
     req->prev = hz->tail;
     if (hz->tail)
         hz->tail->next = req;
@@ -688,6 +689,46 @@ hz_terminate_user_connections(void *self, const char *app_id, const char *user_i
     skt_hz_req_t *req = req_new(hz, &c);
     if (req)
         req_send(req, app_id, SKT_RC_TERMINATE_USER_CONNECTIONS, NULL, NULL, user_id);
+}
+
+/* The ABI this layer is written against. */
+#define HZ_ABI 1
+
+/* The host fields this layer reads end with local_terminate_user_connections. */
+#define HZ_HOST_NEEDS                                                                              \
+    (offsetof(soketi_host_t, local_terminate_user_connections) +                                   \
+     sizeof(((soketi_host_t *)0)->local_terminate_user_connections))
+
+int
+skt_hz_abi_version(int count, const int *supported)
+{
+    for (int i = 0; i < count; i++)
+        if (supported[i] == HZ_ABI)
+            return HZ_ABI;
+    return -1;
+}
+
+int
+skt_hz_check_host(const soketi_host_t *host, const soketi_adapter_t *adapter, const char *name)
+{
+    int usable = host->size >= HZ_HOST_NEEDS && host->abi_version == HZ_ABI && host->base &&
+                 host->node_id && host->config_get && host->log && host->deliver_local &&
+                 host->local_sockets_count && host->local_channel_sockets_count &&
+                 host->local_channel_members_count && host->local_is_in_channel &&
+                 host->local_channels && host->local_channel_members && host->local_sockets &&
+                 host->local_channel_sockets && host->local_terminate_user_connections;
+    if (!usable) {
+        if (host->size >= offsetof(soketi_host_t, log) + sizeof(host->log) && host->log)
+            host->log(SOKETI_LOG_ERROR,
+                      "%s: the host table lacks a function this adapter needs (size %zu, ABI %d)",
+                      name, host->size, host->abi_version);
+        return -1;
+    }
+    if (adapter->size < sizeof(*adapter)) {
+        host->log(SOKETI_LOG_ERROR, "%s: the host's adapter struct is too small", name);
+        return -1;
+    }
+    return 0;
 }
 
 void

@@ -20,6 +20,7 @@
 
 #include <soketi/adapter.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "codec.h"
 
@@ -46,6 +47,19 @@ typedef struct skt_hz_transport_s {
      * returns -1 and never calls it. */
     int (*numsub)(void *self, skt_hz_req_t *req);
 } skt_hz_transport_t;
+
+/* Milliseconds of the monotonic clock: what every timing of the layer and its
+ * transports is measured in. */
+uint64_t skt_hz_now_ms(void);
+
+/* The ABI version a horizontal plugin speaks (1) if the host offers it, else -1: what
+ * the plugin's soketi_adapter_version returns. */
+int skt_hz_abi_version(int count, const int *supported);
+
+/* Checks, at soketi_adapter_init, that the host table has every function the horizontal
+ * layer calls and that the adapter struct is big enough. Returns 0, or -1 with the reason
+ * logged (when the host can log) under name. */
+int skt_hz_check_host(const soketi_host_t *host, const soketi_adapter_t *adapter, const char *name);
 
 /* Creates the horizontal layer. host and tr are borrowed and must outlive it; name
  * prefixes its log lines ("redis adapter"). Returns NULL when out of memory. */

@@ -1,10 +1,12 @@
-# plugins/redis/local.mk - the redis adapter plugin, adapter_redis.so (included by Makefile.am)
+# plugins/redis/local.mk - the redis adapter plugins, adapter_redis.so and
+# adapter_redis_cluster.so (included by Makefile.am)
 #
 # The soketi wire codec and the horizontal-adapter logic (requests, timeouts, merging,
-# answering peers) are a convenience library of their own, so that another transport
-# (the redis-cluster adapter) links the same code; adapter_redis.c is only the
-# single-server connection handling. The library compiles its own copy of the hash map,
-# because a plugin resolves nothing from the daemon.
+# answering peers) are a convenience library of their own, and so is the self-healing
+# hiredis connection (conn.c), so that both transports link the same code:
+# adapter_redis.c (one server) and adapter_redis_cluster.c (a Redis Cluster) are only
+# what differs. The library compiles its own copy of the hash map, because a plugin
+# resolves nothing from the daemon.
 
 noinst_LTLIBRARIES += plugins/redis/libskt_horizontal.la
 plugins_redis_libskt_horizontal_la_SOURCES = \
@@ -14,13 +16,31 @@ plugins_redis_libskt_horizontal_la_SOURCES = \
 plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_horizontal_la_CFLAGS = $(AM_CFLAGS)
 
+# What both Redis transports share that needs hiredis: one self-healing connection and
+# the configuration they read (conn.c).
+noinst_LTLIBRARIES += plugins/redis/libskt_rconn.la
+plugins_redis_libskt_rconn_la_SOURCES = plugins/redis/conn.c plugins/redis/conn.h
+plugins_redis_libskt_rconn_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_redis_libskt_rconn_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
+
 plugin_LTLIBRARIES += plugins/adapter_redis.la
 plugins_adapter_redis_la_SOURCES = plugins/redis/adapter_redis.c
 plugins_adapter_redis_la_CPPFLAGS = -I$(top_srcdir)/include
 plugins_adapter_redis_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
-plugins_adapter_redis_la_LIBADD = plugins/redis/libskt_horizontal.la $(HIREDIS_LIBS) \
-	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
+plugins_adapter_redis_la_LIBADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
+	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
 plugins_adapter_redis_la_LDFLAGS = $(plugin_ldflags)
+
+# The redis-cluster adapter: the same protocol over a Redis Cluster, routed by hand
+# (cluster_slots.c is the pure part: key slots, the slot map, MOVED/ASK, seed nodes).
+plugin_LTLIBRARIES += plugins/adapter_redis_cluster.la
+plugins_adapter_redis_cluster_la_SOURCES = plugins/redis/adapter_redis_cluster.c \
+	plugins/redis/cluster_slots.c plugins/redis/cluster_slots.h
+plugins_adapter_redis_cluster_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_adapter_redis_cluster_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
+plugins_adapter_redis_cluster_la_LIBADD = plugins/redis/libskt_rconn.la \
+	plugins/redis/libskt_horizontal.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+plugins_adapter_redis_cluster_la_LDFLAGS = $(plugin_ldflags)
 
 check_PROGRAMS += tests/check_redis_codec
 TESTS += tests/check_redis_codec
@@ -29,3 +49,9 @@ tests_check_redis_codec_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
 tests_check_redis_codec_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_redis_codec_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_EXT)
 
+check_PROGRAMS += tests/check_redis_cluster
+TESTS += tests/check_redis_cluster
+tests_check_redis_cluster_SOURCES = tests/check_redis_cluster.c plugins/redis/cluster_slots.c
+tests_check_redis_cluster_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
+tests_check_redis_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
+tests_check_redis_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)

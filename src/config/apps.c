@@ -200,6 +200,7 @@ static const char *const webhook_events[] = {"client_event",
                                              "member_added",
                                              "member_removed",
                                              "cache_miss",
+                                             "subscription_count",
                                              NULL};
 
 /* The field one of whose keys is name, or NULL. */
@@ -297,7 +298,7 @@ check_webhook(const json_t *w, size_t i, char *err, size_t errlen)
             snprintf(err, errlen,
                      "%s: unknown event type '%.60s' (expected one of: client_event, "
                      "channel_occupied, channel_vacated, member_added, member_removed, "
-                     "cache_miss)",
+                     "cache_miss, subscription_count)",
                      where, json_string_value(e));
             return -1;
         }

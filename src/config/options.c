@@ -151,7 +151,7 @@ const skt_option_t skt_options[] = {
             channel_limits.max_name_length, 1, NOMAX,
             "Longest channel name allowed (default of each app's maxChannelNameLength)."),
     OPT_INT("channelLimits.cacheTtl", "SOKETI_CHANNEL_CACHE_TTL", "3600", channel_limits.cache_ttl,
-            0, NOMAX, "Seconds a cache channel's last event is kept."),
+            0, NOMAX, "Seconds a cache channel keeps its last HTTP API event (0: for ever)."),
 
     OPT_STR("cluster.hostname", "SOKETI_CLUSTER_HOST", "\"0.0.0.0\"", cluster.hostname, 0,
             "Address the cluster discovery listens on."),
@@ -270,7 +270,7 @@ const skt_option_t skt_options[] = {
      .doc = "Identifier of this process (webhooks' User-Agent); default: the process id."},
 
     OPT_BOOL("metrics.enabled", "SOKETI_METRICS_ENABLED", "false", metrics.enabled,
-             "Serve Prometheus metrics on metrics.port."),
+             "Serve /metrics on metrics.port (Prometheus text; ?json=1 for JSON)."),
     OPT_ENUM("metrics.driver", "SOKETI_METRICS_DRIVER", "\"prometheus\"", metrics.driver,
              metrics_drivers, "Metrics driver: prometheus."),
     OPT_STR("metrics.host", "SOKETI_METRICS_HOST", "\"0.0.0.0\"", metrics.host, 0,
@@ -337,17 +337,18 @@ const skt_option_t skt_options[] = {
     OPT_STR("ssl.passphrase", "SOKETI_SSL_PASS", "\"\"", ssl.passphrase, 0,
             "Passphrase of the TLS private key."),
     OPT_STR("ssl.caPath", "SOKETI_SSL_CA", "\"\"", ssl.ca_path, 0,
-            "CA certificates file (PEM) of the TLS chain."),
+            "CA file (PEM) for client certificates: optional, refused when invalid (as soketi)."),
 
     OPT_INT("userAuthenticationTimeout", "SOKETI_USER_AUTHENTICATION_TIMEOUT", "30000",
             user_authentication_timeout, 0, NOMAX,
-            "Milliseconds a connection has to sign in when the app requires it."),
+            "Milliseconds to sign in when the app sets enableUserAuthentication (else 4009)."),
 
     OPT_BOOL("webhooks.batching.enabled", "SOKETI_WEBHOOKS_BATCHING", "false",
-             webhooks.batching.enabled, "Send webhooks in batches."),
+             webhooks.batching.enabled,
+             "Collect each app's webhook events and send them in one request."),
     OPT_INT("webhooks.batching.duration", "SOKETI_WEBHOOKS_BATCHING_DURATION", "50",
             webhooks.batching.duration, 0, NOMAX,
-            "Milliseconds webhooks are collected into one batch."),
+            "Milliseconds an app's webhook events are collected into one request."),
 
     {.name = "pluginDir",
      .env = "SOKETI_PLUGIN_DIR",

@@ -5,6 +5,14 @@
  * output queue, one writev() per dirty connection per loop iteration, and
  * three timeout lists (HTTP, WebSocket, closing) ordered by last activity so
  * that one sweep a second touches only the connections that expired.
+ *
+ * TLS: a listener with a TLS context gives each of its connections a session
+ * (net/tls.h) in a pointer-sized slot after the opts.conn_size bytes, so plain
+ * connections pay nothing for it. Reads and writes go through the session
+ * instead of read()/writev(); as TLS cannot gather, small queued frames are
+ * copied into one record-sized buffer and larger ones are written in place.
+ * A session read that needs writability (or a write that needs readability)
+ * is remembered in a flag and retried when the socket gets there.
  */
 #include "net/conn.h"
 
@@ -21,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "net/ws_frame.h"
 #include "util/log.h"
 
@@ -37,6 +46,9 @@ enum {
     F_KEEPALIVE = 1 << 9,   /* the pending request allows keep-alive */
     F_SHUT = 1 << 10,       /* write side shut down after the close frame */
     F_DOOMED = 1 << 11,     /* to be closed by the next flush (see conn_doom) */
+    F_TLS_RWW = 1 << 12,    /* a TLS read waits for writability */
+    F_TLS_WWR = 1 << 13,    /* a TLS write waits for readability */
+    F_TLS_MORE = 1 << 14,   /* the TLS session holds input: read again at the flush */
 };
 
 enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
@@ -44,6 +56,7 @@ enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
 #define CLOSING_TIMEOUT 2
 #define READ_CHUNK 65536
 #define IOV_BATCH 64
+#define TLS_RECORD 16384 /* the largest TLS record payload */
 
 struct skt_conn_inbuf_s {
     size_t len, cap;
@@ -78,14 +91,35 @@ struct skt_net_s {
     skt_conn_t *dirty; /* connections with output to write */
     lru_list_t lru[LRU_COUNT];
     size_t count;
+    size_t conn_alloc; /* bytes per connection, with the TLS slot when tls is set */
+    size_t tls_slot;   /* offset of the session pointer (TLS listeners only) */
 };
 
 static char read_buf[READ_CHUNK];
+static unsigned char tls_out[TLS_RECORD]; /* small frames gathered into one record */
 
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_close_now(skt_conn_t *c);
 static void conn_free(skt_conn_t *c);
 static void conn_process_buffered(skt_conn_t *c);
+static void conn_read(skt_conn_t *c);
+
+/* The TLS session of c, or NULL on a plain listener. */
+static skt_tls_conn_t *
+conn_tls(const skt_conn_t *c)
+{
+    if (!c->net->opts.tls)
+        return NULL;
+    skt_tls_conn_t *s;
+    memcpy(&s, (const char *)c + c->net->tls_slot, sizeof(s));
+    return s;
+}
+
+static void
+conn_set_tls(skt_conn_t *c, skt_tls_conn_t *s)
+{
+    memcpy((char *)c + c->net->tls_slot, &s, sizeof(s));
+}
 
 /* Monotonic seconds, for timeouts that must not jump with the wall clock. */
 static uint32_t
@@ -152,6 +186,8 @@ conn_mark_dirty(skt_conn_t *c)
 static void
 conn_want_write(skt_conn_t *c, int on)
 {
+    if (c->flags & F_TLS_RWW)
+        on = 1;
     if (!!(c->flags & F_WRITE_WAIT) == !!on || (c->flags & F_CLOSED))
         return;
     evutil_socket_t fd = event_get_fd(&c->ev);
@@ -179,14 +215,47 @@ outq_free(skt_conn_outq_t *q)
 
 /* Closes c at the next flush instead of now: a send can happen in the middle
  * of a fan-out over a channel's sockets, and closing synchronously would run
- * on_ws_close, which changes that very channel. Output is dropped at once. */
+ * on_ws_close, which changes that very channel. Unsent output is dropped at
+ * once (all but the rest of a half-written frame). */
 static void
-conn_doom(skt_conn_t *c)
+conn_doom(skt_conn_t *c, uint16_t code)
 {
-    outq_free(c->out);
-    c->out = NULL;
+    skt_conn_outq_t *q = c->out;
+    if (q && q->count && q->off) {
+        /* A frame is half written: its rest must still go, or whatever we
+         * send next would be read as its payload. Drop everything after it. */
+        skt_buf_t *head = q->bufs[q->head];
+        for (uint32_t i = 1; i < q->count; i++)
+            skt_buf_unref(q->bufs[(q->head + i) % q->cap]);
+        q->bufs[0] = head;
+        q->head = 0;
+        q->count = 1;
+        q->bytes = head->len - q->off;
+    } else {
+        outq_free(q);
+        c->out = NULL;
+    }
     c->flags |= F_DOOMED;
+    c->close_code = code;
     conn_mark_dirty(c);
+}
+
+/* The flush's half of conn_doom: a WebSocket that fell too far behind gets a
+ * close frame with the doom's code. Its queue is gone, so all it costs is that
+ * frame; it may wait for the reader up to the WebSocket idle timeout (a client
+ * that resumes reading learns why it was dropped), then the socket is closed.
+ * Anything else (out of memory, HTTP) closes at once. */
+static void
+conn_doom_now(skt_conn_t *c)
+{
+    c->flags &= ~F_DOOMED;
+    if (c->mode != SKT_CONN_WS || !c->close_code) {
+        conn_close_now(c);
+        return;
+    }
+    skt_conn_ws_close(c, c->close_code, "Over capacity: the client does not read fast enough");
+    if (!(c->flags & F_CLOSED))
+        lru_touch(c, LRU_WS);
 }
 
 void
@@ -199,7 +268,7 @@ skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
         uint32_t cap = q ? q->cap * 2 : 4;
         skt_conn_outq_t *nq = malloc(sizeof(*nq) + cap * sizeof(skt_buf_t *));
         if (!nq) {
-            conn_doom(c);
+            conn_doom(c, 0);
             return;
         }
         nq->bytes = q ? q->bytes : 0;
@@ -220,17 +289,37 @@ skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
         /* A reader this slow would grow our memory without bound: drop it. */
         skt_log(SKT_LOG_WARN, "dropping a client with %zu unread bytes queued (limit %zu)",
                 q->bytes, c->net->opts.max_backpressure);
-        conn_doom(c);
+        conn_doom(c, 4100);
         return;
     }
     conn_mark_dirty(c);
 }
 
-/* Writes as much of the queue as the kernel takes, in one writev() per batch
- * of buffers. Returns 0 when the queue is empty or blocked, -1 when the
- * connection failed (and was closed). */
+/* Drops the first w bytes of the queue, releasing the frames written. */
+static void
+outq_consume(skt_conn_outq_t *q, size_t w)
+{
+    q->bytes -= w;
+    while (w && q->count) {
+        skt_buf_t *b = q->bufs[q->head];
+        size_t avail = b->len - q->off;
+        if (w < avail) {
+            q->off += (uint32_t)w;
+            return;
+        }
+        w -= avail;
+        q->off = 0;
+        skt_buf_unref(b);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+}
+
+/* Writes the queue with one writev() per batch of buffers. Returns 1 when
+ * the queue is empty, 0 when the kernel is full, -1 when the connection
+ * failed (and was closed). */
 static int
-conn_write(skt_conn_t *c)
+conn_write_plain(skt_conn_t *c)
 {
     skt_conn_outq_t *q = c->out;
     int fd = event_get_fd(&c->ev);
@@ -254,29 +343,67 @@ conn_write(skt_conn_t *c)
             conn_close_now(c);
             return -1;
         }
-        q->bytes -= (size_t)w;
-        size_t left = (size_t)w;
-        while (left && q->count) {
-            skt_buf_t *b = q->bufs[q->head];
-            size_t avail = b->len - q->off;
-            if (left < avail) {
-                q->off += (uint32_t)left;
-                left = 0;
-                break;
-            }
-            left -= avail;
-            q->off = 0;
-            skt_buf_unref(b);
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
-        }
+        outq_consume(q, (size_t)w);
         if (q->count && (size_t)w < iov[0].iov_len) {
             conn_want_write(c, 1);
             return 0;
         }
     }
+    return 1;
+}
+
+/* Writes the queue through the TLS session: a frame of a record or more in
+ * place, smaller ones gathered into tls_out. A repeated write sees the same
+ * leading bytes (the queue only grows at its tail), as TLS requires. Returns
+ * as conn_write_plain. */
+static int
+conn_write_tls(skt_conn_t *c, skt_tls_conn_t *s)
+{
+    skt_conn_outq_t *q = c->out;
+    c->flags &= ~F_TLS_WWR;
+    while (q && q->count) {
+        skt_buf_t *b = q->bufs[q->head];
+        const unsigned char *p = b->data + q->off;
+        size_t len = b->len - q->off;
+        if (len < TLS_RECORD && q->count > 1) {
+            memcpy(tls_out, p, len);
+            for (uint32_t i = 1; i < q->count && len < TLS_RECORD; i++) {
+                skt_buf_t *nb = q->bufs[(q->head + i) % q->cap];
+                size_t take = nb->len < TLS_RECORD - len ? nb->len : TLS_RECORD - len;
+                memcpy(tls_out + len, nb->data, take);
+                len += take;
+            }
+            p = tls_out;
+        }
+        int want = 0;
+        ssize_t w = skt_tls_write(s, p, len, &want);
+        if (w == SKT_TLS_AGAIN) {
+            if (want & SKT_TLS_WANT_WRITE)
+                conn_want_write(c, 1);
+            else
+                c->flags |= F_TLS_WWR; /* the read event is always armed */
+            return 0;
+        }
+        if (w < 0) {
+            conn_close_now(c);
+            return -1;
+        }
+        outq_consume(q, (size_t)w);
+    }
+    return 1;
+}
+
+/* Writes as much of the queue as the socket takes. Returns 0 when the queue
+ * is empty or blocked, -1 when the connection failed (and was closed). */
+static int
+conn_write(skt_conn_t *c)
+{
+    skt_tls_conn_t *s = conn_tls(c);
+    int r = s ? conn_write_tls(c, s) : conn_write_plain(c);
+    if (r <= 0)
+        return r;
     /* Everything is written: hold no output memory while idle. */
-    free(q);
+    free(c->out);
     c->out = NULL;
     conn_want_write(c, 0);
     if ((c->flags & (F_CLOSING | F_CLOSE_AFTER)) && !(c->flags & F_SHUT)) {
@@ -284,7 +411,9 @@ conn_write(skt_conn_t *c)
          * close) are out: half-close and wait briefly for the peer's EOF, so
          * that unread input of theirs does not turn our close into a reset
          * that destroys the answer before they read it. */
-        shutdown(fd, SHUT_WR);
+        if (s)
+            skt_tls_shutdown(s);
+        shutdown(event_get_fd(&c->ev), SHUT_WR);
         c->flags |= F_SHUT;
         lru_touch(c, LRU_CLOSING);
     }
@@ -303,11 +432,13 @@ net_flush_cb(evutil_socket_t fd, short what, void *arg)
         c->flush_next = NULL;
         c->flags &= ~F_FLUSHING;
         if (c->flags & F_DOOMED)
-            conn_close_now(c);
+            conn_doom_now(c);
         if (!(c->flags & F_CLOSED) && !(c->flags & F_WRITE_WAIT))
             conn_write(c);
         if (!(c->flags & F_CLOSED) && (c->flags & F_RESUME))
             conn_process_buffered(c);
+        if (!(c->flags & F_CLOSED) && (c->flags & F_TLS_MORE))
+            conn_read(c);
         skt_conn_unref(c);
         c = next;
     }
@@ -331,7 +462,7 @@ skt_conn_send_text(skt_conn_t *c, const char *text, size_t len)
 {
     skt_buf_t *b = skt_conn_frame_text(text, len);
     if (!b) {
-        conn_doom(c);
+        conn_doom(c, 0);
         return;
     }
     skt_conn_send_buf(c, b);
@@ -346,7 +477,7 @@ conn_send_control(skt_conn_t *c, unsigned opcode, const uint8_t *payload, size_t
     size_t hl = skt_ws_frame_header(hdr, opcode, len);
     skt_buf_t *b = skt_buf_new(hl + len);
     if (!b) {
-        conn_doom(c);
+        conn_doom(c, 0);
         return;
     }
     memcpy(b->data, hdr, hl);
@@ -378,7 +509,20 @@ conn_close_now(skt_conn_t *c)
     c->flags |= F_CLOSED;
     conn_notify_ws_close(c);
     evutil_socket_t fd = event_get_fd(&c->ev);
+    if (skt_log_enabled(SKT_LOG_DEBUG)) {
+        if (c->mode == SKT_CONN_WS && c->close_code)
+            skt_log(SKT_LOG_DEBUG, "connection %d: closed (WebSocket close %u)", (int)fd,
+                    (unsigned)c->close_code);
+        else
+            skt_log(SKT_LOG_DEBUG, "connection %d: closed (%s)", (int)fd,
+                    c->mode == SKT_CONN_WS ? "WebSocket" : "HTTP");
+    }
     event_del(&c->ev);
+    skt_tls_conn_t *s = conn_tls(c);
+    if (s) {
+        skt_tls_conn_free(s);
+        conn_set_tls(c, NULL);
+    }
     close(fd);
     lru_unlink(c);
     outq_free(c->out);
@@ -536,6 +680,8 @@ skt_conn_ws_accept(skt_conn_t *c, const skt_http_req_t *req)
     c->mode = SKT_CONN_WS;
     c->flags |= F_WS_OPEN;
     lru_touch(c, LRU_WS);
+    skt_log(SKT_LOG_DEBUG, "connection %d: WebSocket open on %.*s", (int)event_get_fd(&c->ev),
+            (int)req->path_len, req->path);
     return 0;
 }
 
@@ -783,10 +929,58 @@ conn_process_buffered(skt_conn_t *c)
     skt_conn_unref(c);
 }
 
+/* Answers plain HTTP that reached a TLS port with a readable error instead of
+ * a reset, then closes: the client learns to use https:// or wss://. */
+static void
+conn_refuse_plain_http(skt_conn_t *c)
+{
+#define PLAIN_HTTP_BODY "This port speaks TLS: use https:// or wss://.\r\n"
+    _Static_assert(sizeof(PLAIN_HTTP_BODY) - 1 == 47, "Content-Length below");
+    static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "Content-Length: 47\r\n"
+                                 "Connection: close\r\n\r\n" PLAIN_HTTP_BODY;
+    int fd = event_get_fd(&c->ev);
+    skt_log(SKT_LOG_DEBUG, "plain HTTP on the TLS port: answered 400");
+    if (write(fd, answer, sizeof(answer) - 1) > 0) {
+        /* Read what is left of the request, so that closing sends FIN, not
+         * a reset that could destroy the answer in flight. */
+        shutdown(fd, SHUT_WR);
+        (void)!read(fd, read_buf, sizeof(read_buf));
+    }
+    conn_close_now(c);
+}
+
+/* Reads from the socket or its TLS session into buf. Returns the count, 0 at
+ * the end of the stream, -1 on failure, SKT_TLS_AGAIN when nothing is
+ * available now, SKT_TLS_PLAIN_HTTP (TLS listeners) for plain HTTP. */
+static ssize_t
+conn_recv(skt_conn_t *c, char *buf, size_t cap)
+{
+    skt_tls_conn_t *s = conn_tls(c);
+    if (!s) {
+        ssize_t n = read(event_get_fd(&c->ev), buf, cap);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return SKT_TLS_AGAIN;
+        return n < 0 ? -1 : n;
+    }
+    int want = 0;
+    c->flags &= ~F_TLS_MORE;
+    ssize_t n = skt_tls_read(s, buf, cap, &want);
+    if (want & SKT_TLS_WANT_WRITE) {
+        c->flags |= F_TLS_RWW;
+        conn_want_write(c, 1);
+    }
+    if (want & SKT_TLS_MORE) {
+        c->flags |= F_TLS_MORE;
+        conn_mark_dirty(c);
+    }
+    return n;
+}
+
 static void
 conn_read(skt_conn_t *c)
 {
-    int fd = event_get_fd(&c->ev);
     char *data;
     size_t len;
     ssize_t n;
@@ -812,12 +1006,16 @@ conn_read(skt_conn_t *c)
             c->in = in = nin;
             in->cap = cap;
         }
-        n = read(fd, in->data + in->len, in->cap - in->len);
+        n = conn_recv(c, in->data + in->len, in->cap - in->len);
     } else {
-        n = read(fd, read_buf, sizeof(read_buf) - 1);
+        n = conn_recv(c, read_buf, sizeof(read_buf) - 1);
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    if (n == SKT_TLS_AGAIN)
         return;
+    if (n == SKT_TLS_PLAIN_HTTP) {
+        conn_refuse_plain_http(c);
+        return;
+    }
     if (n <= 0) {
         conn_close_now(c);
         return;
@@ -850,8 +1048,15 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 {
     skt_conn_t *c = arg;
     c->refs++;
+    if ((what & EV_WRITE) && (c->flags & F_TLS_RWW)) {
+        c->flags &= ~F_TLS_RWW;
+        what |= EV_READ; /* repeat the TLS read that waited for this */
+    }
+    if ((what & EV_READ) && (c->flags & F_TLS_WWR))
+        what |= EV_WRITE; /* repeat the TLS write that waited for this */
     if ((what & EV_WRITE) && !(c->flags & F_CLOSED)) {
-        c->flags &= ~F_WRITE_WAIT;
+        /* F_WRITE_WAIT stays set: conn_write() disarms EV_WRITE once the
+         * queue is empty, or leaves it armed while the kernel is full. */
         conn_write(c);
         if (!(c->flags & F_CLOSED) && c->out)
             conn_want_write(c, 1);
@@ -870,10 +1075,20 @@ net_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
               void *arg)
 {
     skt_net_t *net = arg;
-    skt_conn_t *c = calloc(1, net->opts.conn_size);
+    skt_conn_t *c = calloc(1, net->conn_alloc);
     if (!c) {
         close(fd);
         return;
+    }
+    if (net->opts.tls) {
+        c->net = net;
+        skt_tls_conn_t *s = skt_tls_conn_new(net->opts.tls, fd);
+        if (!s) {
+            free(c);
+            close(fd);
+            return;
+        }
+        conn_set_tls(c, s);
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -884,6 +1099,12 @@ net_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     event_add(&c->ev, NULL);
     net->count++;
     lru_touch(c, LRU_HTTP);
+    if (skt_log_enabled(SKT_LOG_DEBUG)) {
+        char peer[64];
+        skt_conn_peer(c, peer, sizeof(peer));
+        skt_log(SKT_LOG_DEBUG, "connection %d: accepted from %s%s", (int)fd, peer,
+                net->opts.tls ? " (TLS)" : "");
+    }
 }
 
 static void
@@ -919,12 +1140,21 @@ skt_net_new(struct event_base *base, const skt_net_opts_t *opts, const skt_net_h
             void *userdata)
 {
     skt_net_t *net = calloc(1, sizeof(*net));
-    if (!net)
+    if (!net) {
+        if (opts->tls)
+            skt_tls_free(opts->tls);
         return NULL;
+    }
     net->base = base;
     net->opts = *opts;
     if (net->opts.conn_size < sizeof(skt_conn_t))
         net->opts.conn_size = sizeof(skt_conn_t);
+    net->conn_alloc = net->opts.conn_size;
+    if (net->opts.tls) {
+        size_t a = _Alignof(skt_tls_conn_t *);
+        net->tls_slot = (net->opts.conn_size + a - 1) / a * a;
+        net->conn_alloc = net->tls_slot + sizeof(skt_tls_conn_t *);
+    }
     net->h = *h;
     net->userdata = userdata;
     net->flush_ev = event_new(base, -1, 0, net_flush_cb, net);
@@ -971,6 +1201,19 @@ skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t err
     return 0;
 }
 
+int
+skt_net_replace_tls(skt_net_t *net, skt_tls_t *tls)
+{
+    if (!net->opts.tls) {
+        skt_tls_free(tls);
+        return -1;
+    }
+    /* Sessions hold their own reference to the context they were made from. */
+    skt_tls_free(net->opts.tls);
+    net->opts.tls = tls;
+    return 0;
+}
+
 void
 skt_net_stop_listening(skt_net_t *net)
 {
@@ -1005,6 +1248,8 @@ skt_net_free(skt_net_t *net)
         event_free(net->flush_ev);
     if (net->sweep_ev)
         event_free(net->sweep_ev);
+    if (net->opts.tls)
+        skt_tls_free(net->opts.tls);
     free(net);
 }
 

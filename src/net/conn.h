@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "net/http_parse.h"
+#include "net/tls.h"
 #include "util/buf.h"
 
 typedef struct skt_net_s skt_net_t;
@@ -49,19 +50,19 @@ enum skt_conn_mode {
 };
 
 struct skt_conn_s {
-    struct event ev;            /* read (and, while blocked, write) readiness */
+    struct event ev; /* read (and, while blocked, write) readiness */
     skt_net_t *net;
     skt_conn_t *lru_prev, *lru_next; /* the timeout list of the current mode */
-    skt_conn_t *flush_next;     /* the dirty list, while flags & FLUSHING */
-    skt_conn_inbuf_t *in;       /* unparsed input; NULL when none */
-    skt_conn_outq_t *out;       /* unwritten output; NULL when none */
-    skt_conn_frag_t *frag;      /* a fragmented message being assembled */
-    uint32_t last_active;       /* monotonic seconds of the last input */
+    skt_conn_t *flush_next;          /* the dirty list, while flags & FLUSHING */
+    skt_conn_inbuf_t *in;            /* unparsed input; NULL when none */
+    skt_conn_outq_t *out;            /* unwritten output; NULL when none */
+    skt_conn_frag_t *frag;           /* a fragmented message being assembled */
+    uint32_t last_active;            /* monotonic seconds of the last input */
     uint16_t refs;
     uint16_t flags;
-    uint8_t mode;               /* enum skt_conn_mode */
-    uint8_t lru;                /* which timeout list holds it */
-    uint16_t close_code;        /* the code this side closed with, 0 if none */
+    uint8_t mode;        /* enum skt_conn_mode */
+    uint8_t lru;         /* which timeout list holds it */
+    uint16_t close_code; /* the code this side closed with, 0 if none */
 };
 
 typedef struct skt_net_handlers_s {
@@ -82,15 +83,24 @@ typedef struct skt_net_opts_s {
     size_t max_backpressure;    /* unwritten bytes before a slow reader is dropped */
     unsigned ws_idle_timeout;   /* seconds without input before close 4201 */
     unsigned http_idle_timeout; /* seconds an HTTP connection may idle */
+    skt_tls_t *tls;             /* NULL, or TLS on every connection (net/tls.h); the
+                                 * net owns it from skt_net_new() on, even on failure */
 } skt_net_opts_t;
 
-/* Creates the connection machinery on base. Returns NULL when out of memory. */
+/* Creates the connection machinery on base (TLS when opts->tls is set).
+ * Returns NULL when out of memory. */
 skt_net_t *skt_net_new(struct event_base *base, const skt_net_opts_t *opts,
                        const skt_net_handlers_t *handlers, void *userdata);
 void *skt_net_userdata(skt_net_t *net);
 
 /* Listens on host:port. Returns 0, or -1 with a message in err. */
 int skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t errlen);
+
+/* Replaces the TLS context of a net created with one (a certificate renewed):
+ * connections accepted from now on use tls, established ones keep the context
+ * they started with. Takes tls; returns 0, or -1 (and frees tls) when net
+ * serves plain connections. */
+int skt_net_replace_tls(skt_net_t *net, skt_tls_t *tls);
 
 /* Stops accepting new connections (shutdown); established ones stay. */
 void skt_net_stop_listening(skt_net_t *net);
@@ -113,8 +123,7 @@ int skt_conn_is_closed(const skt_conn_t *c);
  * connection alive or close is set, Connection: close and closes after the
  * write. Then the next pipelined request, if any, is served. */
 void skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
-                           const char *content_type, const char *body, size_t body_len,
-                           int close);
+                           const char *content_type, const char *body, size_t body_len, int close);
 
 /* Completes a WebSocket handshake for req (answers 101) and switches the
  * connection to WebSocket mode. On a bad handshake answers 400 and returns -1. */

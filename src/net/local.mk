@@ -15,5 +15,6 @@ tests_check_http_parse_SOURCES = tests/check_http_parse.c
 tests_check_http_parse_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_http_parse_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
 
-# Connection I/O on the event loop.
-libskt_net_la_SOURCES += src/net/conn.c src/net/conn.h
+# Connection I/O on the event loop, plain or through TLS.
+libskt_net_la_SOURCES += src/net/conn.c src/net/conn.h src/net/tls.c src/net/tls.h
+libskt_net_la_LIBADD = $(SSL_LIBS)

@@ -7,10 +7,12 @@
  *
  * DESIGN
  * A request is routed and checked (app, signature) synchronously; routes that
- * need the cluster ask the adapter and answer from its completion callback,
- * holding a reference to the connection meanwhile. Whatever a callback needs
- * from the request is copied, since the request's bytes do not outlive
- * skt_http_on_request().
+ * need the cluster or the rate limiter (features/ratelimit.h: the events and
+ * read routes) ask them and answer from their completion callbacks, holding a
+ * reference to the connection meanwhile. Whatever a callback needs from the
+ * request is copied, since the request's bytes do not outlive
+ * skt_http_on_request(); an app is looked up again by id after a wait, since
+ * a reload may have replaced it. The metrics port's /metrics is here too.
  */
 #include "pusher/http_api.h"
 
@@ -22,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "features/features.h"
+#include "features/metrics.h"
 #include "pusher/channel_kind.h"
 #include "pusher/server.h"
 #include "pusher/sig.h"
@@ -71,26 +75,64 @@ cors_headers(skt_server_t *srv)
     return buf;
 }
 
-static void
-respond_json(skt_conn_t *c, int status, json_t *obj)
+/* Answers with obj as JSON (consumed); extra: more header lines, or NULL.
+ * Returns the length of the body sent. */
+static size_t
+respond_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
 {
     skt_server_t *srv = skt_server_get();
+    char headers[1400];
+    snprintf(headers, sizeof(headers), "%s%s", cors_headers(srv), extra ? extra : "");
     char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(obj);
     if (!text) {
-        skt_conn_http_respond(c, 500, cors_headers(srv), "application/json",
+        skt_conn_http_respond(c, 500, headers, "application/json",
                               "{\"error\":\"A server error has occurred.\",\"code\":500}", 51, 0);
-        return;
+        return 51;
     }
-    skt_conn_http_respond(c, status, cors_headers(srv), "application/json", text, strlen(text), 0);
+    size_t len = strlen(text);
+    skt_conn_http_respond(c, status, headers, "application/json", text, len, 0);
     free(text);
+    return len;
+}
+
+/* soketi's markApiMessage: one answered HTTP API call of app_id with its bytes. */
+static void
+count_api_call(const char *app_id, size_t bytes_in, size_t bytes_out)
+{
+    skt_metrics_http(skt_metrics_app(skt_server_get()->features->metrics, app_id), bytes_in,
+                     bytes_out);
+}
+
+static void
+respond_json(skt_conn_t *c, int status, json_t *obj)
+{
+    respond_json_h(c, status, obj, NULL);
 }
 
 /* soketi's error body {"error": ..., "code": status}, with the status in the status line. */
 static void
+respond_error_h(skt_conn_t *c, int status, const char *msg, const char *extra)
+{
+    respond_json_h(c, status, json_pack("{s:s, s:i}", "error", msg, "code", status), extra);
+}
+
+static void
 respond_error(skt_conn_t *c, int status, const char *msg)
 {
-    respond_json(c, status, json_pack("{s:s, s:i}", "error", msg, "code", status));
+    respond_error_h(c, status, msg, NULL);
+}
+
+/* A refusal by the rate limiter: soketi's 429 body. Unlike soketi, which
+ * sends its X-RateLimit-* and Retry-After headers only on the requests it
+ * lets through, the refusal carries them too (Retry-After is what a 429
+ * client looks for). */
+static void
+respond_too_many(skt_conn_t *c, const skt_rl_result_t *res)
+{
+    char h[160];
+    skt_rl_headers(res, h, sizeof(h));
+    respond_error_h(c, 429, "Too many requests.", h);
 }
 
 static void
@@ -196,21 +238,36 @@ req_authorize(req_t *r, const char *app_id)
 
 /* ------------------------------------------------------------ async plumbing */
 
+/* The read routes, answered once the rate limiter and the adapter have. */
+typedef enum read_route_e {
+    READ_CHANNELS = 0, /* GET /apps/:id/channels */
+    READ_CHANNEL,      /* GET /apps/:id/channels/:name */
+    READ_USERS,        /* GET /apps/:id/channels/:name/users */
+} read_route_t;
+
 typedef struct query_ctx_s {
     skt_conn_t *c;
+    read_route_t route;
+    char *app_id;
     char *filter; /* channels: filter_by_prefix */
     char *channel;
     int with_user_info; /* users: with_user_info=1 */
     long sockets;       /* channel: subscription_count so far */
+    char headers[160];  /* the rate limiter's, on every answer */
 } query_ctx_t;
 
 static query_ctx_t *
-query_ctx_new(skt_conn_t *c)
+query_ctx_new(skt_conn_t *c, read_route_t route, const char *app_id)
 {
     query_ctx_t *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
+    if (!(q->app_id = strdup(app_id))) {
+        free(q);
+        return NULL;
+    }
     q->c = c;
+    q->route = route;
     skt_conn_ref(c);
     return q;
 }
@@ -226,9 +283,24 @@ static void
 query_free(query_ctx_t *q)
 {
     skt_conn_unref(q->c);
+    free(q->app_id);
     free(q->filter);
     free(q->channel);
     free(q);
+}
+
+static void
+query_respond(query_ctx_t *q, int status, json_t *obj)
+{
+    size_t sent = respond_json_h(q->c, status, obj, q->headers);
+    if (status == 200)
+        count_api_call(q->app_id, 0, sent);
+}
+
+static void
+query_fail(query_ctx_t *q)
+{
+    respond_error_h(q->c, 500, "A server error has occurred.", q->headers);
 }
 
 static void
@@ -237,7 +309,7 @@ channels_cb(void *arg, int status, const soketi_channel_count_t *chans, size_t n
     query_ctx_t *q = arg;
     if (query_alive(q)) {
         if (status == SOKETI_ERROR) {
-            respond_error(q->c, 500, "A server error has occurred.");
+            query_fail(q);
         } else {
             json_t *obj = json_object();
             size_t fl = q->filter ? strlen(q->filter) : 0;
@@ -250,7 +322,7 @@ channels_cb(void *arg, int status, const soketi_channel_count_t *chans, size_t n
                                     json_pack("{s:I, s:b}", "subscription_count",
                                               (json_int_t)chans[i].count, "occupied", 1));
             }
-            respond_json(q->c, 200, json_pack("{s:o}", "channels", obj));
+            query_respond(q, 200, json_pack("{s:o}", "channels", obj));
         }
     }
     query_free(q);
@@ -262,11 +334,11 @@ channel_members_count_cb(void *arg, int status, long count)
     query_ctx_t *q = arg;
     if (query_alive(q)) {
         if (status == SOKETI_ERROR)
-            respond_error(q->c, 500, "A server error has occurred.");
+            query_fail(q);
         else
-            respond_json(q->c, 200,
-                         json_pack("{s:I, s:b, s:I}", "subscription_count", (json_int_t)q->sockets,
-                                   "occupied", q->sockets > 0, "user_count", (json_int_t)count));
+            query_respond(q, 200,
+                          json_pack("{s:I, s:b, s:I}", "subscription_count", (json_int_t)q->sockets,
+                                    "occupied", q->sockets > 0, "user_count", (json_int_t)count));
     }
     query_free(q);
 }
@@ -278,25 +350,24 @@ channel_sockets_cb(void *arg, int status, long count)
     skt_server_t *srv = skt_server_get();
     if (!query_alive(q) || status == SOKETI_ERROR) {
         if (query_alive(q))
-            respond_error(q->c, 500, "A server error has occurred.");
+            query_fail(q);
         query_free(q);
         return;
     }
     q->sockets = count;
     if (skt_channel_kind(q->channel, strlen(q->channel)) == SKT_CHANNEL_PRESENCE) {
         if (count > 0) {
-            /* the app id travels in filter for this query */
-            SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), q->filter, q->channel,
+            SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), q->app_id, q->channel,
                                                    channel_members_count_cb, q);
             return;
         }
-        respond_json(q->c, 200,
-                     json_pack("{s:I, s:b, s:i}", "subscription_count", (json_int_t)count,
-                               "occupied", 0, "user_count", 0));
+        query_respond(q, 200,
+                      json_pack("{s:I, s:b, s:i}", "subscription_count", (json_int_t)count,
+                                "occupied", 0, "user_count", 0));
     } else {
-        respond_json(q->c, 200,
-                     json_pack("{s:I, s:b}", "subscription_count", (json_int_t)count, "occupied",
-                               count > 0));
+        query_respond(q, 200,
+                      json_pack("{s:I, s:b}", "subscription_count", (json_int_t)count, "occupied",
+                                count > 0));
     }
     query_free(q);
 }
@@ -307,7 +378,7 @@ users_cb(void *arg, int status, const soketi_member_t *members, size_t n)
     query_ctx_t *q = arg;
     if (query_alive(q)) {
         if (status == SOKETI_ERROR) {
-            respond_error(q->c, 500, "A server error has occurred.");
+            query_fail(q);
         } else {
             json_t *users = json_array();
             for (size_t i = 0; i < n; i++) {
@@ -318,10 +389,56 @@ users_cb(void *arg, int status, const soketi_member_t *members, size_t n)
                 }
                 json_array_append_new(users, u);
             }
-            respond_json(q->c, 200, json_pack("{s:o}", "users", users));
+            query_respond(q, 200, json_pack("{s:o}", "users", users));
         }
     }
     query_free(q);
+}
+
+/* The rate limiter's answer for a read (soketi's readRateLimitingMiddleware):
+ * refuse with 429, or ask the adapter, answering with the limiter's headers. */
+static void
+read_limited_cb(void *arg, const skt_rl_result_t *res)
+{
+    query_ctx_t *q = arg;
+    skt_server_t *srv = skt_server_get();
+    if (!query_alive(q)) {
+        query_free(q);
+        return;
+    }
+    if (!res->allowed) {
+        respond_too_many(q->c, res);
+        query_free(q);
+        return;
+    }
+    skt_rl_headers(res, q->headers, sizeof(q->headers));
+    if (q->route == READ_USERS &&
+        skt_channel_kind(q->channel, strlen(q->channel)) != SKT_CHANNEL_PRESENCE) {
+        respond_error_h(q->c, 400, "The channel must be a presence channel.", q->headers);
+        query_free(q);
+        return;
+    }
+    switch (q->route) {
+    case READ_CHANNELS:
+        SKT_ADAPTER(srv).channels(SKT_ADAPTER_SELF(srv), q->app_id, channels_cb, q);
+        break;
+    case READ_CHANNEL:
+        SKT_ADAPTER(srv).channel_sockets_count(SKT_ADAPTER_SELF(srv), q->app_id, q->channel,
+                                               channel_sockets_cb, q);
+        break;
+    case READ_USERS:
+        SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), q->app_id, q->channel, users_cb, q);
+        break;
+    }
+}
+
+/* Starts a read route for an authorized request: counts one read request
+ * against the app's maxReadRequestsPerSecond, then asks the adapter. */
+static void
+read_start(req_t *r, query_ctx_t *q)
+{
+    skt_rl_key_t key = {.app_id = r->app->id, .kind = SKT_RL_READ_REQUESTS};
+    skt_rl_consume(r->srv->features->rl, &key, 1, r->app->max_read_req_per_sec, read_limited_cb, q);
 }
 
 /* ------------------------------------------------------------ events */
@@ -388,6 +505,23 @@ check_event(skt_app_t *app, json_t *ev, char *msg, size_t msglen)
     return 0;
 }
 
+/* Keeps a cache channel's last event for channelLimits.cacheTtl, as soketi's
+ * broadcastMessage: {"event": name, "data": data} under soketi's key. */
+static void
+cache_event(skt_server_t *srv, skt_app_t *app, json_t *channel, json_t *name, json_t *data)
+{
+    char key[512];
+    size_t klen = skt_cache_channel_key(key, sizeof(key), app->id, json_string_value(channel),
+                                        json_string_length(channel));
+    json_t *value = json_pack("{s:O, s:O}", "event", name, "data", data);
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(value);
+    if (klen && text)
+        skt_cache_set(srv->features->cache, key, klen, text, strlen(text),
+                      srv->features->cache_ttl);
+    free(text);
+}
+
 /* Frames {"event","channel","data"} once per channel and hands it to the adapter. */
 static void
 broadcast_event(skt_server_t *srv, skt_app_t *app, json_t *ev)
@@ -410,10 +544,93 @@ broadcast_event(skt_server_t *srv, skt_app_t *app, json_t *ev)
             SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app->id, json_string_value(ch), text,
                                        strlen(text), except);
         free(text);
+        if (skt_cache_is_cache_channel(json_string_value(ch), json_string_length(ch)))
+            cache_event(srv, app, ch, name, data);
     }
 }
 
-/* POST /apps/:id/events and /batch_events. */
+/* Channels one event goes to, as soketi's rate limiting middleware counts
+ * them: `(event.channels || [event.channel]).length`. */
+static long
+event_points(json_t *ev)
+{
+    json_t *channels = json_object_get(ev, "channels");
+    return json_is_array(channels) ? (long)json_array_size(channels) : 1;
+}
+
+typedef struct events_ctx_s {
+    skt_conn_t *c;
+    json_t *body;
+    size_t body_len; /* as received, for the metrics */
+    int batch;
+    char app_id[]; /* looked up again: a reload may replace the app meanwhile */
+} events_ctx_t;
+
+/* Checks and broadcasts an events request the rate limiter let through;
+ * headers: the limiter's. Consumes nothing; answers on c. */
+static void
+events_go(skt_conn_t *c, skt_server_t *srv, skt_app_t *app, json_t *body, size_t body_len,
+          int batch, const char *headers)
+{
+    char msg[256];
+    if (batch) {
+        json_t *list = json_object_get(body, "batch");
+        if ((long)json_array_size(list) > app->max_event_batch_size) {
+            snprintf(msg, sizeof(msg), "Cannot batch-send more than %ld messages at once",
+                     app->max_event_batch_size);
+            respond_error_h(c, 400, msg, headers);
+            return;
+        }
+        size_t i;
+        json_t *ev;
+        json_array_foreach(list, i, ev)
+        {
+            int st = check_event(app, ev, msg, sizeof(msg));
+            if (st) {
+                respond_error_h(c, st, msg, headers);
+                return;
+            }
+        }
+        json_array_foreach(list, i, ev) broadcast_event(srv, app, ev);
+    } else {
+        int st = check_event(app, body, msg, sizeof(msg));
+        if (st) {
+            respond_error_h(c, st, msg, headers);
+            return;
+        }
+        broadcast_event(srv, app, body);
+    }
+    size_t sent = respond_json_h(c, 200, json_pack("{s:b}", "ok", 1), headers);
+    count_api_call(app->id, body_len, sent);
+}
+
+static void
+events_limited_cb(void *arg, const skt_rl_result_t *res)
+{
+    events_ctx_t *ctx = arg;
+    skt_server_t *srv = skt_server_get();
+    if (!skt_conn_is_closed(ctx->c)) {
+        skt_app_t *app = skt_apps_by_id(srv->cfg->apps, ctx->app_id, strlen(ctx->app_id));
+        if (!res->allowed) {
+            respond_too_many(ctx->c, res);
+        } else if (!app) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "The app %.200s could not be found.", ctx->app_id);
+            respond_error(ctx->c, 404, msg);
+        } else {
+            char headers[160];
+            skt_rl_headers(res, headers, sizeof(headers));
+            events_go(ctx->c, srv, app, ctx->body, ctx->body_len, ctx->batch, headers);
+        }
+    }
+    skt_conn_unref(ctx->c);
+    json_decref(ctx->body);
+    free(ctx);
+}
+
+/* POST /apps/:id/events and /batch_events: size and JSON checks, then the
+ * app's maxBackendEventsPerSecond (one point per channel, as soketi), then
+ * the events' own checks and the broadcast. */
 static void
 route_events(req_t *r, int batch)
 {
@@ -423,49 +640,38 @@ route_events(req_t *r, int batch)
         return;
     }
     json_t *body = json_loadb(r->body, r->body_len, 0, NULL);
-    if (!json_is_object(body)) {
+    json_t *list = batch ? json_object_get(body, "batch") : NULL;
+    if (!json_is_object(body) || (batch && !json_is_array(list))) {
         json_decref(body);
         respond_error(r->c, 400, "The received data is incorrect");
         return;
     }
-    char msg[256];
+    long points = 0;
     if (batch) {
-        json_t *list = json_object_get(body, "batch");
-        if (!json_is_array(list)) {
-            json_decref(body);
-            respond_error(r->c, 400, "The received data is incorrect");
-            return;
-        }
-        if ((long)json_array_size(list) > r->app->max_event_batch_size) {
-            snprintf(msg, sizeof(msg), "Cannot batch-send more than %ld messages at once",
-                     r->app->max_event_batch_size);
-            json_decref(body);
-            respond_error(r->c, 400, msg);
-            return;
-        }
         size_t i;
         json_t *ev;
-        json_array_foreach(list, i, ev)
-        {
-            int st = check_event(r->app, ev, msg, sizeof(msg));
-            if (st) {
-                json_decref(body);
-                respond_error(r->c, st, msg);
-                return;
-            }
-        }
-        json_array_foreach(list, i, ev) broadcast_event(r->srv, r->app, ev);
+        json_array_foreach(list, i, ev) points += event_points(ev);
     } else {
-        int st = check_event(r->app, body, msg, sizeof(msg));
-        if (st) {
-            json_decref(body);
-            respond_error(r->c, st, msg);
-            return;
-        }
-        broadcast_event(r->srv, r->app, body);
+        points = event_points(body);
+        if (points < 1)
+            points = 1;
     }
-    json_decref(body);
-    respond_ok(r->c);
+    size_t idl = strlen(r->app->id);
+    events_ctx_t *ctx = malloc(sizeof(*ctx) + idl + 1);
+    if (!ctx) {
+        json_decref(body);
+        respond_error(r->c, 500, "A server error has occurred.");
+        return;
+    }
+    ctx->c = r->c;
+    ctx->body = body;
+    ctx->body_len = r->body_len;
+    ctx->batch = batch;
+    memcpy(ctx->app_id, r->app->id, idl + 1);
+    skt_conn_ref(r->c);
+    skt_rl_key_t key = {.app_id = r->app->id, .kind = SKT_RL_BACKEND_EVENTS};
+    skt_rl_consume(r->srv->features->rl, &key, points, r->app->max_backend_events_per_sec,
+                   events_limited_cb, ctx);
 }
 
 /* ------------------------------------------------------------ health */
@@ -595,49 +801,26 @@ route(req_t *r)
                 route_events(r, 1);
             return;
         }
-        if (get && n == 3 && is(s[2], "channels")) {
+        if (get && n >= 3 && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users"))) {
             if (req_authorize(r, app_id) != 0)
                 return;
-            query_ctx_t *q = query_ctx_new(r->c);
+            read_route_t route = n == 3 ? READ_CHANNELS : n == 4 ? READ_CHANNEL : READ_USERS;
+            query_ctx_t *q = query_ctx_new(r->c, route, r->app->id);
             const skt_sig_param_t *f = req_param(r, "filter_by_prefix");
-            if (q && f)
+            const skt_sig_param_t *w = req_param(r, "with_user_info");
+            if (q && route == READ_CHANNELS && f)
                 q->filter = strndup(f->val, f->val_len);
-            if (!q) {
-                respond_error(r->c, 500, "A server error has occurred.");
-                return;
-            }
-            SKT_ADAPTER(srv).channels(SKT_ADAPTER_SELF(srv), r->app->id, channels_cb, q);
-            return;
-        }
-        if (get && n == 4 && is(s[2], "channels")) {
-            if (req_authorize(r, app_id) != 0)
-                return;
-            query_ctx_t *q = query_ctx_new(r->c);
-            if (!q || !(q->channel = strdup(s[3])) || !(q->filter = strdup(r->app->id))) {
+            if (q && route != READ_CHANNELS)
+                q->channel = strdup(s[3]);
+            if (!q || (route == READ_CHANNELS && f && !q->filter) ||
+                (route != READ_CHANNELS && !q->channel)) {
                 if (q)
                     query_free(q);
                 respond_error(r->c, 500, "A server error has occurred.");
                 return;
             }
-            SKT_ADAPTER(srv).channel_sockets_count(SKT_ADAPTER_SELF(srv), r->app->id, q->channel,
-                                                   channel_sockets_cb, q);
-            return;
-        }
-        if (get && n == 5 && is(s[2], "channels") && is(s[4], "users")) {
-            if (req_authorize(r, app_id) != 0)
-                return;
-            if (skt_channel_kind(s[3], strlen(s[3])) != SKT_CHANNEL_PRESENCE) {
-                respond_error(r->c, 400, "The channel must be a presence channel.");
-                return;
-            }
-            query_ctx_t *q = query_ctx_new(r->c);
-            if (!q) {
-                respond_error(r->c, 500, "A server error has occurred.");
-                return;
-            }
-            const skt_sig_param_t *w = req_param(r, "with_user_info");
             q->with_user_info = w && w->val_len == 1 && w->val[0] == '1';
-            SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), r->app->id, s[3], users_cb, q);
+            read_start(r, q);
             return;
         }
         if (post && n == 5 && is(s[2], "users") && is(s[4], "terminate_connections")) {
@@ -663,8 +846,29 @@ route_usage(req_t *r)
                            "total", total, "percent", total > 0 ? used / total * 100 : 0));
 }
 
+/* GET /metrics (metrics.enabled): the Prometheus text format, or with
+ * ?json (any value, as soketi's res.query.json) prom-client's JSON. */
+static void
+route_metrics(req_t *r)
+{
+    skt_features_t *f = r->srv->features;
+    const skt_sig_param_t *json = req_param(r, "json");
+    if (json && json->val_len) {
+        respond_json(r->c, 200, skt_metrics_json(f->metrics, f->webhooks));
+        return;
+    }
+    char *text = skt_metrics_text(f->metrics, f->webhooks);
+    if (!text) {
+        respond_error(r->c, 500, "A server error has occurred.");
+        return;
+    }
+    skt_conn_http_respond(r->c, 200, cors_headers(r->srv),
+                          "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), 0);
+    free(text);
+}
+
 /* The metrics port (metrics.port): /, /ready and /usage as soketi serves
- * them there, whether or not metrics are enabled. */
+ * them there, whether or not metrics are enabled, and /metrics when they are. */
 static void
 route_metrics_port(req_t *r)
 {
@@ -683,6 +887,9 @@ route_metrics_port(req_t *r)
         route_ready(r);
     else if (r->nseg == 1 && is(r->seg[0], "usage"))
         route_usage(r);
+    else if (r->nseg == 1 && is(r->seg[0], "metrics") &&
+             skt_metrics_enabled(r->srv->features->metrics))
+        route_metrics(r);
     else
         respond_text(r->c, 404, "");
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "config/apps.h"
+#include "features/ratelimit.h"
 #include "net/conn.h"
 #include "util/map.h"
 
@@ -54,18 +55,19 @@ struct skt_socket_s {
     uint8_t id_len;
     uint8_t registered; /* in ns->sockets */
     char id[24];
-    char *user_id;      /* after pusher:signin */
-    char *user_json;    /* the signed-in user's data */
-    uint32_t rl_window; /* client-event rate limit window (seconds) */
-    uint32_t rl_count;
+    char *user_id;    /* after pusher:signin */
+    char *user_json;  /* the signed-in user's data */
+    skt_rl_slot_t rl; /* client-event rate limit window (features/ratelimit.h) */
+    struct skt_deadline_s *signin_deadline; /* userAuthenticationTimeout, while pending */
 };
 
 struct skt_ns_s {
     char *app_id;
-    skt_app_t *app;      /* current settings; replaced on reload */
-    skt_map_t *channels; /* name -> skt_channel_t */
-    skt_map_t *sockets;  /* socket id -> skt_socket_t */
-    skt_map_t *users;    /* user id -> skt_user_t */
+    skt_app_t *app;                    /* current settings; replaced on reload */
+    skt_map_t *channels;               /* name -> skt_channel_t */
+    skt_map_t *sockets;                /* socket id -> skt_socket_t */
+    skt_map_t *users;                  /* user id -> skt_user_t */
+    struct skt_metrics_app_s *metrics; /* the app's counters (features/metrics.h); NULL: off */
 };
 
 typedef struct skt_user_s {

@@ -14,8 +14,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "features/features.h"
+#include "features/metrics.h"
 #include "plugin/loader.h"
 #include "pusher/http_api.h"
+#include "pusher/sig.h"
 #include "pusher/ws_handler.h"
 #include "util/log.h"
 
@@ -80,6 +83,29 @@ host_log(int level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* "#server-to-user-<id>": Pusher's channel of a signed-in user. Nobody
+ * subscribes to it; every socket signed in as <id> gets its events. */
+static void
+deliver_to_user(skt_ns_t *ns, const char *user_id, const char *msg, size_t msg_len,
+                const char *except)
+{
+    skt_user_t *u = skt_ns_user(ns, user_id, strlen(user_id));
+    if (!u || u->n == 0)
+        return;
+    skt_buf_t *frame = skt_conn_frame_text(msg, msg_len);
+    if (!frame)
+        return;
+    size_t sent = 0;
+    for (uint32_t i = 0; i < u->n; i++) {
+        if (!except || strcmp(u->socks[i]->id, except) != 0) {
+            skt_conn_send_buf(&u->socks[i]->conn, frame);
+            sent++;
+        }
+    }
+    skt_buf_unref(frame);
+    skt_metrics_ws_out(ns->metrics, sent, msg_len);
+}
+
 static void
 host_deliver_local(const char *app_id, const char *channel, const char *msg, size_t msg_len,
                    const char *except)
@@ -87,6 +113,10 @@ host_deliver_local(const char *app_id, const char *channel, const char *msg, siz
     skt_ns_t *ns = host_ns(app_id);
     if (!ns)
         return;
+    if (strncmp(channel, SKT_SERVER_TO_USER_PREFIX, sizeof(SKT_SERVER_TO_USER_PREFIX) - 1) == 0) {
+        deliver_to_user(ns, channel + sizeof(SKT_SERVER_TO_USER_PREFIX) - 1, msg, msg_len, except);
+        return;
+    }
     skt_channel_t *ch = skt_ns_channel(ns, channel, strlen(channel));
     if (!ch || ch->n == 0)
         return;
@@ -101,12 +131,16 @@ host_deliver_local(const char *app_id, const char *channel, const char *msg, siz
     }
     /* Sending never closes a socket synchronously (a slow reader is closed at
      * the next flush), so the channel's array cannot change under this loop. */
+    size_t sent = 0;
     for (uint32_t i = 0; i < ch->n; i++) {
         skt_socket_t *s = ch->socks[i];
-        if (s != skip)
+        if (s != skip) {
             skt_conn_send_buf(&s->conn, frame);
+            sent++;
+        }
     }
     skt_buf_unref(frame);
+    skt_metrics_ws_out(ns->metrics, sent, msg_len);
 }
 
 static long
@@ -267,23 +301,43 @@ skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_di
         .on_ws_message = skt_ws_on_message,
         .on_ws_close = skt_ws_on_close,
     };
+    /* As soketi: TLS on the main port when a certificate or key is set. */
+    if (*cfg->ssl.cert_path || *cfg->ssl.key_path) {
+        opts.tls = skt_tls_new(cfg->ssl.cert_path, cfg->ssl.key_path, cfg->ssl.passphrase,
+                               cfg->ssl.ca_path, err, errlen);
+        if (!opts.tls) {
+            skt_server_free(srv);
+            return NULL;
+        }
+    }
     srv->net = skt_net_new(base, &opts, &h, srv);
     skt_net_handlers_t mh = {.on_request = skt_http_on_metrics_request};
     skt_net_opts_t mopts = opts;
     mopts.conn_size = sizeof(skt_conn_t);
     mopts.max_body = 0;
+    mopts.tls = NULL;
     srv->metrics_net = skt_net_new(base, &mopts, &mh, srv);
     if (!srv->namespaces || !srv->net || !srv->metrics_net) {
         snprintf(err, errlen, "out of memory");
         skt_server_free(srv);
         return NULL;
     }
-    if (skt_plugin_load(plugin_dir, cfg->adapter.driver, &srv->host, &srv->plugin, err, errlen) !=
-        0) {
+    /* soketi's redis adapter in cluster mode is the redis-cluster plugin */
+    const char *driver =
+        strcmp(cfg->adapter.driver, "redis") == 0 && cfg->adapter.redis.cluster_mode
+            ? "redis-cluster"
+            : cfg->adapter.driver;
+    if (skt_plugin_load(plugin_dir, driver, &srv->host, &srv->plugin, err, errlen) != 0) {
         skt_server_free(srv);
         return NULL;
     }
     srv->adapter = skt_plugin_adapter(srv->plugin);
+    skt_features_hooks_t hooks = {.signin_timeout = skt_ws_signin_timeout,
+                                  .sign = skt_sig_hmac_sha256_hex};
+    if (!(srv->features = skt_features_new(base, cfg, &hooks, err, errlen))) {
+        skt_server_free(srv);
+        return NULL;
+    }
     skt_log(SKT_LOG_INFO, "adapter '%s' loaded from %s (ABI %d)", cfg->adapter.driver,
             skt_plugin_path(srv->plugin), skt_plugin_abi(srv->plugin));
     return srv;
@@ -359,6 +413,7 @@ skt_server_free(skt_server_t *srv)
     if (srv->metrics_net)
         skt_net_free(srv->metrics_net);
     skt_plugin_unload(srv->plugin);
+    skt_features_free(srv->features);
     if (srv->namespaces) {
         size_t pos = 0;
         void *v;

@@ -27,7 +27,8 @@ typedef struct skt_server_s {
     skt_plugin_t *plugin;
     soketi_adapter_t *adapter; /* the plugin's ops */
     soketi_host_t host;
-    int closing; /* shutting down: refuse new work */
+    struct skt_features_s *features; /* rate limits, cache, webhooks, ...: features/features.h */
+    int closing;                     /* shutting down: refuse new work */
     char node_id[40];
 } skt_server_t;
 
@@ -51,6 +52,9 @@ skt_ns_t *skt_server_find_ns(skt_server_t *srv, const char *app_id, size_t len);
 
 /* Starts the graceful shutdown: stop accepting, tell clients 4200. */
 void skt_server_close_all(skt_server_t *srv);
+
+/* Broadcasts to "#server-to-user-<id>" reach the sockets signed in as <id>. */
+#define SKT_SERVER_TO_USER_PREFIX "#server-to-user-"
 
 /* Convenience wrappers over the adapter's ops. */
 #define SKT_ADAPTER(srv) ((srv)->adapter->ops)

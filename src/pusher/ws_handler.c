@@ -1,4 +1,5 @@
-/* ws_handler.c - the Pusher WebSocket protocol: connect, ping, subscribe, presence, client events.
+/* ws_handler.c - the Pusher WebSocket protocol: connect, ping, subscribe, presence, client
+ * events, sign-in (deadline, watchlists), cache channels, and the webhooks and metrics of it all.
  *
  * Behaviour and message shapes follow soketi 1.6 (src/ws-handler.ts and
  * src/channels/ *.ts); where soketi stays silent on malformed input, we answer
@@ -6,9 +7,11 @@
  *
  * DESIGN
  * Anything that may need the cluster (the connection quota, presence member
- * lists) goes through the adapter's asynchronous ops. While such a call is
+ * lists) or a driver that may answer later (the rate limiter, the cache: see
+ * src/features/) goes through asynchronous calls. While such a call is
  * pending the socket is held with skt_conn_ref(), and the completion checks
- * whether it closed meanwhile before touching protocol state.
+ * whether it closed (or left the channel) meanwhile before touching protocol
+ * state. Webhook events and metrics are reported where soketi reports them.
  */
 #include "pusher/ws_handler.h"
 
@@ -19,14 +22,28 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "features/features.h"
+#include "features/deadline.h"
+#include "features/metrics.h"
+#include "features/watchlist.h"
 #include "pusher/channel_kind.h"
 #include "pusher/sig.h"
 #include "util/log.h"
 
 static void subscribe(skt_socket_t *s, json_t *data);
 static void unsubscribe_at(skt_socket_t *s, uint16_t i);
+static void signin_deadline_clear(skt_socket_t *s);
 
 /* ------------------------------------------------------------ output */
+
+/* Queues one message on s, counted for the app's metrics once s has an app. */
+static void
+send_text(skt_socket_t *s, const char *text, size_t len)
+{
+    skt_conn_send_text(&s->conn, text, len);
+    if (s->ns)
+        skt_metrics_ws_out(s->ns->metrics, 1, len);
+}
 
 /* Serialises obj (keys in insertion order, as soketi's JSON.stringify) and
  * queues it on s. Consumes the reference to obj. */
@@ -41,7 +58,7 @@ send_json(skt_socket_t *s, json_t *obj)
         skt_conn_abort(&s->conn);
         return;
     }
-    skt_conn_send_text(&s->conn, text, strlen(text));
+    send_text(s, text, strlen(text));
     free(text);
 }
 
@@ -123,9 +140,16 @@ establish(skt_socket_t *s, skt_ns_t *ns)
         skt_conn_abort(&s->conn);
         return;
     }
+    if (!ns->metrics)
+        ns->metrics = skt_metrics_app(skt_server_get()->features->metrics, ns->app_id);
+    skt_metrics_connection(ns->metrics, 1);
     char data[96];
     snprintf(data, sizeof(data), "{\"socket_id\":\"%s\",\"activity_timeout\":30}", s->id);
     send_json(s, json_pack("{s:s, s:s}", "event", "pusher:connection_established", "data", data));
+    /* soketi's setUserAuthenticationTimeout: sign in, or join an authorized
+     * channel, within userAuthenticationTimeout ms. */
+    if (ns->app->enable_user_authentication)
+        s->signin_deadline = skt_deadline_start(skt_server_get()->features->signin_deadlines, s);
 }
 
 typedef struct open_ctx_s {
@@ -187,6 +211,62 @@ skt_ws_open(skt_server_t *srv, skt_socket_t *s, const char *app_key, size_t key_
     ctx->ns = ns;
     skt_conn_ref(&s->conn);
     SKT_ADAPTER(srv).sockets_count(SKT_ADAPTER_SELF(srv), app->id, open_quota_cb, ctx);
+}
+
+/* ------------------------------------------------------------ cache channels */
+
+typedef struct cache_ctx_s {
+    skt_socket_t *s;
+    size_t len;
+    char channel[];
+} cache_ctx_t;
+
+/* The cache's answer: the channel's last event, else pusher:cache_miss
+ * (soketi's sendMissedCacheIfExists), unless the socket left meanwhile. */
+static void
+cache_get_cb(void *arg, const char *value, size_t len)
+{
+    cache_ctx_t *ctx = arg;
+    skt_socket_t *s = ctx->s;
+    if (!skt_conn_is_closed(&s->conn) && skt_ns_find_sub(s, ctx->channel, ctx->len)) {
+        json_t *cached = value ? json_loadb(value, len, 0, NULL) : NULL;
+        json_t *event = json_object_get(cached, "event");
+        if (json_is_string(event)) {
+            json_t *msg =
+                json_pack("{s:O, s:s%}", "event", event, "channel", ctx->channel, ctx->len);
+            json_t *data = json_object_get(cached, "data");
+            if (data)
+                json_object_set(msg, "data", data);
+            send_json(s, msg);
+        } else {
+            send_json(s, json_pack("{s:s, s:s%}", "event", "pusher:cache_miss", "channel",
+                                   ctx->channel, ctx->len));
+            skt_webhooks_cache_miss(skt_server_get()->features->webhooks, s->ns->app, ctx->channel);
+        }
+        json_decref(cached);
+    }
+    skt_conn_unref(&s->conn);
+    free(ctx);
+}
+
+/* After subscription_succeeded on a cache channel: look up its last event. */
+static void
+send_cached(skt_socket_t *s, const char *channel, size_t clen)
+{
+    if (!skt_cache_is_cache_channel(channel, clen))
+        return;
+    skt_server_t *srv = skt_server_get();
+    char key[512];
+    size_t klen = skt_cache_channel_key(key, sizeof(key), s->ns->app_id, channel, clen);
+    cache_ctx_t *ctx = klen ? malloc(sizeof(*ctx) + clen + 1) : NULL;
+    if (!ctx)
+        return;
+    ctx->s = s;
+    ctx->len = clen;
+    memcpy(ctx->channel, channel, clen);
+    ctx->channel[clen] = '\0';
+    skt_conn_ref(&s->conn);
+    skt_cache_get(srv->features->cache, key, klen, cache_get_cb, ctx);
 }
 
 /* ------------------------------------------------------------ presence helpers */
@@ -274,6 +354,7 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
     if (!known) {
         broadcast_member_event(srv, s->ns->app_id, ctx->channel, "pusher_internal:member_added",
                                ctx->user_id, ctx->user_info, s->id);
+        skt_webhooks_member_added(srv->features->webhooks, s->ns->app, ctx->channel, ctx->user_id);
         json_t *info = json_loads(ctx->user_info, JSON_DECODE_ANY, NULL);
         json_array_append_new(ids, json_string(ctx->user_id));
         json_object_set_new(hash, ctx->user_id, info ? info : json_null());
@@ -285,6 +366,7 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
     send_json(s, json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:subscription_succeeded",
                            "channel", ctx->channel, "data", data ? data : "{}"));
     free(data);
+    send_cached(s, ctx->channel, strlen(ctx->channel));
     presence_ctx_free(ctx);
 }
 
@@ -317,6 +399,9 @@ presence_count_cb(void *arg, int status, long count)
         presence_ctx_free(ctx);
         return;
     }
+    signin_deadline_clear(s);
+    if (n == 1)
+        skt_webhooks_channel_occupied(srv->features->webhooks, s->ns->app, ctx->channel);
     SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
                                      presence_members_cb, ctx);
 }
@@ -334,9 +419,14 @@ presence_left_cb(void *arg, int status, const soketi_member_t *members, size_t n
             return;
         }
     }
-    if (status != SOKETI_ERROR)
+    if (status != SOKETI_ERROR) {
         broadcast_member_event(srv, ctx->app_id, ctx->channel, "pusher_internal:member_removed",
                                ctx->user_id, NULL, ctx->socket_id);
+        skt_ns_t *ns = skt_server_find_ns(srv, ctx->app_id, strlen(ctx->app_id));
+        if (ns && ns->app)
+            skt_webhooks_member_removed(srv->features->webhooks, ns->app, ctx->channel,
+                                        ctx->user_id);
+    }
     presence_ctx_free(ctx);
 }
 
@@ -387,6 +477,27 @@ user_id_text(json_t *v)
     return NULL;
 }
 
+/* "#server-to-user-<id>" is Pusher's channel of a signed-in user: pusher-js
+ * subscribes to it after sign-in. The user's sockets already get its events
+ * (pusher/server.c delivers them to the sockets signed in as <id>, never to
+ * subscribers), so the user's own socket is answered subscription_succeeded
+ * and anyone else is refused. Returns 1 when channel was such a name. */
+static int
+subscribe_server_to_user(skt_socket_t *s, const char *channel, size_t clen)
+{
+    static const char prefix[] = SKT_SERVER_TO_USER_PREFIX;
+    const size_t pl = sizeof(prefix) - 1;
+    if (clen < pl || memcmp(channel, prefix, pl) != 0)
+        return 0;
+    if (s->user_id && strlen(s->user_id) == clen - pl &&
+        memcmp(s->user_id, channel + pl, clen - pl) == 0)
+        send_json(s, json_pack("{s:s, s:s%}", "event", "pusher_internal:subscription_succeeded",
+                               "channel", channel, clen));
+    else
+        send_subscription_error(s, channel, "AuthError", "The connection is unauthorized.", 401);
+    return 1;
+}
+
 static void
 subscribe(skt_socket_t *s, json_t *data)
 {
@@ -410,6 +521,8 @@ subscribe(skt_socket_t *s, json_t *data)
         send_subscription_error(s, channel, "LimitReached", msg, 4009);
         return;
     }
+    if (subscribe_server_to_user(s, channel, clen))
+        return;
     int kind = skt_channel_kind(channel, clen);
     const char *channel_data = NULL;
     size_t cdlen = 0;
@@ -488,12 +601,22 @@ subscribe(skt_socket_t *s, json_t *data)
     }
 
     uint32_t n;
+    int already = skt_ns_find_sub(s, channel, clen) != NULL;
     if (!skt_ns_join(s->ns, s, channel, clen, &n)) {
         skt_conn_abort(&s->conn);
         return;
     }
+    if (kind != SKT_CHANNEL_PUBLIC)
+        signin_deadline_clear(s);
+    if (!already) {
+        /* soketi's webhooks of a join: occupied when this node's first socket joined. */
+        if (n == 1)
+            skt_webhooks_channel_occupied(srv->features->webhooks, app, channel);
+        skt_webhooks_subscription_count(srv->features->webhooks, app, channel, (long)n);
+    }
     send_json(s, json_pack("{s:s, s:s%}", "event", "pusher_internal:subscription_succeeded",
                            "channel", channel, clen));
+    send_cached(s, channel, clen);
 }
 
 /* Leaves subscription i; for presence, tells the channel when the user's
@@ -504,27 +627,83 @@ unsubscribe_at(skt_socket_t *s, uint16_t i)
     skt_server_t *srv = skt_server_get();
     skt_channel_t *ch = s->subs[i].ch;
     char *channel = strndup(ch->name, ch->name_len);
+    int presence = ch->members != NULL;
     uint32_t remaining;
     char *gone_user = NULL;
     skt_ns_leave(s->ns, s, i, &remaining, &gone_user);
     if (gone_user && channel) {
         presence_ctx_t *ctx = calloc(1, sizeof(*ctx));
         if (ctx) {
-            ctx->channel = channel;
-            channel = NULL;
+            ctx->channel = strdup(channel);
             ctx->user_id = gone_user;
             gone_user = NULL;
             ctx->app_id = strdup(s->ns->app_id);
             ctx->socket_id = strdup(s->id);
-            SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), ctx->app_id, ctx->channel,
-                                             presence_left_cb, ctx);
+            if (ctx->channel && ctx->app_id && ctx->socket_id)
+                SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), ctx->app_id, ctx->channel,
+                                                 presence_left_cb, ctx);
+            else
+                presence_ctx_free(ctx);
         }
+    }
+    /* soketi's webhooks of a leave: vacated when this node's last socket left. */
+    if (channel && s->ns->app) {
+        if (remaining == 0)
+            skt_webhooks_channel_vacated(srv->features->webhooks, s->ns->app, channel);
+        if (!presence)
+            skt_webhooks_subscription_count(srv->features->webhooks, s->ns->app, channel,
+                                            (long)remaining);
     }
     free(gone_user);
     free(channel);
 }
 
 /* ------------------------------------------------------------ client events */
+
+typedef struct client_event_ctx_s {
+    skt_socket_t *s;
+    json_t *msg; /* the client's message, checked */
+} client_event_ctx_t;
+
+/* The rate limiter's answer for one client event: relay it, or refuse with
+ * 4301 as soketi does. The socket may have closed or left the channel while
+ * a distributed limiter was counting. */
+static void
+client_event_limited_cb(void *arg, const skt_rl_result_t *res)
+{
+    client_event_ctx_t *ctx = arg;
+    skt_socket_t *s = ctx->s;
+    skt_server_t *srv = skt_server_get();
+    const char *event = str_of(ctx->msg, "event", NULL);
+    size_t clen = 0;
+    const char *channel = str_of(ctx->msg, "channel", &clen);
+    skt_sub_t *sub = NULL;
+    if (!skt_conn_is_closed(&s->conn) && s->ns)
+        sub = skt_ns_find_sub(s, channel, clen);
+    if (sub && !res->allowed) {
+        send_channel_error(s, channel, 4301,
+                           "The rate limit for sending client events exceeded the quota.");
+    } else if (sub) {
+        json_t *out = json_pack("{s:s, s:s%}", "event", event, "channel", channel, clen);
+        json_t *data = json_object_get(ctx->msg, "data");
+        json_object_set(out, "data", data ? data : json_null());
+        if (sub->member)
+            json_object_set_new(out, "user_id",
+                                json_stringn(sub->member->user_id, sub->member->id_len));
+        char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(out);
+        if (text)
+            SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), s->ns->app_id, sub->ch->name, text,
+                                       strlen(text), s->id);
+        free(text);
+        skt_webhooks_client_event(srv->features->webhooks, s->ns->app, channel, event,
+                                  json_object_get(ctx->msg, "data"), s->id,
+                                  sub->member ? sub->member->user_id : NULL);
+    }
+    json_decref(ctx->msg);
+    skt_conn_unref(&s->conn);
+    free(ctx);
+}
 
 static void
 client_event(skt_socket_t *s, const char *event, size_t elen, json_t *msg)
@@ -579,32 +758,163 @@ client_event(skt_socket_t *s, const char *event, size_t elen, json_t *msg)
                                  "channels.");
         return;
     }
-    if (app->max_client_events_per_sec >= 0) {
-        uint32_t now = (uint32_t)time(NULL);
-        if (s->rl_window != now) {
-            s->rl_window = now;
-            s->rl_count = 0;
-        }
-        if (++s->rl_count > (uint32_t)app->max_client_events_per_sec) {
-            send_channel_error(s, channel, 4301,
-                               "The rate limit for sending client events exceeded the quota.");
-            return;
-        }
+    client_event_ctx_t *ctx = malloc(sizeof(*ctx));
+    if (!ctx) {
+        skt_conn_abort(&s->conn);
+        return;
     }
-    json_t *out = json_pack("{s:s%, s:s%}", "event", event, elen, "channel", channel, clen);
-    json_object_set(out, "data", data ? data : json_null());
-    if (sub->member)
-        json_object_set_new(out, "user_id",
-                            json_stringn(sub->member->user_id, sub->member->id_len));
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(out);
-    if (text)
-        SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), s->ns->app_id, sub->ch->name, text,
-                                   strlen(text), s->id);
-    free(text);
+    ctx->s = s;
+    ctx->msg = json_incref(msg);
+    skt_conn_ref(&s->conn);
+    skt_rl_key_t key = {
+        .app_id = s->ns->app_id, .kind = SKT_RL_CLIENT_EVENTS, .socket_id = s->id, .slot = &s->rl};
+    skt_rl_consume(srv->features->rl, &key, 1, app->max_client_events_per_sec,
+                   client_event_limited_cb, ctx);
 }
 
 /* ------------------------------------------------------------ sign-in */
+
+void
+skt_ws_signin_timeout(void *socket)
+{
+    skt_socket_t *s = socket;
+    s->signin_deadline = NULL; /* already gone */
+    if (!skt_conn_is_closed(&s->conn))
+        skt_ws_terminate(s, 4009, "Connection not authorized within timeout.");
+}
+
+/* The connection proved who it is (signed in, or joined an authorized
+ * channel, as soketi's PrivateChannelManager): no more sign-in deadline. */
+static void
+signin_deadline_clear(skt_socket_t *s)
+{
+    skt_deadline_cancel(s->signin_deadline);
+    s->signin_deadline = NULL;
+}
+
+/* pusher_internal:watchlist_events with one event per non-empty group
+ * (data as JSON text, like every pusher_internal event), or NULL. */
+static char *
+watchlist_message(const char *const *online, size_t non, const char *const *offline, size_t noff)
+{
+    json_t *events = json_array();
+    const char *names[2] = {"online", "offline"};
+    const char *const *groups[2] = {online, offline};
+    size_t counts[2] = {non, noff};
+    for (int g = 0; g < 2; g++) {
+        if (!counts[g])
+            continue;
+        json_t *ids = json_array();
+        for (size_t i = 0; i < counts[g]; i++)
+            json_array_append_new(ids, json_string(groups[g][i]));
+        json_array_append_new(events, json_pack("{s:s, s:o}", "name", names[g], "user_ids", ids));
+    }
+    json_t *data = json_pack("{s:o}", "events", events);
+    char *dtext = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(data);
+    json_t *msg = json_pack("{s:s, s:s}", "event", "pusher_internal:watchlist_events", "data",
+                            dtext ? dtext : "{}");
+    free(dtext);
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(msg);
+    return text;
+}
+
+typedef struct watch_notify_s {
+    skt_buf_t *frame;
+    size_t len; /* of the message in frame */
+    skt_socket_t *except;
+} watch_notify_t;
+
+static void
+watch_notify_one(void *arg, void *watcher)
+{
+    watch_notify_t *n = arg;
+    skt_socket_t *w = watcher;
+    if (w != n->except) {
+        skt_conn_send_buf(&w->conn, n->frame);
+        skt_metrics_ws_out(w->ns->metrics, 1, n->len);
+    }
+}
+
+/* Tells everyone watching user_id that it came online or went offline. */
+static void
+watch_notify(skt_ns_t *ns, const char *user_id, int online, skt_socket_t *except)
+{
+    skt_server_t *srv = skt_server_get();
+    if (!skt_watch_count(srv->features->watch, ns->app_id, user_id))
+        return;
+    const char *const ids[1] = {user_id};
+    char *text = watchlist_message(online ? ids : NULL, online, online ? NULL : ids, !online);
+    watch_notify_t n = {.frame = text ? skt_conn_frame_text(text, strlen(text)) : NULL,
+                        .len = text ? strlen(text) : 0,
+                        .except = except};
+    free(text);
+    if (!n.frame)
+        return;
+    skt_watch_each(srv->features->watch, ns->app_id, user_id, watch_notify_one, &n);
+    skt_buf_unref(n.frame);
+}
+
+/* Forgets who s was signed in as: its watchlist, its place among the user's
+ * sockets and, when it was the user's last, tells the user's watchers. */
+static void
+signout(skt_socket_t *s)
+{
+    if (!s->user_id)
+        return;
+    skt_server_t *srv = skt_server_get();
+    skt_watch_remove(srv->features->watch, s->ns->app_id, s);
+    skt_ns_remove_user(s->ns, s);
+    if (!skt_ns_user(s->ns, s->user_id, strlen(s->user_id)))
+        watch_notify(s->ns, s->user_id, 0, s);
+    free(s->user_id);
+    s->user_id = NULL;
+}
+
+/* Registers s's watchlist (user_data "watchlist": [ids]) and tells s who of
+ * them is online now, as Pusher does right after sign-in. */
+static void
+watchlist_start(skt_socket_t *s, json_t *list)
+{
+    skt_server_t *srv = skt_server_get();
+    const char *ids[SKT_WATCH_MAX_IDS];
+    char *owned[SKT_WATCH_MAX_IDS];
+    size_t n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (n == SKT_WATCH_MAX_IDS)
+            break;
+        char *id = user_id_text(v);
+        if (!id)
+            continue;
+        owned[n] = id;
+        ids[n++] = id;
+    }
+    if (n && skt_watch_add(srv->features->watch, s->ns->app_id, s, ids, n) < 0)
+        skt_log(SKT_LOG_WARN, "socket %s: out of memory for its watchlist", s->id);
+    for (size_t k = 0; k < n; k++)
+        free(owned[k]);
+    size_t nw = 0, non = 0, noff = 0;
+    const char *const *watched = skt_watch_ids(srv->features->watch, s->ns->app_id, s, &nw);
+    if (!nw)
+        return;
+    const char **on = malloc(nw * sizeof(*on)), **off = malloc(nw * sizeof(*off));
+    for (size_t k = 0; on && off && k < nw; k++) {
+        if (skt_ns_user(s->ns, watched[k], strlen(watched[k])))
+            on[non++] = watched[k];
+        else
+            off[noff++] = watched[k];
+    }
+    char *text = on && off ? watchlist_message(on, non, off, noff) : NULL;
+    if (text)
+        send_text(s, text, strlen(text));
+    free(text);
+    free(on);
+    free(off);
+}
 
 static void
 signin(skt_socket_t *s, json_t *data)
@@ -620,20 +930,35 @@ signin(skt_socket_t *s, json_t *data)
     }
     json_t *user = json_loadb(user_data, ulen, 0, NULL);
     char *id = user ? user_id_text(json_object_get(user, "id")) : NULL;
-    json_decref(user);
     if (!id) {
+        json_decref(user);
         skt_ws_terminate(s, 4009, "The returned user data must contain the \"id\" field.");
         return;
     }
-    if (s->user_id)
-        skt_ns_remove_user(s->ns, s);
-    free(s->user_id);
-    s->user_id = id;
-    if (skt_ns_add_user(s->ns, s) != 0) {
-        skt_conn_abort(&s->conn);
-        return;
+    int first = 0;
+    if (s->user_id && strcmp(s->user_id, id) == 0) {
+        /* Signed in again as the same user: only the watchlist may change. */
+        free(id);
+        id = s->user_id;
+        skt_watch_remove(skt_server_get()->features->watch, s->ns->app_id, s);
+    } else {
+        signout(s); /* as someone else: the previous user may have gone offline */
+        first = !skt_ns_user(s->ns, id, strlen(id));
+        s->user_id = id;
+        if (skt_ns_add_user(s->ns, s) != 0) {
+            json_decref(user);
+            skt_conn_abort(&s->conn);
+            return;
+        }
     }
+    signin_deadline_clear(s);
     send_json(s, json_pack("{s:s, s:O}", "event", "pusher:signin_success", "data", data));
+    json_t *watchlist = json_object_get(user, "watchlist");
+    if (json_is_array(watchlist))
+        watchlist_start(s, watchlist);
+    json_decref(user);
+    if (first)
+        watch_notify(s->ns, id, 1, s);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -650,6 +975,7 @@ skt_ws_on_message(skt_conn_t *c, int binary, char *text, size_t len)
         skt_log(SKT_LOG_DEBUG, "socket %s: not JSON (%s)", s->id, jerr.text);
         return;
     }
+    skt_metrics_ws_in(s->ns->metrics, len);
     size_t elen = 0;
     const char *event = json_is_object(msg) ? str_of(msg, "event", &elen) : NULL;
     if (!event) {
@@ -686,10 +1012,10 @@ skt_ws_on_close(skt_conn_t *c)
     skt_socket_t *s = (skt_socket_t *)c;
     if (!s->ns)
         return;
+    signin_deadline_clear(s);
     while (s->nsubs)
         unsubscribe_at(s, (uint16_t)(s->nsubs - 1));
-    skt_ns_remove_user(s->ns, s);
-    free(s->user_id);
-    s->user_id = NULL;
+    signout(s);
     skt_ns_remove_socket(s->ns, s);
+    skt_metrics_connection(s->ns->metrics, 0);
 }

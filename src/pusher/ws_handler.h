@@ -13,6 +13,10 @@ void skt_ws_open(skt_server_t *srv, skt_socket_t *s, const char *app_key, size_t
 void skt_ws_on_message(skt_conn_t *c, int binary, char *text, size_t len);
 void skt_ws_on_close(skt_conn_t *c);
 
+/* The app requires sign-in and the connection (a skt_socket_t) did not sign
+ * in within userAuthenticationTimeout: pusher:error 4009 and close 4009. */
+void skt_ws_signin_timeout(void *socket);
+
 /* pusher:error {code, message}; code 0 sends null (not a reason to reconnect). */
 void skt_ws_send_error(skt_socket_t *s, int code, const char *msg);
 /* pusher:error with code, then close with the same code. */

@@ -225,8 +225,11 @@ describe('soketi start refuses adapters it cannot load', { skip: skipAll }, () =
         assert.doesNotMatch(r.stderr, /cleanup called without state/, show(r));
     });
 
-    test('driver "redis" with the normal plugin dir: names adapter_redis.so and soketi-redis', { skip: PLUGIN_DIR ? false : 'SOKETI_PLUGIN_DIR_TEST is not set' }, async () => {
-        const r = await run(['start', `--plugin-dir=${PLUGIN_DIR}`], { env: { SOKETI_ADAPTER_DRIVER: 'redis' } });
+    test('driver "redis" not installed: names adapter_redis.so and the soketi-redis package', async () => {
+        // A plugin directory without adapter_redis.so, as on a host without soketi-redis.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-noredis-'));
+        const r = await run(['start', `--plugin-dir=${dir}`], { env: { SOKETI_ADAPTER_DRIVER: 'redis' } });
+        fs.rmSync(dir, { recursive: true, force: true });
         assert.equal(r.code, 1, show(r));
         assert.match(r.stderr, /adapter_redis\.so/, show(r));
         assert.match(r.stderr, /soketi-redis/, show(r));

@@ -13,6 +13,7 @@
 // which `npm ci` in tests/reference installs).
 // SOKETI_TEST_DEBUG=1 echoes the daemon's output live and sets SOKETI_DEBUG=1.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -87,10 +88,12 @@ function httpGetOnce(port, pathName, timeoutMs) {
  * Start a daemon on free ports and wait until GET /ready answers 200 "OK".
  * env: extra environment (soketi's SOKETI_* names); config: an object written to a
  * temporary JSON file passed with --config; args: extra command-line arguments;
- * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`).
+ * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`); reference: true starts
+ * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster).
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
-export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath } = {}) {
+export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
+    reference = REFERENCE } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
     const port = await freePort();
     let metricsPort = await freePort();
@@ -109,7 +112,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
         SOKETI_SHUTDOWN_GRACE_PERIOD: '200', // tests that test shutdown set their own
         ...(DEBUG ? { SOKETI_DEBUG: '1' } : {}),
     };
-    if (REFERENCE) {
+    if (reference) {
         // soketi 1.6 runs node-discover on UDP; keep parallel instances apart.
         childEnv.SOKETI_CLUSTER_PORT = String(await freePort());
         childEnv.SOKETI_CLUSTER_HOST = '127.0.0.1';
@@ -122,7 +125,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
 
     let tmpDir = null;
     const argv = [];
-    if (REFERENCE) {
+    if (reference) {
         argv.push(REFERENCE_BIN, 'start');
     } else {
         if (!process.env.SOKETI_BIN) {
@@ -140,7 +143,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
     }
     argv.push(...args);
 
-    const cmd = REFERENCE ? process.execPath : process.env.SOKETI_BIN;
+    const cmd = reference ? process.execPath : process.env.SOKETI_BIN;
     const proc = spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderrText = '';
     let stdoutText = '';
@@ -879,9 +882,10 @@ process.on('exit', () => {
  * answers PING. With start: false only the port is chosen (start it later with start()).
  * Resolves { port, start(), stop(), restart(), command(...args) }: command sends one
  * command on a fresh connection and resolves the reply (errors as Error values).
+ * args: more redis-server arguments (startRedisCluster's cluster options).
  * Every server is killed when the test process exits.
  */
-export async function startRedis({ port, start = true, bin = process.env.REDIS_SERVER || 'redis-server' } = {}) {
+export async function startRedis({ port, start = true, bin = process.env.REDIS_SERVER || 'redis-server', args = [] } = {}) {
     port = port ?? await freePort();
     let proc = null;
     let exited = null;
@@ -910,7 +914,7 @@ export async function startRedis({ port, start = true, bin = process.env.REDIS_S
         output: () => output,
         async start() {
             if (proc && !exited.done) return;
-            proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+            proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
                 { stdio: ['ignore', 'pipe', 'pipe'] });
             const state = { done: false };
             exited = state;
@@ -1046,4 +1050,216 @@ export async function startTlsServer({ env = {}, config = null, ca, readyTimeout
 export function cpuTicks(pid) {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return Number(fields[11]) + Number(fields[12]);
+}
+
+
+// ---------------------------------------------------------------------------
+// A local HTTP endpoint that receives webhooks.
+
+/**
+ * Start an HTTP server on 127.0.0.1 that records every request. respond(req, i) decides the
+ * answer to the i-th request: a status number (default 200), or 'hang' to never answer.
+ * Resolves { url, port, requests: [{ method, url, headers, rawBody, json }], next(timeoutMs),
+ * waitFor(predicate, timeoutMs), close() }. A file that starts receivers calls
+ * after(closeWebhookReceivers) (a receiver keeps the test process alive until closed).
+ */
+export async function startWebhookReceiver({ respond = () => 200 } = {}) {
+    const requests = [];
+    const waiters = [];
+    const hanging = new Set();
+    const srv = http.createServer((req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+            const rawBody = Buffer.concat(chunks).toString('utf8');
+            let json;
+            try { json = JSON.parse(rawBody); } catch { json = undefined; }
+            const r = { method: req.method, url: req.url, headers: req.headers, rawBody, json };
+            const i = requests.length;
+            requests.push(r);
+            const answer = respond(r, i);
+            if (answer === 'hang') {
+                hanging.add(res);
+            } else {
+                res.writeHead(answer ?? 200, { 'content-type': 'application/json' });
+                res.end('{}');
+            }
+            for (const w of [...waiters]) w();
+        });
+    });
+    srv.keepAliveTimeout = 60000;
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const { port } = srv.address();
+    let seen = 0;
+    const receiver = {
+        port,
+        url: `http://127.0.0.1:${port}/webhooks`,
+        requests,
+        /** Resolves when predicate(requests) is truthy (checked on every request). */
+        waitFor(predicate, timeoutMs = 5000) {
+            return new Promise((resolve, reject) => {
+                const check = () => {
+                    const v = predicate(requests);
+                    if (!v) return false;
+                    clearTimeout(timer);
+                    waiters.splice(waiters.indexOf(check), 1);
+                    resolve(v);
+                    return true;
+                };
+                const timer = setTimeout(() => {
+                    waiters.splice(waiters.indexOf(check), 1);
+                    reject(new Error(`webhook receiver: timed out after ${timeoutMs} ms (${requests.length} request(s))`));
+                }, timeoutMs);
+                waiters.push(check);
+                check();
+            });
+        },
+        /** The next request not returned by next() before. */
+        async next(timeoutMs = 5000) {
+            const want = seen + 1;
+            await receiver.waitFor((rs) => rs.length >= want, timeoutMs);
+            return requests[seen++];
+        },
+        close() {
+            receivers.delete(receiver);
+            for (const res of hanging) res.destroy();
+            hanging.clear();
+            srv.closeAllConnections?.();
+            return new Promise((resolve) => srv.close(() => resolve()));
+        },
+    };
+    receivers.add(receiver);
+    return receiver;
+}
+
+const receivers = new Set();
+
+/** Closes every webhook receiver this module started. */
+export async function closeWebhookReceivers() {
+    await Promise.all([...receivers].map((r) => r.close()));
+    receivers.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Several daemons as one server (the redis and redis-cluster adapter tests).
+
+/** Resolves when pred() is truthy; polls every 20 ms; rejects with what after timeoutMs. */
+export async function until(pred, timeoutMs = 3000, what = 'condition') {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        if (await pred()) return;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await sleep(20);
+    }
+}
+
+/** A pusher-js client on srv subscribed to channel; its events named `event` are collected in .got. */
+export async function listener(srv, channel, event, opts = {}) {
+    const client = pusherClient(srv, opts);
+    const ch = await subscribe(client, channel);
+    const got = [];
+    ch.bind(event, (d) => got.push(d));
+    return { client, ch, got, socketId: client.connection.socket_id };
+}
+
+/** Waits until every listener got one event, then a little longer, and checks it stayed one. */
+export async function expectExactlyOnce(listeners, data, timeoutMs = 3000) {
+    await until(() => listeners.every((l) => l.got.length >= 1), timeoutMs, 'the event on every node');
+    await sleep(300);
+    for (const l of listeners) assert.deepEqual(l.got, [data]);
+}
+
+// ---------------------------------------------------------------------------
+// A throw-away Redis Cluster for the redis-cluster adapter tests.
+
+/** A free port P on 127.0.0.1 whose cluster bus port P + 10000 is free too. */
+async function freeClusterPort() {
+    const bindable = (port) => new Promise((resolve) => {
+        const srv = net.createServer();
+        srv.unref();
+        srv.on('error', () => resolve(false));
+        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    for (;;) {
+        const port = await freePort();
+        if (port <= 55535 && await bindable(port + 10000)) return port;
+    }
+}
+
+/**
+ * Start a Redis Cluster of `masters` masters with `replicas` replicas each, on free
+ * ports, created with `redis-cli --cluster create`, and wait until every node says
+ * cluster_state:ok, every replica's link to its master is up and every node's CLUSTER SLOTS
+ * lists every node. cluster-node-timeout is nodeTimeoutMs, so a killed master fails over in
+ * about twice that. Resolves { ports, nodes (startRedis objects, by port order), node(port),
+ * command(port, ...args), slotsOf(port), waitReady(), stop() }: a node stopped and started
+ * again keeps its identity (its nodes-<port>.conf), waitReady() waits as above again.
+ * Every node is killed when the test process exits; stop() also removes their directory.
+ */
+export async function startRedisCluster({ masters = 3, replicas = 0, nodeTimeoutMs = 2000,
+    cli = process.env.REDIS_CLI || 'redis-cli' } = {}) {
+    const { execFile } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-redis-cluster-'));
+    const ports = [];
+    while (ports.length < masters * (1 + replicas)) {
+        const p = await freeClusterPort();
+        if (!ports.includes(p)) ports.push(p);
+    }
+    const nodes = await Promise.all(ports.map((port) => startRedis({
+        port,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout', String(nodeTimeoutMs), '--dir', dir,
+            // replicas sync at once, and CLUSTER SLOTS lists a replica only once its offset
+            // moved, which the master's replication PING does every repl-ping-replica-period
+            '--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '1'],
+    })));
+    const stop = async () => {
+        await Promise.all(nodes.map((n) => n.stop()));
+        fs.rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+        await new Promise((resolve, reject) => {
+            execFile(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
+                '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 20000 },
+            (err, stdout, stderr) => (err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${stdout}${stderr}`)) : resolve()));
+        });
+        const node = (port) => nodes[ports.indexOf(port)];
+        const waitReady = async (timeoutMs = 20000) => {
+            const deadline = Date.now() + timeoutMs;
+            for (;;) {
+                const ready = await Promise.all(nodes.map(async (n) => {
+                    try {
+                        if (!/cluster_state:ok/.test(await n.command('CLUSTER', 'INFO'))) return false;
+                        const repl = await n.command('INFO', 'replication');
+                        if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
+                        const slots = await n.command('CLUSTER', 'SLOTS');
+                        return slots.reduce((k, range) => k + range.length - 2, 0) === ports.length;
+                    } catch { return false; }
+                }));
+                if (ready.every(Boolean)) return;
+                if (Date.now() > deadline) throw new Error(`redis cluster on ${ports.join(', ')} not ready`);
+                await sleep(100);
+            }
+        };
+        await waitReady();
+        return {
+            ports,
+            nodes,
+            dir,
+            node,
+            command: (port, ...args) => node(port).command(...args),
+            /** CLUSTER SLOTS as port's node sees it: [{ from, to, master, replicas: [ports] }]. */
+            async slotsOf(port) {
+                const slots = await node(port).command('CLUSTER', 'SLOTS');
+                return slots.map(([from, to, master, ...reps]) => ({
+                    from, to, master: master[1], replicas: reps.map((r) => r[1]),
+                }));
+            },
+            waitReady,
+            stop,
+        };
+    } catch (err) {
+        await stop();
+        throw err;
+    }
 }

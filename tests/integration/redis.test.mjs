@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import {
-    APP, REFERENCE, REFERENCE_BIN, cleanup, disconnect, expectNoEvent, freePort, pusherClient, pusherRest, rawPusher,
-    rawWs, restRequest, sleep, startRedis, startServer, subscribe, waitConnected, waitFor,
+    APP, REFERENCE, REFERENCE_BIN, cleanup, disconnect, expectExactlyOnce, expectNoEvent, freePort, listener, pusherClient,
+    pusherRest, rawPusher, rawWs, restRequest, sleep, startRedis, startServer, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
@@ -24,16 +24,6 @@ after(cleanup);
 const REQ_CHANNEL = 'redis-adapter#comms#req';
 const RES_CHANNEL = 'redis-adapter#comms#res';
 const TIMEOUT_MS = 1000; // adapter.redis.requestsTimeout for these tests
-
-/** Resolves when pred() is truthy; polls every 20 ms; rejects with what after timeoutMs. */
-async function until(pred, timeoutMs = 3000, what = 'condition') {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        if (await pred()) return;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-        await sleep(20);
-    }
-}
 
 /** How many nodes listen on the request channel (what the adapter counts answers by). */
 async function numsub(redis, channel = REQ_CHANNEL) {
@@ -62,22 +52,6 @@ async function cluster(t, n, extra = {}) {
     t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
     await waitSubscribers(redis, n);
     return { redis, nodes };
-}
-
-/** A pusher-js client on srv subscribed to channel; its events named `event` are collected in .got. */
-async function listener(srv, channel, event, opts = {}) {
-    const client = pusherClient(srv, opts);
-    const ch = await subscribe(client, channel);
-    const got = [];
-    ch.bind(event, (d) => got.push(d));
-    return { client, ch, got, socketId: client.connection.socket_id };
-}
-
-/** Waits until every listener got one event, then a little longer, and checks it stayed one. */
-async function expectExactlyOnce(listeners, data) {
-    await until(() => listeners.every((l) => l.got.length >= 1), 3000, 'the event on every node');
-    await sleep(300);
-    for (const l of listeners) assert.deepEqual(l.got, [data]);
 }
 
 async function channelsOf(srv) {

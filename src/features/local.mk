@@ -1,0 +1,46 @@
+# src/features/local.mk - rate limits, cache channels, webhooks, metrics (included by Makefile.am)
+
+noinst_LTLIBRARIES += libskt_features.la
+libskt_features_la_SOURCES = \
+	src/features/features.c src/features/features.h \
+	src/features/ratelimit.c src/features/ratelimit.h \
+	src/features/cache.c src/features/cache.h \
+	src/features/deadline.c src/features/deadline.h \
+	src/features/watchlist.c src/features/watchlist.h \
+	src/features/webhooks.c src/features/webhooks.h \
+	src/features/metrics.c src/features/metrics.h \
+	src/features/clock.h
+# libcurl for webhooks; programs linking this library get it through libtool.
+libskt_features_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+libskt_features_la_LIBADD = $(CURL_LIBS) -lm
+
+check_PROGRAMS += tests/check_ratelimit
+TESTS += tests/check_ratelimit
+tests_check_ratelimit_SOURCES = tests/check_ratelimit.c
+tests_check_ratelimit_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_ratelimit_LDADD = libskt_features.la libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_cache
+TESTS += tests/check_cache
+tests_check_cache_SOURCES = tests/check_cache.c
+tests_check_cache_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_cache_LDADD = libskt_features.la libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_users
+TESTS += tests/check_users
+tests_check_users_SOURCES = tests/check_users.c
+tests_check_users_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_users_LDADD = libskt_features.la libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_webhooks
+TESTS += tests/check_webhooks
+tests_check_webhooks_SOURCES = tests/check_webhooks.c
+tests_check_webhooks_CFLAGS = $(CHECK_CFLAGS_ALL) $(CURL_CFLAGS)
+tests_check_webhooks_LDADD = libskt_features.la libskt_pusher.la libskt_config.la libskt_util.la \
+	$(CHECK_EXT)
+
+check_PROGRAMS += tests/check_metrics
+TESTS += tests/check_metrics
+tests_check_metrics_SOURCES = tests/check_metrics.c
+tests_check_metrics_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_metrics_LDADD = libskt_features.la libskt_config.la libskt_util.la $(CHECK_EXT)

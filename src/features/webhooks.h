@@ -1,0 +1,117 @@
+/* webhooks.h - Pusher webhooks: events, filters, batching, and delivery with libcurl on the loop.
+ *
+ * What is sent is Pusher's format, as soketi 1.6 sends it (src/webhook-sender.ts): an HTTP
+ * POST of {"time_ms": <ms>, "events": [{"name": ..., "channel": ..., ...}]} with
+ * X-Pusher-Key (the app key) and X-Pusher-Signature (hex HMAC-SHA256 of the body with the
+ * app secret), so the `pusher` SDKs' webhook validation accepts it. Each of an app's
+ * webhooks gets the events its event_types and filter (channel_name_starts_with /
+ * channel_name_ends_with) select, signed over exactly the body it receives (soketi signs
+ * and sends the unfiltered list). Its own headers are added, but never replace X-Pusher-*.
+ * With webhooks.batching.enabled, an app's events are collected for
+ * webhooks.batching.duration ms and sent together (soketi collects one batch for all apps).
+ *
+ * DESIGN
+ * Delivery never blocks the event loop and uses no threads of ours: libcurl's multi
+ * interface is driven by libevent (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION register the
+ * sockets and the timeout curl wants on the daemon's event_base, and every readiness calls
+ * curl_multi_socket_action). Each app has a bounded queue: at most max_inflight requests at
+ * once, the rest waiting in order; a request that fails (no connection, timeout, 5xx, 408,
+ * 429) is retried after a backoff that doubles, up to max_attempts attempts. When an app
+ * has queue_max webhooks pending (queued, in flight or waiting to retry), new ones are
+ * dropped, counted and logged (at most one line per second per app). A hanging endpoint
+ * therefore costs its app at most queue_max pending webhooks and never touches clients.
+ *
+ * Events are decided per node, as in soketi: with a horizontal adapter each node sends the
+ * occupied/vacated events of its own connections (cluster-wide once-only firing needs the
+ * adapter to count channels across nodes).
+ */
+#ifndef SKT_FEATURES_WEBHOOKS_H
+#define SKT_FEATURES_WEBHOOKS_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/apps.h"
+
+/* The event types, as bits of skt_webhooks_wanted(). */
+enum skt_wh_event_bit {
+    SKT_WH_CLIENT_EVENT = 1 << 0,
+    SKT_WH_CHANNEL_OCCUPIED = 1 << 1,
+    SKT_WH_CHANNEL_VACATED = 1 << 2,
+    SKT_WH_MEMBER_ADDED = 1 << 3,
+    SKT_WH_MEMBER_REMOVED = 1 << 4,
+    SKT_WH_CACHE_MISS = 1 << 5,
+    SKT_WH_SUBSCRIPTION_COUNT = 1 << 6,
+};
+
+/* HMAC-SHA256 in lower-case hex (pusher/sig.h's skt_sig_hmac_sha256_hex). */
+typedef void (*skt_wh_sign_fn)(const char *key, size_t key_len, const char *msg, size_t msg_len,
+                               char out[65]);
+
+typedef struct skt_webhooks_opts_s {
+    struct event_base *base;
+    skt_wh_sign_fn sign;
+    int batching;           /* webhooks.batching.enabled */
+    long batch_ms;          /* webhooks.batching.duration */
+    const char *process_id; /* instance.process_id, for the User-Agent; NULL: the pid */
+    /* Delivery tuning; 0 takes the default in brackets. */
+    long timeout_ms;     /* one attempt, connection included [10000] */
+    int max_attempts;    /* attempts per webhook [5] */
+    long backoff_ms;     /* before the first retry, doubled for each next [1000] */
+    size_t queue_max;    /* webhooks pending per app before new ones are dropped [1000] */
+    size_t max_inflight; /* requests at once per app [8] */
+} skt_webhooks_opts_t;
+
+typedef struct skt_webhooks_s skt_webhooks_t;
+
+/* Per-app counters since start. */
+typedef struct skt_wh_stats_s {
+    uint64_t sent;    /* answered 2xx */
+    uint64_t failed;  /* given up after the last attempt, or refused (4xx) */
+    uint64_t retried; /* attempts that were retried */
+    uint64_t dropped; /* never sent: the app's queue was full */
+    size_t pending;   /* queued, in flight or waiting to retry, now */
+} skt_wh_stats_t;
+
+/* Creates the sender (opts is copied). NULL with a message in err. */
+skt_webhooks_t *skt_webhooks_new(const skt_webhooks_opts_t *opts, char *err, size_t errlen);
+
+/* Abandons whatever is pending (logging how much) and frees. NULL is a no-op. */
+void skt_webhooks_free(skt_webhooks_t *wh);
+
+/* The event types any of app's webhooks with a url asks for (bits above); 0 when none.
+ * Cheap: call it before building an event. */
+unsigned skt_webhooks_wanted(const skt_app_t *app);
+
+/* The event builders: each queues one event for app when one of its webhooks wants it. */
+void skt_webhooks_channel_occupied(skt_webhooks_t *wh, const skt_app_t *app, const char *channel);
+void skt_webhooks_channel_vacated(skt_webhooks_t *wh, const skt_app_t *app, const char *channel);
+void skt_webhooks_cache_miss(skt_webhooks_t *wh, const skt_app_t *app, const char *channel);
+void skt_webhooks_member_added(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                               const char *user_id);
+void skt_webhooks_member_removed(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                                 const char *user_id);
+/* data: the client's data as sent (borrowed); user_id: presence channels only, else NULL. */
+void skt_webhooks_client_event(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                               const char *event, json_t *data, const char *socket_id,
+                               const char *user_id);
+void skt_webhooks_subscription_count(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                                     long count);
+
+/* Queues an event object (reference stolen) for app; what the builders use. */
+void skt_webhooks_send(skt_webhooks_t *wh, const skt_app_t *app, json_t *event);
+
+/* Logs a warning for every webhook of apps that soketi-c cannot send (lambda_function). */
+void skt_webhooks_check_apps(const skt_apps_t *apps);
+
+/* Calls fn once per app that has sent or tried to send webhooks. */
+typedef void (*skt_wh_each_fn)(void *arg, const char *app_id, const skt_wh_stats_t *stats);
+void skt_webhooks_each_app(const skt_webhooks_t *wh, skt_wh_each_fn fn, void *arg);
+
+/* The events of list (a JSON array) that webhook hook (one entry of an app's "webhooks")
+ * selects by event_types and filter, as a new array (empty when none). For tests. */
+json_t *skt_webhooks_select(const json_t *hook, const json_t *list);
+
+#endif

@@ -1,0 +1,181 @@
+/* check_metrics.c - unit tests for the metrics: counting, the text and JSON forms. */
+#include "check_main.h"
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features/metrics.h"
+
+/* The value of the sample line that starts with `head ` in text, or -1. */
+static double
+sample(const char *text, const char *head)
+{
+    size_t hl = strlen(head);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, head, hl) == 0 && p[hl] == ' ')
+            return strtod(p + hl + 1, NULL);
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+START_TEST(test_counting_and_text)
+{
+    skt_metrics_t *m = skt_metrics_new(1, "soketi_", 6001);
+    skt_metrics_app_t *a = skt_metrics_app(m, "app-1");
+    ck_assert_ptr_eq(skt_metrics_app(m, "app-1"), a); /* the same counters every time */
+    skt_metrics_app_t *b = skt_metrics_app(m, "app-2");
+    skt_metrics_connection(a, 1);
+    skt_metrics_connection(a, 1);
+    skt_metrics_connection(a, 0);
+    skt_metrics_ws_in(a, 100);
+    skt_metrics_ws_in(a, 50);
+    skt_metrics_ws_out(a, 3, 10); /* one broadcast to three sockets */
+    skt_metrics_http(b, 20, 11);
+    char *text = skt_metrics_text(m, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(
+        strstr(text, "# HELP soketi_connected The number of currently connected sockets.\n"
+                     "# TYPE soketi_connected gauge\n"
+                     "soketi_connected{app_id=\"app-1\",port=\"6001\"} 1\n"
+                     "soketi_connected{app_id=\"app-2\",port=\"6001\"} 0\n\n"));
+    ck_assert(sample(text, "soketi_new_connections_total{app_id=\"app-1\",port=\"6001\"}") == 2);
+    ck_assert(sample(text, "soketi_new_disconnections_total{app_id=\"app-1\",port=\"6001\"}") == 1);
+    ck_assert(sample(text, "soketi_socket_received_bytes{app_id=\"app-1\",port=\"6001\"}") == 150);
+    ck_assert(sample(text, "soketi_ws_messages_received_total{app_id=\"app-1\",port=\"6001\"}") ==
+              2);
+    ck_assert(sample(text, "soketi_ws_messages_sent_total{app_id=\"app-1\",port=\"6001\"}") == 3);
+    ck_assert(sample(text, "soketi_socket_transmitted_bytes{app_id=\"app-1\",port=\"6001\"}") ==
+              30);
+    ck_assert(sample(text, "soketi_http_calls_received_total{app_id=\"app-2\",port=\"6001\"}") ==
+              1);
+    ck_assert(sample(text, "soketi_http_received_bytes{app_id=\"app-2\",port=\"6001\"}") == 20);
+    ck_assert(sample(text, "soketi_http_transmitted_bytes{app_id=\"app-2\",port=\"6001\"}") == 11);
+    /* process metrics, labelled with the port only */
+    ck_assert(sample(text, "soketi_process_resident_memory_bytes{port=\"6001\"}") > 0);
+    ck_assert(sample(text, "soketi_process_open_fds{port=\"6001\"}") >= 3);
+    ck_assert(sample(text, "soketi_process_cpu_seconds_total{port=\"6001\"}") >= 0);
+    ck_assert(sample(text, "soketi_process_start_time_seconds{port=\"6001\"}") > 1600000000);
+    /* horizontal adapter families are declared, without samples until an adapter reports */
+    ck_assert_ptr_nonnull(
+        strstr(text, "# TYPE soketi_horizontal_adapter_resolve_time histogram\n"));
+    ck_assert_ptr_null(strstr(text, "soketi_horizontal_adapter_sent_requests{"));
+    ck_assert_int_eq(text[strlen(text) - 1], '\n');
+    free(text);
+    skt_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_histogram_and_horizontal)
+{
+    skt_metrics_t *m = skt_metrics_new(1, "x_", 1);
+    skt_metrics_app_t *a = skt_metrics_app(m, "a");
+    skt_metrics_horizontal_request_sent(a);
+    skt_metrics_horizontal_resolved(a, 1, 0.004);
+    skt_metrics_horizontal_resolved(a, 1, 0.3);
+    skt_metrics_horizontal_resolved(a, 0, 42);
+    char *text = skt_metrics_text(m, NULL);
+    ck_assert(
+        sample(text,
+               "x_horizontal_adapter_resolve_time_bucket{le=\"0.005\",app_id=\"a\",port=\"1\"}") ==
+        1);
+    ck_assert(
+        sample(text,
+               "x_horizontal_adapter_resolve_time_bucket{le=\"0.25\",app_id=\"a\",port=\"1\"}") ==
+        1);
+    ck_assert(
+        sample(text,
+               "x_horizontal_adapter_resolve_time_bucket{le=\"0.5\",app_id=\"a\",port=\"1\"}") ==
+        2);
+    ck_assert(
+        sample(text,
+               "x_horizontal_adapter_resolve_time_bucket{le=\"10\",app_id=\"a\",port=\"1\"}") == 2);
+    ck_assert(
+        sample(text,
+               "x_horizontal_adapter_resolve_time_bucket{le=\"+Inf\",app_id=\"a\",port=\"1\"}") ==
+        3);
+    ck_assert(sample(text, "x_horizontal_adapter_resolve_time_count{app_id=\"a\",port=\"1\"}") ==
+              3);
+    ck_assert_ptr_nonnull(
+        strstr(text, "x_horizontal_adapter_resolve_time_sum{app_id=\"a\",port=\"1\"} 42.304\n"));
+    ck_assert(sample(text, "x_horizontal_adapter_resolved_promises{app_id=\"a\",port=\"1\"}") == 2);
+    ck_assert(sample(text, "x_horizontal_adapter_uncomplete_promises{app_id=\"a\",port=\"1\"}") ==
+              1);
+    ck_assert(sample(text, "x_horizontal_adapter_sent_requests{app_id=\"a\",port=\"1\"}") == 1);
+    free(text);
+    skt_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_json_form)
+{
+    skt_metrics_t *m = skt_metrics_new(1, "soketi_", 6001);
+    skt_metrics_connection(skt_metrics_app(m, "q\"uote"), 1);
+    json_t *all = skt_metrics_json(m, NULL);
+    json_t *f = json_array_get(all, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "name")), "soketi_connected");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "type")), "gauge");
+    ck_assert_str_eq(json_string_value(json_object_get(f, "aggregator")), "sum");
+    json_t *v = json_array_get(json_object_get(f, "values"), 0);
+    ck_assert(json_is_integer(json_object_get(v, "value")));
+    ck_assert_int_eq(json_integer_value(json_object_get(v, "value")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(v, "labels"), "app_id")),
+                     "q\"uote");
+    /* the port is a number there, as in soketi (its options.port) */
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "labels"), "port")),
+                     6001);
+    /* label values are escaped in the text form */
+    char *text = skt_metrics_text_of(all);
+    ck_assert_ptr_nonnull(strstr(text, "soketi_connected{app_id=\"q\\\"uote\",port=\"6001\"} 1\n"));
+    free(text);
+    json_decref(all);
+    skt_metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_number_formatting)
+{
+    json_t *fams = json_loads("[{\"name\":\"n\",\"help\":\"h\\\\x\\nline\",\"type\":\"gauge\","
+                              "\"values\":[{\"value\":0.1},{\"value\":1e21},{\"value\":123},"
+                              "{\"value\":2.5,\"labels\":{\"a\":\"b\\\\c\"}}]}]",
+                              0, NULL);
+    char *text = skt_metrics_text_of(fams);
+    ck_assert_str_eq(text, "# HELP n h\\\\x\\nline\n# TYPE n gauge\nn 0.1\nn 1e+21\nn 123\n"
+                           "n{a=\"b\\\\c\"} 2.5\n");
+    free(text);
+    json_decref(fams);
+}
+END_TEST
+
+START_TEST(test_disabled)
+{
+    skt_metrics_t *m = skt_metrics_new(0, "soketi_", 6001);
+    ck_assert_int_eq(skt_metrics_enabled(m), 0);
+    skt_metrics_app_t *a = skt_metrics_app(m, "app");
+    ck_assert_ptr_null(a);
+    skt_metrics_ws_in(a, 10); /* a NULL app counts nothing, and does not crash */
+    skt_metrics_connection(a, 1);
+    char *text = skt_metrics_text(m, NULL);
+    ck_assert_str_eq(text, "");
+    free(text);
+    skt_metrics_free(m);
+}
+END_TEST
+
+static Suite *
+metrics_suite(void)
+{
+    Suite *s = suite_create("metrics");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_counting_and_text);
+    tcase_add_test(tc, test_histogram_and_horizontal);
+    tcase_add_test(tc, test_json_form);
+    tcase_add_test(tc, test_number_formatting);
+    tcase_add_test(tc, test_disabled);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+SKT_CHECK_MAIN(metrics_suite)

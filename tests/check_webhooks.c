@@ -1,0 +1,458 @@
+/* check_webhooks.c - unit tests for webhooks: selection, signing, batching, retries, bounds.
+ *
+ * A libevent evhttp server on 127.0.0.1 plays the receiving end; the sender runs on the
+ * same event loop, exactly as in the daemon.
+ */
+#include "check_main.h"
+#include <check.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "features/webhooks.h"
+#include "pusher/sig.h"
+
+/* ------------------------------------------------------------ the receiver */
+
+#define MAX_REQS 64
+
+typedef struct received_s {
+    char *body;
+    char key[64], sig[80], ctype[64], custom[64], ua[160];
+} received_t;
+
+static struct event_base *base;
+static struct evhttp *http;
+static int port;
+static received_t reqs[MAX_REQS];
+static int nreqs;
+static int statuses[16]; /* answer for request i; 0: never answer (hang) */
+static int nstatuses;
+static int default_status = 200;
+
+static void
+copy_header(struct evkeyvalq *h, const char *name, char *out, size_t len)
+{
+    const char *v = evhttp_find_header(h, name);
+    snprintf(out, len, "%s", v ? v : "");
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+    ck_assert_int_lt(nreqs, MAX_REQS);
+    received_t *r = &reqs[nreqs];
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    r->body = calloc(1, len + 1);
+    evbuffer_copyout(in, r->body, len);
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    copy_header(h, "X-Pusher-Key", r->key, sizeof(r->key));
+    copy_header(h, "X-Pusher-Signature", r->sig, sizeof(r->sig));
+    copy_header(h, "Content-Type", r->ctype, sizeof(r->ctype));
+    copy_header(h, "X-Custom", r->custom, sizeof(r->custom));
+    copy_header(h, "User-Agent", r->ua, sizeof(r->ua));
+    int status = nreqs < nstatuses ? statuses[nreqs] : default_status;
+    nreqs++;
+    if (status)
+        evhttp_send_reply(req, status, "X", NULL);
+    /* else: hang; evhttp_free() drops it at the end */
+}
+
+static void
+receiver_start(void)
+{
+    base = event_base_new();
+    http = evhttp_new(base);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    ck_assert_ptr_nonnull(bs);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl);
+    port = ntohs(sa.sin_port);
+    evhttp_set_gencb(http, on_request, NULL);
+    nreqs = 0;
+    nstatuses = 0;
+    default_status = 200;
+}
+
+static void
+receiver_stop(void)
+{
+    evhttp_free(http);
+    for (int i = 0; i < nreqs; i++)
+        free(reqs[i].body);
+}
+
+/* Runs the loop until *counter reaches want or ms pass. */
+static void
+run_until(int *counter, int want, long ms)
+{
+    struct timeval start, now;
+    gettimeofday(&start, NULL);
+    for (;;) {
+        if (counter && *counter >= want)
+            return;
+        gettimeofday(&now, NULL);
+        long el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_usec - start.tv_usec) / 1000;
+        if (el >= ms)
+            return;
+        struct timeval tick = {0, 10000};
+        event_base_loopexit(base, &tick);
+        event_base_dispatch(base);
+    }
+}
+
+/* ------------------------------------------------------------ the sender */
+
+static skt_app_t app;
+
+/* The app's webhooks from JSON text in which every "%d" stands for the receiver's port. */
+static void
+app_with_hooks(const char *hooks)
+{
+    char text[2048];
+    size_t o = 0;
+    for (const char *p = hooks; *p && o < sizeof(text) - 8; p++) {
+        if (p[0] == '%' && p[1] == 'd') {
+            o += (size_t)snprintf(text + o, sizeof(text) - o, "%d", port);
+            p++;
+        } else {
+            text[o++] = *p;
+        }
+    }
+    text[o] = '\0';
+    json_decref(app.webhooks);
+    memset(&app, 0, sizeof(app));
+    app.id = "app-id";
+    app.key = "app-key";
+    app.secret = "app-secret";
+    json_error_t e;
+    app.webhooks = json_loads(text, 0, &e);
+    ck_assert_msg(app.webhooks != NULL, "bad hooks json: %s", e.text);
+}
+
+static skt_webhooks_t *
+sender(int batching, long batch_ms, size_t queue_max, size_t inflight, long timeout_ms,
+       int attempts)
+{
+    skt_webhooks_opts_t o = {.base = base,
+                             .sign = skt_sig_hmac_sha256_hex,
+                             .batching = batching,
+                             .batch_ms = batch_ms,
+                             .process_id = "test-proc",
+                             .timeout_ms = timeout_ms,
+                             .max_attempts = attempts,
+                             .backoff_ms = 50,
+                             .queue_max = queue_max,
+                             .max_inflight = inflight};
+    char err[128];
+    skt_webhooks_t *wh = skt_webhooks_new(&o, err, sizeof(err));
+    ck_assert_msg(wh != NULL, "%s", err);
+    return wh;
+}
+
+static skt_wh_stats_t stats;
+
+static void
+grab_stats(void *arg, const char *app_id, const skt_wh_stats_t *st)
+{
+    if (strcmp(app_id, "app-id") == 0)
+        stats = *st;
+}
+
+static skt_wh_stats_t
+stats_of(skt_webhooks_t *wh)
+{
+    memset(&stats, 0, sizeof(stats));
+    skt_webhooks_each_app(wh, grab_stats, NULL);
+    return stats;
+}
+
+/* The request's events as a JSON array (new reference), after checking its signature. */
+static json_t *
+events_of(const received_t *r)
+{
+    char want[65];
+    skt_sig_hmac_sha256_hex("app-secret", 10, r->body, strlen(r->body), want);
+    ck_assert_str_eq(r->sig, want);
+    ck_assert_str_eq(r->key, "app-key");
+    json_t *body = json_loads(r->body, 0, NULL);
+    ck_assert_ptr_nonnull(body);
+    ck_assert(json_is_integer(json_object_get(body, "time_ms")));
+    json_t *events = json_incref(json_object_get(body, "events"));
+    json_decref(body);
+    return events;
+}
+
+/* ------------------------------------------------------------ tests */
+
+START_TEST(test_select_and_wanted)
+{
+    json_t *hook = json_loads("{\"url\":\"http://x\",\"event_types\":[\"channel_occupied\","
+                              "\"member_added\"],\"filter\":{\"channel_name_starts_with\":"
+                              "\"presence-\",\"channel_name_ends_with\":\"-room\"}}",
+                              0, NULL);
+    json_t *list = json_loads("[{\"name\":\"channel_occupied\",\"channel\":\"presence-a-room\"},"
+                              "{\"name\":\"channel_occupied\",\"channel\":\"presence-a\"},"
+                              "{\"name\":\"channel_occupied\",\"channel\":\"private-a-room\"},"
+                              "{\"name\":\"channel_vacated\",\"channel\":\"presence-a-room\"},"
+                              "{\"name\":\"member_added\",\"channel\":\"presence-b-room\","
+                              "\"user_id\":\"1\"},"
+                              "{\"name\":\"member_added\",\"channel\":\"-room\"}]",
+                              0, NULL);
+    json_t *got = skt_webhooks_select(hook, list);
+    ck_assert_uint_eq(json_array_size(got), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(got, 0), "channel")),
+                     "presence-a-room");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(got, 1), "name")),
+                     "member_added");
+    json_decref(got);
+    json_decref(hook);
+    json_decref(list);
+
+    skt_app_t a = {.id = "a"};
+    a.webhooks = json_loads("[{\"url\":\"http://x\",\"event_types\":[\"client_event\"]},"
+                            "{\"lambda_function\":\"f\",\"event_types\":[\"cache_miss\"]},"
+                            "{\"url\":\"http://y\",\"event_types\":[\"subscription_count\","
+                            "\"channel_vacated\"]}]",
+                            0, NULL);
+    ck_assert_uint_eq(skt_webhooks_wanted(&a),
+                      SKT_WH_CLIENT_EVENT | SKT_WH_SUBSCRIPTION_COUNT | SKT_WH_CHANNEL_VACATED);
+    json_decref(a.webhooks);
+    a.webhooks = json_array();
+    ck_assert_uint_eq(skt_webhooks_wanted(&a), 0);
+    json_decref(a.webhooks);
+}
+END_TEST
+
+START_TEST(test_delivery_signed_with_headers)
+{
+    receiver_start();
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/hook\",\"event_types\":[\"channel_occupied\","
+                   "\"client_event\",\"member_added\"],\"headers\":{\"X-Custom\":\"yes\","
+                   "\"X-Pusher-Signature\":\"forged\",\"Content-Type\":\"application/json\"}}]");
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 2000, 1);
+    skt_webhooks_channel_occupied(wh, &app, "room");
+    skt_webhooks_channel_vacated(wh, &app, "room"); /* not asked for */
+    json_t *data = json_pack("{s:i}", "x", 1);
+    skt_webhooks_client_event(wh, &app, "presence-r", "client-go", data, "1.2", "u1");
+    json_decref(data);
+    skt_webhooks_member_added(wh, &app, "presence-r", "u1");
+    run_until(&nreqs, 3, 3000);
+    run_until(NULL, 0, 100); /* nothing more arrives */
+    ck_assert_int_eq(nreqs, 3);
+    /* one event per request without batching, in order of sending per connection */
+    int seen_occupied = 0, seen_client = 0, seen_member = 0;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(reqs[i].custom, "yes");
+        ck_assert_str_eq(reqs[i].ctype, "application/json");
+        ck_assert_ptr_nonnull(strstr(reqs[i].ua, "Process: test-proc"));
+        json_t *evs = events_of(&reqs[i]); /* checks the signature, not "forged" */
+        ck_assert_uint_eq(json_array_size(evs), 1);
+        json_t *ev = json_array_get(evs, 0);
+        const char *name = json_string_value(json_object_get(ev, "name"));
+        if (strcmp(name, "channel_occupied") == 0) {
+            seen_occupied++;
+            ck_assert_str_eq(json_string_value(json_object_get(ev, "channel")), "room");
+        } else if (strcmp(name, "client_event") == 0) {
+            seen_client++;
+            json_t *want = json_loads("{\"name\":\"client_event\",\"channel\":\"presence-r\","
+                                      "\"event\":\"client-go\",\"data\":{\"x\":1},"
+                                      "\"socket_id\":\"1.2\",\"user_id\":\"u1\"}",
+                                      0, NULL);
+            ck_assert(json_equal(ev, want));
+            json_decref(want);
+        } else if (strcmp(name, "member_added") == 0) {
+            seen_member++;
+            ck_assert_str_eq(json_string_value(json_object_get(ev, "user_id")), "u1");
+        }
+        json_decref(evs);
+    }
+    ck_assert_int_eq(seen_occupied + seen_client + seen_member, 3);
+    skt_wh_stats_t st = stats_of(wh);
+    ck_assert_uint_eq(st.sent, 3);
+    ck_assert_uint_eq(st.pending, 0);
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_each_webhook_gets_its_own_selection)
+{
+    receiver_start();
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/a\",\"event_types\":[\"channel_occupied\"],"
+                   "\"filter\":{\"channel_name_starts_with\":\"private-\"}},"
+                   "{\"url\":\"http://127.0.0.1:%d/b\",\"event_types\":[\"channel_occupied\"]}]");
+    skt_webhooks_t *wh = sender(1, 100, 0, 0, 2000, 1);
+    skt_webhooks_channel_occupied(wh, &app, "public-1");
+    skt_webhooks_channel_occupied(wh, &app, "private-1");
+    skt_webhooks_channel_occupied(wh, &app, "public-2");
+    run_until(&nreqs, 2, 3000);
+    ck_assert_int_eq(nreqs, 2);
+    size_t sizes[2];
+    for (int i = 0; i < 2; i++) {
+        json_t *evs = events_of(&reqs[i]);
+        sizes[i] = json_array_size(evs);
+        json_decref(evs);
+    }
+    /* the filtered webhook gets only private-1; the other all three, in one batch */
+    ck_assert((sizes[0] == 1 && sizes[1] == 3) || (sizes[0] == 3 && sizes[1] == 1));
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_batching_window)
+{
+    receiver_start();
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"cache_miss\"]}]");
+    skt_webhooks_t *wh = sender(1, 150, 0, 0, 2000, 1);
+    skt_webhooks_cache_miss(wh, &app, "cache-1");
+    skt_webhooks_cache_miss(wh, &app, "cache-2");
+    run_until(NULL, 0, 60);
+    ck_assert_int_eq(nreqs, 0); /* still collecting */
+    skt_webhooks_cache_miss(wh, &app, "cache-3");
+    run_until(&nreqs, 1, 2000);
+    ck_assert_int_eq(nreqs, 1);
+    json_t *evs = events_of(&reqs[0]);
+    ck_assert_uint_eq(json_array_size(evs), 3);
+    json_decref(evs);
+    /* the next event opens a new batch */
+    skt_webhooks_cache_miss(wh, &app, "cache-4");
+    run_until(&nreqs, 2, 2000);
+    evs = events_of(&reqs[1]);
+    ck_assert_uint_eq(json_array_size(evs), 1);
+    json_decref(evs);
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_retry_then_success_and_no_retry_on_4xx)
+{
+    receiver_start();
+    statuses[0] = 503;
+    statuses[1] = 500;
+    statuses[2] = 200;
+    statuses[3] = 400;
+    nstatuses = 4;
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"channel_vacated\"]}]");
+    skt_webhooks_t *wh = sender(0, 0, 0, 1, 2000, 5);
+    skt_webhooks_channel_vacated(wh, &app, "a");
+    run_until(&nreqs, 3, 3000);
+    ck_assert_int_eq(nreqs, 3);
+    ck_assert_str_eq(reqs[0].body, reqs[2].body); /* the same webhook, resent */
+    skt_wh_stats_t st = stats_of(wh);
+    ck_assert_uint_eq(st.sent, 1);
+    ck_assert_uint_eq(st.retried, 2);
+    skt_webhooks_channel_vacated(wh, &app, "b"); /* answered 400: given up at once */
+    run_until(&nreqs, 4, 3000);
+    run_until(NULL, 0, 300);
+    ck_assert_int_eq(nreqs, 4);
+    st = stats_of(wh);
+    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_uint_eq(st.pending, 0);
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_unreachable_gives_up)
+{
+    receiver_start();
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:1/\",\"event_types\":[\"channel_vacated\"]}]");
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 1000, 3);
+    skt_webhooks_channel_vacated(wh, &app, "a");
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    for (int i = 0; i < 200 && stats_of(wh).failed == 0; i++)
+        run_until(NULL, 0, 10);
+    gettimeofday(&t1, NULL);
+    skt_wh_stats_t st = stats_of(wh);
+    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_uint_eq(st.retried, 2);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+    ck_assert_msg(ms >= 140, "backoff 50 + 100 ms, took %ld", ms); /* 50 ms, then 100 ms */
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_hanging_endpoint_bounded_queue)
+{
+    receiver_start();
+    default_status = 0; /* never answers */
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]}]");
+    skt_webhooks_t *wh = sender(0, 0, 3, 1, 300, 1);
+    for (int i = 0; i < 10; i++)
+        skt_webhooks_channel_occupied(wh, &app, "c");
+    skt_wh_stats_t st = stats_of(wh);
+    ck_assert_uint_eq(st.dropped, 7);
+    ck_assert_uint_eq(st.pending, 3);
+    run_until(&nreqs, 1, 2000);
+    ck_assert_int_eq(nreqs, 1); /* one at a time */
+    /* each attempt times out after 300 ms and is not retried (max 1 attempt) */
+    for (int i = 0; i < 300 && stats_of(wh).failed < 3; i++)
+        run_until(NULL, 0, 10);
+    st = stats_of(wh);
+    ck_assert_uint_eq(st.failed, 3);
+    ck_assert_uint_eq(st.pending, 0);
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_free_with_work_in_flight)
+{
+    receiver_start();
+    default_status = 0;
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]}]");
+    skt_webhooks_t *wh = sender(0, 0, 10, 2, 5000, 3);
+    for (int i = 0; i < 5; i++)
+        skt_webhooks_channel_occupied(wh, &app, "c");
+    run_until(&nreqs, 2, 2000);
+    ck_assert_int_eq(nreqs, 2);
+    skt_webhooks_free(wh); /* 2 in flight, 3 queued: all released (ASan checks) */
+    skt_webhooks_t *wh2 = sender(1, 10000, 0, 0, 0, 0);
+    skt_webhooks_channel_occupied(wh2, &app, "batched"); /* waiting in a batch */
+    skt_webhooks_free(wh2);
+    receiver_stop();
+}
+END_TEST
+
+static void
+teardown(void)
+{
+    json_decref(app.webhooks);
+    app.webhooks = NULL;
+    if (base)
+        event_base_free(base);
+    base = NULL;
+}
+
+static Suite *
+webhooks_suite(void)
+{
+    Suite *s = suite_create("webhooks");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_select_and_wanted);
+    tcase_add_test(tc, test_delivery_signed_with_headers);
+    tcase_add_test(tc, test_each_webhook_gets_its_own_selection);
+    tcase_add_test(tc, test_batching_window);
+    tcase_add_test(tc, test_retry_then_success_and_no_retry_on_4xx);
+    tcase_add_test(tc, test_unreachable_gives_up);
+    tcase_add_test(tc, test_hanging_endpoint_bounded_queue);
+    tcase_add_test(tc, test_free_with_work_in_flight);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+SKT_CHECK_MAIN(webhooks_suite)
