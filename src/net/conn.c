@@ -7,12 +7,15 @@
  * that one sweep a second touches only the connections that expired.
  *
  * TLS: a listener with a TLS context gives each of its connections a session
- * (net/tls.h) in a pointer-sized slot after the opts.conn_size bytes, so plain
+ * (net/tls.h) in a small slot after the opts.conn_size bytes, so plain
  * connections pay nothing for it. Reads and writes go through the session
  * instead of read()/writev(); as TLS cannot gather, small queued frames are
  * copied into one record-sized buffer and larger ones are written in place.
  * A session read that needs writability (or a write that needs readability)
- * is remembered in a flag and retried when the socket gets there.
+ * is remembered in a flag and retried when the socket gets there. A TLS write
+ * that could not finish has already encrypted the bytes it was given: those
+ * bytes of the queue are committed (tls->pending) and must go out unchanged
+ * before anything else, even when the queue is dropped (conn_doom).
  */
 #include "net/conn.h"
 
@@ -92,8 +95,14 @@ struct skt_net_s {
     lru_list_t lru[LRU_COUNT];
     size_t count;
     size_t conn_alloc; /* bytes per connection, with the TLS slot when tls is set */
-    size_t tls_slot;   /* offset of the session pointer (TLS listeners only) */
+    size_t tls_slot;   /* offset of the conn_tls_t (TLS listeners only) */
 };
+
+/* What a connection of a TLS listener has after its opts.conn_size bytes. */
+typedef struct conn_tls_s {
+    skt_tls_conn_t *session; /* NULL once closed */
+    size_t pending;          /* queued bytes an unfinished TLS write has committed */
+} conn_tls_t;
 
 static char read_buf[READ_CHUNK];
 static unsigned char tls_out[TLS_RECORD]; /* small frames gathered into one record */
@@ -104,21 +113,19 @@ static void conn_free(skt_conn_t *c);
 static void conn_process_buffered(skt_conn_t *c);
 static void conn_read(skt_conn_t *c);
 
-/* The TLS session of c, or NULL on a plain listener. */
-static skt_tls_conn_t *
-conn_tls(const skt_conn_t *c)
+/* The TLS state of c, or NULL on a plain listener. */
+static conn_tls_t *
+conn_tls(skt_conn_t *c)
 {
-    if (!c->net->opts.tls)
-        return NULL;
-    skt_tls_conn_t *s;
-    memcpy(&s, (const char *)c + c->net->tls_slot, sizeof(s));
-    return s;
+    return c->net->opts.tls ? (conn_tls_t *)(void *)((char *)c + c->net->tls_slot) : NULL;
 }
 
-static void
-conn_set_tls(skt_conn_t *c, skt_tls_conn_t *s)
+/* The TLS session of c while it is open, or NULL. */
+static skt_tls_conn_t *
+conn_session(skt_conn_t *c)
 {
-    memcpy((char *)c + c->net->tls_slot, &s, sizeof(s));
+    conn_tls_t *t = conn_tls(c);
+    return t ? t->session : NULL;
 }
 
 /* Monotonic seconds, for timeouts that must not jump with the wall clock. */
@@ -221,16 +228,25 @@ static void
 conn_doom(skt_conn_t *c, uint16_t code)
 {
     skt_conn_outq_t *q = c->out;
-    if (q && q->count && q->off) {
-        /* A frame is half written: its rest must still go, or whatever we
-         * send next would be read as its payload. Drop everything after it. */
-        skt_buf_t *head = q->bufs[q->head];
-        for (uint32_t i = 1; i < q->count; i++)
+    /* Bytes that must still go, or whatever we send next would be read as
+     * their continuation: the rest of a half-written frame, and what a
+     * blocked TLS write has already encrypted. Keep the frames that hold
+     * them, drop everything after. */
+    size_t keep = q && q->count && q->off ? q->bufs[q->head]->len - q->off : 0;
+    conn_tls_t *t = conn_tls(c);
+    if (t && t->pending > keep)
+        keep = t->pending;
+    if (q && q->count && keep) {
+        uint32_t n = 0;
+        size_t bytes = 0;
+        while (n < q->count && bytes < keep) {
+            bytes += q->bufs[(q->head + n) % q->cap]->len - (n == 0 ? q->off : 0);
+            n++;
+        }
+        for (uint32_t i = n; i < q->count; i++)
             skt_buf_unref(q->bufs[(q->head + i) % q->cap]);
-        q->bufs[0] = head;
-        q->head = 0;
-        q->count = 1;
-        q->bytes = head->len - q->off;
+        q->count = n;
+        q->bytes = bytes;
     } else {
         outq_free(q);
         c->out = NULL;
@@ -357,7 +373,7 @@ conn_write_plain(skt_conn_t *c)
  * leading bytes (the queue only grows at its tail), as TLS requires. Returns
  * as conn_write_plain. */
 static int
-conn_write_tls(skt_conn_t *c, skt_tls_conn_t *s)
+conn_write_tls(skt_conn_t *c, conn_tls_t *t)
 {
     skt_conn_outq_t *q = c->out;
     c->flags &= ~F_TLS_WWR;
@@ -376,8 +392,9 @@ conn_write_tls(skt_conn_t *c, skt_tls_conn_t *s)
             p = tls_out;
         }
         int want = 0;
-        ssize_t w = skt_tls_write(s, p, len, &want);
+        ssize_t w = skt_tls_write(t->session, p, len, &want);
         if (w == SKT_TLS_AGAIN) {
+            t->pending = len;
             if (want & SKT_TLS_WANT_WRITE)
                 conn_want_write(c, 1);
             else
@@ -388,6 +405,7 @@ conn_write_tls(skt_conn_t *c, skt_tls_conn_t *s)
             conn_close_now(c);
             return -1;
         }
+        t->pending = 0;
         outq_consume(q, (size_t)w);
     }
     return 1;
@@ -398,8 +416,8 @@ conn_write_tls(skt_conn_t *c, skt_tls_conn_t *s)
 static int
 conn_write(skt_conn_t *c)
 {
-    skt_tls_conn_t *s = conn_tls(c);
-    int r = s ? conn_write_tls(c, s) : conn_write_plain(c);
+    conn_tls_t *t = conn_tls(c);
+    int r = t ? conn_write_tls(c, t) : conn_write_plain(c);
     if (r <= 0)
         return r;
     /* Everything is written: hold no output memory while idle. */
@@ -411,8 +429,8 @@ conn_write(skt_conn_t *c)
          * close) are out: half-close and wait briefly for the peer's EOF, so
          * that unread input of theirs does not turn our close into a reset
          * that destroys the answer before they read it. */
-        if (s)
-            skt_tls_shutdown(s);
+        if (t)
+            skt_tls_shutdown(t->session);
         shutdown(event_get_fd(&c->ev), SHUT_WR);
         c->flags |= F_SHUT;
         lru_touch(c, LRU_CLOSING);
@@ -518,10 +536,10 @@ conn_close_now(skt_conn_t *c)
                     c->mode == SKT_CONN_WS ? "WebSocket" : "HTTP");
     }
     event_del(&c->ev);
-    skt_tls_conn_t *s = conn_tls(c);
-    if (s) {
-        skt_tls_conn_free(s);
-        conn_set_tls(c, NULL);
+    conn_tls_t *t = conn_tls(c);
+    if (t && t->session) {
+        skt_tls_conn_free(t->session);
+        t->session = NULL;
     }
     close(fd);
     lru_unlink(c);
@@ -957,7 +975,7 @@ conn_refuse_plain_http(skt_conn_t *c)
 static ssize_t
 conn_recv(skt_conn_t *c, char *buf, size_t cap)
 {
-    skt_tls_conn_t *s = conn_tls(c);
+    skt_tls_conn_t *s = conn_session(c);
     if (!s) {
         ssize_t n = read(event_get_fd(&c->ev), buf, cap);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -1088,7 +1106,7 @@ net_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
             close(fd);
             return;
         }
-        conn_set_tls(c, s);
+        conn_tls(c)->session = s;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1151,9 +1169,9 @@ skt_net_new(struct event_base *base, const skt_net_opts_t *opts, const skt_net_h
         net->opts.conn_size = sizeof(skt_conn_t);
     net->conn_alloc = net->opts.conn_size;
     if (net->opts.tls) {
-        size_t a = _Alignof(skt_tls_conn_t *);
+        size_t a = _Alignof(conn_tls_t);
         net->tls_slot = (net->opts.conn_size + a - 1) / a * a;
-        net->conn_alloc = net->tls_slot + sizeof(skt_tls_conn_t *);
+        net->conn_alloc = net->tls_slot + sizeof(conn_tls_t);
     }
     net->h = *h;
     net->userdata = userdata;

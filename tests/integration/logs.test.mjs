@@ -1,11 +1,13 @@
 // tests/integration/logs.test.mjs — what the daemon logs on stderr: readable lines by
 // default ("<time> [level] message"), debug lines with SOKETI_DEBUG, one JSON object
-// per line with SOKETI_LOG_FORMAT=json (logFormat), for log shippers.
+// per line with SOKETI_LOG_FORMAT=json (logFormat), for log shippers; and what it says
+// about the open-files limit.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 
-import { REFERENCE, cleanup, rawPusher, sleep, startServer } from './harness.mjs';
+import { REFERENCE, cleanup, freePort, rawPusher, sleep, startServer } from './harness.mjs';
 
 after(cleanup);
 const skip = REFERENCE ? 'soketi 1.6 logs differently' : false;
@@ -50,4 +52,26 @@ test('SOKETI_LOG_FORMAT=json: every line is one JSON object', { skip }, async ()
         levels.add(o.level);
     }
     assert.ok(levels.has('info') && levels.has('debug'), [...levels].join());
+});
+
+test('the open-files limit: raised to the hard limit, a low one is named with the fix', { skip }, async () => {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SOKETI_')) env[k] = v;
+    Object.assign(env, {
+        SOKETI_HOST: '127.0.0.1', SOKETI_PORT: String(await freePort()), SOKETI_METRICS_HOST: '127.0.0.1',
+        SOKETI_METRICS_SERVER_PORT: String(await freePort()), SOKETI_SHUTDOWN_GRACE_PERIOD: '0',
+    });
+    const args = ['start', ...(process.env.SOKETI_PLUGIN_DIR_TEST ? [`--plugin-dir=${process.env.SOKETI_PLUGIN_DIR_TEST}`] : [])];
+    // Soft 100, hard 300: the daemon raises the soft limit itself and warns about the hard one.
+    const proc = spawn('sh', ['-c', 'ulimit -Sn 100 && ulimit -Hn 300 && exec "$0" "$@"', process.env.SOKETI_BIN, ...args],
+        { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let out = '';
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    for (let i = 0; i < 100 && !/listening on/.test(out); i++) await sleep(50); // eslint-disable-line no-await-in-loop
+    proc.kill('SIGTERM');
+    await exited;
+    assert.match(out, /\[info\] open-files limit 300: room for about 268 connections/);
+    assert.match(out, /\[warn\] at most about 268 clients can connect: the open-files limit \(hard limit 300\) is low; raise it with LimitNOFILE=/);
 });

@@ -80,7 +80,7 @@ async function tlsWs(server, tlsOpts = {}, wsPath = `/app/${APP.key}?protocol=7&
     let head = null;
     let pending = Buffer.alloc(0);
     const ws = {
-        sock, messages, close: null,
+        sock, messages, lengths: [], close: null,
         ended: new Promise((resolve) => sock.on('close', resolve)),
         send: (obj) => sock.write(encodeFrame({ opcode: OPCODES.TEXT, payload: JSON.stringify(obj) })),
         /** Resolves once n messages have arrived in total. */
@@ -102,6 +102,7 @@ async function tlsWs(server, tlsOpts = {}, wsPath = `/app/${APP.key}?protocol=7&
                 sock.end(encodeFrame({ opcode: OPCODES.CLOSE, payload: f.payload.subarray(0, 2) }));
             } else if (f.opcode === OPCODES.TEXT) {
                 messages.push(JSON.parse(f.payload.toString('utf8')));
+                ws.lengths.push(f.payload.length);
             }
         }
         for (const w of [...waiters]) if (messages.length >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
@@ -222,6 +223,41 @@ describe('TLS', { skip }, () => {
         ws.sock.destroy();
         await roomy.stop();
     });
+
+    // Large frames leave a TLS write blocked in the middle of a frame; frames of exactly
+    // 4096 bytes fill 16 KiB records exactly, so it blocks on a frame boundary. Either way
+    // the bytes a blocked TLS write has taken must still go before the close frame.
+    for (const [what, frameBytes] of [['large frames', 50 * 1024], ['frames that fill records exactly', 4096]]) {
+        test(`a TLS reader that falls too far behind is closed with 4100 on an intact stream (${what})`, async () => {
+            const tight = await startTlsServer({
+                env: { SOKETI_SSL_CERT: c.cert, SOKETI_SSL_KEY: c.key, SOKETI_MAX_BACKPRESSURE_IN_KB: 256 }, ca: c.pem,
+            });
+            const ws = await tlsWs(tight);
+            await subscribeWs(ws, 'flood');
+            // Size the payload so that each frame (4-byte header + message) is frameBytes long.
+            const data = (i, pad) => ({ i: String(i).padStart(6, '0'), pad: 'z'.repeat(pad) });
+            assert.equal((await trigger(tight, 'flood', 'e', data(0, 100))).status, 200);
+            await ws.until(ws.messages.length + 1);
+            const pad = 100 + (frameBytes - 4) - ws.lengths.at(-1);
+            const base = ws.messages.length;
+            ws.sock.pause();
+            // Ten events per request, past the kernel's buffers and the 256 KiB limit.
+            for (let i = 0; i < 4000 && !/dropping a client/.test(tight.output()); i += 10) {
+                const batch = [...Array(10).keys()].map((k) => ({ name: 'e', channel: 'flood', data: JSON.stringify(data(i + k, pad)) }));
+                // eslint-disable-next-line no-await-in-loop
+                assert.equal((await restTls(tight, `/apps/${APP.id}/batch_events`, { batch })).status, 200);
+            }
+            assert.match(tight.output(), /dropping a client with \d+ unread bytes queued/);
+            ws.sock.resume();
+            await ws.ended;
+            // Every frame before the close parsed (tlsWs throws on a broken one), in order.
+            const got = ws.messages.slice(base).map((m) => Number(JSON.parse(m.data).i));
+            assert.deepEqual(got, [...Array(got.length).keys()]);
+            assert.ok(ws.lengths.slice(base).every((n) => n === frameBytes - 4 || frameBytes > 65535));
+            assert.equal(ws.close, 4100);
+            await tight.stop();
+        });
+    }
 
     test('plain HTTP to the TLS port gets a 400 and a close; TLS clients are not affected', async () => {
         const ws = await tlsWs(server);
