@@ -9,6 +9,11 @@
  * nanoseconds, which all processes of the machine share, so a worker can subtract the send
  * time a publisher wrote into an event from its own receive time.
  *
+ * Publishers and subscribers may talk to different servers (--publish-host/--publish-port):
+ * two nodes of one cluster, joined by an adapter (Redis). The latency then covers the whole
+ * path, publishing node -> adapter -> subscribers' node -> subscriber, as long as all the
+ * processes share the machine's clock (loopback, as compare.sh runs them).
+ *
  * An event's data is "#B<send ns>.<channel index>.<sequence in channel>." padded with 'x' to
  * the payload size: no character that JSON would escape, so the bytes come back unchanged from
  * any server and a receiver finds them with one memmem().
@@ -37,11 +42,22 @@ typedef enum bench_chan_type_e {
     BENCH_PRESENCE,
 } bench_chan_type_t;
 
+/* A process besides the server whose RSS and CPU go into the report (--watch-pid NAME=PID): the
+ * publishing node of a cross-node run, the Redis server between the nodes. */
+#define BENCH_MAX_WATCH 4
+
+typedef struct bench_watch_s {
+    char name[24];
+    pid_t pid;
+} bench_watch_t;
+
 typedef struct bench_cfg_s {
     bench_scenario_t scenario;
     const char *scenario_name;
-    char host[64];
+    char host[64]; /* where the subscribers connect */
     int port;
+    char pub_host[64]; /* where the publishers (HTTP or client events) go; default host:port */
+    int pub_port;
     const char *app_id, *app_key, *app_secret;
     const char *prefix; /* channel names: [private-|presence-]<prefix>-<index> */
     long conns;         /* subscriber connections, all workers */
@@ -56,11 +72,15 @@ typedef struct bench_cfg_s {
     int payload;       /* bytes of event data */
     int client_events; /* publish as client events over WebSocket */
     int batch;         /* events per HTTP request (1: /events, >1: /batch_events) */
+    int window;        /* HTTP publishers: at most this many events sent and not yet delivered
+                          to all their subscribers (0: no limit) */
     int source_ips;    /* subscribers bind to 127.0.0.2 .. 127.0.0.(1+source_ips) */
     int procs;         /* worker processes */
     int connect_conc;  /* handshakes in flight per worker */
     double connect_timeout;
     pid_t server_pid; /* 0: no /proc figures */
+    bench_watch_t watch[BENCH_MAX_WATCH];
+    int nwatch;
     int json;
     int quiet;
 } bench_cfg_t;
@@ -237,6 +257,13 @@ void bench_pub_start(bench_pub_t *p);
 void bench_pub_stop(bench_pub_t *p, void (*on_idle)(void *), void *arg);
 bench_pub_stats_t *bench_pub_stats(bench_pub_t *p);
 void bench_pub_free(bench_pub_t *p);
+
+/* Closed loop (--window): the publishers hold back while the events sent owe `deliveries` or
+ * more deliveries that have not arrived. subs[c] is the subscriber count of channel c (what an
+ * event on c owes; the caller's array, read while publishing). */
+void bench_pub_window(bench_pub_t *p, const uint32_t *subs, uint64_t deliveries);
+/* The unique deliveries counted so far, all workers: opens the window again. */
+void bench_pub_delivered(bench_pub_t *p, uint64_t unique);
 
 /* Builds the next HTTP request (used by publish.c; exposed for the self-test). */
 size_t bench_pub_request(const bench_cfg_t *cfg, char *out, size_t cap, const uint32_t *chs,

@@ -82,6 +82,8 @@ struct bench_clients_s {
     struct event *tick_ev;
     unsigned ticks;
     struct sockaddr_in dst;
+    const char *host; /* dst as text, for the Host header */
+    int port;
     bench_result_t r;
 };
 
@@ -559,7 +561,7 @@ wc_connected(wc_t *c)
                  "Connection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                  "Sec-WebSocket-Version: 13\r\n\r\n",
-                 cfg->app_key, cfg->host, cfg->port);
+                 cfg->app_key, c->cs->host, c->cs->port);
     c->state = ST_UPGRADE;
     wc_events(c, 0);
     wc_write(c, req, (size_t)n);
@@ -671,10 +673,15 @@ bench_clients_new(struct event_base *base, const bench_cfg_t *cfg, int role, lon
     bench_hist_init(&cs->r.latency);
     bench_hist_init(&cs->r.setup);
     bench_hist_init(&cs->r.join);
+    /* Client-event publishers go where the HTTP ones would: the publishing node. */
+    int pub = role == BENCH_ROLE_PUBLISHER;
+    cs->host = pub ? cfg->pub_host : cfg->host;
+    cs->port = pub ? cfg->pub_port : cfg->port;
     cs->dst.sin_family = AF_INET;
-    cs->dst.sin_port = htons((uint16_t)cfg->port);
-    if (inet_pton(AF_INET, cfg->host, &cs->dst.sin_addr) != 1) {
-        fprintf(stderr, "soketi-bench: --host must be an IPv4 address: %s\n", cfg->host);
+    cs->dst.sin_port = htons((uint16_t)cs->port);
+    if (inet_pton(AF_INET, cs->host, &cs->dst.sin_addr) != 1) {
+        fprintf(stderr, "soketi-bench: %s must be an IPv4 address: %s\n",
+                pub ? "--publish-host" : "--host", cs->host);
         free(cs);
         return NULL;
     }

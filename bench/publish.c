@@ -9,6 +9,17 @@
  * the data is taken just before the request is written. At a fixed rate a 1 ms timer releases
  * the events that are due; a request that cannot go because every publisher is busy goes as
  * soon as one answers (the lag shows as a lower achieved rate, not as hidden latency).
+ * They connect to cfg->pub_host:pub_port, which is another node than the subscribers' in a
+ * cross-node run.
+ *
+ * Closed loop (--window). On one node the publishers are held back by the server itself: the
+ * answer to a trigger comes from the loop that also does the fan-out. Across nodes the
+ * publishing node answers as soon as it has handed the event to Redis, and "as fast as the
+ * answers come" outruns the subscribers' node without bound (the queue, not the server, then
+ * sets the latency, and the drain ends with most deliveries still queued). With a window the
+ * publishers send only while the events sent owe fewer than `gate` deliveries not yet counted
+ * by the workers (whose counts arrive every 10 ms): the throughput is then what the far node
+ * delivers, with a bounded backlog.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +72,10 @@ struct bench_pub_s {
     void (*on_idle)(void *);
     void *idle_arg;
     struct sockaddr_in dst;
+    const uint32_t *subs; /* --window: subscribers per channel */
+    uint64_t gate;        /* deliveries owed that close the window; 0: no window */
+    uint64_t owed;        /* deliveries the events sent (and not failed) owe */
+    uint64_t delivered;   /* unique deliveries counted so far */
     bench_pub_stats_t st;
 };
 
@@ -117,12 +132,22 @@ pub_check_connected(bench_pub_t *p)
     p->on_connected(p->connected_arg);
 }
 
+/* The events in flight on h failed: they owe no deliveries. */
+static void
+hp_unowe(hp_t *h)
+{
+    bench_pub_t *p = h->p;
+    for (int i = 0; p->subs && i < h->nev; i++)
+        p->owed -= p->subs[h->chs[i]];
+}
+
 /* The socket is gone: what was in flight failed; reconnect while publishing. */
 static void
 hp_down(hp_t *h, const char *why)
 {
     bench_pub_t *p = h->p;
     if (h->state == HP_BUSY) {
+        hp_unowe(h);
         p->st.failed += (uint64_t)h->nev;
         note_error(p, "publisher connection lost: ", why, strlen(why));
     } else if (h->state == HP_CONNECTING) {
@@ -189,7 +214,7 @@ bench_pub_request(const bench_cfg_t *cfg, char *out, size_t cap, const uint32_t 
                       "Host: %s:%d\r\n"
                       "Content-Type: application/json\r\n"
                       "Content-Length: %zu\r\n\r\n",
-                      path, cfg->app_key, ts, md5, sig, cfg->host, cfg->port, blen);
+                      path, cfg->app_key, ts, md5, sig, cfg->pub_host, cfg->pub_port, blen);
     if (hl < 0 || (size_t)hl + blen > cap) {
         free(body);
         return 0;
@@ -230,6 +255,8 @@ hp_send(hp_t *h, int n)
         uint32_t ch = (uint32_t)(p->events++ % (uint64_t)cfg->channels);
         h->chs[i] = ch;
         seqs[i] = p->seq[ch]++;
+        if (p->subs)
+            p->owed += p->subs[ch];
     }
     h->nev = n;
     size_t cap = (size_t)n * ((size_t)cfg->payload + 200) + 1024;
@@ -241,6 +268,8 @@ hp_send(hp_t *h, int n)
     h->req_len = h->req ? bench_pub_request(cfg, h->req, cap, h->chs, seqs, n) : 0;
     h->req_off = 0;
     if (!h->req_len) {
+        hp_unowe(h);
+        h->nev = 0;
         p->st.failed += (uint64_t)n;
         note_error(p, "cannot build a request", NULL, 0);
         return;
@@ -268,6 +297,8 @@ pub_pump(bench_pub_t *p)
         hp_t *h = &p->h[i];
         if (h->state != HP_IDLE)
             continue;
+        if (p->gate && p->owed > p->delivered && p->owed - p->delivered >= p->gate)
+            return;
         uint64_t n = cfg->batch;
         if (due - p->events < n)
             n = due - p->events;
@@ -288,6 +319,7 @@ hp_answer(hp_t *h, int status, const char *body, size_t blen)
         for (int i = 0; i < h->nev; i++)
             p->acked[h->chs[i]]++;
     } else {
+        hp_unowe(h);
         p->st.failed += (uint64_t)h->nev;
         char what[32];
         snprintf(what, sizeof(what), "HTTP %d: ", status);
@@ -425,9 +457,16 @@ bench_pub_new(struct event_base *base, const bench_cfg_t *cfg, uint64_t *acked)
         return NULL;
     }
     bench_hist_init(&p->st.http);
+    /* The publishing node, which is the subscribers' node unless --publish-host/--publish-port
+     * name another one. */
     p->dst.sin_family = AF_INET;
-    p->dst.sin_port = htons((uint16_t)cfg->port);
-    inet_pton(AF_INET, cfg->host, &p->dst.sin_addr);
+    p->dst.sin_port = htons((uint16_t)cfg->pub_port);
+    if (inet_pton(AF_INET, cfg->pub_host, &p->dst.sin_addr) != 1) {
+        fprintf(stderr, "soketi-bench: --publish-host must be an IPv4 address: %s\n",
+                cfg->pub_host);
+        bench_pub_free(p);
+        return NULL;
+    }
     for (int i = 0; i < p->n; i++) {
         p->h[i].p = p;
         p->h[i].fd = -1;
@@ -478,6 +517,20 @@ bench_pub_stop(bench_pub_t *p, void (*on_idle)(void *), void *arg)
     p->on_idle = on_idle;
     p->idle_arg = arg;
     pub_check_idle(p);
+}
+
+void
+bench_pub_window(bench_pub_t *p, const uint32_t *subs, uint64_t deliveries)
+{
+    p->subs = subs;
+    p->gate = deliveries;
+}
+
+void
+bench_pub_delivered(bench_pub_t *p, uint64_t unique)
+{
+    p->delivered = unique;
+    pub_pump(p);
 }
 
 bench_pub_stats_t *

@@ -15,8 +15,10 @@
  *   report    STOP to the workers, RESULT from each, merged and printed.
  *
  * Lost = expected - unique deliveries; the server's /proc figures are sampled at each phase
- * change and its RSS every 100 ms for the peak.
+ * change and its RSS every 100 ms for the peak, and so are those of the --watch-pid processes
+ * (in a cross-node run: the publishing node and Redis; --server-pid is the subscribers' node).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -35,6 +37,8 @@
 #include "bench/bench.h"
 
 #define PROGRESS_MS 100
+/* With --window the publishers wait for these counts: report more often. */
+#define PROGRESS_WINDOW_MS 10
 #define MAX_PROCS 64
 
 /* ------------------------------------------------------------ pipes */
@@ -128,7 +132,7 @@ worker_main(const bench_cfg_t *cfg, long first, long count, int cmd_fd, int res_
         return 1;
     w.cmd_ev = event_new(w.base, cmd_fd, EV_READ | EV_PERSIST, worker_cmd, &w);
     w.progress_ev = event_new(w.base, -1, EV_PERSIST, worker_progress, &w);
-    struct timeval tv = {0, PROGRESS_MS * 1000};
+    struct timeval tv = {0, (cfg->window ? PROGRESS_WINDOW_MS : PROGRESS_MS) * 1000};
     event_add(w.cmd_ev, NULL);
     event_add(w.progress_ev, &tv);
     bench_clients_start(w.cs);
@@ -147,6 +151,8 @@ typedef struct server_sample_s {
     uint64_t t;
     double self_cpu_s;                  /* the coordinator's own CPU */
     double machine_busy, machine_total; /* /proc/stat, all CPUs */
+    long w_rss_kb[BENCH_MAX_WATCH];     /* the --watch-pid processes */
+    double w_cpu_s[BENCH_MAX_WATCH];
 } server_sample_t;
 
 typedef struct wslot_s {
@@ -177,6 +183,7 @@ typedef struct coord_s {
     uint64_t t_start, t_pub_end, t_end;
     server_sample_t s_before, s_ready, s_start, s_end, s_settled;
     long rss_peak;
+    long w_rss_peak[BENCH_MAX_WATCH];
     struct event *phase_ev, *sample_ev, *ce_ev, *drain_ev;
     uint64_t drain_deadline;
     uint64_t last_print_t, last_print_unique;
@@ -192,17 +199,24 @@ self_cpu(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The server's figures, and the machine's and our own CPU time, now. */
+/* The server's and the watched processes' figures, and the machine's and our own CPU time,
+ * now. */
 static server_sample_t
 sample_server(coord_t *co)
 {
-    server_sample_t s = {-1, -1, bench_now_ns(), self_cpu(), 0, 0};
+    server_sample_t s = {-1, -1, bench_now_ns(), self_cpu(), 0, 0, {0}, {0}};
     bench_proc_machine(&s.machine_busy, &s.machine_total);
     if (co->cfg->server_pid > 0) {
         s.rss_kb = bench_proc_rss_kb(co->cfg->server_pid);
         s.cpu_s = bench_proc_cpu_s(co->cfg->server_pid);
         if (s.rss_kb > co->rss_peak)
             co->rss_peak = s.rss_kb;
+    }
+    for (int i = 0; i < co->cfg->nwatch; i++) {
+        s.w_rss_kb[i] = bench_proc_rss_kb(co->cfg->watch[i].pid);
+        s.w_cpu_s[i] = bench_proc_cpu_s(co->cfg->watch[i].pid);
+        if (s.w_rss_kb[i] > co->w_rss_peak[i])
+            co->w_rss_peak[i] = s.w_rss_kb[i];
     }
     return s;
 }
@@ -276,10 +290,19 @@ coord_all_ready(coord_t *co)
         coord_measure(co);
         return;
     }
-    if (co->cfg->client_events)
+    if (co->cfg->client_events) {
         bench_clients_start(co->wspub);
-    else
-        bench_pub_connect(co->pub, (void (*)(void *))coord_measure, co);
+        return;
+    }
+    if (co->cfg->window) {
+        /* The window in deliveries: events x the subscribers an event reaches on average. */
+        uint64_t subs = 0;
+        for (long c = 0; c < co->cfg->channels; c++)
+            subs += co->subs[c];
+        uint64_t gate = (uint64_t)co->cfg->window * subs / (uint64_t)co->cfg->channels;
+        bench_pub_window(co->pub, co->subs, gate ? gate : 1);
+    }
+    bench_pub_connect(co->pub, (void (*)(void *))coord_measure, co);
 }
 
 static void
@@ -448,6 +471,8 @@ coord_msg(coord_t *co, int i, uint32_t type, const char *p, size_t len)
             coord_all_ready(co);
     } else if (type == BENCH_MSG_PROGRESS && len == sizeof(bench_counts_t)) {
         memcpy(&w->progress, p, sizeof(w->progress));
+        if (co->cfg->window && co->pub && co->phase == PH_MEASURE)
+            bench_pub_delivered(co->pub, unique_so_far(co));
     } else if (type == BENCH_MSG_RESULT && len == sizeof(bench_result_t)) {
         const bench_result_t *r = (const bench_result_t *)p;
         memcpy(&w->progress, &r->k, sizeof(w->progress));
@@ -596,7 +621,13 @@ report(coord_t *co, const char *label)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     double m_busy = m1->machine_busy - m0->machine_busy;
     double bench_cpu = k->cpu_s + (m1->self_cpu_s - m0->self_cpu_s);
-    double others = m_busy - bench_cpu - (have_srv ? srv_cpu : 0);
+    /* The watched processes over the same window as the server (the measured phase). */
+    double w_cpu[BENCH_MAX_WATCH], w_cpu_all = 0;
+    for (int i = 0; i < cfg->nwatch; i++) {
+        w_cpu[i] = m1->w_cpu_s[i] >= 0 && m0->w_cpu_s[i] >= 0 ? m1->w_cpu_s[i] - m0->w_cpu_s[i] : 0;
+        w_cpu_all += w_cpu[i];
+    }
+    double others = m_busy - bench_cpu - (have_srv ? srv_cpu : 0) - w_cpu_all;
     if (others < 0)
         others = 0;
     double m_busy_pct = m_wall > 0 ? m_busy / (m_wall * (double)ncpu) * 100 : 0;
@@ -611,13 +642,15 @@ report(coord_t *co, const char *label)
                label ? label : "");
         printf("  \"params\": {\"connections\": %ld, \"channels\": %ld, \"subs_per_conn\": %d, "
                "\"channel_type\": \"%s\", \"publishers\": %d, \"rate\": %g, \"duration_s\": %g, "
-               "\"payload\": %d, \"batch\": %d, \"client_events\": %s, \"procs\": %d},\n",
+               "\"payload\": %d, \"batch\": %d, \"window\": %d, \"client_events\": %s, "
+               "\"procs\": %d, \"target\": \"%s:%d\", \"publish_target\": \"%s:%d\"},\n",
                cfg->conns, cfg->channels, cfg->subs_per_conn,
                cfg->chan_type == BENCH_PUBLIC    ? "public"
                : cfg->chan_type == BENCH_PRIVATE ? "private"
                                                  : "presence",
-               cfg->publishers, cfg->rate, cfg->duration, cfg->payload, cfg->batch,
-               cfg->client_events ? "true" : "false", cfg->procs);
+               cfg->publishers, cfg->rate, cfg->duration, cfg->payload, cfg->batch, cfg->window,
+               cfg->client_events ? "true" : "false", cfg->procs, cfg->host, cfg->port,
+               cfg->pub_host, cfg->pub_port);
         printf("  \"connections\": {\"attempted\": %llu, \"connected\": %llu, \"failed\": %llu, "
                "\"closed_during_run\": %llu, \"setup_s\": %.3f, \"setup_per_s\": %.1f, "
                "\"setup_ms_p50\": %.3f, \"setup_ms_p99\": %.3f, \"setup_ms_max\": %.3f},\n",
@@ -662,6 +695,18 @@ report(coord_t *co, const char *label)
                cfg->scenario == BENCH_IDLE ? co->s_settled.rss_kb : co->s_end.rss_kb, co->rss_peak,
                rss_per_conn, srv_cpu, srv_util, cpu_per_delivery_us, cpu_per_trigger_us,
                cpu_per_join_us);
+        printf("  \"watched\": [");
+        for (int i = 0; i < cfg->nwatch; i++)
+            printf("%s\n    {\"name\": \"%s\", \"pid\": %d, \"rss_kb_ready\": %ld, "
+                   "\"rss_kb_end\": %ld, \"rss_kb_peak\": %ld, \"cpu_s\": %.3f, "
+                   "\"cpu_util_pct\": %.1f, \"cpu_us_per_delivery\": %.4f, "
+                   "\"cpu_us_per_event\": %.2f}",
+                   i ? "," : "", cfg->watch[i].name, (int)cfg->watch[i].pid,
+                   co->s_ready.w_rss_kb[i], m1->w_rss_kb[i], co->w_rss_peak[i], w_cpu[i],
+                   srv_busy_s > 0 ? w_cpu[i] / srv_busy_s * 100 : 0,
+                   uniq ? w_cpu[i] * 1e6 / (double)uniq : 0,
+                   published ? w_cpu[i] * 1e6 / (double)published : 0);
+        printf("%s],\n", cfg->nwatch ? "\n  " : "");
         printf("  \"client\": {\"worker_cpu_s\": %.3f, \"bench_cpu_s\": %.3f, \"errors\": %llu, "
                "\"other_messages\": %llu},\n",
                k->cpu_s, bench_cpu, (unsigned long long)k->errors,
@@ -685,6 +730,9 @@ report(coord_t *co, const char *label)
            : cfg->chan_type == BENCH_PRIVATE ? "private"
                                              : "presence",
            cfg->subs_per_conn, cfg->payload);
+    if (strcmp(cfg->pub_host, cfg->host) != 0 || cfg->pub_port != cfg->port)
+        printf("  %-28s subscribers on %s:%d, publishers to %s:%d\n", "cross-node", cfg->host,
+               cfg->port, cfg->pub_host, cfg->pub_port);
     printf("  %-28s %llu of %llu in %.2f s = %.0f/s (failed %llu, closed later %llu)\n",
            "connections set up", (unsigned long long)sk->connected,
            (unsigned long long)sk->attempted, setup_s, setup_rate, (unsigned long long)sk->failed,
@@ -693,10 +741,14 @@ report(coord_t *co, const char *label)
            ms(bench_hist_pct(&co->setup.setup, 50)), ms(bench_hist_pct(&co->setup.setup, 99)),
            ms(co->setup.setup.n ? co->setup.setup.max : 0));
     if (cfg->scenario != BENCH_IDLE && cfg->scenario != BENCH_CHURN && cfg->publishers) {
-        printf("  %-28s %llu ok, %llu failed, %.0f/s%s (%d %s publishers%s)\n", "events published",
-               (unsigned long long)published, (unsigned long long)pub_failed, pub_rate,
-               cfg->rate > 0 ? " (fixed rate)" : "", cfg->publishers,
-               cfg->client_events ? "client-event" : "HTTP", cfg->batch > 1 ? ", batched" : "");
+        char win[48] = "";
+        if (cfg->window)
+            snprintf(win, sizeof(win), ", window %d events", cfg->window);
+        printf("  %-28s %llu ok, %llu failed, %.0f/s%s (%d %s publishers%s%s)\n",
+               "events published", (unsigned long long)published, (unsigned long long)pub_failed,
+               pub_rate, cfg->rate > 0 ? " (fixed rate)" : "", cfg->publishers,
+               cfg->client_events ? "client-event" : "HTTP", cfg->batch > 1 ? ", batched" : "",
+               win);
         if (co->pub)
             printf("  %-28s p50 %.2f  p99 %.2f  max %.2f ms\n", "HTTP publish latency",
                    ms(bench_hist_pct(&ps->http, 50)), ms(bench_hist_pct(&ps->http, 99)),
@@ -740,6 +792,17 @@ report(coord_t *co, const char *label)
             printf("; %.3f us per delivery", cpu_per_delivery_us);
         printf("\n");
     }
+    for (int i = 0; i < cfg->nwatch; i++) {
+        char what[40];
+        snprintf(what, sizeof(what), "%s (pid %d)", cfg->watch[i].name, (int)cfg->watch[i].pid);
+        printf("  %-28s RSS end %ld kB, peak %ld kB; CPU %.2f s (%.0f%% of one core)", what,
+               m1->w_rss_kb[i], co->w_rss_peak[i], w_cpu[i],
+               srv_busy_s > 0 ? w_cpu[i] / srv_busy_s * 100 : 0);
+        if (uniq && cfg->scenario != BENCH_IDLE && cfg->scenario != BENCH_CHURN)
+            printf("; %.3f us per delivery, %.1f us per event", w_cpu[i] * 1e6 / (double)uniq,
+                   published ? w_cpu[i] * 1e6 / (double)published : 0);
+        printf("\n");
+    }
     printf("  %-28s %.2f s (workers and coordinator)\n", "bench CPU", bench_cpu);
     printf("  %-28s %.0f%% of %ld CPUs busy; other processes used %.0f%% of one CPU\n", "machine",
            m_busy_pct, ncpu, others_pct);
@@ -771,6 +834,8 @@ usage(FILE *f)
         "options (defaults depend on the scenario):\n"
         "  --host ADDR            server IPv4 address (127.0.0.1)\n"
         "  --port N               server port (6001)\n"
+        "  --publish-host ADDR    where publishers go (--host): another node of the cluster\n"
+        "  --publish-port N       its port (--port)\n"
         "  --app-id ID --key KEY --secret SECRET   (app-id, app-key, app-secret)\n"
         "  -c, --connections N    subscriber connections\n"
         "  --channels N           channels the subscribers spread over\n"
@@ -784,6 +849,8 @@ usage(FILE *f)
         "  --settle S             idle: seconds before the RSS sample (3)\n"
         "  -p, --payload B        event data bytes (100, at least 40)\n"
         "  --batch N              events per HTTP request (1; >1 uses /batch_events)\n"
+        "  --window N             at most N events sent and not yet delivered to all their\n"
+        "                         subscribers (HTTP publishers; 0 = no limit, the default)\n"
         "  --client-events        publish as client events over WebSocket (needs --rate and\n"
         "                         private or presence channels)\n"
         "  --source-ips N         bind subscribers to 127.0.0.2..127.0.0.(N+1) (8; 0 = no bind)\n"
@@ -791,6 +858,8 @@ usage(FILE *f)
         "  --connect-concurrency N  handshakes in flight per worker (200)\n"
         "  --connect-timeout S    (20)\n"
         "  --server-pid PID       report the server's RSS and CPU from /proc/PID\n"
+        "  --watch-pid NAME=PID   also report RSS and CPU of PID (e.g. the publishing node,\n"
+        "                         redis-server); up to 4 times\n"
         "  --label TEXT           a name for the report (e.g. the server's)\n"
         "  --json                 print the report as JSON\n"
         "  -q, --quiet            no progress on stderr\n");
@@ -843,6 +912,34 @@ dnum(const char *opt, const char *v, double lo)
     return d;
 }
 
+/* --watch-pid NAME=PID: one more process for the report, e.g. the node the publishers talk
+ * to or the Redis server between the nodes, whose CPU is part of what a delivery costs. */
+static int
+parse_watch(const char *v, bench_cfg_t *cfg)
+{
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof(cfg->watch[0].name)) {
+        fprintf(stderr,
+                "soketi-bench: --watch-pid wants NAME=PID (a name of 1 to %zu characters), "
+                "not '%s'\n",
+                sizeof(cfg->watch[0].name) - 1, v);
+        return -1;
+    }
+    if (cfg->nwatch == BENCH_MAX_WATCH) {
+        fprintf(stderr, "soketi-bench: at most %d --watch-pid\n", BENCH_MAX_WATCH);
+        return -1;
+    }
+    bench_watch_t *w = &cfg->watch[cfg->nwatch];
+    w->pid = (pid_t)num("--watch-pid", eq + 1, 1, 1 << 30);
+    snprintf(w->name, sizeof(w->name), "%.*s", (int)(eq - v), v);
+    if (bench_proc_cpu_s(w->pid) < 0) {
+        fprintf(stderr, "soketi-bench: --watch-pid: cannot read /proc/%d\n", (int)w->pid);
+        return -1;
+    }
+    cfg->nwatch++;
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -891,10 +988,17 @@ main(int argc, char **argv)
         O_PID,
         O_LABEL,
         O_JSON,
+        O_PUBHOST,
+        O_PUBPORT,
+        O_WATCH,
+        O_WINDOW,
     };
     static const struct option opts[] = {
         {"host", required_argument, NULL, O_HOST},
         {"port", required_argument, NULL, O_PORT},
+        {"publish-host", required_argument, NULL, O_PUBHOST},
+        {"publish-port", required_argument, NULL, O_PUBPORT},
+        {"watch-pid", required_argument, NULL, O_WATCH},
         {"app-id", required_argument, NULL, O_APPID},
         {"key", required_argument, NULL, O_KEY},
         {"secret", required_argument, NULL, O_SECRET},
@@ -910,6 +1014,7 @@ main(int argc, char **argv)
         {"settle", required_argument, NULL, O_SETTLE},
         {"payload", required_argument, NULL, 'p'},
         {"batch", required_argument, NULL, O_BATCH},
+        {"window", required_argument, NULL, O_WINDOW},
         {"client-events", no_argument, NULL, O_CE},
         {"source-ips", required_argument, NULL, O_SRCIPS},
         {"procs", required_argument, NULL, 'P'},
@@ -940,6 +1045,16 @@ main(int argc, char **argv)
             break;
         case O_PORT:
             cfg.port = (int)num("--port", optarg, 1, 65535);
+            break;
+        case O_PUBHOST:
+            snprintf(cfg.pub_host, sizeof(cfg.pub_host), "%s", optarg);
+            break;
+        case O_PUBPORT:
+            cfg.pub_port = (int)num("--publish-port", optarg, 1, 65535);
+            break;
+        case O_WATCH:
+            if (parse_watch(optarg, &cfg) != 0)
+                return 2;
             break;
         case O_APPID:
             cfg.app_id = optarg;
@@ -995,6 +1110,9 @@ main(int argc, char **argv)
         case O_BATCH:
             cfg.batch = (int)num("--batch", optarg, 1, 100);
             break;
+        case O_WINDOW:
+            cfg.window = (int)num("--window", optarg, 0, 1000000);
+            break;
         case O_CE:
             cfg.client_events = 1;
             break;
@@ -1032,6 +1150,15 @@ main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "soketi-bench: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!cfg.pub_host[0])
+        snprintf(cfg.pub_host, sizeof(cfg.pub_host), "%s", cfg.host);
+    if (!cfg.pub_port)
+        cfg.pub_port = cfg.port;
+    struct in_addr addr;
+    if (inet_pton(AF_INET, cfg.host, &addr) != 1 || inet_pton(AF_INET, cfg.pub_host, &addr) != 1) {
+        fprintf(stderr, "soketi-bench: --host and --publish-host must be IPv4 addresses\n");
         return 2;
     }
 
@@ -1075,6 +1202,10 @@ main(int argc, char **argv)
             return 2;
         }
         cfg.batch = 1;
+        if (cfg.window) {
+            fprintf(stderr, "soketi-bench: --window is for HTTP publishers, not --client-events\n");
+            return 2;
+        }
     }
     if (cfg.procs == 0)
         cfg.procs = (int)((cfg.conns + 14999) / 15000);
@@ -1102,6 +1233,8 @@ main(int argc, char **argv)
     memset(&co, 0, sizeof(co));
     co.cfg = &cfg;
     co.rss_peak = -1;
+    for (int i = 0; i < BENCH_MAX_WATCH; i++)
+        co.w_rss_peak[i] = -1;
     bench_hist_init(&co.setup.setup);
     bench_hist_init(&co.agg.latency);
     bench_hist_init(&co.agg.join);
@@ -1150,6 +1283,8 @@ main(int argc, char **argv)
     }
     say(&co, "%s: %ld connections in %d worker(s) to %s:%d", cfg.scenario_name, cfg.conns, co.nw,
         cfg.host, cfg.port);
+    if (strcmp(cfg.pub_host, cfg.host) != 0 || cfg.pub_port != cfg.port)
+        say(&co, "publishers to %s:%d", cfg.pub_host, cfg.pub_port);
 
     co.base = event_base_new();
     if (!co.base)

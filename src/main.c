@@ -133,26 +133,30 @@ monotonic_usec(void)
 /* Options soketi knows whose drivers soketi-c does not build are accepted by
  * the configuration, so a soketi config file loads; selecting one is refused
  * here, before anything starts, rather than silently ignored. The adapter is
- * the exception: its drivers are plugins, and the loader explains a missing one. */
+ * the exception: its drivers are plugins, and the loader explains a missing one.
+ * The "redis" cache and rate limiter live in the Redis adapter plugin; the
+ * server checks, once it is loaded, that the adapter offers them. */
 static int
 refuse_unbuilt_drivers(const skt_config_t *cfg)
 {
     static const struct {
-        const char *option, *built;
+        const char *option, *built, *also;
     } drivers[] = {
-        {"appManager.driver", "array"},
-        {"cache.driver", "memory"},
-        {"queue.driver", "sync"},
-        {"rateLimiter.driver", "local"},
+        {"appManager.driver", "array", NULL},
+        {"cache.driver", "memory", "redis"},
+        {"queue.driver", "sync", NULL},
+        {"rateLimiter.driver", "local", "redis"},
     };
     const char *values[] = {cfg->app_manager.driver, cfg->cache.driver, cfg->queue.driver,
                             cfg->rate_limiter.driver};
     for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
-        if (values[i] && strcmp(values[i], drivers[i].built) != 0) {
+        if (values[i] && strcmp(values[i], drivers[i].built) != 0 &&
+            !(drivers[i].also && strcmp(values[i], drivers[i].also) == 0)) {
             skt_log(SKT_LOG_ERROR,
                     "%s '%s' is a soketi driver that soketi-c does not provide (yet); "
-                    "use '%s'",
-                    drivers[i].option, values[i], drivers[i].built);
+                    "use '%s'%s%s",
+                    drivers[i].option, values[i], drivers[i].built, drivers[i].also ? " or " : "",
+                    drivers[i].also ? drivers[i].also : "");
             return -1;
         }
     }

@@ -39,6 +39,10 @@ PY
 out=$(mktemp)
 "$bench" fanout --port "$port" -c 200 -k 2 -d 2 --drain 2 --rate 50 --server-pid $pid --json -q >"$out" || fail=1
 check fanout "$out"
+# publishers on their own host:port (what the cross-node runs use), here the same daemon
+"$bench" fanout --port "$port" --publish-host 127.0.0.1 --publish-port "$port" -c 100 -k 2 -d 1 \
+    --drain 2 --rate 50 --window 4 --server-pid $pid --json -q >"$out" || fail=1
+check fanout "$out"
 "$bench" idle --port "$port" -c 300 --settle 1 --server-pid $pid --json -q >"$out" || fail=1
 check idle "$out"
 rm -f "$out"

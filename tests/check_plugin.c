@@ -9,6 +9,7 @@
 #include "check_main.h"
 #include <check.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +366,29 @@ START_TEST(test_local_loads)
     ck_assert_ptr_nonnull(ad->self);
     /* the caller's table is untouched: the plugin got a copy */
     ck_assert_int_eq(host.abi_version, 77);
+}
+END_TEST
+
+/* The optional ops count only when set and inside the plugin's ops_size: a plugin built
+ * before they existed (or the local adapter, which has none) leaves them out. */
+START_TEST(test_optional_ops)
+{
+    ck_assert(!SKT_ADAPTER_HAS(ad, cluster_transition));
+    ck_assert(!SKT_ADAPTER_HAS(ad, rate_consume));
+    ck_assert(!SKT_ADAPTER_HAS(ad, cache_get));
+    ck_assert(!SKT_ADAPTER_HAS(ad, cache_set));
+
+    soketi_adapter_t fake;
+    memset(&fake, 0, sizeof(fake));
+    fake.ops.rate_consume =
+        (void (*)(void *, const char *, long, long, soketi_consume_cb, void *))1;
+    fake.ops_size = offsetof(soketi_adapter_ops_t, rate_consume);
+    ck_assert(!SKT_ADAPTER_HAS(&fake, rate_consume)); /* set, but past its ops_size */
+    fake.ops_size = sizeof(fake.ops);
+    ck_assert(SKT_ADAPTER_HAS(&fake, rate_consume));
+    ck_assert(!SKT_ADAPTER_HAS(&fake, cache_get)); /* inside, but NULL */
+    /* ABI 1 keeps one size: the optional members took reserved slots */
+    ck_assert_uint_eq(sizeof(soketi_adapter_ops_t), 18 * sizeof(void (*)(void)));
 }
 END_TEST
 
@@ -778,6 +802,7 @@ plugin_suite(void)
     TCase *tc = tcase_create("local");
     tcase_add_checked_fixture(tc, setup_local, teardown_local);
     tcase_add_test(tc, test_local_loads);
+    tcase_add_test(tc, test_optional_ops);
     tcase_add_test(tc, test_local_broadcast);
     tcase_add_test(tc, test_local_terminate);
     tcase_add_test(tc, test_local_counts);

@@ -45,6 +45,12 @@
  * offers every version it still speaks, so a plugin built for an older,
  * still supported ABI keeps loading; one built for a newer ABI is refused
  * with a message, never loaded.
+ *
+ * OPTIONAL ADDITIONS: fields and ops added to ABI 1 after its first release
+ * took the place of `reserved` slots, so both structs keep their size. A host
+ * or plugin built before them has NULL there: a plugin checks a host field
+ * for NULL before calling it, and the host calls an optional op only when the
+ * plugin set it. They are marked "optional" below.
  */
 #ifndef SOKETI_ADAPTER_H
 #define SOKETI_ADAPTER_H
@@ -70,9 +76,9 @@ enum soketi_log_level {
 
 /** Status passed to query callbacks. */
 enum soketi_status {
-    SOKETI_OK = 0,        /**< every node answered */
-    SOKETI_PARTIAL = -1,  /**< some nodes did not answer in time: result is what arrived */
-    SOKETI_ERROR = -2,    /**< no result (the result arguments are zero/empty) */
+    SOKETI_OK = 0,       /**< every node answered */
+    SOKETI_PARTIAL = -1, /**< some nodes did not answer in time: result is what arrived */
+    SOKETI_ERROR = -2,   /**< no result (the result arguments are zero/empty) */
 };
 
 /** One channel and its number of subscribed sockets. */
@@ -92,6 +98,20 @@ typedef void (*soketi_channels_cb)(void *arg, int status, const soketi_channel_c
                                    size_t n);
 typedef void (*soketi_members_cb)(void *arg, int status, const soketi_member_t *members, size_t n);
 typedef void (*soketi_ids_cb)(void *arg, int status, const char *const *ids, size_t n);
+/** A rate limit window: used = points counted in it so far (these included),
+ * ms_left = until it closes. */
+typedef void (*soketi_consume_cb)(void *arg, int status, long used, long ms_left);
+/** A stored value (len bytes, not NUL-terminated), or NULL/0 when absent. */
+typedef void (*soketi_value_cb)(void *arg, int status, const char *value, size_t len);
+
+/** What host->metric records (soketi's horizontal_adapter_* metrics). */
+enum soketi_metric {
+    SOKETI_METRIC_REQUEST_SENT = 0,      /**< a query went out to the other nodes */
+    SOKETI_METRIC_REQUEST_RECEIVED = 1,  /**< a peer's query arrived */
+    SOKETI_METRIC_RESPONSE_RECEIVED = 2, /**< a peer's answer to our query arrived */
+    SOKETI_METRIC_RESOLVED = 3,   /**< a query completed with every answer; value = ms it took */
+    SOKETI_METRIC_UNCOMPLETE = 4, /**< a query timed out with some answers missing; value = ms */
+};
 
 /* Iterators the host calls once per item, synchronously. */
 typedef void (*soketi_each_channel_fn)(void *arg, const char *channel, long count);
@@ -104,10 +124,10 @@ typedef void (*soketi_each_id_fn)(void *arg, const char *id);
  * The local_* functions answer for this process only and never block.
  */
 typedef struct soketi_host_s {
-    size_t size;               /**< sizeof(soketi_host_t) as the daemon was built */
-    int abi_version;           /**< the version negotiated with this plugin */
-    struct event_base *base;   /**< the daemon's event loop (libevent 2.1) */
-    const char *node_id;       /**< unique id of this daemon process */
+    size_t size;             /**< sizeof(soketi_host_t) as the daemon was built */
+    int abi_version;         /**< the version negotiated with this plugin */
+    struct event_base *base; /**< the daemon's event loop (libevent 2.1) */
+    const char *node_id;     /**< unique id of this daemon process */
 
     /** Value of any configuration option by its dotted soketi name, e.g.
      * "adapter.redis.prefix" or "database.redis.port", as text (lists and
@@ -126,8 +146,8 @@ typedef struct soketi_host_s {
      * this process subscribed to channel, except the socket whose id is
      * except_socket_id (NULL: none). The message is framed once and the same
      * bytes go to every subscriber. */
-    void (*deliver_local)(const char *app_id, const char *channel, const char *msg,
-                          size_t msg_len, const char *except_socket_id);
+    void (*deliver_local)(const char *app_id, const char *channel, const char *msg, size_t msg_len,
+                          const char *except_socket_id);
 
     long (*local_sockets_count)(const char *app_id);
     long (*local_channel_sockets_count)(const char *app_id, const char *channel);
@@ -146,11 +166,18 @@ typedef struct soketi_host_s {
     /** Closes (code 4009) every socket of this process signed in as user_id. */
     void (*local_terminate_user_connections)(const char *app_id, const char *user_id);
 
-    void *reserved[8]; /**< room to grow; always NULL */
+    /** Optional. Records what a horizontal adapter did, for the daemon's
+     * metrics (enum soketi_metric; value is used by RESOLVED and UNCOMPLETE).
+     * app_id may be NULL when the event belongs to no app. Cheap: call it on
+     * every request. */
+    void (*metric)(const char *app_id, int what, double value);
+
+    void *reserved[7]; /**< room to grow; always NULL */
 } soketi_host_t;
 
 /**
- * What a plugin implements. Every op is required in ABI 1. `self` is the
+ * What a plugin implements. Every op up to terminate_user_connections is
+ * required in ABI 1; the ones after it are optional. `self` is the
  * adapter's own state (adapter->self). Cluster-wide queries combine this
  * node's local_* answers with the other nodes'.
  */
@@ -179,15 +206,47 @@ typedef struct soketi_adapter_ops_s {
     /** Disconnects user_id's sockets on every node. */
     void (*terminate_user_connections)(void *self, const char *app_id, const char *user_id);
 
-    void *reserved[8]; /**< room to grow; leave NULL */
+    /* ---- optional: state shared by the nodes (NULL when the adapter has none) ---- */
+
+    /** Decides whether a transition of this node is the cluster's, so that a
+     * webhook fires once per cluster. The host calls it when this node's first
+     * socket joins (joined 1) or its last socket leaves (joined 0) a channel
+     * (user_id NULL), or, in a presence channel, when a user's first socket
+     * here joins / last leaves (user_id set). cb's count is 1 when no other
+     * node held it (joined) / none holds it any more (left), else 0.
+     * SOKETI_ERROR: the adapter cannot tell now; the host then goes by the
+     * local transition. Calls for the same (app, channel, user) are answered in
+     * the order they were made. A node that dies without leaving is forgotten
+     * after a bounded time (the adapter documents how long). */
+    void (*cluster_transition)(void *self, const char *app_id, const char *channel,
+                               const char *user_id, int joined, soketi_count_cb cb, void *arg);
+    /** A rate limit counter shared by the nodes: adds points to key's window
+     * (opened by its first consumption, lasting window_ms) and answers the
+     * points used in it, these included. key is the host's full key; the
+     * adapter may prefix it. SOKETI_ERROR: not counted (the host counts locally). */
+    void (*rate_consume)(void *self, const char *key, long points, long window_ms,
+                         soketi_consume_cb cb, void *arg);
+    /** A cache shared by the nodes: cache_get answers the value stored under
+     * key (NULL when none or expired); cache_set stores a copy for ttl_seconds
+     * (<= 0: no expiry) without confirming. */
+    void (*cache_get)(void *self, const char *key, soketi_value_cb cb, void *arg);
+    void (*cache_set)(void *self, const char *key, const char *value, size_t len, long ttl_seconds);
+    /** Which of user_ids[0..n) some node holds under (app_id, channel), as
+     * cluster_transition recorded them (joined with that user_id and not left),
+     * this node included. cb gets that subset, in any order. SOKETI_ERROR: the
+     * adapter cannot tell (the host answers from this node alone). */
+    void (*cluster_present)(void *self, const char *app_id, const char *channel,
+                            const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg);
+
+    void *reserved[3]; /**< room to grow; leave NULL */
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */
 typedef struct soketi_adapter_s {
-    size_t size;               /**< sizeof(soketi_adapter_t) as the host was built */
-    void *self;                /**< the plugin's state, passed back to every op */
-    size_t ops_size;           /**< the plugin sets sizeof(soketi_adapter_ops_t) as it was built */
-    soketi_adapter_ops_t ops;  /**< the plugin fills these */
+    size_t size;              /**< sizeof(soketi_adapter_t) as the host was built */
+    void *self;               /**< the plugin's state, passed back to every op */
+    size_t ops_size;          /**< the plugin sets sizeof(soketi_adapter_ops_t) as it was built */
+    soketi_adapter_ops_t ops; /**< the plugin fills these */
 } soketi_adapter_t;
 
 /* The three symbols every adapter plugin exports. */

@@ -9,10 +9,14 @@
  * (soketi PSUBSCRIBEs `redis-adapter*` for broadcasts, but only ever publishes them on
  * `redis-adapter` itself, so a plain SUBSCRIBE receives the same messages.)
  *
+ * The publishing connection also carries the keyed commands of the shared state
+ * (store.c: occupancy, rate limits, cache), in the order they are made.
+ *
  * Redis being down never stops the daemon: each connection retries with backoff
- * (conn.c), broadcasts still reach this node's clients (the publish is skipped) and
- * queries answer from local state with SOKETI_PARTIAL. A Redis Cluster is the
- * redis-cluster adapter's (adapter_redis_cluster.c) job.
+ * (conn.c), broadcasts still reach this node's clients (the publish is skipped),
+ * queries answer from local state with SOKETI_PARTIAL and the shared-state ops answer
+ * SOKETI_ERROR. A Redis Cluster is the redis-cluster adapter's (adapter_redis_cluster.c)
+ * job.
  */
 #include <soketi/adapter.h>
 
@@ -23,6 +27,7 @@
 
 #include "conn.h"
 #include "horizontal.h"
+#include "store.h"
 
 #define RD_NAME "redis adapter"
 
@@ -33,6 +38,7 @@ static const char *const rd_role_names[] = {"publisher", "subscriber"};
 typedef struct redis_s {
     const soketi_host_t *host;
     skt_hz_t *hz;
+    skt_rs_t *store;
     skt_rconn_t *conn[2];
     skt_rconn_endpoint_t ep[2]; /* as configured, until the connections copy them */
     char *chan[3];              /* by enum skt_hz_channel */
@@ -55,7 +61,8 @@ static void
 rd_on_ready(void *owner, skt_rconn_t *c)
 {
     redis_t *r = owner;
-    (void)c;
+    if (c == r->conn[RD_PUB])
+        skt_rs_connected(r->store);
     if (skt_rconn_state(r->conn[RD_PUB]) == SKT_RCONN_READY &&
         skt_rconn_state(r->conn[RD_SUB]) == SKT_RCONN_READY)
         rd_log(r, SOKETI_LOG_INFO,
@@ -123,6 +130,18 @@ rd_tr_numsub(void *self, skt_hz_req_t *req)
     const char *argv[] = {"PUBSUB", "NUMSUB", r->chan[SKT_HZ_REQUEST]};
     size_t lens[] = {6, 6, r->chan_len[SKT_HZ_REQUEST]};
     return skt_rconn_command_argv(r->conn[RD_PUB], rd_on_numsub, req, 3, argv, lens);
+}
+
+/* The store's keyed commands: one server holds every key. */
+static int
+rd_tr_command(void *self, const char *key, size_t key_len, sds cmd, redisCallbackFn *fn, void *priv)
+{
+    redis_t *r = self;
+    (void)key;
+    (void)key_len;
+    int rv = skt_rconn_command_formatted(r->conn[RD_PUB], fn, priv, cmd, sdslen(cmd));
+    sdsfree(cmd);
+    return rv;
 }
 
 /* ---- configuration ------------------------------------------------------------------ */
@@ -227,8 +246,9 @@ rd_check_supported(redis_t *r)
     }
     if (*cfg(r, "database.redis.keyPrefix"))
         rd_log(r, SOKETI_LOG_DEBUG,
-               "database.redis.keyPrefix does not apply to pub/sub channels (nor does it in "
-               "soketi); use adapter.redis.prefix to separate clusters");
+               "database.redis.keyPrefix prefixes the shared keys (cache, rate limits, "
+               "occupancy) but not pub/sub channels (nor does it in soketi); use "
+               "adapter.redis.prefix to separate clusters");
     return 0;
 }
 
@@ -245,11 +265,16 @@ rd_free(redis_t *r)
 {
     if (r->hz)
         skt_hz_shutdown(r->hz);
-    /* pending NUMSUB callbacks report (NULL replies) while the connections are freed */
+    skt_rs_shutdown(r->store);
+    if (r->conn[RD_PUB])
+        skt_rconn_flush(r->conn[RD_PUB]); /* the store's last leaves */
+    /* pending NUMSUB and store callbacks report (NULL replies) while the connections are
+     * freed */
     for (int i = 0; i < 2; i++) {
         skt_rconn_free(r->conn[i]);
         skt_rconn_endpoint_clear(&r->ep[i]);
     }
+    skt_rs_free(r->store);
     skt_hz_free(r->hz);
     for (int i = 0; i < 3; i++)
         free(r->chan[i]);
@@ -291,14 +316,18 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
             goto oom;
     }
     long timeout = strtol(cfg(r, "adapter.redis.requestsTimeout"), NULL, 10);
-    skt_hz_transport_t tr = {
-        .self = r, .ready = rd_tr_ready, .publish = rd_tr_publish, .numsub = rd_tr_numsub};
+    skt_rs_transport_t rtr = {.self = r, .command = rd_tr_command};
+    if (!(r->store = skt_rs_new(host, &rtr, r->chan[SKT_HZ_BROADCAST], RD_NAME)))
+        goto oom;
+    skt_hz_transport_t tr = {.self = r,
+                             .ready = rd_tr_ready,
+                             .publish = rd_tr_publish,
+                             .numsub = rd_tr_numsub,
+                             .store = r->store};
     if (!(r->hz = skt_hz_new(host, &tr, timeout, RD_NAME)))
         goto oom;
 
-    adapter->self = r->hz; /* the ops are horizontal.c's */
-    adapter->ops_size = sizeof(adapter->ops);
-    skt_hz_fill_ops(&adapter->ops);
+    skt_rs_fill_adapter(adapter, r->hz);
     rd_log(r, SOKETI_LOG_INFO,
            "redis at %s:%ld (db %ld), channel %s, requests time out after %ld ms",
            r->ep[RD_PUB].host, r->ep[RD_PUB].port, r->ep[RD_PUB].db, r->chan[SKT_HZ_BROADCAST],

@@ -4,7 +4,8 @@
  *
  * Nothing here touches a socket or the event loop: replies come in as hiredis's parsed
  * redisReply (the unit tests make them from RESP bytes with a redisReader), strings as
- * text. The redis-cluster adapter (adapter_redis_cluster.c) does the I/O.
+ * text. The redis-cluster adapter (adapter_redis_cluster.c, cluster_topology.c) does the
+ * I/O.
  */
 #ifndef SKT_REDIS_CLUSTER_SLOTS_H
 #define SKT_REDIS_CLUSTER_SLOTS_H

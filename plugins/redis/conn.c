@@ -24,6 +24,8 @@
 /* While a connection has this much unsent output, Redis is not keeping up: further
  * publishes are dropped (local delivery goes on) rather than buffered. */
 #define RCONN_MAX_PENDING_OUTPUT (64u * 1024u * 1024u)
+/* skt_rconn_flush writes at most this many times. */
+#define RCONN_FLUSH_TRIES 4
 /* While a connection keeps failing, a warning again every this many attempts. */
 #define RCONN_REMIND_EVERY 12
 
@@ -445,6 +447,16 @@ skt_rconn_command_formatted(skt_rconn_t *c, redisCallbackFn *fn, void *privdata,
     if (!skt_rconn_usable(c))
         return -1;
     return redisAsyncFormattedCommand(c->ac, fn, privdata, cmd, len) == REDIS_OK ? 0 : -1;
+}
+
+void
+skt_rconn_flush(skt_rconn_t *c)
+{
+    int done = 0;
+    /* a few tries: a full socket buffer answers EAGAIN, and nothing waits for it to drain */
+    for (int i = 0; i < RCONN_FLUSH_TRIES && !done && skt_rconn_usable(c); i++)
+        if (redisBufferWrite(&c->ac->c, &done) != REDIS_OK)
+            break;
 }
 
 int

@@ -101,6 +101,11 @@ int skt_rconn_command_argv(skt_rconn_t *c, redisCallbackFn *fn, void *privdata, 
 int skt_rconn_command_formatted(skt_rconn_t *c, redisCallbackFn *fn, void *privdata,
                                 const char *cmd, size_t len);
 
+/* Writes what is queued for Redis now, without waiting (best effort: what the socket does
+ * not take at once stays unsent). For commands sent right before skt_rconn_free, which
+ * does not write them. */
+void skt_rconn_flush(skt_rconn_t *c);
+
 /* 1 when so much output is unsent that Redis is not keeping up (logged once per episode):
  * publish nothing more on it for now. */
 int skt_rconn_congested(skt_rconn_t *c);

@@ -1,5 +1,7 @@
-/* horizontal.c - soketi's horizontal adapter over any pub/sub transport: broadcasts,
- * cluster-wide queries with timeouts, merging peers' answers, answering peers' requests.
+/* horizontal.c - soketi's horizontal adapter over any pub/sub transport: the adapter ops,
+ * broadcasts, and cluster-wide queries with their timeouts and the peers' responses to
+ * them. What peers send unasked (their broadcasts and requests) is horizontal_peers.c's,
+ * merging answers horizontal_merge.c's; horizontal_internal.h is the state they share.
  *
  * DESIGN
  * A query is a request object (skt_hz_req_t) that lives in two places while it waits:
@@ -19,7 +21,7 @@
  * (or after shutdown resolved it) still finds it. Resolving removes it from the map and
  * the list before calling the host's callback, so the callback may start new queries.
  */
-#include "horizontal.h"
+#include "horizontal_internal.h"
 
 #include <event2/event.h>
 #include <stdarg.h>
@@ -30,8 +32,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-
-#include "util/map.h"
 
 /* What a query answers with, i.e. which host callback type it has. */
 enum hz_op {
@@ -46,10 +46,6 @@ enum hz_op {
 
 /* The broadcast encoding buffer is kept between messages up to this size. */
 #define HZ_SCRATCH_KEEP (64 * 1024)
-/* At most one warning about malformed messages per this many ms; the rest go to debug. */
-#define HZ_WARN_INTERVAL_MS 10000
-/* How much of a malformed message a log line shows. */
-#define HZ_LOG_EXCERPT 120
 
 /* A host callback of any query type, with its argument. */
 typedef struct hz_cb_s {
@@ -69,29 +65,17 @@ struct skt_hz_req_s {
     char id[40];               /* requestId: a v4 UUID */
     hz_cb_t cb;
     skt_hz_acc_t acc;
+    char *app_id;     /* once published: for the metrics (NULL: out of memory, or none) */
+    uint64_t sent_ms; /* when it was published */
+    int sent;         /* published: the metrics count it */
     uint64_t deadline_ms;
     long expected; /* responses to wait for; -1 until the subscriber count is known */
     long received;
     int refs;
     int pending; /* in the map and the FIFO */
     int done;    /* the host's callback has been called */
+    int echoed;  /* our own copy came back on the request channel */
 };
-
-struct skt_hz_s {
-    const soketi_host_t *host;
-    skt_hz_transport_t tr;
-    long timeout_ms;
-    char *name;
-    skt_map_t *pending; /* requestId -> skt_hz_req_t */
-    skt_hz_req_t *head, *tail;
-    struct event *timer;
-    skt_rc_buf_t scratch; /* broadcast encoding, reused */
-    int closing;
-    uint64_t last_warn_ms;
-    unsigned long quiet_drops; /* malformed messages logged at debug since the last warning */
-};
-
-static const char *const hz_channel_names[] = {"broadcast", "request", "response"};
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
@@ -103,38 +87,23 @@ skt_hz_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Logs through the host with the adapter's name in front. */
-__attribute__((format(printf, 3, 4))) static void
-hz_log(const skt_hz_t *hz, int level, const char *fmt, ...)
+void
+skt_hz_logf(const soketi_host_t *host, const char *name, int level, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    hz->host->log(level, "%s: %s", hz->name, line);
+    host->log(level, "%s: %s", name, line);
 }
 
-/* Reports a dropped message: a warning now and then, debug lines in between, so that a
- * flood of garbage on the channel cannot flood the log. */
-static void
-hz_dropped(skt_hz_t *hz, int channel, const char *data, size_t len, const char *why)
+/* Records a metric when the host takes them. */
+void
+skt_hz_metric(const skt_hz_t *hz, const char *app_id, int what, double value)
 {
-    uint64_t now = skt_hz_now_ms();
-    int n = len > HZ_LOG_EXCERPT ? HZ_LOG_EXCERPT : (int)len;
-    if (hz->last_warn_ms == 0 || now - hz->last_warn_ms >= HZ_WARN_INTERVAL_MS) {
-        hz_log(hz, SOKETI_LOG_WARN,
-               "dropped a malformed message on the %s channel (%s; %lu more since the last "
-               "warning): %.*s%s",
-               hz_channel_names[channel], why, hz->quiet_drops, n, data,
-               len > HZ_LOG_EXCERPT ? "..." : "");
-        hz->last_warn_ms = now;
-        hz->quiet_drops = 0;
-    } else {
-        hz->quiet_drops++;
-        hz_log(hz, SOKETI_LOG_DEBUG, "dropped a malformed message on the %s channel (%s): %.*s",
-               hz_channel_names[channel], why, n, data);
-    }
+    if (hz->metric)
+        hz->metric(app_id, what, value);
 }
 
 /* A random (version 4) UUID, as soketi's requestIds are. */
@@ -159,164 +128,6 @@ make_uuid(char out[37])
         out[o++] = hex[r[i] & 15];
     }
     out[o] = '\0';
-}
-
-/* ---- merging answers ---------------------------------------------------------------- */
-
-void
-skt_hz_acc_init(skt_hz_acc_t *acc, int kind)
-{
-    memset(acc, 0, sizeof(*acc));
-    acc->kind = kind;
-}
-
-void
-skt_hz_acc_clear(skt_hz_acc_t *acc)
-{
-    for (size_t i = 0; i < acc->n; i++) {
-        free(acc->items[i].key);
-        free(acc->items[i].info);
-    }
-    free(acc->items);
-    skt_map_free(acc->index);
-    skt_hz_acc_init(acc, acc->kind);
-}
-
-/* The item for key, added (key copied, info and count empty) when new. Returns its
- * index, or SIZE_MAX with acc->failed set when memory runs out. */
-static size_t
-acc_item(skt_hz_acc_t *acc, const char *key, int *added)
-{
-    size_t klen = strlen(key);
-    *added = 0;
-    if (acc->failed)
-        return SIZE_MAX;
-    if (!acc->index && !(acc->index = skt_map_new()))
-        goto oom;
-    void *found = skt_map_get(acc->index, key, klen);
-    if (found)
-        return (size_t)(uintptr_t)found - 1;
-    if (acc->n == acc->cap) {
-        size_t ncap = acc->cap ? acc->cap * 2 : 16;
-        skt_hz_item_t *grown = realloc(acc->items, ncap * sizeof(*grown));
-        if (!grown)
-            goto oom;
-        acc->items = grown;
-        acc->cap = ncap;
-    }
-    skt_hz_item_t *it = &acc->items[acc->n];
-    memset(it, 0, sizeof(*it));
-    if (!(it->key = strdup(key)))
-        goto oom;
-    /* the map borrows the key: it lives in the item until the accumulator is cleared */
-    if (skt_map_put(acc->index, it->key, klen, (void *)(uintptr_t)(acc->n + 1)) != 0) {
-        free(it->key);
-        goto oom;
-    }
-    *added = 1;
-    return acc->n++;
-oom:
-    acc->failed = 1;
-    return SIZE_MAX;
-}
-
-void
-skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, const char *user_info)
-{
-    int added;
-    size_t i = acc_item(acc, user_id, &added);
-    if (i == SIZE_MAX || !added)
-        return;
-    if (!(acc->items[i].info = strdup(user_info ? user_info : "null")))
-        acc->failed = 1;
-}
-
-void
-skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count)
-{
-    int added;
-    size_t i = acc_item(acc, channel, &added);
-    if (i != SIZE_MAX)
-        acc->items[i].count += count;
-}
-
-void
-skt_hz_acc_id(skt_hz_acc_t *acc, const char *id)
-{
-    int added;
-    acc_item(acc, id, &added);
-}
-
-size_t
-skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp)
-{
-    size_t skipped = 0;
-    switch (acc->kind) {
-    case SKT_HZ_ACC_COUNT:
-        if (resp->has_total)
-            acc->total += (long)resp->total;
-        break;
-    case SKT_HZ_ACC_EXISTS:
-        if (resp->has_exists && resp->exists)
-            acc->exists = 1;
-        break;
-    case SKT_HZ_ACC_MEMBERS:
-        for (size_t i = 0; resp->members && i < json_array_size(resp->members); i++) {
-            const char *id;
-            char idbuf[24], *info;
-            if (skt_rc_member_at(resp, i, &id, idbuf, &info) != 0) {
-                skipped++;
-                continue;
-            }
-            skt_hz_acc_member(acc, id, info);
-            free(info);
-        }
-        break;
-    case SKT_HZ_ACC_CHANNELS:
-        for (size_t i = 0;
-             resp->channels_with_count && i < json_array_size(resp->channels_with_count); i++) {
-            const char *ch;
-            long count;
-            if (skt_rc_channel_count_at(resp, i, &ch, &count) != 0) {
-                skipped++;
-                continue;
-            }
-            skt_hz_acc_channel(acc, ch, count);
-        }
-        break;
-    case SKT_HZ_ACC_IDS:
-        for (size_t i = 0; resp->sockets && i < json_array_size(resp->sockets); i++) {
-            const char *id;
-            if (skt_rc_socket_at(resp, i, &id) != 0) {
-                skipped++;
-                continue;
-            }
-            skt_hz_acc_id(acc, id);
-        }
-        break;
-    default:
-        break;
-    }
-    return skipped;
-}
-
-/* Host iterators feeding an accumulator. */
-static void
-acc_each_member(void *arg, const char *user_id, const char *user_info)
-{
-    skt_hz_acc_member(arg, user_id, user_info);
-}
-
-static void
-acc_each_channel(void *arg, const char *channel, long count)
-{
-    skt_hz_acc_channel(arg, channel, count);
-}
-
-static void
-acc_each_id(void *arg, const char *id)
-{
-    skt_hz_acc_id(arg, id);
 }
 
 /* ---- answering the host ------------------------------------------------------------- */
@@ -405,7 +216,7 @@ req_new(skt_hz_t *hz, const hz_cb_t *cb)
 {
     skt_hz_req_t *req = calloc(1, sizeof(*req));
     if (!req) {
-        hz_log(hz, SOKETI_LOG_ERROR, "out of memory starting a query");
+        skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory starting a query");
         hz_call(cb, SOKETI_ERROR, NULL);
         return NULL;
     }
@@ -423,10 +234,11 @@ req_unref(skt_hz_req_t *req)
     if (--req->refs > 0)
         return;
     skt_hz_acc_clear(&req->acc);
+    free(req->app_id);
     free(req);
 }
 
-/* Takes req out of the map and the FIFO. */
+/* Takes req out of the map and the FIFO; its copy, still to come back, is remembered. */
 static void
 req_unlink(skt_hz_req_t *req)
 {
@@ -435,6 +247,10 @@ req_unlink(skt_hz_req_t *req)
         return;
     req->pending = 0;
     skt_map_del(hz->pending, req->id, strlen(req->id));
+    if (!req->echoed) {
+        memcpy(hz->recent[hz->recent_next], req->id, sizeof(req->id));
+        hz->recent_next = (hz->recent_next + 1) % SKT_HZ_RECENT;
+    }
     if (req->prev)
         req->prev->next = req->next;
     else
@@ -455,7 +271,13 @@ req_resolve(skt_hz_req_t *req, int status)
     req->done = 1;
     req_unlink(req);
     if (req->acc.failed)
-        hz_log(req->hz, SOKETI_LOG_ERROR, "out of memory merging answers to a query");
+        skt_hz_log(req->hz, SOKETI_LOG_ERROR, "out of memory merging answers to a query");
+    /* like soketi, a query without a callback (terminate) is not resolved, only sent */
+    if (req->sent && req->cb.op != HZ_OP_NONE)
+        skt_hz_metric(req->hz, req->app_id,
+                      status == SOKETI_OK && !req->acc.failed ? SOKETI_METRIC_RESOLVED
+                                                              : SOKETI_METRIC_UNCOMPLETE,
+                      (double)(skt_hz_now_ms() - req->sent_ms));
     hz_call(&req->cb, status, &req->acc);
     req_unref(req);
 }
@@ -479,9 +301,9 @@ hz_on_timer(evutil_socket_t fd, short what, void *arg)
     uint64_t now = skt_hz_now_ms();
     while (hz->head && hz->head->deadline_ms <= now) {
         skt_hz_req_t *req = hz->head;
-        hz_log(hz, SOKETI_LOG_DEBUG,
-               "request %s: %ld of %ld answers after %ld ms, answering with what arrived", req->id,
-               req->received, req->expected, hz->timeout_ms);
+        skt_hz_log(hz, SOKETI_LOG_DEBUG,
+                   "request %s: %ld of %ld answers after %ld ms, answering with what arrived",
+                   req->id, req->received, req->expected, hz->timeout_ms);
         req_resolve(req, SOKETI_PARTIAL);
     }
     hz_arm(hz);
@@ -503,7 +325,7 @@ req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, c
     make_uuid(req->id);
     skt_rc_encode_request(&b, req->id, app_id, type, channel, ws_id, user_id);
     if (b.failed || skt_map_put(hz->pending, req->id, strlen(req->id), req) != 0) {
-        hz_log(hz, SOKETI_LOG_ERROR, "out of memory sending a request; answering locally");
+        skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory sending a request; answering locally");
         skt_rc_buf_free(&b);
         req_resolve(req, SOKETI_PARTIAL);
         return;
@@ -520,11 +342,16 @@ req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, c
         hz_arm(hz);
 
     req->refs++; /* for the subscriber count, released in skt_hz_numsub_done */
+    req->app_id = strdup(app_id);
+    req->sent_ms = skt_hz_now_ms();
     if (hz->tr.numsub(hz->tr.self, req) != 0) {
         req->refs--;
         req_resolve(req, SOKETI_PARTIAL);
     } else if (hz->tr.publish(hz->tr.self, SKT_HZ_REQUEST, b.p, b.len) != 0) {
         req_resolve(req, SOKETI_PARTIAL);
+    } else {
+        req->sent = 1;
+        skt_hz_metric(hz, app_id, SOKETI_METRIC_REQUEST_SENT, 0);
     }
     skt_rc_buf_free(&b);
 }
@@ -565,7 +392,7 @@ hz_broadcast(void *self, const char *app_id, const char *channel, const char *ms
     skt_rc_encode_broadcast(&hz->scratch, hz->host->node_id, app_id, channel, msg, msg_len,
                             except_socket_id);
     if (hz->scratch.failed) {
-        hz_log(hz, SOKETI_LOG_ERROR, "out of memory encoding a broadcast to %s", channel);
+        skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory encoding a broadcast to %s", channel);
         return;
     }
     /* a failure means the transport is down, which it reports itself */
@@ -608,7 +435,7 @@ hz_channel_members_count(void *self, const char *app_id, const char *channel, so
     skt_hz_req_t *req = req_new(hz, &c);
     if (!req)
         return;
-    hz->host->local_channel_members(app_id, channel, acc_each_member, &req->acc);
+    hz->host->local_channel_members(app_id, channel, skt_hz_acc_each_member, &req->acc);
     req_send(req, app_id, SKT_RC_CHANNEL_MEMBERS, channel, NULL, NULL);
 }
 
@@ -636,7 +463,7 @@ hz_channels(void *self, const char *app_id, soketi_channels_cb cb, void *arg)
     skt_hz_req_t *req = req_new(hz, &c);
     if (!req)
         return;
-    hz->host->local_channels(app_id, acc_each_channel, &req->acc);
+    hz->host->local_channels(app_id, skt_hz_acc_each_channel, &req->acc);
     req_send(req, app_id, SKT_RC_CHANNELS_WITH_SOCKETS_COUNT, NULL, NULL, NULL);
 }
 
@@ -649,7 +476,7 @@ hz_channel_members(void *self, const char *app_id, const char *channel, soketi_m
     skt_hz_req_t *req = req_new(hz, &c);
     if (!req)
         return;
-    hz->host->local_channel_members(app_id, channel, acc_each_member, &req->acc);
+    hz->host->local_channel_members(app_id, channel, skt_hz_acc_each_member, &req->acc);
     req_send(req, app_id, SKT_RC_CHANNEL_MEMBERS, channel, NULL, NULL);
 }
 
@@ -661,7 +488,7 @@ hz_sockets(void *self, const char *app_id, soketi_ids_cb cb, void *arg)
     skt_hz_req_t *req = req_new(hz, &c);
     if (!req)
         return;
-    hz->host->local_sockets(app_id, acc_each_id, &req->acc);
+    hz->host->local_sockets(app_id, skt_hz_acc_each_id, &req->acc);
     req_send(req, app_id, SKT_RC_SOCKETS, NULL, NULL, NULL);
 }
 
@@ -673,7 +500,7 @@ hz_channel_sockets(void *self, const char *app_id, const char *channel, soketi_i
     skt_hz_req_t *req = req_new(hz, &c);
     if (!req)
         return;
-    hz->host->local_channel_sockets(app_id, channel, acc_each_id, &req->acc);
+    hz->host->local_channel_sockets(app_id, channel, skt_hz_acc_each_id, &req->acc);
     req_send(req, app_id, SKT_RC_CHANNEL_SOCKETS, channel, NULL, NULL);
 }
 
@@ -752,178 +579,59 @@ skt_hz_transport_self(const skt_hz_t *hz)
     return hz->tr.self;
 }
 
-/* ---- messages from the other nodes -------------------------------------------------- */
-
-static void
-hz_on_broadcast(skt_hz_t *hz, const char *data, size_t len)
+void *
+skt_hz_store(const skt_hz_t *hz)
 {
-    skt_rc_broadcast_t m;
-    if (skt_rc_decode_broadcast(data, len, &m) != 0) {
-        hz_dropped(hz, SKT_HZ_BROADCAST, data, len, "not a broadcast");
-        return;
+    return hz->tr.store;
+}
+
+/* ---- our requests coming back, and the responses to them ---------------------------- */
+
+/* 1 when id is one of ours that completed before it came back (forgotten now). */
+static int
+hz_recent_take(skt_hz_t *hz, const char *id)
+{
+    for (unsigned i = 0; i < SKT_HZ_RECENT; i++) {
+        if (hz->recent[i][0] && strcmp(hz->recent[i], id) == 0) {
+            hz->recent[i][0] = '\0';
+            return 1;
+        }
     }
-    if (strcmp(m.uuid, hz->host->node_id) != 0)
-        hz->host->deliver_local(m.app_id, m.channel, m.data, m.data_len, m.except);
-    skt_rc_broadcast_clear(&m);
+    return 0;
 }
 
-/* Host iterators writing a response. */
-static void
-resp_each_member(void *arg, const char *user_id, const char *user_info)
+/* Every request comes back to its sender too (soketi recognises its own the same way):
+ * a pending one is marked as come back, so that completing it need not remember it. */
+int
+skt_hz_own_request(skt_hz_t *hz, const char *request_id)
 {
-    skt_rc_response_member(arg, user_id, user_info);
-}
-
-static void
-resp_each_channel_count(void *arg, const char *channel, long count)
-{
-    skt_rc_response_channel_count(arg, channel, count);
-}
-
-static void
-resp_each_socket(void *arg, const char *id)
-{
-    skt_rc_response_socket(arg, id);
-}
-
-static void
-resp_each_id(void *arg, const char *id)
-{
-    skt_rc_response_id(arg, id);
-}
-
-/* CHANNELS: every channel with the ids of its sockets. The channel names are collected
- * first, so that the host is never asked about sockets from inside its channel iterator. */
-static void
-answer_channels(skt_hz_t *hz, skt_rc_buf_t *b, const char *app_id)
-{
-    skt_hz_acc_t names;
-    skt_hz_acc_init(&names, SKT_HZ_ACC_IDS);
-    hz->host->local_channels(app_id, acc_each_channel, &names);
-    if (names.failed)
-        b->failed = 1;
-    skt_rc_response_list_begin(b, "channels");
-    for (size_t i = 0; !b->failed && i < names.n; i++) {
-        skt_rc_response_channel_begin(b, names.items[i].key);
-        hz->host->local_channel_sockets(app_id, names.items[i].key, resp_each_id, b);
-        skt_rc_response_channel_end(b);
+    skt_hz_req_t *own = skt_map_get(hz->pending, request_id, strlen(request_id));
+    if (own) {
+        own->echoed = 1;
+        return 1;
     }
-    skt_rc_response_list_end(b);
-    skt_hz_acc_clear(&names);
+    return hz_recent_take(hz, request_id);
 }
 
-/* Writes this node's answer to a peer's request into b, as soketi's onRequest does. */
-static void
-answer_request(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
-{
-    const soketi_host_t *h = hz->host;
-    skt_rc_response_begin(b, r->request_id);
-    switch (r->type) {
-    case SKT_RC_SOCKETS:
-        skt_rc_response_list_begin(b, "sockets");
-        h->local_sockets(r->app_id, resp_each_socket, b);
-        skt_rc_response_list_end(b);
-        break;
-    case SKT_RC_CHANNELS:
-        answer_channels(hz, b, r->app_id);
-        break;
-    case SKT_RC_CHANNEL_SOCKETS:
-        skt_rc_response_list_begin(b, "sockets");
-        h->local_channel_sockets(r->app_id, r->channel, resp_each_socket, b);
-        skt_rc_response_list_end(b);
-        break;
-    case SKT_RC_CHANNEL_MEMBERS:
-        skt_rc_response_list_begin(b, "members");
-        h->local_channel_members(r->app_id, r->channel, resp_each_member, b);
-        skt_rc_response_list_end(b);
-        break;
-    case SKT_RC_SOCKETS_COUNT:
-        skt_rc_response_total(b, h->local_sockets_count(r->app_id));
-        break;
-    case SKT_RC_CHANNEL_MEMBERS_COUNT:
-        skt_rc_response_total(b, h->local_channel_members_count(r->app_id, r->channel));
-        break;
-    case SKT_RC_CHANNEL_SOCKETS_COUNT:
-        skt_rc_response_total(b, h->local_channel_sockets_count(r->app_id, r->channel));
-        break;
-    case SKT_RC_SOCKET_EXISTS_IN_CHANNEL:
-        skt_rc_response_exists(b, h->local_is_in_channel(r->app_id, r->channel, r->ws_id));
-        break;
-    case SKT_RC_CHANNELS_WITH_SOCKETS_COUNT:
-        skt_rc_response_list_begin(b, "channelsWithSocketsCount");
-        h->local_channels(r->app_id, resp_each_channel_count, b);
-        skt_rc_response_list_end(b);
-        break;
-    case SKT_RC_TERMINATE_USER_CONNECTIONS:
-        h->local_terminate_user_connections(r->app_id, r->user_id);
-        break;
-    default:
-        break;
-    }
-    skt_rc_response_end(b);
-}
-
-static void
-hz_on_request(skt_hz_t *hz, const char *data, size_t len)
-{
-    skt_rc_request_t r;
-    if (skt_rc_decode_request(data, len, &r) != 0) {
-        hz_dropped(hz, SKT_HZ_REQUEST, data, len, "not a request");
-        return;
-    }
-    /* our own request, back from the channel */
-    if (skt_map_get(hz->pending, r.request_id, strlen(r.request_id))) {
-        skt_rc_request_clear(&r);
-        return;
-    }
-    skt_rc_buf_t b = {0};
-    answer_request(hz, &b, &r);
-    if (b.failed)
-        hz_log(hz, SOKETI_LOG_ERROR, "out of memory answering request %s (type %d)", r.request_id,
-               r.type);
-    else
-        hz->tr.publish(hz->tr.self, SKT_HZ_RESPONSE, b.p, b.len);
-    skt_rc_buf_free(&b);
-    skt_rc_request_clear(&r);
-}
-
-static void
-hz_on_response(skt_hz_t *hz, const char *data, size_t len)
+/* A peer's response to one of our pending requests is merged into it and counted. */
+void
+skt_hz_on_response(skt_hz_t *hz, const char *data, size_t len)
 {
     skt_rc_response_t resp;
     if (skt_rc_decode_response(data, len, &resp) != 0) {
-        hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "not a response");
+        skt_hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "not a response");
         return;
     }
     skt_hz_req_t *req = skt_map_get(hz->pending, resp.request_id, strlen(resp.request_id));
     if (req) { /* else another node's request, or one of ours that timed out */
+        skt_hz_metric(hz, req->app_id, SOKETI_METRIC_RESPONSE_RECEIVED, 0);
         if (skt_hz_acc_response(&req->acc, &resp) > 0)
-            hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "malformed items skipped");
+            skt_hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "malformed items skipped");
         req->received++;
         if (req->expected >= 0 && req->received >= req->expected)
             req_resolve(req, SOKETI_OK);
     }
     skt_rc_response_clear(&resp);
-}
-
-void
-skt_hz_on_message(skt_hz_t *hz, int channel, const char *data, size_t len)
-{
-    if (hz->closing)
-        return;
-    switch (channel) {
-    case SKT_HZ_BROADCAST:
-        hz_on_broadcast(hz, data, len);
-        break;
-    case SKT_HZ_REQUEST:
-        hz_on_request(hz, data, len);
-        break;
-    case SKT_HZ_RESPONSE:
-        hz_on_response(hz, data, len);
-        break;
-    default:
-        break;
-    }
 }
 
 /* ---- lifetime ----------------------------------------------------------------------- */
@@ -936,6 +644,8 @@ skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr, long request
     if (!hz)
         return NULL;
     hz->host = host;
+    if (host->size >= offsetof(soketi_host_t, metric) + sizeof(host->metric))
+        hz->metric = host->metric;
     hz->tr = *tr;
     hz->timeout_ms = requests_timeout_ms < 0 ? 0 : requests_timeout_ms;
     hz->name = strdup(name);

@@ -13,6 +13,12 @@
  * out or the transport went down, and SOKETI_ERROR only when memory ran out. When the
  * transport is not ready the local answer is given at once, as SOKETI_PARTIAL.
  *
+ * Metrics (host->metric, when the host has it), as soketi's horizontal adapter records
+ * them: REQUEST_SENT when a query's request is published, REQUEST_RECEIVED when a peer's
+ * request arrives, RESPONSE_RECEIVED per peer answer to one of ours, and for a published
+ * query that has a callback RESOLVED (every node answered) or UNCOMPLETE (it timed out or
+ * the transport went down) with the milliseconds since it was published.
+ *
  * Everything runs on the host's event loop thread.
  */
 #ifndef SKT_REDIS_HORIZONTAL_H
@@ -46,11 +52,22 @@ typedef struct skt_hz_transport_s {
      * skt_hz_numsub_done(req, n) exactly once later (n < 0: the count failed), or
      * returns -1 and never calls it. */
     int (*numsub)(void *self, skt_hz_req_t *req);
+    /* The state of the ops this layer does not implement (store.c's skt_rs_t), handed back
+     * by skt_hz_store to the ops that share the adapter's self. NULL: none. */
+    void *store;
 } skt_hz_transport_t;
 
 /* Milliseconds of the monotonic clock: what every timing of the layer and its
  * transports is measured in. */
 uint64_t skt_hz_now_ms(void);
+
+/* Logs one line through host->log with "name: " in front (cut at 1 KiB): the log of this
+ * layer and of what is stacked beside it (store.c). */
+void skt_hz_logf(const soketi_host_t *host, const char *name, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* The ABI version a horizontal plugin speaks (1) if the host offers it, else -1: what
  * the plugin's soketi_adapter_version returns. */
@@ -79,6 +96,9 @@ void skt_hz_fill_ops(soketi_adapter_ops_t *ops);
 /* The transport's self, as given to skt_hz_new (to find it again from adapter->self). */
 void *skt_hz_transport_self(const skt_hz_t *hz);
 
+/* The transport's store, as given to skt_hz_new. */
+void *skt_hz_store(const skt_hz_t *hz);
+
 /* A message arrived on channel (enum skt_hz_channel). data need not be NUL-terminated
  * and is only read during the call. Malformed messages are logged and dropped. */
 void skt_hz_on_message(skt_hz_t *hz, int channel, const char *data, size_t len);
@@ -89,7 +109,7 @@ void skt_hz_numsub_done(skt_hz_req_t *req, long n);
 /* The transport can no longer receive: pending queries answer now with what they have. */
 void skt_hz_transport_down(skt_hz_t *hz);
 
-/* ---- merging answers (exposed for the unit tests) ----------------------------------- */
+/* ---- merging answers (horizontal_merge.c; for the layer's files and the unit tests) - */
 
 /* What a query collects. */
 enum skt_hz_acc_kind {
@@ -123,6 +143,10 @@ void skt_hz_acc_clear(skt_hz_acc_t *acc);
 void skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, const char *user_info);
 void skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count);
 void skt_hz_acc_id(skt_hz_acc_t *acc, const char *id);
+/* The same, shaped as the host's iterators (soketi_each_*_fn): arg is the accumulator. */
+void skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_info);
+void skt_hz_acc_each_channel(void *arg, const char *channel, long count);
+void skt_hz_acc_each_id(void *arg, const char *id);
 /* Merges a peer's decoded response as soketi's resolvers do; fields that do not belong
  * to acc's kind and malformed items are ignored. Returns the number of items skipped
  * as malformed. */

@@ -11,16 +11,20 @@
 noinst_LTLIBRARIES += plugins/redis/libskt_horizontal.la
 plugins_redis_libskt_horizontal_la_SOURCES = \
 	plugins/redis/codec.c plugins/redis/codec.h \
-	plugins/redis/horizontal.c plugins/redis/horizontal.h \
+	plugins/redis/horizontal.c plugins/redis/horizontal.h plugins/redis/horizontal_internal.h \
+	plugins/redis/horizontal_peers.c plugins/redis/horizontal_merge.c \
 	src/util/map.c src/util/map.h
 plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_horizontal_la_CFLAGS = $(AM_CFLAGS)
 
 # What both Redis transports share that needs hiredis: one self-healing connection and
-# the configuration they read (conn.c).
+# the configuration they read (conn.c), and the state nodes share in Redis keys (store.c:
+# occupancy, rate limits, cache; it uses libskt_horizontal's map and its libcrypto SHA1).
 noinst_LTLIBRARIES += plugins/redis/libskt_rconn.la
-plugins_redis_libskt_rconn_la_SOURCES = plugins/redis/conn.c plugins/redis/conn.h
-plugins_redis_libskt_rconn_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_redis_libskt_rconn_la_SOURCES = plugins/redis/conn.c plugins/redis/conn.h \
+	plugins/redis/store.c plugins/redis/store.h plugins/redis/store_proto.c \
+	plugins/redis/store_proto.h
+plugins_redis_libskt_rconn_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_rconn_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 
 plugin_LTLIBRARIES += plugins/adapter_redis.la
@@ -28,18 +32,22 @@ plugins_adapter_redis_la_SOURCES = plugins/redis/adapter_redis.c
 plugins_adapter_redis_la_CPPFLAGS = -I$(top_srcdir)/include
 plugins_adapter_redis_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 plugins_adapter_redis_la_LIBADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
-	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 plugins_adapter_redis_la_LDFLAGS = $(plugin_ldflags)
 
 # The redis-cluster adapter: the same protocol over a Redis Cluster, routed by hand
-# (cluster_slots.c is the pure part: key slots, the slot map, MOVED/ASK, seed nodes).
+# (adapter_redis_cluster.c is the transport; cluster_topology.c the node list, the slot
+# map and its refresh; cluster_slots.c the pure part: key slots, the slot map, MOVED/ASK,
+# seed nodes).
 plugin_LTLIBRARIES += plugins/adapter_redis_cluster.la
 plugins_adapter_redis_cluster_la_SOURCES = plugins/redis/adapter_redis_cluster.c \
+	plugins/redis/cluster_topology.c plugins/redis/cluster_internal.h \
 	plugins/redis/cluster_slots.c plugins/redis/cluster_slots.h
 plugins_adapter_redis_cluster_la_CPPFLAGS = -I$(top_srcdir)/include
 plugins_adapter_redis_cluster_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 plugins_adapter_redis_cluster_la_LIBADD = plugins/redis/libskt_rconn.la \
-	plugins/redis/libskt_horizontal.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+	plugins/redis/libskt_horizontal.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) \
+	$(CRYPTO_LIBS)
 plugins_adapter_redis_cluster_la_LDFLAGS = $(plugin_ldflags)
 
 check_PROGRAMS += tests/check_redis_codec
@@ -55,3 +63,25 @@ tests_check_redis_cluster_SOURCES = tests/check_redis_cluster.c plugins/redis/cl
 tests_check_redis_cluster_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
 tests_check_redis_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
 tests_check_redis_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)
+
+# The shared state (store.c): key building and reply parsing, then the plugins loaded
+# (dlopen) into two fake daemons against a redis-server (check_redis_store) and a
+# two-master Redis Cluster (check_redis_store_cluster) that the tests start on free
+# loopback ports; they pass without running when redis-server is not installed.
+check_PROGRAMS += tests/check_redis_store
+TESTS += tests/check_redis_store
+tests_check_redis_store_SOURCES = tests/check_redis_store.c tests/check_redis_live.c \
+	tests/check_redis_live.h
+tests_check_redis_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis \
+	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
+tests_check_redis_store_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
+tests_check_redis_store_LDADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
+	$(HIREDIS_LIBS) $(CRYPTO_LIBS) $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_redis_store_cluster
+TESTS += tests/check_redis_store_cluster
+tests_check_redis_store_cluster_SOURCES = tests/check_redis_store_cluster.c \
+	tests/check_redis_live.c tests/check_redis_live.h plugins/redis/cluster_slots.c
+tests_check_redis_store_cluster_CPPFLAGS = $(tests_check_redis_store_CPPFLAGS)
+tests_check_redis_store_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
+tests_check_redis_store_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)

@@ -194,14 +194,9 @@ static const field_t fields[] = {
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-static const char *const webhook_events[] = {"client_event",
-                                             "channel_occupied",
-                                             "channel_vacated",
-                                             "member_added",
-                                             "member_removed",
-                                             "cache_miss",
-                                             "subscription_count",
-                                             NULL};
+static const char *const webhook_events[] = {
+    "client_event",   "channel_occupied", "channel_vacated",    "member_added",
+    "member_removed", "cache_miss",       "subscription_count", NULL};
 
 /* The field one of whose keys is name, or NULL. */
 static const field_t *

@@ -38,6 +38,7 @@ typedef struct skt_config_s {
             json_t *redis_pub_options;
             json_t *redis_sub_options;
             int cluster_mode;
+            long node_ttl; /* ours: seconds a dead node's shared state outlives it */
         } redis;
         struct {
             long requests_timeout;

@@ -86,6 +86,10 @@ const skt_option_t skt_options[] = {
     OPT_BOOL("adapter.redis.clusterMode", "SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "false",
              adapter.redis.cluster_mode,
              "Connect the redis adapter to a Redis Cluster (database.redis.clusterNodes)."),
+    OPT_INT("adapter.redis.nodeTtl", "SOKETI_ADAPTER_REDIS_NODE_TTL", "30", adapter.redis.node_ttl,
+            2, 86400,
+            "Seconds after which the Redis adapter forgets the channels and presence members "
+            "of a node that stopped refreshing them (it died): webhooks once per cluster."),
     OPT_INT("adapter.cluster.requestsTimeout", "SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT", "5000",
             adapter.cluster.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a cluster adapter request."),
@@ -141,11 +145,15 @@ const skt_option_t skt_options[] = {
             app_manager.postgres.version, 0, "PostgreSQL server version."),
 
     OPT_ENUM("cache.driver", "SOKETI_CACHE_DRIVER", "\"memory\"", cache.driver, cache_drivers,
-             "Cache for apps and cached channels: memory, redis."),
+             "Cache of cache channels: memory, or redis (in Redis through the redis or "
+             "redis-cluster adapter, shared with soketi nodes)."),
     OPT_JSON("cache.redis.redisOptions", "SOKETI_CACHE_REDIS_OPTIONS", "{}",
-             cache.redis.redis_options, OBJ, "Extra ioredis options (JSON object) of the cache."),
+             cache.redis.redis_options, OBJ,
+             "Extra ioredis options (JSON object) of the cache; soketi-c uses the redis "
+             "adapter's connection."),
     OPT_BOOL("cache.redis.clusterMode", "SOKETI_CACHE_REDIS_CLUSTER_MODE", "false",
-             cache.redis.cluster_mode, "Connect the redis cache to a Redis Cluster."),
+             cache.redis.cluster_mode,
+             "Connect the redis cache to a Redis Cluster (soketi-c: as the adapter does)."),
 
     OPT_INT("channelLimits.maxNameLength", "SOKETI_CHANNEL_LIMITS_MAX_NAME_LENGTH", "200",
             channel_limits.max_name_length, 1, NOMAX,
@@ -320,12 +328,17 @@ const skt_option_t skt_options[] = {
             queue.sqs.polling_wait_time_ms, 0, NOMAX, "Milliseconds to wait between SQS polls."),
 
     OPT_ENUM("rateLimiter.driver", "SOKETI_RATE_LIMITER_DRIVER", "\"local\"", rate_limiter.driver,
-             rate_limiter_drivers, "Where rate limits are counted: local, redis, cluster."),
+             rate_limiter_drivers,
+             "Where rate limits are counted: local, or redis (in Redis through the redis or "
+             "redis-cluster adapter, across nodes; soketi's keys). cluster is refused."),
     OPT_JSON("rateLimiter.redis.redisOptions", "SOKETI_RATE_LIMITER_REDIS_OPTIONS", "{}",
              rate_limiter.redis.redis_options, OBJ,
-             "Extra ioredis options (JSON object) of the rate limiter."),
+             "Extra ioredis options (JSON object) of the rate limiter; soketi-c uses the redis "
+             "adapter's connection."),
     OPT_BOOL("rateLimiter.redis.clusterMode", "SOKETI_RATE_LIMITER_REDIS_CLUSTER_MODE", "false",
-             rate_limiter.redis.cluster_mode, "Connect the redis rate limiter to a Redis Cluster."),
+             rate_limiter.redis.cluster_mode,
+             "Connect the redis rate limiter to a Redis Cluster (soketi-c: as the adapter "
+             "does)."),
 
     OPT_INT("shutdownGracePeriod", "SOKETI_SHUTDOWN_GRACE_PERIOD", "3000", shutdown_grace_period, 0,
             NOMAX, "Milliseconds to let connections close on shutdown."),

@@ -3,10 +3,10 @@
  *
  * DESIGN
  * Everything under src/features/ is a self-contained engine that knows
- * nothing of sockets or the Pusher protocol: the protocol code
- * (pusher/ws_handler.c, pusher/http_api.c) decides when to call it. Each
- * engine sits behind a driver interface where soketi has one, so a driver
- * that shares state across nodes (Redis) can replace the local one.
+ * nothing of sockets or the Pusher protocol: the protocol code (src/pusher/)
+ * decides when to call it. Each engine sits behind a driver interface where
+ * soketi has one, so a driver that shares state across nodes (Redis) can
+ * replace the local one.
  * The server owns one skt_features_t (skt_server_t.features), created after
  * the configuration is loaded and freed after the last connection closed.
  */

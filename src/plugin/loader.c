@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,14 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
     }
     return 0;
 }
+
+/* ABI 1's structs keep the size they first had: members added later took `reserved`
+ * slots, so a plugin or host built against either header reads the same layout. */
+_Static_assert(sizeof(soketi_adapter_ops_t) == 18 * sizeof(void (*)(void)),
+               "soketi_adapter_ops_t changed size: ABI 1 plugins would break");
+_Static_assert(offsetof(soketi_host_t, reserved) + sizeof(((soketi_host_t *)0)->reserved) ==
+                   sizeof(soketi_host_t),
+               "soketi_host_t must end with its reserved slots");
 
 int
 skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host, skt_plugin_t **out,

@@ -27,6 +27,12 @@
 
 #include <soketi/adapter.h>
 
+/* 1 when the adapter ad (soketi_adapter_t *) set the optional op (include/soketi/adapter.h:
+ * within its ops_size and not NULL). */
+#define SKT_ADAPTER_HAS(ad, op)                                                                    \
+    ((ad)->ops_size >= offsetof(soketi_adapter_ops_t, op) + sizeof((ad)->ops.op) &&                \
+     (ad)->ops.op != NULL)
+
 typedef struct skt_plugin_s skt_plugin_t;
 
 /* Loads the adapter plugin for driver from dir: <dir>/adapter_<driver>.so, where each '-'

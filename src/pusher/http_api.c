@@ -1,4 +1,6 @@
-/* http_api.c - the HTTP side of the port: routing, the Pusher REST API, health, upgrades.
+/* http_api.c - the HTTP side of the port: routing, signature checks, the Pusher REST API's
+ * events and terminate routes, health, the metrics port, upgrades. The read routes are
+ * pusher/http_query.c's; every answer goes through pusher/http_reply.c.
  *
  * Routes, bodies and messages follow soketi 1.6 (src/http-handler.ts,
  * src/server.ts), except that every error carries its status in the status
@@ -26,7 +28,8 @@
 
 #include "features/features.h"
 #include "features/metrics.h"
-#include "pusher/channel_kind.h"
+#include "pusher/http_query.h"
+#include "pusher/http_reply.h"
 #include "pusher/server.h"
 #include "pusher/sig.h"
 #include "pusher/ws_handler.h"
@@ -50,102 +53,6 @@ typedef struct req_s {
     size_t nparams;
     char *scratch; /* holds decoded segments and params */
 } req_t;
-
-/* ------------------------------------------------------------ responses */
-
-/* CORS headers on every answer, from the cors.* options as soketi. */
-static char *
-cors_headers(skt_server_t *srv)
-{
-    static char buf[1024];
-    char origin[256] = "", methods[256] = "", headers[512] = "";
-    char **lists[3] = {srv->cfg->cors.origin, srv->cfg->cors.methods,
-                       srv->cfg->cors.allowed_headers};
-    char *outs[3] = {origin, methods, headers};
-    size_t caps[3] = {sizeof(origin), sizeof(methods), sizeof(headers)};
-    for (int i = 0; i < 3; i++) {
-        size_t o = 0;
-        for (char **p = lists[i]; p && *p && o < caps[i]; p++)
-            o += (size_t)snprintf(outs[i] + o, caps[i] - o, "%s%s", o ? ", " : "", *p);
-    }
-    snprintf(buf, sizeof(buf),
-             "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Methods: %s\r\n"
-             "Access-Control-Allow-Headers: %s\r\n",
-             origin, methods, headers);
-    return buf;
-}
-
-/* Answers with obj as JSON (consumed); extra: more header lines, or NULL.
- * Returns the length of the body sent. */
-static size_t
-respond_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
-{
-    skt_server_t *srv = skt_server_get();
-    char headers[1400];
-    snprintf(headers, sizeof(headers), "%s%s", cors_headers(srv), extra ? extra : "");
-    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(obj);
-    if (!text) {
-        skt_conn_http_respond(c, 500, headers, "application/json",
-                              "{\"error\":\"A server error has occurred.\",\"code\":500}", 51, 0);
-        return 51;
-    }
-    size_t len = strlen(text);
-    skt_conn_http_respond(c, status, headers, "application/json", text, len, 0);
-    free(text);
-    return len;
-}
-
-/* soketi's markApiMessage: one answered HTTP API call of app_id with its bytes. */
-static void
-count_api_call(const char *app_id, size_t bytes_in, size_t bytes_out)
-{
-    skt_metrics_http(skt_metrics_app(skt_server_get()->features->metrics, app_id), bytes_in,
-                     bytes_out);
-}
-
-static void
-respond_json(skt_conn_t *c, int status, json_t *obj)
-{
-    respond_json_h(c, status, obj, NULL);
-}
-
-/* soketi's error body {"error": ..., "code": status}, with the status in the status line. */
-static void
-respond_error_h(skt_conn_t *c, int status, const char *msg, const char *extra)
-{
-    respond_json_h(c, status, json_pack("{s:s, s:i}", "error", msg, "code", status), extra);
-}
-
-static void
-respond_error(skt_conn_t *c, int status, const char *msg)
-{
-    respond_error_h(c, status, msg, NULL);
-}
-
-/* A refusal by the rate limiter: soketi's 429 body. Unlike soketi, which
- * sends its X-RateLimit-* and Retry-After headers only on the requests it
- * lets through, the refusal carries them too (Retry-After is what a 429
- * client looks for). */
-static void
-respond_too_many(skt_conn_t *c, const skt_rl_result_t *res)
-{
-    char h[160];
-    skt_rl_headers(res, h, sizeof(h));
-    respond_error_h(c, 429, "Too many requests.", h);
-}
-
-static void
-respond_text(skt_conn_t *c, int status, const char *text)
-{
-    skt_conn_http_respond(c, status, cors_headers(skt_server_get()), NULL, text, strlen(text), 0);
-}
-
-static void
-respond_ok(skt_conn_t *c)
-{
-    respond_json(c, 200, json_pack("{s:b}", "ok", 1));
-}
 
 /* ------------------------------------------------------------ parsing */
 
@@ -219,7 +126,7 @@ req_authorize(req_t *r, const char *app_id)
     if (!r->app) {
         char msg[300];
         snprintf(msg, sizeof(msg), "The app %.200s could not be found.", app_id);
-        respond_error(r->c, 404, msg);
+        skt_http_reply_error(r->c, 404, msg);
         return -1;
     }
     char method[16];
@@ -230,215 +137,10 @@ req_authorize(req_t *r, const char *app_id)
         skt_sig_http_verify(r->app->key, r->app->secret, method, r->http->path, r->http->path_len,
                             r->params, r->nparams, r->body, r->body_len, (long long)time(NULL));
     if (v != SKT_SIG_OK) {
-        respond_error(r->c, 401, "The secret authentication failed");
+        skt_http_reply_error(r->c, 401, "The secret authentication failed");
         return -1;
     }
     return 0;
-}
-
-/* ------------------------------------------------------------ async plumbing */
-
-/* The read routes, answered once the rate limiter and the adapter have. */
-typedef enum read_route_e {
-    READ_CHANNELS = 0, /* GET /apps/:id/channels */
-    READ_CHANNEL,      /* GET /apps/:id/channels/:name */
-    READ_USERS,        /* GET /apps/:id/channels/:name/users */
-} read_route_t;
-
-typedef struct query_ctx_s {
-    skt_conn_t *c;
-    read_route_t route;
-    char *app_id;
-    char *filter; /* channels: filter_by_prefix */
-    char *channel;
-    int with_user_info; /* users: with_user_info=1 */
-    long sockets;       /* channel: subscription_count so far */
-    char headers[160];  /* the rate limiter's, on every answer */
-} query_ctx_t;
-
-static query_ctx_t *
-query_ctx_new(skt_conn_t *c, read_route_t route, const char *app_id)
-{
-    query_ctx_t *q = calloc(1, sizeof(*q));
-    if (!q)
-        return NULL;
-    if (!(q->app_id = strdup(app_id))) {
-        free(q);
-        return NULL;
-    }
-    q->c = c;
-    q->route = route;
-    skt_conn_ref(c);
-    return q;
-}
-
-/* Ends an async query: 1 when the connection is still there to answer. */
-static int
-query_alive(query_ctx_t *q)
-{
-    return !skt_conn_is_closed(q->c);
-}
-
-static void
-query_free(query_ctx_t *q)
-{
-    skt_conn_unref(q->c);
-    free(q->app_id);
-    free(q->filter);
-    free(q->channel);
-    free(q);
-}
-
-static void
-query_respond(query_ctx_t *q, int status, json_t *obj)
-{
-    size_t sent = respond_json_h(q->c, status, obj, q->headers);
-    if (status == 200)
-        count_api_call(q->app_id, 0, sent);
-}
-
-static void
-query_fail(query_ctx_t *q)
-{
-    respond_error_h(q->c, 500, "A server error has occurred.", q->headers);
-}
-
-static void
-channels_cb(void *arg, int status, const soketi_channel_count_t *chans, size_t n)
-{
-    query_ctx_t *q = arg;
-    if (query_alive(q)) {
-        if (status == SOKETI_ERROR) {
-            query_fail(q);
-        } else {
-            json_t *obj = json_object();
-            size_t fl = q->filter ? strlen(q->filter) : 0;
-            for (size_t i = 0; i < n; i++) {
-                if (chans[i].count <= 0)
-                    continue;
-                if (fl && strncmp(chans[i].channel, q->filter, fl) != 0)
-                    continue;
-                json_object_set_new(obj, chans[i].channel,
-                                    json_pack("{s:I, s:b}", "subscription_count",
-                                              (json_int_t)chans[i].count, "occupied", 1));
-            }
-            query_respond(q, 200, json_pack("{s:o}", "channels", obj));
-        }
-    }
-    query_free(q);
-}
-
-static void
-channel_members_count_cb(void *arg, int status, long count)
-{
-    query_ctx_t *q = arg;
-    if (query_alive(q)) {
-        if (status == SOKETI_ERROR)
-            query_fail(q);
-        else
-            query_respond(q, 200,
-                          json_pack("{s:I, s:b, s:I}", "subscription_count", (json_int_t)q->sockets,
-                                    "occupied", q->sockets > 0, "user_count", (json_int_t)count));
-    }
-    query_free(q);
-}
-
-static void
-channel_sockets_cb(void *arg, int status, long count)
-{
-    query_ctx_t *q = arg;
-    skt_server_t *srv = skt_server_get();
-    if (!query_alive(q) || status == SOKETI_ERROR) {
-        if (query_alive(q))
-            query_fail(q);
-        query_free(q);
-        return;
-    }
-    q->sockets = count;
-    if (skt_channel_kind(q->channel, strlen(q->channel)) == SKT_CHANNEL_PRESENCE) {
-        if (count > 0) {
-            SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), q->app_id, q->channel,
-                                                   channel_members_count_cb, q);
-            return;
-        }
-        query_respond(q, 200,
-                      json_pack("{s:I, s:b, s:i}", "subscription_count", (json_int_t)count,
-                                "occupied", 0, "user_count", 0));
-    } else {
-        query_respond(q, 200,
-                      json_pack("{s:I, s:b}", "subscription_count", (json_int_t)count, "occupied",
-                                count > 0));
-    }
-    query_free(q);
-}
-
-static void
-users_cb(void *arg, int status, const soketi_member_t *members, size_t n)
-{
-    query_ctx_t *q = arg;
-    if (query_alive(q)) {
-        if (status == SOKETI_ERROR) {
-            query_fail(q);
-        } else {
-            json_t *users = json_array();
-            for (size_t i = 0; i < n; i++) {
-                json_t *u = json_pack("{s:s}", "id", members[i].user_id);
-                if (q->with_user_info) {
-                    json_t *info = json_loads(members[i].user_info, JSON_DECODE_ANY, NULL);
-                    json_object_set_new(u, "user_info", info ? info : json_null());
-                }
-                json_array_append_new(users, u);
-            }
-            query_respond(q, 200, json_pack("{s:o}", "users", users));
-        }
-    }
-    query_free(q);
-}
-
-/* The rate limiter's answer for a read (soketi's readRateLimitingMiddleware):
- * refuse with 429, or ask the adapter, answering with the limiter's headers. */
-static void
-read_limited_cb(void *arg, const skt_rl_result_t *res)
-{
-    query_ctx_t *q = arg;
-    skt_server_t *srv = skt_server_get();
-    if (!query_alive(q)) {
-        query_free(q);
-        return;
-    }
-    if (!res->allowed) {
-        respond_too_many(q->c, res);
-        query_free(q);
-        return;
-    }
-    skt_rl_headers(res, q->headers, sizeof(q->headers));
-    if (q->route == READ_USERS &&
-        skt_channel_kind(q->channel, strlen(q->channel)) != SKT_CHANNEL_PRESENCE) {
-        respond_error_h(q->c, 400, "The channel must be a presence channel.", q->headers);
-        query_free(q);
-        return;
-    }
-    switch (q->route) {
-    case READ_CHANNELS:
-        SKT_ADAPTER(srv).channels(SKT_ADAPTER_SELF(srv), q->app_id, channels_cb, q);
-        break;
-    case READ_CHANNEL:
-        SKT_ADAPTER(srv).channel_sockets_count(SKT_ADAPTER_SELF(srv), q->app_id, q->channel,
-                                               channel_sockets_cb, q);
-        break;
-    case READ_USERS:
-        SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), q->app_id, q->channel, users_cb, q);
-        break;
-    }
-}
-
-/* Starts a read route for an authorized request: counts one read request
- * against the app's maxReadRequestsPerSecond, then asks the adapter. */
-static void
-read_start(req_t *r, query_ctx_t *q)
-{
-    skt_rl_key_t key = {.app_id = r->app->id, .kind = SKT_RL_READ_REQUESTS};
-    skt_rl_consume(r->srv->features->rl, &key, 1, r->app->max_read_req_per_sec, read_limited_cb, q);
 }
 
 /* ------------------------------------------------------------ events */
@@ -578,7 +280,7 @@ events_go(skt_conn_t *c, skt_server_t *srv, skt_app_t *app, json_t *body, size_t
         if ((long)json_array_size(list) > app->max_event_batch_size) {
             snprintf(msg, sizeof(msg), "Cannot batch-send more than %ld messages at once",
                      app->max_event_batch_size);
-            respond_error_h(c, 400, msg, headers);
+            skt_http_reply_error_h(c, 400, msg, headers);
             return;
         }
         size_t i;
@@ -587,7 +289,7 @@ events_go(skt_conn_t *c, skt_server_t *srv, skt_app_t *app, json_t *body, size_t
         {
             int st = check_event(app, ev, msg, sizeof(msg));
             if (st) {
-                respond_error_h(c, st, msg, headers);
+                skt_http_reply_error_h(c, st, msg, headers);
                 return;
             }
         }
@@ -595,13 +297,13 @@ events_go(skt_conn_t *c, skt_server_t *srv, skt_app_t *app, json_t *body, size_t
     } else {
         int st = check_event(app, body, msg, sizeof(msg));
         if (st) {
-            respond_error_h(c, st, msg, headers);
+            skt_http_reply_error_h(c, st, msg, headers);
             return;
         }
         broadcast_event(srv, app, body);
     }
-    size_t sent = respond_json_h(c, 200, json_pack("{s:b}", "ok", 1), headers);
-    count_api_call(app->id, body_len, sent);
+    size_t sent = skt_http_reply_json_h(c, 200, json_pack("{s:b}", "ok", 1), headers);
+    skt_http_reply_count(app->id, body_len, sent);
 }
 
 static void
@@ -612,11 +314,11 @@ events_limited_cb(void *arg, const skt_rl_result_t *res)
     if (!skt_conn_is_closed(ctx->c)) {
         skt_app_t *app = skt_apps_by_id(srv->cfg->apps, ctx->app_id, strlen(ctx->app_id));
         if (!res->allowed) {
-            respond_too_many(ctx->c, res);
+            skt_http_reply_too_many(ctx->c, res);
         } else if (!app) {
             char msg[300];
             snprintf(msg, sizeof(msg), "The app %.200s could not be found.", ctx->app_id);
-            respond_error(ctx->c, 404, msg);
+            skt_http_reply_error(ctx->c, 404, msg);
         } else {
             char headers[160];
             skt_rl_headers(res, headers, sizeof(headers));
@@ -636,14 +338,14 @@ route_events(req_t *r, int batch)
 {
     double limit_mb = r->srv->cfg->http_api.request_limit_in_mb;
     if ((double)r->body_len / (1024.0 * 1024.0) > limit_mb) {
-        respond_error(r->c, 413, "The payload size is too big.");
+        skt_http_reply_error(r->c, 413, "The payload size is too big.");
         return;
     }
     json_t *body = json_loadb(r->body, r->body_len, 0, NULL);
     json_t *list = batch ? json_object_get(body, "batch") : NULL;
     if (!json_is_object(body) || (batch && !json_is_array(list))) {
         json_decref(body);
-        respond_error(r->c, 400, "The received data is incorrect");
+        skt_http_reply_error(r->c, 400, "The received data is incorrect");
         return;
     }
     long points = 0;
@@ -660,7 +362,7 @@ route_events(req_t *r, int batch)
     events_ctx_t *ctx = malloc(sizeof(*ctx) + idl + 1);
     if (!ctx) {
         json_decref(body);
-        respond_error(r->c, 500, "A server error has occurred.");
+        skt_http_reply_error(r->c, 500, "A server error has occurred.");
         return;
     }
     ctx->c = r->c;
@@ -704,19 +406,19 @@ static void
 route_accept_traffic(req_t *r)
 {
     if (r->srv->closing) {
-        respond_error(r->c, 500, "The server is closing. Choose another server. :)");
+        skt_http_reply_error(r->c, 500, "The server is closing. Choose another server. :)");
         return;
     }
     double used, total;
     memory_usage(&used, &total);
     double pct = total > 0 ? used / total * 100.0 : 0;
     if (r->srv->cfg->http_api.accept_traffic.memory_threshold < pct) {
-        respond_error(r->c, 500, "Low on memory here. Choose another server. :)");
+        skt_http_reply_error(r->c, 500, "Low on memory here. Choose another server. :)");
         return;
     }
-    respond_json(r->c, 200,
-                 json_pack("{s:{s:f, s:f, s:f}}", "memory", "usedSize", used, "totalSize", total,
-                           "percentUsage", pct));
+    skt_http_reply_json(r->c, 200,
+                        json_pack("{s:{s:f, s:f, s:f}}", "memory", "usedSize", used, "totalSize",
+                                  total, "percentUsage", pct));
 }
 
 /* ------------------------------------------------------------ router */
@@ -725,9 +427,9 @@ static void
 route_ready(req_t *r)
 {
     if (r->srv->closing)
-        respond_error(r->c, 500, "The server is closing. Choose another server. :)");
+        skt_http_reply_error(r->c, 500, "The server is closing. Choose another server. :)");
     else
-        respond_text(r->c, 200, "OK");
+        skt_http_reply_text(r->c, 200, "OK");
 }
 
 static int
@@ -754,18 +456,18 @@ route(req_t *r)
         pl--;
     if (h->path_len < pl || memcmp(h->path, prefix, pl) != 0 ||
         (h->path_len > pl && h->path[pl] != '/')) {
-        respond_text(r->c, 404, "");
+        skt_http_reply_text(r->c, 404, "");
         return;
     }
     if (req_parse(r, h->path + pl, h->path_len - pl) != 0) {
-        respond_error(r->c, 400, "Malformed request path or query.");
+        skt_http_reply_error(r->c, 400, "Malformed request path or query.");
         return;
     }
     int get = method_is(h, "GET"), post = method_is(h, "POST");
     if (method_is(h, "OPTIONS")) {
         /* CORS preflight: soketi answers 404, which browsers treat as a
          * refusal; every route here allows the configured CORS. */
-        skt_conn_http_respond(r->c, 204, cors_headers(srv), NULL, NULL, 0, 0);
+        skt_conn_http_respond(r->c, 204, skt_http_reply_cors(srv), NULL, NULL, 0, 0);
         return;
     }
     char **s = r->seg;
@@ -778,7 +480,7 @@ route(req_t *r)
         return;
     }
     if (get && n == 0) {
-        respond_text(r->c, 200, "OK");
+        skt_http_reply_text(r->c, 200, "OK");
         return;
     }
     if (get && n == 1 && is(s[0], "ready")) {
@@ -804,34 +506,22 @@ route(req_t *r)
         if (get && n >= 3 && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users"))) {
             if (req_authorize(r, app_id) != 0)
                 return;
-            read_route_t route = n == 3 ? READ_CHANNELS : n == 4 ? READ_CHANNEL : READ_USERS;
-            query_ctx_t *q = query_ctx_new(r->c, route, r->app->id);
-            const skt_sig_param_t *f = req_param(r, "filter_by_prefix");
-            const skt_sig_param_t *w = req_param(r, "with_user_info");
-            if (q && route == READ_CHANNELS && f)
-                q->filter = strndup(f->val, f->val_len);
-            if (q && route != READ_CHANNELS)
-                q->channel = strdup(s[3]);
-            if (!q || (route == READ_CHANNELS && f && !q->filter) ||
-                (route != READ_CHANNELS && !q->channel)) {
-                if (q)
-                    query_free(q);
-                respond_error(r->c, 500, "A server error has occurred.");
-                return;
-            }
-            q->with_user_info = w && w->val_len == 1 && w->val[0] == '1';
-            read_start(r, q);
+            skt_http_query_t route = n == 3   ? SKT_HTTP_QUERY_CHANNELS
+                                     : n == 4 ? SKT_HTTP_QUERY_CHANNEL
+                                              : SKT_HTTP_QUERY_USERS;
+            skt_http_query_start(r->c, r->app, route, n > 3 ? s[3] : NULL,
+                                 req_param(r, "filter_by_prefix"), req_param(r, "with_user_info"));
             return;
         }
         if (post && n == 5 && is(s[2], "users") && is(s[4], "terminate_connections")) {
             if (req_authorize(r, app_id) != 0)
                 return;
             SKT_ADAPTER(srv).terminate_user_connections(SKT_ADAPTER_SELF(srv), r->app->id, s[3]);
-            respond_ok(r->c);
+            skt_http_reply_ok(r->c);
             return;
         }
     }
-    respond_text(r->c, 404, "");
+    skt_http_reply_text(r->c, 404, "");
 }
 
 /* soketi's /usage: memory as {free, used, total, percent} of the same
@@ -841,9 +531,10 @@ route_usage(req_t *r)
 {
     double used, total;
     memory_usage(&used, &total);
-    respond_json(r->c, 200,
-                 json_pack("{s:{s:f, s:f, s:f, s:f}}", "memory", "free", total - used, "used", used,
-                           "total", total, "percent", total > 0 ? used / total * 100 : 0));
+    skt_http_reply_json(r->c, 200,
+                        json_pack("{s:{s:f, s:f, s:f, s:f}}", "memory", "free", total - used,
+                                  "used", used, "total", total, "percent",
+                                  total > 0 ? used / total * 100 : 0));
 }
 
 /* GET /metrics (metrics.enabled): the Prometheus text format, or with
@@ -854,15 +545,15 @@ route_metrics(req_t *r)
     skt_features_t *f = r->srv->features;
     const skt_sig_param_t *json = req_param(r, "json");
     if (json && json->val_len) {
-        respond_json(r->c, 200, skt_metrics_json(f->metrics, f->webhooks));
+        skt_http_reply_json(r->c, 200, skt_metrics_json(f->metrics, f->webhooks));
         return;
     }
     char *text = skt_metrics_text(f->metrics, f->webhooks);
     if (!text) {
-        respond_error(r->c, 500, "A server error has occurred.");
+        skt_http_reply_error(r->c, 500, "A server error has occurred.");
         return;
     }
-    skt_conn_http_respond(r->c, 200, cors_headers(r->srv),
+    skt_conn_http_respond(r->c, 200, skt_http_reply_cors(r->srv),
                           "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), 0);
     free(text);
 }
@@ -874,15 +565,15 @@ route_metrics_port(req_t *r)
 {
     const skt_http_req_t *h = r->http;
     if (req_parse(r, h->path, h->path_len) != 0) {
-        respond_error(r->c, 400, "Malformed request path or query.");
+        skt_http_reply_error(r->c, 400, "Malformed request path or query.");
         return;
     }
     if (!method_is(h, "GET")) {
-        respond_text(r->c, 404, "");
+        skt_http_reply_text(r->c, 404, "");
         return;
     }
     if (r->nseg == 0)
-        respond_text(r->c, 200, "OK");
+        skt_http_reply_text(r->c, 200, "OK");
     else if (r->nseg == 1 && is(r->seg[0], "ready"))
         route_ready(r);
     else if (r->nseg == 1 && is(r->seg[0], "usage"))
@@ -891,7 +582,7 @@ route_metrics_port(req_t *r)
              skt_metrics_enabled(r->srv->features->metrics))
         route_metrics(r);
     else
-        respond_text(r->c, 404, "");
+        skt_http_reply_text(r->c, 404, "");
 }
 
 void

@@ -13,8 +13,13 @@ libskt_pusher_la_SOURCES += \
 	src/pusher/channel_kind.h \
 	src/pusher/namespace.c src/pusher/namespace.h \
 	src/pusher/server.c src/pusher/server.h \
+	src/pusher/shared.c src/pusher/shared.h \
+	src/pusher/online.c src/pusher/online.h \
 	src/pusher/ws_handler.c src/pusher/ws_handler.h \
-	src/pusher/http_api.c src/pusher/http_api.h
+	src/pusher/presence.c src/pusher/presence.h \
+	src/pusher/http_api.c src/pusher/http_api.h \
+	src/pusher/http_query.c src/pusher/http_query.h \
+	src/pusher/http_reply.c src/pusher/http_reply.h
 
 check_PROGRAMS += tests/check_namespace
 TESTS += tests/check_namespace

@@ -18,6 +18,8 @@
 #include "features/metrics.h"
 #include "plugin/loader.h"
 #include "pusher/http_api.h"
+#include "pusher/online.h"
+#include "pusher/shared.h"
 #include "pusher/sig.h"
 #include "pusher/ws_handler.h"
 #include "util/log.h"
@@ -83,6 +85,34 @@ host_log(int level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The adapter's metrics (soketi's horizontal_adapter_*), counted for apps this node
+ * serves only: a peer may ask about any app id, and each would get its own series. */
+static void
+host_metric(const char *app_id, int what, double value)
+{
+    if (!current || !current->features || !app_id ||
+        !skt_apps_by_id(current->cfg->apps, app_id, strlen(app_id)))
+        return;
+    skt_metrics_app_t *a = skt_metrics_app(current->features->metrics, app_id);
+    switch (what) {
+    case SOKETI_METRIC_REQUEST_SENT:
+        skt_metrics_horizontal_request_sent(a);
+        break;
+    case SOKETI_METRIC_REQUEST_RECEIVED:
+        skt_metrics_horizontal_request_received(a);
+        break;
+    case SOKETI_METRIC_RESPONSE_RECEIVED:
+        skt_metrics_horizontal_response_received(a);
+        break;
+    case SOKETI_METRIC_RESOLVED:
+    case SOKETI_METRIC_UNCOMPLETE:
+        skt_metrics_horizontal_resolved(a, what == SOKETI_METRIC_RESOLVED, value);
+        break;
+    default:
+        break;
+    }
+}
+
 /* "#server-to-user-<id>": Pusher's channel of a signed-in user. Nobody
  * subscribes to it; every socket signed in as <id> gets its events. */
 static void
@@ -115,6 +145,10 @@ host_deliver_local(const char *app_id, const char *channel, const char *msg, siz
         return;
     if (strncmp(channel, SKT_SERVER_TO_USER_PREFIX, sizeof(SKT_SERVER_TO_USER_PREFIX) - 1) == 0) {
         deliver_to_user(ns, channel + sizeof(SKT_SERVER_TO_USER_PREFIX) - 1, msg, msg_len, except);
+        return;
+    }
+    if (strcmp(channel, SKT_WATCHLIST_CHANNEL) == 0) {
+        skt_online_deliver(ns, msg, msg_len, except);
         return;
     }
     skt_channel_t *ch = skt_ns_channel(ns, channel, strlen(channel));
@@ -263,6 +297,7 @@ server_fill_host(skt_server_t *srv)
     h->local_sockets = host_local_sockets;
     h->local_channel_sockets = host_local_channel_sockets;
     h->local_terminate_user_connections = host_local_terminate_user_connections;
+    h->metric = host_metric;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -334,7 +369,8 @@ skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_di
     srv->adapter = skt_plugin_adapter(srv->plugin);
     skt_features_hooks_t hooks = {.signin_timeout = skt_ws_signin_timeout,
                                   .sign = skt_sig_hmac_sha256_hex};
-    if (!(srv->features = skt_features_new(base, cfg, &hooks, err, errlen))) {
+    if (!(srv->features = skt_features_new(base, cfg, &hooks, err, errlen)) ||
+        skt_shared_setup(srv, err, errlen) != 0) {
         skt_server_free(srv);
         return NULL;
     }
@@ -412,6 +448,7 @@ skt_server_free(skt_server_t *srv)
         skt_net_free(srv->net);
     if (srv->metrics_net)
         skt_net_free(srv->metrics_net);
+    srv->unloading = 1;
     skt_plugin_unload(srv->plugin);
     skt_features_free(srv->features);
     if (srv->namespaces) {

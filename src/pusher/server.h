@@ -29,6 +29,7 @@ typedef struct skt_server_s {
     soketi_host_t host;
     struct skt_features_s *features; /* rate limits, cache, webhooks, ...: features/features.h */
     int closing;                     /* shutting down: refuse new work */
+    int unloading;                   /* the adapter's cleanup runs: call no op */
     char node_id[40];
 } skt_server_t;
 

@@ -2,6 +2,8 @@
 #ifndef SKT_PUSHER_WS_HANDLER_H
 #define SKT_PUSHER_WS_HANDLER_H
 
+#include <jansson.h>
+
 #include "pusher/namespace.h"
 #include "pusher/server.h"
 
@@ -21,5 +23,27 @@ void skt_ws_signin_timeout(void *socket);
 void skt_ws_send_error(skt_socket_t *s, int code, const char *msg);
 /* pusher:error with code, then close with the same code. */
 void skt_ws_terminate(skt_socket_t *s, int code, const char *msg);
+
+/* Queues one message on s, counted for the app's metrics once s has an app. */
+void skt_ws_send_text(skt_socket_t *s, const char *text, size_t len);
+
+/* A user id as text: strings as they are, integers formatted (Pusher clients key members
+ * by string). NULL when v is neither (or out of memory). The caller frees. */
+char *skt_ws_user_id_text(json_t *v);
+
+/* What pusher/presence.c answers with, as the rest of the protocol does. */
+
+/* Serialises obj (keys in insertion order, as soketi's JSON.stringify) and queues it on s.
+ * Consumes the reference to obj; NULL sends nothing. */
+void skt_ws_send_json(skt_socket_t *s, json_t *obj);
+/* pusher:error {code, message} for one channel (code 0 sends null). */
+void skt_ws_send_channel_error(skt_socket_t *s, const char *channel, int code, const char *msg);
+/* pusher:subscription_error {type, error, status} for channel; type NULL leaves it out. */
+void skt_ws_send_subscription_error(skt_socket_t *s, const char *channel, const char *type,
+                                    const char *error, int status);
+/* After subscription_succeeded: on a cache channel, its last event or pusher:cache_miss. */
+void skt_ws_send_cached(skt_socket_t *s, const char *channel, size_t clen);
+/* s proved who it is (signed in, or joined an authorized channel): no sign-in deadline. */
+void skt_ws_signin_deadline_clear(skt_socket_t *s);
 
 #endif

@@ -563,3 +563,52 @@ test('mixed cluster with soketi 1.6: events, counts, presence and termination bo
     onTheirs.destroy();
     await waitConnected(x.client);
 });
+
+// Watchlist events are cluster-wide: online means signed in on any node. A user's first
+// sign-in in the cluster announces it once, to watchers on every node; a second sign-in on
+// another node announces nothing; offline comes when the last one, wherever it is, goes;
+// a new watcher's initial state counts users signed in on other nodes.
+test('watchlist events: online and offline across nodes, once each', { skip: REFERENCE && 'soketi 1.6 has no watchlists' }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2);
+    const rest = pusherRest(a);
+    const signin = async (srv, user) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, user) });
+        const m = await ws.nextJson();
+        assert.equal(m.event, 'pusher:signin_success', JSON.stringify(m));
+        return ws;
+    };
+    const events = (m) => {
+        assert.equal(m.event, 'pusher_internal:watchlist_events', JSON.stringify(m));
+        return JSON.parse(m.data).events;
+    };
+    const bobOnB = await signin(b, { id: 'bob' });
+    await sleep(200); // the transition reaches Redis
+    // alice on A sees bob (on B) online, and carol offline
+    const alice = await signin(a, { id: 'alice', watchlist: ['bob', 'carol'] });
+    assert.deepEqual(events(await alice.nextJson()), [
+        { name: 'online', user_ids: ['bob'] },
+        { name: 'offline', user_ids: ['carol'] },
+    ]);
+    // a watcher on B too: both are told once when carol signs in on B, and again on A: nothing
+    const walt = await signin(b, { id: 'walt', watchlist: ['carol'] });
+    assert.deepEqual(events(await walt.nextJson()), [{ name: 'offline', user_ids: ['carol'] }]);
+    const carolOnB = await signin(b, { id: 'carol' });
+    assert.deepEqual(events(await alice.nextJson()), [{ name: 'online', user_ids: ['carol'] }]);
+    assert.deepEqual(events(await walt.nextJson()), [{ name: 'online', user_ids: ['carol'] }]);
+    const carolOnA = await signin(a, { id: 'carol' });
+    await assert.rejects(alice.nextJson(400), /timed out/, 'carol was online already');
+    await assert.rejects(walt.nextJson(100), /timed out/, 'carol was online already');
+    // carol leaves B: still online on A; leaves A: offline, told once on each node
+    carolOnB.destroy();
+    await assert.rejects(alice.nextJson(400), /timed out/, 'carol is still on A');
+    carolOnA.destroy();
+    assert.deepEqual(events(await alice.nextJson()), [{ name: 'offline', user_ids: ['carol'] }]);
+    assert.deepEqual(events(await walt.nextJson()), [{ name: 'offline', user_ids: ['carol'] }]);
+    await assert.rejects(alice.nextJson(300), /timed out/, 'exactly once');
+    // bob goes from B: alice on A hears it
+    bobOnB.destroy();
+    assert.deepEqual(events(await alice.nextJson()), [{ name: 'offline', user_ids: ['bob'] }]);
+    alice.destroy();
+    walt.destroy();
+});

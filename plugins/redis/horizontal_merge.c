@@ -1,0 +1,166 @@
+/* horizontal_merge.c - merging the answers of a cluster-wide query: this node's and its
+ * peers', as soketi's resolvers do. See the end of horizontal.h.
+ */
+#include "horizontal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/map.h"
+
+void
+skt_hz_acc_init(skt_hz_acc_t *acc, int kind)
+{
+    memset(acc, 0, sizeof(*acc));
+    acc->kind = kind;
+}
+
+void
+skt_hz_acc_clear(skt_hz_acc_t *acc)
+{
+    for (size_t i = 0; i < acc->n; i++) {
+        free(acc->items[i].key);
+        free(acc->items[i].info);
+    }
+    free(acc->items);
+    skt_map_free(acc->index);
+    skt_hz_acc_init(acc, acc->kind);
+}
+
+/* The item for key, added (key copied, info and count empty) when new. Returns its
+ * index, or SIZE_MAX with acc->failed set when memory runs out. */
+static size_t
+acc_item(skt_hz_acc_t *acc, const char *key, int *added)
+{
+    size_t klen = strlen(key);
+    *added = 0;
+    if (acc->failed)
+        return SIZE_MAX;
+    if (!acc->index && !(acc->index = skt_map_new()))
+        goto oom;
+    void *found = skt_map_get(acc->index, key, klen);
+    if (found)
+        return (size_t)(uintptr_t)found - 1;
+    if (acc->n == acc->cap) {
+        size_t ncap = acc->cap ? acc->cap * 2 : 16;
+        skt_hz_item_t *grown = realloc(acc->items, ncap * sizeof(*grown));
+        if (!grown)
+            goto oom;
+        acc->items = grown;
+        acc->cap = ncap;
+    }
+    skt_hz_item_t *it = &acc->items[acc->n];
+    memset(it, 0, sizeof(*it));
+    if (!(it->key = strdup(key)))
+        goto oom;
+    /* the map borrows the key: it lives in the item until the accumulator is cleared */
+    if (skt_map_put(acc->index, it->key, klen, (void *)(uintptr_t)(acc->n + 1)) != 0) {
+        free(it->key);
+        goto oom;
+    }
+    *added = 1;
+    return acc->n++;
+oom:
+    acc->failed = 1;
+    return SIZE_MAX;
+}
+
+void
+skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, const char *user_info)
+{
+    int added;
+    size_t i = acc_item(acc, user_id, &added);
+    if (i == SIZE_MAX || !added)
+        return;
+    if (!(acc->items[i].info = strdup(user_info ? user_info : "null")))
+        acc->failed = 1;
+}
+
+void
+skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count)
+{
+    int added;
+    size_t i = acc_item(acc, channel, &added);
+    if (i != SIZE_MAX)
+        acc->items[i].count += count;
+}
+
+void
+skt_hz_acc_id(skt_hz_acc_t *acc, const char *id)
+{
+    int added;
+    acc_item(acc, id, &added);
+}
+
+/* The host's local_* iterators take these, to feed an accumulator (arg) directly. */
+void
+skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_info)
+{
+    skt_hz_acc_member(arg, user_id, user_info);
+}
+
+void
+skt_hz_acc_each_channel(void *arg, const char *channel, long count)
+{
+    skt_hz_acc_channel(arg, channel, count);
+}
+
+void
+skt_hz_acc_each_id(void *arg, const char *id)
+{
+    skt_hz_acc_id(arg, id);
+}
+
+size_t
+skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp)
+{
+    size_t skipped = 0;
+    switch (acc->kind) {
+    case SKT_HZ_ACC_COUNT:
+        if (resp->has_total)
+            acc->total += (long)resp->total;
+        break;
+    case SKT_HZ_ACC_EXISTS:
+        if (resp->has_exists && resp->exists)
+            acc->exists = 1;
+        break;
+    case SKT_HZ_ACC_MEMBERS:
+        for (size_t i = 0; resp->members && i < json_array_size(resp->members); i++) {
+            const char *id;
+            char idbuf[24], *info;
+            if (skt_rc_member_at(resp, i, &id, idbuf, &info) != 0) {
+                skipped++;
+                continue;
+            }
+            skt_hz_acc_member(acc, id, info);
+            free(info);
+        }
+        break;
+    case SKT_HZ_ACC_CHANNELS:
+        for (size_t i = 0;
+             resp->channels_with_count && i < json_array_size(resp->channels_with_count); i++) {
+            const char *ch;
+            long count;
+            if (skt_rc_channel_count_at(resp, i, &ch, &count) != 0) {
+                skipped++;
+                continue;
+            }
+            skt_hz_acc_channel(acc, ch, count);
+        }
+        break;
+    case SKT_HZ_ACC_IDS:
+        for (size_t i = 0; resp->sockets && i < json_array_size(resp->sockets); i++) {
+            const char *id;
+            if (skt_rc_socket_at(resp, i, &id) != 0) {
+                skipped++;
+                continue;
+            }
+            skt_hz_acc_id(acc, id);
+        }
+        break;
+    default:
+        break;
+    }
+    return skipped;
+}

@@ -1,0 +1,129 @@
+/* store_proto.c - the Redis side of the shared state: scripts, keys, replies. See
+ * store_proto.h.
+ */
+#include "store_proto.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+/* ---- scripts ------------------------------------------------------------------------- */
+
+/* Decides a join ('1'), leave ('0') or refresh ('2') of node ARGV[1] for KEYS[1] by Redis's
+ * clock, and answers how many other nodes hold it. (replicate_commands: Redis before 5
+ * refuses writes after TIME without it; later ones have it as a no-op, or not at all.) */
+static const char rs_occupancy_lua[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+    "local others = redis.call('ZCARD', KEYS[1])\n"
+    "if mine then others = others - 1 end\n"
+    "if ARGV[2] == '0' then redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "else redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) end\n"
+    "if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1])\n"
+    "else redis.call('EXPIRE', KEYS[1], 2 * tonumber(ARGV[3])) end\n"
+    "return others\n";
+
+/* rate-limiter-flexible's RateLimiterRedis: ARGV[1] points into the window of ARGV[2] ms
+ * that the key's first consumption opens; answers {points used, ms left}. */
+static const char rs_consume_lua[] =
+    "redis.call('set', KEYS[1], 0, 'PX', ARGV[2], 'NX')\n"
+    "local consumed = redis.call('incrby', KEYS[1], ARGV[1])\n"
+    "local ttl = redis.call('pttl', KEYS[1])\n"
+    "if ttl == -1 then redis.call('pexpire', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end\n"
+    "return {consumed, ttl}\n";
+
+/* How many other nodes hold KEYS[1] now (node ARGV[1] not counted), without a write. */
+static const char rs_presence_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+    "local n = redis.call('ZCOUNT', KEYS[1], string.format('(%.6f', now), '+inf')\n"
+    "local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+    "if mine and tonumber(mine) > now then n = n - 1 end\n"
+    "return n\n";
+
+static const char *const rs_scripts[SKT_RS_SCRIPTS] = {rs_occupancy_lua, rs_consume_lua,
+                                                       rs_presence_lua};
+
+const char *
+skt_rs_script_text(int script)
+{
+    return rs_scripts[script];
+}
+
+int
+skt_rs_script_sha(int script, char out[41])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    const char *text = rs_scripts[script];
+    if (!EVP_Digest(text, strlen(text), md, &n, EVP_sha1(), NULL) || n != 20)
+        return -1;
+    for (unsigned j = 0; j < n; j++) {
+        out[2 * j] = hex[md[j] >> 4];
+        out[2 * j + 1] = hex[md[j] & 15];
+    }
+    out[40] = '\0';
+    return 0;
+}
+
+/* ---- keys and replies ---------------------------------------------------------------- */
+
+sds
+skt_rs_transition_key(const char *key_prefix, const char *bcast_channel, const char *app_id,
+                      const char *channel, const char *user_id)
+{
+    sds s = sdsempty();
+    if (!s)
+        return NULL;
+    if (user_id)
+        return sdscatfmt(s, "%s%s#members#%s#%s#%s", key_prefix, bcast_channel, app_id, channel,
+                         user_id);
+    return sdscatfmt(s, "%s%s#occupancy#%s#%s", key_prefix, bcast_channel, app_id, channel);
+}
+
+int
+skt_rs_parse_transition(const redisReply *reply, long *others)
+{
+    *others = 0;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer < 0)
+        return -1;
+    *others = (long)reply->integer;
+    return 0;
+}
+
+int
+skt_rs_parse_consume(const redisReply *reply, long *used, long *ms_left)
+{
+    *used = *ms_left = 0;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    *used = (long)reply->element[0]->integer;
+    *ms_left = (long)reply->element[1]->integer;
+    return 0;
+}
+
+int
+skt_rs_parse_get(const redisReply *reply, const char **value, size_t *len)
+{
+    *value = NULL;
+    *len = 0;
+    if (reply && reply->type == REDIS_REPLY_NIL)
+        return 0;
+    if (!reply || reply->type != REDIS_REPLY_STRING)
+        return -1;
+    *value = reply->str;
+    *len = reply->len;
+    return 1;
+}
+
+int
+skt_rs_is_noscript(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
+           memcmp(reply->str, "NOSCRIPT", 8) == 0;
+}

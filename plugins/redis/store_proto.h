@@ -1,0 +1,56 @@
+/* store_proto.h - the Redis side of the shared state (store.c) as pure functions: the Lua
+ * scripts, the occupancy keys, and reading the replies.
+ *
+ * Nothing here touches a socket or the event loop; replies come in as hiredis's parsed
+ * redisReply (the unit tests make them from RESP bytes with a redisReader).
+ */
+#ifndef SKT_REDIS_STORE_PROTO_H
+#define SKT_REDIS_STORE_PROTO_H
+
+#include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+#include <stddef.h>
+
+/* The scripts, each called with one key (KEYS[1]). */
+enum skt_rs_script {
+    /* ARGV: node id, '1' join / '0' leave / '2' refresh, TTL in seconds. Decides it by
+     * Redis's clock (the node's entry expires TTL seconds later, the key after twice
+     * that) and answers how many other nodes hold the key: a non-negative integer. */
+    SKT_RS_OCCUPANCY = 0,
+    /* ARGV: points, window in ms. rate-limiter-flexible's RateLimiterRedis: answers
+     * {points used in the window, ms until it closes}. */
+    SKT_RS_CONSUME = 1,
+    /* ARGV: node id. Read only: answers how many other nodes hold the key now. */
+    SKT_RS_PRESENCE = 2,
+    SKT_RS_SCRIPTS = 3
+};
+
+/* The Lua text of a script. */
+const char *skt_rs_script_text(int script);
+
+/* Writes the script's SHA1 in hex (as EVALSHA names it) into out. Returns 0, or -1 when
+ * the digest is not available. */
+int skt_rs_script_sha(int script, char out[41]);
+
+/* The occupancy key, a new string: key_prefix + bcast_channel + "#occupancy#" + app + "#" +
+ * channel, or with user_id set + "#members#" + app + "#" + channel + "#" + user_id. NULL
+ * when out of memory. */
+sds skt_rs_transition_key(const char *key_prefix, const char *bcast_channel, const char *app_id,
+                          const char *channel, const char *user_id);
+
+/* The occupancy and presence scripts' answer: how many other nodes hold the key. Returns
+ * 0 with *others set, or -1 when reply is not a non-negative integer. */
+int skt_rs_parse_transition(const redisReply *reply, long *others);
+
+/* The rate limit script's answer {consumed, pttl}. Returns 0, or -1 when reply is not an
+ * array of two integers. */
+int skt_rs_parse_consume(const redisReply *reply, long *used, long *ms_left);
+
+/* GET's answer. Returns 1 with *value and *len pointing into reply (a string), 0 with
+ * NULL/0 when the key is absent (nil), or -1 for anything else (an error reply). */
+int skt_rs_parse_get(const redisReply *reply, const char **value, size_t *len);
+
+/* 1 when reply is Redis's NOSCRIPT error (EVALSHA of a script it does not have). */
+int skt_rs_is_noscript(const redisReply *reply);
+
+#endif

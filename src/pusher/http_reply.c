@@ -1,0 +1,114 @@
+/* http_reply.c - how the HTTP side answers: JSON and text bodies with the CORS headers,
+ * soketi's error bodies, the rate limiter's 429, and the HTTP API metrics of an answer.
+ *
+ * Shapes follow soketi 1.6 (src/http-handler.ts), except that every error carries its
+ * status in the status line (soketi answers some with 200).
+ */
+#include "pusher/http_reply.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features/features.h"
+#include "features/metrics.h"
+
+/* CORS headers on every answer, from the cors.* options as soketi. */
+char *
+skt_http_reply_cors(skt_server_t *srv)
+{
+    static char buf[1024];
+    char origin[256] = "", methods[256] = "", headers[512] = "";
+    char **lists[3] = {srv->cfg->cors.origin, srv->cfg->cors.methods,
+                       srv->cfg->cors.allowed_headers};
+    char *outs[3] = {origin, methods, headers};
+    size_t caps[3] = {sizeof(origin), sizeof(methods), sizeof(headers)};
+    for (int i = 0; i < 3; i++) {
+        size_t o = 0;
+        for (char **p = lists[i]; p && *p && o < caps[i]; p++)
+            o += (size_t)snprintf(outs[i] + o, caps[i] - o, "%s%s", o ? ", " : "", *p);
+    }
+    snprintf(buf, sizeof(buf),
+             "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Methods: %s\r\n"
+             "Access-Control-Allow-Headers: %s\r\n",
+             origin, methods, headers);
+    return buf;
+}
+
+/* Answers with obj as JSON (consumed); extra: more header lines, or NULL.
+ * Returns the length of the body sent. */
+size_t
+skt_http_reply_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
+{
+    skt_server_t *srv = skt_server_get();
+    char headers[1400];
+    snprintf(headers, sizeof(headers), "%s%s", skt_http_reply_cors(srv), extra ? extra : "");
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(obj);
+    if (!text) {
+        skt_conn_http_respond(c, 500, headers, "application/json",
+                              "{\"error\":\"A server error has occurred.\",\"code\":500}", 51, 0);
+        return 51;
+    }
+    size_t len = strlen(text);
+    skt_conn_http_respond(c, status, headers, "application/json", text, len, 0);
+    free(text);
+    return len;
+}
+
+/* soketi's markApiMessage: one answered HTTP API call of app_id with its bytes. */
+void
+skt_http_reply_count(const char *app_id, size_t bytes_in, size_t bytes_out)
+{
+    skt_metrics_http(skt_metrics_app(skt_server_get()->features->metrics, app_id), bytes_in,
+                     bytes_out);
+}
+
+/* http_reply.h: the common case, no extra headers. */
+void
+skt_http_reply_json(skt_conn_t *c, int status, json_t *obj)
+{
+    skt_http_reply_json_h(c, status, obj, NULL);
+}
+
+/* soketi's error body {"error": ..., "code": status}, with the status in the status line. */
+void
+skt_http_reply_error_h(skt_conn_t *c, int status, const char *msg, const char *extra)
+{
+    skt_http_reply_json_h(c, status, json_pack("{s:s, s:i}", "error", msg, "code", status), extra);
+}
+
+/* http_reply.h: the common case, no extra headers. */
+void
+skt_http_reply_error(skt_conn_t *c, int status, const char *msg)
+{
+    skt_http_reply_error_h(c, status, msg, NULL);
+}
+
+/* A refusal by the rate limiter: soketi's 429 body. Unlike soketi, which
+ * sends its X-RateLimit-* and Retry-After headers only on the requests it
+ * lets through, the refusal carries them too (Retry-After is what a 429
+ * client looks for). */
+void
+skt_http_reply_too_many(skt_conn_t *c, const skt_rl_result_t *res)
+{
+    char h[160];
+    skt_rl_headers(res, h, sizeof(h));
+    skt_http_reply_error_h(c, 429, "Too many requests.", h);
+}
+
+/* Plain text (health answers, bare 404s), with the CORS headers like every answer. */
+void
+skt_http_reply_text(skt_conn_t *c, int status, const char *text)
+{
+    skt_conn_http_respond(c, status, skt_http_reply_cors(skt_server_get()), NULL, text,
+                          strlen(text), 0);
+}
+
+/* soketi's {"ok": true} of a done write. */
+void
+skt_http_reply_ok(skt_conn_t *c)
+{
+    skt_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+}

@@ -1,0 +1,321 @@
+/* shared.c - rate limits, cache and webhook occupancy shared through the adapter (shared.h). */
+#include "pusher/shared.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features/features.h"
+#include "features/webhooks.h"
+#include "plugin/loader.h"
+#include "util/log.h"
+
+/* soketi's windows: 1 s (rate-limiter-flexible's duration: 1). */
+#define SHARED_RL_WINDOW_MS 1000
+
+/* ------------------------------------------------------------ rate limits */
+
+/* The adapter-backed limiter: backend events and read requests are counted in the
+ * adapter's store; client events stay in the socket's own window, as they belong to one
+ * socket on one node (soketi sends those to Redis too, one round trip per client event,
+ * for the same answer). local also takes over whenever the store cannot answer. */
+typedef struct rl_shared_s {
+    soketi_adapter_t *ad;
+    skt_rl_t *local;
+} rl_shared_t;
+
+/* One consumption waiting for the store. */
+typedef struct rl_call_s {
+    rl_shared_t *d;
+    skt_rl_cb cb;
+    void *arg;
+    long points, limit;
+    skt_rl_kind_t kind;
+    char app_id[];
+} rl_call_t;
+
+/* The store's count for a window: the same arithmetic as a local window (refused once the
+ * points used pass the limit), or the local count when the store failed. */
+static void
+rl_shared_done(void *arg, int status, long used, long ms_left)
+{
+    rl_call_t *c = arg;
+    if (status == SOKETI_ERROR) {
+        skt_rl_key_t key = {.app_id = c->app_id, .kind = c->kind};
+        skt_rl_consume(c->d->local, &key, c->points, c->limit, c->cb, c->arg);
+    } else {
+        skt_rl_result_t res = {.limit = c->limit, .allowed = used <= c->limit};
+        res.remaining = res.allowed ? c->limit - used : 0;
+        res.ms_before_next = ms_left > 0 ? ms_left : 0;
+        c->cb(c->arg, &res);
+    }
+    free(c);
+}
+
+/* soketi's key of an app-wide window: rate-limiter-flexible's "<keyPrefix>:<key>" with
+ * keyPrefix "app:<id>" and key "<id>:backend:events" / "<id>:backend:request_read". */
+static int
+rl_shared_key(char *buf, size_t len, const skt_rl_key_t *key)
+{
+    const char *what =
+        key->kind == SKT_RL_BACKEND_EVENTS ? "backend:events" : "backend:request_read";
+    int n = snprintf(buf, len, "app:%s:%s:%s", key->app_id, key->app_id, what);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static void
+rl_shared_consume(void *self, const skt_rl_key_t *key, long points, long limit, skt_rl_cb cb,
+                  void *arg)
+{
+    rl_shared_t *d = self;
+    char k[512];
+    size_t idl = strlen(key->app_id);
+    rl_call_t *c = NULL;
+    if (key->kind != SKT_RL_CLIENT_EVENTS && rl_shared_key(k, sizeof(k), key) == 0)
+        c = malloc(sizeof(*c) + idl + 1);
+    if (!c) {
+        skt_rl_consume(d->local, key, points, limit, cb, arg);
+        return;
+    }
+    *c = (rl_call_t){
+        .d = d, .cb = cb, .arg = arg, .points = points, .limit = limit, .kind = key->kind};
+    memcpy(c->app_id, key->app_id, idl + 1);
+    d->ad->ops.rate_consume(d->ad->self, k, points, SHARED_RL_WINDOW_MS, rl_shared_done, c);
+}
+
+static void
+rl_shared_free(void *self)
+{
+    rl_shared_t *d = self;
+    skt_rl_free(d->local);
+    free(d);
+}
+
+static const skt_rl_driver_t rl_shared_driver = {
+    .name = "redis",
+    .consume = rl_shared_consume,
+    .free = rl_shared_free,
+};
+
+/* ------------------------------------------------------------ cache */
+
+typedef struct cache_call_s {
+    skt_cache_get_cb cb;
+    void *arg;
+} cache_call_t;
+
+/* A miss when the store could not answer: the subscriber gets pusher:cache_miss, as it
+ * would from an empty cache. */
+static void
+cache_shared_got(void *arg, int status, const char *value, size_t len)
+{
+    cache_call_t *c = arg;
+    if (status == SOKETI_ERROR || !value)
+        c->cb(c->arg, NULL, 0);
+    else
+        c->cb(c->arg, value, len);
+    free(c);
+}
+
+/* The adapter's ops take NUL-terminated keys; cache keys arrive as slices. */
+static char *
+cache_shared_key(const char *key, size_t key_len)
+{
+    char *k = malloc(key_len + 1);
+    if (k) {
+        memcpy(k, key, key_len);
+        k[key_len] = '\0';
+    }
+    return k;
+}
+
+static void
+cache_shared_get(void *self, const char *key, size_t key_len, skt_cache_get_cb cb, void *arg)
+{
+    soketi_adapter_t *ad = self;
+    char *k = cache_shared_key(key, key_len);
+    cache_call_t *c = k ? malloc(sizeof(*c)) : NULL;
+    if (!c) {
+        free(k);
+        cb(arg, NULL, 0);
+        return;
+    }
+    *c = (cache_call_t){.cb = cb, .arg = arg};
+    ad->ops.cache_get(ad->self, k, cache_shared_got, c);
+    free(k);
+}
+
+static void
+cache_shared_set(void *self, const char *key, size_t key_len, const char *value, size_t value_len,
+                 long ttl_seconds)
+{
+    soketi_adapter_t *ad = self;
+    char *k = cache_shared_key(key, key_len);
+    if (k)
+        ad->ops.cache_set(ad->self, k, value, value_len, ttl_seconds);
+    free(k);
+}
+
+/* The adapter belongs to the plugin: nothing of ours to free. */
+static void
+cache_shared_free(void *self)
+{
+    (void)self;
+}
+
+static const skt_cache_driver_t cache_shared_driver = {
+    .name = "redis",
+    .get = cache_shared_get,
+    .set = cache_shared_set,
+    .free = cache_shared_free,
+};
+
+/* ------------------------------------------------------------ setup */
+
+/* Why a driver cannot be used with the loaded adapter. */
+static int
+shared_refuse(const skt_server_t *srv, const char *option, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "%s 'redis' keeps its state in Redis through the Redis adapter, but adapter "
+             "'%s' offers no shared store: set adapter.driver (SOKETI_ADAPTER_DRIVER) to redis "
+             "or redis-cluster, or %s back to its default",
+             option, srv->cfg->adapter.driver, option);
+    return -1;
+}
+
+int
+skt_shared_setup(skt_server_t *srv, char *err, size_t errlen)
+{
+    skt_features_t *f = srv->features;
+    soketi_adapter_t *ad = srv->adapter;
+    if (strcmp(srv->cfg->rate_limiter.driver, "redis") == 0) {
+        if (!SKT_ADAPTER_HAS(ad, rate_consume))
+            return shared_refuse(srv, "rateLimiter.driver", err, errlen);
+        rl_shared_t *d = calloc(1, sizeof(*d));
+        skt_rl_t *rl = NULL;
+        if (d && (d->local = skt_rl_new_local(NULL)) != NULL) {
+            d->ad = ad;
+            rl = skt_rl_new(&rl_shared_driver, d);
+        }
+        if (!rl) {
+            if (d)
+                rl_shared_free(d);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        skt_rl_free(f->rl);
+        f->rl = rl;
+    }
+    if (strcmp(srv->cfg->cache.driver, "redis") == 0) {
+        if (!SKT_ADAPTER_HAS(ad, cache_get) || !SKT_ADAPTER_HAS(ad, cache_set))
+            return shared_refuse(srv, "cache.driver", err, errlen);
+        skt_cache_t *c = skt_cache_new(&cache_shared_driver, ad);
+        if (!c) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        skt_cache_free(f->cache);
+        f->cache = c;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ transitions */
+
+/* A transition waiting for the adapter's verdict. */
+typedef struct tr_call_s {
+    skt_shared_fire_fn fire;
+    int joined;
+    char *extra;   /* handed back to fire; may be NULL */
+    char *user_id; /* NULL: a channel transition */
+    char *channel;
+    char app_id[];
+} tr_call_t;
+
+/* The adapter's verdict: fire when the transition was the cluster's, or when it could not
+ * tell (once per node rather than never). */
+static void
+shared_transition_done(void *arg, int status, long count)
+{
+    tr_call_t *c = arg;
+    if (status == SOKETI_ERROR || count == 1)
+        c->fire(c->app_id, c->channel, c->user_id, c->joined, c->extra);
+    free(c->extra);
+    free(c->user_id);
+    free(c->channel);
+    free(c);
+}
+
+void
+skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel,
+                      const char *user_id, int joined, skt_shared_fire_fn fire, const char *extra)
+{
+    soketi_adapter_t *ad = srv->adapter;
+    if (!SKT_ADAPTER_HAS(ad, cluster_transition)) {
+        fire(app_id, channel, user_id, joined, extra);
+        return;
+    }
+    size_t idl = strlen(app_id);
+    tr_call_t *c = malloc(sizeof(*c) + idl + 1);
+    if (!c) {
+        fire(app_id, channel, user_id, joined, extra);
+        return;
+    }
+    c->fire = fire;
+    c->joined = joined;
+    c->channel = strdup(channel);
+    c->user_id = user_id ? strdup(user_id) : NULL;
+    c->extra = extra ? strdup(extra) : NULL;
+    memcpy(c->app_id, app_id, idl + 1);
+    if (!c->channel || (user_id && !c->user_id) || (extra && !c->extra)) {
+        shared_transition_done(c, SOKETI_ERROR, 0);
+        return;
+    }
+    ad->ops.cluster_transition(ad->self, app_id, channel, user_id, joined, shared_transition_done,
+                               c);
+}
+
+/* ------------------------------------------------------------ webhooks */
+
+/* Queues the webhook of a cluster transition for the app as it is configured now (a
+ * SIGHUP may have changed or removed it while the adapter was deciding). */
+static void
+shared_fire_webhook(const char *app_id, const char *channel, const char *user_id, int joined,
+                    const char *extra)
+{
+    (void)extra;
+    skt_server_t *srv = skt_server_get();
+    if (!srv || !srv->features)
+        return;
+    const skt_app_t *app = skt_apps_by_id(srv->cfg->apps, app_id, strlen(app_id));
+    if (!app)
+        return;
+    skt_webhooks_t *wh = srv->features->webhooks;
+    if (user_id && joined)
+        skt_webhooks_member_added(wh, app, channel, user_id);
+    else if (user_id)
+        skt_webhooks_member_removed(wh, app, channel, user_id);
+    else if (joined)
+        skt_webhooks_channel_occupied(wh, app, channel);
+    else
+        skt_webhooks_channel_vacated(wh, app, channel);
+}
+
+/* Joins and leaves both go to the adapter when the app wants either webhook of the pair,
+ * so that the adapter's record stays whole; the webhook builders skip the one a hook
+ * does not want. Apps without such webhooks cost nothing. */
+void
+skt_shared_channel(skt_server_t *srv, const skt_app_t *app, const char *channel, int joined)
+{
+    if (skt_webhooks_wanted(app) & (SKT_WH_CHANNEL_OCCUPIED | SKT_WH_CHANNEL_VACATED))
+        skt_shared_transition(srv, app->id, channel, NULL, joined, shared_fire_webhook, NULL);
+}
+
+void
+skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *channel, const char *user_id,
+                  int joined)
+{
+    if (skt_webhooks_wanted(app) & (SKT_WH_MEMBER_ADDED | SKT_WH_MEMBER_REMOVED))
+        skt_shared_transition(srv, app->id, channel, user_id, joined, shared_fire_webhook, NULL);
+}

@@ -1,0 +1,54 @@
+/* shared.h - what the nodes of a cluster share through the adapter's optional ops:
+ * rate limit counters, the cache of cache channels, and the transitions that decide
+ * channel_occupied / vacated and member_added / removed webhooks (and a user's online
+ * state, pusher/online.c) once per cluster.
+ *
+ * DESIGN
+ * The features under src/features/ know nothing of plugins; they take drivers. This file
+ * builds those drivers over the loaded adapter's optional ops (include/soketi/adapter.h:
+ * rate_consume, cache_get, cache_set, cluster_transition), so that rateLimiter.driver
+ * and cache.driver "redis" count and cache in Redis through the Redis adapter's own
+ * connection, with soketi's keys, and no Redis client lives in the daemon itself.
+ * When the adapter cannot answer (Redis down), each falls back to what one node knows:
+ * the rate limiter counts locally, the cache misses, and a webhook follows this node's
+ * own transition (it may then fire once per node, as soketi's always do, rather than
+ * be lost).
+ */
+#ifndef SKT_PUSHER_SHARED_H
+#define SKT_PUSHER_SHARED_H
+
+#include <stddef.h>
+
+#include "config/apps.h"
+#include "features/cache.h"
+#include "features/ratelimit.h"
+#include "pusher/server.h"
+
+/* Replaces srv->features' rate limiter and cache by the adapter-backed ones when
+ * rateLimiter.driver / cache.driver ask for "redis". Returns 0, or -1 with a message in
+ * err when the adapter offers no such op (e.g. the local adapter) or memory runs out. */
+int skt_shared_setup(skt_server_t *srv, char *err, size_t errlen);
+
+/* What a cluster transition does: called once the adapter found that this node's
+ * transition is the cluster's (or could not tell). extra is what the caller passed (a
+ * copy). Strings are valid during the call. */
+typedef void (*skt_shared_fire_fn)(const char *app_id, const char *channel, const char *user_id,
+                                   int joined, const char *extra);
+
+/* This node's first holder of (app_id, channel[, user_id]) joined (joined 1), or its last
+ * left (0): calls fire, now or later, when the adapter's cluster_transition says it is the
+ * cluster's first / last, or at once when the adapter has no such op or cannot tell. */
+void skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel,
+                           const char *user_id, int joined, skt_shared_fire_fn fire,
+                           const char *extra);
+
+/* This node's first socket joined (joined 1) or its last left (0) channel of app: queues
+ * channel_occupied / channel_vacated when the app wants it and the transition is the
+ * cluster's. */
+void skt_shared_channel(skt_server_t *srv, const skt_app_t *app, const char *channel, int joined);
+
+/* The same for a presence member: user_id's first socket here joined / last left. */
+void skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *channel,
+                       const char *user_id, int joined);
+
+#endif

@@ -1,0 +1,498 @@
+/* check_redis_live.c - redis-server processes and fake daemons for the Redis plugin tests.
+ * See check_redis_live.h.
+ */
+#include "check_redis_live.h"
+
+#include <check.h>
+#include <dlfcn.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CHECK_REDIS_PLUGIN_DIR
+#define CHECK_REDIS_PLUGIN_DIR "plugins/.libs"
+#endif
+
+live_node_t live_nodes[LIVE_NODES];
+
+/* ---- redis-server --------------------------------------------------------------------- */
+
+static const char *
+server_bin(void)
+{
+    const char *b = getenv("REDIS_SERVER");
+    return b && *b ? b : "redis-server";
+}
+
+int
+live_redis_available(void)
+{
+    const char *bin = server_bin();
+    if (strchr(bin, '/'))
+        return access(bin, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        char full[4200];
+        snprintf(full, sizeof(full), "%s/%s", d, bin);
+        if (access(full, X_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int live_skipped;
+
+int
+live_skip(const char *name)
+{
+    live_skipped = !live_redis_available();
+    if (live_skipped)
+        fprintf(stderr, "%s: redis-server is not installed: the live tests pass unrun\n", name);
+    return live_skipped;
+}
+
+/* Binds a loopback port (0: any) and answers it, or -1 when it is taken. */
+static int
+bind_port(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    socklen_t len = sizeof(a);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int got = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        got = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return got;
+}
+
+int
+live_free_port(int bus)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int p = bind_port(0);
+        if (p > 0 && (!bus || (p + 10000 < 65536 && bind_port(p + 10000) > 0)))
+            return p;
+    }
+    ck_abort_msg("no free loopback port");
+    return -1;
+}
+
+void
+live_redis_start(live_redis_t *r, int cluster)
+{
+    memset(r, 0, sizeof(*r));
+    r->port = live_free_port(cluster);
+    snprintf(r->dir, sizeof(r->dir), "/tmp/skt-redis-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    char port[16], conf[128];
+    snprintf(port, sizeof(port), "%d", r->port);
+    snprintf(conf, sizeof(conf), "%s/nodes.conf", r->dir);
+    pid_t parent = getpid();
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(1);
+        const char *argv[] = {server_bin(),
+                              "--port",
+                              port,
+                              "--bind",
+                              "127.0.0.1",
+                              "--save",
+                              "",
+                              "--appendonly",
+                              "no",
+                              "--dir",
+                              r->dir,
+                              "--cluster-enabled",
+                              cluster ? "yes" : "no",
+                              "--cluster-config-file",
+                              conf,
+                              "--cluster-node-timeout",
+                              "2000",
+                              NULL};
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && !r->cli; i++) {
+        struct timeval tv = {1, 0};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+        redisReply *rep = c && !c->err ? redisCommand(c, "PING") : NULL;
+        if (rep && rep->type == REDIS_REPLY_STATUS)
+            r->cli = c;
+        else if (c)
+            redisFree(c);
+        if (rep)
+            freeReplyObject(rep);
+        if (!r->cli)
+            usleep(10000);
+    }
+    ck_assert_msg(r->cli != NULL, "redis-server did not start on port %d", r->port);
+}
+
+void
+live_redis_stop(live_redis_t *r)
+{
+    if (r->cli)
+        redisFree(r->cli);
+    r->cli = NULL;
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+    }
+    r->pid = 0;
+    if (r->dir[0]) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/nodes.conf", r->dir);
+        unlink(path);
+        rmdir(r->dir);
+    }
+    r->dir[0] = '\0';
+}
+
+redisReply *
+live_cmd(live_redis_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(r->cli, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(rep != NULL, "redis command %s failed", fmt);
+    return rep;
+}
+
+long long
+live_int(live_redis_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(r->cli, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(rep && rep->type == REDIS_REPLY_INTEGER, "redis command %s: no integer (%s)", fmt,
+                  rep && rep->str ? rep->str : "");
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* ---- the fake host --------------------------------------------------------------------- */
+
+#define CONFIG_MAX 32
+
+static struct {
+    char name[64];
+    char value[512];
+} config[CONFIG_MAX];
+static int n_config;
+
+void
+live_config_set(const char *name, const char *value)
+{
+    int i = 0;
+    while (i < n_config && strcmp(config[i].name, name) != 0)
+        i++;
+    ck_assert_int_lt(i, CONFIG_MAX);
+    snprintf(config[i].name, sizeof(config[i].name), "%s", name);
+    snprintf(config[i].value, sizeof(config[i].value), "%s", value);
+    if (i == n_config)
+        n_config++;
+}
+
+void
+live_config_reset(void)
+{
+    n_config = 0;
+}
+
+static const char *
+fake_config_get(const char *name)
+{
+    for (int i = 0; i < n_config; i++)
+        if (strcmp(config[i].name, name) == 0)
+            return config[i].value;
+    return NULL;
+}
+
+/* Warnings and errors go to stderr (CHECK_REDIS_DEBUG=1: everything). */
+__attribute__((format(printf, 2, 3))) static void
+fake_log(int level, const char *fmt, ...)
+{
+    if (level > SOKETI_LOG_WARN && !getenv("CHECK_REDIS_DEBUG"))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "[%d] ", level);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void
+fake_metric(live_metrics_t *m, const char *app_id, int what, double value)
+{
+    ck_assert(what >= 0 && what < 5);
+    m->count[what]++;
+    m->last_value[what] = value;
+    snprintf(m->last_app, sizeof(m->last_app), "%s", app_id ? app_id : "(null)");
+}
+
+/* host->metric has no context argument: one function per node. */
+static void
+metric_0(const char *app_id, int what, double value)
+{
+    fake_metric(&live_nodes[0].metrics, app_id, what, value);
+}
+
+static void
+metric_1(const char *app_id, int what, double value)
+{
+    fake_metric(&live_nodes[1].metrics, app_id, what, value);
+}
+
+/* This process has no sockets: every local answer is empty. */
+static void
+fake_deliver(const char *app_id, const char *channel, const char *msg, size_t len,
+             const char *except)
+{
+    (void)app_id, (void)channel, (void)msg, (void)len, (void)except;
+}
+
+static long
+fake_count(const char *app_id)
+{
+    (void)app_id;
+    return 0;
+}
+
+static long
+fake_channel_count(const char *app_id, const char *channel)
+{
+    (void)app_id, (void)channel;
+    return 0;
+}
+
+static int
+fake_is_in(const char *app_id, const char *channel, const char *socket_id)
+{
+    (void)app_id, (void)channel, (void)socket_id;
+    return 0;
+}
+
+static void
+fake_channels(const char *app_id, soketi_each_channel_fn each, void *arg)
+{
+    (void)app_id, (void)each, (void)arg;
+}
+
+static void
+fake_members(const char *app_id, const char *channel, soketi_each_member_fn each, void *arg)
+{
+    (void)app_id, (void)channel, (void)each, (void)arg;
+}
+
+static void
+fake_sockets(const char *app_id, soketi_each_id_fn each, void *arg)
+{
+    (void)app_id, (void)each, (void)arg;
+}
+
+static void
+fake_channel_sockets(const char *app_id, const char *channel, soketi_each_id_fn each, void *arg)
+{
+    (void)app_id, (void)channel, (void)each, (void)arg;
+}
+
+static void
+fake_terminate(const char *app_id, const char *user_id)
+{
+    (void)app_id, (void)user_id;
+}
+
+void
+live_node_start(int i, const char *plugin_file)
+{
+    live_node_t *n = &live_nodes[i];
+    memset(n, 0, sizeof(*n));
+    snprintf(n->node_id, sizeof(n->node_id), "node-%d", i);
+    n->base = event_base_new();
+    ck_assert_ptr_nonnull(n->base);
+    n->host = (soketi_host_t){
+        .size = sizeof(soketi_host_t),
+        .abi_version = SOKETI_ADAPTER_ABI_VERSION,
+        .base = n->base,
+        .node_id = n->node_id,
+        .config_get = fake_config_get,
+        .log = fake_log,
+        .deliver_local = fake_deliver,
+        .local_sockets_count = fake_count,
+        .local_channel_sockets_count = fake_channel_count,
+        .local_channel_members_count = fake_channel_count,
+        .local_is_in_channel = fake_is_in,
+        .local_channels = fake_channels,
+        .local_channel_members = fake_members,
+        .local_sockets = fake_sockets,
+        .local_channel_sockets = fake_channel_sockets,
+        .local_terminate_user_connections = fake_terminate,
+        .metric = i == 0 ? metric_0 : metric_1,
+    };
+    const char *dir = getenv("SOKETI_PLUGIN_DIR_TEST");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : CHECK_REDIS_PLUGIN_DIR, plugin_file);
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_msg(dl != NULL, "dlopen %s: %s", path, dlerror());
+    soketi_adapter_init_fn init = (soketi_adapter_init_fn)dlsym(dl, "soketi_adapter_init");
+    ck_assert_ptr_nonnull(init);
+    n->cleanup = (soketi_adapter_cleanup_fn)dlsym(dl, "soketi_adapter_cleanup");
+    ck_assert_ptr_nonnull(n->cleanup);
+    n->adapter.size = sizeof(n->adapter);
+    ck_assert_int_eq(init(&n->host, &n->adapter), 0);
+    ck_assert_ptr_nonnull(n->adapter.ops.cluster_transition);
+    ck_assert_ptr_nonnull(n->adapter.ops.rate_consume);
+    ck_assert_ptr_nonnull(n->adapter.ops.cache_get);
+    ck_assert_ptr_nonnull(n->adapter.ops.cache_set);
+    /* the plugin stays loaded: the other node may use it, and the process ends soon */
+    n->up = 1;
+}
+
+void
+live_node_stop(int i)
+{
+    live_node_t *n = &live_nodes[i];
+    if (!n->up)
+        return;
+    n->cleanup(&n->adapter);
+    event_base_free(n->base);
+    n->base = NULL;
+    n->up = 0;
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int
+live_pump(unsigned mask, int ms, const int *flag)
+{
+    uint64_t end = now_ms() + (uint64_t)ms;
+    while (!(flag && *flag) && now_ms() < end) {
+        for (int i = 0; i < LIVE_NODES; i++)
+            if ((mask & (1u << i)) && live_nodes[i].up)
+                event_base_loop(live_nodes[i].base, EVLOOP_NONBLOCK);
+        usleep(500);
+    }
+    return flag ? *flag : 0;
+}
+
+/* ---- answers ----------------------------------------------------------------------------- */
+
+static int answers_seen;
+
+void
+live_on_count(void *arg, int status, long count)
+{
+    live_answer_t *a = arg;
+    a->calls++;
+    a->status = status;
+    a->count = count;
+    a->seq = ++answers_seen;
+}
+
+void
+live_on_consume(void *arg, int status, long used, long ms_left)
+{
+    live_answer_t *a = arg;
+    a->calls++;
+    a->status = status;
+    a->count = used;
+    a->ms_left = ms_left;
+    a->seq = ++answers_seen;
+}
+
+void
+live_on_value(void *arg, int status, const char *value, size_t len)
+{
+    live_answer_t *a = arg;
+    a->calls++;
+    a->status = status;
+    a->has_value = value != NULL;
+    a->len = len;
+    ck_assert_uint_lt(len, sizeof(a->value));
+    if (value)
+        memcpy(a->value, value, len);
+    a->seq = ++answers_seen;
+}
+
+void
+live_until_ok(int i, live_ask_fn ask, const char *what)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        live_answer_t a = {0};
+        ask(&live_nodes[i], &a);
+        ck_assert(live_pump(LIVE_ALL, 3000, &a.calls));
+        if (a.status == SOKETI_OK)
+            return;
+        live_pump(LIVE_ALL, 50, NULL);
+    }
+    ck_abort_msg("node-%d: %s", i, what);
+}
+
+/* A cache read: answered SOKETI_OK once the node's command connection is up. */
+static void
+ask_probe(live_node_t *n, live_answer_t *a)
+{
+    n->adapter.ops.cache_get(n->adapter.self, "live:probe", live_on_value, a);
+}
+
+void
+live_nodes_start(const char *plugin_file)
+{
+    live_config_set("database.redis.keyPrefix", "pfx:");
+    live_config_set("adapter.redis.nodeTtl", "2");
+    live_config_set("adapter.redis.requestsTimeout", "500");
+    for (int i = 0; i < LIVE_NODES; i++)
+        live_node_start(i, plugin_file);
+    for (int i = 0; i < LIVE_NODES; i++)
+        live_until_ok(i, ask_probe, "never reached redis");
+}
+
+void
+live_nodes_stop(void)
+{
+    for (int i = 0; i < LIVE_NODES; i++)
+        live_node_stop(i);
+}
+
+long
+live_transition(int i, const char *channel, const char *user_id, int joined)
+{
+    live_node_t *n = &live_nodes[i];
+    live_answer_t a = {0};
+    n->adapter.ops.cluster_transition(n->adapter.self, "app1", channel, user_id, joined,
+                                      live_on_count, &a);
+    ck_assert_int_eq(a.calls, 0); /* never before the op returns */
+    /* only node i runs: a frozen node stays frozen */
+    ck_assert_msg(live_pump(1u << i, 3000, &a.calls), "no answer to a transition");
+    ck_assert_int_eq(a.calls, 1);
+    return a.status == SOKETI_OK ? a.count : -1;
+}
