@@ -3,6 +3,10 @@
 # tests/integration/valgrind-drive.mjs drives it with pusher-js clients and REST
 # calls, then stops it with SIGTERM with two clients still connected. Passes when
 # the daemon exits 0 and valgrind found no error and no definite or indirect leak.
+# Twice: with the local adapter, then (when redis-server and adapter_redis.so are
+# there) with the Redis adapter and everything it shares in Redis: the redis rate
+# limiter and cache, webhooks once per cluster (to an endpoint that refuses, so
+# retries are pending at shutdown) and cluster-wide watchlists.
 #
 # DESIGN: valgrind's --error-exitcode=42 turns any memory error or leak into exit
 # 42, and otherwise the exit code is the daemon's, so one `wait` says it all.
@@ -42,6 +46,7 @@ drive_pid=
 finish() {
     [ -n "$drive_pid" ] && kill "$drive_pid" 2>/dev/null
     [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
     if [ "${VALGRIND_KEEP_LOG:-0}" = 1 ]; then
         echo "valgrind.sh: work directory kept: $work"
     else
@@ -55,12 +60,14 @@ trap 'exit 1' INT TERM
 ports=$(node -e '
 const net = require("net");
 const get = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-(async () => { const a = await get(); let b = await get(); while (b === a) b = await get(); console.log(a, b); })();
+(async () => { const a = await get(); let b = await get(); while (b === a) b = await get(); let c = await get(); while (c === a || c === b) c = await get(); console.log(a, b, c); })();
 ') || fail "cannot find free ports"
-# shellcheck disable=SC2086 # two words on purpose
+# shellcheck disable=SC2086 # three words on purpose
 set -- $ports
 port=$1
 metrics_port=$2
+redis_port=$3
+redis_pid=
 
 dump() {
     echo "--- daemon output ---"
@@ -79,7 +86,11 @@ for v in $(env | sed -n 's/^\(SOKETI_[A-Za-z0-9_]*\)=.*/\1/p'); do
     unset "$v"
 done
 
-echo "valgrind.sh: starting $bin on 127.0.0.1:$port under valgrind"
+# One run: the daemon under valgrind with the adapter $1 (and the environment the caller
+# exported for it), driven, stopped, judged. Returns 0 when clean.
+run_once() {
+echo "valgrind.sh: starting $bin on 127.0.0.1:$port under valgrind ($1 adapter)"
+rm -f "$work/drive.ready"
 SOKETI_HOST=127.0.0.1 SOKETI_PORT=$port \
     SOKETI_METRICS_HOST=127.0.0.1 SOKETI_METRICS_SERVER_PORT=$metrics_port \
     SOKETI_SHUTDOWN_GRACE_PERIOD=200 \
@@ -99,7 +110,8 @@ while [ $i -lt 300 ]; do
         rc=$?
         daemon_pid=
         dump
-        fail "the daemon exited (status $rc) before it was ready"
+        echo "valgrind.sh: FAIL: the daemon exited (status $rc) before it was ready"
+        return 1
     fi
     if [ "$(curl -s -m 2 "http://127.0.0.1:$port/ready" 2>/dev/null)" = OK ]; then
         ready=1
@@ -108,7 +120,7 @@ while [ $i -lt 300 ]; do
     sleep 0.1
     i=$((i + 1))
 done
-[ $ready = 1 ] || { dump; fail "the daemon was not ready within 30 s"; }
+[ $ready = 1 ] || { dump; echo "valgrind.sh: FAIL: the daemon was not ready within 30 s"; return 1; }
 
 # Drive it; wait until it says two clients are left connected.
 DRIVE_PORT=$port DRIVE_READY_FILE=$work/drive.ready node "$drive" >"$work/drive.out" 2>&1 &
@@ -120,10 +132,11 @@ while [ ! -f "$work/drive.ready" ]; do
         rc=$?
         drive_pid=
         dump
-        fail "valgrind-drive.mjs exited (status $rc) before it was done"
+        echo "valgrind.sh: FAIL: valgrind-drive.mjs exited (status $rc) before it was done"
+        return 1
     fi
     i=$((i + 1))
-    [ $i -lt 1200 ] || { dump; fail "valgrind-drive.mjs did not finish within 120 s"; }
+    [ $i -lt 1200 ] || { dump; echo "valgrind.sh: FAIL: valgrind-drive.mjs did not finish within 120 s"; return 1; }
     sleep 0.1
 done
 
@@ -142,7 +155,8 @@ while kill -0 "$daemon_pid" 2>/dev/null; do
         wait "$daemon_pid" 2>/dev/null
         daemon_pid=
         dump
-        fail "the daemon did not exit within 60 s of SIGTERM"
+        echo "valgrind.sh: FAIL: the daemon did not exit within 60 s of SIGTERM"
+        return 1
     fi
     sleep 0.1
 done
@@ -168,8 +182,40 @@ if [ $drive_rc -ne 0 ]; then
 fi
 if [ $status -ne 0 ]; then
     dump
-    exit 1
+    return 1
 fi
 grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$work/valgrind.log"
-echo "valgrind.sh: PASS"
+echo "valgrind.sh: PASS ($1 adapter)"
+return 0
+}
+
+run_once local || exit 1
+
+# The Redis adapter and the state it shares, when the machine has what it takes.
+redis_bin=${REDIS_SERVER:-redis-server}
+if ! command -v "$redis_bin" >/dev/null 2>&1; then
+    echo "valgrind.sh: no $redis_bin: the Redis run is skipped"
+    exit 0
+fi
+if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_redis.so" ]; then
+    echo "valgrind.sh: no adapter_redis.so in $SOKETI_PLUGIN_DIR_TEST: the Redis run is skipped"
+    exit 0
+fi
+"$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    >"$work/redis.out" 2>&1 &
+redis_pid=$!
+i=0
+until node -e '
+const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.write("PING\r\n"));
+s.on("data", (d) => process.exit(/PONG/.test(d) ? 0 : 1));
+s.on("error", () => process.exit(1));' "$redis_port"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { cat "$work/redis.out"; fail "redis-server did not start"; }
+    sleep 0.1
+done
+export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port \
+    SOKETI_RATE_LIMITER_DRIVER=redis SOKETI_CACHE_DRIVER=redis \
+    SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC=1000 SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC=1000 \
+    SOKETI_DEFAULT_APP_WEBHOOKS='[{"url":"http://127.0.0.1:9/hook","event_types":["channel_occupied","channel_vacated","member_added","member_removed"]}]'
+run_once redis || exit 1
 exit 0

@@ -21,9 +21,9 @@
  * dropped, counted and logged (at most one line per second per app). A hanging endpoint
  * therefore costs its app at most queue_max pending webhooks and never touches clients.
  *
- * Events are decided per node, as in soketi: with a horizontal adapter each node sends the
- * occupied/vacated events of its own connections (cluster-wide once-only firing needs the
- * adapter to count channels across nodes).
+ * This file only builds and sends events; when they are due is the protocol's decision
+ * (pusher/shared.c fires occupied/vacated and member events once per cluster when the
+ * adapter can tell, else per node as soketi does).
  */
 #ifndef SKT_FEATURES_WEBHOOKS_H
 #define SKT_FEATURES_WEBHOOKS_H

@@ -1,8 +1,8 @@
 // tests/integration/valgrind-drive.mjs — drives an already running daemon through its main
 // code paths for tests/valgrind.sh: three pusher-js clients on public, private and presence
 // channels, REST triggers (single, multi-channel, batch), GET channels / channel / users,
-// a client event, a user sign-in, a few refusals (bad signature, unknown app key, bad
-// auth), then one client leaves and two stay connected.
+// a client event, user sign-ins with a watchlist, a cache channel, a few refusals (bad
+// signature, unknown app key, bad auth), then one client leaves and two stay connected.
 //
 // Usage: DRIVE_PORT=<port> [DRIVE_READY_FILE=<path>] node valgrind-drive.mjs
 // DESIGN: the script does not stop the daemon. When the work is done it prints
@@ -40,7 +40,7 @@ async function main() {
     step('connecting 3 clients');
     const clients = [1, 2, 3].map((n) => pusherClient(server, {
         presenceData: (channel, socketId) => ({ user_id: `user-${n}`, user_info: { n, socketId } }),
-        userData: { id: `user-${n}`, name: `user ${n}` },
+        userData: n === 1 ? { id: 'user-1', watchlist: ['user-2', 'user-9'] } : { id: `user-${n}`, name: `user ${n}` },
     }));
     const [c1, c2, c3] = clients;
     await Promise.all(clients.map((c) => waitConnected(c, T)));
@@ -56,10 +56,22 @@ async function main() {
     check(pres3.members.count === 3, `presence members ${pres3.members.count}, expected 3`);
     check(pub1 && pub3 && priv2 && pres1 && pres2, 'subscriptions');
 
-    step('sign-in');
+    step('sign-in, with a watchlist');
+    const initial = waitFor(c1.user.watchlist, 'offline', T);
     c1.signin();
     await c1.user.signinDonePromise;
     check(c1.user.user_data && c1.user.user_data.id === 'user-1', `signin user_data ${JSON.stringify(c1.user.user_data)}`);
+    const off = await initial;
+    check(off.user_ids.includes('user-9'), `initial watchlist ${JSON.stringify(off)}`);
+    const online = waitFor(c1.user.watchlist, 'online', T);
+    c2.signin();
+    await c2.user.signinDonePromise;
+    check((await online).user_ids.includes('user-2'), 'user-2 online');
+
+    step('cache channel');
+    await rest.trigger('cache-vg', 'ev-cached', { c: 1 });
+    const cacheCh = c2.subscribe('cache-vg');
+    check((await waitFor(cacheCh, 'ev-cached', T)).c === 1, 'cached event');
 
     step('REST triggers');
     let got = Promise.all([waitFor(pub1, 'ev-public', T), waitFor(pub3, 'ev-public', T)]);
