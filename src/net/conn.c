@@ -632,13 +632,20 @@ skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
     if (c->flags & F_CLOSED)
         return;
     int keep = (c->flags & F_KEEPALIVE) && !close;
-    int hl = http_head(NULL, 0, status, extra_headers, content_type, body_len, keep);
+    /* The head is formatted once into the stack; only a head that does not fit there
+     * (very long CORS lists) is formatted a second time, into the buffer. */
+    char head[1024];
+    int hl = http_head(head, sizeof(head), status, extra_headers, content_type, body_len, keep);
     skt_buf_t *b = hl > 0 ? skt_buf_new((size_t)hl + 1 + body_len) : NULL;
     if (!b) {
         conn_close_now(c);
         return;
     }
-    http_head((char *)b->data, (size_t)hl + 1, status, extra_headers, content_type, body_len, keep);
+    if ((size_t)hl < sizeof(head))
+        memcpy(b->data, head, (size_t)hl);
+    else
+        http_head((char *)b->data, (size_t)hl + 1, status, extra_headers, content_type, body_len,
+                  keep);
     if (body_len)
         memcpy(b->data + hl, body, body_len);
     b->len = (uint32_t)((size_t)hl + body_len);

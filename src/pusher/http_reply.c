@@ -14,11 +14,14 @@
 #include "features/features.h"
 #include "features/metrics.h"
 
-/* CORS headers on every answer, from the cors.* options as soketi. */
-char *
+/* CORS headers on every answer, from the cors.* options as soketi. Built on first use
+ * and kept in srv->cors until the configuration changes (skt_server_reload_apps drops
+ * it), not formatted per answer. */
+const char *
 skt_http_reply_cors(skt_server_t *srv)
 {
-    static char buf[1024];
+    if (srv->cors)
+        return srv->cors;
     char origin[256] = "", methods[256] = "", headers[512] = "";
     char **lists[3] = {srv->cfg->cors.origin, srv->cfg->cors.methods,
                        srv->cfg->cors.allowed_headers};
@@ -29,11 +32,15 @@ skt_http_reply_cors(skt_server_t *srv)
         for (char **p = lists[i]; p && *p && o < caps[i]; p++)
             o += (size_t)snprintf(outs[i] + o, caps[i] - o, "%s%s", o ? ", " : "", *p);
     }
-    snprintf(buf, sizeof(buf),
-             "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Methods: %s\r\n"
-             "Access-Control-Allow-Headers: %s\r\n",
-             origin, methods, headers);
-    return buf;
+    static const char fmt[] = "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Methods: "
+                              "%s\r\nAccess-Control-Allow-Headers: %s\r\n";
+    int n = snprintf(NULL, 0, fmt, origin, methods, headers);
+    char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!text)
+        return ""; /* out of memory: answer without them rather than not at all */
+    snprintf(text, (size_t)n + 1, fmt, origin, methods, headers);
+    srv->cors = text;
+    return text;
 }
 
 /* Answers with obj as JSON (consumed); extra: more header lines, or NULL.
@@ -42,8 +49,12 @@ size_t
 skt_http_reply_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
 {
     skt_server_t *srv = skt_server_get();
-    char headers[1400];
-    snprintf(headers, sizeof(headers), "%s%s", skt_http_reply_cors(srv), extra ? extra : "");
+    char buf[1400];
+    const char *headers = skt_http_reply_cors(srv);
+    if (extra) {
+        snprintf(buf, sizeof(buf), "%s%s", headers, extra);
+        headers = buf;
+    }
     char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(obj);
     if (!text) {
@@ -106,9 +117,11 @@ skt_http_reply_text(skt_conn_t *c, int status, const char *text)
                           strlen(text), 0);
 }
 
-/* soketi's {"ok": true} of a done write. */
+/* soketi's {"ok": true} of a done write: the answer of every trigger, so a constant. */
 void
 skt_http_reply_ok(skt_conn_t *c)
 {
-    skt_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+    static const char ok[] = "{\"ok\":true}";
+    skt_conn_http_respond(c, 200, skt_http_reply_cors(skt_server_get()), "application/json", ok,
+                          sizeof(ok) - 1, 0);
 }

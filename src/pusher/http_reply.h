@@ -11,9 +11,9 @@
 #include "net/conn.h"
 #include "pusher/server.h"
 
-/* The CORS header lines (cors.* options) every answer carries, in a static buffer that
- * the next call overwrites. */
-char *skt_http_reply_cors(skt_server_t *srv);
+/* The CORS header lines (cors.* options) every answer carries. Owned by srv, valid until
+ * the configuration changes (the next answer after a SIGHUP rebuilds them). */
+const char *skt_http_reply_cors(skt_server_t *srv);
 
 /* Answers with obj as JSON (consumed; NULL or unserialisable answers 500); extra: more
  * header lines, or NULL. Returns the length of the body sent. */

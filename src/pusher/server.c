@@ -436,6 +436,8 @@ skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg)
         }
     }
     srv->cfg = cfg;
+    free(srv->cors); /* rebuilt from the new cors.* options */
+    srv->cors = NULL;
     return old;
 }
 
@@ -460,5 +462,6 @@ skt_server_free(skt_server_t *srv)
     }
     if (current == srv)
         current = NULL;
+    free(srv->cors);
     free(srv);
 }

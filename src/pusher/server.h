@@ -30,6 +30,7 @@ typedef struct skt_server_s {
     struct skt_features_s *features; /* rate limits, cache, webhooks, ...: features/features.h */
     int closing;                     /* shutting down: refuse new work */
     int unloading;                   /* the adapter's cleanup runs: call no op */
+    char *cors; /* the CORS header lines of this cfg, NULL until first built (http_reply.c) */
     char node_id[40];
 } skt_server_t;
 

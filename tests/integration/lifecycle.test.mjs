@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import {
-    REFERENCE, cleanup, disconnect, pusherClient, pusherRest, rawPusher, sleep, startServer, subscribe,
+    REFERENCE, cleanup, disconnect, httpRequest, pusherClient, pusherRest, rawPusher, sleep, startServer, subscribe,
     waitConnected, waitFor,
 } from './harness.mjs';
 
@@ -123,6 +123,22 @@ describe('SIGHUP reloads the apps', { skip: REFERENCE ? 'soketi 1.6 does not rel
         assert.match(server.output(), /SIGHUP/, server.output());
         const info = await server.stop('SIGTERM');
         assert.equal(info.code, 0, `exit ${JSON.stringify(info)}\n${server.output()}`);
+    });
+
+    test('the CORS headers follow the reloaded cors.* options', async () => {
+        const file = path.join(tmpDir, 'reload-cors.json');
+        const write = (origin) => {
+            fs.writeFileSync(`${file}.tmp`, JSON.stringify({ 'appManager.array.apps': [APP_A], 'cors.origin': [origin] }));
+            fs.renameSync(`${file}.tmp`, file);
+        };
+        write('https://one.example');
+        const server = await startServer({ args: [`--config=${file}`], env: { SOKETI_SHUTDOWN_GRACE_PERIOD: '200' } });
+        const origin = async () => (await httpRequest(server, { path: '/' })).headers['access-control-allow-origin'];
+        assert.equal(await origin(), 'https://one.example');
+        write('https://two.example');
+        server.proc.kill('SIGHUP');
+        await eventually('the new origin', async () => (await origin()) === 'https://two.example');
+        await server.stop('SIGKILL');
     });
 
     test('a removed app\'s pusher-js client sees the 4001 error', async () => {
