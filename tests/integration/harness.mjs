@@ -93,7 +93,7 @@ function httpGetOnce(port, pathName, timeoutMs) {
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
 export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
-    reference = REFERENCE } = {}) {
+    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500) } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
     const port = await freePort();
     let metricsPort = await freePort();
@@ -161,7 +161,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
         port,
         metricsPort,
         host: '127.0.0.1',
-        url: `http://127.0.0.1:${port}`,
+        url: `${scheme}://127.0.0.1:${port}`,
         proc,
         exited,
         stderr: () => stderrText,
@@ -189,7 +189,7 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
             throw new Error(`daemon exited before it was ready (${JSON.stringify(exitInfo)}; `
                 + `${cmd} ${argv.join(' ')})\n--- output ---\n${server.output()}`);
         }
-        const r = await httpGetOnce(port, readyPath, 500);
+        const r = await probe(port, readyPath);
         if (r && r.status === 200 && r.body === 'OK') break;
         if (Date.now() > deadline) {
             await server.stop('SIGKILL');
@@ -981,69 +981,10 @@ export async function startTlsServer({ env = {}, config = null, ca, readyTimeout
         req.on('timeout', () => { req.destroy(); resolve(null); });
         req.on('error', () => resolve(null));
     });
-    const port = await freePort();
-    let metricsPort = await freePort();
-    while (metricsPort === port) metricsPort = await freePort();
-    const childEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SOKETI_')) childEnv[k] = v;
-    Object.assign(childEnv, {
-        SOKETI_PORT: String(port), SOKETI_METRICS_SERVER_PORT: String(metricsPort), SOKETI_HOST: '127.0.0.1',
-        SOKETI_METRICS_HOST: '127.0.0.1', SOKETI_SHUTDOWN_GRACE_PERIOD: '200', ...(DEBUG ? { SOKETI_DEBUG: '1' } : {}),
-    });
-    for (const [k, v] of Object.entries(env)) {
-        if (v === undefined || v === null) delete childEnv[k]; else childEnv[k] = String(v);
-    }
-    const argv = ['start'];
-    if (process.env.SOKETI_PLUGIN_DIR_TEST) argv.push(`--plugin-dir=${process.env.SOKETI_PLUGIN_DIR_TEST}`);
-    let tmpDir = null;
-    if (config) {
-        tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-test-'));
-        fs.writeFileSync(path.join(tmpDir, 'config.json'), JSON.stringify(config));
-        argv.push(`--config=${path.join(tmpDir, 'config.json')}`);
-    }
-    const proc = spawn(process.env.SOKETI_BIN, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout.setEncoding('utf8');
-    proc.stderr.setEncoding('utf8');
-    proc.stdout.on('data', (d) => { out += d; if (DEBUG) process.stderr.write(`[daemon:${port}] ${d}`); });
-    proc.stderr.on('data', (d) => { out += d; if (DEBUG) process.stderr.write(`[daemon:${port}] ${d}`); });
-    let exitInfo = null;
-    const exited = new Promise((resolve) => {
-        proc.on('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
-        proc.on('error', (error) => { exitInfo = { code: null, signal: null, error }; resolve(exitInfo); });
-    });
-    const server = {
-        port, metricsPort, host: '127.0.0.1', url: `https://127.0.0.1:${port}`, proc, exited, ca,
-        stderr: () => out, stdout: () => '', output: () => out,
-        https: (p) => get(port, p),
-        async stop(signal = 'SIGTERM', killAfterMs = 10000) {
-            if (!exitInfo) {
-                try { proc.kill(signal); } catch { /* gone */ }
-                const timer = setTimeout(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } }, killAfterMs);
-                await exited;
-                clearTimeout(timer);
-            }
-            servers.delete(server);
-            if (tmpDir) { fs.rmSync(tmpDir, { recursive: true, force: true }); tmpDir = null; }
-            return exitInfo;
-        },
-    };
-    servers.add(server);
-    started.push(server);
-    const deadline = Date.now() + readyTimeoutMs;
-    for (;;) {
-        if (exitInfo) {
-            await server.stop();
-            throw new Error(`daemon exited before it was ready (${JSON.stringify(exitInfo)})\n--- output ---\n${out}`);
-        }
-        const r = await get(port, '/ready');
-        if (r && r.status === 200 && r.body === 'OK') return server;
-        if (Date.now() > deadline) {
-            await server.stop('SIGKILL');
-            throw new Error(`TLS daemon not ready within ${readyTimeoutMs} ms on port ${port}\n--- output ---\n${out}`);
-        }
-        await sleep(50);
-    }
+    const server = await startServer({ env, config, readyTimeoutMs, reference: false, scheme: 'https', probe: get });
+    server.ca = ca;
+    server.https = (p) => get(server.port, p);
+    return server;
 }
 
 /** CPU clock ticks (user + system) process pid has used so far (Linux /proc). */
