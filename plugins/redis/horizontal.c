@@ -87,6 +87,17 @@ skt_hz_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* horizontal.h: one throttle for every repeatable warning of the Redis plugins. */
+int
+skt_hz_warn_due(uint64_t *last_ms)
+{
+    uint64_t now = skt_hz_now_ms();
+    if (*last_ms && now - *last_ms < SKT_HZ_WARN_INTERVAL_MS)
+        return 0;
+    *last_ms = now;
+    return 1;
+}
+
 void
 skt_hz_logf(const soketi_host_t *host, const char *name, int level, const char *fmt, ...)
 {
@@ -424,19 +435,26 @@ hz_channel_sockets_count(void *self, const char *app_id, const char *channel, so
     req_send(req, app_id, SKT_RC_CHANNEL_SOCKETS_COUNT, channel, NULL, NULL);
 }
 
+/* A CHANNEL_MEMBERS query: this node's members, then the peers'. c says what the caller
+ * gets of them (the list, or how many). */
+static void
+hz_members_query(skt_hz_t *hz, const hz_cb_t *c, const char *app_id, const char *channel)
+{
+    skt_hz_req_t *req = req_new(hz, c);
+    if (!req)
+        return;
+    hz->host->local_channel_members(app_id, channel, skt_hz_acc_each_member, &req->acc);
+    req_send(req, app_id, SKT_RC_CHANNEL_MEMBERS, channel, NULL, NULL);
+}
+
 /* Counted as distinct members (a CHANNEL_MEMBERS request): soketi sums every node's
  * count, which counts a user connected to two nodes twice. */
 static void
 hz_channel_members_count(void *self, const char *app_id, const char *channel, soketi_count_cb cb,
                          void *arg)
 {
-    skt_hz_t *hz = self;
     hz_cb_t c = {.op = HZ_OP_MEMBERS_COUNT, .fn.count = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    hz->host->local_channel_members(app_id, channel, skt_hz_acc_each_member, &req->acc);
-    req_send(req, app_id, SKT_RC_CHANNEL_MEMBERS, channel, NULL, NULL);
+    hz_members_query(self, &c, app_id, channel);
 }
 
 static void
@@ -471,13 +489,8 @@ static void
 hz_channel_members(void *self, const char *app_id, const char *channel, soketi_members_cb cb,
                    void *arg)
 {
-    skt_hz_t *hz = self;
     hz_cb_t c = {.op = HZ_OP_MEMBERS, .fn.members = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    hz->host->local_channel_members(app_id, channel, skt_hz_acc_each_member, &req->acc);
-    req_send(req, app_id, SKT_RC_CHANNEL_MEMBERS, channel, NULL, NULL);
+    hz_members_query(self, &c, app_id, channel);
 }
 
 static void

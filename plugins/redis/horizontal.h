@@ -61,6 +61,14 @@ typedef struct skt_hz_transport_s {
  * transports is measured in. */
 uint64_t skt_hz_now_ms(void);
 
+/* Warnings that can repeat (malformed messages, failing Redis commands) are logged as
+ * warnings at most once per this many ms, the rest at debug. */
+#define SKT_HZ_WARN_INTERVAL_MS 10000
+
+/* 1 when a warning is due (none yet, or the last one, at *last_ms, is SKT_HZ_WARN_INTERVAL_MS
+ * old): *last_ms becomes now. 0: log this one at debug. */
+int skt_hz_warn_due(uint64_t *last_ms);
+
 /* Logs one line through host->log with "name: " in front (cut at 1 KiB): the log of this
  * layer and of what is stacked beside it (store.c). */
 void skt_hz_logf(const soketi_host_t *host, const char *name, int level, const char *fmt, ...)

@@ -10,8 +10,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* At most one warning about malformed messages per this many ms; the rest go to debug. */
-#define HZ_WARN_INTERVAL_MS 10000
 /* How much of a malformed message a log line shows. */
 #define HZ_LOG_EXCERPT 120
 
@@ -24,15 +22,13 @@ static const char *const hz_channel_names[] = {"broadcast", "request", "response
 void
 skt_hz_dropped(skt_hz_t *hz, int channel, const char *data, size_t len, const char *why)
 {
-    uint64_t now = skt_hz_now_ms();
     int n = len > HZ_LOG_EXCERPT ? HZ_LOG_EXCERPT : (int)len;
-    if (hz->last_warn_ms == 0 || now - hz->last_warn_ms >= HZ_WARN_INTERVAL_MS) {
+    if (skt_hz_warn_due(&hz->last_warn_ms)) {
         skt_hz_log(hz, SOKETI_LOG_WARN,
                    "dropped a malformed message on the %s channel (%s; %lu more since the last "
                    "warning): %.*s%s",
                    hz_channel_names[channel], why, hz->quiet_drops, n, data,
                    len > HZ_LOG_EXCERPT ? "..." : "");
-        hz->last_warn_ms = now;
         hz->quiet_drops = 0;
     } else {
         hz->quiet_drops++;

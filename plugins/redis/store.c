@@ -31,9 +31,6 @@
 
 enum rs_kind { RS_TRANSITION, RS_RATE, RS_GET, RS_PRESENCE };
 
-/* At most one warning per this many ms; the rest of an episode goes to debug. */
-#define RS_WARN_INTERVAL_MS 10000
-
 typedef struct rs_entry_s rs_entry_t;
 typedef struct rs_op_s rs_op_t;
 
@@ -109,11 +106,7 @@ static void rs_entry_next(skt_rs_t *st, rs_entry_t *e);
 static int
 rs_warn_level(skt_rs_t *st)
 {
-    uint64_t now = skt_hz_now_ms();
-    if (st->warned_ms && now - st->warned_ms < RS_WARN_INTERVAL_MS)
-        return SOKETI_LOG_DEBUG;
-    st->warned_ms = now;
-    return SOKETI_LOG_WARN;
+    return skt_hz_warn_due(&st->warned_ms) ? SOKETI_LOG_WARN : SOKETI_LOG_DEBUG;
 }
 
 /* ---- keys ---------------------------------------------------------------------------- */

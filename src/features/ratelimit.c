@@ -30,10 +30,17 @@ skt_rl_window_consume(skt_rl_slot_t *w, uint32_t now_ms, long points, long limit
     }
     uint64_t used = (uint64_t)w->used + (uint64_t)(points > 0 ? points : 0);
     w->used = used > UINT32_MAX ? UINT32_MAX : (uint32_t)used;
+    skt_rl_result_set(res, w->used, limit, (long)(WINDOW_MS - (uint32_t)(now_ms - w->start_ms)));
+}
+
+/* ratelimit.h: one verdict for every driver, wherever the window is kept. */
+void
+skt_rl_result_set(skt_rl_result_t *res, long long used, long limit, long ms_left)
+{
     res->limit = limit;
-    res->allowed = (long long)w->used <= (long long)limit;
-    res->remaining = res->allowed ? limit - (long)w->used : 0;
-    res->ms_before_next = (long)(WINDOW_MS - (uint32_t)(now_ms - w->start_ms));
+    res->allowed = used <= (long long)limit;
+    res->remaining = res->allowed ? limit - (long)used : 0;
+    res->ms_before_next = ms_left > 0 ? ms_left : 0;
 }
 
 /* ------------------------------------------------------------ local driver */

@@ -94,6 +94,11 @@ void skt_rl_consume(skt_rl_t *rl, const skt_rl_key_t *key, long points, long lim
  * is unlimited. Returns the length written. */
 size_t skt_rl_headers(const skt_rl_result_t *res, char *buf, size_t len);
 
+/* The verdict on a window that has used `used` points (these included) of limit and
+ * closes in ms_left ms: allowed while used <= limit, the points remaining, the time to
+ * the window's end (never negative). What every driver answers with. */
+void skt_rl_result_set(skt_rl_result_t *res, long long used, long limit, long ms_left);
+
 /* The window arithmetic every local window shares, exposed for tests:
  * counts points in w at time now_ms and fills res. */
 void skt_rl_window_consume(skt_rl_slot_t *w, uint32_t now_ms, long points, long limit,

@@ -8,7 +8,6 @@
 #include "features/features.h"
 #include "features/webhooks.h"
 #include "plugin/loader.h"
-#include "util/log.h"
 
 /* soketi's windows: 1 s (rate-limiter-flexible's duration: 1). */
 #define SHARED_RL_WINDOW_MS 1000
@@ -44,9 +43,8 @@ rl_shared_done(void *arg, int status, long used, long ms_left)
         skt_rl_key_t key = {.app_id = c->app_id, .kind = c->kind};
         skt_rl_consume(c->d->local, &key, c->points, c->limit, c->cb, c->arg);
     } else {
-        skt_rl_result_t res = {.limit = c->limit, .allowed = used <= c->limit};
-        res.remaining = res.allowed ? c->limit - used : 0;
-        res.ms_before_next = ms_left > 0 ? ms_left : 0;
+        skt_rl_result_t res;
+        skt_rl_result_set(&res, used, c->limit, ms_left);
         c->cb(c->arg, &res);
     }
     free(c);

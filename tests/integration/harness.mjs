@@ -877,8 +877,36 @@ process.on('exit', () => {
     }
 });
 
+/** Resolves true when port can be bound on 127.0.0.1 right now. */
+function bindable(port) {
+    return new Promise((resolve) => {
+        const srv = net.createServer();
+        srv.unref();
+        srv.on('error', () => resolve(false));
+        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+}
+
 /**
- * Start `redis-server` on a free port (or `port`), without persistence, and wait until it
+ * A port for a redis-server that no other process's bind(0) hands out: below the kernel's
+ * ephemeral range. Tests stop Redis while daemons keep reconnecting to its port; a test file
+ * running beside them must not get that port for its own Redis (its daemons would then join
+ * the other file's cluster), and vice versa.
+ */
+async function redisPort() {
+    let low = 32768;
+    try {
+        low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+    } catch { /* not Linux: any port below the usual range */ }
+    if (low < 12000) return freePort();
+    for (;;) {
+        const port = 10000 + Math.floor(Math.random() * (low - 10000));
+        if (await bindable(port)) return port;
+    }
+}
+
+/**
+ * Start `redis-server` on a port of redisPort() (or `port`), without persistence, and wait until it
  * answers PING. With start: false only the port is chosen (start it later with start()).
  * Resolves { port, start(), stop(), restart(), command(...args) }: command sends one
  * command on a fresh connection and resolves the reply (errors as Error values).
@@ -886,7 +914,7 @@ process.on('exit', () => {
  * Every server is killed when the test process exits.
  */
 export async function startRedis({ port, start = true, bin = process.env.REDIS_SERVER || 'redis-server', args = [] } = {}) {
-    port = port ?? await freePort();
+    port = port ?? await redisPort();
     let proc = null;
     let exited = null;
     let output = '';
@@ -1115,12 +1143,6 @@ export async function expectExactlyOnce(listeners, data, timeoutMs = 3000) {
 
 /** A free port P on 127.0.0.1 whose cluster bus port P + 10000 is free too. */
 async function freeClusterPort() {
-    const bindable = (port) => new Promise((resolve) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.on('error', () => resolve(false));
-        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
     for (;;) {
         const port = await freePort();
         if (port <= 55535 && await bindable(port + 10000)) return port;

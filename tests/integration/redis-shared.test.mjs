@@ -23,10 +23,8 @@
 // "Exactly one" webhook is checked by waiting for the first, then SETTLE_MS more.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import net from 'node:net';
 import {
-    APP, cleanup, closeWebhookReceivers, disconnect, freePort, httpRequest, pusherClient, pusherRest, REFERENCE,
+    APP, cleanup, closeWebhookReceivers, disconnect, httpRequest, pusherClient, pusherRest, REFERENCE,
     restRequest, sleep, startRedis, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 
@@ -53,33 +51,9 @@ async function waitSubscribers(redis, n, timeoutMs = 8000) {
     });
 }
 
-/**
- * A port for a redis-server that no other process's bind(0) hands out: below the kernel's
- * ephemeral range. These tests stop Redis while daemons keep reconnecting to its port; a
- * test file running beside this one must not get that port for its own Redis (its daemons
- * would then join this file's cluster), and vice versa.
- */
-async function redisPort() {
-    let low = 32768;
-    try {
-        low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
-    } catch { /* not Linux: any port below the usual range */ }
-    if (low < 12000) return freePort();
-    const bindable = (port) => new Promise((resolve) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.on('error', () => resolve(false));
-        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    for (;;) {
-        const port = 10000 + Math.floor(Math.random() * (low - 10000));
-        if (await bindable(port)) return port;
-    }
-}
-
 /** A redis-server and two daemons with the redis adapter on it (plus env), subscribed. */
 async function startCluster(env = {}) {
-    const redis = await startRedis({ port: await redisPort() });
+    const redis = await startRedis();
     const nodeEnv = {
         SOKETI_ADAPTER_DRIVER: 'redis',
         SOKETI_DB_REDIS_PORT: String(redis.port),
