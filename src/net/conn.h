@@ -25,6 +25,10 @@
  * reference (skt_conn_ref/unref). Closing from inside a handler is safe: the
  * I/O code holds a reference while it calls out. on_close runs once for every
  * connection that reached WebSocket mode, while its memory is still valid.
+ *
+ * Plain sockets and TLS sessions are two transports behind one table of
+ * operations; the files of the layer and what each does are listed in
+ * conn_internal.h, which nothing outside src/net includes.
  */
 #ifndef SKT_NET_CONN_H
 #define SKT_NET_CONN_H

@@ -16,5 +16,9 @@ tests_check_http_parse_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_http_parse_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
 
 # Connection I/O on the event loop, plain or through TLS.
-libskt_net_la_SOURCES += src/net/conn.c src/net/conn.h src/net/tls.c src/net/tls.h
+libskt_net_la_SOURCES += \
+	src/net/conn.c src/net/conn.h src/net/conn_internal.h \
+	src/net/conn_in.c src/net/conn_out.c src/net/conn_http.c src/net/conn_ws.c \
+	src/net/conn_io.c src/net/listener.c \
+	src/net/tls.c src/net/tls.h
 libskt_net_la_LIBADD = $(SSL_LIBS)

@@ -1,0 +1,186 @@
+/* conn_http.c - HTTP requests and answers, and the WebSocket handshake.
+ *
+ * A connection starts in HTTP mode. Each complete request goes to on_request,
+ * which answers with skt_conn_http_respond() (now or later: no further request
+ * of the connection is parsed until it does) or switches the connection to
+ * WebSocket mode with skt_conn_ws_accept(). Requests the parser refuses are
+ * answered here (400, 413, 431, 505) and the connection is closed after it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/conn_internal.h"
+#include "net/ws_frame.h"
+#include "util/log.h"
+
+/* Formats a response head into out (cap bytes); returns its full length,
+ * which may exceed cap (then nothing usable was written, as snprintf). */
+static int
+http_head(char *out, size_t cap, int status, const char *extra, const char *ctype, size_t body_len,
+          int keep)
+{
+    char clen[48] = "";
+    /* RFC 9110: no Content-Length on 1xx and 204 answers. */
+    if (status >= 200 && status != 204)
+        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", body_len);
+    return snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status, skt_http_reason(status),
+                    extra ? extra : "", ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                    ctype ? "\r\n" : "", clen, keep ? "" : "Connection: close\r\n");
+}
+
+void
+skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
+                      const char *content_type, const char *body, size_t body_len, int close)
+{
+    if (c->flags & F_CLOSED)
+        return;
+    int keep = (c->flags & F_KEEPALIVE) && !close;
+    /* The head is formatted once into the stack; only a head that does not fit there
+     * (very long CORS lists) is formatted a second time, into the buffer. */
+    char head[1024];
+    int hl = http_head(head, sizeof(head), status, extra_headers, content_type, body_len, keep);
+    skt_buf_t *b = hl > 0 ? skt_buf_new((size_t)hl + 1 + body_len) : NULL;
+    if (!b) {
+        skt_conn_close_now(c);
+        return;
+    }
+    if ((size_t)hl < sizeof(head))
+        memcpy(b->data, head, (size_t)hl);
+    else
+        http_head((char *)b->data, (size_t)hl + 1, status, extra_headers, content_type, body_len,
+                  keep);
+    if (body_len)
+        memcpy(b->data + hl, body, body_len);
+    b->len = (uint32_t)((size_t)hl + body_len);
+    c->flags &= ~F_AWAIT;
+    skt_conn_send_buf(c, b);
+    skt_buf_unref(b);
+    if (!keep)
+        c->flags |= F_CLOSE_AFTER;
+    else if (c->in && c->in->len && !(c->flags & F_IN_READ)) {
+        /* Pipelined requests were waiting for this answer. */
+        c->flags |= F_RESUME;
+        skt_conn_mark_dirty(c);
+    }
+}
+
+/* Answers a request we cannot parse or accept, and closes after it. */
+static void
+conn_http_fail(skt_conn_t *c, int status, const char *msg)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":%d}", msg, status);
+    c->flags &= ~F_KEEPALIVE;
+    skt_conn_http_respond(c, status, NULL, "application/json", body, (size_t)n, 1);
+}
+
+int
+skt_conn_ws_accept(skt_conn_t *c, const skt_http_req_t *req)
+{
+    size_t klen = 0, vlen = 0;
+    const char *key = skt_http_header(req, "sec-websocket-key", &klen);
+    const char *ver = skt_http_header(req, "sec-websocket-version", &vlen);
+    if (!req->upgrade_websocket || !key || klen != 24 || req->minor_version != 1 ||
+        req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
+        conn_http_fail(c, 400, "Invalid WebSocket handshake.");
+        return -1;
+    }
+    if (!ver || vlen != 2 || memcmp(ver, "13", 2) != 0) {
+        c->flags &= ~F_KEEPALIVE;
+        skt_conn_http_respond(c, 426, "Sec-WebSocket-Version: 13\r\n", NULL, NULL, 0, 1);
+        return -1;
+    }
+    char accept[29];
+    skt_ws_accept_key(key, klen, accept);
+    char resp[160];
+    int n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    skt_buf_t *b = skt_buf_new_copy(resp, (size_t)n);
+    if (!b) {
+        skt_conn_close_now(c);
+        return -1;
+    }
+    c->flags &= ~F_AWAIT;
+    skt_conn_send_buf(c, b);
+    skt_buf_unref(b);
+    c->mode = SKT_CONN_WS;
+    c->flags |= F_WS_OPEN;
+    skt_conn_lru_touch(c, LRU_WS);
+    skt_log(SKT_LOG_DEBUG, "connection %d: WebSocket open on %.*s", (int)event_get_fd(&c->ev),
+            (int)req->path_len, req->path);
+    return 0;
+}
+
+size_t
+skt_conn_http_step(skt_conn_t *c, char *data, size_t len)
+{
+    skt_net_t *net = c->net;
+    skt_http_req_t req;
+    int r = skt_http_parse_request(data, len, net->opts.max_head, &req);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        if (r == SKT_HTTP_ETOOBIG)
+            conn_http_fail(c, 431, "Request header fields too large.");
+        else if (r == SKT_HTTP_EVERSION)
+            conn_http_fail(c, 505, "HTTP version not supported.");
+        else
+            conn_http_fail(c, 400, "Malformed HTTP request.");
+        return 0;
+    }
+    size_t head = (size_t)r;
+    char *body = data + head;
+    size_t body_len = 0, used = head;
+    if (req.chunked) {
+        /* Decode a copy, so that an incomplete body stays intact for the
+         * next attempt; chunked uploads are rare in Pusher clients. */
+        char *copy = malloc(len - head + 1);
+        if (!copy) {
+            skt_conn_close_now(c);
+            return 0;
+        }
+        memcpy(copy, data + head, len - head);
+        skt_http_chunked_t st;
+        skt_http_chunked_init(&st);
+        size_t raw = 0;
+        int cr =
+            skt_http_chunked_decode(&st, copy, len - head, net->opts.max_body, &body_len, &raw);
+        if (cr <= 0) {
+            free(copy);
+            if (cr == -2)
+                conn_http_fail(c, 413, "The payload size is too big.");
+            else if (cr < 0)
+                conn_http_fail(c, 400, "Malformed chunked body.");
+            return 0;
+        }
+        memcpy(body, copy, body_len);
+        free(copy);
+        used = head + raw;
+    } else if (req.content_length > 0) {
+        if ((uint64_t)req.content_length > net->opts.max_body) {
+            conn_http_fail(c, 413, "The payload size is too big.");
+            return 0;
+        }
+        if (len - head < (size_t)req.content_length)
+            return 0;
+        body_len = (size_t)req.content_length;
+        used = head + body_len;
+    }
+    if (req.keep_alive)
+        c->flags |= F_KEEPALIVE;
+    else
+        c->flags &= ~F_KEEPALIVE;
+    c->flags |= F_AWAIT;
+    skt_conn_lru_touch(c, LRU_HTTP);
+    char saved = body[body_len];
+    /* Handlers may treat the body as a string; the byte after it is either
+     * the next request's or spare room in the buffer, restored below. */
+    body[body_len] = '\0';
+    net->h.on_request(c, &req, body, body_len);
+    if (!(c->flags & F_CLOSED))
+        body[body_len] = saved;
+    return used;
+}

@@ -1,0 +1,172 @@
+/* conn_in.c - reading: input buffers and the parse loop.
+ *
+ * Input is read into one shared buffer and parsed there; only the tail that
+ * holds an incomplete request or frame is copied to a buffer of the
+ * connection's own, which later reads extend. The parse loop hands complete
+ * requests to conn_http.c and complete frames to conn_ws.c, and stops while
+ * an HTTP answer is pending or the connection is closing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/conn_internal.h"
+
+/* Runs the HTTP or WebSocket parser over data until it needs more input or
+ * the connection stops reading. Returns the bytes consumed. */
+static size_t
+conn_process(skt_conn_t *c, char *data, size_t len)
+{
+    size_t off = 0;
+    c->flags |= F_IN_READ;
+    while (off < len && !(c->flags & (F_CLOSED | F_CLOSING | F_CLOSE_AFTER | F_AWAIT))) {
+        size_t n = c->mode == SKT_CONN_HTTP ? skt_conn_http_step(c, data + off, len - off)
+                                            : skt_conn_ws_step(c, data + off, len - off);
+        if (n == 0)
+            break;
+        off += n;
+    }
+    c->flags &= ~F_IN_READ;
+    return off;
+}
+
+/* Keeps the unconsumed tail of data for the next read: in the connection's
+ * own buffer, allocated only now that there is something to hold. */
+static void
+conn_keep_rest(skt_conn_t *c, char *data, size_t len, size_t used)
+{
+    size_t rest = len - used;
+    if (c->flags & F_CLOSED)
+        return;
+    if (c->in && data == c->in->data) {
+        if (rest == 0) {
+            free(c->in);
+            c->in = NULL;
+        } else if (used) {
+            memmove(c->in->data, c->in->data + used, rest);
+            c->in->len = rest;
+        }
+        return;
+    }
+    if (rest == 0)
+        return;
+    size_t cap = rest < 4096 ? 4096 : rest + rest / 2;
+    c->in = malloc(sizeof(skt_conn_inbuf_t) + cap + 1);
+    if (!c->in) {
+        skt_conn_close_now(c);
+        return;
+    }
+    c->in->cap = cap;
+    c->in->len = rest;
+    memcpy(c->in->data, data + used, rest);
+}
+
+void
+skt_conn_process_buffered(skt_conn_t *c)
+{
+    c->flags &= ~F_RESUME;
+    if (!c->in || (c->flags & F_AWAIT))
+        return;
+    c->refs++;
+    size_t used = conn_process(c, c->in->data, c->in->len);
+    if (!(c->flags & F_CLOSED) && c->in)
+        conn_keep_rest(c, c->in->data, c->in->len, used);
+    skt_conn_unref(c);
+}
+
+/* Makes room for the next read in c's own buffer. Returns 0, or -1 when c
+ * was closed (a peer growing it past what the parsers allow, or no memory). */
+static int
+conn_in_room(skt_conn_t *c)
+{
+    skt_conn_inbuf_t *in = c->in;
+    if (in->cap - in->len >= SKT_CONN_READ_CHUNK / 4)
+        return 0;
+    size_t limit = c->net->opts.max_head + c->net->opts.max_body + 65536;
+    if (c->mode == SKT_CONN_WS)
+        limit = c->net->opts.max_ws_payload + 65536;
+    if (in->cap >= limit) {
+        /* The parsers refuse anything this large before it gets here; a
+         * peer that still grows the buffer is misbehaving. */
+        skt_conn_close_now(c);
+        return -1;
+    }
+    size_t cap = in->cap * 2 + SKT_CONN_READ_CHUNK;
+    skt_conn_inbuf_t *nin = realloc(in, sizeof(*nin) + cap + 1);
+    if (!nin) {
+        skt_conn_close_now(c);
+        return -1;
+    }
+    c->in = nin;
+    nin->cap = cap;
+    return 0;
+}
+
+void
+skt_conn_read(skt_conn_t *c)
+{
+    char *data;
+    size_t len;
+    ssize_t n;
+    skt_conn_inbuf_t *in = c->in;
+
+    if (in) {
+        if (conn_in_room(c) != 0)
+            return;
+        in = c->in;
+        n = c->net->io->read(c, in->data + in->len, in->cap - in->len);
+    } else {
+        n = c->net->io->read(c, skt_conn_read_buf, sizeof(skt_conn_read_buf) - 1);
+    }
+    if (n == SKT_CONN_IO_AGAIN)
+        return;
+    if (n <= 0) {
+        skt_conn_close_now(c);
+        return;
+    }
+    if (c->flags & (F_CLOSING | F_CLOSE_AFTER)) {
+        /* Waiting for the peer to go: input no longer matters. */
+        if (in)
+            in->len = 0;
+        return;
+    }
+    skt_conn_lru_touch(c, c->mode == SKT_CONN_WS ? LRU_WS : LRU_HTTP);
+    if (in) {
+        in->len += (size_t)n;
+        data = in->data;
+        len = in->len;
+    } else {
+        data = skt_conn_read_buf;
+        len = (size_t)n;
+    }
+    if (c->flags & F_AWAIT) {
+        conn_keep_rest(c, data, len, 0);
+        return;
+    }
+    size_t used = conn_process(c, data, len);
+    conn_keep_rest(c, data, len, used);
+}
+
+void
+skt_conn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    skt_conn_t *c = arg;
+    c->refs++;
+    if ((what & EV_WRITE) && (c->flags & F_IO_RWW)) {
+        c->flags &= ~F_IO_RWW;
+        what |= EV_READ; /* repeat the read that waited for this */
+    }
+    if ((what & EV_READ) && (c->flags & F_IO_WWR))
+        what |= EV_WRITE; /* repeat the write that waited for this */
+    if ((what & EV_WRITE) && !(c->flags & F_CLOSED)) {
+        /* F_WRITE_WAIT stays set: skt_conn_write() disarms EV_WRITE once
+         * the queue is empty, or leaves it armed while the kernel is full. */
+        skt_conn_write(c);
+        if (!(c->flags & F_CLOSED) && c->out)
+            skt_conn_want_write(c, 1);
+        if (!(c->flags & F_CLOSED) && (c->flags & F_RESUME))
+            skt_conn_process_buffered(c);
+    }
+    if ((what & EV_READ) && !(c->flags & F_CLOSED))
+        skt_conn_read(c);
+    skt_conn_unref(c);
+}
