@@ -305,6 +305,13 @@ skt_net_count(const skt_net_t *net)
 }
 
 void
+skt_net_stats(const skt_net_t *net, skt_net_stats_t *out)
+{
+    *out = net->stats;
+    out->connections = net->count;
+}
+
+void
 skt_net_free(skt_net_t *net)
 {
     if (!net)

@@ -91,6 +91,20 @@ typedef struct skt_net_opts_s {
                                  * net owns it from skt_net_new() on, even on failure */
 } skt_net_opts_t;
 
+/* What a net has done and holds, for /metrics. Gauges say "now"; counters
+ * ("total") only grow from skt_net_new() on. */
+typedef struct skt_net_stats_s {
+    size_t connections;              /* open connections, all modes (now) */
+    size_t input_buffered;           /* bytes of buffered input (now; see input_budget) */
+    uint64_t input_refused;          /* connections refused by the input budget (total) */
+    uint64_t accept_refused;         /* connections closed at accept: open-files limit (total) */
+    uint64_t header_timeouts;        /* request heads not complete in time (total) */
+    uint64_t http_output_closed;     /* HTTP connections closed for unread output (total) */
+    size_t tls_handshakes_pending;   /* TLS handshakes begun, not finished (now) */
+    uint64_t tls_handshakes_refused; /* TLS connections closed at accept: too many
+                                      * pending handshakes (total) */
+} skt_net_stats_t;
+
 /* Creates the connection machinery on base (TLS when opts->tls is set).
  * Returns NULL when out of memory. */
 skt_net_t *skt_net_new(struct event_base *base, const skt_net_opts_t *opts,
@@ -111,6 +125,9 @@ void skt_net_stop_listening(skt_net_t *net);
 
 /* Number of open connections, all modes. */
 size_t skt_net_count(const skt_net_t *net);
+
+/* Fills *out with the net's figures (see skt_net_stats_t). */
+void skt_net_stats(const skt_net_t *net, skt_net_stats_t *out);
 
 /* Closes every connection at once (no close handshake) and frees net. */
 void skt_net_free(skt_net_t *net);

@@ -104,9 +104,11 @@ typedef struct skt_conn_io_s {
 extern const skt_conn_io_t skt_conn_io_plain;
 extern const skt_conn_io_t skt_conn_io_tls;
 
+typedef struct skt_net_listener_s skt_net_listener_t; /* listener.c */
+
 struct skt_net_s {
     struct event_base *base;
-    struct evconnlistener *listener;
+    skt_net_listener_t *listener;
     skt_net_opts_t opts;
     skt_net_handlers_t h;
     void *userdata;
@@ -116,8 +118,9 @@ struct skt_net_s {
     skt_conn_t *dirty; /* connections with output to write */
     skt_conn_lru_t lru[LRU_COUNT];
     size_t count;
-    size_t conn_alloc; /* bytes per connection, with the transport state */
-    size_t io_slot;    /* offset of the transport state */
+    skt_net_stats_t stats; /* the counters; gauges are computed by skt_net_stats() */
+    size_t conn_alloc;     /* bytes per connection, with the transport state */
+    size_t io_slot;        /* offset of the transport state */
 };
 
 /* The shared read buffer: input is read here and copied to a connection's

@@ -89,11 +89,13 @@ function httpGetOnce(port, pathName, timeoutMs) {
  * env: extra environment (soketi's SOKETI_* names); config: an object written to a
  * temporary JSON file passed with --config; args: extra command-line arguments;
  * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`); reference: true starts
- * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster).
+ * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster);
+ * wrap: a command line the daemon is started through, which must exec it (so that
+ * server.proc.pid is the daemon's), e.g. ['prlimit', '--nofile=64', '--'].
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
 export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
-    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500) } = {}) {
+    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500), wrap = [] } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
     const port = await freePort();
     let metricsPort = await freePort();
@@ -144,7 +146,9 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
     argv.push(...args);
 
     const cmd = reference ? process.execPath : process.env.SOKETI_BIN;
-    const proc = spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = wrap.length
+        ? spawn(wrap[0], [...wrap.slice(1), cmd, ...argv], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderrText = '';
     let stdoutText = '';
     proc.stderr.setEncoding('utf8');
