@@ -92,23 +92,42 @@ skt_conn_mark_dirty(skt_conn_t *c)
     c->net->dirty = c;
 }
 
-/* Switches the event between read-only and read+write interest. */
-void
-skt_conn_want_write(skt_conn_t *c, int on)
+/* Arms c's event for what it waits for: writability while its queue is
+ * blocked (write) or its transport's read needs it; readability unless its
+ * input is held, or while its transport's write needs it. Nothing armed is
+ * possible: an HTTP connection whose answers nobody reads waits for the
+ * sweep. */
+static void
+conn_arm(skt_conn_t *c, int write)
 {
-    if (c->flags & F_IO_RWW)
-        on = 1;
-    if (!!(c->flags & F_WRITE_WAIT) == !!on || (c->flags & F_CLOSED))
+    if (c->flags & F_CLOSED)
+        return;
+    write = write || (c->flags & F_IO_RWW);
+    int read = !(c->flags & F_HOLD) || (c->flags & F_IO_WWR);
+    int armed_write = !!(c->flags & F_WRITE_WAIT), armed_read = !(c->flags & F_READ_OFF);
+    if (armed_write == write && armed_read == read)
         return;
     evutil_socket_t fd = event_get_fd(&c->ev);
     event_del(&c->ev);
-    event_assign(&c->ev, c->net->base, fd, EV_READ | EV_PERSIST | (on ? EV_WRITE : 0),
-                 skt_conn_io_cb, c);
-    event_add(&c->ev, NULL);
-    if (on)
-        c->flags |= F_WRITE_WAIT;
-    else
-        c->flags &= ~F_WRITE_WAIT;
+    if (read || write) {
+        event_assign(&c->ev, c->net->base, fd,
+                     EV_PERSIST | (read ? EV_READ : 0) | (write ? EV_WRITE : 0), skt_conn_io_cb, c);
+        event_add(&c->ev, NULL);
+    }
+    c->flags &= ~(F_WRITE_WAIT | F_READ_OFF);
+    c->flags |= (write ? F_WRITE_WAIT : 0) | (read ? 0 : F_READ_OFF);
+}
+
+void
+skt_conn_want_write(skt_conn_t *c, int on)
+{
+    conn_arm(c, on);
+}
+
+void
+skt_conn_rearm(skt_conn_t *c)
+{
+    conn_arm(c, !!(c->flags & F_WRITE_WAIT));
 }
 
 /* The end-of-iteration flush: one write per dirty connection. */
@@ -128,7 +147,7 @@ net_flush_cb(evutil_socket_t fd, short what, void *arg)
             skt_conn_write(c);
         if (!(c->flags & F_CLOSED) && (c->flags & F_RESUME))
             skt_conn_process_buffered(c);
-        if (!(c->flags & F_CLOSED) && (c->flags & F_IO_MORE))
+        if (!(c->flags & F_CLOSED) && (c->flags & F_IO_MORE) && !(c->flags & F_HOLD))
             skt_conn_read(c);
         skt_conn_unref(c);
         c = next;

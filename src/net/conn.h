@@ -62,11 +62,11 @@ struct skt_conn_s {
     skt_conn_outq_t *out;            /* unwritten output; NULL when none */
     skt_conn_frag_t *frag;           /* a fragmented message being assembled */
     uint32_t last_active;            /* monotonic seconds of the last input */
+    uint32_t flags;
     uint16_t refs;
-    uint16_t flags;
+    uint16_t close_code; /* the code this side closed with, 0 if none */
     uint8_t mode;        /* enum skt_conn_mode */
     uint8_t lru;         /* which timeout list holds it */
-    uint16_t close_code; /* the code this side closed with, 0 if none */
 };
 
 typedef struct skt_net_handlers_s {

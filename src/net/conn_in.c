@@ -11,6 +11,34 @@
 
 #include "net/conn_internal.h"
 
+int
+skt_conn_http_blocked(const skt_conn_t *c)
+{
+    size_t gate = c->net->opts.max_backpressure;
+    if (!gate || gate > SKT_CONN_HTTP_OUT_GATE)
+        gate = SKT_CONN_HTTP_OUT_GATE;
+    return (c->flags & F_AWAIT) || (c->out && c->out->bytes > gate);
+}
+
+/* Stops reading while buffered HTTP requests wait for earlier answers, so
+ * that a client pipelining requests without reading the answers holds no
+ * more than one read of input and the gate's worth of output; reading
+ * resumes once they are processed. */
+static void
+conn_hold_update(skt_conn_t *c)
+{
+    if (c->flags & F_CLOSED)
+        return;
+    int hold = c->mode == SKT_CONN_HTTP && c->in && c->in->len &&
+               !(c->flags & (F_CLOSING | F_CLOSE_AFTER)) && skt_conn_http_blocked(c);
+    if (!!(c->flags & F_HOLD) == hold)
+        return;
+    c->flags ^= F_HOLD;
+    skt_conn_rearm(c);
+    if (!hold && (c->flags & F_IO_MORE))
+        skt_conn_mark_dirty(c); /* the transport kept input while we held */
+}
+
 /* Runs the HTTP or WebSocket parser over data until it needs more input or
  * the connection stops reading. Returns the bytes consumed. */
 static size_t
@@ -18,7 +46,8 @@ conn_process(skt_conn_t *c, char *data, size_t len)
 {
     size_t off = 0;
     c->flags |= F_IN_READ;
-    while (off < len && !(c->flags & (F_CLOSED | F_CLOSING | F_CLOSE_AFTER | F_AWAIT))) {
+    while (off < len && !(c->flags & (F_CLOSED | F_CLOSING | F_CLOSE_AFTER)) &&
+           !(c->mode == SKT_CONN_HTTP && skt_conn_http_blocked(c))) {
         size_t n = c->mode == SKT_CONN_HTTP ? skt_conn_http_step(c, data + off, len - off)
                                             : skt_conn_ws_step(c, data + off, len - off);
         if (n == 0)
@@ -70,6 +99,7 @@ skt_conn_process_buffered(skt_conn_t *c)
     size_t used = conn_process(c, c->in->data, c->in->len);
     if (!(c->flags & F_CLOSED) && c->in)
         conn_keep_rest(c, c->in->data, c->in->len, used);
+    conn_hold_update(c);
     skt_conn_unref(c);
 }
 
@@ -109,6 +139,8 @@ skt_conn_read(skt_conn_t *c)
     ssize_t n;
     skt_conn_inbuf_t *in = c->in;
 
+    if (c->flags & F_HOLD)
+        return; /* woken for a transport's write: the input stays in the kernel */
     if (in) {
         if (conn_in_room(c) != 0)
             return;
@@ -138,12 +170,9 @@ skt_conn_read(skt_conn_t *c)
         data = skt_conn_read_buf;
         len = (size_t)n;
     }
-    if (c->flags & F_AWAIT) {
-        conn_keep_rest(c, data, len, 0);
-        return;
-    }
     size_t used = conn_process(c, data, len);
     conn_keep_rest(c, data, len, used);
+    conn_hold_update(c);
 }
 
 void

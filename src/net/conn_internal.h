@@ -41,7 +41,13 @@ enum {
     F_IO_RWW = 1 << 12,     /* the transport's read waits for writability */
     F_IO_WWR = 1 << 13,     /* the transport's write waits for readability */
     F_IO_MORE = 1 << 14,    /* the transport holds input: read again at the flush */
+    F_HOLD = 1 << 15,       /* buffered HTTP input waits for earlier answers: not reading */
+    F_READ_OFF = 1 << 16,   /* EV_READ disarmed (see skt_conn_rearm) */
 };
+
+/* Unwritten answer bytes beyond which an HTTP connection's next pipelined
+ * request waits (and reading stops while it does); at most max_backpressure. */
+#define SKT_CONN_HTTP_OUT_GATE 65536
 
 /* Which timeout list holds a connection (skt_conn_t.lru). */
 enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
@@ -136,6 +142,8 @@ void skt_conn_lru_touch(skt_conn_t *c, uint8_t which);
 void skt_conn_mark_dirty(skt_conn_t *c);
 /* Arms or disarms write interest (kept armed while the transport asks). */
 void skt_conn_want_write(skt_conn_t *c, int on);
+/* Re-arms c's event after F_HOLD or F_IO_WWR changed. */
+void skt_conn_rearm(skt_conn_t *c);
 void skt_conn_close_now(skt_conn_t *c);
 /* Makes a connection of the accepted socket fd (closes fd on failure). */
 void skt_net_accept(skt_net_t *net, evutil_socket_t fd);
@@ -158,6 +166,9 @@ void skt_conn_io_cb(evutil_socket_t fd, short what, void *arg);
 void skt_conn_read(skt_conn_t *c);
 /* Processes input held while an answer was pending. */
 void skt_conn_process_buffered(skt_conn_t *c);
+/* 1 while c's next HTTP request must wait: an answer is pending, or earlier
+ * answers are queued unwritten past SKT_CONN_HTTP_OUT_GATE. */
+int skt_conn_http_blocked(const skt_conn_t *c);
 
 /* conn_http.c */
 /* Parses and dispatches one request at data; returns the bytes consumed, 0

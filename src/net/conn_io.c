@@ -191,8 +191,10 @@ tls_write(skt_conn_t *c)
             t->pending = len;
             if (want & SKT_TLS_WANT_WRITE)
                 skt_conn_want_write(c, 1);
-            else
-                c->flags |= F_IO_WWR; /* the read event is always armed */
+            else {
+                c->flags |= F_IO_WWR;
+                skt_conn_rearm(c); /* reading may be held: the write needs it */
+            }
             return 0;
         }
         if (w < 0) {

@@ -101,11 +101,20 @@ skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
         free(q);
         c->out = q = nq;
     }
+    size_t limit = c->net->opts.max_backpressure;
+    if (c->mode == SKT_CONN_HTTP && limit && q->bytes && q->bytes + frame->len > limit) {
+        /* Answers are queued one request at a time (skt_conn_http_blocked), so
+         * only answers nobody reads get here. */
+        skt_log(SKT_LOG_DEBUG, "closing an HTTP client with %zu unread bytes queued (limit %zu)",
+                q->bytes, limit);
+        c->net->stats.http_output_closed++;
+        skt_conn_doom(c, 0);
+        return;
+    }
     q->bufs[(q->head + q->count) % q->cap] = skt_buf_ref(frame);
     q->count++;
     q->bytes += frame->len;
-    if (c->net->opts.max_backpressure && q->bytes > c->net->opts.max_backpressure &&
-        c->mode == SKT_CONN_WS) {
+    if (limit && q->bytes > limit && c->mode == SKT_CONN_WS) {
         /* A reader this slow would grow our memory without bound: drop it. */
         skt_log(SKT_LOG_WARN, "dropping a client with %zu unread bytes queued (limit %zu)",
                 q->bytes, c->net->opts.max_backpressure);
@@ -138,6 +147,8 @@ int
 skt_conn_write(skt_conn_t *c)
 {
     int r = c->net->io->write(c);
+    if (r >= 0 && (c->flags & F_HOLD) && !skt_conn_http_blocked(c))
+        c->flags |= F_RESUME; /* the answers left: serve the requests that waited */
     if (r <= 0)
         return r;
     /* Everything is written: hold no output memory while idle. */
