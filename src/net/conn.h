@@ -73,6 +73,16 @@ typedef struct skt_net_handlers_s {
     /* A complete HTTP request. req and body point into a buffer that is only
      * valid during the call: copy what an asynchronous answer needs. */
     void (*on_request)(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len);
+    /* Optional: a complete request head that announces a body (Content-Length
+     * > 0 or chunked), before any byte of that body is buffered: what can be
+     * checked from the head alone (a signature covers method, path and query)
+     * can refuse the request before its body costs memory. req is valid during
+     * the call only. Return 0 to read the body (on_request follows), or
+     * non-zero after answering with skt_conn_http_respond(): the body is then
+     * never read and the connection closes after the answer (returning
+     * non-zero without an answer closes it at once). A Content-Length over
+     * max_body is answered 413 before this is called. NULL: every body is read. */
+    int (*on_request_head)(skt_conn_t *c, const skt_http_req_t *req);
     /* A complete, unmasked WebSocket message (text is valid UTF-8). */
     void (*on_ws_message)(skt_conn_t *c, int binary, char *data, size_t len);
     /* A WebSocket connection is gone (either side closed, or I/O failed). */
@@ -111,8 +121,12 @@ skt_net_t *skt_net_new(struct event_base *base, const skt_net_opts_t *opts,
                        const skt_net_handlers_t *handlers, void *userdata);
 void *skt_net_userdata(skt_net_t *net);
 
-/* Listens on host:port. Returns 0, or -1 with a message in err. */
+/* Listens on host:port (port 0: one the system picks). Returns 0, or -1 with
+ * a message in err. */
 int skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t errlen);
+
+/* The port net listens on, or -1 when it does not listen. */
+int skt_net_port(const skt_net_t *net);
 
 /* Replaces the TLS context of a net created with one (a certificate renewed):
  * connections accepted from now on use tls, established ones keep the context

@@ -114,27 +114,66 @@ skt_conn_ws_accept(skt_conn_t *c, const skt_http_req_t *req)
     return 0;
 }
 
+/* Answers a request the parser refused; returns 0 (nothing consumed). */
+static size_t
+http_refuse(skt_conn_t *c, int r)
+{
+    if (r == SKT_HTTP_ETOOBIG)
+        conn_http_fail(c, 431, "Request header fields too large.");
+    else if (r == SKT_HTTP_EVERSION)
+        conn_http_fail(c, 505, "HTTP version not supported.");
+    else
+        conn_http_fail(c, 400, "Malformed HTTP request.");
+    return 0;
+}
+
+/* A complete head announcing a body: refuse a body over the limit before
+ * reading it, and let the protocol layer answer from the head alone (a bad
+ * signature) before any of the body is buffered. Returns 0 to read the body,
+ * -1 when the connection is answered and closing. */
+static int
+http_head_done(skt_conn_t *c, skt_conn_req_t *rq, const skt_http_req_t *req)
+{
+    if (!req->chunked && req->content_length > 0 &&
+        (uint64_t)req->content_length > c->net->opts.max_body) {
+        conn_http_fail(c, 413, "The payload size is too big.");
+        return -1;
+    }
+    if (!c->net->h.on_request_head || (!req->chunked && req->content_length <= 0))
+        return 0;
+    rq->announced = 1;
+    /* Whatever is answered now ends the connection: the body is not read. */
+    c->flags &= ~F_KEEPALIVE;
+    if (c->net->h.on_request_head(c, req) == 0)
+        return 0;
+    if (!(c->flags & (F_CLOSED | F_CLOSE_AFTER)))
+        skt_conn_close_now(c); /* refused without an answer */
+    return -1;
+}
+
 size_t
-skt_conn_http_step(skt_conn_t *c, char *data, size_t len)
+skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
 {
     skt_net_t *net = c->net;
     skt_http_req_t req;
-    int r = skt_http_parse_request(data, len, net->opts.max_head, &req);
-    if (r == 0)
-        return 0;
-    if (r < 0) {
-        if (r == SKT_HTTP_ETOOBIG)
-            conn_http_fail(c, 431, "Request header fields too large.");
-        else if (r == SKT_HTTP_EVERSION)
-            conn_http_fail(c, 505, "HTTP version not supported.");
-        else
-            conn_http_fail(c, 400, "Malformed HTTP request.");
-        return 0;
+    int parsed = 0;
+    if (!rq->head_len) {
+        int r = skt_http_parse_request(data, len, net->opts.max_head, &req);
+        if (r == 0)
+            return 0;
+        if (r < 0)
+            return http_refuse(c, r);
+        parsed = 1;
+        rq->head_len = (size_t)r;
+        rq->chunked = req.chunked;
+        rq->content_length = req.content_length > 0 ? (uint64_t)req.content_length : 0;
+        if (http_head_done(c, rq, &req) != 0)
+            return 0;
     }
-    size_t head = (size_t)r;
+    size_t head = rq->head_len;
     char *body = data + head;
     size_t body_len = 0, used = head;
-    if (req.chunked) {
+    if (rq->chunked) {
         /* Decode a copy, so that an incomplete body stays intact for the
          * next attempt; chunked uploads are rare in Pusher clients. */
         char *copy = malloc(len - head + 1);
@@ -159,16 +198,19 @@ skt_conn_http_step(skt_conn_t *c, char *data, size_t len)
         memcpy(body, copy, body_len);
         free(copy);
         used = head + raw;
-    } else if (req.content_length > 0) {
-        if ((uint64_t)req.content_length > net->opts.max_body) {
-            conn_http_fail(c, 413, "The payload size is too big.");
+    } else if (rq->content_length) {
+        if (len - head < rq->content_length)
             return 0;
-        }
-        if (len - head < (size_t)req.content_length)
-            return 0;
-        body_len = (size_t)req.content_length;
+        body_len = (size_t)rq->content_length;
         used = head + body_len;
     }
+    /* The request is complete: the head is parsed again only when the
+     * pointers of the first parse may be stale (a later read). */
+    if (!parsed && skt_http_parse_request(data, head, net->opts.max_head, &req) != (int)head) {
+        skt_conn_close_now(c);
+        return 0;
+    }
+    memset(rq, 0, sizeof(*rq));
     if (req.keep_alive)
         c->flags |= F_KEEPALIVE;
     else

@@ -42,13 +42,13 @@ conn_hold_update(skt_conn_t *c)
 /* Runs the HTTP or WebSocket parser over data until it needs more input or
  * the connection stops reading. Returns the bytes consumed. */
 static size_t
-conn_process(skt_conn_t *c, char *data, size_t len)
+conn_process(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
 {
     size_t off = 0;
     c->flags |= F_IN_READ;
     while (off < len && !(c->flags & (F_CLOSED | F_CLOSING | F_CLOSE_AFTER)) &&
            !(c->mode == SKT_CONN_HTTP && skt_conn_http_blocked(c))) {
-        size_t n = c->mode == SKT_CONN_HTTP ? skt_conn_http_step(c, data + off, len - off)
+        size_t n = c->mode == SKT_CONN_HTTP ? skt_conn_http_step(c, rq, data + off, len - off)
                                             : skt_conn_ws_step(c, data + off, len - off);
         if (n == 0)
             break;
@@ -58,14 +58,18 @@ conn_process(skt_conn_t *c, char *data, size_t len)
     return off;
 }
 
-/* Keeps the unconsumed tail of data for the next read: in the connection's
- * own buffer, allocated only now that there is something to hold. */
+/* Keeps the unconsumed tail of data for the next read, with where its first
+ * request stands (rq): in the connection's own buffer, allocated only now
+ * that there is something to hold. A connection that is closing keeps
+ * nothing: its input no longer matters. */
 static void
-conn_keep_rest(skt_conn_t *c, char *data, size_t len, size_t used)
+conn_keep_rest(skt_conn_t *c, const skt_conn_req_t *rq, char *data, size_t len, size_t used)
 {
     size_t rest = len - used;
     if (c->flags & F_CLOSED)
         return;
+    if (c->flags & (F_CLOSING | F_CLOSE_AFTER))
+        rest = 0;
     if (c->in && data == c->in->data) {
         if (rest == 0) {
             free(c->in);
@@ -86,6 +90,7 @@ conn_keep_rest(skt_conn_t *c, char *data, size_t len, size_t used)
     }
     c->in->cap = cap;
     c->in->len = rest;
+    c->in->req = *rq;
     memcpy(c->in->data, data + used, rest);
 }
 
@@ -96,9 +101,9 @@ skt_conn_process_buffered(skt_conn_t *c)
     if (!c->in || (c->flags & F_AWAIT))
         return;
     c->refs++;
-    size_t used = conn_process(c, c->in->data, c->in->len);
+    size_t used = conn_process(c, &c->in->req, c->in->data, c->in->len);
     if (!(c->flags & F_CLOSED) && c->in)
-        conn_keep_rest(c, c->in->data, c->in->len, used);
+        conn_keep_rest(c, &c->in->req, c->in->data, c->in->len, used);
     conn_hold_update(c);
     skt_conn_unref(c);
 }
@@ -170,8 +175,10 @@ skt_conn_read(skt_conn_t *c)
         data = skt_conn_read_buf;
         len = (size_t)n;
     }
-    size_t used = conn_process(c, data, len);
-    conn_keep_rest(c, data, len, used);
+    skt_conn_req_t fresh = {0};
+    skt_conn_req_t *rq = in ? &in->req : &fresh;
+    size_t used = conn_process(c, rq, data, len);
+    conn_keep_rest(c, rq, data, len, used);
     conn_hold_update(c);
 }
 

@@ -58,8 +58,19 @@ enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
 /* What a transport's read returns besides a byte count, 0 (end of stream) and -1 (failure). */
 #define SKT_CONN_IO_AGAIN (-2) /* nothing now: wait for the socket */
 
+/* Where the HTTP request at the front of a connection's input stands: kept
+ * with the input while the request is incomplete, so that later reads go on
+ * from there. All zero: nothing is known yet. */
+typedef struct skt_conn_req_s {
+    size_t head_len;         /* 0 until the head is complete */
+    uint64_t content_length; /* of a body that is not chunked */
+    uint8_t chunked;         /* the body is chunked */
+    uint8_t announced;       /* on_request_head has been called */
+} skt_conn_req_t;
+
 struct skt_conn_inbuf_s {
     size_t len, cap;
+    skt_conn_req_t req; /* the request at data[0] (HTTP mode) */
     char data[];
 };
 
@@ -171,9 +182,10 @@ void skt_conn_process_buffered(skt_conn_t *c);
 int skt_conn_http_blocked(const skt_conn_t *c);
 
 /* conn_http.c */
-/* Parses and dispatches one request at data; returns the bytes consumed, 0
- * when the request is incomplete (or the connection is failing). */
-size_t skt_conn_http_step(skt_conn_t *c, char *data, size_t len);
+/* Parses and dispatches one request at data, going on from where rq says
+ * the request stands (rq is updated). Returns the bytes consumed, 0 when the
+ * request is incomplete (or the connection is failing). */
+size_t skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len);
 
 /* conn_ws.c */
 /* Parses and handles one frame at data; returns the bytes consumed, 0 for

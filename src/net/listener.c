@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,14 +187,17 @@ skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t err
     int sslen = sizeof(ss);
     char addr[300];
     memset(&ss, 0, sizeof(ss));
-    if (strchr(host, ':'))
-        snprintf(addr, sizeof(addr), "[%s]:%d", host, port);
-    else
-        snprintf(addr, sizeof(addr), "%s:%d", host, port);
+    /* The port is set apart: libevent's parser refuses port 0. */
+    snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]" : "%s", host);
     if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
         snprintf(err, errlen, "cannot listen on '%s': not an IP address", host);
         return -1;
     }
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), ":%d", port);
     skt_net_listener_t *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(err, errlen, "cannot listen on %s: out of memory", addr);
@@ -218,6 +222,18 @@ skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t err
         return -1;
     }
     return 0;
+}
+
+int
+skt_net_port(const skt_net_t *net)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (!net->listener || getsockname(net->listener->fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void

@@ -22,3 +22,9 @@ libskt_net_la_SOURCES += \
 	src/net/conn_io.c src/net/listener.c \
 	src/net/tls.c src/net/tls.h
 libskt_net_la_LIBADD = $(SSL_LIBS)
+
+check_PROGRAMS += tests/check_conn
+TESTS += tests/check_conn
+tests_check_conn_SOURCES = tests/check_conn.c
+tests_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_conn_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)

@@ -1,0 +1,259 @@
+/* check_conn.c - unit tests of the connection layer (src/net/conn*.c) on a real
+ * event loop: a net listens on a loopback port, the test's own non-blocking
+ * sockets are its clients, and the loop runs only while the test pumps it.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "net/conn.h"
+
+/* What the handlers saw. */
+typedef struct fixture_s {
+    struct event_base *base;
+    skt_net_t *net;
+    int port;
+    int heads;       /* on_request_head calls */
+    int requests;    /* on_request calls */
+    size_t body_len; /* of the last request */
+    int head_answer; /* 0: read the body; else the status to refuse with */
+} fixture_t;
+
+static fixture_t fx;
+
+static void
+on_request(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len)
+{
+    fx.requests++;
+    fx.body_len = body_len;
+    skt_conn_http_respond(c, 200, NULL, "text/plain", "OK", 2, 0);
+}
+
+static int
+on_request_head(skt_conn_t *c, const skt_http_req_t *req)
+{
+    fx.heads++;
+    if (!fx.head_answer)
+        return 0;
+    skt_conn_http_respond(c, fx.head_answer, NULL, "text/plain", "no", 2, 0);
+    return 1;
+}
+
+static void
+on_ws_message(skt_conn_t *c, int binary, char *data, size_t len)
+{
+}
+
+/* Starts a plain net on a loopback port with opts (conn_size and the
+ * timeouts filled in when zero) and the given head handler. */
+static void
+fixture_start(skt_net_opts_t opts, int with_head_handler)
+{
+    memset(&fx, 0, sizeof(fx));
+    fx.base = event_base_new();
+    ck_assert_ptr_nonnull(fx.base);
+    if (!opts.max_head)
+        opts.max_head = 16384;
+    if (!opts.ws_idle_timeout)
+        opts.ws_idle_timeout = 120;
+    if (!opts.http_idle_timeout)
+        opts.http_idle_timeout = 10;
+    skt_net_handlers_t h = {.on_request = on_request,
+                            .on_request_head = with_head_handler ? on_request_head : NULL,
+                            .on_ws_message = on_ws_message};
+    fx.net = skt_net_new(fx.base, &opts, &h, NULL);
+    ck_assert_ptr_nonnull(fx.net);
+    char err[256];
+    ck_assert_int_eq(skt_net_listen(fx.net, "127.0.0.1", 0, err, sizeof(err)), 0);
+    fx.port = skt_net_port(fx.net);
+    ck_assert_int_gt(fx.port, 0);
+}
+
+static void
+fixture_stop(void)
+{
+    skt_net_free(fx.net);
+    event_base_free(fx.base);
+}
+
+/* A non-blocking client socket connected to the fixture's port. */
+static int
+client(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    return fd;
+}
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes all of buf (pumping the loop while the kernel is full); returns the
+ * bytes written before the peer closed. */
+static size_t
+send_all(int fd, const char *buf, size_t len)
+{
+    size_t off = 0;
+    long end = now_ms() + 5000;
+    while (off < len && now_ms() < end) {
+        ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (w > 0)
+            off += (size_t)w;
+        else if (w < 0 && errno != EAGAIN)
+            break;
+        event_base_loop(fx.base, EVLOOP_NONBLOCK);
+    }
+    return off;
+}
+
+/* Reads what the server sends for about ms milliseconds into out (NUL
+ * terminated, cap bytes); *eof is set when the server closed. */
+static size_t
+recv_for(int fd, char *out, size_t cap, int ms, int *eof)
+{
+    size_t got = 0;
+    long end = now_ms() + ms;
+    *eof = 0;
+    while (now_ms() < end && !*eof) {
+        event_base_loop(fx.base, EVLOOP_NONBLOCK);
+        ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            *eof = 1;
+        else
+            usleep(1000);
+    }
+    out[got] = '\0';
+    return got;
+}
+
+/* ---------------------------------------------------------------- on_request_head */
+
+#define BIG_HEAD "POST /apps/1/events HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n"
+
+START_TEST(head_refused_body_never_read)
+{
+    skt_net_opts_t o = {.max_body = 10 << 20};
+    fixture_start(o, 1);
+    fx.head_answer = 401;
+    int fd = client();
+    static char body[200000];
+    memset(body, 'x', sizeof(body));
+    send_all(fd, BIG_HEAD, strlen(BIG_HEAD));
+    size_t sent = send_all(fd, body, sizeof(body));
+    char out[4096];
+    int eof;
+    recv_for(fd, out, sizeof(out), 500, &eof);
+    ck_assert_int_eq(fx.heads, 1);
+    ck_assert_int_eq(fx.requests, 0);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 401 ", 13) == 0, "answer: %s", out);
+    ck_assert_msg(strstr(out, "Connection: close\r\n") != NULL, "answer: %s", out);
+    ck_assert_msg(eof, "the connection is closed after the answer (%zu body bytes sent)", sent);
+    close(fd);
+    fixture_stop();
+}
+END_TEST
+
+/* Sends a 1 MB body and checks that on_request got all of it and answered. */
+static void
+check_big_body_read(int with_head_handler)
+{
+    skt_net_opts_t o = {.max_body = 10 << 20};
+    fixture_start(o, with_head_handler);
+    int fd = client();
+    static char body[1000000];
+    memset(body, 'x', sizeof(body));
+    send_all(fd, BIG_HEAD, strlen(BIG_HEAD));
+    send_all(fd, body, sizeof(body));
+    char out[4096];
+    int eof;
+    recv_for(fd, out, sizeof(out), 300, &eof);
+    ck_assert_int_eq(fx.heads, with_head_handler);
+    ck_assert_int_eq(fx.requests, 1);
+    ck_assert_uint_eq(fx.body_len, sizeof(body));
+    ck_assert_msg(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "answer: %s", out);
+    ck_assert_int_eq(eof, 0);
+    close(fd);
+    fixture_stop();
+}
+
+START_TEST(head_accepted_body_read)
+{
+    check_big_body_read(1);
+}
+END_TEST
+
+START_TEST(no_head_handler_reads_bodies)
+{
+    check_big_body_read(0);
+}
+END_TEST
+
+START_TEST(head_handler_only_for_bodies)
+{
+    skt_net_opts_t o = {.max_body = 1000};
+    fixture_start(o, 1);
+    fx.head_answer = 401;
+    int fd = client();
+    const char *reqs = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+    send_all(fd, reqs, strlen(reqs));
+    char out[4096];
+    int eof;
+    recv_for(fd, out, sizeof(out), 300, &eof);
+    ck_assert_int_eq(fx.heads, 0);
+    ck_assert_int_eq(fx.requests, 2);
+    close(fd);
+    /* A chunked body is announced too; a Content-Length over max_body is 413 first. */
+    fd = client();
+    const char *chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    send_all(fd, chunked, strlen(chunked));
+    recv_for(fd, out, sizeof(out), 300, &eof);
+    ck_assert_int_eq(fx.heads, 1);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 401 ", 13) == 0, "answer: %s", out);
+    close(fd);
+    fd = client();
+    const char *big = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n";
+    send_all(fd, big, strlen(big));
+    recv_for(fd, out, sizeof(out), 300, &eof);
+    ck_assert_int_eq(fx.heads, 1);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 413 ", 13) == 0, "answer: %s", out);
+    close(fd);
+    fixture_stop();
+}
+END_TEST
+
+static Suite *
+conn_suite(void)
+{
+    Suite *s = suite_create("conn");
+    TCase *tc = tcase_create("request_head");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, head_refused_body_never_read);
+    tcase_add_test(tc, head_accepted_body_read);
+    tcase_add_test(tc, head_handler_only_for_bodies);
+    tcase_add_test(tc, no_head_handler_reads_bodies);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+SKT_CHECK_MAIN(conn_suite)
