@@ -40,6 +40,7 @@ typedef struct cli_s {
 } cli_t;
 
 static skt_server_t *server;
+static skt_net_budget_t input_budget; /* maxBufferedInputInMb, shared by both ports */
 static skt_config_sources_t sources;
 static struct event *grace_ev;
 
@@ -169,6 +170,20 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
     return 0;
 }
 
+/* Applies the connection-layer options the server does not pass when it
+ * creates its nets: the input budget both ports share. */
+static void
+configure_nets(const skt_config_t *cfg)
+{
+    skt_net_t *nets[2] = {server->net, server->metrics_net};
+    input_budget.limit = (size_t)cfg->max_buffered_input_in_mb << 20;
+    for (int i = 0; i < 2; i++) {
+        skt_net_opts_t o = *skt_net_opts(nets[i]);
+        o.input_budget = &input_budget;
+        skt_net_configure(nets[i], &o);
+    }
+}
+
 static void
 grace_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -267,6 +282,8 @@ cmd_start(const cli_t *cli)
     char err[512];
     const char *dir = cli->plugin_dir ? cli->plugin_dir : cfg->plugin_dir;
     server = skt_server_new(base, cfg, dir, err, sizeof(err));
+    if (server)
+        configure_nets(cfg);
     if (!server || skt_server_listen(server, err, sizeof(err)) != 0) {
         skt_log(SKT_LOG_ERROR, "%s", err);
         skt_server_free(server);

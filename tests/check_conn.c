@@ -23,10 +23,12 @@ typedef struct fixture_s {
     struct event_base *base;
     skt_net_t *net;
     int port;
-    int heads;       /* on_request_head calls */
-    int requests;    /* on_request calls */
-    size_t body_len; /* of the last request */
-    int head_answer; /* 0: read the body; else the status to refuse with */
+    int heads;          /* on_request_head calls */
+    int requests;       /* on_request calls */
+    size_t body_len;    /* of the last request */
+    int head_answer;    /* 0: read the body; else the status to refuse with */
+    int messages;       /* on_ws_message calls */
+    size_t message_len; /* of the last message */
 } fixture_t;
 
 static fixture_t fx;
@@ -36,7 +38,10 @@ on_request(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len
 {
     fx.requests++;
     fx.body_len = body_len;
-    skt_conn_http_respond(c, 200, NULL, "text/plain", "OK", 2, 0);
+    if (req->upgrade_websocket)
+        skt_conn_ws_accept(c, req);
+    else
+        skt_conn_http_respond(c, 200, NULL, "text/plain", "OK", 2, 0);
 }
 
 static int
@@ -52,6 +57,8 @@ on_request_head(skt_conn_t *c, const skt_http_req_t *req)
 static void
 on_ws_message(skt_conn_t *c, int binary, char *data, size_t len)
 {
+    fx.messages++;
+    fx.message_len = len;
 }
 
 /* Starts a plain net on a loopback port with opts (conn_size and the
@@ -125,7 +132,8 @@ send_all(int fd, const char *buf, size_t len)
 }
 
 /* Reads what the server sends for about ms milliseconds into out (NUL
- * terminated, cap bytes); *eof is set when the server closed. */
+ * terminated, cap bytes); *eof is set when the server closed. fd -1: only
+ * runs the loop. */
 static size_t
 recv_for(int fd, char *out, size_t cap, int ms, int *eof)
 {
@@ -134,6 +142,10 @@ recv_for(int fd, char *out, size_t cap, int ms, int *eof)
     *eof = 0;
     while (now_ms() < end && !*eof) {
         event_base_loop(fx.base, EVLOOP_NONBLOCK);
+        if (fd < 0) { /* only run the loop */
+            usleep(1000);
+            continue;
+        }
         ssize_t n = recv(fd, out + got, cap - 1 - got, 0);
         if (n > 0)
             got += (size_t)n;
@@ -242,6 +254,147 @@ START_TEST(head_handler_only_for_bodies)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- input budget */
+
+/* A client that completed a WebSocket handshake (the 101 is read). */
+static int
+ws_client(void)
+{
+    int fd = client();
+    const char *up =
+        "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    send_all(fd, up, strlen(up));
+    char out[1024];
+    int eof;
+    recv_for(fd, out, sizeof(out), 100, &eof);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 101 ", 13) == 0, "handshake: %s", out);
+    return fd;
+}
+
+/* The header of a masked client frame (mask 0) announcing len payload bytes. */
+static size_t
+frame_head(unsigned char *out, unsigned opcode, int fin, uint64_t len)
+{
+    size_t n = 0;
+    out[n++] = (unsigned char)((fin ? 0x80 : 0) | opcode);
+    if (len < 126) {
+        out[n++] = (unsigned char)(0x80 | len);
+    } else if (len < 65536) {
+        out[n++] = 0x80 | 126;
+        out[n++] = (unsigned char)(len >> 8);
+        out[n++] = (unsigned char)len;
+    } else {
+        out[n++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--)
+            out[n++] = (unsigned char)(len >> (i * 8));
+    }
+    memset(out + n, 0, 4); /* mask 0: the payload goes as it is */
+    return n + 4;
+}
+
+/* Reads the close frame the server sent; returns its code, 0 if none came. */
+static unsigned
+recv_close_code(int fd)
+{
+    unsigned char out[256];
+    int eof;
+    size_t n = recv_for(fd, (char *)out, sizeof(out), 300, &eof);
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (out[i] == 0x88 && out[i + 1] >= 2 && out[i + 1] < 126)
+            return (unsigned)(out[i + 2] << 8 | out[i + 3]);
+    return 0;
+}
+
+START_TEST(budget_refuses_http_and_ws)
+{
+    skt_net_budget_t budget = {.limit = 1 << 20};
+    skt_net_opts_t o = {
+        .max_body = 100 << 20, .max_ws_payload = 100 << 20, .input_budget = &budget};
+    fixture_start(o, 0);
+    static char fill[700000];
+    memset(fill, 'z', sizeof(fill));
+    /* A partial body takes most of the budget... */
+    int a = client();
+    const char *head = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 50000000\r\n\r\n";
+    send_all(a, head, strlen(head));
+    send_all(a, fill, sizeof(fill));
+    char out[4096];
+    int eof;
+    recv_for(a, out, sizeof(out), 200, &eof);
+    skt_net_stats_t st;
+    skt_net_stats(fx.net, &st);
+    ck_assert_uint_gt(st.input_buffered, sizeof(fill));
+    ck_assert_uint_le(st.input_buffered, budget.limit);
+    ck_assert_uint_eq(st.input_refused, 0);
+    /* ...so that the next partial body is refused with 503... */
+    int b = client();
+    send_all(b, head, strlen(head));
+    send_all(b, fill, sizeof(fill));
+    recv_for(b, out, sizeof(out), 300, &eof);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 503 ", 13) == 0, "answer: %s", out);
+    ck_assert_msg(strstr(out, "{\"error\":\"The server is busy: too much buffered input. Try again "
+                              "later.\",\"code\":503}") != NULL,
+                  "answer: %s", out);
+    /* ...and a WebSocket's partial frame gets close 1013. */
+    int w = ws_client();
+    unsigned char fh[14];
+    size_t hl = frame_head(fh, 1, 1, 50000000);
+    send_all(w, (char *)fh, hl);
+    send_all(w, fill, sizeof(fill));
+    ck_assert_uint_eq(recv_close_code(w), 1013);
+    skt_net_stats(fx.net, &st);
+    ck_assert_uint_eq(st.input_refused, 2);
+    ck_assert_uint_le(budget.used, budget.limit);
+    /* Every byte goes back to the budget when the connections close. */
+    close(a);
+    close(b);
+    close(w);
+    recv_for(-1, out, sizeof(out), 100, &eof);
+    ck_assert_uint_eq(budget.used, 0);
+    fixture_stop();
+}
+END_TEST
+
+START_TEST(budget_counts_fragments)
+{
+    skt_net_budget_t budget = {.limit = 256 << 10};
+    skt_net_opts_t o = {.max_body = 1 << 20, .max_ws_payload = 10 << 20, .input_budget = &budget};
+    fixture_start(o, 0);
+    int w = ws_client();
+    static char part[60000];
+    memset(part, 'f', sizeof(part));
+    unsigned char fh[14];
+    /* Fragments of one message: each fits, together they pass the budget. */
+    for (int i = 0; i < 8; i++) {
+        size_t hl = frame_head(fh, i == 0 ? 1 : 0, 0, sizeof(part));
+        send_all(w, (char *)fh, hl);
+        send_all(w, part, sizeof(part));
+    }
+    ck_assert_uint_eq(recv_close_code(w), 1013);
+    ck_assert_int_eq(fx.messages, 0);
+    close(w);
+    char out[16];
+    int eof;
+    recv_for(-1, out, sizeof(out), 100, &eof);
+    ck_assert_uint_eq(budget.used, 0);
+    /* Without a limit the same message is delivered, and nothing stays charged. */
+    budget.limit = 0;
+    w = ws_client();
+    for (int i = 0; i < 8; i++) {
+        size_t hl = frame_head(fh, i == 0 ? 1 : 0, i == 7, sizeof(part));
+        send_all(w, (char *)fh, hl);
+        send_all(w, part, sizeof(part));
+    }
+    recv_for(w, out, sizeof(out), 200, &eof);
+    ck_assert_int_eq(fx.messages, 1);
+    ck_assert_uint_eq(fx.message_len, 8 * sizeof(part));
+    ck_assert_uint_eq(budget.used, 0);
+    close(w);
+    fixture_stop();
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -252,6 +405,11 @@ conn_suite(void)
     tcase_add_test(tc, head_accepted_body_read);
     tcase_add_test(tc, head_handler_only_for_bodies);
     tcase_add_test(tc, no_head_handler_reads_bodies);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("input_budget");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, budget_refuses_http_and_ws);
+    tcase_add_test(tc, budget_counts_fragments);
     suite_add_tcase(s, tc);
     return s;
 }

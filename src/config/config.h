@@ -211,6 +211,7 @@ typedef struct skt_config_s {
     char *log_format; /* text | json */
     long max_backpressure_in_kb;
     long ws_max_payload_in_kb;
+    long max_buffered_input_in_mb;
 
     /* appManager.array.apps, validated, with every default filled in. */
     skt_apps_t *apps;

@@ -179,10 +179,8 @@ skt_conn_close_now(skt_conn_t *c)
     lru_unlink(c);
     skt_conn_outq_free(c->out);
     c->out = NULL;
-    free(c->in);
-    c->in = NULL;
-    free(c->frag);
-    c->frag = NULL;
+    skt_conn_in_free(c);
+    skt_conn_frag_free(c);
     c->net->count--;
     skt_conn_unref(c);
 }
@@ -285,6 +283,7 @@ skt_net_new(struct event_base *base, const skt_net_opts_t *opts, const skt_net_h
     net->io_slot = (net->opts.conn_size + a - 1) / a * a;
     net->conn_alloc =
         net->io->state_size ? net->io_slot + net->io->state_size : net->opts.conn_size;
+    net->budget = net->opts.input_budget ? net->opts.input_budget : &net->own_budget;
     net->h = *h;
     net->userdata = userdata;
     net->flush_ev = event_new(base, -1, 0, net_flush_cb, net);
@@ -302,6 +301,24 @@ void *
 skt_net_userdata(skt_net_t *net)
 {
     return net->userdata;
+}
+
+const skt_net_opts_t *
+skt_net_opts(const skt_net_t *net)
+{
+    return &net->opts;
+}
+
+void
+skt_net_configure(skt_net_t *net, const skt_net_opts_t *opts)
+{
+    skt_net_opts_t keep = net->opts;
+    net->opts = *opts;
+    net->opts.conn_size = keep.conn_size;
+    net->opts.tls = keep.tls;
+    if (net->budget->used) /* bytes are held on the budget in use */
+        net->opts.input_budget = keep.input_budget;
+    net->budget = net->opts.input_budget ? net->opts.input_budget : &net->own_budget;
 }
 
 int
@@ -328,6 +345,7 @@ skt_net_stats(const skt_net_t *net, skt_net_stats_t *out)
 {
     *out = net->stats;
     out->connections = net->count;
+    out->input_buffered = net->budget->used;
 }
 
 void

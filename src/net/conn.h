@@ -89,16 +89,28 @@ typedef struct skt_net_handlers_s {
     void (*on_ws_close)(skt_conn_t *c);
 } skt_net_handlers_t;
 
+/* A budget of buffered input several nets may share (the ports of one
+ * process): the bytes all their connections together hold in partial
+ * requests, partial frames and fragmented messages. A connection whose buffer
+ * would take it past limit is refused: HTTP gets 503 and is closed, a
+ * WebSocket gets close 1013 (Try Again Later). Its owner keeps it alive until
+ * every net using it is freed. */
+typedef struct skt_net_budget_s {
+    size_t limit; /* bytes; 0: no limit */
+    size_t used;  /* bytes held now (the nets keep it) */
+} skt_net_budget_t;
+
 typedef struct skt_net_opts_s {
-    size_t conn_size;           /* bytes per connection, >= sizeof(skt_conn_t) */
-    size_t max_head;            /* largest request head (431 past it) */
-    size_t max_body;            /* largest request body (413 past it) */
-    size_t max_ws_payload;      /* largest WebSocket message (close 1009 past it) */
-    size_t max_backpressure;    /* unwritten bytes before a slow reader is dropped */
-    unsigned ws_idle_timeout;   /* seconds without input before close 4201 */
-    unsigned http_idle_timeout; /* seconds an HTTP connection may idle */
-    skt_tls_t *tls;             /* NULL, or TLS on every connection (net/tls.h); the
-                                 * net owns it from skt_net_new() on, even on failure */
+    size_t conn_size;               /* bytes per connection, >= sizeof(skt_conn_t) */
+    size_t max_head;                /* largest request head (431 past it) */
+    size_t max_body;                /* largest request body (413 past it) */
+    size_t max_ws_payload;          /* largest WebSocket message (close 1009 past it) */
+    size_t max_backpressure;        /* unwritten bytes before a slow reader is dropped */
+    unsigned ws_idle_timeout;       /* seconds without input before close 4201 */
+    unsigned http_idle_timeout;     /* seconds an HTTP connection may idle */
+    skt_net_budget_t *input_budget; /* NULL: the net's own, without a limit */
+    skt_tls_t *tls;                 /* NULL, or TLS on every connection (net/tls.h); the
+                                     * net owns it from skt_net_new() on, even on failure */
 } skt_net_opts_t;
 
 /* What a net has done and holds, for /metrics. Gauges say "now"; counters
@@ -120,6 +132,15 @@ typedef struct skt_net_stats_s {
 skt_net_t *skt_net_new(struct event_base *base, const skt_net_opts_t *opts,
                        const skt_net_handlers_t *handlers, void *userdata);
 void *skt_net_userdata(skt_net_t *net);
+
+/* The options net runs with. */
+const skt_net_opts_t *skt_net_opts(const skt_net_t *net);
+
+/* Applies opts to a running net, all but conn_size and tls (fixed at
+ * skt_net_new()); limits apply to what happens from now on (a connection
+ * past a lowered limit is not closed for it). input_budget may change only
+ * before the first connection: later changes are ignored. */
+void skt_net_configure(skt_net_t *net, const skt_net_opts_t *opts);
 
 /* Listens on host:port (port 0: one the system picks). Returns 0, or -1 with
  * a message in err. */

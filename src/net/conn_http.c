@@ -65,9 +65,8 @@ skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
     }
 }
 
-/* Answers a request we cannot parse or accept, and closes after it. */
-static void
-conn_http_fail(skt_conn_t *c, int status, const char *msg)
+void
+skt_conn_http_fail(skt_conn_t *c, int status, const char *msg)
 {
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":%d}", msg, status);
@@ -83,7 +82,7 @@ skt_conn_ws_accept(skt_conn_t *c, const skt_http_req_t *req)
     const char *ver = skt_http_header(req, "sec-websocket-version", &vlen);
     if (!req->upgrade_websocket || !key || klen != 24 || req->minor_version != 1 ||
         req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
-        conn_http_fail(c, 400, "Invalid WebSocket handshake.");
+        skt_conn_http_fail(c, 400, "Invalid WebSocket handshake.");
         return -1;
     }
     if (!ver || vlen != 2 || memcmp(ver, "13", 2) != 0) {
@@ -119,11 +118,11 @@ static size_t
 http_refuse(skt_conn_t *c, int r)
 {
     if (r == SKT_HTTP_ETOOBIG)
-        conn_http_fail(c, 431, "Request header fields too large.");
+        skt_conn_http_fail(c, 431, "Request header fields too large.");
     else if (r == SKT_HTTP_EVERSION)
-        conn_http_fail(c, 505, "HTTP version not supported.");
+        skt_conn_http_fail(c, 505, "HTTP version not supported.");
     else
-        conn_http_fail(c, 400, "Malformed HTTP request.");
+        skt_conn_http_fail(c, 400, "Malformed HTTP request.");
     return 0;
 }
 
@@ -136,7 +135,7 @@ http_head_done(skt_conn_t *c, skt_conn_req_t *rq, const skt_http_req_t *req)
 {
     if (!req->chunked && req->content_length > 0 &&
         (uint64_t)req->content_length > c->net->opts.max_body) {
-        conn_http_fail(c, 413, "The payload size is too big.");
+        skt_conn_http_fail(c, 413, "The payload size is too big.");
         return -1;
     }
     if (!c->net->h.on_request_head || (!req->chunked && req->content_length <= 0))
@@ -190,9 +189,9 @@ skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
         if (cr <= 0) {
             free(copy);
             if (cr == -2)
-                conn_http_fail(c, 413, "The payload size is too big.");
+                skt_conn_http_fail(c, 413, "The payload size is too big.");
             else if (cr < 0)
-                conn_http_fail(c, 400, "Malformed chunked body.");
+                skt_conn_http_fail(c, 400, "Malformed chunked body.");
             return 0;
         }
         memcpy(body, copy, body_len);

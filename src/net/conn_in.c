@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "net/conn_internal.h"
+#include "util/log.h"
 
 int
 skt_conn_http_blocked(const skt_conn_t *c)
@@ -58,6 +59,59 @@ conn_process(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
     return off;
 }
 
+/* Refuses c for the input budget, in its own protocol; logs a line now and
+ * then (with how many were refused meanwhile), not one per connection. */
+static void
+budget_refuse(skt_conn_t *c)
+{
+    skt_net_t *net = c->net;
+    uint32_t now = skt_conn_now();
+    net->stats.input_refused++;
+    net->budget_refused_log++;
+    if (net->budget_logged_at == 0 || now - net->budget_logged_at >= 10) {
+        skt_log(SKT_LOG_WARN,
+                "buffered input at its limit (%zu of %zu bytes, maxBufferedInputInMb): %llu "
+                "connection(s) refused",
+                net->budget->used, net->budget->limit, (unsigned long long)net->budget_refused_log);
+        net->budget_logged_at = now;
+        net->budget_refused_log = 0;
+    }
+    if (c->mode == SKT_CONN_WS)
+        skt_conn_ws_close(c, 1013, "The server is busy: try again later");
+    else if (c->flags & F_AWAIT)
+        skt_conn_close_now(c); /* an answer is owed first: no room to say why */
+    else
+        skt_conn_http_fail(c, 503, "The server is busy: too much buffered input. Try again later.");
+}
+
+int
+skt_conn_budget_take(skt_conn_t *c, size_t bytes)
+{
+    skt_net_budget_t *b = c->net->budget;
+    if (b->limit && b->used + bytes > b->limit) {
+        budget_refuse(c);
+        return -1;
+    }
+    b->used += bytes;
+    return 0;
+}
+
+void
+skt_conn_budget_give(skt_conn_t *c, size_t bytes)
+{
+    c->net->budget->used -= bytes;
+}
+
+void
+skt_conn_in_free(skt_conn_t *c)
+{
+    if (!c->in)
+        return;
+    skt_conn_budget_give(c, c->in->cap);
+    free(c->in);
+    c->in = NULL;
+}
+
 /* Keeps the unconsumed tail of data for the next read, with where its first
  * request stands (rq): in the connection's own buffer, allocated only now
  * that there is something to hold. A connection that is closing keeps
@@ -72,8 +126,7 @@ conn_keep_rest(skt_conn_t *c, const skt_conn_req_t *rq, char *data, size_t len, 
         rest = 0;
     if (c->in && data == c->in->data) {
         if (rest == 0) {
-            free(c->in);
-            c->in = NULL;
+            skt_conn_in_free(c);
         } else if (used) {
             memmove(c->in->data, c->in->data + used, rest);
             c->in->len = rest;
@@ -83,8 +136,11 @@ conn_keep_rest(skt_conn_t *c, const skt_conn_req_t *rq, char *data, size_t len, 
     if (rest == 0)
         return;
     size_t cap = rest < 4096 ? 4096 : rest + rest / 2;
+    if (skt_conn_budget_take(c, cap) != 0)
+        return;
     c->in = malloc(sizeof(skt_conn_inbuf_t) + cap + 1);
     if (!c->in) {
+        skt_conn_budget_give(c, cap);
         skt_conn_close_now(c);
         return;
     }
@@ -126,8 +182,13 @@ conn_in_room(skt_conn_t *c)
         return -1;
     }
     size_t cap = in->cap * 2 + SKT_CONN_READ_CHUNK;
+    if (skt_conn_budget_take(c, cap - in->cap) != 0) {
+        skt_conn_in_free(c);
+        return -1;
+    }
     skt_conn_inbuf_t *nin = realloc(in, sizeof(*nin) + cap + 1);
     if (!nin) {
+        skt_conn_budget_give(c, cap - in->cap);
         skt_conn_close_now(c);
         return -1;
     }

@@ -135,9 +135,13 @@ struct skt_net_s {
     skt_conn_t *dirty; /* connections with output to write */
     skt_conn_lru_t lru[LRU_COUNT];
     size_t count;
-    skt_net_stats_t stats; /* the counters; gauges are computed by skt_net_stats() */
-    size_t conn_alloc;     /* bytes per connection, with the transport state */
-    size_t io_slot;        /* offset of the transport state */
+    skt_net_budget_t own_budget; /* when opts.input_budget is NULL */
+    skt_net_budget_t *budget;    /* opts.input_budget or &own_budget */
+    uint32_t budget_logged_at;   /* skt_conn_now() of the last line about it */
+    uint64_t budget_refused_log; /* refusals since that line */
+    skt_net_stats_t stats;       /* the counters; gauges are computed by skt_net_stats() */
+    size_t conn_alloc;           /* bytes per connection, with the transport state */
+    size_t io_slot;              /* offset of the transport state */
 };
 
 /* The shared read buffer: input is read here and copied to a connection's
@@ -175,6 +179,16 @@ void skt_conn_outq_free(skt_conn_outq_t *q);
 /* conn_in.c */
 void skt_conn_io_cb(evutil_socket_t fd, short what, void *arg);
 void skt_conn_read(skt_conn_t *c);
+/* Charges bytes of buffered input to c's budget. Returns 0, or -1 when the
+ * budget is full: c is then refused (503 and closed, or close 1013), its
+ * input dropped, and nothing is charged. */
+int skt_conn_budget_take(skt_conn_t *c, size_t bytes);
+/* Returns bytes to c's budget (a buffer freed or shrunk). */
+void skt_conn_budget_give(skt_conn_t *c, size_t bytes);
+/* Frees c's input buffer and returns its bytes to the budget. */
+void skt_conn_in_free(skt_conn_t *c);
+/* Frees c's fragment buffer and returns its bytes to the budget. */
+void skt_conn_frag_free(skt_conn_t *c);
 /* Processes input held while an answer was pending. */
 void skt_conn_process_buffered(skt_conn_t *c);
 /* 1 while c's next HTTP request must wait: an answer is pending, or earlier
@@ -186,6 +200,10 @@ int skt_conn_http_blocked(const skt_conn_t *c);
  * the request stands (rq is updated). Returns the bytes consumed, 0 when the
  * request is incomplete (or the connection is failing). */
 size_t skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len);
+
+/* Answers {"error":msg,"code":status} and closes after it: a request we
+ * cannot parse or accept. */
+void skt_conn_http_fail(skt_conn_t *c, int status, const char *msg);
 
 /* conn_ws.c */
 /* Parses and handles one frame at data; returns the bytes consumed, 0 for

@@ -82,8 +82,7 @@ skt_conn_ws_close(skt_conn_t *c, uint16_t code, const char *reason)
         return;
     c->close_code = code;
     c->flags |= F_CLOSING;
-    free(c->frag);
-    c->frag = NULL;
+    skt_conn_frag_free(c);
     skt_conn_lru_touch(c, LRU_CLOSING);
     skt_conn_ws_notify_close(c);
 }
@@ -96,6 +95,48 @@ conn_ws_fail(skt_conn_t *c, uint16_t code, const char *why)
 {
     skt_log(SKT_LOG_DEBUG, "websocket protocol error %u: %s", code, why);
     skt_conn_ws_close(c, code, why);
+}
+
+void
+skt_conn_frag_free(skt_conn_t *c)
+{
+    if (!c->frag)
+        return;
+    skt_conn_budget_give(c, c->frag->cap);
+    free(c->frag);
+    c->frag = NULL;
+}
+
+/* Adds a fragment to the message being assembled (starting one of opcode),
+ * growing its buffer within the input budget. Returns 0, or -1 when c was
+ * refused or closed. */
+static int
+frag_append(skt_conn_t *c, unsigned opcode, const uint8_t *data, size_t len)
+{
+    skt_conn_frag_t *fr = c->frag;
+    size_t have = fr ? fr->cap : 0, need = (fr ? fr->len : 0) + len;
+    if (need > have || !fr) {
+        size_t cap = need * 2 + 256, max = c->net->opts.max_ws_payload;
+        if (cap > max && need <= max)
+            cap = max;
+        if (skt_conn_budget_take(c, cap - have) != 0)
+            return -1;
+        skt_conn_frag_t *nf = realloc(fr, sizeof(*nf) + cap);
+        if (!nf) {
+            skt_conn_budget_give(c, cap - have);
+            skt_conn_close_now(c);
+            return -1;
+        }
+        if (!fr) {
+            nf->opcode = (uint8_t)opcode;
+            nf->len = 0;
+        }
+        nf->cap = cap;
+        c->frag = fr = nf;
+    }
+    memcpy(fr->data + fr->len, data, len);
+    fr->len += len;
+    return 0;
 }
 
 /* Delivers a complete data message after checking its encoding. */
@@ -146,45 +187,27 @@ skt_conn_ws_step(skt_conn_t *c, char *data, size_t len)
             conn_ws_deliver(c, f.opcode, f.payload, f.payload_len);
             break;
         }
-        c->frag = malloc(sizeof(skt_conn_frag_t) + f.payload_len + 256);
-        if (!c->frag) {
-            skt_conn_close_now(c);
+        if (frag_append(c, f.opcode, f.payload, f.payload_len) != 0)
             return 0;
-        }
-        c->frag->opcode = (uint8_t)f.opcode;
-        c->frag->len = f.payload_len;
-        c->frag->cap = f.payload_len + 256;
-        memcpy(c->frag->data, f.payload, f.payload_len);
         break;
-    case SKT_WS_OP_CONT: {
-        skt_conn_frag_t *fr = c->frag;
-        if (!fr) {
+    case SKT_WS_OP_CONT:
+        if (!c->frag) {
             conn_ws_fail(c, SKT_WS_CLOSE_PROTOCOL, "Unexpected continuation frame");
             return 0;
         }
-        if (fr->len + f.payload_len > c->net->opts.max_ws_payload) {
+        if (c->frag->len + f.payload_len > c->net->opts.max_ws_payload) {
             conn_ws_fail(c, SKT_WS_CLOSE_TOO_BIG, "Message too big");
             return 0;
         }
-        if (fr->len + f.payload_len > fr->cap) {
-            size_t cap = (fr->len + f.payload_len) * 2;
-            skt_conn_frag_t *nf = realloc(fr, sizeof(*nf) + cap);
-            if (!nf) {
-                skt_conn_close_now(c);
-                return 0;
-            }
-            c->frag = fr = nf;
-            fr->cap = cap;
-        }
-        memcpy(fr->data + fr->len, f.payload, f.payload_len);
-        fr->len += f.payload_len;
+        if (frag_append(c, c->frag->opcode, f.payload, f.payload_len) != 0)
+            return 0;
         if (f.fin) {
-            c->frag = NULL;
+            skt_conn_frag_t *fr = c->frag;
             conn_ws_deliver(c, fr->opcode, fr->data, fr->len);
-            free(fr);
+            if (c->frag == fr)
+                skt_conn_frag_free(c);
         }
         break;
-    }
     default:
         conn_ws_fail(c, SKT_WS_CLOSE_PROTOCOL, "Unknown opcode");
         return 0;

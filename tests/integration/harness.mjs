@@ -1019,6 +1019,17 @@ export async function startTlsServer({ env = {}, config = null, ca, readyTimeout
     return server;
 }
 
+/** Resident memory of process pid in KiB (Linux /proc). */
+export function rssKiB(pid) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+}
+
+/** True when $SOKETI_BIN is a sanitizer build: ASan's quarantine keeps freed memory resident,
+ *  so RSS bounds are checked on ordinary builds only. */
+export const SANITIZED = !REFERENCE && !!process.env.SOKETI_BIN && fs.existsSync(process.env.SOKETI_BIN)
+    && fs.readFileSync(process.env.SOKETI_BIN).includes('AddressSanitizer');
+
 /** CPU clock ticks (user + system) process pid has used so far (Linux /proc). */
 export function cpuTicks(pid) {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

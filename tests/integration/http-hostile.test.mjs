@@ -11,17 +11,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
-import { REFERENCE, cleanup, sleep, startServer } from './harness.mjs';
+import { REFERENCE, SANITIZED, cleanup, rssKiB, sleep, startServer } from './harness.mjs';
 
 after(cleanup);
 
-const SANITIZED = !REFERENCE && fs.readFileSync(process.env.SOKETI_BIN).includes('AddressSanitizer');
 const skip = REFERENCE ? 'soketi-c bounds' : (!fs.existsSync('/proc/self/stat') && 'Linux only');
-
-function rssKiB(pid) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-}
 
 /** GET path on port; resolves { status, ms }. */
 function timedGet(port, path) {
