@@ -171,15 +171,24 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
 }
 
 /* Applies the connection-layer options the server does not pass when it
- * creates its nets: the input budget both ports share. */
+ * creates its nets: at start-up the input budget both ports share; at start-up
+ * and on SIGHUP (reload) the largest WebSocket message, whose default follows
+ * the apps' limits. */
 static void
-configure_nets(const skt_config_t *cfg)
+configure_nets(const skt_config_t *cfg, int reload)
 {
     skt_net_t *nets[2] = {server->net, server->metrics_net};
-    input_budget.limit = (size_t)cfg->max_buffered_input_in_mb << 20;
+    size_t ws_max = (size_t)cfg->ws_max_payload_in_kb * 1024;
+    if (reload && ws_max != skt_net_opts(server->net)->max_ws_payload)
+        skt_log(SKT_LOG_INFO, "SIGHUP: WebSocket messages up to %ld KB (wsMaxPayloadInKb)",
+                cfg->ws_max_payload_in_kb);
+    if (!reload)
+        input_budget.limit = (size_t)cfg->max_buffered_input_in_mb << 20;
     for (int i = 0; i < 2; i++) {
         skt_net_opts_t o = *skt_net_opts(nets[i]);
-        o.input_budget = &input_budget;
+        o.max_ws_payload = ws_max;
+        if (!reload)
+            o.input_budget = &input_budget;
         skt_net_configure(nets[i], &o);
     }
 }
@@ -249,6 +258,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
         skt_log(SKT_LOG_WARN, "SIGHUP: host, port and adapter changes need a restart; "
                               "only apps and TLS files were reloaded");
     reload_tls(cfg);
+    configure_nets(cfg, 1);
     skt_config_free(skt_server_reload_apps(server, cfg));
     skt_log(SKT_LOG_INFO, "SIGHUP: %zu app(s) reloaded", skt_apps_count(cfg->apps));
     skt_sd_notifyf("READY=1\nSTATUS=reloaded: %zu app(s)", skt_apps_count(server->cfg->apps));
@@ -283,7 +293,7 @@ cmd_start(const cli_t *cli)
     const char *dir = cli->plugin_dir ? cli->plugin_dir : cfg->plugin_dir;
     server = skt_server_new(base, cfg, dir, err, sizeof(err));
     if (server)
-        configure_nets(cfg);
+        configure_nets(cfg, 0);
     if (!server || skt_server_listen(server, err, sizeof(err)) != 0) {
         skt_log(SKT_LOG_ERROR, "%s", err);
         skt_server_free(server);

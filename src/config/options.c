@@ -408,12 +408,13 @@ const skt_option_t skt_options[] = {
     {.name = "wsMaxPayloadInKb",
      .env = "SOKETI_WS_MAX_PAYLOAD_IN_KB",
      .type = SKT_OPT_INT,
-     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
-     .def = "102400",
+     .flags = SKT_OPT_RANGE | SKT_OPT_DYNAMIC | SKT_OPT_SOKETI_C,
      .offset = OFF(ws_max_payload_in_kb),
      .min = 1,
      .max = NOMAX,
-     .doc = "Largest WebSocket message a client may send, in KB (soketi: 100 MB)."},
+     .doc = "Largest WebSocket message a client may send, in KB (close 1009 past it); default: "
+            "the largest maxEventPayloadInKb or maxPresenceMemberSizeInKb of the apps plus 4 "
+            "(soketi: 100 MB)."},
     {.name = "httpApi.authTimestampWindow",
      .env = "SOKETI_HTTP_AUTH_TIMESTAMP_WINDOW",
      .type = SKT_OPT_INT,

@@ -10,10 +10,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 import {
-    OPCODES, REFERENCE, SANITIZED, cleanup, encodeFrame, parseHttpResponses, pusherClient, pusherRest, rawPusher, rssKiB, sleep,
-    startServer, subscribe, waitConnected, waitFor,
+    APP, DEFAULT_WS_PATH, OPCODES, REFERENCE, SANITIZED, cleanup, parseHttpResponses, pusherClient, pusherRest,
+    rawPusher, rssKiB, sleep, startServer, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
@@ -89,4 +91,39 @@ test('partial frames and bodies past maxBufferedInputInMb: 1013 and 503, memory 
         if (!SANITIZED) assert.ok(grown < 32 * 1024, `RSS grew by ${grown} KiB`);
         const ms = await bystanderWorks(server);
         assert.ok(ms < 2000, `the bystander's event took ${ms} ms`);
+    });
+
+/** A pusher:ping whose JSON text is exactly bytes long (padded in data). */
+function pingOfSize(bytes) {
+    const bare = JSON.stringify({ event: 'pusher:ping', data: { pad: '' } });
+    return JSON.stringify({ event: 'pusher:ping', data: { pad: 'p'.repeat(bytes - bare.length) } });
+}
+
+/** Sends msg on a fresh connection; resolves 'pong' or the close code. */
+async function answerTo(server, msg) {
+    const ws = await rawPusher(server, DEFAULT_WS_PATH);
+    ws.send(msg);
+    const r = await Promise.race([
+        ws.nextEvent('pusher:pong', 5000).then(() => 'pong', () => 'none'),
+        ws.nextClose(5000).then((c) => c.code, () => 'none')]);
+    ws.destroy();
+    return r;
+}
+
+test('wsMaxPayloadInKb follows the apps: 104 KB by default (1009 past it), and after SIGHUP the new limits', { skip, timeout: 60000 },
+    async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-wsmax-'));
+        after(() => fs.rmSync(dir, { recursive: true, force: true }));
+        const file = path.join(dir, 'config.json');
+        const write = (extra) => fs.writeFileSync(file, JSON.stringify({ appManager: { array: { apps: [{ ...APP, ...extra }] } } }));
+        write({});
+        const server = await startServer({ args: [`--config=${file}`] });
+        assert.equal(await answerTo(server, pingOfSize(104 * 1024)), 'pong');
+        assert.equal(await answerTo(server, pingOfSize(104 * 1024 + 1)), 1009);
+
+        write({ maxEventPayloadInKb: 200 });
+        server.proc.kill('SIGHUP');
+        await until(() => /WebSocket messages up to 204 KB/.test(server.output()), 5000, 'the reload');
+        assert.equal(await answerTo(server, pingOfSize(150 * 1024)), 'pong');
+        assert.equal(await answerTo(server, pingOfSize(204 * 1024 + 1)), 1009);
     });
