@@ -25,7 +25,8 @@ typedef struct fixture_s {
     int port;
     int heads;          /* on_request_head calls */
     int requests;       /* on_request calls */
-    size_t body_len;    /* of the last request */
+    size_t body_len;    /* of the last request with a body */
+    char *body;         /* a copy of that body */
     int head_answer;    /* 0: read the body; else the status to refuse with */
     int messages;       /* on_ws_message calls */
     size_t message_len; /* of the last message */
@@ -37,7 +38,12 @@ static void
 on_request(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len)
 {
     fx.requests++;
-    fx.body_len = body_len;
+    if (body_len) { /* the last body, for tests that check its bytes */
+        fx.body_len = body_len;
+        free(fx.body);
+        fx.body = malloc(body_len + 1);
+        memcpy(fx.body, body, body_len + 1);
+    }
     if (req->upgrade_websocket)
         skt_conn_ws_accept(c, req);
     else
@@ -89,6 +95,7 @@ fixture_start(skt_net_opts_t opts, int with_head_handler)
 static void
 fixture_stop(void)
 {
+    free(fx.body);
     skt_net_free(fx.net);
     event_base_free(fx.base);
 }
@@ -254,6 +261,44 @@ START_TEST(head_handler_only_for_bodies)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- chunked bodies */
+
+/* A chunked body sent in pieces cut anywhere (inside sizes, data and line
+ * ends), the loop running between them, then a pipelined request. */
+START_TEST(chunked_body_in_pieces)
+{
+    skt_net_opts_t o = {.max_body = 1 << 20};
+    fixture_start(o, 0);
+    int fd = client();
+    char req[200000], want[100000];
+    size_t n = (size_t)snprintf(req, sizeof(req),
+                                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    size_t wl = 0;
+    for (int i = 0; wl < 90000; i++) {
+        size_t len = 1 + (size_t)(i * 37 % 3000);
+        n += (size_t)snprintf(req + n, sizeof(req) - n, "%zx;ext=%d\r\n", len, i);
+        for (size_t k = 0; k < len; k++)
+            want[wl++] = req[n++] = (char)('a' + (i + k) % 26);
+        n += (size_t)snprintf(req + n, sizeof(req) - n, "\r\n");
+    }
+    n += (size_t)snprintf(req + n, sizeof(req) - n,
+                          "0\r\nTrailer: x\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    char out[4096];
+    int eof;
+    for (size_t off = 0, step = 1; off < n; off += step, step = step * 7 % 4093 + 1) {
+        send_all(fd, req + off, off + step > n ? n - off : step);
+        recv_for(-1, out, sizeof(out), 1, &eof);
+    }
+    recv_for(fd, out, sizeof(out), 200, &eof);
+    ck_assert_int_eq(fx.requests, 2);
+    ck_assert_uint_eq(fx.body_len, wl);
+    ck_assert(memcmp(fx.body, want, wl) == 0);
+    ck_assert_int_eq(fx.body[wl], '\0');
+    close(fd);
+    fixture_stop();
+}
+END_TEST
+
 /* ---------------------------------------------------------------- input budget */
 
 /* A client that completed a WebSocket handshake (the 101 is read). */
@@ -405,6 +450,10 @@ conn_suite(void)
     tcase_add_test(tc, head_accepted_body_read);
     tcase_add_test(tc, head_handler_only_for_bodies);
     tcase_add_test(tc, no_head_handler_reads_bodies);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("chunked");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, chunked_body_in_pieces);
     suite_add_tcase(s, tc);
     tc = tcase_create("input_budget");
     tcase_set_timeout(tc, 30);

@@ -165,6 +165,7 @@ skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
         parsed = 1;
         rq->head_len = (size_t)r;
         rq->chunked = req.chunked;
+        skt_http_chunked_init(&rq->ch);
         rq->content_length = req.content_length > 0 ? (uint64_t)req.content_length : 0;
         if (http_head_done(c, rq, &req) != 0)
             return 0;
@@ -173,29 +174,20 @@ skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
     char *body = data + head;
     size_t body_len = 0, used = head;
     if (rq->chunked) {
-        /* Decode a copy, so that an incomplete body stays intact for the
-         * next attempt; chunked uploads are rare in Pusher clients. */
-        char *copy = malloc(len - head + 1);
-        if (!copy) {
-            skt_conn_close_now(c);
-            return 0;
-        }
-        memcpy(copy, data + head, len - head);
-        skt_http_chunked_t st;
-        skt_http_chunked_init(&st);
+        /* Decoded in place as the bytes arrive, each byte once: the decoder
+         * keeps its progress in rq, with the input. */
         size_t raw = 0;
         int cr =
-            skt_http_chunked_decode(&st, copy, len - head, net->opts.max_body, &body_len, &raw);
-        if (cr <= 0) {
-            free(copy);
+            skt_http_chunked_decode(&rq->ch, body, len - head, net->opts.max_body, &body_len, &raw);
+        if (cr == 0)
+            return 0;
+        if (cr < 0) {
             if (cr == -2)
                 skt_conn_http_fail(c, 413, "The payload size is too big.");
-            else if (cr < 0)
+            else
                 skt_conn_http_fail(c, 400, "Malformed chunked body.");
             return 0;
         }
-        memcpy(body, copy, body_len);
-        free(copy);
         used = head + raw;
     } else if (rq->content_length) {
         if (len - head < rq->content_length)

@@ -182,6 +182,12 @@ conn_in_room(skt_conn_t *c)
         return -1;
     }
     size_t cap = in->cap * 2 + SKT_CONN_READ_CHUNK;
+    /* A body of known length: grow to it (and a little room), not past. */
+    size_t need = c->mode == SKT_CONN_HTTP && in->req.head_len && !in->req.chunked
+                      ? in->req.head_len + (size_t)in->req.content_length
+                      : 0;
+    if (need > in->cap && need + SKT_CONN_READ_CHUNK / 4 < cap)
+        cap = need + SKT_CONN_READ_CHUNK / 4;
     if (skt_conn_budget_take(c, cap - in->cap) != 0) {
         skt_conn_in_free(c);
         return -1;

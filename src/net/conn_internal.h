@@ -64,6 +64,7 @@ enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
 typedef struct skt_conn_req_s {
     size_t head_len;         /* 0 until the head is complete */
     uint64_t content_length; /* of a body that is not chunked */
+    skt_http_chunked_t ch;   /* the decoder of a chunked body, decoding in place */
     uint8_t chunked;         /* the body is chunked */
     uint8_t announced;       /* on_request_head has been called */
 } skt_conn_req_t;

@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
-import { REFERENCE, SANITIZED, cleanup, rssKiB, sleep, startServer } from './harness.mjs';
+import {
+    REFERENCE, SANITIZED, cleanup, cpuTicks, parseHttpResponses, rawPusher, rssKiB, sleep, startServer, until,
+} from './harness.mjs';
 
 after(cleanup);
 
@@ -67,3 +69,51 @@ for (const [name, port, path] of [['main port, GET /', 'port', '/'], ['metrics p
             sock.destroy();
         });
 }
+
+/** Pings every 100 ms on a raw Pusher connection until stop(); resolves the worst round trip. */
+async function pinger(server) {
+    const ws = await rawPusher(server);
+    let worst = 0;
+    let running = true;
+    const done = (async () => {
+        while (running) {
+            const t0 = Date.now();
+            ws.send({ event: 'pusher:ping', data: {} });
+            await ws.nextEvent('pusher:pong', 10000);
+            worst = Math.max(worst, Date.now() - t0);
+            await sleep(100);
+        }
+        ws.destroy();
+        return worst;
+    })();
+    return { stop: () => { running = false; return done; } };
+}
+
+test('a slow 32 MB chunked upload costs CPU in proportion, and a bystander\'s pings stay fast', { skip, timeout: 60000 },
+    async (t) => {
+        const server = await startServer({ env: { SOKETI_MAX_BUFFERED_INPUT_IN_MB: '256' } });
+        const ping = await pinger(server);
+        const sock = net.connect(server.port, '127.0.0.1');
+        sock.on('error', () => { /* reset after the answer: fine */ });
+        const got = [];
+        sock.on('data', (d) => got.push(d));
+        await new Promise((r) => sock.once('connect', r));
+        const cpu0 = cpuTicks(server.proc.pid);
+        sock.write('POST /apps/app-id/events HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n'
+            + 'Transfer-Encoding: chunked\r\n\r\n');
+        const data = Buffer.alloc(4096, 0x61);
+        const chunk = Buffer.concat([Buffer.from('1000\r\n'), data, Buffer.from('\r\n')]);
+        const burst = Buffer.concat(Array(8).fill(chunk)); // 32 KB of data per write
+        for (let sent = 0; sent < 32 << 20; sent += 8 * 4096) {
+            if (!sock.write(burst)) await new Promise((r) => sock.once('drain', r));
+            await sleep(2);
+        }
+        sock.write('0\r\n\r\n');
+        await until(() => parseHttpResponses(Buffer.concat(got)).length > 0, 20000, 'the answer');
+        const used = cpuTicks(server.proc.pid) - cpu0;
+        const worst = await ping.stop();
+        t.diagnostic(`CPU ${used} ticks for the upload; worst ping ${worst} ms; answer ${parseHttpResponses(Buffer.concat(got))[0].status}`);
+        assert.ok(used < 60, `the daemon used ${used} CPU ticks for a 32 MB chunked upload`);
+        assert.ok(worst < 1000, `a bystander's ping took ${worst} ms`);
+        sock.destroy();
+    });
