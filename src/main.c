@@ -171,7 +171,8 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
 }
 
 /* Applies the connection-layer options the server does not pass when it
- * creates its nets: at start-up the input budget both ports share; at start-up
+ * creates its nets: at start-up the input budget both ports share and the
+ * request head timeout; at start-up
  * and on SIGHUP (reload) the largest WebSocket message, whose default follows
  * the apps' limits. */
 static void
@@ -187,8 +188,10 @@ configure_nets(const skt_config_t *cfg, int reload)
     for (int i = 0; i < 2; i++) {
         skt_net_opts_t o = *skt_net_opts(nets[i]);
         o.max_ws_payload = ws_max;
-        if (!reload)
+        if (!reload) {
             o.input_budget = &input_budget;
+            o.header_timeout = (unsigned)cfg->http_api.header_timeout;
+        }
         skt_net_configure(nets[i], &o);
     }
 }

@@ -299,6 +299,49 @@ START_TEST(chunked_body_in_pieces)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- header timeout */
+
+START_TEST(header_timeout_slowloris)
+{
+    skt_net_opts_t o = {.max_body = 1000, .header_timeout = 1, .http_idle_timeout = 4};
+    fixture_start(o, 0);
+    int silent = client();
+    int drip = client();
+    int idle = client();
+    const char *get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    send_all(idle, get, strlen(get));
+    const char *head = "GET / HTTP/1.1\r\nHost: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    char out[4096], junk[4096];
+    int eof = 0, silent_eof = 0;
+    size_t got = 0;
+    long t0 = now_ms(), closed_at = 0;
+    /* One byte every 100 ms: each resets no deadline. */
+    for (size_t i = 0; i < strlen(head) && !eof; i++) {
+        send_all(drip, head + i, 1);
+        got += recv_for(drip, out + got, sizeof(out) - got, 100, &eof);
+        if (!silent_eof)
+            recv_for(silent, junk, sizeof(junk), 1, &silent_eof);
+        if (eof)
+            closed_at = now_ms();
+    }
+    ck_assert_msg(eof, "the dribbling client was not closed");
+    ck_assert_msg(closed_at - t0 < 3500, "closed after %ld ms", closed_at - t0);
+    ck_assert_msg(strncmp(out, "HTTP/1.1 408 ", 13) == 0, "answer: %s", out);
+    recv_for(silent, junk, sizeof(junk), 100, &silent_eof);
+    ck_assert_msg(silent_eof && junk[0] == '\0', "the silent client is closed without an answer");
+    /* The keep-alive client that finished its request is still there. */
+    recv_for(idle, junk, sizeof(junk), 10, &eof);
+    ck_assert_int_eq(eof, 0);
+    skt_net_stats_t st;
+    skt_net_stats(fx.net, &st);
+    ck_assert_uint_eq(st.header_timeouts, 2);
+    close(silent);
+    close(drip);
+    close(idle);
+    fixture_stop();
+}
+END_TEST
+
 /* ---------------------------------------------------------------- input budget */
 
 /* A client that completed a WebSocket handshake (the 101 is read). */
@@ -454,6 +497,10 @@ conn_suite(void)
     tc = tcase_create("chunked");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, chunked_body_in_pieces);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("header_timeout");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, header_timeout_slowloris);
     suite_add_tcase(s, tc);
     tc = tcase_create("input_budget");
     tcase_set_timeout(tc, 30);

@@ -146,6 +146,7 @@ typedef struct skt_config_s {
         } accept_traffic;
         long max_header_size_in_kb; /* soketi-c */
         long auth_timestamp_window; /* soketi-c, seconds */
+        long header_timeout;        /* soketi-c, seconds */
     } http_api;
     struct {
         char *process_id; /* default: this process's pid */

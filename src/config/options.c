@@ -415,6 +415,16 @@ const skt_option_t skt_options[] = {
      .doc = "Largest WebSocket message a client may send, in KB (close 1009 past it); default: "
             "the largest maxEventPayloadInKb or maxPresenceMemberSizeInKb of the apps plus 4 "
             "(soketi: 100 MB)."},
+    {.name = "httpApi.headerTimeout",
+     .env = "SOKETI_HTTP_HEADER_TIMEOUT",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "10",
+     .offset = OFF(http_api.header_timeout),
+     .min = 1,
+     .max = 3600,
+     .doc = "Seconds a request head may take to arrive in full, from its first byte (from the "
+            "connection, TLS handshake included, for the first); past it: 408 and closed."},
     {.name = "httpApi.authTimestampWindow",
      .env = "SOKETI_HTTP_AUTH_TIMESTAMP_WINDOW",
      .type = SKT_OPT_INT,

@@ -230,7 +230,7 @@ skt_net_accept(skt_net_t *net, evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     event_add(&c->ev, NULL);
     net->count++;
-    skt_conn_lru_touch(c, LRU_HTTP);
+    skt_conn_lru_touch(c, LRU_HEAD); /* the first head is due from now */
     if (skt_log_enabled(SKT_LOG_DEBUG)) {
         char peer[64];
         skt_conn_peer(c, peer, sizeof(peer));
@@ -241,20 +241,43 @@ skt_net_accept(skt_net_t *net, evutil_socket_t fd)
 
 /* ---------------------------------------------------------------- timeouts */
 
-/* Closes what has idled past its timeout: HTTP keep-alive and half-sent
- * requests, silent WebSocket clients (4201, as Pusher's "pong not
- * received"), and closing sockets whose peer never finished the handshake. */
+/* A request head did not arrive in time (slowloris): a client that sent some
+ * of it learns why (408); one that sent nothing, or not even a TLS handshake,
+ * is closed. */
+static void
+net_head_timeout(skt_conn_t *c)
+{
+    c->net->stats.header_timeouts++;
+    skt_log(SKT_LOG_DEBUG, "connection %d: request head not received in time",
+            (int)event_get_fd(&c->ev));
+    if (c->in && c->in->len && !(c->flags & (F_CLOSING | F_CLOSE_AFTER))) {
+        skt_conn_http_fail(c, 408, "The request head did not arrive in time.");
+        if (!(c->flags & F_CLOSED))
+            skt_conn_lru_touch(c, LRU_CLOSING); /* time to write the answer */
+        return;
+    }
+    skt_conn_close_now(c);
+}
+
+/* Closes what is past its timeout: request heads not complete in time, HTTP
+ * keep-alive and half-sent requests, silent WebSocket clients (4201, as
+ * Pusher's "pong not received"), and closing sockets whose peer never
+ * finished the handshake. */
 static void
 net_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     skt_net_t *net = arg;
     uint32_t now = skt_conn_now();
-    unsigned limits[LRU_COUNT] = {0, net->opts.http_idle_timeout, net->opts.ws_idle_timeout,
+    unsigned head =
+        net->opts.header_timeout ? net->opts.header_timeout : net->opts.http_idle_timeout;
+    unsigned limits[LRU_COUNT] = {0, head, net->opts.http_idle_timeout, net->opts.ws_idle_timeout,
                                   SKT_CONN_CLOSING_TIMEOUT};
-    for (int l = LRU_HTTP; l < LRU_COUNT; l++) {
+    for (int l = LRU_HEAD; l < LRU_COUNT; l++) {
         skt_conn_t *c;
         while ((c = net->lru[l].head) && now - c->last_active >= limits[l]) {
-            if (l == LRU_WS)
+            if (l == LRU_HEAD)
+                net_head_timeout(c);
+            else if (l == LRU_WS)
                 skt_conn_ws_close(c, 4201, "Pong reply not received in time");
             if (c->lru == (uint8_t)l)
                 skt_conn_close_now(c);
@@ -354,7 +377,7 @@ skt_net_free(skt_net_t *net)
     if (!net)
         return;
     skt_net_stop_listening(net);
-    for (int l = LRU_HTTP; l < LRU_COUNT; l++)
+    for (int l = LRU_HEAD; l < LRU_COUNT; l++)
         while (net->lru[l].head)
             skt_conn_close_now(net->lru[l].head);
     while (net->dirty) {

@@ -108,6 +108,10 @@ typedef struct skt_net_opts_s {
     size_t max_backpressure;        /* unwritten bytes before a slow reader is dropped */
     unsigned ws_idle_timeout;       /* seconds without input before close 4201 */
     unsigned http_idle_timeout;     /* seconds an HTTP connection may idle */
+    unsigned header_timeout;        /* seconds a request head may take to arrive in full,
+                                     * from its first byte (from accept for a new
+                                     * connection, TLS handshake included); past it:
+                                     * 408 if some came, else closed. 0: the idle one */
     skt_net_budget_t *input_budget; /* NULL: the net's own, without a limit */
     skt_tls_t *tls;                 /* NULL, or TLS on every connection (net/tls.h); the
                                      * net owns it from skt_net_new() on, even on failure */

@@ -40,6 +40,26 @@ conn_hold_update(skt_conn_t *c)
         skt_conn_mark_dirty(c); /* the transport kept input while we held */
 }
 
+/* Puts c, after its input was processed, on the timeout list of what it
+ * waits for: a request head it has begun (kept where it is when it already
+ * waits for that head: the head's deadline runs from its first byte), or
+ * anything else, stamped as active now. */
+static void
+conn_timeout_update(skt_conn_t *c)
+{
+    if (c->flags & (F_CLOSED | F_CLOSING | F_CLOSE_AFTER | F_DOOMED))
+        return;
+    if (c->mode == SKT_CONN_WS) {
+        skt_conn_lru_touch(c, LRU_WS);
+        return;
+    }
+    int in_head = c->in && c->in->len && !c->in->req.head_len && !(c->flags & F_AWAIT);
+    if (!in_head)
+        skt_conn_lru_touch(c, LRU_HTTP);
+    else if (c->lru != LRU_HEAD)
+        skt_conn_lru_touch(c, LRU_HEAD);
+}
+
 /* Runs the HTTP or WebSocket parser over data until it needs more input or
  * the connection stops reading. Returns the bytes consumed. */
 static size_t
@@ -161,6 +181,7 @@ skt_conn_process_buffered(skt_conn_t *c)
     if (!(c->flags & F_CLOSED) && c->in)
         conn_keep_rest(c, &c->in->req, c->in->data, c->in->len, used);
     conn_hold_update(c);
+    conn_timeout_update(c);
     skt_conn_unref(c);
 }
 
@@ -233,7 +254,6 @@ skt_conn_read(skt_conn_t *c)
             in->len = 0;
         return;
     }
-    skt_conn_lru_touch(c, c->mode == SKT_CONN_WS ? LRU_WS : LRU_HTTP);
     if (in) {
         in->len += (size_t)n;
         data = in->data;
@@ -247,6 +267,7 @@ skt_conn_read(skt_conn_t *c)
     size_t used = conn_process(c, rq, data, len);
     conn_keep_rest(c, rq, data, len, used);
     conn_hold_update(c);
+    conn_timeout_update(c);
 }
 
 void

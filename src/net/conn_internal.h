@@ -49,8 +49,10 @@ enum {
  * request waits (and reading stops while it does); at most max_backpressure. */
 #define SKT_CONN_HTTP_OUT_GATE 65536
 
-/* Which timeout list holds a connection (skt_conn_t.lru). */
-enum { LRU_NONE = 0, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
+/* Which timeout list holds a connection (skt_conn_t.lru). Each is ordered by
+ * its stamp (last_active): LRU_HEAD by when the request head being waited for
+ * began (accept, or its first byte), the others by the last activity. */
+enum { LRU_NONE = 0, LRU_HEAD, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
 
 #define SKT_CONN_CLOSING_TIMEOUT 2 /* seconds a closing socket waits for its peer */
 #define SKT_CONN_READ_CHUNK 65536  /* the shared read buffer */

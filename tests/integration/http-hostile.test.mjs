@@ -117,3 +117,39 @@ test('a slow 32 MB chunked upload costs CPU in proportion, and a bystander\'s pi
         assert.ok(worst < 1000, `a bystander's ping took ${worst} ms`);
         sock.destroy();
     });
+
+/** A client that writes head one byte every 100 ms; resolves { ms: when the server closed
+ *  it (from t0), status: of its answer }. */
+async function dribble(port, head, t0) {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => { /* reset after the 408: fine */ });
+    const got = [];
+    sock.on('data', (d) => got.push(d));
+    const closed = new Promise((r) => sock.once('close', () => r(Date.now() - t0)));
+    await new Promise((r) => sock.once('connect', r));
+    let i = 0;
+    const timer = setInterval(() => {
+        if (sock.destroyed || i >= head.length) clearInterval(timer);
+        else sock.write(head.subarray(i, ++i));
+    }, 100);
+    const ms = await closed;
+    clearInterval(timer);
+    return { ms, status: (parseHttpResponses(Buffer.concat(got))[0] || {}).status };
+}
+
+test('slowloris: request heads dribbled a byte every 100 ms get 408 after httpApi.headerTimeout', { skip, timeout: 60000 },
+    async (t) => {
+        const server = await startServer({ env: { SOKETI_HTTP_HEADER_TIMEOUT: '2' } });
+        const head = Buffer.from(`GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: ${'s'.repeat(200)}\r\n\r\n`);
+        const t0 = Date.now();
+        const drips = [...Array(100)].map(() => dribble(server.port, head, t0));
+        await sleep(1000);
+        const by = await timedGet(server.port, '/ready');
+        assert.equal(by.status, 200);
+        assert.ok(by.ms < 1000, `a bystander waited ${by.ms} ms`);
+        const done = await Promise.all(drips);
+        const worst = Math.max(...done.map((d) => d.ms));
+        t.diagnostic(`dribbling connections closed after ${Math.min(...done.map((d) => d.ms))}-${worst} ms`);
+        assert.ok(done.every((d) => d.status === 408), `answers: ${[...new Set(done.map((d) => d.status))]}`);
+        assert.ok(worst < 6000, `the last dribbling connection was closed after ${worst} ms`);
+    });
