@@ -65,6 +65,16 @@ on_ws_message(skt_conn_t *c, int binary, char *data, size_t len)
 {
     fx.messages++;
     fx.message_len = len;
+    /* Commands of the output tests: "send <count> <bytes>" queues count
+     * messages of bytes each, at once. */
+    unsigned count, bytes;
+    if (sscanf(data, "send %u %u", &count, &bytes) == 2) {
+        char *msg = malloc(bytes);
+        memset(msg, 'o', bytes);
+        for (unsigned i = 0; i < count; i++)
+            skt_conn_send_text(c, msg, bytes);
+        free(msg);
+    }
 }
 
 /* Starts a plain net on a loopback port with opts (conn_size and the
@@ -483,6 +493,56 @@ START_TEST(budget_counts_fragments)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- output bound */
+
+/* Sends a masked text frame holding text. */
+static void
+ws_send(int fd, const char *text)
+{
+    unsigned char fh[14];
+    size_t hl = frame_head(fh, 1, 1, strlen(text));
+    send_all(fd, (char *)fh, hl);
+    send_all(fd, text, strlen(text));
+}
+
+/* Reads for ms milliseconds; returns the bytes received (*eof on close). */
+static size_t
+ws_drain(int fd, int ms, int *eof)
+{
+    static char buf[1 << 20];
+    size_t total = 0;
+    long end = now_ms() + ms;
+    *eof = 0;
+    while (now_ms() < end && !*eof)
+        total += recv_for(fd, buf, sizeof(buf), 20, eof);
+    return total;
+}
+
+START_TEST(one_big_message_is_not_a_slow_reader)
+{
+    skt_net_opts_t o = {.max_body = 1000, .max_ws_payload = 1 << 20, .max_backpressure = 65536};
+    fixture_start(o, 0);
+    int w = ws_client();
+    /* 200 KB on its own, and small ones queued behind it at once: all go. */
+    ws_send(w, "send 1 200000");
+    ws_send(w, "send 3 1000");
+    int eof;
+    size_t got = ws_drain(w, 300, &eof);
+    ck_assert_int_eq(eof, 0);
+    ck_assert_uint_eq(got, (200000 + 10) + 3 * (1000 + 4)); /* with frame headers */
+    /* Two at once: the second is refused, the client stays. */
+    ws_send(w, "send 2 200000");
+    got = ws_drain(w, 300, &eof);
+    ck_assert_int_eq(eof, 0);
+    ck_assert_uint_eq(got, 200000 + 10);
+    /* A queue that keeps growing past the limit still dooms it (4100). */
+    ws_send(w, "send 200 16000");
+    ck_assert_uint_eq(recv_close_code(w), 4100);
+    close(w);
+    fixture_stop();
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -501,6 +561,10 @@ conn_suite(void)
     tc = tcase_create("header_timeout");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, header_timeout_slowloris);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("output_bound");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, one_big_message_is_not_a_slow_reader);
     suite_add_tcase(s, tc);
     tc = tcase_create("input_budget");
     tcase_set_timeout(tc, 30);

@@ -78,8 +78,10 @@ struct skt_conn_inbuf_s {
 };
 
 struct skt_conn_outq_s {
-    size_t bytes; /* unwritten bytes in all queued buffers */
-    uint32_t off; /* bytes of bufs[head] already written */
+    size_t bytes;   /* unwritten bytes in all queued buffers */
+    skt_buf_t *big; /* a queued message over max_backpressure on its own, or NULL
+                     * (identity only: the ring holds the reference) */
+    uint32_t off;   /* bytes of bufs[head] already written */
     uint32_t head, count, cap;
     skt_buf_t *bufs[];
 };

@@ -51,6 +51,7 @@ skt_conn_doom(skt_conn_t *c, uint16_t code)
             skt_buf_unref(q->bufs[(q->head + i) % q->cap]);
         q->count = n;
         q->bytes = bytes;
+        q->big = NULL; /* doomed: nothing more is queued */
     } else {
         skt_conn_outq_free(q);
         c->out = NULL;
@@ -78,11 +79,67 @@ skt_conn_doom_now(skt_conn_t *c)
         skt_conn_lru_touch(c, LRU_WS);
 }
 
+/* What the output bound (max_backpressure) says of a message of len bytes. */
+enum { OUT_QUEUE, OUT_QUEUE_BIG, OUT_REFUSE, OUT_DOOM };
+
+/* The queue may hold max_backpressure bytes plus one message larger than that
+ * on its own (a sign-in answer with a large user_data, a large answer): such a
+ * message is no sign of a slow reader, and the message limits bound it. A
+ * second one while the first waits is refused (a WebSocket message is dropped;
+ * an HTTP answer cannot be, so that connection is closed). Anything else that
+ * takes the rest of the queue past the limit is a reader too slow to keep. */
+static int
+outq_verdict(const skt_conn_t *c, size_t len)
+{
+    size_t limit = c->net->opts.max_backpressure;
+    const skt_conn_outq_t *q = c->out;
+    if (!limit)
+        return OUT_QUEUE;
+    if (len > limit) {
+        if (!q || !q->big)
+            return OUT_QUEUE_BIG;
+        return c->mode == SKT_CONN_WS ? OUT_REFUSE : OUT_DOOM;
+    }
+    size_t queued = q ? q->bytes : 0, big = q && q->big ? q->big->len : 0;
+    size_t rest = queued > big ? queued - big : 0;
+    return rest + len > limit ? OUT_DOOM : OUT_QUEUE;
+}
+
+/* Closes c for output it does not read: a WebSocket with 4100 ("over
+ * capacity"), an HTTP connection at once. */
+static void
+outq_overflow(skt_conn_t *c, size_t len)
+{
+    size_t queued = c->out ? c->out->bytes : 0, limit = c->net->opts.max_backpressure;
+    if (c->mode == SKT_CONN_WS) {
+        skt_log(SKT_LOG_WARN, "dropping a client with %zu unread bytes queued (limit %zu)",
+                queued + len, limit);
+        skt_conn_doom(c, 4100);
+        return;
+    }
+    skt_log(SKT_LOG_DEBUG, "closing an HTTP client with %zu unread bytes queued (limit %zu)",
+            queued + len, limit);
+    c->net->stats.http_output_closed++;
+    skt_conn_doom(c, 0);
+}
+
 void
 skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
 {
     if (c->flags & (F_CLOSED | F_CLOSING | F_DOOMED))
         return;
+    int verdict = outq_verdict(c, frame->len);
+    if (verdict == OUT_REFUSE) {
+        skt_log(SKT_LOG_DEBUG,
+                "connection %d: a %u-byte message refused: another one over the "
+                "output limit is still queued",
+                (int)event_get_fd(&c->ev), (unsigned)frame->len);
+        return;
+    }
+    if (verdict == OUT_DOOM) {
+        outq_overflow(c, frame->len);
+        return;
+    }
     skt_conn_outq_t *q = c->out;
     if (!q || q->count == q->cap) {
         uint32_t cap = q ? q->cap * 2 : 4;
@@ -92,6 +149,7 @@ skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
             return;
         }
         nq->bytes = q ? q->bytes : 0;
+        nq->big = q ? q->big : NULL;
         nq->off = q ? q->off : 0;
         nq->head = 0;
         nq->count = q ? q->count : 0;
@@ -101,26 +159,11 @@ skt_conn_send_buf(skt_conn_t *c, skt_buf_t *frame)
         free(q);
         c->out = q = nq;
     }
-    size_t limit = c->net->opts.max_backpressure;
-    if (c->mode == SKT_CONN_HTTP && limit && q->bytes && q->bytes + frame->len > limit) {
-        /* Answers are queued one request at a time (skt_conn_http_blocked), so
-         * only answers nobody reads get here. */
-        skt_log(SKT_LOG_DEBUG, "closing an HTTP client with %zu unread bytes queued (limit %zu)",
-                q->bytes, limit);
-        c->net->stats.http_output_closed++;
-        skt_conn_doom(c, 0);
-        return;
-    }
     q->bufs[(q->head + q->count) % q->cap] = skt_buf_ref(frame);
     q->count++;
     q->bytes += frame->len;
-    if (limit && q->bytes > limit && c->mode == SKT_CONN_WS) {
-        /* A reader this slow would grow our memory without bound: drop it. */
-        skt_log(SKT_LOG_WARN, "dropping a client with %zu unread bytes queued (limit %zu)",
-                q->bytes, c->net->opts.max_backpressure);
-        skt_conn_doom(c, 4100);
-        return;
-    }
+    if (verdict == OUT_QUEUE_BIG)
+        q->big = frame;
     skt_conn_mark_dirty(c);
 }
 
@@ -137,6 +180,8 @@ skt_conn_outq_consume(skt_conn_outq_t *q, size_t w)
         }
         w -= avail;
         q->off = 0;
+        if (b == q->big)
+            q->big = NULL;
         skt_buf_unref(b);
         q->head = (q->head + 1) % q->cap;
         q->count--;

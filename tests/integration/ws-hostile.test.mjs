@@ -127,3 +127,20 @@ test('wsMaxPayloadInKb follows the apps: 104 KB by default (1009 past it), and a
         assert.equal(await answerTo(server, pingOfSize(150 * 1024)), 'pong');
         assert.equal(await answerTo(server, pingOfSize(204 * 1024 + 1)), 1009);
     });
+
+test('one outgoing message over maxBackpressureInKb (a sign-in echoing 1 MB of user_data) reaches a reading client',
+    { skip, timeout: 60000 }, async () => {
+        const server = await startServer({
+            env: { SOKETI_MAX_BACKPRESSURE_IN_KB: '256', SOKETI_WS_MAX_PAYLOAD_IN_KB: '4096' },
+        });
+        const ws = await rawPusher(server);
+        const userData = JSON.stringify({ id: 'big-user', user_info: { blob: 'u'.repeat(1 << 20) } });
+        const { auth } = pusherRest(server).authenticateUser(ws.socketId, JSON.parse(userData));
+        ws.send({ event: 'pusher:signin', data: { auth, user_data: userData } });
+        const ok = await ws.nextEvent('pusher:signin_success', 10000);
+        const data = typeof ok.data === 'string' ? JSON.parse(ok.data) : ok.data;
+        assert.equal(data.user_data.length, userData.length);
+        ws.send({ event: 'pusher:ping', data: {} });
+        await ws.nextEvent('pusher:pong', 5000);
+        assert.equal(ws.closeInfo(), null);
+    });
