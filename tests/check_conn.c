@@ -44,8 +44,11 @@ on_request(skt_conn_t *c, const skt_http_req_t *req, char *body, size_t body_len
         fx.body = malloc(body_len + 1);
         memcpy(fx.body, body, body_len + 1);
     }
+    static char big[4000];
     if (req->upgrade_websocket)
         skt_conn_ws_accept(c, req);
+    else if (req->path_len == 4 && memcmp(req->path, "/big", 4) == 0)
+        skt_conn_http_respond(c, 200, NULL, "text/plain", big, sizeof(big), 0);
     else
         skt_conn_http_respond(c, 200, NULL, "text/plain", "OK", 2, 0);
 }
@@ -543,6 +546,38 @@ START_TEST(one_big_message_is_not_a_slow_reader)
 }
 END_TEST
 
+/* An HTTP client pipelining requests for answers larger than the output limit
+ * and reading none: its requests wait for its answers (it holds no more than
+ * one read of input), and the idle timeout closes it (counted). */
+START_TEST(stats_http_output_closed)
+{
+    skt_net_opts_t o = {.max_body = 1000, .max_backpressure = 1024, .http_idle_timeout = 1};
+    fixture_start(o, 0);
+    int fd = client();
+    int rcv = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    static char reqs[2000 * 32];
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)snprintf(reqs + n, sizeof(reqs) - n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    send_all(fd, reqs, n);
+    skt_net_stats_t st;
+    long end = now_ms() + 5000;
+    char out[16];
+    int eof;
+    do {
+        recv_for(-1, out, sizeof(out), 20, &eof);
+        skt_net_stats(fx.net, &st);
+    } while (!st.http_output_closed && now_ms() < end);
+    ck_assert_uint_eq(st.http_output_closed, 1);
+    ck_assert_uint_lt(fx.requests, 2000);
+    ck_assert_uint_eq(st.connections, 0);
+    ck_assert_uint_eq(st.input_buffered, 0);
+    close(fd);
+    fixture_stop();
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -565,6 +600,7 @@ conn_suite(void)
     tc = tcase_create("output_bound");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, one_big_message_is_not_a_slow_reader);
+    tcase_add_test(tc, stats_http_output_closed);
     suite_add_tcase(s, tc);
     tc = tcase_create("input_budget");
     tcase_set_timeout(tc, 30);

@@ -277,6 +277,8 @@ net_sweep_cb(evutil_socket_t fd, short what, void *arg)
         while ((c = net->lru[l].head) && now - c->last_active >= limits[l]) {
             if (l == LRU_HEAD)
                 net_head_timeout(c);
+            else if (l == LRU_HTTP && c->out && c->out->bytes)
+                net->stats.http_output_closed++; /* answers nobody read */
             else if (l == LRU_WS)
                 skt_conn_ws_close(c, 4201, "Pong reply not received in time");
             if (c->lru == (uint8_t)l)

@@ -53,7 +53,8 @@ conn_timeout_update(skt_conn_t *c)
         skt_conn_lru_touch(c, LRU_WS);
         return;
     }
-    int in_head = c->in && c->in->len && !c->in->req.head_len && !(c->flags & F_AWAIT);
+    /* Input held behind our answers is not the client's delay. */
+    int in_head = c->in && c->in->len && !c->in->req.head_len && !skt_conn_http_blocked(c);
     if (!in_head)
         skt_conn_lru_touch(c, LRU_HTTP);
     else if (c->lru != LRU_HEAD)
