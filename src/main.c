@@ -171,8 +171,8 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
 }
 
 /* Applies the connection-layer options the server does not pass when it
- * creates its nets: at start-up the input budget both ports share and the
- * request head timeout; at start-up
+ * creates its nets: at start-up the input budget both ports share, the
+ * request head timeout and the TLS handshake bound; at start-up
  * and on SIGHUP (reload) the largest WebSocket message, whose default follows
  * the apps' limits. */
 static void
@@ -191,6 +191,7 @@ configure_nets(const skt_config_t *cfg, int reload)
         if (!reload) {
             o.input_budget = &input_budget;
             o.header_timeout = (unsigned)cfg->http_api.header_timeout;
+            o.max_pending_handshakes = (size_t)cfg->ssl.max_pending_handshakes;
         }
         skt_net_configure(nets[i], &o);
     }

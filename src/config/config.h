@@ -198,6 +198,7 @@ typedef struct skt_config_s {
         char *key_path;
         char *passphrase;
         char *ca_path;
+        long max_pending_handshakes; /* soketi-c */
     } ssl;
     long user_authentication_timeout;
     struct {

@@ -351,6 +351,16 @@ const skt_option_t skt_options[] = {
             "Passphrase of the TLS private key."),
     OPT_STR("ssl.caPath", "SOKETI_SSL_CA", "\"\"", ssl.ca_path, 0,
             "CA file (PEM) for client certificates: optional, refused when invalid (as soketi)."),
+    {.name = "ssl.maxPendingHandshakes",
+     .env = "SOKETI_SSL_MAX_PENDING_HANDSHAKES",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "1024",
+     .offset = OFF(ssl.max_pending_handshakes),
+     .min = 1,
+     .max = NOMAX,
+     .doc = "TLS handshakes in progress beyond which a new connection to the TLS port is closed "
+            "at once."},
 
     OPT_INT("userAuthenticationTimeout", "SOKETI_USER_AUTHENTICATION_TIMEOUT", "30000",
             user_authentication_timeout, 0, NOMAX,

@@ -9,7 +9,9 @@
  * that writes each dirty connection once; and its event interest.
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -21,6 +23,12 @@
 #include "net/conn_internal.h"
 #include "util/log.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#define TRIM_AFTER_CLOSES 1000 /* connections closed between two heap trims, at least */
+
 char skt_conn_read_buf[SKT_CONN_READ_CHUNK];
 
 /* Monotonic seconds, for timeouts that must not jump with the wall clock. */
@@ -30,6 +38,24 @@ skt_conn_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint32_t)ts.tv_sec;
+}
+
+void
+skt_net_warn_every(skt_net_warn_t *w, const char *fmt, ...)
+{
+    uint32_t now = skt_conn_now();
+    w->count++;
+    if (w->at && now - w->at < 10)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    skt_log(SKT_LOG_WARN, "%s (%llu time(s) since the last such line)", msg,
+            (unsigned long long)w->count);
+    w->at = now ? now : 1;
+    w->count = 0;
 }
 
 /* The transport state sits after the protocol layer's bytes, so that plain
@@ -182,6 +208,7 @@ skt_conn_close_now(skt_conn_t *c)
     skt_conn_in_free(c);
     skt_conn_frag_free(c);
     c->net->count--;
+    c->net->closed_since_trim++;
     skt_conn_unref(c);
 }
 
@@ -259,6 +286,21 @@ net_head_timeout(skt_conn_t *c)
     skt_conn_close_now(c);
 }
 
+/* Gives the memory of a burst of connections back to the system: glibc keeps
+ * freed heap memory for reuse, so a process that once held 10,000 TLS
+ * handshakes would keep their half gigabyte. Trimming walks the heap, so it
+ * runs only after many connections closed. */
+static void
+net_trim(skt_net_t *net)
+{
+    if (net->closed_since_trim < TRIM_AFTER_CLOSES)
+        return;
+    net->closed_since_trim = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* Closes what is past its timeout: request heads not complete in time, HTTP
  * keep-alive and half-sent requests, silent WebSocket clients (4201, as
  * Pusher's "pong not received"), and closing sockets whose peer never
@@ -275,6 +317,7 @@ net_sweep_cb(evutil_socket_t fd, short what, void *arg)
     for (int l = LRU_HEAD; l < LRU_COUNT; l++) {
         skt_conn_t *c;
         while ((c = net->lru[l].head) && now - c->last_active >= limits[l]) {
+            c->refs++; /* what follows may close it */
             if (l == LRU_HEAD)
                 net_head_timeout(c);
             else if (l == LRU_HTTP && c->out && c->out->bytes)
@@ -283,8 +326,10 @@ net_sweep_cb(evutil_socket_t fd, short what, void *arg)
                 skt_conn_ws_close(c, 4201, "Pong reply not received in time");
             if (c->lru == (uint8_t)l)
                 skt_conn_close_now(c);
+            skt_conn_unref(c);
         }
     }
+    net_trim(net);
 }
 
 /* ---------------------------------------------------------------- net */

@@ -113,6 +113,10 @@ typedef struct skt_net_opts_s {
                                      * connection, TLS handshake included); past it:
                                      * 408 if some came, else closed. 0: the idle one */
     skt_net_budget_t *input_budget; /* NULL: the net's own, without a limit */
+    size_t max_pending_handshakes;  /* TLS handshakes in progress (sessions made on
+                                     * a complete first record, not yet finished)
+                                     * beyond which a new connection is closed at
+                                     * once; 0: no limit */
     skt_tls_t *tls;                 /* NULL, or TLS on every connection (net/tls.h); the
                                      * net owns it from skt_net_new() on, even on failure */
 } skt_net_opts_t;
@@ -126,7 +130,7 @@ typedef struct skt_net_stats_s {
     uint64_t accept_refused;         /* connections closed at accept: open-files limit (total) */
     uint64_t header_timeouts;        /* request heads not complete in time (total) */
     uint64_t http_output_closed;     /* HTTP connections closed for unread output (total) */
-    size_t tls_handshakes_pending;   /* TLS handshakes begun, not finished (now) */
+    size_t tls_handshakes_pending;   /* TLS sessions in their handshake (now) */
     uint64_t tls_handshakes_refused; /* TLS connections closed at accept: too many
                                       * pending handshakes (total) */
 } skt_net_stats_t;

@@ -81,22 +81,16 @@ conn_process(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
 }
 
 /* Refuses c for the input budget, in its own protocol; logs a line now and
- * then (with how many were refused meanwhile), not one per connection. */
+ * then, not one per connection. */
 static void
 budget_refuse(skt_conn_t *c)
 {
     skt_net_t *net = c->net;
-    uint32_t now = skt_conn_now();
     net->stats.input_refused++;
-    net->budget_refused_log++;
-    if (net->budget_logged_at == 0 || now - net->budget_logged_at >= 10) {
-        skt_log(SKT_LOG_WARN,
-                "buffered input at its limit (%zu of %zu bytes, maxBufferedInputInMb): %llu "
-                "connection(s) refused",
-                net->budget->used, net->budget->limit, (unsigned long long)net->budget_refused_log);
-        net->budget_logged_at = now;
-        net->budget_refused_log = 0;
-    }
+    skt_net_warn_every(&net->budget_warn,
+                       "buffered input at its limit (%zu of %zu bytes, maxBufferedInputInMb): "
+                       "connections refused",
+                       net->budget->used, net->budget->limit);
     if (c->mode == SKT_CONN_WS)
         skt_conn_ws_close(c, 1013, "The server is busy: try again later");
     else if (c->flags & F_AWAIT)

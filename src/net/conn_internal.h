@@ -128,6 +128,13 @@ extern const skt_conn_io_t skt_conn_io_tls;
 
 typedef struct skt_net_listener_s skt_net_listener_t; /* listener.c */
 
+/* A warning about something that may happen thousands of times a second
+ * (skt_net_warn_every). */
+typedef struct skt_net_warn_s {
+    uint32_t at;    /* skt_conn_now() of the last line; 0: none yet */
+    uint64_t count; /* occurrences not yet reported */
+} skt_net_warn_t;
+
 struct skt_net_s {
     struct event_base *base;
     skt_net_listener_t *listener;
@@ -142,8 +149,9 @@ struct skt_net_s {
     size_t count;
     skt_net_budget_t own_budget; /* when opts.input_budget is NULL */
     skt_net_budget_t *budget;    /* opts.input_budget or &own_budget */
-    uint32_t budget_logged_at;   /* skt_conn_now() of the last line about it */
-    uint64_t budget_refused_log; /* refusals since that line */
+    skt_net_warn_t budget_warn;  /* connections refused by the budget */
+    skt_net_warn_t tls_warn;     /* connections refused: too many pending handshakes */
+    size_t closed_since_trim;    /* connections closed since the heap was last trimmed */
     skt_net_stats_t stats;       /* the counters; gauges are computed by skt_net_stats() */
     size_t conn_alloc;           /* bytes per connection, with the transport state */
     size_t io_slot;              /* offset of the transport state */
@@ -155,6 +163,10 @@ extern char skt_conn_read_buf[SKT_CONN_READ_CHUNK];
 
 /* conn.c */
 uint32_t skt_conn_now(void);
+/* Counts one occurrence and logs a warning (fmt, then how many occurrences
+ * since the last line) at most once every 10 seconds. */
+void skt_net_warn_every(skt_net_warn_t *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The transport state of c (skt_conn_io_t.state_size bytes). */
 void *skt_conn_io_state(skt_conn_t *c);
 void skt_conn_lru_touch(skt_conn_t *c, uint8_t which);

@@ -14,7 +14,9 @@
  * (skt_conn_doom).
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -103,18 +105,46 @@ const skt_conn_io_t skt_conn_io_plain = {
 
 /* What a connection of a TLS net has after its opts.conn_size bytes. */
 typedef struct io_tls_s {
-    skt_tls_conn_t *session; /* NULL once closed */
+    skt_tls_conn_t *session; /* NULL until the first record is in, and once closed */
     size_t pending;          /* queued bytes an unfinished TLS write has committed */
+    uint8_t handshaking;     /* a session in its handshake: in stats.tls_handshakes_pending */
+    uint8_t lowat;           /* SO_RCVLOWAT is raised */
 } io_tls_t;
 
 static unsigned char tls_out[TLS_RECORD]; /* small frames gathered into one record */
 
+/* Whether another handshake may begin: past max_pending_handshakes a new
+ * connection is closed at once (counted, and logged now and then). */
+static int
+tls_handshake_room(skt_net_t *net)
+{
+    if (!net->opts.max_pending_handshakes ||
+        net->stats.tls_handshakes_pending < net->opts.max_pending_handshakes)
+        return 1;
+    net->stats.tls_handshakes_refused++;
+    skt_net_warn_every(&net->tls_warn,
+                       "TLS: %zu handshakes in progress (ssl.maxPendingHandshakes): new "
+                       "connections closed",
+                       net->stats.tls_handshakes_pending);
+    return 0;
+}
+
+/* The session of a new connection is made once its first record is in
+ * (tls_start): until then it costs its connection struct only. */
 static int
 tls_attach(skt_conn_t *c)
 {
-    io_tls_t *t = skt_conn_io_state(c);
-    t->session = skt_tls_conn_new(c->net->opts.tls, event_get_fd(&c->ev));
-    return t->session ? 0 : -1;
+    return tls_handshake_room(c->net) ? 0 : -1;
+}
+
+/* The handshake is over (done or abandoned): it no longer counts. */
+static void
+tls_handshake_over(skt_conn_t *c, io_tls_t *t)
+{
+    if (!t->handshaking)
+        return;
+    t->handshaking = 0;
+    c->net->stats.tls_handshakes_pending--;
 }
 
 /* Answers plain HTTP that reached a TLS port with a readable error instead of
@@ -138,13 +168,83 @@ tls_refuse_plain_http(skt_conn_t *c)
     }
 }
 
+/* Whether the client's first TLS record (its ClientHello) is complete in the
+ * kernel, so that the session is made only then: an OpenSSL session costs
+ * some 45 KB from its first read, and a client that sends part of a
+ * ClientHello and stalls must not hold that. Until then the socket's
+ * SO_RCVLOWAT is the record's length, so that it wakes us only once the
+ * record is whole (or the peer goes). Returns 1 when a session may read, 0 to
+ * wait, -1 when the peer is gone or speaks no TLS (plain HTTP gets its 400). */
+static int
+tls_hello_ready(skt_conn_t *c, io_tls_t *t)
+{
+    int fd = event_get_fd(&c->ev);
+    unsigned char hdr[5];
+    ssize_t n = recv(fd, hdr, sizeof(hdr), MSG_PEEK);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return -1;
+    if (n < 0)
+        return 0;
+    if (hdr[0] >= 'A' && hdr[0] <= 'Z') {
+        tls_refuse_plain_http(c);
+        return -1;
+    }
+    if (hdr[0] != 0x16)
+        return 1; /* not a handshake record: OpenSSL says what it is */
+    int want = (int)sizeof(hdr), avail = 0;
+    if (n == (ssize_t)sizeof(hdr)) {
+        size_t len = (size_t)hdr[3] << 8 | hdr[4];
+        if (len > TLS_RECORD + 2048)
+            return 1; /* oversized: OpenSSL refuses it */
+        want += (int)len;
+        if (ioctl(fd, FIONREAD, &avail) == 0 && avail >= want)
+            return 1;
+    }
+    /* Part of a record: it will never be whole if the peer is gone. */
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) != 0)
+        return 1; /* cannot wait for the whole record: read what is there */
+    t->lowat = 1;
+    return 0;
+}
+
+/* Makes the session once the first record is in; see tls_hello_ready. */
+static ssize_t
+tls_start(skt_conn_t *c, io_tls_t *t)
+{
+    int r = tls_hello_ready(c, t);
+    if (r <= 0)
+        return r < 0 ? -1 : SKT_CONN_IO_AGAIN;
+    int fd = event_get_fd(&c->ev), one = 1;
+    if (t->lowat && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)) != 0)
+        return -1;
+    t->lowat = 0;
+    if (!tls_handshake_room(c->net))
+        return -1;
+    t->session = skt_tls_conn_new(c->net->opts.tls, fd);
+    if (!t->session)
+        return -1;
+    t->handshaking = 1;
+    c->net->stats.tls_handshakes_pending++;
+    return 0;
+}
+
 static ssize_t
 tls_read(skt_conn_t *c, char *buf, size_t cap)
 {
     io_tls_t *t = skt_conn_io_state(c);
+    if (!t->session) {
+        ssize_t r = tls_start(c, t);
+        if (r != 0)
+            return r;
+    }
     int want = 0;
     c->flags &= ~F_IO_MORE;
     ssize_t n = skt_tls_read(t->session, buf, cap, &want);
+    if (t->handshaking && skt_tls_handshake_done(t->session))
+        tls_handshake_over(c, t);
     if (want & SKT_TLS_WANT_WRITE) {
         c->flags |= F_IO_RWW;
         skt_conn_want_write(c, 1);
@@ -171,6 +271,10 @@ tls_write(skt_conn_t *c)
     io_tls_t *t = skt_conn_io_state(c);
     skt_conn_outq_t *q = c->out;
     c->flags &= ~F_IO_WWR;
+    if (!t->session) { /* nothing can be sent before the handshake */
+        skt_conn_close_now(c);
+        return -1;
+    }
     while (q && q->count) {
         skt_buf_t *b = q->bufs[q->head];
         const unsigned char *p = b->data + q->off;
@@ -218,13 +322,15 @@ static void
 tls_shutdown(skt_conn_t *c)
 {
     io_tls_t *t = skt_conn_io_state(c);
-    skt_tls_shutdown(t->session);
+    if (t->session)
+        skt_tls_shutdown(t->session);
 }
 
 static void
 tls_detach(skt_conn_t *c)
 {
     io_tls_t *t = skt_conn_io_state(c);
+    tls_handshake_over(c, t);
     if (t->session) {
         skt_tls_conn_free(t->session);
         t->session = NULL;
