@@ -411,6 +411,19 @@ skt_net_count(const skt_net_t *net)
 }
 
 void
+skt_net_drain(skt_net_t *net)
+{
+    skt_net_stop_listening(net);
+    while (net->lru[LRU_HEAD].head)
+        skt_conn_close_now(net->lru[LRU_HEAD].head);
+    for (skt_conn_t *c = net->lru[LRU_HTTP].head, *next; c; c = next) {
+        next = c->lru_next;
+        if (!(c->flags & F_AWAIT) && !c->in && !c->out)
+            skt_conn_close_now(c); /* idle keep-alive: no on_ws_close, nothing freed under us */
+    }
+}
+
+void
 skt_net_stats(const skt_net_t *net, skt_net_stats_t *out)
 {
     *out = net->stats;

@@ -163,8 +163,14 @@ int skt_net_port(const skt_net_t *net);
  * serves plain connections. */
 int skt_net_replace_tls(skt_net_t *net, skt_tls_t *tls);
 
-/* Stops accepting new connections (shutdown); established ones stay. */
+/* Stops accepting new connections; established ones stay. */
 void skt_net_stop_listening(skt_net_t *net);
+
+/* Shutdown: stops accepting, and closes at once what cannot finish anything
+ * within a grace period: connections waiting for a request head (TLS
+ * handshakes included) and idle keep-alive ones. Requests being read or
+ * answered and WebSockets stay until skt_net_free(). */
+void skt_net_drain(skt_net_t *net);
 
 /* Number of open connections, all modes. */
 size_t skt_net_count(const skt_net_t *net);
