@@ -995,6 +995,17 @@ export async function makeCert({ passphrase, days = 2 } = {}) {
     return { dir, cert, key };
 }
 
+/** The bytes of a real TLS ClientHello, as node's tls module writes it: resolves a Buffer to
+ *  replay on raw sockets (a handshake begun and never finished). */
+export async function captureClientHello() {
+    const { Duplex } = await import('node:stream');
+    const tls = await import('node:tls');
+    return new Promise((resolve) => {
+        const sink = new Duplex({ read() {}, write(chunk, enc, cb) { resolve(Buffer.from(chunk)); cb(); } });
+        tls.connect({ socket: sink, rejectUnauthorized: false }).on('error', () => {});
+    });
+}
+
 /**
  * Like startServer, for a TLS daemon: env holds SOKETI_SSL_* (or config ssl.*), ca is the PEM
  * text to trust. Waits until GET https://127.0.0.1:port/ready answers OK; the server object

@@ -12,11 +12,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
 import {
-    REFERENCE, cleanup, makeCert, rawPusher, sleep, startServer, startTlsServer, until,
+    REFERENCE, captureClientHello, cleanup, makeCert, rawPusher, sleep, startServer, startTlsServer, until,
 } from './harness.mjs';
 
 after(cleanup);
@@ -29,10 +28,7 @@ test('SIGTERM during 3000 TLS handshakes and with clients that do not read: exit
     { skip, timeout: 60000 }, async (t) => {
         const cert = await makeCert();
         dirs.push(cert.dir);
-        const hello = await new Promise((resolve) => {
-            const sink = new Duplex({ read() {}, write(chunk, enc, cb) { resolve(Buffer.from(chunk)); cb(); } });
-            tls.connect({ socket: sink, rejectUnauthorized: false }).on('error', () => {});
-        });
+        const hello = await captureClientHello();
         const server = await startTlsServer({
             env: {
                 SOKETI_SSL_CERT: cert.cert, SOKETI_SSL_KEY: cert.key, SOKETI_SHUTDOWN_GRACE_PERIOD: '1000',

@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
 import {
-    FrameDecoder, OPCODES, REFERENCE, SANITIZED, cleanup, encodeFrame, makeCert, parseHttpResponses, rssKiB, sleep,
+    FrameDecoder, OPCODES, REFERENCE, SANITIZED, captureClientHello, cleanup, encodeFrame, makeCert, parseHttpResponses,
+    rssKiB, sleep,
     startTlsServer, until,
 } from './harness.mjs';
 
@@ -29,10 +29,7 @@ before(async () => {
     if (skip) return;
     cert = await makeCert();
     cert.pem = fs.readFileSync(cert.cert, 'utf8');
-    hello = await new Promise((resolve) => {
-        const sink = new Duplex({ read() {}, write(chunk, enc, cb) { resolve(Buffer.from(chunk)); cb(); } });
-        tls.connect({ socket: sink, rejectUnauthorized: false }).on('error', () => {});
-    });
+    hello = await captureClientHello();
 });
 after(() => { if (cert) fs.rmSync(cert.dir, { recursive: true, force: true }); });
 
