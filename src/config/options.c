@@ -395,7 +395,8 @@ const skt_option_t skt_options[] = {
      .offset = OFF(max_backpressure_in_kb),
      .min = 1,
      .max = NOMAX,
-     .doc = "Output queued for one connection (KB) beyond which it is closed."},
+     .doc = "Output queued for one connection (KB) beyond which it is closed (4100); one "
+            "larger message may wait alone."},
     {.name = "maxBufferedInputInMb",
      .env = "SOKETI_MAX_BUFFERED_INPUT_IN_MB",
      .type = SKT_OPT_INT,

@@ -15,8 +15,7 @@ import tls from 'node:tls';
 
 import {
     FrameDecoder, OPCODES, REFERENCE, SANITIZED, captureClientHello, cleanup, encodeFrame, makeCert, parseHttpResponses,
-    rssKiB, sleep,
-    startTlsServer, until,
+    rssKiB, sleep, startTlsServer, until,
 } from './harness.mjs';
 
 after(cleanup);
