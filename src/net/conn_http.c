@@ -58,8 +58,9 @@ skt_conn_http_respond(skt_conn_t *c, int status, const char *extra_headers,
     skt_buf_unref(b);
     if (!keep)
         c->flags |= F_CLOSE_AFTER;
-    else if (c->in && c->in->len && !(c->flags & F_IN_READ)) {
-        /* Pipelined requests were waiting for this answer. */
+    if (c->in && c->in->len && !(c->flags & F_IN_READ)) {
+        /* Pipelined requests were waiting for this answer (or, closing, are
+         * to be dropped and reading resumed to see the peer go). */
         c->flags |= F_RESUME;
         skt_conn_mark_dirty(c);
     }
@@ -131,7 +132,7 @@ http_refuse(skt_conn_t *c, int r)
  * signature) before any of the body is buffered. Returns 0 to read the body,
  * -1 when the connection is answered and closing. */
 static int
-http_head_done(skt_conn_t *c, skt_conn_req_t *rq, const skt_http_req_t *req)
+http_head_done(skt_conn_t *c, const skt_http_req_t *req)
 {
     if (!req->chunked && req->content_length > 0 &&
         (uint64_t)req->content_length > c->net->opts.max_body) {
@@ -140,7 +141,6 @@ http_head_done(skt_conn_t *c, skt_conn_req_t *rq, const skt_http_req_t *req)
     }
     if (!c->net->h.on_request_head || (!req->chunked && req->content_length <= 0))
         return 0;
-    rq->announced = 1;
     /* Whatever is answered now ends the connection: the body is not read. */
     c->flags &= ~F_KEEPALIVE;
     if (c->net->h.on_request_head(c, req) == 0)
@@ -167,7 +167,7 @@ skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
         rq->chunked = req.chunked;
         skt_http_chunked_init(&rq->ch);
         rq->content_length = req.content_length > 0 ? (uint64_t)req.content_length : 0;
-        if (http_head_done(c, rq, &req) != 0)
+        if (http_head_done(c, &req) != 0)
             return 0;
     }
     size_t head = rq->head_len;

@@ -227,8 +227,12 @@ skt_conn_read(skt_conn_t *c)
     ssize_t n;
     skt_conn_inbuf_t *in = c->in;
 
-    if (c->flags & F_HOLD)
-        return; /* woken for a transport's write: the input stays in the kernel */
+    if (c->flags & F_HOLD) {
+        /* Woken for a transport's write: the input stays in the kernel, and
+         * reading is disarmed again once that write no longer needs it. */
+        skt_conn_rearm(c);
+        return;
+    }
     if (in) {
         if (conn_in_room(c) != 0)
             return;
@@ -244,9 +248,7 @@ skt_conn_read(skt_conn_t *c)
         return;
     }
     if (c->flags & (F_CLOSING | F_CLOSE_AFTER)) {
-        /* Waiting for the peer to go: input no longer matters. */
-        if (in)
-            in->len = 0;
+        skt_conn_in_free(c); /* waiting for the peer to go: input no longer matters */
         return;
     }
     if (in) {

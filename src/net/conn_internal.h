@@ -68,7 +68,6 @@ typedef struct skt_conn_req_s {
     uint64_t content_length; /* of a body that is not chunked */
     skt_http_chunked_t ch;   /* the decoder of a chunked body, decoding in place */
     uint8_t chunked;         /* the body is chunked */
-    uint8_t announced;       /* on_request_head has been called */
 } skt_conn_req_t;
 
 struct skt_conn_inbuf_s {
