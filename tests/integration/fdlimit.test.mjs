@@ -21,7 +21,7 @@ const hasPrlimit = ['/usr/bin/prlimit', '/bin/prlimit'].some((p) => fs.existsSyn
 
 test('at the open-files limit: no busy loop, a few log lines, and service resumes when fds free up',
     { skip: (REFERENCE && 'soketi-c only') || (!hasPrlimit && 'needs prlimit') || (!fs.existsSync('/proc/self/stat') && 'Linux only'), timeout: 60000 },
-    async () => {
+    async (t) => {
         const server = await startServer({ wrap: ['prlimit', '--nofile=64', '--'] });
         const socks = [];
         const open = (n) => {
@@ -42,6 +42,8 @@ test('at the open-files limit: no busy loop, a few log lines, and service resume
         const used = cpuTicks(server.proc.pid) - cpuBefore;
         assert.ok(used < 60, `the daemon used ${used} CPU ticks in 3 s at its fd limit`);
         const lines = server.output().split('\n').filter((l) => /accept/i.test(l) && !/\[debug\]/.test(l));
+        t.diagnostic(`${used} CPU ticks in 3 s; ${lines.length} log line(s) about accept, `
+            + `${server.output().length - logBefore} bytes of log meanwhile`);
         assert.ok(lines.length >= 1 && lines.length <= 4,
             `log lines about accept: ${lines.length}\n${lines.slice(0, 5).join('\n')}`);
         assert.ok(server.output().length - logBefore < 2000, 'the log stays quiet while the limit lasts');
