@@ -75,7 +75,7 @@ query_respond(query_ctx_t *q, int status, json_t *obj)
 {
     size_t sent = skt_http_reply_json_h(q->c, status, obj, q->headers);
     if (status == 200)
-        skt_http_reply_count(q->app_id, 0, sent);
+        skt_http_reply_count(q->c, q->app_id, 0, sent);
 }
 
 /* The adapter could not answer: soketi's 500. */
@@ -132,7 +132,7 @@ static void
 channel_sockets_cb(void *arg, int status, long count)
 {
     query_ctx_t *q = arg;
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(q->c);
     if (!query_alive(q) || status == SOKETI_ERROR) {
         if (query_alive(q))
             query_fail(q);
@@ -187,7 +187,7 @@ static void
 read_limited_cb(void *arg, const skt_rl_result_t *res)
 {
     query_ctx_t *q = arg;
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(q->c);
     if (!query_alive(q)) {
         query_free(q);
         return;
@@ -226,7 +226,7 @@ skt_http_query_start(skt_conn_t *c, const skt_app_t *app, skt_http_query_t route
                      const char *channel, const skt_sig_param_t *filter,
                      const skt_sig_param_t *with_user_info)
 {
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(c);
     query_ctx_t *q = query_ctx_new(c, route, app->id);
     if (q && route == SKT_HTTP_QUERY_CHANNELS && filter)
         q->filter = strndup(filter->val, filter->val_len);

@@ -34,6 +34,30 @@ skt_ns_free(skt_ns_t *ns)
     free(ns);
 }
 
+skt_ns_t *
+skt_ns_find(const skt_map_t *namespaces, const char *app_id, size_t len)
+{
+    return skt_map_get(namespaces, app_id, len);
+}
+
+skt_ns_t *
+skt_ns_for_app(skt_map_t *namespaces, skt_app_t *app)
+{
+    skt_ns_t *ns = skt_ns_find(namespaces, app->id, strlen(app->id));
+    if (ns) {
+        ns->app = app;
+        return ns;
+    }
+    ns = skt_ns_new(app);
+    if (!ns)
+        return NULL;
+    if (skt_map_put(namespaces, ns->app_id, strlen(ns->app_id), ns) != 0) {
+        skt_ns_free(ns);
+        return NULL;
+    }
+    return ns;
+}
+
 int
 skt_ns_add_socket(skt_ns_t *ns, skt_socket_t *s)
 {

@@ -82,6 +82,13 @@ skt_ns_t *skt_ns_new(skt_app_t *app);
 /* Frees the namespace; its sockets must be gone. */
 void skt_ns_free(skt_ns_t *ns);
 
+/* The namespaces of a server: a map from app id to skt_ns_t. */
+/* The namespace of app id (len bytes) in namespaces, only if it exists. */
+skt_ns_t *skt_ns_find(const skt_map_t *namespaces, const char *app_id, size_t len);
+/* The namespace of app in namespaces, created on first use (an existing one follows app's
+ * current settings: the app may have come back after a reload); NULL when out of memory. */
+skt_ns_t *skt_ns_for_app(skt_map_t *namespaces, skt_app_t *app);
+
 int skt_ns_add_socket(skt_ns_t *ns, skt_socket_t *s);
 void skt_ns_remove_socket(skt_ns_t *ns, skt_socket_t *s);
 
