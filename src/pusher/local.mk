@@ -35,5 +35,20 @@ check_PROGRAMS += tests/check_namespace
 TESTS += tests/check_namespace
 tests_check_namespace_SOURCES = tests/check_namespace.c
 tests_check_namespace_CFLAGS = $(CHECK_CFLAGS_ALL)
-tests_check_namespace_LDADD = libskt_pusher.la libskt_plugin.la libskt_net.la libskt_config.la \
+tests_check_namespace_LDADD = libskt_pusher.la libskt_plugin.la libskt_netio.la libskt_net.la libskt_config.la \
 	libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_message
+TESTS += tests/check_message
+tests_check_message_SOURCES = tests/check_message.c
+tests_check_message_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_message_LDADD = libskt_pusher.la libskt_util.la $(CHECK_EXT)
+
+# The protocol without sockets: the real server and handlers over tests/fake_net.c (in
+# place of libskt_netio) and the local adapter plugin.
+check_PROGRAMS += tests/check_protocol
+TESTS += tests/check_protocol
+tests_check_protocol_SOURCES = tests/check_protocol.c tests/fake_net.c tests/fake_net.h
+tests_check_protocol_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_protocol_LDADD = libskt_pusher.la libskt_plugin.la libskt_features.la \
+	libskt_net.la libskt_config.la libskt_util.la $(CHECK_EXT)

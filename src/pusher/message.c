@@ -42,6 +42,17 @@ skt_msg_event_end(skt_jw_t *w, const char *user_id, size_t ulen)
     skt_jw_lit(w, "}");
 }
 
+/* Appends [ids[0], ...] as JSON strings, without the brackets; first: nothing before. */
+static void
+msg_id_items(skt_jw_t *w, const char *const *ids, size_t n, int first)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!first || i)
+            skt_jw_lit(w, ",");
+        skt_jw_cstr_value(w, ids[i]);
+    }
+}
+
 /* An event whose name is a literal. */
 static void
 msg_begin(skt_jw_t *w, const char *event, const char *channel, size_t clen)
@@ -128,16 +139,10 @@ presence_data(skt_jw_t *w, const soketi_member_t *members, const size_t *order, 
               skt_map_t *last, const char *self_id, const char *self_info, int self_new)
 {
     skt_jw_lit(w, "{\"presence\":{\"ids\":[");
-    for (size_t j = 0; j < k; j++) {
-        if (j)
-            skt_jw_lit(w, ",");
-        skt_jw_cstr_value(w, members[order[j]].user_id);
-    }
-    if (self_new) {
-        if (k)
-            skt_jw_lit(w, ",");
-        skt_jw_cstr_value(w, self_id);
-    }
+    for (size_t j = 0; j < k; j++)
+        msg_id_items(w, &members[order[j]].user_id, 1, j == 0);
+    if (self_new)
+        msg_id_items(w, &self_id, 1, k == 0);
     skt_jw_lit(w, "],\"hash\":{");
     for (size_t j = 0; j < k; j++) {
         const char *id = members[order[j]].user_id;
@@ -224,11 +229,7 @@ watchlist_group(skt_jw_t *w, const char *name, const char *const *ids, size_t n)
     skt_jw_lit(w, "{\"name\":");
     skt_jw_cstr_value(w, name);
     skt_jw_lit(w, ",\"user_ids\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            skt_jw_lit(w, ",");
-        skt_jw_cstr_value(w, ids[i]);
-    }
+    msg_id_items(w, ids, n, 1);
     skt_jw_lit(w, "]}");
 }
 

@@ -107,10 +107,12 @@ jw_escape(unsigned char c, char out[6])
     }
 }
 
-/* Appends n bytes as the content of a JSON string: runs that need no escaping are copied
- * in one piece. */
+typedef void (*jw_sink_fn)(skt_jw_t *w, const char *s, size_t n);
+
+/* Writes n bytes as the content of a JSON string through sink: runs that need no escaping
+ * go in one piece, each other byte as its escape sequence. */
 static void
-jw_append_escaped(skt_jw_t *w, const char *s, size_t n)
+jw_escape_into(skt_jw_t *w, const char *s, size_t n, jw_sink_fn sink)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -118,11 +120,11 @@ jw_append_escaped(skt_jw_t *w, const char *s, size_t n)
         size_t el = jw_escape((unsigned char)s[i], esc);
         if (!el)
             continue;
-        jw_append(w, s + run, i - run);
-        jw_append(w, esc, el);
+        sink(w, s + run, i - run);
+        sink(w, esc, el);
         run = i + 1;
     }
-    jw_append(w, s + run, n - run);
+    sink(w, s + run, n - run);
 }
 
 /* Writes bytes of JSON text: as they are, or escaped once more inside a text value. */
@@ -130,7 +132,7 @@ static void
 jw_put(skt_jw_t *w, const char *s, size_t n)
 {
     if (w->nested)
-        jw_append_escaped(w, s, n);
+        jw_escape_into(w, s, n, jw_append);
     else
         jw_append(w, s, n);
 }
@@ -150,18 +152,9 @@ skt_jw_lit(skt_jw_t *w, const char *s)
 void
 skt_jw_str(skt_jw_t *w, const char *s, size_t n)
 {
+    /* Inside a text value the escaped string goes through jw_put, escaped once more. */
     jw_put(w, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        char esc[6];
-        size_t el = jw_escape((unsigned char)s[i], esc);
-        if (!el)
-            continue;
-        jw_put(w, s + run, i - run);
-        jw_put(w, esc, el);
-        run = i + 1;
-    }
-    jw_put(w, s + run, n - run);
+    jw_escape_into(w, s, n, jw_put);
     jw_put(w, "\"", 1);
 }
 
