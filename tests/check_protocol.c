@@ -10,6 +10,7 @@
  */
 #include "check_main.h"
 #include <check.h>
+#include <dlfcn.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -30,9 +31,10 @@ static struct event_base *base;
 static skt_config_t *cfg;
 static skt_server_t *srv;
 
-/* A server with the default app and the SOKETI_* settings in env (NULL-terminated). */
+/* A server with the default app, the SOKETI_* settings in env (NULL-terminated) and the
+ * adapter plugins of dir (NULL: the real ones). */
 static void
-start(const char *const *env)
+start_in(const char *dir, const char *const *env)
 {
     char *vars[32] = {0};
     size_t n = 0;
@@ -48,9 +50,16 @@ start(const char *const *env)
                  .on_ws_close = skt_ws_on_close},
         .metrics = {.on_request = skt_http_on_metrics_request},
     };
-    const char *dir = getenv("SOKETI_PLUGIN_DIR_TEST");
-    srv = skt_server_new(base, cfg, dir ? dir : "plugins/.libs", &h, err, sizeof(err));
+    if (!dir)
+        dir = getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST") : "plugins/.libs";
+    srv = skt_server_new(base, cfg, dir, &h, err, sizeof(err));
     ck_assert_msg(srv != NULL, "%s", err);
+}
+
+static void
+start(const char *const *env)
+{
+    start_in(NULL, env);
 }
 
 static void
@@ -552,6 +561,182 @@ START_TEST(test_cache_channels)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- budgets */
+
+/* The test plugin adapter_stall.so: its queries wait until stall_release(). */
+static size_t (*stall_release)(int status);
+static size_t (*stall_held)(void);
+
+static void
+start_stalled(const char *const *env)
+{
+    const char *dir =
+        getenv("SOKETI_TEST_PLUGIN_DIR") ? getenv("SOKETI_TEST_PLUGIN_DIR") : "tests/.libs";
+    start_in(dir, env);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/adapter_stall.so", dir);
+    void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    ck_assert_ptr_nonnull(h);
+    *(void **)&stall_release = dlsym(h, "stall_release");
+    *(void **)&stall_held = dlsym(h, "stall_held");
+    ck_assert(stall_release && stall_held);
+    dlclose(h);
+}
+
+/* A connection may keep connectionLimits.maxPendingRequests operations waiting for the
+ * cluster; past them it is refused, and a connection that closes while they wait is freed
+ * once they are answered (the use-after-free of a wrapped reference count). */
+START_TEST(test_pending_budget)
+{
+    const char *env[] = {"SOKETI_ADAPTER_DRIVER=stall",
+                         "SOKETI_CONNECTION_LIMITS_MAX_PENDING_REQUESTS=5",
+                         "SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true", NULL};
+    start_stalled(env);
+    char id[64];
+    skt_socket_t *s = client(id);
+    char ch[32], cd[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(ch, sizeof(ch), "presence-%d", i);
+        snprintf(cd, sizeof(cd), "{\"user_id\":\"u%d\"}", i);
+        subscribe_auth(s, id, ch, cd);
+    }
+    ck_assert_uint_eq(stall_held(), 5);
+    for (int i = 0; i < 3; i++)
+        expect_str(s, "Too many requests of this connection wait for an answer (5)");
+    expect_none(s);
+    ck_assert_uint_eq(s->pending, 5);
+    /* the answers arrive: each subscription goes on (and asks for its members) */
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 5);
+    ck_assert_uint_eq(stall_held(), 5);
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 5);
+    for (int i = 0; i < 5; i++)
+        expect_str(s, "subscription_succeeded");
+    ck_assert_uint_eq(s->pending, 0);
+    /* again, and the client goes away while they wait */
+    for (int i = 0; i < 5; i++) {
+        snprintf(ch, sizeof(ch), "presence-x%d", i);
+        subscribe_auth(s, id, ch, "{\"user_id\":\"u\"}");
+    }
+    fake_close(s); /* its 5 presence channels ask who is left: 5 more queries */
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 10);
+    ck_assert_uint_eq(stall_held(), 0);
+    stop();
+}
+END_TEST
+
+/* A repeated presence subscribe asks the cluster nothing (Pusher's answer, at once). */
+START_TEST(test_presence_resubscribe_costs_nothing)
+{
+    const char *env[] = {"SOKETI_ADAPTER_DRIVER=stall", NULL};
+    start_stalled(env);
+    char id[64];
+    skt_socket_t *s = client(id);
+    subscribe_auth(s, id, "presence-r", "{\"user_id\":\"u\"}");
+    stall_release(SOKETI_OK);
+    stall_release(SOKETI_OK);
+    expect_str(s, "subscription_succeeded");
+    for (int i = 0; i < 300; i++)
+        subscribe_auth(s, id, "presence-r", "{\"user_id\":\"u\"}");
+    ck_assert_uint_eq(stall_held(), 0);
+    for (int i = 0; i < 300; i++)
+        expect_str(s, "{\"event\":\"pusher:error\",\"data\":{\"code\":null,\"message\":"
+                      "\"Existing subscription to channel presence-r\"}}");
+    expect_none(s);
+    fake_close(s);
+    stop();
+}
+END_TEST
+
+/* One connection in at most connectionLimits.maxChannels channels. */
+START_TEST(test_channel_budget)
+{
+    const char *env[] = {"SOKETI_CONNECTION_LIMITS_MAX_CHANNELS=100", NULL};
+    start(env);
+    char id[64];
+    skt_socket_t *s = client(id);
+    for (int i = 0; i < 120; i++)
+        sendf(s, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"c%d\"}}", i);
+    for (int i = 0; i < 100; i++)
+        expect_str(s, "subscription_succeeded");
+    for (int i = 0; i < 20; i++)
+        expect_str(s, "The connection is subscribed to the maximum of 100 channels.");
+    ck_assert_uint_eq(s->nsubs, 100);
+    /* subscribing again to one it is in still answers; leaving makes room */
+    sendf(s, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"c5\"}}");
+    expect_str(s, "subscription_succeeded");
+    sendf(s, "{\"event\":\"pusher:unsubscribe\",\"data\":{\"channel\":\"c5\"}}");
+    sendf(s, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"new\"}}");
+    expect_str(s, "subscription_succeeded");
+    fake_close(s);
+    stop();
+}
+END_TEST
+
+/* Answers never echo more than a bounded prefix of a client's input. */
+START_TEST(test_bounded_echo)
+{
+    start(NULL);
+    char id[64];
+    skt_socket_t *s = client(id);
+    size_t n = 60000;
+    char *name = malloc(n + 1);
+    memset(name, 'x', n);
+    name[n] = '\0';
+    char *msg = malloc(n + 100);
+    snprintf(msg, n + 100, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"%s\"}}", name);
+    fake_ws_send(s, msg);
+    char *answer = fake_next(s);
+    ck_assert_ptr_nonnull(answer);
+    ck_assert(strstr(answer, "LimitReached"));
+    ck_assert_uint_lt(strlen(answer), 2000);
+    free(answer);
+    free(msg);
+    free(name);
+    fake_close(s);
+    stop();
+}
+END_TEST
+
+/* What a client or the HTTP API may send, one set of rules (issue: input hygiene). */
+START_TEST(test_input_hygiene)
+{
+    start(NULL);
+    char *body = NULL;
+    /* %00 in a path cuts nothing short: refused */
+    const char *raw = "GET /app/app-key%00x HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+    ck_assert_int_eq(fake_http(srv, 0, raw, strlen(raw), NULL), 400);
+    ck_assert_int_eq(rest("POST", "/apps/app-id%00/events",
+                          "{\"name\":\"e\",\"channel\":\"c\",\"data\":\"d\"}", SECRET, &body),
+                     400);
+    free(body);
+    /* the REST API refuses the channel names the WebSocket side refuses */
+    ck_assert_int_eq(rest("POST", "/apps/app-id/events",
+                          "{\"name\":\"e\",\"channel\":\"a\\u0001b\",\"data\":\"d\"}", SECRET,
+                          &body),
+                     400);
+    ck_assert(strstr(body, "The channel name is not allowed"));
+    free(body);
+    char ev[600];
+    snprintf(ev, sizeof(ev), "{\"name\":\"e\",\"channels\":[\"ok\",\"%0*d\"],\"data\":\"d\"}", 300,
+             0);
+    ck_assert_int_eq(rest("POST", "/apps/app-id/events", ev, SECRET, &body), 400);
+    ck_assert(strstr(body, "longer than the allowed 200"));
+    free(body);
+    ck_assert_int_eq(rest("POST", "/apps/app-id/events",
+                          "{\"name\":\"e\",\"channel\":\"#server-to-user-a@b.c\",\"data\":\"d\"}",
+                          SECRET, &body),
+                     200);
+    free(body);
+    /* a user id with a NUL is no user id */
+    char id[64];
+    skt_socket_t *s = client(id);
+    subscribe_auth(s, id, "presence-n", "{\"user_id\":\"a\\u0000b\"}");
+    expect_str(s, "ServerError");
+    fake_close(s);
+    stop();
+}
+END_TEST
+
 static Suite *
 protocol_suite(void)
 {
@@ -570,6 +755,11 @@ protocol_suite(void)
     tcase_add_test(tc, test_rest_events);
     tcase_add_test(tc, test_rest_queries);
     tcase_add_test(tc, test_cache_channels);
+    tcase_add_test(tc, test_pending_budget);
+    tcase_add_test(tc, test_presence_resubscribe_costs_nothing);
+    tcase_add_test(tc, test_channel_budget);
+    tcase_add_test(tc, test_bounded_echo);
+    tcase_add_test(tc, test_input_hygiene);
     suite_add_tcase(s, tc);
     return s;
 }

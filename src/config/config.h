@@ -86,6 +86,10 @@ typedef struct skt_config_s {
         long max_name_length;
         long cache_ttl;
     } channel_limits;
+    struct { /* ours: what one connection may hold */
+        long max_channels;
+        long max_pending_requests;
+    } connection_limits;
     struct {
         char *hostname;
         long hello_interval;

@@ -52,7 +52,7 @@ cached_got(void *arg, const char *value, size_t len)
         }
         skt_send_msg(s, &w);
     }
-    skt_conn_unref(&s->conn);
+    skt_socket_release(s);
     free(ctx);
 }
 
@@ -67,11 +67,14 @@ skt_cached_send(skt_socket_t *s, const char *channel, size_t clen)
     cache_ctx_t *ctx = klen ? malloc(sizeof(*ctx) + clen + 1) : NULL;
     if (!ctx)
         return;
+    if (skt_socket_hold(s, 0) != 0) { /* the subscription was admitted: only a full count */
+        free(ctx);
+        return;
+    }
     ctx->s = s;
     ctx->len = clen;
     memcpy(ctx->channel, channel, clen);
     ctx->channel[clen] = '\0';
-    skt_conn_ref(&s->conn);
     skt_cache_get(srv->features->cache, key, klen, cached_got, ctx);
 }
 

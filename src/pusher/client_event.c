@@ -62,22 +62,8 @@ client_event_limited_cb(void *arg, const skt_rl_result_t *res)
     else if (sub)
         client_event_relay(s, sub, ctx->msg);
     json_decref(ctx->msg);
-    skt_conn_unref(&s->conn);
+    skt_socket_release(s);
     free(ctx);
-}
-
-/* The size of data as soketi measures it: a string's length, else its JSON text's. */
-static size_t
-client_event_data_size(json_t *data)
-{
-    if (json_is_string(data))
-        return json_string_length(data);
-    if (!data)
-        return 0;
-    char *dtext = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t dlen = dtext ? strlen(dtext) : 0;
-    free(dtext);
-    return dlen;
 }
 
 /* soketi's checks of a client event. Returns the subscription to relay on, or NULL
@@ -105,7 +91,7 @@ client_event_check(skt_socket_t *s, size_t elen, json_t *msg)
         skt_send_channel_error(s, channel, clen, 4301, m);
         return NULL;
     }
-    if ((double)client_event_data_size(json_object_get(msg, "data")) / 1024.0 >
+    if ((double)skt_input_payload_size(json_object_get(msg, "data")) / 1024.0 >
         app->max_event_payload_kb) {
         snprintf(m, sizeof(m), "The event data should be less than %g KB.",
                  app->max_event_payload_kb);
@@ -133,17 +119,24 @@ void
 skt_client_event(skt_socket_t *s, const char *event, size_t elen, json_t *msg)
 {
     (void)event;
-    if (!client_event_check(s, elen, msg))
+    skt_sub_t *sub = client_event_check(s, elen, msg);
+    if (!sub)
         return;
+    skt_server_t *srv = skt_server_of(&s->conn);
+    if (skt_socket_hold(s, srv->cfg->connection_limits.max_pending_requests) != 0) {
+        skt_send_channel_error(s, sub->ch->name, sub->ch->name_len, 4301,
+                               "Too many client events wait for the rate limiter on this "
+                               "connection.");
+        return;
+    }
     client_event_ctx_t *ctx = malloc(sizeof(*ctx));
     if (!ctx) {
+        skt_socket_release(s);
         skt_conn_abort(&s->conn);
         return;
     }
     ctx->s = s;
     ctx->msg = json_incref(msg);
-    skt_conn_ref(&s->conn);
-    skt_server_t *srv = skt_server_of(&s->conn);
     skt_rl_key_t key = {
         .app_id = s->ns->app_id, .kind = SKT_RL_CLIENT_EVENTS, .socket_id = s->id, .slot = &s->rl};
     skt_rl_consume(srv->features->rl, &key, 1, s->ns->app->max_client_events_per_sec,

@@ -58,7 +58,8 @@ typedef struct req_s {
 /* ------------------------------------------------------------ parsing */
 
 /* Splits the path after the prefix into decoded segments and decodes the
- * query into params. Returns 0, or -1 on a malformed escape. */
+ * query into params. Returns 0, or -1 on a malformed escape or an escaped NUL
+ * (%00 would cut an app id or key short: /app/app-key%00x is not app-key). */
 static int
 req_parse(req_t *r, const char *path, size_t plen)
 {
@@ -77,7 +78,7 @@ req_parse(req_t *r, const char *path, size_t plen)
         while (i < plen && path[i] != '/')
             i++;
         ssize_t n = skt_http_urldecode(o, path + start, i - start);
-        if (n < 0)
+        if (n < 0 || memchr(o, '\0', (size_t)n))
             return -1;
         o[n] = '\0';
         r->seg[r->nseg++] = o;
@@ -92,14 +93,14 @@ req_parse(req_t *r, const char *path, size_t plen)
         if (r->nparams == MAX_PARAMS)
             return -1;
         ssize_t dk = skt_http_urldecode(o, k, kl);
-        if (dk < 0)
+        if (dk < 0 || memchr(o, '\0', (size_t)dk))
             return -1;
         skt_sig_param_t *p = &r->params[r->nparams++];
         p->key = o;
         p->key_len = (size_t)dk;
         o += dk;
         ssize_t dv = skt_http_urldecode(o, v, vl);
-        if (dv < 0)
+        if (dv < 0 || memchr(o, '\0', (size_t)dv))
             return -1;
         p->val = o;
         p->val_len = (size_t)dv;

@@ -9,12 +9,28 @@
 #include "features/features.h"
 #include "pusher/cached.h"
 #include "pusher/http_reply.h"
+#include "pusher/input.h"
 #include "pusher/message.h"
 #include "pusher/send.h"
 #include "pusher/server.h"
 
-/* Checks one event's channels (a list of strings, or one string) and their count. Returns
- * 0, or the HTTP status with msg filled. */
+/* Why a channel name was refused: the WebSocket side's messages (soketi does not check
+ * the HTTP API's channels; we apply the same rules to both sides). */
+static void
+channel_refusal(const skt_app_t *app, size_t len, char *msg, size_t msglen)
+{
+    if ((long)len > app->max_channel_name_length)
+        snprintf(msg, msglen, "The channel name is longer than the allowed %ld characters.",
+                 app->max_channel_name_length);
+    else
+        snprintf(msg, msglen,
+                 "The channel name is not allowed. Read channel conventions: "
+                 "https://pusher.com/docs/channels/using_channels/channels/"
+                 "#channel-naming-conventions");
+}
+
+/* Checks one event's channels (a list of strings, or one string), their count and their
+ * names. Returns 0, or the HTTP status with msg filled. */
 static int
 check_channels(const skt_app_t *app, json_t *ev, char *msg, size_t msglen)
 {
@@ -42,19 +58,15 @@ check_channels(const skt_app_t *app, json_t *ev, char *msg, size_t msglen)
                  app->max_event_channels_at_once);
         return 400;
     }
+    for (size_t i = 0; i < nch; i++) {
+        json_t *ch = channels ? json_array_get(channels, i) : channel;
+        if (!skt_input_rest_channel_ok(json_string_value(ch), json_string_length(ch),
+                                       app->max_channel_name_length)) {
+            channel_refusal(app, json_string_length(ch), msg, msglen);
+            return 400;
+        }
+    }
     return 0;
-}
-
-/* The size of data as soketi measures it: a string's length, else its JSON text's. */
-static size_t
-data_size(json_t *data)
-{
-    if (json_is_string(data))
-        return json_string_length(data);
-    char *t = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t dlen = t ? strlen(t) : 0;
-    free(t);
-    return dlen;
 }
 
 /* Checks one event as soketi's checkMessageToBroadcast. Returns 0, or the
@@ -81,7 +93,7 @@ check_event(const skt_app_t *app, json_t *ev, char *msg, size_t msglen)
                  app->max_event_name_length);
         return 400;
     }
-    if ((double)data_size(data) / 1024.0 > app->max_event_payload_kb) {
+    if ((double)skt_input_payload_size(data) / 1024.0 > app->max_event_payload_kb) {
         snprintf(msg, msglen, "The event data should be less than %g KB.",
                  app->max_event_payload_kb);
         return 413;

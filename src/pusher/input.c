@@ -20,13 +20,51 @@ char *
 skt_input_user_id(const json_t *v)
 {
     char buf[32];
-    if (json_is_string(v) && json_string_length(v) > 0)
+    /* A NUL would cut the id short everywhere it goes (peers read it as text). */
+    if (json_is_string(v) && json_string_length(v) > 0 &&
+        !memchr(json_string_value(v), '\0', json_string_length(v)))
         return strdup(json_string_value(v));
     if (json_is_integer(v)) {
         snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
         return strdup(buf);
     }
     return NULL;
+}
+
+/* json_dump_callback's sink that only counts. */
+static int
+input_count_cb(const char *buffer, size_t size, void *data)
+{
+    (void)buffer;
+    *(size_t *)data += size;
+    return 0;
+}
+
+size_t
+skt_input_payload_size(const json_t *data)
+{
+    size_t n = 0;
+    if (!data)
+        return 0;
+    json_dump_callback(data, input_count_cb, &n, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* a string counts its content as sent, escapes included, without the quotes */
+    return json_is_string(data) && n >= 2 ? n - 2 : n;
+}
+
+int
+skt_input_rest_channel_ok(const char *name, size_t len, long max_len)
+{
+    static const char prefix[] = "#server-to-user-";
+    const size_t pl = sizeof(prefix) - 1;
+    if ((long)len > max_len)
+        return 0;
+    if (len > pl && memcmp(name, prefix, pl) == 0) {
+        for (size_t i = pl; i < len; i++)
+            if ((unsigned char)name[i] < 0x20)
+                return 0;
+        return 1;
+    }
+    return skt_input_channel_name_ok(name, len);
 }
 
 int

@@ -154,7 +154,7 @@ online_present_cb(void *arg, int status, const char *const *ids, size_t n)
         else
             online_tell_watcher(s, ids, n);
     }
-    skt_conn_unref(&s->conn);
+    skt_socket_release(s);
 }
 
 void
@@ -184,11 +184,12 @@ skt_online_watchlist_start(skt_socket_t *s, json_t *list)
     if (!nw)
         return;
     soketi_adapter_t *ad = srv->adapter;
-    if (!SKT_ADAPTER_HAS(ad, cluster_present)) {
+    /* Past the connection's pending budget the node answers for itself. */
+    if (!SKT_ADAPTER_HAS(ad, cluster_present) ||
+        skt_socket_hold(s, srv->cfg->connection_limits.max_pending_requests) != 0) {
         online_tell_local(s);
         return;
     }
-    skt_conn_ref(&s->conn);
     ad->ops.cluster_present(ad->self, s->ns->app_id, SKT_ONLINE_CHANNEL, watched, nw,
                             online_present_cb, s);
 }

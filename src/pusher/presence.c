@@ -11,9 +11,12 @@
  * cluster's member count (the per-channel limit), then for the members themselves: the
  * member list answered and whether member_added is due (not when the user is already in
  * through another socket or node). A leave asks again whether the user is still there
- * elsewhere before member_removed. While a join waits the socket is held with
- * skt_conn_ref() and each answer checks whether it closed, or left the channel, meanwhile;
- * a leave outlives its socket and carries copies of what it needs.
+ * elsewhere before member_removed. While a join waits the socket is held
+ * (skt_socket_hold: it counts against the connection's pending budget) and each answer
+ * checks whether it closed, or left the channel, meanwhile; a leave outlives its socket
+ * and carries copies of what it needs. A socket already in the channel is answered at
+ * once, as Pusher answers it ("Existing subscription to channel ..."): a repeated
+ * subscribe asks the cluster nothing and sends nothing the client already has.
  */
 #include "pusher/presence.h"
 
@@ -62,7 +65,7 @@ static void
 presence_ctx_free(presence_ctx_t *ctx)
 {
     if (ctx->s)
-        skt_conn_unref(&ctx->s->conn);
+        skt_socket_release(ctx->s);
     free(ctx->channel);
     free(ctx->user_id);
     free(ctx->user_info);
@@ -120,6 +123,19 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
     presence_ctx_free(ctx);
 }
 
+/* Pusher's answer to a subscribe for a channel the socket is in. */
+static void
+presence_existing(skt_socket_t *s, const char *channel, size_t clen)
+{
+    size_t n = skt_send_echo_len(s, clen);
+    char *msg = malloc(n + 40);
+    if (!msg)
+        return;
+    snprintf(msg, n + 40, "Existing subscription to channel %.*s", (int)n, channel);
+    skt_send_error(s, 0, msg);
+    free(msg);
+}
+
 /* The cluster's member count, for the per-channel limit; then join. */
 static void
 presence_count_cb(void *arg, int status, long count)
@@ -135,6 +151,16 @@ presence_count_cb(void *arg, int status, long count)
     if (status == SOKETI_ERROR) {
         skt_send_subscription_error(s, ctx->channel, clen, "ServerError",
                                     "A server error has occured.", 4302);
+        presence_ctx_free(ctx);
+        return;
+    }
+    if (skt_ns_find_sub(s, ctx->channel, clen)) { /* an earlier join of s got in first */
+        presence_existing(s, ctx->channel, clen);
+        presence_ctx_free(ctx);
+        return;
+    }
+    if (s->nsubs >= srv->cfg->connection_limits.max_channels) {
+        skt_send_subscription_limit(s, ctx->channel, clen, 0);
         presence_ctx_free(ctx);
         return;
     }
@@ -210,6 +236,12 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
                        char *user_info)
 {
     skt_server_t *srv = skt_server_of(&s->conn);
+    if (skt_ns_find_sub(s, channel, clen)) {
+        presence_existing(s, channel, clen);
+        free(user_id);
+        free(user_info);
+        return;
+    }
     presence_ctx_t *ctx = calloc(1, sizeof(*ctx));
     if (!ctx || !(ctx->channel = strndup(channel, clen))) {
         free(ctx);
@@ -219,17 +251,10 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
         return;
     }
     ctx->srv = srv;
-    ctx->s = s;
     ctx->user_id = user_id;
     ctx->user_info = user_info;
-    skt_conn_ref(&s->conn);
-    skt_sub_t *existing = skt_ns_find_sub(s, channel, clen);
-    if (existing) {
-        /* Already in: answer again with the current member list. */
-        SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
-                                         presence_members_cb, ctx);
-        return;
-    }
+    skt_socket_hold(s, 0); /* admitted by pusher/subscribe.c against the budget */
+    ctx->s = s;
     SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
                                            presence_count_cb, ctx);
 }

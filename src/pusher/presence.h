@@ -14,9 +14,10 @@
 int skt_presence_member(skt_socket_t *s, const char *channel, size_t clen, const char *channel_data,
                         size_t cdlen, char **user_id, char **user_info);
 
-/* Joins s, authorized already, to presence channel as user_id with user_info (both taken
- * over): checks the cluster's member count against the app's limit, then answers with the
- * member list and tells the channel of a new member. Already in: answers with the list. */
+/* Joins s, authorized already and admitted against its pending budget, to presence
+ * channel as user_id with user_info (both taken over): checks the cluster's member count
+ * against the app's limit, then answers with the member list and tells the channel of a
+ * new member. Already in: Pusher's "Existing subscription" error, at once. */
 void skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *user_id,
                             char *user_info);
 

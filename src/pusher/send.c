@@ -1,9 +1,12 @@
 /* send.c - what goes out to one Pusher socket (send.h). */
 #include "pusher/send.h"
 
+#include <stdio.h>
+
 #include "features/metrics.h"
 #include "net/conn.h"
 #include "pusher/message.h"
+#include "pusher/server.h"
 
 void
 skt_send_frame(skt_socket_t *s, skt_buf_t *frame, size_t msg_len)
@@ -37,6 +40,14 @@ skt_send_msg(skt_socket_t *s, skt_jw_t *w)
     skt_jw_free(w);
 }
 
+size_t
+skt_send_echo_len(const skt_socket_t *s, size_t len)
+{
+    long max = s->ns && s->ns->app ? s->ns->app->max_channel_name_length : 0;
+    size_t cap = (max > 200 ? (size_t)max : 200) + 1024;
+    return len > cap ? cap : len;
+}
+
 void
 skt_send_error(skt_socket_t *s, int code, const char *msg)
 {
@@ -49,7 +60,7 @@ void
 skt_send_channel_error(skt_socket_t *s, const char *channel, size_t clen, int code, const char *msg)
 {
     SKT_JW_ON_STACK(w, SKT_SEND_STACK);
-    skt_msg_error(&w, channel, clen, code, msg);
+    skt_msg_error(&w, channel, skt_send_echo_len(s, clen), code, msg);
     skt_send_msg(s, &w);
 }
 
@@ -58,8 +69,24 @@ skt_send_subscription_error(skt_socket_t *s, const char *channel, size_t clen, c
                             const char *error, int status)
 {
     SKT_JW_ON_STACK(w, SKT_SEND_STACK);
-    skt_msg_subscription_error(&w, channel, clen, type, error, status);
+    skt_msg_subscription_error(&w, channel, skt_send_echo_len(s, clen), type, error, status);
     skt_send_msg(s, &w);
+}
+
+void
+skt_send_subscription_limit(skt_socket_t *s, const char *channel, size_t clen, int busy)
+{
+    const skt_config_t *cfg = skt_server_of(&s->conn)->cfg;
+    char msg[160];
+    if (busy)
+        snprintf(msg, sizeof(msg),
+                 "Too many requests of this connection wait for an answer (%ld): retry once "
+                 "they are answered.",
+                 cfg->connection_limits.max_pending_requests);
+    else
+        snprintf(msg, sizeof(msg), "The connection is subscribed to the maximum of %ld channels.",
+                 cfg->connection_limits.max_channels);
+    skt_send_subscription_error(s, channel, clen, "LimitReached", msg, 4301);
 }
 
 void

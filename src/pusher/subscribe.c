@@ -91,6 +91,24 @@ subscribe_authorize(skt_socket_t *s, json_t *data, const char *channel, size_t c
     return 0;
 }
 
+/* The connection's budgets for a subscription (connectionLimits.*): room for one more
+ * channel when it is new, and, when its answer waits for the cluster or the cache
+ * (async), for one more pending request. Returns 0, or -1 after answering s. */
+static int
+subscribe_admit(skt_socket_t *s, const char *channel, size_t clen, int is_new, int async)
+{
+    const skt_config_t *cfg = skt_server_of(&s->conn)->cfg;
+    if (is_new && s->nsubs >= cfg->connection_limits.max_channels) {
+        skt_send_subscription_limit(s, channel, clen, 0);
+        return -1;
+    }
+    if (async && s->pending >= cfg->connection_limits.max_pending_requests) {
+        skt_send_subscription_limit(s, channel, clen, 1);
+        return -1;
+    }
+    return 0;
+}
+
 /* Joins a channel without members (public, private, encrypted) and answers. */
 static void
 subscribe_join(skt_socket_t *s, const char *channel, size_t clen, int kind)
@@ -99,6 +117,8 @@ subscribe_join(skt_socket_t *s, const char *channel, size_t clen, int kind)
     skt_app_t *app = s->ns->app;
     uint32_t n;
     int already = skt_ns_find_sub(s, channel, clen) != NULL;
+    if (subscribe_admit(s, channel, clen, !already, skt_cache_is_cache_channel(channel, clen)) != 0)
+        return;
     if (!skt_ns_join(s->ns, s, channel, clen, &n)) {
         skt_conn_abort(&s->conn);
         return;
@@ -144,10 +164,14 @@ skt_subscribe(skt_socket_t *s, json_t *data)
         free(user_info);
         return;
     }
-    if (kind == SKT_CHANNEL_PRESENCE)
-        skt_presence_subscribe(s, channel, clen, user_id, user_info);
-    else
+    if (kind != SKT_CHANNEL_PRESENCE) {
         subscribe_join(s, channel, clen, kind);
+    } else if (!skt_ns_find_sub(s, channel, clen) && subscribe_admit(s, channel, clen, 1, 1) != 0) {
+        free(user_id);
+        free(user_info);
+    } else {
+        skt_presence_subscribe(s, channel, clen, user_id, user_info);
+    }
 }
 
 /* Leaves subscription i; for presence, tells the channel when the user's

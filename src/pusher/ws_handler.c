@@ -94,7 +94,7 @@ open_quota_cb(void *arg, int status, long count)
         else
             establish(s, ctx->ns);
     }
-    skt_conn_unref(&s->conn);
+    skt_socket_release(s);
     free(ctx);
 }
 
@@ -135,7 +135,7 @@ skt_ws_open(skt_socket_t *s, const char *app_key, size_t key_len)
     }
     ctx->s = s;
     ctx->ns = ns;
-    skt_conn_ref(&s->conn);
+    skt_socket_hold(s, 0);
     SKT_ADAPTER(srv).sockets_count(SKT_ADAPTER_SELF(srv), app->id, open_quota_cb, ctx);
 }
 
@@ -184,7 +184,8 @@ skt_ws_on_message(skt_conn_t *c, int binary, char *text, size_t len)
     else if (strcmp(event, "pusher:signin") == 0)
         skt_signin(s, data);
     else
-        skt_log(SKT_LOG_DEBUG, "socket %s: no handler for event '%s'", s->id, event);
+        skt_log(SKT_LOG_DEBUG, "socket %s: no handler for event '%.*s'", s->id,
+                (int)(elen > 100 ? 100 : elen), event);
     json_decref(msg);
 }
 
