@@ -185,7 +185,8 @@ test('30,000 subscribes on one socket: O(1) each, capped by maxChannels, other c
     const cpuSec = (cpuTicks(server.proc.pid) - cpu0) / 100;
     assert.equal(ok, 25000);
     assert.equal(refused, 5000);
-    assert.ok(cpuSec < 6, `the daemon spent ${cpuSec} s of CPU on 30,000 subscribes`);
+    // measured: 0.09 s of the daemon's CPU (2.5 s with the linear search it replaced)
+    assert.ok(cpuSec < 1.5, `the daemon spent ${cpuSec} s of CPU on 30,000 subscribes`);
     assert.ok(Math.max(...pings) < 1500, `bystander ping max ${Math.max(...pings)} ms`);
     ws.destroy();
     bystander.destroy();
