@@ -330,7 +330,7 @@ resolve_time(skt_metrics_t *m, json_t *all)
 
 typedef struct wh_collect_s {
     skt_metrics_t *m;
-    json_t *sent, *failed, *retried, *dropped, *pending;
+    json_t *sent, *failed, *retried, *dropped, *pending, *pending_bytes;
 } wh_collect_t;
 
 static void
@@ -342,7 +342,8 @@ wh_collect(void *arg, const char *app_id, const skt_wh_stats_t *st)
     value(c->failed, json_deep_copy(l), (double)st->failed);
     value(c->retried, json_deep_copy(l), (double)st->retried);
     value(c->dropped, json_deep_copy(l), (double)st->dropped);
-    value(c->pending, l, (double)st->pending);
+    value(c->pending, json_deep_copy(l), (double)st->pending);
+    value(c->pending_bytes, l, (double)st->pending_bytes);
 }
 
 json_t *
@@ -403,9 +404,11 @@ skt_metrics_json(skt_metrics_t *m, const skt_webhooks_t *wh)
         c.retried = family(m, all, "webhooks_retried_total", "counter",
                            "Webhook attempts that failed and were retried, per app.");
         c.dropped = family(m, all, "webhooks_dropped_total", "counter",
-                           "Webhooks dropped because the app's queue was full.");
+                           "Webhooks dropped to keep the app's pending webhooks within bounds.");
         c.pending = family(m, all, "webhooks_pending", "gauge",
                            "Webhooks queued, in flight or waiting to retry, per app.");
+        c.pending_bytes = family(m, all, "webhooks_pending_bytes", "gauge",
+                                 "Bytes of the bodies of the app's pending webhooks.");
         skt_webhooks_each_app(wh, wh_collect, &c);
     }
     return all;

@@ -12,7 +12,7 @@
  * process_start_time_seconds, process_resident_memory_bytes, process_virtual_memory_bytes,
  * process_open_fds and process_max_fds (labelled {port}, as prom-client's default metrics in
  * soketi); and soketi-c's webhooks_sent_total, webhooks_failed_total, webhooks_retried_total,
- * webhooks_dropped_total and webhooks_pending per app.
+ * webhooks_dropped_total, webhooks_pending and webhooks_pending_bytes per app.
  *
  * DESIGN
  * Counting must cost nothing on the hot path: each app has one plain struct of counters,
