@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "features/metrics.h"
 
@@ -164,6 +165,31 @@ START_TEST(test_disabled)
 }
 END_TEST
 
+START_TEST(test_process_figures_read_once_a_second)
+{
+    /* a scrape must not cost O(fds): /proc is read at most once a second */
+    skt_metrics_t *m = skt_metrics_new(1, "soketi_", 6001);
+    const char *head = "soketi_process_open_fds{port=\"6001\"}";
+    char *text = skt_metrics_text(m, NULL);
+    double fds = sample(text, head);
+    free(text);
+    ck_assert(fds >= 3);
+    int extra[20];
+    for (int i = 0; i < 20; i++)
+        extra[i] = dup(0);
+    text = skt_metrics_text(m, NULL);
+    ck_assert(sample(text, head) == fds); /* as read a moment ago */
+    free(text);
+    usleep(1100 * 1000);
+    text = skt_metrics_text(m, NULL);
+    ck_assert_msg(sample(text, head) >= fds + 20, "%f", sample(text, head));
+    free(text);
+    for (int i = 0; i < 20; i++)
+        close(extra[i]);
+    skt_metrics_free(m);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -174,6 +200,7 @@ metrics_suite(void)
     tcase_add_test(tc, test_json_form);
     tcase_add_test(tc, test_number_formatting);
     tcase_add_test(tc, test_disabled);
+    tcase_add_test(tc, test_process_figures_read_once_a_second);
     suite_add_tcase(s, tc);
     return s;
 }

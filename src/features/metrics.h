@@ -20,6 +20,11 @@
  * so a disabled server pays one branch per message. Rendering walks the apps' structs when
  * scraped and builds prom-client's JSON form first; the text form is written from that, so
  * the two never disagree.
+ * A scrape costs O(apps), never O(connections), however often it comes (a client may
+ * pipeline them): the process figures from /proc are read at most once a second and kept.
+ * The open fds are counted with one stat() of /proc/self/fd where the kernel gives the count
+ * as its size (Linux 6.2+); elsewhere listing the directory is O(fds), so it is redone at
+ * most once in 100 times what it took (at least a second apart): at most 1% of the loop.
  */
 #ifndef SKT_FEATURES_METRICS_H
 #define SKT_FEATURES_METRICS_H
