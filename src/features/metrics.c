@@ -31,9 +31,11 @@ struct skt_metrics_s {
     skt_map_t *apps;           /* app id -> skt_metrics_app_t */
     skt_metrics_app_t **order; /* in order of first use, for a stable output */
     size_t napps, cap;
-    proc_t proc;           /* the process figures as last read */
-    uint64_t proc_read_ms; /* when (skt_clock_ms()); 0: never */
-    uint64_t fds_next_ms;  /* when the open fds may be counted again */
+    proc_t proc;                  /* the process figures as last read */
+    uint64_t proc_read_ms;        /* when (skt_clock_ms()); 0: never */
+    uint64_t fds_next_ms;         /* when the open fds may be counted again */
+    skt_metrics_source_fn source; /* the host's figures (skt_metrics_set_process_source) */
+    void *source_arg;
 };
 
 skt_metrics_t *
@@ -237,6 +239,15 @@ proc_figures(skt_metrics_t *m)
     return &m->proc;
 }
 
+void
+skt_metrics_set_process_source(skt_metrics_t *m, skt_metrics_source_fn fn, void *arg)
+{
+    if (!m)
+        return;
+    m->source = fn;
+    m->source_arg = arg;
+}
+
 /* ------------------------------------------------------------ JSON form */
 
 static json_t *
@@ -378,7 +389,21 @@ wh_collect(void *arg, const char *app_id, const skt_wh_stats_t *st)
     value(c->pending_bytes, l, (double)st->pending_bytes);
 }
 
-/* The process_* families (prom-client's, as soketi has them), labelled {port} only. */
+/* A metric name Prometheus accepts: [a-zA-Z_:][a-zA-Z0-9_:]*. */
+static int
+valid_name(const char *s)
+{
+    if (!s || !*s || (*s >= '0' && *s <= '9'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == ':'))
+            return 0;
+    return 1;
+}
+
+/* The process_* families (prom-client's, as soketi has them), then the host's own figures;
+ * each labelled {port} only. */
 static void
 process_families(skt_metrics_t *m, json_t *all)
 {
@@ -407,6 +432,19 @@ process_families(skt_metrics_t *m, json_t *all)
         json_t *values = family(m, all, procs[k].name, procs[k].type, procs[k].help);
         if (procs[k].present)
             value(values, json_pack("{s:I}", "port", (json_int_t)m->port), procs[k].v);
+    }
+
+    if (!m->source)
+        return;
+    skt_metrics_figure_t figs[SKT_METRICS_MAX_FIGURES];
+    size_t n = m->source(m->source_arg, figs, SKT_METRICS_MAX_FIGURES);
+    for (size_t k = 0; k < n && k < SKT_METRICS_MAX_FIGURES; k++) {
+        const char *type = figs[k].type;
+        if (!valid_name(figs[k].name) || !type ||
+            (strcmp(type, "counter") != 0 && strcmp(type, "gauge") != 0))
+            continue; /* would not parse: the host's bug, not the scraper's problem */
+        json_t *values = family(m, all, figs[k].name, type, figs[k].help ? figs[k].help : "");
+        value(values, json_pack("{s:I}", "port", (json_int_t)m->port), figs[k].value);
     }
 }
 
