@@ -282,7 +282,8 @@ const skt_option_t skt_options[] = {
     OPT_ENUM("metrics.driver", "SOKETI_METRICS_DRIVER", "\"prometheus\"", metrics.driver,
              metrics_drivers, "Metrics driver: prometheus."),
     OPT_STR("metrics.host", "SOKETI_METRICS_HOST", "\"0.0.0.0\"", metrics.host, 0,
-            "Address the metrics server listens on."),
+            "Address the metrics server listens on. 0.0.0.0 serves /, /ready, /usage and "
+            "/metrics to every network, unauthenticated: 127.0.0.1 keeps them on the host."),
     OPT_STR("metrics.prometheus.prefix", "SOKETI_METRICS_PROMETHEUS_PREFIX", "\"soketi_\"",
             metrics.prometheus.prefix, 0, "Prefix of the Prometheus metric names."),
     OPT_INT("metrics.port", "SOKETI_METRICS_SERVER_PORT", "9601", metrics.port, 0, PORT_MAX,
