@@ -379,9 +379,9 @@ describe('hostile webhook endpoints', { skip: REFERENCE && 'soketi reads whole a
         // the 400 is logged once, with the answer's first bytes escaped
         assert.match(out, /answered 400 after 1 attempt\(s\), body "2026-01-01T00:00:00\.000Z \[error\] forged by the endpoint\\n2026-01-01/);
         // the 200s count as delivered, however their bodies ended
-        const m = await httpRequest({ host: server.host, port: server.metricsPort }, { path: '/metrics' });
-        assert.match(m.text, /soketi_webhooks_sent_total\{app_id="app-id",port="\d+"\} 10\n/);
-        assert.match(m.text, /soketi_webhooks_failed_total\{app_id="app-id",port="\d+"\} 5\n/);
+        const m = await metricsText(server);
+        assert.equal(appMetric(m, 'webhooks_sent_total'), 10);
+        assert.equal(appMetric(m, 'webhooks_failed_total'), 5);
         if (!SANITIZED) {
             const grown = rssKiB(server.proc.pid) - rss0;
             assert.ok(grown < 16 * 1024, `server RSS grew by ${grown} KiB`);
@@ -424,6 +424,16 @@ describe('hostile webhook endpoints', { skip: REFERENCE && 'soketi reads whole a
     });
 });
 
+/** The daemon's /metrics text. */
+async function metricsText(server) {
+    return (await httpRequest({ host: server.host, port: server.metricsPort }, { path: '/metrics' })).text;
+}
+
+/** The value of soketi_<name>{app_id="app-id",...} in metrics text (NaN when absent). */
+function appMetric(text, name) {
+    return Number(new RegExp(`^soketi_${name}\\{app_id="app-id",port="\\d+"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+}
+
 describe('byte budgets of pending webhooks', { skip: REFERENCE && 'soketi keeps every webhook' }, () => {
     test('large client events to a hanging endpoint: pending bytes stay within the budget, the oldest are dropped', { timeout: 60000 }, async () => {
         const hanging = await startWebhookReceiver({ respond: () => 'hang' });
@@ -448,17 +458,15 @@ describe('byte budgets of pending webhooks', { skip: REFERENCE && 'soketi keeps 
         const bystander = await rawPusher(server);
         const rtts = await pingTimes(bystander, 1000);
         assert.ok(rtts[Math.floor(rtts.length / 2)] < 100, `bystander ping p50 ${rtts[Math.floor(rtts.length / 2)]} ms`);
-        const metrics = async () => (await httpRequest({ host: server.host, port: server.metricsPort }, { path: '/metrics' })).text;
-        const value = (text, name) => Number(new RegExp(`^soketi_${name}\\{app_id="app-id",port="\\d+"\\} (\\d+)$`, 'm').exec(text)?.[1]);
         await until(async () => {
-            const t = await metrics();
-            return value(t, 'webhooks_dropped_total') + value(t, 'webhooks_pending') >= events;
+            const t = await metricsText(server);
+            return appMetric(t, 'webhooks_dropped_total') + appMetric(t, 'webhooks_pending') >= events;
         }, 20000, 'every event turned into a webhook');
-        const text = await metrics();
-        const pendingBytes = value(text, 'webhooks_pending_bytes');
+        const text = await metricsText(server);
+        const pendingBytes = appMetric(text, 'webhooks_pending_bytes');
         assert.ok(pendingBytes <= 2 * 1024 * 1024, `pending bytes ${pendingBytes}`);
         assert.ok(pendingBytes > 1024 * 1024, `pending bytes ${pendingBytes}`);
-        assert.ok(value(text, 'webhooks_dropped_total') >= events - 25, `dropped ${value(text, 'webhooks_dropped_total')}`);
+        assert.ok(appMetric(text, 'webhooks_dropped_total') >= events - 25, `dropped ${appMetric(text, 'webhooks_dropped_total')}`);
         if (!SANITIZED) {
             const grown = rssKiB(server.proc.pid) - rss0;
             assert.ok(grown < 24 * 1024, `server RSS grew by ${grown} KiB`);
@@ -472,6 +480,43 @@ describe('byte budgets of pending webhooks', { skip: REFERENCE && 'soketi keeps 
         assert.equal(hanging.requests[0].json.events[0].data.i, 0);
         ws.destroy();
         bystander.destroy();
+        await server.stop();
+    });
+
+    test('batching: one request body stays under webhooks.batching.maxSizeInKb, batches within the budget', { timeout: 60000 }, async () => {
+        const hanging = await startWebhookReceiver({ respond: () => 'hang' });
+        const server = await startServer({
+            env: {
+                SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true',
+                SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([{ url: hanging.url, event_types: ['client_event'] }]),
+                SOKETI_WEBHOOKS_BATCHING: 'true',
+                SOKETI_WEBHOOKS_BATCHING_DURATION: '2000',
+                SOKETI_WEBHOOKS_BATCHING_MAX_SIZE_IN_KB: '512',
+                SOKETI_WEBHOOKS_MAX_PENDING_SIZE_PER_APP_IN_MB: '2',
+                SOKETI_METRICS_ENABLED: 'true',
+            },
+        });
+        const rest = pusherRest(server);
+        const ws = await rawPusher(server);
+        const channel = 'private-batch-budget';
+        ws.send({ event: 'pusher:subscribe', data: { channel, auth: rest.authorizeChannel(ws.socketId, channel).auth } });
+        await ws.nextEvent('pusher_internal:subscription_succeeded');
+        const rss0 = rssKiB(server.proc.pid);
+        const data = 'x'.repeat(90 * 1024);
+        for (let i = 0; i < 200; i++) ws.send({ event: 'client-big', channel, data: { i, data } });
+        // 18 MB of events in a 2 s window: sent 5 a request, long before the window ends
+        await hanging.waitFor((rs) => rs.length >= 4, 10000); // 4 of ~460 KB fit in 2 MB
+        for (const r of hanging.requests) {
+            assert.ok(r.rawBody.length <= 512 * 1024, `a body of ${r.rawBody.length} bytes`);
+            assert.ok(r.json.events.length >= 5, `${r.json.events.length} events in a batch`);
+        }
+        await until(async () => appMetric(await metricsText(server), 'webhooks_dropped_total') >= 20, 20000, 'batches dropped');
+        assert.ok(appMetric(await metricsText(server), 'webhooks_pending_bytes') <= 2 * 1024 * 1024);
+        if (!SANITIZED) {
+            const grown = rssKiB(server.proc.pid) - rss0;
+            assert.ok(grown < 24 * 1024, `server RSS grew by ${grown} KiB`);
+        }
+        ws.destroy();
         await server.stop();
     });
 });
