@@ -6,29 +6,10 @@
 //   SOKETI_BIN=/tmp/build/soketi SOKETI_PLUGIN_DIR_TEST=/tmp/build/plugins/.libs \
 //       node tests/integration/metrics-scrape.bench.mjs [connections=10000] [scrapes=2000]
 import net from 'node:net';
-import { cleanup, cpuTicks, startServer } from './harness.mjs';
+import { cleanup, cpuTicks, idleConnections, startServer } from './harness.mjs';
 
 const conns = Number(process.argv[2] ?? 10000);
 const scrapes = Number(process.argv[3] ?? 2000);
-
-/** Opens n WebSocket connections to server (handshake sent; answers read and dropped). */
-async function idleConnections(server, n) {
-    const sockets = [];
-    for (let i = 0; i < n; i += 200) {
-        await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => new Promise((resolve, reject) => {
-            const s = net.connect(server.port, server.host, () => {
-                s.write('GET /app/app-key?protocol=7&client=js&version=8.4.0 HTTP/1.1\r\nHost: x\r\n'
-                    + 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
-                    + 'Sec-WebSocket-Version: 13\r\n\r\n');
-            });
-            s.once('data', () => resolve());
-            s.on('data', () => {});
-            s.on('error', reject);
-            sockets.push(s);
-        })));
-    }
-    return sockets;
-}
 
 /** Sends GET path on a keep-alive socket count times, one after the other; resolves the
  * round trips in ms. */

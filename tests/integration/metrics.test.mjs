@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-    APP, cleanup, disconnect, httpRequest, pusherClient, pusherRest, rawPusher, REFERENCE, sleep,
+    APP, cleanup, disconnect, httpRequest, idleConnections, pusherClient, pusherRest, rawPusher, REFERENCE, sleep,
     startServer, subscribe, waitConnected, waitFor,
 } from './harness.mjs';
 
@@ -214,25 +214,6 @@ test('metrics disabled (the default): /metrics is 404, /usage still answers', as
     assert.ok(usage.json.memory.used > 0);
     await srv.stop();
 });
-
-/** Opens n WebSocket connections to server (handshake only; answers read and dropped). */
-async function idleConnections(server, n) {
-    const sockets = [];
-    for (let i = 0; i < n; i += 250) {
-        await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => new Promise((resolve, reject) => {
-            const s = net.connect(server.port, server.host, () => {
-                s.write('GET /app/app-key?protocol=7&client=js&version=8.4.0 HTTP/1.1\r\nHost: x\r\n'
-                    + 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
-                    + 'Sec-WebSocket-Version: 13\r\n\r\n');
-            });
-            s.once('data', () => resolve());
-            s.on('data', () => {});
-            s.on('error', reject);
-            sockets.push(s);
-        })));
-    }
-    return sockets;
-}
 
 /** A client that keeps `depth` GET /metrics pipelined on one connection until stop();
  * .answers counts the responses. */
