@@ -167,6 +167,7 @@ skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg)
         }
     }
     srv->cfg = cfg;
+    skt_webhooks_check_apps(cfg->apps); /* what it cannot send, said once per reload */
     free(srv->cors); /* rebuilt from the new cors.* options */
     srv->cors = NULL;
     return old;
