@@ -43,7 +43,6 @@ typedef struct cli_s {
 } cli_t;
 
 static skt_server_t *server;
-static skt_net_budget_t input_budget; /* maxBufferedInputInMb, shared by both ports */
 static skt_config_sources_t sources;
 static struct event *grace_ev;
 
@@ -173,33 +172,6 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
     return 0;
 }
 
-/* Applies the connection-layer options the server does not pass when it
- * creates its nets: at start-up the input budget both ports share, the
- * request head timeout and the TLS handshake bound; at start-up
- * and on SIGHUP (reload) the largest WebSocket message, whose default follows
- * the apps' limits. */
-static void
-configure_nets(const skt_config_t *cfg, int reload)
-{
-    skt_net_t *nets[2] = {server->net, server->metrics_net};
-    size_t ws_max = (size_t)cfg->ws_max_payload_in_kb * 1024;
-    if (reload && ws_max != skt_net_opts(server->net)->max_ws_payload)
-        skt_log(SKT_LOG_INFO, "SIGHUP: WebSocket messages up to %ld KB (wsMaxPayloadInKb)",
-                cfg->ws_max_payload_in_kb);
-    if (!reload)
-        input_budget.limit = (size_t)cfg->max_buffered_input_in_mb << 20;
-    for (int i = 0; i < 2; i++) {
-        skt_net_opts_t o = *skt_net_opts(nets[i]);
-        o.max_ws_payload = ws_max;
-        if (!reload) {
-            o.input_budget = &input_budget;
-            o.header_timeout = (unsigned)cfg->http_api.header_timeout;
-            o.max_pending_handshakes = (size_t)cfg->ssl.max_pending_handshakes;
-        }
-        skt_net_configure(nets[i], &o);
-    }
-}
-
 /* The grace period is over: stop now, even in the middle of a busy iteration
  * (whatever is still open is closed by skt_server_free()). */
 static void
@@ -220,10 +192,6 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
     skt_log(SKT_LOG_INFO, "signal %d: closing; clients are told to reconnect (4200)", (int)sig);
     skt_sd_notify("STOPPING=1");
     skt_server_close_all(server);
-    /* Handshakes and idle connections cannot finish anything within the grace
-     * period: they go now, and cost the loop nothing more. */
-    skt_net_drain(server->net);
-    skt_net_drain(server->metrics_net);
     long ms = server->cfg->shutdown_grace_period;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     grace_ev = evtimer_new(base, grace_cb, base);
@@ -272,7 +240,6 @@ on_hup(evutil_socket_t sig, short what, void *arg)
         skt_log(SKT_LOG_WARN, "SIGHUP: host, port and adapter changes need a restart; "
                               "only apps and TLS files were reloaded");
     reload_tls(cfg);
-    configure_nets(cfg, 1);
     skt_config_free(skt_server_reload_apps(server, cfg));
     skt_log(SKT_LOG_INFO, "SIGHUP: %zu app(s) reloaded", skt_apps_count(cfg->apps));
     skt_sd_notifyf("READY=1\nSTATUS=reloaded: %zu app(s)", skt_apps_count(server->cfg->apps));
@@ -330,13 +297,12 @@ cmd_start(const cli_t *cli)
      * port, the health and metrics routes on the metrics port. */
     skt_server_handlers_t handlers = {
         .main = {.on_request = skt_http_on_request,
+                 .on_request_head = skt_http_on_request_head,
                  .on_ws_message = skt_ws_on_message,
                  .on_ws_close = skt_ws_on_close},
         .metrics = {.on_request = skt_http_on_metrics_request},
     };
     server = skt_server_new(base, cfg, dir, &handlers, err, sizeof(err));
-    if (server)
-        configure_nets(cfg, 0);
     if (!server || skt_server_listen(server, err, sizeof(err)) != 0) {
         skt_log(SKT_LOG_ERROR, "%s", err);
         skt_server_free(server);

@@ -76,6 +76,31 @@ skt_net_free(skt_net_t *net)
     free(net);
 }
 
+const skt_net_opts_t *
+skt_net_opts(const skt_net_t *net)
+{
+    return &net->opts;
+}
+
+void
+skt_net_configure(skt_net_t *net, const skt_net_opts_t *opts)
+{
+    net->opts = *opts;
+}
+
+void
+skt_net_stats(const skt_net_t *net, skt_net_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->connections = net->count;
+}
+
+void
+skt_net_drain(skt_net_t *net)
+{
+    (void)net;
+}
+
 int
 skt_net_replace_tls(skt_net_t *net, skt_tls_t *tls)
 {

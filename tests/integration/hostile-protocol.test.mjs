@@ -7,7 +7,8 @@
 //   - a repeated presence subscribe asks the cluster nothing;
 //   - GET /channels over 150,000 channels answers without stalling other clients;
 //   - event data is measured as it travels (escapes included);
-//   - %00 in a path and auth_version other than 1.0 are refused.
+//   - %00 in a path and auth_version other than 1.0 are refused;
+//   - a REST body nobody signed is refused from its head, never buffered.
 // Bounds are generous (the suite also runs under ASan on a loaded 2-core machine).
 
 import assert from 'node:assert/strict';
@@ -16,8 +17,8 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 
 import {
-    APP, REFERENCE, cleanup, cpuTicks, httpRequest, rawHttp, rawPusher, restRequest, signQuery, sleep,
-    startRedis, startServer, until,
+    APP, REFERENCE, SANITIZED, cleanup, cpuTicks, httpRequest, rawHttp, rawPusher, restRequest, rssKiB,
+    signQuery, sleep, startRedis, startServer, until,
 } from './harness.mjs';
 
 after(cleanup);
@@ -258,5 +259,49 @@ test('%00 in a path and auth_version other than 1.0 are refused', { skip }, asyn
     assert.equal(r.status, 401);
     const zero = await httpRequest(server, { method: 'POST', path: `/apps/app-id%00/events?${signQuery({ method: 'POST', path: '/apps/app-id%00/events', body })}`, body });
     assert.equal(zero.status, 400);
+    await server.stop();
+});
+
+/** Sends a request head announcing a body of `length` bytes, then body bytes as long as the
+ *  server reads them (up to `send`); resolves { status, sent }. */
+function headThenBody(server, head, length, send) {
+    return new Promise((resolve) => {
+        const sock = net.connect(server.port, '127.0.0.1');
+        let got = '';
+        let sent = 0;
+        const chunk = Buffer.alloc(256 * 1024, 'x');
+        const pump = () => {
+            while (sent < send && !sock.destroyed) {
+                sent += chunk.length;
+                if (!sock.write(chunk)) return sock.once('drain', pump);
+            }
+        };
+        sock.on('connect', () => { sock.write(`${head}Content-Length: ${length}\r\n\r\n`); pump(); });
+        sock.on('data', (d) => { got += d.toString('latin1'); });
+        sock.on('error', () => { /* reset by the server after its answer */ });
+        sock.on('close', () => resolve({ status: Number((/^HTTP\/1\.1 (\d+)/.exec(got) || [])[1]), sent }));
+        setTimeout(() => sock.destroy(), 8000);
+    });
+}
+
+test('a REST body nobody signed is refused from its head, never buffered', { skip }, async () => {
+    const server = await startServer();
+    const rss0 = rssKiB(server.proc.pid);
+    const p = '/apps/app-id/events';
+    const forged = `auth_key=app-key&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0`
+        + `&body_md5=${'0'.repeat(32)}&auth_signature=${'0'.repeat(64)}`;
+    const results = await Promise.all([0, 1, 2, 3].map(() => headThenBody(server,
+        `POST ${p}?${forged} HTTP/1.1\r\nHost: x\r\n`, 50 * 1024 * 1024, 50 * 1024 * 1024)));
+    for (const r of results) assert.equal(r.status, 401);
+    const unknown = await headThenBody(server, 'POST /nope HTTP/1.1\r\nHost: x\r\n', 50 * 1024 * 1024, 10 * 1024 * 1024);
+    assert.equal(unknown.status, 404);
+    const grew = rssKiB(server.proc.pid) - rss0;
+    if (!SANITIZED) assert.ok(grew < 8 * 1024, `RSS grew ${grew} KiB for 4 refused 50 MB bodies`);
+    // a signed head whose body is not the one it signed: read, then refused
+    const body = JSON.stringify({ name: 'e', channel: 'c', data: 'd' });
+    const qs = signQuery({ method: 'POST', path: p, body });
+    const r = await httpRequest(server, { method: 'POST', path: `${p}?${qs}`, body: body.replace('"d"', '"x"') });
+    assert.equal(r.status, 401);
+    assert.equal((await restRequest(server, { method: 'POST', path: '/events', body })).status, 200);
     await server.stop();
 });
