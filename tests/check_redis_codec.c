@@ -7,6 +7,7 @@
  */
 #include "check_main.h"
 #include <check.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -341,16 +342,74 @@ START_TEST(response_decode_rejects_garbage)
                       bad[i]);
         ck_assert_ptr_null(r.root);
     }
-    /* wrong field types are ignored, not fatal */
-    const char *t = "{\"requestId\":\"r\",\"totalCount\":\"5\",\"exists\":1,\"members\":{},"
-                    "\"sockets\":\"x\",\"channelsWithSocketsCount\":null}";
+    /* a result field of the wrong type, or a count out of range, makes the whole answer
+     * malformed: a node that sends it is broken or hostile */
+    static const char *const malformed[] = {
+        "{\"requestId\":\"r\",\"totalCount\":\"5\"}",
+        "{\"requestId\":\"r\",\"totalCount\":null}",
+        "{\"requestId\":\"r\",\"totalCount\":true}",
+        "{\"requestId\":\"r\",\"totalCount\":[1]}",
+        "{\"requestId\":\"r\",\"totalCount\":-1}",
+        "{\"requestId\":\"r\",\"totalCount\":-0.5}",
+        "{\"requestId\":\"r\",\"totalCount\":1.5}",
+        "{\"requestId\":\"r\",\"totalCount\":1000000001}",
+        "{\"requestId\":\"r\",\"totalCount\":9223372036854775807}",
+        "{\"requestId\":\"r\",\"totalCount\":-9223372036854775808}",
+        "{\"requestId\":\"r\",\"totalCount\":1e300}",
+        "{\"requestId\":\"r\",\"totalCount\":-1e300}",
+        "{\"requestId\":\"r\",\"totalCount\":1e10}",
+        "{\"requestId\":\"r\",\"exists\":1}",
+        "{\"requestId\":\"r\",\"exists\":\"true\"}",
+        "{\"requestId\":\"r\",\"exists\":null}",
+        "{\"requestId\":\"r\",\"members\":{}}",
+        "{\"requestId\":\"r\",\"members\":null}",
+        "{\"requestId\":\"r\",\"sockets\":\"x\"}",
+        "{\"requestId\":\"r\",\"channelsWithSocketsCount\":null}",
+        "{\"requestId\":\"r\",\"channelsWithSocketsCount\":5}",
+        "{\"requestId\":5,\"totalCount\":1}",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        skt_rc_response_t r;
+        ck_assert_msg(skt_rc_decode_response(malformed[i], strlen(malformed[i]), &r) == -1,
+                      "accepted %s", malformed[i]);
+        ck_assert_ptr_null(r.root);
+    }
+}
+END_TEST
+
+/* Counts at the edge of the range: taken exactly; JavaScript's integral doubles too. */
+START_TEST(response_decode_counts_in_range)
+{
+    static const struct {
+        const char *text;
+        long long total;
+    } ok[] = {
+        {"{\"requestId\":\"r\",\"totalCount\":0}", 0},
+        {"{\"requestId\":\"r\",\"totalCount\":-0}", 0},
+        {"{\"requestId\":\"r\",\"totalCount\":1000000000}", SKT_RC_COUNT_MAX},
+        {"{\"requestId\":\"r\",\"totalCount\":3.0}", 3},
+        {"{\"requestId\":\"r\",\"totalCount\":1e9}", SKT_RC_COUNT_MAX},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        skt_rc_response_t r;
+        ck_assert_msg(skt_rc_decode_response(ok[i].text, strlen(ok[i].text), &r) == 0,
+                      "rejected %s", ok[i].text);
+        ck_assert_int_eq(r.has_total, 1);
+        ck_assert_int_eq(r.total, ok[i].total);
+        skt_rc_response_clear(&r);
+    }
+    /* a channel's count out of range is a malformed item, skipped like a negative one */
+    const char *t = "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"a\",1000000000],"
+                    "[\"b\",1000000001],[\"c\",9223372036854775807],[\"d\",1e300],"
+                    "[\"e\",-9223372036854775808],[\"f\",2.0]]}";
     skt_rc_response_t r;
     ck_assert_int_eq(skt_rc_decode_response(t, strlen(t), &r), 0);
-    ck_assert_int_eq(r.has_total, 0);
-    ck_assert_int_eq(r.has_exists, 0);
-    ck_assert_ptr_null(r.members);
-    ck_assert_ptr_null(r.sockets);
-    ck_assert_ptr_null(r.channels_with_count);
+    const char *ch;
+    long count;
+    ck_assert_int_eq(skt_rc_channel_count_at(&r, 0, &ch, &count), 0);
+    ck_assert_int_eq(count, SKT_RC_COUNT_MAX);
+    for (size_t i = 1; i < 6; i++)
+        ck_assert_int_eq(skt_rc_channel_count_at(&r, i, &ch, &count), -1);
     skt_rc_response_clear(&r);
 }
 END_TEST
@@ -379,6 +438,31 @@ START_TEST(merge_counts_sum)
     merge(&acc, "{\"requestId\":\"r\",\"members\":[[\"x\",null]]}"); /* wrong field: ignored */
     ck_assert_int_eq(acc.total, 7);
     skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+/* Sums saturate: however many nodes answer the largest count, or the host's own count is
+ * already huge, the total never wraps negative. */
+START_TEST(merge_counts_saturate)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_COUNT);
+    acc.total = LONG_MAX - 5;
+    merge(&acc, "{\"requestId\":\"r\",\"totalCount\":1000000000}");
+    ck_assert_int_eq(acc.total, LONG_MAX);
+    merge(&acc, "{\"requestId\":\"r\",\"totalCount\":1000000000}");
+    ck_assert_int_eq(acc.total, LONG_MAX);
+    skt_hz_acc_clear(&acc);
+
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_CHANNELS);
+    skt_hz_acc_channel(&acc, "a", LONG_MAX - 1);
+    merge(&acc, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"a\",1000000000]]}");
+    ck_assert_int_eq(acc.items[0].count, LONG_MAX);
+    skt_hz_acc_clear(&acc);
+
+    ck_assert_int_eq(skt_hz_sat_add(LONG_MIN + 1, -5), LONG_MIN);
+    ck_assert_int_eq(skt_hz_sat_add(-5, 3), -2);
+    ck_assert_int_eq(skt_hz_sat_add(LONG_MAX, LONG_MAX), LONG_MAX);
 }
 END_TEST
 
@@ -493,9 +577,11 @@ redis_codec_suite(void)
     tcase_add_test(dec, request_decode_soketi);
     tcase_add_test(dec, request_decode_rejects_garbage);
     tcase_add_test(dec, response_decode_rejects_garbage);
+    tcase_add_test(dec, response_decode_counts_in_range);
     suite_add_tcase(s, dec);
     TCase *mg = tcase_create("merge");
     tcase_add_test(mg, merge_counts_sum);
+    tcase_add_test(mg, merge_counts_saturate);
     tcase_add_test(mg, merge_exists_ors);
     tcase_add_test(mg, merge_members_by_user_id);
     tcase_add_test(mg, merge_channels_sum_per_channel);

@@ -183,6 +183,39 @@ id_text(json_t *v, char *buf)
     return NULL;
 }
 
+/* A count a peer reports: an integer in 0..SKT_RC_COUNT_MAX, or a real with such an
+ * integral value (JavaScript numbers are doubles). Returns 0 with *out set, or -1. The
+ * range is checked before any conversion: a huge real must not be cast. */
+static int
+count_value(json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (n < 0 || n > SKT_RC_COUNT_MAX)
+            return -1;
+        *out = (long long)n;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d >= 0 && d <= (double)SKT_RC_COUNT_MAX) || d != (double)(long long)d)
+            return -1;
+        *out = (long long)d;
+        return 0;
+    }
+    return -1;
+}
+
+/* obj[key] into *out when it is an array (NULL when absent). Returns -1 when it is there
+ * and is something else. */
+static int
+array_field(json_t *obj, const char *key, json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = json_is_array(v) ? v : NULL;
+    return v && !*out ? -1 : 0;
+}
+
 /* A non-empty string member of obj, or NULL. */
 static const char *
 get_str(json_t *obj, const char *key)
@@ -455,31 +488,28 @@ skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out)
         return -1;
     out->root = root;
     out->request_id = get_str(root, "requestId");
-    if (!out->request_id) {
-        skt_rc_response_clear(out);
-        return -1;
-    }
-    json_t *total = json_object_get(root, "totalCount");
-    if (json_is_integer(total)) {
+    json_t *v = json_object_get(root, "totalCount");
+    if (!out->request_id)
+        goto bad;
+    if (v) {
+        if (count_value(v, &out->total) != 0)
+            goto bad;
         out->has_total = 1;
-        out->total = json_integer_value(total);
-    } else if (json_is_real(total)) {
-        out->has_total = 1;
-        out->total = (long long)json_real_value(total);
     }
-    json_t *exists = json_object_get(root, "exists");
-    if (json_is_boolean(exists)) {
+    if ((v = json_object_get(root, "exists"))) {
+        if (!json_is_boolean(v))
+            goto bad;
         out->has_exists = 1;
-        out->exists = json_is_true(exists);
+        out->exists = json_is_true(v);
     }
-    json_t *v;
-    if (json_is_array(v = json_object_get(root, "members")))
-        out->members = v;
-    if (json_is_array(v = json_object_get(root, "channelsWithSocketsCount")))
-        out->channels_with_count = v;
-    if (json_is_array(v = json_object_get(root, "sockets")))
-        out->sockets = v;
+    if (array_field(root, "members", &out->members) != 0 ||
+        array_field(root, "channelsWithSocketsCount", &out->channels_with_count) != 0 ||
+        array_field(root, "sockets", &out->sockets) != 0)
+        goto bad;
     return 0;
+bad:
+    skt_rc_response_clear(out);
+    return -1;
 }
 
 void
@@ -520,12 +550,13 @@ int
 skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel, long *count)
 {
     json_t *k, *v;
+    long long n;
     if (!r->channels_with_count || pair_at(r->channels_with_count, i, &k, &v) != 0 ||
         !json_is_string(k) || json_string_length(k) == 0 || !json_is_integer(v) ||
-        json_integer_value(v) < 0)
+        count_value(v, &n) != 0)
         return -1;
     *channel = json_string_value(k);
-    *count = (long)json_integer_value(v);
+    *count = (long)n;
     return 0;
 }
 

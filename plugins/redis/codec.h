@@ -129,8 +129,13 @@ void skt_rc_response_channel_end(skt_rc_buf_t *b);
 void skt_rc_response_list_end(skt_rc_buf_t *b);
 void skt_rc_response_end(skt_rc_buf_t *b);
 
-/* A decoded response: requestId and whichever result fields were present and of the
- * right JSON type (arrays are validated item by item when they are read). */
+/* The largest count a peer may report (a totalCount, a channel's sockets): far above what
+ * any node holds, far below where a sum of such counts could overflow, even in a 32-bit
+ * long. A count that is negative, fractional or larger is malformed. */
+#define SKT_RC_COUNT_MAX 1000000000LL
+
+/* A decoded response: requestId and whichever result fields were present (arrays are
+ * validated item by item when they are read). */
 typedef struct skt_rc_response_s {
     const char *request_id;
     int has_total;
@@ -144,7 +149,11 @@ typedef struct skt_rc_response_s {
 } skt_rc_response_t;
 
 /* Parses a response. Returns 0, or -1 (nothing to clear) when the text is not an object
- * with a non-empty string requestId. */
+ * with a non-empty string requestId, or when a result field it has is malformed: a
+ * totalCount that is not an integer in 0..SKT_RC_COUNT_MAX (an integral real is taken,
+ * as JavaScript has no integers), an exists that is not a boolean, or a members,
+ * channelsWithSocketsCount or sockets that is not an array. Pure: a fuzz target may call
+ * it with any bytes. */
 int skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out);
 void skt_rc_response_clear(skt_rc_response_t *r);
 
@@ -155,7 +164,7 @@ void skt_rc_response_clear(skt_rc_response_t *r);
  * 24 bytes), *info_json a new JSON text of user_info (free it; "null" when absent). */
 int skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, char *idbuf,
                      char **info_json);
-/* channelsWithSocketsCount[i] = [channel, count] */
+/* channelsWithSocketsCount[i] = [channel, count], count an integer in 0..SKT_RC_COUNT_MAX */
 int skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel,
                             long *count);
 /* sockets[i] = {"id": ...} */

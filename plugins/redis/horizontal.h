@@ -145,6 +145,10 @@ typedef struct skt_hz_acc_s {
     int failed;              /* out of memory: the result is unusable */
 } skt_hz_acc_t;
 
+/* a + b, saturated at LONG_MAX (LONG_MIN): what every count of a merge is added with, so
+ * that no answer can make a sum wrap. */
+long skt_hz_sat_add(long a, long b);
+
 void skt_hz_acc_init(skt_hz_acc_t *acc, int kind);
 void skt_hz_acc_clear(skt_hz_acc_t *acc);
 /* Adds one item; copies the strings. */
@@ -156,8 +160,9 @@ void skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_inf
 void skt_hz_acc_each_channel(void *arg, const char *channel, long count);
 void skt_hz_acc_each_id(void *arg, const char *id);
 /* Merges a peer's decoded response as soketi's resolvers do; fields that do not belong
- * to acc's kind and malformed items are ignored. Returns the number of items skipped
- * as malformed. */
+ * to acc's kind and malformed items are ignored, counts are added saturating. Returns
+ * the number of items skipped as malformed. Pure (no I/O, no host): with
+ * skt_rc_decode_response, what a fuzz target calls. */
 size_t skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp);
 
 #endif

@@ -3,11 +3,22 @@
  */
 #include "horizontal.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/map.h"
+
+long
+skt_hz_sat_add(long a, long b)
+{
+    if (b > 0 && a > LONG_MAX - b)
+        return LONG_MAX;
+    if (b < 0 && a < LONG_MIN - b)
+        return LONG_MIN;
+    return a + b;
+}
 
 void
 skt_hz_acc_init(skt_hz_acc_t *acc, int kind)
@@ -83,7 +94,7 @@ skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count)
     int added;
     size_t i = acc_item(acc, channel, &added);
     if (i != SIZE_MAX)
-        acc->items[i].count += count;
+        acc->items[i].count = skt_hz_sat_add(acc->items[i].count, count);
 }
 
 void
@@ -119,7 +130,7 @@ skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp)
     switch (acc->kind) {
     case SKT_HZ_ACC_COUNT:
         if (resp->has_total)
-            acc->total += (long)resp->total;
+            acc->total = skt_hz_sat_add(acc->total, (long)resp->total);
         break;
     case SKT_HZ_ACC_EXISTS:
         if (resp->has_exists && resp->exists)
