@@ -61,20 +61,29 @@ END_TEST
 START_TEST(request_encode_matches_soketi)
 {
     skt_rc_buf_t b = {0};
-    skt_rc_encode_request(&b, "r1", "app", SKT_RC_SOCKETS_COUNT, NULL, NULL, NULL);
+    skt_rc_encode_request(&b, "r1", "app", SKT_RC_SOCKETS_COUNT, NULL, NULL, NULL, NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r1\",\"appId\":\"app\",\"type\":4}");
     skt_rc_buf_reset(&b, 0);
-    skt_rc_encode_request(&b, "r2", "app", SKT_RC_CHANNEL_MEMBERS, "presence-x", NULL, NULL);
+    skt_rc_encode_request(&b, "r2", "app", SKT_RC_CHANNEL_MEMBERS, "presence-x", NULL, NULL, NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r2\",\"appId\":\"app\",\"type\":3,"
                    "\"opts\":{\"channel\":\"presence-x\"}}");
     skt_rc_buf_reset(&b, 0);
-    skt_rc_encode_request(&b, "r3", "app", SKT_RC_SOCKET_EXISTS_IN_CHANNEL, "c", "1.2", NULL);
+    skt_rc_encode_request(&b, "r3", "app", SKT_RC_SOCKET_EXISTS_IN_CHANNEL, "c", "1.2", NULL, NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r3\",\"appId\":\"app\",\"type\":7,"
                    "\"opts\":{\"channel\":\"c\",\"wsId\":\"1.2\"}}");
     skt_rc_buf_reset(&b, 0);
-    skt_rc_encode_request(&b, "r4", "app", SKT_RC_TERMINATE_USER_CONNECTIONS, NULL, NULL, "u");
+    skt_rc_encode_request(&b, "r4", "app", SKT_RC_TERMINATE_USER_CONNECTIONS, NULL, NULL, "u",
+                          NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r4\",\"appId\":\"app\",\"type\":9,"
                    "\"opts\":{\"userId\":\"u\"}}");
+    /* ours name their sender last (soketi reads the keys it knows and ignores the rest) */
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_encode_request(&b, "r5", "app", SKT_RC_CHANNEL_SOCKETS_COUNT, "c", NULL, NULL, "node-1");
+    ASSERT_TEXT(b, "{\"requestId\":\"r5\",\"appId\":\"app\",\"type\":6,"
+                   "\"opts\":{\"channel\":\"c\"},\"uuid\":\"node-1\"}");
+    skt_rc_buf_reset(&b, 0);
+    skt_rc_encode_request(&b, "r6", "app", SKT_RC_SOCKETS, NULL, NULL, NULL, "node-1");
+    ASSERT_TEXT(b, "{\"requestId\":\"r6\",\"appId\":\"app\",\"type\":0,\"uuid\":\"node-1\"}");
     skt_rc_buf_free(&b);
 }
 END_TEST
@@ -289,10 +298,12 @@ START_TEST(request_decode_soketi)
 
     /* our own encoding decodes */
     skt_rc_buf_t b = {0};
-    skt_rc_encode_request(&b, "id", "app", SKT_RC_CHANNEL_MEMBERS, "presence-1", NULL, NULL);
+    skt_rc_encode_request(&b, "id", "app", SKT_RC_CHANNEL_MEMBERS, "presence-1", NULL, NULL,
+                          "node-1");
     ck_assert_int_eq(skt_rc_decode_request(b.p, b.len, &r), 0);
     ck_assert_int_eq(r.type, SKT_RC_CHANNEL_MEMBERS);
     ck_assert_str_eq(r.channel, "presence-1");
+    ck_assert_str_eq(r.uuid, "node-1");
     skt_rc_request_clear(&r);
     skt_rc_buf_free(&b);
 }
@@ -411,6 +422,57 @@ START_TEST(response_decode_counts_in_range)
     for (size_t i = 1; i < 6; i++)
         ck_assert_int_eq(skt_rc_channel_count_at(&r, i, &ch, &count), -1);
     skt_rc_response_clear(&r);
+}
+END_TEST
+
+/* ---- what a message may cost ------------------------------------------------------- */
+
+START_TEST(scan_bounds_depth_and_values)
+{
+    ck_assert_int_eq(skt_rc_scan("", 0, 4, 4), SKT_RC_SCAN_OK);
+    ck_assert_int_eq(skt_rc_scan("[[[]]]", 6, 3, 100), SKT_RC_SCAN_OK);
+    ck_assert_int_eq(skt_rc_scan("[[[[]]]]", 8, 3, 100), SKT_RC_SCAN_TOO_DEEP);
+    /* depth is current nesting, not total brackets */
+    ck_assert_int_eq(skt_rc_scan("[[]][[]][[]]", 12, 2, 100), SKT_RC_SCAN_OK);
+    /* values: one per ',', '[' and '{', plus one */
+    ck_assert_int_eq(skt_rc_scan("[1,2,3]", 7, 8, 4), SKT_RC_SCAN_OK);
+    ck_assert_int_eq(skt_rc_scan("[1,2,3,4]", 9, 8, 4), SKT_RC_SCAN_TOO_MANY);
+    /* nothing inside strings counts, escaped quotes included */
+    const char *s1 = "{\"a\":\"[[[[,,,,{{\\\"[[[\"}";
+    ck_assert_int_eq(skt_rc_scan(s1, strlen(s1), 1, 2), SKT_RC_SCAN_OK);
+    /* unbalanced closers never underflow */
+    ck_assert_int_eq(skt_rc_scan("]]]]}}}[", 8, 1, 100), SKT_RC_SCAN_OK);
+    /* a string left open swallows the rest, a lone backslash at the end is fine */
+    ck_assert_int_eq(skt_rc_scan("\"[[[[\\", 6, 1, 1), SKT_RC_SCAN_OK);
+}
+END_TEST
+
+START_TEST(response_id_read_without_parsing)
+{
+    const char *id;
+    const char *t = "{\"requestId\":\"3f1e-ab\",\"totalCount\":1}";
+    ck_assert_uint_eq(skt_rc_response_id_prefix(t, strlen(t), &id), 7);
+    ck_assert_mem_eq(id, "3f1e-ab", 7);
+    /* anything else is for the parser to decide */
+    static const char *const other[] = {
+        "{\"totalCount\":1,\"requestId\":\"r\"}",
+        "{ \"requestId\":\"r\"}",
+        "{\"requestId\":\"\"}",
+        "{\"requestId\":\"a\\\"b\"}",
+        "{\"requestId\":\"r",
+        "{\"requestId\":\"",
+        "{\"requestId\":1}",
+        "",
+        "{\"requestId\":"
+        "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+    };
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        ck_assert_msg(skt_rc_response_id_prefix(other[i], strlen(other[i]), &id) == 0, "read %s",
+                      other[i]);
+        ck_assert_ptr_null(id);
+    }
+    /* the length is honoured */
+    ck_assert_uint_eq(skt_rc_response_id_prefix(t, 17, &id), 0);
 }
 END_TEST
 
@@ -578,6 +640,8 @@ redis_codec_suite(void)
     tcase_add_test(dec, request_decode_rejects_garbage);
     tcase_add_test(dec, response_decode_rejects_garbage);
     tcase_add_test(dec, response_decode_counts_in_range);
+    tcase_add_test(dec, scan_bounds_depth_and_values);
+    tcase_add_test(dec, response_id_read_without_parsing);
     suite_add_tcase(s, dec);
     TCase *mg = tcase_create("merge");
     tcase_add_test(mg, merge_counts_sum);

@@ -2,6 +2,7 @@
  * See check_redis_live.h.
  */
 #include "check_redis_live.h"
+#include "check_redis_fakehost.h"
 
 #include <check.h>
 #include <dlfcn.h>
@@ -247,7 +248,7 @@ fake_log(int level, const char *fmt, ...)
 static void
 fake_metric(live_metrics_t *m, const char *app_id, int what, double value)
 {
-    ck_assert(what >= 0 && what < 5);
+    ck_assert(what >= 0 && what < LIVE_METRICS);
     m->count[what]++;
     m->last_value[what] = value;
     snprintf(m->last_app, sizeof(m->last_app), "%s", app_id ? app_id : "(null)");
@@ -266,65 +267,6 @@ metric_1(const char *app_id, int what, double value)
     fake_metric(&live_nodes[1].metrics, app_id, what, value);
 }
 
-/* This process has no sockets: every local answer is empty. */
-static void
-fake_deliver(const char *app_id, const char *channel, const char *msg, size_t len,
-             const char *except)
-{
-    (void)app_id, (void)channel, (void)msg, (void)len, (void)except;
-}
-
-static long
-fake_count(const char *app_id)
-{
-    (void)app_id;
-    return 0;
-}
-
-static long
-fake_channel_count(const char *app_id, const char *channel)
-{
-    (void)app_id, (void)channel;
-    return 0;
-}
-
-static int
-fake_is_in(const char *app_id, const char *channel, const char *socket_id)
-{
-    (void)app_id, (void)channel, (void)socket_id;
-    return 0;
-}
-
-static void
-fake_channels(const char *app_id, soketi_each_channel_fn each, void *arg)
-{
-    (void)app_id, (void)each, (void)arg;
-}
-
-static void
-fake_members(const char *app_id, const char *channel, soketi_each_member_fn each, void *arg)
-{
-    (void)app_id, (void)channel, (void)each, (void)arg;
-}
-
-static void
-fake_sockets(const char *app_id, soketi_each_id_fn each, void *arg)
-{
-    (void)app_id, (void)each, (void)arg;
-}
-
-static void
-fake_channel_sockets(const char *app_id, const char *channel, soketi_each_id_fn each, void *arg)
-{
-    (void)app_id, (void)channel, (void)each, (void)arg;
-}
-
-static void
-fake_terminate(const char *app_id, const char *user_id)
-{
-    (void)app_id, (void)user_id;
-}
-
 void
 live_node_start(int i, const char *plugin_file)
 {
@@ -340,18 +282,9 @@ live_node_start(int i, const char *plugin_file)
         .node_id = n->node_id,
         .config_get = fake_config_get,
         .log = fake_log,
-        .deliver_local = fake_deliver,
-        .local_sockets_count = fake_count,
-        .local_channel_sockets_count = fake_channel_count,
-        .local_channel_members_count = fake_channel_count,
-        .local_is_in_channel = fake_is_in,
-        .local_channels = fake_channels,
-        .local_channel_members = fake_members,
-        .local_sockets = fake_sockets,
-        .local_channel_sockets = fake_channel_sockets,
-        .local_terminate_user_connections = fake_terminate,
         .metric = i == 0 ? metric_0 : metric_1,
     };
+    fake_host_local(&n->host); /* this process has no sockets: every local answer is empty */
     const char *dir = getenv("SOKETI_PLUGIN_DIR_TEST");
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : CHECK_REDIS_PLUGIN_DIR, plugin_file);

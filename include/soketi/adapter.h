@@ -111,6 +111,20 @@ enum soketi_metric {
     SOKETI_METRIC_RESPONSE_RECEIVED = 2, /**< a peer's answer to our query arrived */
     SOKETI_METRIC_RESOLVED = 3,   /**< a query completed with every answer; value = ms it took */
     SOKETI_METRIC_UNCOMPLETE = 4, /**< a query timed out with some answers missing; value = ms */
+    /* Optional additions: a host ignores values it does not know. */
+    /** A message on the adapter's channels was dropped: a peer's that was too large, nested
+     * too deeply, malformed or over a rate limit, or one of ours too large to publish.
+     * value = 1 per message. */
+    SOKETI_METRIC_MESSAGE_DROPPED = 5,
+    /** This node cut an answer to a peer short (its size cap or its byte budget); the peer
+     * is told it is partial. value = 1 per answer. */
+    SOKETI_METRIC_RESPONSE_TRUNCATED = 6,
+    /** A query was answered from this node alone (SOKETI_PARTIAL), without asking the
+     * others, because its app was over its rate of cluster-wide queries. value = 1. */
+    SOKETI_METRIC_REQUEST_LIMITED = 7,
+    /** A query was answered by an identical one already in flight: nothing more was sent.
+     * value = 1. */
+    SOKETI_METRIC_REQUEST_COALESCED = 8,
 };
 
 /* Iterators the host calls once per item, synchronously. */

@@ -224,6 +224,58 @@ get_str(json_t *obj, const char *key)
     return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
 }
 
+/* ---- what a message may cost ------------------------------------------------------- */
+
+int
+skt_rc_scan(const char *text, size_t len, size_t max_depth, size_t max_values)
+{
+    size_t depth = 0, values = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{' || c == ',') {
+            /* an open bracket starts a value and a level, a comma starts a value */
+            if (c != ',' && ++depth > max_depth)
+                return SKT_RC_SCAN_TOO_DEEP;
+            if (++values > max_values)
+                return SKT_RC_SCAN_TOO_MANY;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return SKT_RC_SCAN_OK;
+}
+
+size_t
+skt_rc_response_id_prefix(const char *text, size_t len, const char **id)
+{
+    static const char head[] = "{\"requestId\":\"";
+    const size_t hl = sizeof(head) - 1, max_id = 64;
+    *id = NULL;
+    if (len <= hl || memcmp(text, head, hl) != 0)
+        return 0;
+    for (size_t i = hl; i < len && i - hl <= max_id; i++) {
+        if (text[i] == '\\' || (unsigned char)text[i] < 0x20)
+            return 0;
+        if (text[i] == '"') {
+            if (i == hl)
+                return 0;
+            *id = text + hl;
+            return i - hl;
+        }
+    }
+    return 0;
+}
+
 /* ---- broadcast ---------------------------------------------------------------------- */
 
 void
@@ -299,7 +351,7 @@ type_has_channel(int type)
 
 void
 skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
-                      const char *channel, const char *ws_id, const char *user_id)
+                      const char *channel, const char *ws_id, const char *user_id, const char *uuid)
 {
     RAW_LIT(b, "{\"requestId\":");
     buf_cstr(b, request_id);
@@ -307,29 +359,32 @@ skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_i
     buf_cstr(b, app_id);
     RAW_LIT(b, ",\"type\":");
     skt_rc_long(b, type);
-    if (!channel && !ws_id && !user_id) {
+    if (channel || ws_id || user_id) {
+        RAW_LIT(b, ",\"opts\":{");
+        const char *sep = "";
+        if (channel) {
+            RAW_LIT(b, "\"channel\":");
+            buf_cstr(b, channel);
+            sep = ",";
+        }
+        if (ws_id) {
+            skt_rc_raw(b, sep, strlen(sep));
+            RAW_LIT(b, "\"wsId\":");
+            buf_cstr(b, ws_id);
+            sep = ",";
+        }
+        if (user_id) {
+            skt_rc_raw(b, sep, strlen(sep));
+            RAW_LIT(b, "\"userId\":");
+            buf_cstr(b, user_id);
+        }
         RAW_LIT(b, "}");
-        return;
     }
-    RAW_LIT(b, ",\"opts\":{");
-    const char *sep = "";
-    if (channel) {
-        RAW_LIT(b, "\"channel\":");
-        buf_cstr(b, channel);
-        sep = ",";
+    if (uuid) {
+        RAW_LIT(b, ",\"uuid\":");
+        buf_cstr(b, uuid);
     }
-    if (ws_id) {
-        skt_rc_raw(b, sep, strlen(sep));
-        RAW_LIT(b, "\"wsId\":");
-        buf_cstr(b, ws_id);
-        sep = ",";
-    }
-    if (user_id) {
-        skt_rc_raw(b, sep, strlen(sep));
-        RAW_LIT(b, "\"userId\":");
-        buf_cstr(b, user_id);
-    }
-    RAW_LIT(b, "}}");
+    RAW_LIT(b, "}");
 }
 
 int
@@ -344,6 +399,7 @@ skt_rc_decode_request(const char *text, size_t len, skt_rc_request_t *out)
     json_t *opts = json_object_get(root, "opts");
     out->request_id = get_str(root, "requestId");
     out->app_id = id_text(json_object_get(root, "appId"), out->app_id_buf);
+    out->uuid = get_str(root, "uuid");
     if (!out->request_id || !out->app_id || !json_is_integer(type) ||
         json_integer_value(type) < 0 || json_integer_value(type) >= SKT_RC_TYPE_COUNT)
         goto bad;

@@ -87,17 +87,6 @@ skt_hz_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* horizontal.h: one throttle for every repeatable warning of the Redis plugins. */
-int
-skt_hz_warn_due(uint64_t *last_ms)
-{
-    uint64_t now = skt_hz_now_ms();
-    if (*last_ms && now - *last_ms < SKT_HZ_WARN_INTERVAL_MS)
-        return 0;
-    *last_ms = now;
-    return 1;
-}
-
 void
 skt_hz_logf(const soketi_host_t *host, const char *name, int level, const char *fmt, ...)
 {
@@ -334,7 +323,7 @@ req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, c
         return;
     }
     make_uuid(req->id);
-    skt_rc_encode_request(&b, req->id, app_id, type, channel, ws_id, user_id);
+    skt_rc_encode_request(&b, req->id, app_id, type, channel, ws_id, user_id, hz->host->node_id);
     if (b.failed || skt_map_put(hz->pending, req->id, strlen(req->id), req) != 0) {
         skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory sending a request; answering locally");
         skt_rc_buf_free(&b);
@@ -404,6 +393,11 @@ hz_broadcast(void *self, const char *app_id, const char *channel, const char *ms
                             except_socket_id);
     if (hz->scratch.failed) {
         skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory encoding a broadcast to %s", channel);
+        return;
+    }
+    if (hz->scratch.len > hz->lim.max_message) { /* every peer would drop it */
+        skt_hz_drop(hz, SKT_HZ_BROADCAST, SKT_HZ_DROP_UNSENT, app_id, hz->scratch.p,
+                    hz->scratch.len, "delivered on this node only");
         return;
     }
     /* a failure means the transport is down, which it reports itself */
@@ -626,20 +620,31 @@ skt_hz_own_request(skt_hz_t *hz, const char *request_id)
     return hz_recent_take(hz, request_id);
 }
 
+/* Most responses on the channel answer other nodes' requests: soketi and we write the id
+ * first, so it is looked up without parsing the rest. */
+int
+skt_hz_response_wanted(const skt_hz_t *hz, const char *data, size_t len)
+{
+    const char *id;
+    size_t n = skt_rc_response_id_prefix(data, len, &id);
+    return !n || skt_map_get(hz->pending, id, n) != NULL;
+}
+
 /* A peer's response to one of our pending requests is merged into it and counted. */
 void
 skt_hz_on_response(skt_hz_t *hz, const char *data, size_t len)
 {
     skt_rc_response_t resp;
     if (skt_rc_decode_response(data, len, &resp) != 0) {
-        skt_hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "not a response");
+        skt_hz_drop(hz, SKT_HZ_RESPONSE, SKT_HZ_DROP_MALFORMED, NULL, data, len, "not a response");
         return;
     }
     skt_hz_req_t *req = skt_map_get(hz->pending, resp.request_id, strlen(resp.request_id));
     if (req) { /* else another node's request, or one of ours that timed out */
         skt_hz_metric(hz, req->app_id, SOKETI_METRIC_RESPONSE_RECEIVED, 0);
         if (skt_hz_acc_response(&req->acc, &resp) > 0)
-            skt_hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "malformed items skipped");
+            skt_hz_drop(hz, SKT_HZ_RESPONSE, SKT_HZ_DROP_MALFORMED, req->app_id, data, len,
+                        "some of its items skipped, the rest merged");
         req->received++;
         if (req->expected >= 0 && req->received >= req->expected)
             req_resolve(req, SOKETI_OK);
@@ -651,7 +656,7 @@ skt_hz_on_response(skt_hz_t *hz, const char *data, size_t len)
 
 skt_hz_t *
 skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr, long requests_timeout_ms,
-           const char *name)
+           const skt_hz_limits_t *lim, const char *name)
 {
     skt_hz_t *hz = calloc(1, sizeof(*hz));
     if (!hz)
@@ -661,6 +666,11 @@ skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr, long request
         hz->metric = host->metric;
     hz->tr = *tr;
     hz->timeout_ms = requests_timeout_ms < 0 ? 0 : requests_timeout_ms;
+    hz->lim = *lim;
+    /* a message's values cost a decoder a few dozen bytes each: at most one per 4 bytes of
+     * the largest message keeps that within about ten times its size */
+    hz->max_values = hz->lim.max_message / 4 + 16;
+    hz->peers.max = SKT_HZ_MAX_PEERS;
     hz->name = strdup(name);
     hz->pending = skt_map_new();
     hz->timer = evtimer_new(host->base, hz_on_timer, hz);
@@ -687,6 +697,7 @@ skt_hz_free(skt_hz_t *hz)
     if (hz->timer)
         event_free(hz->timer);
     skt_map_free(hz->pending);
+    skt_hz_buckets_clear(&hz->peers);
     skt_rc_buf_free(&hz->scratch);
     free(hz->name);
     free(hz);

@@ -61,13 +61,22 @@ typedef struct skt_hz_transport_s {
  * transports is measured in. */
 uint64_t skt_hz_now_ms(void);
 
-/* Warnings that can repeat (malformed messages, failing Redis commands) are logged as
- * warnings at most once per this many ms, the rest at debug. */
+/* Warnings that can repeat (failing Redis commands) are logged as warnings at most once
+ * per this many ms, the rest at debug. */
 #define SKT_HZ_WARN_INTERVAL_MS 10000
+/* Dropped messages: one line per reason at most this often, with the count since. */
+#define SKT_HZ_DROP_LOG_INTERVAL_MS 1000
 
-/* 1 when a warning is due (none yet, or the last one, at *last_ms, is SKT_HZ_WARN_INTERVAL_MS
- * old): *last_ms becomes now. 0: log this one at debug. */
-int skt_hz_warn_due(uint64_t *last_ms);
+/* The one throttle of the Redis plugins' repeatable log lines. Zero-initialise it. */
+typedef struct skt_hz_throttle_s {
+    uint64_t last_ms;    /* when the last line was logged; 0: never */
+    unsigned long quiet; /* events since then that were only counted */
+} skt_hz_throttle_t;
+
+/* One more event: 1 when it gets a line (none logged yet, or the last one is interval_ms
+ * old), with *quiet the events counted quietly since the last line (then reset to 0); 0
+ * when it is only counted. */
+int skt_hz_throttle(skt_hz_throttle_t *t, uint64_t interval_ms, unsigned long *quiet);
 
 /* Logs one line through host->log with "name: " in front (cut at 1 KiB): the log of this
  * layer and of what is stacked beside it (store.c). */
@@ -86,10 +95,64 @@ int skt_hz_abi_version(int count, const int *supported);
  * logged (when the host can log) under name. */
 int skt_hz_check_host(const soketi_host_t *host, const soketi_adapter_t *adapter, const char *name);
 
-/* Creates the horizontal layer. host and tr are borrowed and must outlive it; name
- * prefixes its log lines ("redis adapter"). Returns NULL when out of memory. */
+/* ---- limits (horizontal_limits.c) ---------------------------------------------------- */
+
+/* The defaults of the adapter.* options below, for a host that does not know them. */
+#define SKT_HZ_MAX_MESSAGE_KB 4096
+#define SKT_HZ_PEER_REQUESTS_PER_S 2000
+#define SKT_HZ_PEER_REQUESTS_TOTAL_PER_S 10000
+#define SKT_HZ_MAX_RESPONSE_KB 1024
+#define SKT_HZ_RESPONSE_KB_PER_S 2048
+#define SKT_HZ_APP_REQUESTS_PER_S 1000
+
+/* What peers may cost this node, and its queries them (the adapter.* options). A rate of
+ * 0 is no limit. */
+typedef struct skt_hz_limits_s {
+    /* adapter.maxMessageSizeInKb, in bytes: a larger message on any of the three channels
+     * is dropped before it is parsed, and one of ours is not published */
+    size_t max_message;
+    long peer_requests;       /* adapter.maxPeerRequestsPerSecond: answered for one peer */
+    long peer_requests_total; /* adapter.maxPeerRequestsPerSecondTotal: for all of them */
+    size_t max_response;      /* adapter.maxResponseSizeInKb, in bytes: one answer of ours */
+    long response_bytes;      /* adapter.maxResponseKbPerSecond, in bytes: all our answers */
+    long app_requests;        /* adapter.maxRequestsPerSecondPerApp: queries sent per app */
+} skt_hz_limits_t;
+
+/* Reads the adapter.* limits through host->config_get (defaults for those it does not
+ * know). */
+void skt_hz_limits_from_config(const soketi_host_t *host, skt_hz_limits_t *lim);
+
+/* A token bucket holding at most one second's worth (rate), full when new. Zero-initialise
+ * it. */
+typedef struct skt_hz_bucket_s {
+    double tokens;
+    uint64_t last_ms;
+    int started;
+} skt_hz_bucket_t;
+
+/* The tokens b holds at now_ms (refilled at rate per second since its last use; may be
+ * negative after skt_hz_bucket_spend took more than it had). */
+double skt_hz_bucket_level(skt_hz_bucket_t *b, double rate, uint64_t now_ms);
+/* Takes one token: 1 when there was one (or rate <= 0: no limit), else 0. */
+int skt_hz_bucket_take(skt_hz_bucket_t *b, double rate, uint64_t now_ms);
+
+/* Buckets by key, at most max of them: when the map is full it is emptied, so that keys
+ * that keep changing cost nothing. Zero-initialise with max set. */
+typedef struct skt_hz_buckets_s {
+    struct skt_map_s *map;
+    size_t max;
+} skt_hz_buckets_t;
+
+/* key's bucket, new (full) when the key is; NULL when out of memory. Valid until the
+ * next call. */
+skt_hz_bucket_t *skt_hz_buckets_get(skt_hz_buckets_t *bs, const char *key);
+void skt_hz_buckets_clear(skt_hz_buckets_t *bs);
+
+/* Creates the horizontal layer. host and tr are borrowed and must outlive it; lim is
+ * copied; name prefixes its log lines ("redis adapter"). Returns NULL when out of
+ * memory. */
 skt_hz_t *skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr,
-                     long requests_timeout_ms, const char *name);
+                     long requests_timeout_ms, const skt_hz_limits_t *lim, const char *name);
 
 /* Answers every pending query with what it has (SOKETI_PARTIAL) and makes later
  * queries answer locally. Call before tearing the transport down at cleanup. */
@@ -108,7 +171,8 @@ void *skt_hz_transport_self(const skt_hz_t *hz);
 void *skt_hz_store(const skt_hz_t *hz);
 
 /* A message arrived on channel (enum skt_hz_channel). data need not be NUL-terminated
- * and is only read during the call. Malformed messages are logged and dropped. */
+ * and is only read during the call. What a peer may not send (too large, too complex,
+ * malformed, over a rate) is dropped, counted and logged (throttled). */
 void skt_hz_on_message(skt_hz_t *hz, int channel, const char *data, size_t len);
 
 /* The transport's answer to numsub(): n nodes (this one included) listen, or n < 0. */

@@ -1,6 +1,7 @@
 /* horizontal_internal.h - the horizontal layer's state, shared by its files (private to
  * libskt_horizontal): horizontal.c (the adapter ops, our queries and the responses to
- * them, lifetime) and horizontal_peers.c (the peers' broadcasts and requests).
+ * them, lifetime), horizontal_peers.c (the peers' broadcasts and requests) and
+ * horizontal_limits.c (what peers may cost, and the report of what was dropped).
  *
  * Everything runs on the host's event loop thread.
  */
@@ -20,6 +21,20 @@
  * can beat the copy to us). */
 #define SKT_HZ_RECENT 64
 
+/* Why a message was dropped (skt_hz_drop). */
+enum skt_hz_drop_reason {
+    SKT_HZ_DROP_TOO_LARGE = 0, /* a peer's, over adapter.maxMessageSizeInKb */
+    SKT_HZ_DROP_TOO_COMPLEX,   /* nested deeper than SKT_RC_MAX_DEPTH, or too many values */
+    SKT_HZ_DROP_MALFORMED,     /* not what its channel carries, or some items of it */
+    SKT_HZ_DROP_PEER_RATE,     /* a request over its sender's adapter.maxPeerRequestsPerSecond */
+    SKT_HZ_DROP_TOTAL_RATE,    /* a request over adapter.maxPeerRequestsPerSecondTotal */
+    SKT_HZ_DROP_UNSENT,        /* one of ours, too large to publish */
+    SKT_HZ_DROP_REASONS
+};
+
+/* Peers' node ids whose requests are rated apart: more and the map starts over. */
+#define SKT_HZ_MAX_PEERS 256
+
 /* The layer: the adapter's self. */
 struct skt_hz_s {
     const soketi_host_t *host;
@@ -34,8 +49,12 @@ struct skt_hz_s {
     int closing;
     char recent[SKT_HZ_RECENT][40]; /* ring of requestIds, "" when free */
     unsigned recent_next;
-    uint64_t last_warn_ms;
-    unsigned long quiet_drops; /* malformed messages logged at debug since the last warning */
+    skt_hz_limits_t lim;
+    size_t max_values; /* skt_rc_scan's bound on a message's values, from lim.max_message */
+    skt_hz_throttle_t drops[SKT_HZ_DROP_REASONS]; /* their log lines */
+    unsigned long dropped[SKT_HZ_DROP_REASONS];   /* how many, since the start */
+    skt_hz_buckets_t peers;                       /* requests answered, by sender */
+    skt_hz_bucket_t peers_total;
 };
 
 /* Logs through the host with the adapter's name in front. */
@@ -54,10 +73,16 @@ int skt_hz_own_request(skt_hz_t *hz, const char *request_id);
  * pending request it answers, if any; malformed ones are dropped. */
 void skt_hz_on_response(skt_hz_t *hz, const char *data, size_t len);
 
-/* ---- horizontal_peers.c ------------------------------------------------------------- */
+/* 1 when a response (len bytes) may answer one of our pending requests, and so is worth
+ * parsing: 0 when its id, read without parsing, is none of them. */
+int skt_hz_response_wanted(const skt_hz_t *hz, const char *data, size_t len);
 
-/* Reports a malformed message dropped from channel (enum skt_hz_channel), with why and
- * an excerpt of data (len bytes). */
-void skt_hz_dropped(skt_hz_t *hz, int channel, const char *data, size_t len, const char *why);
+/* ---- horizontal_limits.c ------------------------------------------------------------ */
+
+/* Drops a message of channel (enum skt_hz_channel) for reason (enum skt_hz_drop_reason):
+ * counts it (MESSAGE_DROPPED, for app_id when known, else NULL) and logs it, throttled,
+ * with detail (NULL: none) and an excerpt of data (len bytes). */
+void skt_hz_drop(skt_hz_t *hz, int channel, int reason, const char *app_id, const char *data,
+                 size_t len, const char *detail);
 
 #endif

@@ -1,41 +1,16 @@
 /* horizontal_peers.c - what the other nodes send: their broadcasts, delivered to this
  * node's sockets, and their requests, answered from this node's state as soketi's
  * onRequest does; the responses to our own requests go to horizontal.c, which waits for
- * them. Malformed messages of every channel are dropped and logged here, without letting
- * a flood of them flood the log.
+ * them. What a peer may not send is dropped here before it costs more than a look: too
+ * large (before parsing), too complex to parse (skt_rc_scan), malformed, or a request
+ * over its sender's rate or the total rate of peers' requests this node answers.
  */
 #include "horizontal_internal.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
-
-/* How much of a malformed message a log line shows. */
-#define HZ_LOG_EXCERPT 120
-
-static const char *const hz_channel_names[] = {"broadcast", "request", "response"};
-
-/* ---- malformed messages ------------------------------------------------------------- */
-
-/* Reports a dropped message: a warning now and then, debug lines in between, so that a
- * flood of garbage on the channel cannot flood the log. */
-void
-skt_hz_dropped(skt_hz_t *hz, int channel, const char *data, size_t len, const char *why)
-{
-    int n = len > HZ_LOG_EXCERPT ? HZ_LOG_EXCERPT : (int)len;
-    if (skt_hz_warn_due(&hz->last_warn_ms)) {
-        skt_hz_log(hz, SOKETI_LOG_WARN,
-                   "dropped a malformed message on the %s channel (%s; %lu more since the last "
-                   "warning): %.*s%s",
-                   hz_channel_names[channel], why, hz->quiet_drops, n, data,
-                   len > HZ_LOG_EXCERPT ? "..." : "");
-        hz->quiet_drops = 0;
-    } else {
-        hz->quiet_drops++;
-        skt_hz_log(hz, SOKETI_LOG_DEBUG, "dropped a malformed message on the %s channel (%s): %.*s",
-                   hz_channel_names[channel], why, n, data);
-    }
-}
 
 /* ---- broadcasts --------------------------------------------------------------------- */
 
@@ -45,7 +20,8 @@ hz_on_broadcast(skt_hz_t *hz, const char *data, size_t len)
 {
     skt_rc_broadcast_t m;
     if (skt_rc_decode_broadcast(data, len, &m) != 0) {
-        skt_hz_dropped(hz, SKT_HZ_BROADCAST, data, len, "not a broadcast");
+        skt_hz_drop(hz, SKT_HZ_BROADCAST, SKT_HZ_DROP_MALFORMED, NULL, data, len,
+                    "not a broadcast");
         return;
     }
     if (strcmp(m.uuid, hz->host->node_id) != 0)
@@ -151,17 +127,45 @@ answer_request(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
     skt_rc_response_end(b);
 }
 
-/* A peer's request: answered, unless it is one of ours come back. */
+/* Whether this node answers r now: its sender (when it names itself, as our nodes do;
+ * soketi's do not) within adapter.maxPeerRequestsPerSecond, and every peer together
+ * within adapter.maxPeerRequestsPerSecondTotal. Else it is dropped, reported with why. */
+static int
+hz_request_admitted(skt_hz_t *hz, const skt_rc_request_t *r, const char *data, size_t len)
+{
+    uint64_t now = skt_hz_now_ms();
+    skt_hz_bucket_t *peer = NULL;
+    if (r->uuid && hz->lim.peer_requests > 0)
+        peer = skt_hz_buckets_get(&hz->peers, r->uuid);
+    if (peer && skt_hz_bucket_level(peer, (double)hz->lim.peer_requests, now) < 1.0) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "%ld per second from node %.40s", hz->lim.peer_requests,
+                 r->uuid);
+        skt_hz_drop(hz, SKT_HZ_REQUEST, SKT_HZ_DROP_PEER_RATE, r->app_id, data, len, detail);
+        return 0;
+    }
+    if (!skt_hz_bucket_take(&hz->peers_total, (double)hz->lim.peer_requests_total, now)) {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "%ld per second", hz->lim.peer_requests_total);
+        skt_hz_drop(hz, SKT_HZ_REQUEST, SKT_HZ_DROP_TOTAL_RATE, r->app_id, data, len, detail);
+        return 0;
+    }
+    if (peer)
+        peer->tokens -= 1.0;
+    return 1;
+}
+
+/* A peer's request: answered, unless it is one of ours come back or over a rate. */
 static void
 hz_on_request(skt_hz_t *hz, const char *data, size_t len)
 {
     skt_rc_request_t r;
     if (skt_rc_decode_request(data, len, &r) != 0) {
-        skt_hz_dropped(hz, SKT_HZ_REQUEST, data, len, "not a request");
+        skt_hz_drop(hz, SKT_HZ_REQUEST, SKT_HZ_DROP_MALFORMED, NULL, data, len, "not a request");
         return;
     }
     /* our own request, back from the channel */
-    if (skt_hz_own_request(hz, r.request_id)) {
+    if (skt_hz_own_request(hz, r.request_id) || !hz_request_admitted(hz, &r, data, len)) {
         skt_rc_request_clear(&r);
         return;
     }
@@ -179,12 +183,32 @@ hz_on_request(skt_hz_t *hz, const char *data, size_t len)
 
 /* ---- every message ------------------------------------------------------------------ */
 
-/* Each channel's messages go to their handler; none from shutdown on. */
+/* Each channel's messages go to their handler, once they passed the checks that cost
+ * no parsing; none from shutdown on. */
 void
 skt_hz_on_message(skt_hz_t *hz, int channel, const char *data, size_t len)
 {
-    if (hz->closing)
+    if (hz->closing || channel < SKT_HZ_BROADCAST || channel > SKT_HZ_RESPONSE)
         return;
+    if (len > hz->lim.max_message) {
+        char detail[48];
+        snprintf(detail, sizeof(detail), "%zu KB", hz->lim.max_message / 1024);
+        skt_hz_drop(hz, channel, SKT_HZ_DROP_TOO_LARGE, NULL, data, len, detail);
+        return;
+    }
+    /* another node's answer to another node's request: not ours to read */
+    if (channel == SKT_HZ_RESPONSE && !skt_hz_response_wanted(hz, data, len))
+        return;
+    int scan = skt_rc_scan(data, len, SKT_RC_MAX_DEPTH, hz->max_values);
+    if (scan != SKT_RC_SCAN_OK) {
+        char detail[64];
+        if (scan == SKT_RC_SCAN_TOO_DEEP)
+            snprintf(detail, sizeof(detail), "nested deeper than %d", SKT_RC_MAX_DEPTH);
+        else
+            snprintf(detail, sizeof(detail), "more than %zu values", hz->max_values);
+        skt_hz_drop(hz, channel, SKT_HZ_DROP_TOO_COMPLEX, NULL, data, len, detail);
+        return;
+    }
     switch (channel) {
     case SKT_HZ_BROADCAST:
         hz_on_broadcast(hz, data, len);

@@ -93,7 +93,7 @@ struct skt_rs_s {
     rs_queue_t failed;            /* answered SOKETI_ERROR from the fail timer */
     char sha[SKT_RS_SCRIPTS][41]; /* "" when unknown: always EVAL */
     int closing;
-    uint64_t warned_ms;
+    skt_hz_throttle_t warned;
 };
 
 static void rs_entry_next(skt_rs_t *st, rs_entry_t *e);
@@ -106,7 +106,9 @@ static void rs_entry_next(skt_rs_t *st, rs_entry_t *e);
 static int
 rs_warn_level(skt_rs_t *st)
 {
-    return skt_hz_warn_due(&st->warned_ms) ? SOKETI_LOG_WARN : SOKETI_LOG_DEBUG;
+    unsigned long quiet;
+    return skt_hz_throttle(&st->warned, SKT_HZ_WARN_INTERVAL_MS, &quiet) ? SOKETI_LOG_WARN
+                                                                         : SOKETI_LOG_DEBUG;
 }
 
 /* ---- keys ---------------------------------------------------------------------------- */
