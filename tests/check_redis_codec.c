@@ -8,6 +8,7 @@
 #include "check_main.h"
 #include <check.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -463,8 +464,6 @@ START_TEST(response_id_read_without_parsing)
         "{\"requestId\":\"",
         "{\"requestId\":1}",
         "",
-        "{\"requestId\":"
-        "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
     };
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         ck_assert_msg(skt_rc_response_id_prefix(other[i], strlen(other[i]), &id) == 0, "read %s",
@@ -473,6 +472,12 @@ START_TEST(response_id_read_without_parsing)
     }
     /* the length is honoured */
     ck_assert_uint_eq(skt_rc_response_id_prefix(t, 17, &id), 0);
+    /* an id longer than 64 bytes is left to the parser */
+    char longer[128];
+    snprintf(longer, sizeof(longer), "{\"requestId\":\"%065d\"}", 0);
+    ck_assert_uint_eq(skt_rc_response_id_prefix(longer, strlen(longer), &id), 0);
+    longer[14 + 64] = '"';
+    ck_assert_uint_eq(skt_rc_response_id_prefix(longer, strlen(longer), &id), 64);
 }
 END_TEST
 
@@ -621,6 +626,54 @@ START_TEST(merge_many_items)
 }
 END_TEST
 
+/* A query collects at most max_items: the rest is left out, and the result is partial. */
+START_TEST(merge_bounded_items)
+{
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, SKT_HZ_ACC_CHANNELS);
+    acc.max_items = 3;
+    merge(&acc, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"a\",1],[\"b\",1],"
+                "[\"c\",1],[\"d\",1],[\"a\",2]]}");
+    ck_assert_uint_eq(acc.n, 3);
+    ck_assert_int_eq(acc.partial, 1);
+    ck_assert_int_eq(acc.items[0].count, 3); /* known keys still add up */
+    skt_hz_acc_clear(&acc);
+    ck_assert_uint_eq(acc.max_items, 3); /* clearing keeps the bound */
+    ck_assert_int_eq(acc.partial, 0);
+    /* a peer's own partial answer makes the result partial */
+    merge(&acc, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[],\"partial\":true}");
+    ck_assert_int_eq(acc.partial, 1);
+    skt_hz_acc_clear(&acc);
+}
+END_TEST
+
+/* Merging accumulators: this node's part first, then the peers'. */
+START_TEST(merge_accumulators)
+{
+    skt_hz_acc_t local, remote;
+    skt_hz_acc_init(&local, SKT_HZ_ACC_MEMBERS);
+    skt_hz_acc_init(&remote, SKT_HZ_ACC_MEMBERS);
+    skt_hz_acc_member(&local, "a", "{\"n\":\"local\"}");
+    skt_hz_acc_member(&remote, "b", "null");
+    skt_hz_acc_member(&remote, "a", "{\"n\":\"remote\"}");
+    remote.partial = 1;
+    skt_hz_acc_merge(&local, &remote);
+    ck_assert_uint_eq(local.n, 2);
+    ck_assert_str_eq(local.items[0].info, "{\"n\":\"local\"}");
+    ck_assert_str_eq(local.items[1].key, "b");
+    ck_assert_int_eq(local.partial, 1);
+    skt_hz_acc_clear(&local);
+    skt_hz_acc_clear(&remote);
+
+    skt_hz_acc_init(&local, SKT_HZ_ACC_COUNT);
+    skt_hz_acc_init(&remote, SKT_HZ_ACC_COUNT);
+    local.total = 2;
+    remote.total = LONG_MAX;
+    skt_hz_acc_merge(&local, &remote);
+    ck_assert_int_eq(local.total, LONG_MAX);
+}
+END_TEST
+
 static Suite *
 redis_codec_suite(void)
 {
@@ -651,6 +704,8 @@ redis_codec_suite(void)
     tcase_add_test(mg, merge_channels_sum_per_channel);
     tcase_add_test(mg, merge_socket_ids_distinct);
     tcase_add_test(mg, merge_many_items);
+    tcase_add_test(mg, merge_bounded_items);
+    tcase_add_test(mg, merge_accumulators);
     suite_add_tcase(s, mg);
     return s;
 }

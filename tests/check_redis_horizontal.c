@@ -39,7 +39,7 @@ static skt_hz_limits_t lim;
 static pub_t pubs[MAX_PUBS];
 static size_t n_pubs;
 static skt_hz_req_t *numsubs[MAX_PUBS];
-static size_t n_numsubs;
+static size_t n_numsubs, numsub_head; /* the transport's pending counts, oldest first */
 static int metrics[16];
 static int warn_lines;
 static char last_warn[2048];
@@ -130,7 +130,7 @@ setup(void)
     memset(metrics, 0, sizeof(metrics));
     warn_lines = 0;
     last_warn[0] = '\0';
-    n_pubs = n_numsubs = 0;
+    n_pubs = n_numsubs = numsub_head = 0;
     skt_hz_limits_from_config(&host, &lim);
     hz = NULL;
 }
@@ -140,8 +140,8 @@ teardown(void)
 {
     if (hz) {
         skt_hz_shutdown(hz);
-        for (size_t i = 0; i < n_numsubs; i++)
-            skt_hz_numsub_done(numsubs[i], -1);
+        while (numsub_head < n_numsubs)
+            skt_hz_numsub_done(numsubs[numsub_head++], -1);
         skt_hz_free(hz);
     }
     for (size_t i = 0; i < n_pubs; i++)
@@ -164,6 +164,14 @@ published(int channel)
     for (size_t i = 0; i < n_pubs; i++)
         n += pubs[i].channel == channel;
     return n;
+}
+
+/* The transport answers the oldest subscriber count it was asked: n nodes listen. */
+static void
+numsub_next(long n)
+{
+    ck_assert_uint_lt(numsub_head, n_numsubs);
+    skt_hz_numsub_done(numsubs[numsub_head++], n);
 }
 
 /* A peer's SOCKETS_COUNT request, from node uuid (NULL: a soketi node, which names none). */
@@ -389,8 +397,7 @@ START_TEST(unknown_response_ids_skipped_unread)
     ck_assert_uint_eq(published(SKT_HZ_REQUEST), 1);
     char id[64], text[256];
     request_id_of(pubs[n_pubs - 1].data, id);
-    skt_hz_numsub_done(numsubs[0], 2); /* one other node */
-    n_numsubs = 0;
+    numsub_next(2); /* one other node */
     snprintf(text, sizeof(text), "{\"requestId\":\"%s\",\"totalCount\":1e300}", id);
     feed(SKT_HZ_RESPONSE, text);
     snprintf(text, sizeof(text), "{\"requestId\":\"%s\",\"totalCount\":-1}", id);
@@ -451,6 +458,258 @@ START_TEST(drops_logged_once_per_second_per_reason)
 }
 END_TEST
 
+/* ---- item: cluster-wide answers bounded --------------------------------------------- */
+
+/* What a channels callback got. */
+typedef struct chans_answer_s {
+    int calls, status;
+    size_t n;
+    long sum;        /* of the counts */
+    int fired_again; /* the callback asked again from inside */
+} chans_answer_t;
+
+static void
+on_channels(void *arg, int status, const soketi_channel_count_t *ch, size_t n)
+{
+    chans_answer_t *a = arg;
+    a->calls++;
+    a->status = status;
+    a->n = n;
+    a->sum = 0;
+    for (size_t i = 0; i < n; i++)
+        a->sum += ch[i].count;
+}
+
+/* Answers the last request we published as one peer: its id, with body after it. */
+static void
+peer_answers(const char *body)
+{
+    char id[64], text[512];
+    size_t i = n_pubs;
+    while (i > 0 && pubs[i - 1].channel != SKT_HZ_REQUEST)
+        i--;
+    ck_assert_uint_gt(i, 0);
+    request_id_of(pubs[i - 1].data, id);
+    snprintf(text, sizeof(text), "{\"requestId\":\"%s\"%s}", id, body);
+    feed(SKT_HZ_RESPONSE, text);
+}
+
+START_TEST(identical_queries_coalesce)
+{
+    hz_start();
+    static chans_answer_t a[200]; /* the last query is answered by the teardown */
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < 200; i++)
+        ops.channels(hz, "app", on_channels, &a[i]);
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 1);
+    ck_assert_int_eq(metrics[SOKETI_METRIC_REQUEST_SENT], 1);
+    ck_assert_int_eq(metrics[SOKETI_METRIC_REQUEST_COALESCED], 199);
+    numsub_next(2);
+    /* this node's part is read when the answer comes: a channel opened meanwhile counts */
+    fake_local.channels = 3;
+    peer_answers(",\"channelsWithSocketsCount\":[[\"ch-0\",4],[\"remote\",5]]");
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(a[i].calls, 1);
+        ck_assert_int_eq(a[i].status, SOKETI_OK);
+        ck_assert_uint_eq(a[i].n, 4); /* ch-0, ch-1, ch-2, remote */
+        ck_assert_int_eq(a[i].sum, 3 + 4 + 5);
+    }
+    ck_assert_int_eq(metrics[SOKETI_METRIC_RESOLVED], 1);
+    /* answered: the next identical query is a new request */
+    ops.channels(hz, "app", on_channels, &a[0]);
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 2);
+}
+END_TEST
+
+static int members_calls;
+
+static void
+on_ids(void *arg, int status, const char *const *ids, size_t n)
+{
+    (void)arg, (void)status, (void)ids, (void)n;
+}
+
+/* arg: the number of members expected, as a size_t */
+static void
+on_members(void *arg, int status, const soketi_member_t *m, size_t n)
+{
+    (void)m;
+    ck_assert_int_eq(status, SOKETI_OK);
+    members_calls++;
+    ck_assert_uint_eq(n, *(size_t *)arg);
+}
+
+static void
+on_members_count(void *arg, int status, long count)
+{
+    ck_assert_int_eq(status, SOKETI_OK);
+    members_calls++;
+    ck_assert_int_eq(count, (long)*(size_t *)arg);
+}
+
+START_TEST(coalescing_keys_on_type_app_and_options)
+{
+    hz_start();
+    static size_t local_only = 1, with_peer = 2; /* outlive the test: teardown answers */
+    /* a count of members and the list of members are one CHANNEL_MEMBERS question */
+    ops.channel_members(hz, "app", "presence-a", on_members, &with_peer);
+    ops.channel_members_count(hz, "app", "presence-a", on_members_count, &with_peer);
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 1);
+    /* another channel, another app, another type: each its own request */
+    ops.channel_members(hz, "app", "presence-b", on_members, &local_only);
+    ops.channel_members(hz, "app2", "presence-a", on_members, &local_only);
+    ops.channel_sockets(hz, "app", "presence-a", on_ids, NULL);
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 4);
+    numsub_next(2);
+    while (numsub_head < n_numsubs)
+        numsub_next(1); /* alone: answered at once */
+    ck_assert_int_eq(members_calls, 2);
+    char id[64], text[256];
+    request_id_of(pubs[0].data, id);
+    snprintf(text, sizeof(text), "{\"requestId\":\"%s\",\"members\":[[\"peer-user\",null]]}", id);
+    feed(SKT_HZ_RESPONSE, text);
+    ck_assert_int_eq(members_calls, 4);
+}
+END_TEST
+
+/* A callback that asks the same question again gets a new request, not the answered one. */
+static void
+on_channels_again(void *arg, int status, const soketi_channel_count_t *ch, size_t n)
+{
+    chans_answer_t *a = arg;
+    on_channels(arg, status, ch, n);
+    if (!a->fired_again) {
+        a->fired_again = 1;
+        ops.channels(hz, "app", on_channels, a);
+    }
+}
+
+START_TEST(callbacks_may_ask_again)
+{
+    hz_start();
+    chans_answer_t a = {0};
+    ops.channels(hz, "app", on_channels_again, &a);
+    numsub_next(1);
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 2);
+    numsub_next(1);
+    ck_assert_int_eq(a.calls, 2);
+}
+END_TEST
+
+START_TEST(queries_rated_per_app)
+{
+    lim.app_requests = 5;
+    hz_start();
+    /* static: what is still pending is answered by the teardown */
+    static chans_answer_t a[10];
+    static long count[11];
+    static int status[11];
+    static count_answer_t ans[11];
+    char channel[32];
+    for (int i = 0; i < 11; i++)
+        ans[i] = (count_answer_t){&status[i], &count[i]};
+    for (int i = 0; i < 10; i++) {
+        snprintf(channel, sizeof(channel), "c-%d", i);
+        status[i] = 99;
+        ops.channel_sockets_count(hz, "app", channel, on_count, &ans[i]);
+    }
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 5);
+    ck_assert_int_eq(metrics[SOKETI_METRIC_REQUEST_LIMITED], 5);
+    for (int i = 5; i < 10; i++) { /* answered at once, from this node */
+        ck_assert_int_eq(status[i], SOKETI_PARTIAL);
+        ck_assert_int_eq(count[i], 1);
+    }
+    ck_assert_ptr_nonnull(strstr(last_warn, "adapter.maxRequestsPerSecondPerApp"));
+    /* coalesced queries cost nothing; another app has its own budget */
+    ops.channel_sockets_count(hz, "app", "c-0", on_count, &ans[10]);
+    ops.channels(hz, "other-app", on_channels, &a[0]);
+    ck_assert_uint_eq(published(SKT_HZ_REQUEST), 6);
+    ck_assert_int_eq(metrics[SOKETI_METRIC_REQUEST_LIMITED], 5);
+}
+END_TEST
+
+/* The last response we published, parsed (fails the test when it is not JSON). */
+static skt_rc_response_t
+last_response(void)
+{
+    ck_assert_uint_gt(n_pubs, 0);
+    ck_assert_int_eq(pubs[n_pubs - 1].channel, SKT_HZ_RESPONSE);
+    skt_rc_response_t r;
+    ck_assert_msg(skt_rc_decode_response(pubs[n_pubs - 1].data, pubs[n_pubs - 1].len, &r) == 0,
+                  "not a response: %.200s", pubs[n_pubs - 1].data);
+    return r;
+}
+
+START_TEST(answers_cut_to_their_size)
+{
+    lim.max_response = 4096;
+    lim.response_bytes = 0;
+    hz_start();
+    fake_local.channels = 10000;
+    feed(SKT_HZ_REQUEST, "{\"requestId\":\"big\",\"appId\":\"app\",\"type\":8}");
+    ck_assert_uint_le(pubs[n_pubs - 1].len, 4096 + 64);
+    skt_rc_response_t r = last_response();
+    ck_assert_int_eq(r.partial, 1);
+    ck_assert_uint_gt(json_array_size(r.channels_with_count), 100);
+    skt_rc_response_clear(&r);
+    ck_assert_int_eq(metrics[SOKETI_METRIC_RESPONSE_TRUNCATED], 1);
+    ck_assert_ptr_nonnull(strstr(last_warn, "adapter.maxResponseSizeInKb"));
+    /* nested lists (CHANNELS: every channel with its socket ids) close properly */
+    fake_local.sockets = 50;
+    feed(SKT_HZ_REQUEST, "{\"requestId\":\"nested\",\"appId\":\"app\",\"type\":1}");
+    ck_assert_uint_le(pubs[n_pubs - 1].len, 4096 + 64);
+    json_t *j = json_loadb(pubs[n_pubs - 1].data, pubs[n_pubs - 1].len, 0, NULL);
+    ck_assert_msg(j != NULL, "%s", pubs[n_pubs - 1].data);
+    ck_assert(json_is_true(json_object_get(j, "partial")));
+    json_decref(j);
+    /* a list that fits is whole, without the flag (soketi's shape) */
+    fake_local.channels = 2;
+    feed(SKT_HZ_REQUEST, "{\"requestId\":\"small\",\"appId\":\"app\",\"type\":8}");
+    ck_assert_str_eq(pubs[n_pubs - 1].data, "{\"requestId\":\"small\",\"channelsWithSocketsCount\":"
+                                            "[[\"ch-0\",50],[\"ch-1\",50]]}");
+}
+END_TEST
+
+START_TEST(answers_within_a_byte_budget)
+{
+    lim.max_response = 4096;
+    lim.response_bytes = 10 * 1024;
+    hz_start();
+    fake_local.channels = 10000;
+    size_t bytes = 0, empty = 0;
+    char text[128];
+    for (int i = 0; i < 20; i++) {
+        snprintf(text, sizeof(text), "{\"requestId\":\"r%d\",\"appId\":\"app\",\"type\":8}", i);
+        feed(SKT_HZ_REQUEST, text);
+        bytes += pubs[n_pubs - 1].len;
+        skt_rc_response_t r = last_response();
+        ck_assert_int_eq(r.partial, 1);
+        empty += json_array_size(r.channels_with_count) == 0;
+        skt_rc_response_clear(&r);
+    }
+    /* about 10 KB of lists within the second, then empty (partial) lists */
+    ck_assert_uint_le(bytes, 10 * 1024 + 4096 + 20 * 100);
+    ck_assert_uint_ge(empty, 15);
+    /* scalar answers are always given */
+    feed(SKT_HZ_REQUEST, "{\"requestId\":\"count\",\"appId\":\"app\",\"type\":4}");
+    ck_assert_str_eq(pubs[n_pubs - 1].data, "{\"requestId\":\"count\",\"totalCount\":1}");
+}
+END_TEST
+
+START_TEST(partial_answers_make_partial_results)
+{
+    hz_start();
+    chans_answer_t a = {0};
+    ops.channels(hz, "app", on_channels, &a);
+    numsub_next(2);
+    peer_answers(",\"channelsWithSocketsCount\":[[\"x\",1]],\"partial\":true");
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_int_eq(a.status, SOKETI_PARTIAL);
+    ck_assert_uint_eq(a.n, 3);
+}
+END_TEST
+
 static Suite *
 redis_horizontal_suite(void)
 {
@@ -466,6 +725,16 @@ redis_horizontal_suite(void)
     tcase_add_test(tc, unknown_response_ids_skipped_unread);
     tcase_add_test(tc, broadcast_too_large_stays_local);
     tcase_add_test(tc, drops_logged_once_per_second_per_reason);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("queries");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, identical_queries_coalesce);
+    tcase_add_test(tc, coalescing_keys_on_type_app_and_options);
+    tcase_add_test(tc, callbacks_may_ask_again);
+    tcase_add_test(tc, queries_rated_per_app);
+    tcase_add_test(tc, answers_cut_to_their_size);
+    tcase_add_test(tc, answers_within_a_byte_budget);
+    tcase_add_test(tc, partial_answers_make_partial_results);
     suite_add_tcase(s, tc);
     return s;
 }

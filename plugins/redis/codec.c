@@ -530,6 +530,12 @@ skt_rc_response_list_end(skt_rc_buf_t *b)
 }
 
 void
+skt_rc_response_partial(skt_rc_buf_t *b)
+{
+    RAW_LIT(b, ",\"partial\":true");
+}
+
+void
 skt_rc_response_end(skt_rc_buf_t *b)
 {
     RAW_LIT(b, "}");
@@ -562,6 +568,7 @@ skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out)
         array_field(root, "channelsWithSocketsCount", &out->channels_with_count) != 0 ||
         array_field(root, "sockets", &out->sockets) != 0)
         goto bad;
+    out->partial = json_is_true(json_object_get(root, "partial"));
     return 0;
 bad:
     skt_rc_response_clear(out);

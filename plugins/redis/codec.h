@@ -158,6 +158,8 @@ void skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel);
 void skt_rc_response_id(skt_rc_buf_t *b, const char *id);
 void skt_rc_response_channel_end(skt_rc_buf_t *b);
 void skt_rc_response_list_end(skt_rc_buf_t *b);
+/* ,"partial":true: the list before it was cut short (after list_end, before end). */
+void skt_rc_response_partial(skt_rc_buf_t *b);
 void skt_rc_response_end(skt_rc_buf_t *b);
 
 /* The largest count a peer may report (a totalCount, a channel's sockets): far above what
@@ -176,6 +178,7 @@ typedef struct skt_rc_response_s {
     json_t *members;             /* array or NULL */
     json_t *channels_with_count; /* array or NULL */
     json_t *sockets;             /* array or NULL */
+    int partial;                 /* "partial": true, ours: the sender cut its answer short */
     json_t *root;
 } skt_rc_response_t;
 

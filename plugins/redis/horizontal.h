@@ -206,6 +206,8 @@ typedef struct skt_hz_acc_s {
     skt_hz_item_t *items; /* in order of first appearance: local answers first */
     size_t n, cap;
     struct skt_map_s *index; /* key -> item index + 1 */
+    size_t max_items;        /* 0: no bound; else new keys past it are left out */
+    int partial;             /* items were left out: past max_items, or by a peer */
     int failed;              /* out of memory: the result is unusable */
 } skt_hz_acc_t;
 
@@ -223,7 +225,11 @@ void skt_hz_acc_id(skt_hz_acc_t *acc, const char *id);
 void skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_info);
 void skt_hz_acc_each_channel(void *arg, const char *channel, long count);
 void skt_hz_acc_each_id(void *arg, const char *id);
-/* Merges a peer's decoded response as soketi's resolvers do; fields that do not belong
+/* Merges src (of the same kind) into dst: counts added, exists OR'd, items added in
+ * src's order, partial OR'd. Pure. */
+void skt_hz_acc_merge(skt_hz_acc_t *dst, const skt_hz_acc_t *src);
+/* Merges a peer's decoded response as soketi's resolvers do (a response marked partial
+ * makes acc partial); fields that do not belong
  * to acc's kind and malformed items are ignored, counts are added saturating. Returns
  * the number of items skipped as malformed. Pure (no I/O, no host): with
  * skt_rc_decode_response, what a fuzz target calls. */

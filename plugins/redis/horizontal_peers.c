@@ -31,100 +31,224 @@ hz_on_broadcast(skt_hz_t *hz, const char *data, size_t len)
 
 /* ---- answering requests ------------------------------------------------------------- */
 
-/* Host iterators writing a response. */
+/* Bytes an answer keeps free for what closes it: `]]`, `]`, `,"partial":true` and `}`. */
+#define HZ_ANSWER_TAIL 32
+
+/* An answer being written: items past `cap` bytes are left out, and the answer then says
+ * it is partial. */
+typedef struct hz_writer_s {
+    skt_rc_buf_t *b;
+    size_t cap;
+    int cut; /* an item was left out */
+} hz_writer_t;
+
+/* Keeps the item written since mark when it fits under the cap, else takes it back.
+ * Returns 1 when it was kept. */
+static int
+writer_fits(hz_writer_t *w, size_t mark)
+{
+    if (w->b->failed || w->b->len + HZ_ANSWER_TAIL <= w->cap)
+        return 1;
+    w->b->len = mark;
+    w->b->p[mark] = '\0';
+    w->cut = 1;
+    return 0;
+}
+
+/* Host iterators writing an answer's items (arg: the writer). */
 static void
 resp_each_member(void *arg, const char *user_id, const char *user_info)
 {
-    skt_rc_response_member(arg, user_id, user_info);
+    hz_writer_t *w = arg;
+    size_t mark = w->b->len;
+    if (!w->cut) {
+        skt_rc_response_member(w->b, user_id, user_info);
+        writer_fits(w, mark);
+    }
 }
 
 static void
 resp_each_channel_count(void *arg, const char *channel, long count)
 {
-    skt_rc_response_channel_count(arg, channel, count);
+    hz_writer_t *w = arg;
+    size_t mark = w->b->len;
+    if (!w->cut) {
+        skt_rc_response_channel_count(w->b, channel, count);
+        writer_fits(w, mark);
+    }
 }
 
 static void
 resp_each_socket(void *arg, const char *id)
 {
-    skt_rc_response_socket(arg, id);
+    hz_writer_t *w = arg;
+    size_t mark = w->b->len;
+    if (!w->cut) {
+        skt_rc_response_socket(w->b, id);
+        writer_fits(w, mark);
+    }
 }
 
 static void
 resp_each_id(void *arg, const char *id)
 {
-    skt_rc_response_id(arg, id);
+    hz_writer_t *w = arg;
+    size_t mark = w->b->len;
+    if (!w->cut) {
+        skt_rc_response_id(w->b, id);
+        writer_fits(w, mark);
+    }
 }
 
 /* CHANNELS: every channel with the ids of its sockets. The channel names are collected
  * first, so that the host is never asked about sockets from inside its channel iterator. */
 static void
-answer_channels(skt_hz_t *hz, skt_rc_buf_t *b, const char *app_id)
+answer_channels(skt_hz_t *hz, hz_writer_t *w, const char *app_id)
 {
     skt_hz_acc_t names;
     skt_hz_acc_init(&names, SKT_HZ_ACC_IDS);
     hz->host->local_channels(app_id, skt_hz_acc_each_channel, &names);
     if (names.failed)
-        b->failed = 1;
-    skt_rc_response_list_begin(b, "channels");
-    for (size_t i = 0; !b->failed && i < names.n; i++) {
-        skt_rc_response_channel_begin(b, names.items[i].key);
-        hz->host->local_channel_sockets(app_id, names.items[i].key, resp_each_id, b);
-        skt_rc_response_channel_end(b);
+        w->b->failed = 1;
+    for (size_t i = 0; !w->b->failed && !w->cut && i < names.n; i++) {
+        size_t mark = w->b->len;
+        skt_rc_response_channel_begin(w->b, names.items[i].key);
+        if (!writer_fits(w, mark))
+            break;
+        hz->host->local_channel_sockets(app_id, names.items[i].key, resp_each_id, w);
+        skt_rc_response_channel_end(w->b); /* within the tail kept free */
     }
-    skt_rc_response_list_end(b);
     skt_hz_acc_clear(&names);
 }
 
-/* Writes this node's answer to a peer's request into b, as soketi's onRequest does. */
+/* The list field a request type's answer carries, or NULL for a scalar answer. */
+static const char *
+answer_list_field(int type)
+{
+    switch (type) {
+    case SKT_RC_SOCKETS:
+    case SKT_RC_CHANNEL_SOCKETS:
+        return "sockets";
+    case SKT_RC_CHANNELS:
+        return "channels";
+    case SKT_RC_CHANNEL_MEMBERS:
+        return "members";
+    case SKT_RC_CHANNELS_WITH_SOCKETS_COUNT:
+        return "channelsWithSocketsCount";
+    default:
+        return NULL;
+    }
+}
+
+/* Writes a list answer's items (type SKT_RC_* with a list field). */
 static void
-answer_request(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
+answer_list(skt_hz_t *hz, hz_writer_t *w, const skt_rc_request_t *r)
 {
     const soketi_host_t *h = hz->host;
-    skt_rc_response_begin(b, r->request_id);
     switch (r->type) {
     case SKT_RC_SOCKETS:
-        skt_rc_response_list_begin(b, "sockets");
-        h->local_sockets(r->app_id, resp_each_socket, b);
-        skt_rc_response_list_end(b);
+        h->local_sockets(r->app_id, resp_each_socket, w);
         break;
     case SKT_RC_CHANNELS:
-        answer_channels(hz, b, r->app_id);
+        answer_channels(hz, w, r->app_id);
         break;
     case SKT_RC_CHANNEL_SOCKETS:
-        skt_rc_response_list_begin(b, "sockets");
-        h->local_channel_sockets(r->app_id, r->channel, resp_each_socket, b);
-        skt_rc_response_list_end(b);
+        h->local_channel_sockets(r->app_id, r->channel, resp_each_socket, w);
         break;
     case SKT_RC_CHANNEL_MEMBERS:
-        skt_rc_response_list_begin(b, "members");
-        h->local_channel_members(r->app_id, r->channel, resp_each_member, b);
-        skt_rc_response_list_end(b);
-        break;
-    case SKT_RC_SOCKETS_COUNT:
-        skt_rc_response_total(b, h->local_sockets_count(r->app_id));
-        break;
-    case SKT_RC_CHANNEL_MEMBERS_COUNT:
-        skt_rc_response_total(b, h->local_channel_members_count(r->app_id, r->channel));
-        break;
-    case SKT_RC_CHANNEL_SOCKETS_COUNT:
-        skt_rc_response_total(b, h->local_channel_sockets_count(r->app_id, r->channel));
-        break;
-    case SKT_RC_SOCKET_EXISTS_IN_CHANNEL:
-        skt_rc_response_exists(b, h->local_is_in_channel(r->app_id, r->channel, r->ws_id));
+        h->local_channel_members(r->app_id, r->channel, resp_each_member, w);
         break;
     case SKT_RC_CHANNELS_WITH_SOCKETS_COUNT:
-        skt_rc_response_list_begin(b, "channelsWithSocketsCount");
-        h->local_channels(r->app_id, resp_each_channel_count, b);
-        skt_rc_response_list_end(b);
-        break;
-    case SKT_RC_TERMINATE_USER_CONNECTIONS:
-        h->local_terminate_user_connections(r->app_id, r->user_id);
+        h->local_channels(r->app_id, resp_each_channel_count, w);
         break;
     default:
         break;
     }
+}
+
+/* Writes a scalar answer's field, this node's count or whether it has the socket (or
+ * nothing: terminate). */
+static void
+answer_scalar(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
+{
+    if (r->type == SKT_RC_TERMINATE_USER_CONNECTIONS) {
+        hz->host->local_terminate_user_connections(r->app_id, r->user_id);
+        return;
+    }
+    skt_hz_query_t q = {
+        .type = r->type, .app_id = r->app_id, .channel = r->channel, .ws_id = r->ws_id};
+    skt_hz_acc_t acc;
+    skt_hz_acc_init(&acc, skt_hz_type_acc_kind(r->type));
+    skt_hz_local(hz, &acc, &q);
+    if (acc.kind == SKT_HZ_ACC_COUNT)
+        skt_rc_response_total(b, acc.total);
+    else if (acc.kind == SKT_HZ_ACC_EXISTS)
+        skt_rc_response_exists(b, acc.exists);
+    skt_hz_acc_clear(&acc);
+}
+
+/* How many bytes the next answer's list may take: adapter.maxResponseSizeInKb, and what
+ * is left of this second's adapter.maxResponseKbPerSecond (past the budget, lists are
+ * answered empty and partial). */
+static size_t
+answer_cap(skt_hz_t *hz)
+{
+    size_t cap = hz->lim.max_response;
+    if (hz->lim.response_bytes > 0) {
+        double left =
+            skt_hz_bucket_level(&hz->answer_bytes, (double)hz->lim.response_bytes, skt_hz_now_ms());
+        if (left < (double)cap)
+            cap = left > 0 ? (size_t)left : 0;
+    }
+    return cap;
+}
+
+/* The budget of answer bytes pays for an answer sent (into debt when it was over). */
+static void
+answer_spend(skt_hz_t *hz, size_t len)
+{
+    if (hz->lim.response_bytes <= 0)
+        return;
+    skt_hz_bucket_level(&hz->answer_bytes, (double)hz->lim.response_bytes, skt_hz_now_ms());
+    hz->answer_bytes.tokens -= (double)len;
+}
+
+/* Writes this node's answer to a peer's request into b, as soketi's onRequest does,
+ * cut to answer_cap() bytes with "partial": true when its list does not fit. Returns 1
+ * when it was cut. */
+static int
+answer_request(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
+{
+    const char *field = answer_list_field(r->type);
+    skt_rc_response_begin(b, r->request_id);
+    hz_writer_t w = {.b = b, .cap = 0};
+    if (field) {
+        skt_rc_response_list_begin(b, field);
+        w.cap = b->len + answer_cap(hz);
+        answer_list(hz, &w, r);
+        skt_rc_response_list_end(b);
+        if (w.cut)
+            skt_rc_response_partial(b);
+    } else {
+        answer_scalar(hz, b, r);
+    }
     skt_rc_response_end(b);
+    return w.cut;
+}
+
+/* An answer was cut short: counted and logged (throttled). */
+static void
+answer_cut(skt_hz_t *hz, const skt_rc_request_t *r, size_t len)
+{
+    unsigned long quiet;
+    skt_hz_metric(hz, r->app_id, SOKETI_METRIC_RESPONSE_TRUNCATED, 1);
+    if (skt_hz_throttle(&hz->truncated, SKT_HZ_DROP_LOG_INTERVAL_MS, &quiet))
+        skt_hz_log(hz, SOKETI_LOG_WARN,
+                   "cut an answer to a peer's request (type %d, app %s) to %zu bytes, marked "
+                   "partial: adapter.maxResponseSizeInKb is %zu, adapter.maxResponseKbPerSecond "
+                   "%ld (%lu more since the last line)",
+                   r->type, r->app_id, len, hz->lim.max_response / 1024,
+                   hz->lim.response_bytes / 1024, quiet);
 }
 
 /* Whether this node answers r now: its sender (when it names itself, as our nodes do;
@@ -171,12 +295,16 @@ hz_on_request(skt_hz_t *hz, const char *data, size_t len)
     }
     skt_hz_metric(hz, r.app_id, SOKETI_METRIC_REQUEST_RECEIVED, 0);
     skt_rc_buf_t b = {0};
-    answer_request(hz, &b, &r);
-    if (b.failed)
+    int cut = answer_request(hz, &b, &r);
+    if (b.failed) {
         skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory answering request %s (type %d)",
                    r.request_id, r.type);
-    else
+    } else {
+        if (cut)
+            answer_cut(hz, &r, b.len);
+        answer_spend(hz, b.len);
         hz->tr.publish(hz->tr.self, SKT_HZ_RESPONSE, b.p, b.len);
+    }
     skt_rc_buf_free(&b);
     skt_rc_request_clear(&r);
 }

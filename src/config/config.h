@@ -44,6 +44,9 @@ typedef struct skt_config_s {
         long max_message_size_in_kb;
         long max_peer_requests_per_second;
         long max_peer_requests_per_second_total;
+        long max_response_size_in_kb;
+        long max_response_kb_per_second;
+        long max_requests_per_second_per_app;
         struct {
             long requests_timeout;
         } cluster;

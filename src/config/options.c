@@ -109,6 +109,19 @@ const skt_option_t skt_options[] = {
                  adapter.max_peer_requests_per_second_total, 0, NOMAX,
                  "Requests of all other nodes this node answers per second (0: no limit); the "
                  "rest are dropped."),
+    OPT_INT_OURS("adapter.maxResponseSizeInKb", "SOKETI_ADAPTER_MAX_RESPONSE_SIZE_IN_KB", "1024",
+                 adapter.max_response_size_in_kb, 1, 524288,
+                 "Largest answer (KB) this node sends another: a longer list is cut and marked "
+                 "partial."),
+    OPT_INT_OURS("adapter.maxResponseKbPerSecond", "SOKETI_ADAPTER_MAX_RESPONSE_KB_PER_SECOND",
+                 "2048", adapter.max_response_kb_per_second, 0, NOMAX,
+                 "KB of answers to other nodes this node sends per second (0: no limit); past it "
+                 "lists are answered empty and partial."),
+    OPT_INT_OURS("adapter.maxRequestsPerSecondPerApp",
+                 "SOKETI_ADAPTER_MAX_REQUESTS_PER_SECOND_PER_APP", "1000",
+                 adapter.max_requests_per_second_per_app, 0, NOMAX,
+                 "Cluster-wide queries this node sends per app per second, identical ones in "
+                 "flight counted once (0: no limit); past it they are answered from this node."),
     OPT_INT("adapter.cluster.requestsTimeout", "SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT", "5000",
             adapter.cluster.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a cluster adapter request."),

@@ -3,7 +3,11 @@
 // node: huge messages, deep nesting, wrong types in every field, answers for unknown or
 // pending request ids, floods of requests for every channel and member. Each is dropped or
 // bounded (adapter.maxMessageSizeInKb, adapter.maxPeerRequestsPerSecond[Total]) while a
-// bystander keeps getting cross-node broadcasts with bounded latency.
+// bystander keeps getting cross-node broadcasts with bounded latency. And one REST client
+// asking for every channel of a crowded app, 200 times at once, must not flood
+// `#comms#res` past Redis's pubsub output limit (which drops every node's subscription):
+// identical queries coalesce, answers are cut to adapter.maxResponseSizeInKb and paced
+// by adapter.maxResponseKbPerSecond.
 //
 // Every test starts its own redis-server and daemons. soketi 1.6 throws on most of these
 // messages (uncaughtException), so the file is skipped with SOKETI_REFERENCE=1.
@@ -12,7 +16,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import {
-    REFERENCE, cleanup, listener, pusherRest, restRequest, sleep, startRedis, startServer, until,
+    REFERENCE, cleanup, listener, pusherRest, rawPusher, restRequest, sleep, startRedis, startServer, until,
 } from './harness.mjs';
 
 after(cleanup);
@@ -236,4 +240,44 @@ test('hostile messages on the three channels are dropped or bounded; the cluster
     }
     const lines = out.split('\n').filter((l) => l.includes('dropped a message')).length;
     assert.ok(lines < 60, `${lines} drop lines: not throttled`);
+});
+
+test('200 GET /channels at once on a crowded app: bounded bytes on #comms#res, no node cut off', {
+    skip: SKIP, timeout: 60000,
+}, async (t) => {
+    const { redis, nodes: [a, b] } = await twoNodes(t);
+    const onB = await listener(b, 'bystander', 'ev');
+    // 5,000 channels on b, all through one socket: each of b's answers lists them all
+    const raw = await rawPusher(b);
+    t.after(() => raw.destroy());
+    const CHANNELS = 5000;
+    for (let i = 0; i < CHANNELS; i++) raw.send({ event: 'pusher:subscribe', data: { channel: `crowded-room-${i}-${'x'.repeat(24)}` } });
+    await until(async () => Object.keys((await restRequest(b, { path: '/channels' })).json.channels).length === CHANNELS + 1,
+        20000, 'the channels');
+    const watch = await counter(redis.port, [RES]);
+    t.after(() => watch.close());
+    const probe = latencyProbe(a, onB);
+
+    const waves = [];
+    for (let wave = 0; wave < 3; wave++) {
+        const answers = await Promise.all(Array.from({ length: 200 }, () => restRequest(a, { path: '/channels' })));
+        for (const r of answers) assert.equal(r.status, 200);
+        waves.push(Object.keys(answers[0].json.channels).length);
+    }
+    await sleep(500);
+    const times = await probe.stop();
+    const bytes = watch.stats[RES].bytes;
+    console.log(`#comms#res: ${watch.stats[RES].messages} answers, ${(bytes / 1048576).toFixed(1)} MiB; channels per wave ${waves.join(',')}; latencies ${times.join(',')}`);
+
+    // the first wave got every channel, the later ones what the byte budget left
+    assert.equal(waves[0], CHANNELS + 1);
+    for (const w of waves) assert.ok(w >= 1 && w <= CHANNELS + 1);
+    // 600 queries: a request per wave, each answer at most 1 MB, 2 MB a second
+    assert.ok(bytes < 6 * 1048576, `${bytes} bytes of answers on #comms#res`);
+    // nobody was cut off: both still subscribed, every cross-node probe arrived in time
+    assert.equal((await redis.command('PUBSUB', 'NUMSUB', REQ))[1], 2);
+    for (const srv of [a, b]) assert.doesNotMatch(srv.output(), /lost the subscriber connection/);
+    // (a's own HTTP answers, 200 bodies of 5,000 channels per wave, delay what a triggers
+    // meanwhile: the bound is on loss, not on that)
+    assert.ok(times.length >= 3, `${times.length} probes`);
 });
