@@ -297,6 +297,7 @@ live_node_start(int i, const char *plugin_file)
     n->adapter.size = sizeof(n->adapter);
     ck_assert_int_eq(init(&n->host, &n->adapter), 0);
     ck_assert_ptr_nonnull(n->adapter.ops.cluster_transition);
+    ck_assert_ptr_nonnull(n->adapter.ops.cluster_admit);
     ck_assert_ptr_nonnull(n->adapter.ops.rate_consume);
     ck_assert_ptr_nonnull(n->adapter.ops.cache_get);
     ck_assert_ptr_nonnull(n->adapter.ops.cache_set);
@@ -416,6 +417,27 @@ live_nodes_stop(void)
         live_node_stop(i);
 }
 
+/* Waits (running node i's loop only: a frozen node stays frozen) for the answer an op of
+ * node i is to give a. */
+static long
+live_wait(int i, live_answer_t *a)
+{
+    ck_assert_int_eq(a->calls, 0); /* never before the op returns */
+    ck_assert_msg(live_pump(1u << i, 3000, &a->calls), "no answer");
+    ck_assert_int_eq(a->calls, 1);
+    return a->status == SOKETI_OK ? a->count : -1;
+}
+
+long
+live_admit(int i, const char *channel, const char *user_id, long limit)
+{
+    live_node_t *n = &live_nodes[i];
+    live_answer_t a = {0};
+    n->adapter.ops.cluster_admit(n->adapter.self, "app1", channel, user_id, limit, live_on_count,
+                                 &a);
+    return live_wait(i, &a);
+}
+
 long
 live_transition(int i, const char *channel, const char *user_id, int joined)
 {
@@ -423,9 +445,5 @@ live_transition(int i, const char *channel, const char *user_id, int joined)
     live_answer_t a = {0};
     n->adapter.ops.cluster_transition(n->adapter.self, "app1", channel, user_id, joined,
                                       live_on_count, &a);
-    ck_assert_int_eq(a.calls, 0); /* never before the op returns */
-    /* only node i runs: a frozen node stays frozen */
-    ck_assert_msg(live_pump(1u << i, 3000, &a.calls), "no answer to a transition");
-    ck_assert_int_eq(a.calls, 1);
-    return a.status == SOKETI_OK ? a.count : -1;
+    return live_wait(i, &a);
 }

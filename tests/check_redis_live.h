@@ -123,4 +123,8 @@ void live_nodes_stop(void);
  * Returns the answer's count, or -1 for SOKETI_ERROR (the test fails on no answer). */
 long live_transition(int i, const char *channel, const char *user_id, int joined);
 
+/* The same for cluster_admit (app "app1"): the answer's count (0, 1, 2), or -1 for
+ * SOKETI_ERROR. */
+long live_admit(int i, const char *channel, const char *user_id, long limit);
+
 #endif

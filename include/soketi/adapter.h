@@ -251,8 +251,21 @@ typedef struct soketi_adapter_ops_s {
      * adapter cannot tell (the host answers from this node alone). */
     void (*cluster_present)(void *self, const char *app_id, const char *channel,
                             const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg);
+    /** Optional. Admits user_id to presence channel (app_id, channel) when the cluster
+     * would then hold at most limit distinct users there (user_id counts once, whether or
+     * not a node already holds it), and records this node as holding user_id there, as
+     * cluster_transition(joined 1, user_id) records it (released the same way, by
+     * cluster_transition(joined 0, user_id)). Atomic across nodes. cb's count: 1 admitted
+     * and no other node held user_id (its first node in the cluster), 2 admitted and
+     * another node already held it, 0 refused (full; nothing recorded). limit < 0: no
+     * limit. SOKETI_ERROR: cannot tell now; nothing recorded (the host falls back to
+     * channel_members_count). The host calls it when a user's first socket on this node
+     * joins a presence channel. A node that dies without releasing is forgotten as
+     * cluster_transition's records are (the adapter documents how long). */
+    void (*cluster_admit)(void *self, const char *app_id, const char *channel, const char *user_id,
+                          long limit, soketi_count_cb cb, void *arg);
 
-    void *reserved[3]; /**< room to grow; leave NULL */
+    void *reserved[2]; /**< room to grow; leave NULL */
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */
