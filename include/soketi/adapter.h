@@ -77,7 +77,8 @@ enum soketi_log_level {
 /** Status passed to query callbacks. */
 enum soketi_status {
     SOKETI_OK = 0,       /**< every node answered */
-    SOKETI_PARTIAL = -1, /**< some nodes did not answer in time: result is what arrived */
+    SOKETI_PARTIAL = -1, /**< result is what arrived: some nodes did not answer in time, or
+                            an answer was cut to the adapter's bounds */
     SOKETI_ERROR = -2,   /**< no result (the result arguments are zero/empty) */
 };
 
