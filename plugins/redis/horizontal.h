@@ -7,17 +7,24 @@
  * PUBSUB NUMSUB of the request channel) and readiness, and feeds every message it receives
  * to skt_hz_on_message. skt_hz_fill_ops then gives the plugin its soketi_adapter_ops_t.
  *
- * A query: answer locally from host->local_*, publish a request, and wait for numsub-1
- * responses (numsub counts this node too), or until requests_timeout_ms. The callback gets
- * SOKETI_OK when every node answered, SOKETI_PARTIAL with what arrived when the time ran
- * out or the transport went down, and SOKETI_ERROR only when memory ran out. When the
- * transport is not ready the local answer is given at once, as SOKETI_PARTIAL.
+ * A query: publish a request (or join an identical one in flight), wait for numsub-1
+ * responses (numsub counts this node too) or until requests_timeout_ms, and answer with
+ * host->local_* (read then) merged with the peers' answers. The callback gets SOKETI_OK
+ * when every node answered in full, SOKETI_PARTIAL with what arrived when the time ran
+ * out, the transport went down, an answer was cut to its bounds, or the app was over its
+ * rate of queries, and SOKETI_ERROR only when memory ran out. When the transport is not
+ * ready the local answer is given at once, as SOKETI_PARTIAL.
+ *
+ * What peers may cost (skt_hz_limits_t, the adapter.* options) is bounded before any
+ * parsing where it can be: message size, nesting, number of values, the rate of peers'
+ * requests answered, the size and byte rate of our answers.
  *
  * Metrics (host->metric, when the host has it), as soketi's horizontal adapter records
  * them: REQUEST_SENT when a query's request is published, REQUEST_RECEIVED when a peer's
- * request arrives, RESPONSE_RECEIVED per peer answer to one of ours, and for a published
- * query that has a callback RESOLVED (every node answered) or UNCOMPLETE (it timed out or
- * the transport went down) with the milliseconds since it was published.
+ * request is answered, RESPONSE_RECEIVED per peer answer to one of ours, and for a
+ * published query that has a callback RESOLVED (every node answered in full) or
+ * UNCOMPLETE (it did not) with the milliseconds since it was published. Ours:
+ * MESSAGE_DROPPED, RESPONSE_TRUNCATED, REQUEST_LIMITED, REQUEST_COALESCED (value 1).
  *
  * Everything runs on the host's event loop thread.
  */
