@@ -254,7 +254,7 @@ test('hostile messages on the three channels are dropped or bounded; the cluster
 test('200 GET /channels at once on a crowded app: bounded bytes on #comms#res, no node cut off', {
     skip: SKIP, timeout: 60000,
 }, async (t) => {
-    const { redis, nodes: [a, b] } = await twoNodes(t);
+    const { redis, nodes: [a, b] } = await twoNodes(t, { SOKETI_CONNECTION_LIMITS_MAX_CHANNELS: '10000' });
     const onB = await listener(b, 'bystander', 'ev');
     // 5,000 channels on b, all through one socket: each of b's answers lists them all
     const raw = await rawPusher(b);
