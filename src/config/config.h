@@ -109,6 +109,7 @@ typedef struct skt_config_s {
         char *broadcast;
         json_t *unicast; /* null, a string or an array of strings */
         char *multicast; /* may be NULL */
+        long max_nodes;  /* ours: the cluster adapter's node table */
     } cluster;
     struct {
         int credentials;

@@ -77,7 +77,8 @@ const skt_option_t skt_options[] = {
      * explains a missing or refused one. */
     OPT_STR(
         "adapter.driver", "SOKETI_ADAPTER_DRIVER", "\"local\"", adapter.driver, 0,
-        "Adapter plugin (adapter_<driver>.so): local, redis, redis-cluster, or a third-party one."),
+        "Adapter plugin (adapter_<driver>.so): local, redis, redis-cluster, cluster, or a "
+        "third-party one."),
     OPT_INT("adapter.redis.requestsTimeout", "SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT", "5000",
             adapter.redis.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a redis adapter request."),
@@ -213,10 +214,11 @@ const skt_option_t skt_options[] = {
             "limiter or the cache; past it a message is refused."},
 
     OPT_STR("cluster.hostname", "SOKETI_CLUSTER_HOST", "\"0.0.0.0\"", cluster.hostname, 0,
-            "Address the cluster discovery listens on."),
+            "Name this node gives itself in the cluster adapter's packets (node-discover's "
+            "hostName; not an address: discovery binds 0.0.0.0); empty: the host's name."),
     OPT_INT("cluster.helloInterval", "SOKETI_CLUSTER_KEEPALIVE_INTERVAL", "500",
             cluster.hello_interval, 1, NOMAX,
-            "Milliseconds between hello messages to the other nodes."),
+            "Milliseconds between the cluster adapter's hello packets to the other nodes."),
     OPT_INT("cluster.checkInterval", "SOKETI_CLUSTER_CHECK_INTERVAL", "500", cluster.check_interval,
             1, NOMAX, "Milliseconds between checks for nodes that went silent."),
     OPT_INT("cluster.nodeTimeout", "SOKETI_CLUSTER_NODE_TIMEOUT", "2000", cluster.node_timeout, 1,
@@ -225,18 +227,29 @@ const skt_option_t skt_options[] = {
             cluster.master_timeout, 1, NOMAX,
             "Milliseconds of silence after which the master node is considered gone."),
     OPT_INT("cluster.port", "SOKETI_CLUSTER_PORT", "11002", cluster.port, 0, PORT_MAX,
-            "UDP port of the cluster discovery."),
+            "UDP port the cluster adapter binds on 0.0.0.0 and sends to (0: 12345, as "
+            "node-discover)."),
     OPT_STR("cluster.prefix", "SOKETI_CLUSTER_PREFIX", "\"\"", cluster.prefix, 0,
-            "Prefix of the cluster discovery's channels."),
+            "Prefix of the cluster adapter's channels (<prefix>#cluster-adapter): clusters "
+            "sharing a network and port keep apart with different prefixes."),
     OPT_BOOL("cluster.ignoreProcess", "SOKETI_CLUSTER_IGNORE_PROCESS", "true",
              cluster.ignore_process, "Ignore discovery messages sent by this same process."),
     OPT_STR("cluster.broadcast", "SOKETI_CLUSTER_BROADCAST_ADDRESS", "\"255.255.255.255\"",
-            cluster.broadcast, 0, "Broadcast address of the cluster discovery."),
+            cluster.broadcast, 0,
+            "Where the cluster adapter broadcasts its packets (address[:port]) when neither "
+            "unicast nor multicast is set."),
     OPT_JSON("cluster.unicast", "SOKETI_CLUSTER_UNICAST_ADDRESSES", "null", cluster.unicast,
              NULLABLE | ARR | SKT_OPT_JSON_STRING,
-             "Unicast addresses of the other nodes (comma-separated string or array); null: none."),
+             "Unicast addresses (address[:port]) the cluster adapter sends every packet to, "
+             "comma-separated string or array, instead of broadcasting; null: none."),
     OPT_STR("cluster.multicast", "SOKETI_CLUSTER_MULTICAST_ADDRESS", "null", cluster.multicast,
-            NULLABLE, "Multicast address of the cluster discovery; null: none."),
+            NULLABLE,
+            "Multicast group (address[:port], TTL 1) the cluster adapter joins and sends to "
+            "instead of broadcasting; null: none."),
+    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1,
+                 4096,
+                 "Other nodes the cluster adapter keeps track of; hellos from more new nodes "
+                 "are ignored (logged and counted)."),
 
     OPT_BOOL("cors.credentials", NULL, "true", cors.credentials,
              "Answer CORS requests with Access-Control-Allow-Credentials."),

@@ -77,7 +77,7 @@ static const plugin_known_t plugin_known[] = {
     {"redis", "soketi-redis", 1},         /* a package of its own */
     {"redis-cluster", "soketi-redis", 1}, /* the same package */
     {"nats", NULL, 0},                    /* not written yet */
-    {"cluster", NULL, 0},                 /* not written yet */
+    {"cluster", NULL, 1},                 /* part of soketi itself */
 };
 
 /* The three entry points of a plugin. */

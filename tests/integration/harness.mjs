@@ -70,9 +70,9 @@ export function freePort() {
     });
 }
 
-function httpGetOnce(port, pathName, timeoutMs) {
+function httpGetOnce(port, pathName, timeoutMs, host = '127.0.0.1') {
     return new Promise((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port, path: pathName, agent: false, timeout: timeoutMs }, (res) => {
+        const req = http.get({ host, port, path: pathName, agent: false, timeout: timeoutMs }, (res) => {
             let body = '';
             res.setEncoding('utf8');
             res.on('data', (c) => { body += c; });
@@ -91,11 +91,14 @@ function httpGetOnce(port, pathName, timeoutMs) {
  * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`); reference: true starts
  * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster);
  * wrap: a command line the daemon is started through, which must exec it (so that
- * server.proc.pid is the daemon's), e.g. ['prlimit', '--nofile=64', '--'].
+ * server.proc.pid is the daemon's), e.g. ['prlimit', '--nofile=64', '--'];
+ * host: the address it listens on and is reached at (default 127.0.0.1; a network
+ * namespace's address with wrap ['ip', 'netns', 'exec', ns], netns.mjs's startNode).
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
 export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
-    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500), wrap = [] } = {}) {
+    reference = REFERENCE, scheme = 'http', host = '127.0.0.1', probe = (port, p) => httpGetOnce(port, p, 500, host),
+    wrap = [] } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
     const port = await freePort();
     let metricsPort = await freePort();
@@ -109,8 +112,8 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
         ...baseEnv,
         SOKETI_PORT: String(port),
         SOKETI_METRICS_SERVER_PORT: String(metricsPort),
-        SOKETI_HOST: '127.0.0.1',
-        SOKETI_METRICS_HOST: '127.0.0.1',
+        SOKETI_HOST: host,
+        SOKETI_METRICS_HOST: host,
         SOKETI_SHUTDOWN_GRACE_PERIOD: '200', // tests that test shutdown set their own
         ...(DEBUG ? { SOKETI_DEBUG: '1' } : {}),
     };
@@ -162,10 +165,11 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
     });
 
     const server = {
+        reference,
         port,
         metricsPort,
-        host: '127.0.0.1',
-        url: `${scheme}://127.0.0.1:${port}`,
+        host,
+        url: `${scheme}://${host}:${port}`,
         proc,
         exited,
         stderr: () => stderrText,
