@@ -17,3 +17,23 @@ plugins_adapter_cluster_la_CFLAGS = $(AM_CFLAGS)
 plugins_adapter_cluster_la_LIBADD = plugins/redis/libskt_horizontal.la $(LIBEVENT_LIBS) \
 	$(JANSSON_LIBS) -lm
 plugins_adapter_cluster_la_LDFLAGS = $(plugin_ldflags)
+
+# The packets, node table and election, without a socket (soketi's captured packets).
+check_PROGRAMS += tests/check_cluster_proto
+TESTS += tests/check_cluster_proto
+tests_check_cluster_proto_SOURCES = tests/check_cluster_proto.c plugins/cluster/discover_proto.c
+tests_check_cluster_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/cluster \
+	-I$(top_srcdir)/plugins/redis
+tests_check_cluster_proto_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_cluster_proto_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_EXT) -lm
+
+# The plugin loaded into two fake daemons talking on loopback (in a network namespace of
+# the test's own when it runs as root).
+check_PROGRAMS += tests/check_cluster
+TESTS += tests/check_cluster
+tests_check_cluster_SOURCES = tests/check_cluster.c tests/check_redis_fakehost.c \
+	tests/check_redis_fakehost.h
+tests_check_cluster_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DCHECK_CLUSTER_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
+tests_check_cluster_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_cluster_LDADD = $(CHECK_EXT)
