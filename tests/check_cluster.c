@@ -52,7 +52,7 @@ static struct {
 } config[CONFIG_MAX];
 static int n_config;
 
-static void
+__attribute__((format(printf, 2, 3))) static void
 config_set(const char *name, const char *fmt, ...)
 {
     int i = 0;

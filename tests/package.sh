@@ -174,12 +174,14 @@ check "man pages soketi(8) and soketi.conf(5) are installed" \
     test -f /usr/share/man/man8/soketi.8.gz -a -f /usr/share/man/man5/soketi.conf.5.gz
 check "plugins are in $plugindir, the SDK says the same" \
     bash -c "[ \"\$(pkg-config --variable=plugindir soketi-adapter)\" = '$plugindir' ] \
-        && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ]"
+        && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ] \
+        && [ -f '$plugindir/adapter_cluster.so' ]"
 /usr/bin/soketi plugins >"$tmp/plugins.txt" 2>&1
 cat "$tmp/plugins.txt"
-check "soketi plugins lists local and redis (ABI 1) from $plugindir" \
+check "soketi plugins lists local, cluster and redis (ABI 1) from $plugindir" \
     bash -c "grep -q '^plugin directory $plugindir ' '$tmp/plugins.txt' \
-        && grep -Eq '^local +ABI 1 ' '$tmp/plugins.txt' && grep -Eq '^redis +ABI 1 ' '$tmp/plugins.txt'"
+        && grep -Eq '^local +ABI 1 ' '$tmp/plugins.txt' && grep -Eq '^redis +ABI 1 ' '$tmp/plugins.txt' \
+        && grep -Eq '^cluster +ABI 1 ' '$tmp/plugins.txt'"
 check "soketi config check passes as the soketi user" "${as_soketi[@]}" /usr/bin/soketi config check
 
 # ---------------------------------------------------------------- run it

@@ -491,7 +491,9 @@ skt_dsc_start(skt_dsc_t *d)
     if (event_add(d->ev_read, NULL) != 0 || event_add(d->ev_hello, &hello) != 0 ||
         event_add(d->ev_check, &check) != 0)
         return -1;
-    dsc_hello(d);
+    /* the first hello goes when the loop runs: a daemon that refuses to start after loading
+     * the adapter never announced itself */
+    event_active(d->ev_hello, EV_TIMEOUT, 0);
     return 0;
 }
 

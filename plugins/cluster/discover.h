@@ -3,7 +3,8 @@
  * the cluster adapter joins. What soketi 1.6 runs for its `cluster` driver.
  *
  * A node binds 0.0.0.0:port (SO_REUSEADDR, as Node's dgram with reuseAddr, so several
- * nodes of one host share the port for broadcast and multicast), says hello at once and
+ * nodes of one host share the port for broadcast and multicast), says hello once the loop
+ * runs and
  * every hello_interval ms, and every check_interval ms forgets the nodes it has not heard
  * from for node_timeout ms (master_timeout for the master) and runs the election. It
  * sends every packet to each destination: the unicast list when there is one, else the
@@ -54,7 +55,8 @@ typedef struct skt_dsc_opts_s {
  * The strings of opts are copied. Returns NULL with the reason in err (errlen bytes). */
 skt_dsc_t *skt_dsc_new(const skt_dsc_opts_t *opts, char *err, size_t errlen);
 
-/* Says hello and arms the timers. Returns 0, or -1 when out of memory. */
+/* Arms the timers and the socket; the first hello goes as soon as the loop runs. Returns
+ * 0, or -1 when out of memory. */
 int skt_dsc_start(skt_dsc_t *d);
 
 /* Closes the socket and frees the node. NULL is fine. */

@@ -97,6 +97,17 @@ process.on('exit', () => {
 export async function createLan(n) {
     requireNetns();
     sweepStale();
+    // another test file may pick the same subnet at the same moment: its route then exists
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await tryLan(n);
+        } catch (err) {
+            if (attempt === 3 || !/exists/i.test(err.message)) throw err;
+        }
+    }
+}
+
+async function tryLan(n) {
     const id = `sktc${process.pid}-${counter++}`;
     const x = freeSubnet();
     const lan = {
