@@ -385,7 +385,7 @@ START_TEST(options_refused)
     ck_assert_int_ne(node_start(0), 0);
     ASSERT_LOGGED("is not a multicast address");
     /* a comma-separated string, spaces around the addresses */
-    config_set("cluster.multicast", "");
+    config_set("cluster.multicast", "%s", "null");
     config_set("cluster.unicast", "\" 127.0.0.1:%d , 127.0.0.1:%d\"", ports[0], ports[1]);
     ck_assert_int_eq(node_start(0), 0);
     ASSERT_LOGGED("unicast to 127.0.0.1:");

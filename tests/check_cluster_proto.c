@@ -194,6 +194,27 @@ START_TEST(destinations_parsed)
 }
 END_TEST
 
+START_TEST(peer_strings_made_printable)
+{
+    char buf[8];
+    ck_assert_str_eq(skt_dsc_printable(buf, sizeof(buf),
+                                       "a\nb\x7f"
+                                       "cdefgh"),
+                     "a?b?cde");
+    ck_assert_str_eq(skt_dsc_printable(buf, sizeof(buf), NULL), "");
+    /* the table keeps a peer's host name printable, whatever it sent */
+    skt_dsc_nodes_t t = {.max = 1};
+    skt_dsc_state_t st = {0};
+    const skt_dsc_node_t *node;
+    int nm;
+    ck_assert_int_eq(skt_dsc_nodes_hello(&t, "n", "evil\r\n[error] forged", "10.0.0.1", 1, &st, 0,
+                                         1, &nm, &node),
+                     SKT_DSC_ADDED);
+    ck_assert_str_eq(node->host_name, "evil??[error] forged");
+    skt_dsc_nodes_clear(&t);
+}
+END_TEST
+
 /* ---- the node table ------------------------------------------------------------------- */
 
 /* A hello from id at now with the state fields of has; answers what the table did. */
@@ -333,6 +354,7 @@ cluster_proto_suite(void)
     tcase_add_test(pk, state_read_as_javascript_would);
     tcase_add_test(pk, weight_and_uuid_as_node_discover_makes_them);
     tcase_add_test(pk, destinations_parsed);
+    tcase_add_test(pk, peer_strings_made_printable);
     suite_add_tcase(s, pk);
     TCase *tb = tcase_create("nodes");
     tcase_add_test(tb, table_adds_refreshes_and_bounds);

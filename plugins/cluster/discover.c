@@ -198,7 +198,9 @@ dsc_on_hello(skt_dsc_t *d, const skt_dsc_packet_t *pk, const struct sockaddr_in 
 {
     skt_dsc_state_t st = {0};
     int has = skt_dsc_read_state(pk->data, &st);
-    if (has < 0 || strlen(pk->iid) >= SKT_DSC_ID_MAX) {
+    char shown[SKT_DSC_ID_MAX];
+    if (has < 0 || strlen(pk->iid) >= SKT_DSC_ID_MAX ||
+        strcmp(skt_dsc_printable(shown, sizeof(shown), pk->iid), pk->iid) != 0) {
         dsc_drop(d, DSC_DROP_JUNK, SOKETI_LOG_DEBUG,
                  "dropped a hello without a usable iid or data");
         return;
@@ -212,7 +214,7 @@ dsc_on_hello(skt_dsc_t *d, const skt_dsc_packet_t *pk, const struct sockaddr_in 
     if (rv == SKT_DSC_ADDED && node->other_cluster) {
         dsc_log(d, SOKETI_LOG_INFO,
                 "node %s (%s, %s:%d) of another cluster (channel %s) seen: not counted", node->id,
-                node->host_name, addr, port, st.channel);
+                node->host_name, addr, port, skt_dsc_printable(shown, sizeof(shown), st.channel));
     } else if (rv == SKT_DSC_ADDED) {
         dsc_log(d, SOKETI_LOG_INFO, "node %s (%s, %s:%d) joined: %zu other node(s) in the cluster",
                 node->id, node->host_name, addr, port, skt_dsc_nodes_members(&d->nodes));

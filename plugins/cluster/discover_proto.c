@@ -231,6 +231,16 @@ copy_cut(char *dst, size_t cap, const char *s)
     snprintf(dst, cap, "%s", s ? s : "");
 }
 
+const char *
+skt_dsc_printable(char *dst, size_t cap, const char *s)
+{
+    copy_cut(dst, cap, s);
+    for (char *p = dst; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return dst;
+}
+
 /* The entry of id, or NULL. */
 static skt_dsc_node_t *
 nodes_find(skt_dsc_nodes_t *t, const char *id)
@@ -285,7 +295,7 @@ skt_dsc_nodes_hello(skt_dsc_nodes_t *t, const char *id, const char *host_name, c
         rv = SKT_DSC_ADDED;
     }
     node->last_seen = now;
-    copy_cut(node->host_name, sizeof(node->host_name), host_name);
+    skt_dsc_printable(node->host_name, sizeof(node->host_name), host_name);
     copy_cut(node->address, sizeof(node->address), address);
     node->port = port;
     if (has & SKT_DSC_HAS_MASTER)

@@ -105,6 +105,10 @@ enum {
  * -1 when data is not an object. */
 int skt_dsc_read_state(const json_t *data, skt_dsc_state_t *st);
 
+/* Copies s (NULL: "") into dst (cap bytes), cut to fit, with every control character
+ * turned into '?': a peer's strings as they may go into a log line. Returns dst. */
+const char *skt_dsc_printable(char *dst, size_t cap, const char *s);
+
 /* ---- destinations ------------------------------------------------------------------- */
 
 /* node-discover's Destination: "address" or "address:port". Copies the address (at most
@@ -115,9 +119,9 @@ int skt_dsc_parse_destination(const char *text, char *addr, size_t cap, int *por
 /* ---- the node table ------------------------------------------------------------------ */
 
 typedef struct skt_dsc_node_s {
-    char id[SKT_DSC_ID_MAX]; /* the iid */
-    char host_name[SKT_DSC_NAME_MAX];
-    char address[48]; /* where its packets came from */
+    char id[SKT_DSC_ID_MAX];          /* the iid */
+    char host_name[SKT_DSC_NAME_MAX]; /* printable (skt_dsc_printable) */
+    char address[48];                 /* where its packets came from */
     int port;
     uint64_t last_seen; /* ms, the caller's clock */
     skt_dsc_state_t st; /* its channel is not kept */
@@ -143,7 +147,8 @@ enum skt_dsc_seen {
     SKT_DSC_NO_MEMORY = -2, /* a new node, not added: out of memory */
 };
 
-/* A hello from node id (host_name, address and port are the packet's) at now: refreshes
+/* A hello from node id (host_name, address and port are the packet's; id is kept as it
+ * is, the caller refuses ids it would not log) at now: refreshes
  * or adds it and copies the state fields `has` says are present. *new_master is set to 1
  * when the node is a master now and was not one (or was not known), node-discover's
  * "master" event. Returns enum skt_dsc_seen; *node points at the entry when it is in
