@@ -656,7 +656,7 @@ START_TEST(test_missing_drivers)
     ck_assert_has(err, "is not built yet");
     err = missing(empty, "cluster");
     ck_assert_has(err, "adapter_cluster.so");
-    ck_assert_has(err, "is not built yet");
+    ck_assert_has(err, "ships with soketi");
 
     err = missing(empty, "local");
     ck_assert_has(err, "adapter_local.so");
