@@ -3,10 +3,12 @@
 # tests/integration/valgrind-drive.mjs drives it with pusher-js clients and REST
 # calls, then stops it with SIGTERM with two clients still connected. Passes when
 # the daemon exits 0 and valgrind found no error and no definite or indirect leak.
-# Twice: with the local adapter, then (when redis-server and adapter_redis.so are
-# there) with the Redis adapter and everything it shares in Redis: the redis rate
-# limiter and cache, webhooks once per cluster (to an endpoint that refuses, so
-# retries are pending at shutdown) and cluster-wide watchlists.
+# Three times: with the local adapter; with the cluster adapter and a peer (a daemon
+# not under valgrind) that it finds and asks, unicast on loopback (no packet leaves the
+# host); then (when redis-server and adapter_redis.so are there) with the Redis adapter
+# and everything it shares in Redis: the redis rate limiter and cache, webhooks once per
+# cluster (to an endpoint that refuses, so retries are pending at shutdown) and
+# cluster-wide watchlists.
 #
 # DESIGN: valgrind's --error-exitcode=42 turns any memory error or leak into exit
 # 42, and otherwise the exit code is the daemon's, so one `wait` says it all.
@@ -47,6 +49,7 @@ finish() {
     [ -n "$drive_pid" ] && kill "$drive_pid" 2>/dev/null
     [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
+    [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
     if [ "${VALGRIND_KEEP_LOG:-0}" = 1 ]; then
         echo "valgrind.sh: work directory kept: $work"
     else
@@ -68,6 +71,7 @@ port=$1
 metrics_port=$2
 redis_port=$3
 redis_pid=
+peer_pid=
 
 dump() {
     echo "--- daemon output ---"
@@ -190,6 +194,32 @@ return 0
 }
 
 run_once local || exit 1
+
+# The cluster adapter, with a peer daemon on other ports; both send to both UDP ports on
+# loopback only.
+if [ -z "$SOKETI_PLUGIN_DIR_TEST" ] || [ -e "$SOKETI_PLUGIN_DIR_TEST/adapter_cluster.so" ]; then
+    # shellcheck disable=SC2046 # four words on purpose
+    set -- $(node -e '
+const dgram = require("dgram"), net = require("net");
+const udp = () => new Promise((res) => { const s = dgram.createSocket("udp4"); s.bind(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+const tcp = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+(async () => { const u = await udp(); let v = await udp(); while (v === u) v = await udp(); console.log(u, v, await tcp(), await tcp()); })();
+') || fail "cannot find free ports for the cluster run"
+    export SOKETI_ADAPTER_DRIVER=cluster SOKETI_CLUSTER_UNICAST_ADDRESSES="127.0.0.1:$1,127.0.0.1:$2" \
+        SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT=1000
+    SOKETI_CLUSTER_PORT=$2 SOKETI_HOST=127.0.0.1 SOKETI_PORT=$3 SOKETI_METRICS_HOST=127.0.0.1 \
+        SOKETI_METRICS_SERVER_PORT=$4 $run_prefix "$bin" start ${plugin_arg:+"$plugin_arg"} \
+        >"$work/peer.out" 2>&1 &
+    peer_pid=$!
+    export SOKETI_CLUSTER_PORT="$1"
+    run_once cluster || { cat "$work/peer.out"; exit 1; }
+    grep -q 'joined: 1 other node' "$work/daemon.out" || { dump; fail "the peer was not found"; }
+    kill "$peer_pid" 2>/dev/null
+    wait "$peer_pid" 2>/dev/null
+    peer_pid=
+    unset SOKETI_ADAPTER_DRIVER SOKETI_CLUSTER_UNICAST_ADDRESSES SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT \
+        SOKETI_CLUSTER_PORT
+fi
 
 # The Redis adapter and the state it shares, when the machine has what it takes.
 redis_bin=${REDIS_SERVER:-redis-server}
