@@ -12,8 +12,8 @@
  * The layer asks for that count and waits for it to be reported later; the count is known
  * at once here, so each question waits in `counts` for one deferred event (ev_counts) on
  * the host's loop, which reports every count queued so far. At cleanup the layer is shut
- * down first (pending queries answer), then the counts still queued are reported (-1)
- * before the layer is freed, as skt_hz_free requires.
+ * down first (pending queries answer), then the counts still queued are reported (to
+ * requests already answered) before the layer is freed, as skt_hz_free requires.
  *
  * One message must fit one datagram (SKT_DSC_MAX_DATAGRAM with its packet around it):
  * our answers to peers are cut below that (adapter.maxResponseSizeInKb is lowered to what
@@ -292,7 +292,8 @@ cl_read_options(cluster_t *c, skt_dsc_opts_t *o, char **unicast, size_t n_unicas
     o->multicast = *mcast && strcmp(mcast, "null") != 0 ? mcast : NULL;
     o->unicast = (const char *const *)unicast;
     o->n_unicast = n_unicast;
-    o->max_nodes = (size_t)cfg_long(c, "cluster.maxNodes", 256);
+    long max_nodes = cfg_long(c, "cluster.maxNodes", 256);
+    o->max_nodes = max_nodes > 0 ? (size_t)max_nodes : 256;
     return 0;
 }
 
@@ -376,7 +377,7 @@ cl_setup(cluster_t *c)
     }
     cl_log(c, SOKETI_LOG_INFO,
            "UDP 0.0.0.0:%d, %s, hostName %s, channel %s; requests time out after %ld ms, "
-           "answers to peers hold at most %zu KB (one datagram)",
+           "answers to peers hold at most %zu KB (a datagram's worth at most)",
            o.port, skt_dsc_describe(c->dsc), o.host_name, c->chan[SKT_HZ_BROADCAST], timeout,
            lim.max_response / 1024);
     return 0;
