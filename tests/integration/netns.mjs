@@ -63,6 +63,12 @@ function sweepStale() {
     for (const name of names) {
         const m = /^sktc(\d+)-/.exec(name);
         if (m && !fs.existsSync(`/proc/${m[1]}`)) {
+            // daemons that outlived their test process: a killed run's
+            try {
+                for (const pid of execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)) {
+                    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+                }
+            } catch { /* no such namespace any more */ }
             try { execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' }); } catch { /* gone */ }
         }
     }
@@ -88,6 +94,11 @@ function destroySync(lan) {
 process.on('exit', () => {
     for (const lan of [...lans]) destroySync(lan);
 });
+// Interrupted (^C, a runner's SIGTERM): exit, so that the 'exit' hooks stop the daemons and
+// remove the namespaces.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+}
 
 /**
  * A LAN of n node namespaces. Resolves { nodes: [{ ns, addr }], subnet: '198.18.X',
