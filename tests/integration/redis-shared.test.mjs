@@ -24,8 +24,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-    APP, cleanup, closeWebhookReceivers, disconnect, httpRequest, pusherClient, pusherRest, REFERENCE,
-    restRequest, sleep, startRedis, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
+    APP, cleanup, closeWebhookReceivers, connectedClient as connected, disconnect, httpRequest,
+    expectWebhooks as expectTotal, presenceMember as member, pusherRest, REFERENCE, restRequest, sleep,
+    startRedis, startServer, subscribe, until, waitFor, WEBHOOK_SETTLE_MS as SETTLE_MS,
+    webhookCount as countOf, webhookSetup, webhookSummary as summary,
 } from './harness.mjs';
 
 after(cleanup);
@@ -33,8 +35,6 @@ after(closeWebhookReceivers);
 
 const SKIP = REFERENCE && 'soketi-c\'s cluster-wide webhooks, Redis rate limits and cache over the adapter';
 const REQ_CHANNEL = 'redis-adapter#comms#req';
-const SETTLE_MS = 1500; // how long a second, duplicate webhook is given to show up
-const HOOK_TYPES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'];
 const TOO_MANY = { error: 'Too many requests.', code: 429 };
 
 // ---------------------------------------------------------------------------
@@ -78,56 +78,6 @@ async function startCluster(env = {}) {
             await redis.stop();
         },
     };
-}
-
-/** Checks a received webhook with the official SDK (as webhooks.test.mjs) and returns its events. */
-function validEvents(rest, req) {
-    const hook = rest.webhook({ headers: req.headers, rawBody: req.rawBody });
-    assert.equal(hook.isValid(), true, `signature of ${req.rawBody}`);
-    assert.equal(req.headers['x-pusher-key'], APP.key);
-    return hook.getEvents();
-}
-
-/** Webhook events received so far (every request validated), optionally only those on channel. */
-function events(hooks, channel) {
-    const all = hooks.receiver.requests.flatMap((r) => validEvents(hooks.rest, r));
-    return channel ? all.filter((e) => e.channel === channel) : all;
-}
-
-const summary = (hooks, channel) => JSON.stringify(events(hooks, channel)
-    .map((e) => `${e.name}${e.user_id ? `(${e.user_id})` : ''}`));
-
-function countOf(hooks, channel, name, userId) {
-    return events(hooks, channel).filter((e) => e.name === name && (userId === undefined || e.user_id === userId)).length;
-}
-
-/** Waits until `name` on channel (for userId) has been received n times in total, then
- *  SETTLE_MS more, and checks it is still exactly n. */
-async function expectTotal(hooks, channel, name, n, { userId, timeoutMs = 5000 } = {}) {
-    const what = `${name}${userId ? ` for ${userId}` : ''} on ${channel}`;
-    await hooks.receiver.waitFor(() => countOf(hooks, channel, name, userId) >= n, timeoutMs).catch(() => {
-        assert.fail(`timed out waiting for ${n} ${what}; received on ${channel}: ${summary(hooks, channel)}`);
-    });
-    await sleep(SETTLE_MS);
-    assert.equal(countOf(hooks, channel, name, userId), n, `exactly ${n} ${what}; received: ${summary(hooks, channel)}`);
-}
-
-/** A webhook receiver and the SDK that validates its requests; env for the daemons. */
-async function webhookSetup() {
-    const receiver = await startWebhookReceiver();
-    return {
-        receiver,
-        env: { SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([{ url: receiver.url, event_types: HOOK_TYPES }]) },
-    };
-}
-
-const member = (id) => ({ presenceData: { user_id: id, user_info: { id } } });
-
-/** A connected pusher-js client on srv. */
-async function connected(srv, opts) {
-    const c = pusherClient(srv, opts);
-    await waitConnected(c);
-    return c;
 }
 
 /** A signed POST /events of event `e` on channel (no SDK, so the status and headers show). */

@@ -1,0 +1,313 @@
+// tests/integration/nats.test.mjs — the nats adapter (adapter_nats.so): several daemons on
+// one nats-server act as one Pusher server. Broadcasts, socket exclusion and client events
+// cross nodes exactly once; REST counts, presence members and /users are cluster-wide; user
+// termination, send-to-user and the connection quota span nodes; the subjects and JSON are
+// soketi's (checked with a raw NATS client); adapter.nats.prefix separates clusters; and with
+// soketi 1.6 installed ($SOKETI_REFERENCE_BIN) a mixed soketi + soketi-c cluster on NATS is
+// checked both ways.
+//
+// Every test starts its own nats-server and daemons. With SOKETI_REFERENCE=1 the same tests
+// run a cluster of soketi 1.6 nodes (what only soketi-c does is then not checked). Without
+// libnats (adapter_nats.so not built) or nats-server the file fails, unless
+// SOKETI_TEST_ALLOW_NO_NATS=1.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+    APP, REFERENCE, REFERENCE_BIN, cleanup, disconnect, expectExactlyOnce, expectNoEvent, listener, natsClient,
+    natsEnv, natsSkip, pusherClient, pusherRest, rawPusher, rawWs, restRequest, sleep, startNats, startServer,
+    subscribe, until, waitConnected, waitFor, waitNatsListeners,
+} from './harness.mjs';
+
+after(cleanup);
+
+const skip = natsSkip();
+const BCAST = 'nats-adapter';
+const REQ = 'nats-adapter#comms#req';
+const RES = 'nats-adapter#comms#res';
+const TIMEOUT_MS = 1000; // adapter.nats.requestsTimeout (natsEnv)
+
+
+/** A nats-server and n daemons on it, subscribed; stopped when test t ends. */
+async function cluster(t, n, extra = {}, natsOpts = {}) {
+    const nats = await startNats(natsOpts);
+    t.after(async () => { await nats.stop(); nats.remove(); });
+    const nodes = await Promise.all(Array.from({ length: n }, () => startServer({ env: natsEnv(nats, extra) })));
+    t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
+    await waitNatsListeners(nats, n);
+    return { nats, nodes };
+}
+
+async function channelsOf(srv) {
+    const res = await restRequest(srv, { path: '/channels' });
+    assert.equal(res.status, 200, res.text);
+    return res.json.channels;
+}
+
+// ---------------------------------------------------------------------------
+
+test('three nodes: a REST trigger on A reaches subscribers on A, B and C exactly once', { skip }, async (t) => {
+    const { nodes: [a, b, c] } = await cluster(t, 3);
+    const ls = [await listener(a, 'news', 'headline'), await listener(b, 'news', 'headline'),
+        await listener(c, 'news', 'headline')];
+    await pusherRest(a).trigger('news', 'headline', { n: 1 });
+    await expectExactlyOnce(ls, { n: 1 });
+    await pusherRest(c).triggerBatch([{ channel: 'news', name: 'headline', data: JSON.stringify({ n: 2 }) }]);
+    await until(() => ls.every((l) => l.got.length === 2), 3000, 'the batch event');
+    ls.forEach((l) => disconnect(l.client));
+});
+
+test('two nodes: socket_id exclusion and client events cross nodes, never back to the excluded socket', { skip }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2, { SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true' });
+    const excluded = await listener(b, 'excl', 'ev');
+    const sameNode = await listener(b, 'excl', 'ev');
+    const other = await listener(a, 'excl', 'ev');
+    await pusherRest(a).trigger('excl', 'ev', { x: 1 }, { socket_id: excluded.socketId });
+    await expectExactlyOnce([sameNode, other], { x: 1 });
+    assert.deepEqual(excluded.got, []);
+
+    const sender = await listener(a, 'private-chat', 'client-hi');
+    const onA = await listener(a, 'private-chat', 'client-hi');
+    const onB = await listener(b, 'private-chat', 'client-hi');
+    assert.equal(sender.ch.trigger('client-hi', { m: 'hello' }), true);
+    await expectExactlyOnce([onA, onB], { m: 'hello' });
+    assert.deepEqual(sender.got, []);
+});
+
+test('two nodes: channel lists and counts sum the nodes, user_count counts a user once, /users lists every node\'s members', { skip }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2);
+    await listener(a, 'count-ch', 'x');
+    await listener(a, 'count-ch', 'x');
+    await listener(b, 'count-ch', 'x');
+    await listener(b, 'only-b', 'x');
+    const member = (id, info = {}) => ({ presenceData: { user_id: id, user_info: info } });
+    await listener(a, 'presence-room', 'x', member('alice', { n: 1 }));
+    await listener(b, 'presence-room', 'x', member('alice', { n: 1 }));
+    await listener(b, 'presence-room', 'x', member('bob', { n: 2 }));
+    const expected = {
+        'count-ch': { subscription_count: 3, occupied: true },
+        'only-b': { subscription_count: 1, occupied: true },
+        'presence-room': { subscription_count: 3, occupied: true },
+    };
+    for (const srv of [a, b]) {
+        const started = Date.now();
+        assert.deepEqual(await channelsOf(srv), expected);
+        // soketi waits 200 ms for other NATS servers on every query; one server answers here
+        assert.ok(Date.now() - started < TIMEOUT_MS, 'answered by every node, not by the timeout');
+        assert.deepEqual((await restRequest(srv, { path: '/channels/count-ch' })).json,
+            { subscription_count: 3, occupied: true });
+        const p = await restRequest(srv, { path: '/channels/presence-room' });
+        assert.deepEqual(p.json, { subscription_count: 3, occupied: true, user_count: REFERENCE ? 3 : 2 });
+        const users = await restRequest(srv, { path: '/channels/presence-room/users' });
+        assert.deepEqual(users.json.users.map((u) => u.id).sort(), ['alice', 'bob']);
+    }
+    const filtered = await restRequest(a, { path: '/channels', params: { filter_by_prefix: 'only' } });
+    assert.deepEqual(filtered.json.channels, { 'only-b': { subscription_count: 1, occupied: true } });
+});
+
+test('presence: member_added for a user\'s first socket in the cluster, member_removed for its last', { skip }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2);
+    const user = (srv, id, info) => pusherClient(srv, { presenceData: { user_id: id, user_info: info } });
+    const alice1 = user(a, 'alice', { name: 'Alice' });
+    const a1 = await subscribe(alice1, 'presence-p');
+    const bobAdded = waitFor(a1, 'pusher:member_added');
+    const bob = user(b, 'bob', { name: 'Bob' });
+    const bc = await subscribe(bob, 'presence-p');
+    assert.equal(bc.members.count, 2);
+    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { name: 'Alice' } });
+    assert.deepEqual(await bobAdded, { id: 'bob', info: { name: 'Bob' } });
+
+    const noAdd = expectNoEvent(bc, 'pusher:member_added', 600);
+    const alice2 = user(b, 'alice', { name: 'Alice' });
+    await subscribe(alice2, 'presence-p');
+    await noAdd;
+    const noRemove = expectNoEvent(bc, 'pusher:member_removed', 600);
+    disconnect(alice2);
+    await noRemove;
+    const removed = waitFor(bc, 'pusher:member_removed');
+    disconnect(alice1);
+    assert.deepEqual(await removed, { id: 'alice', info: { name: 'Alice' } });
+});
+
+test('terminate_connections, send-to-user and maxConnections span the nodes', { skip }, async (t) => {
+    // soketi only accepts pusher:signin with user authentication on; soketi-c always does
+    const { nodes: [a, b] } = await cluster(t, 2, {
+        SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true', SOKETI_DEFAULT_APP_MAX_CONNS: '4',
+    });
+    const rest = pusherRest(a);
+    const signin = async (srv, id) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const onA = await signin(a, 'target');
+    const onB = await signin(b, 'target');
+    await rest.sendToUser('target', 'note', { hi: 1 });
+    for (const ws of [onA, onB]) {
+        assert.deepEqual(await ws.nextJson(), { event: 'note', channel: '#server-to-user-target', data: JSON.stringify({ hi: 1 }) });
+    }
+    const bystander = await signin(b, 'bystander');
+    // four connections in the cluster: a fifth is refused on either node
+    const fourth = await rawPusher(a);
+    for (const srv of [a, b]) {
+        const ws = await rawWs(srv);
+        const m = await ws.nextJson();
+        assert.equal(m.event, 'pusher:error');
+        assert.equal(m.data.code, 4100);
+    }
+    fourth.destroy();
+    const res = await restRequest(a, { method: 'POST', path: '/users/target/terminate_connections', body: {} });
+    assert.equal(res.status, 200);
+    for (const ws of [onA, onB]) {
+        assert.deepEqual(await ws.nextJson(), {
+            event: 'pusher:error', data: { code: 4009, message: 'You got disconnected by the app.' },
+        });
+        assert.equal((await ws.nextClose()).code, 4009);
+    }
+    bystander.send({ event: 'pusher:ping', data: {} });
+    assert.equal((await bystander.nextJson()).event, 'pusher:pong');
+    bystander.destroy();
+});
+
+test('wire format: soketi\'s subjects and JSON both ways, and the node count asks NATS', { skip: skip || (REFERENCE && 'soketi-c\'s own wire checks') }, async (t) => {
+    const { nats, nodes: [a] } = await cluster(t, 1);
+    const member = { presenceData: { user_id: 'wire-user', user_info: { w: 1 } } };
+    const pl = await listener(a, 'presence-wire', 'x', member);
+    const l = await listener(a, 'wire', 'ev');
+    const cli = await natsClient(nats.port);
+    const res = cli.sub(RES);
+    const reqs = cli.sub(REQ);
+    const bcast = cli.sub(BCAST);
+    await cli.flush();
+    const ask = async (type, opts) => {
+        const requestId = `req-${type}-${Math.random()}`;
+        cli.pub(REQ, JSON.stringify({ requestId, appId: APP.id, type, ...(opts ? { opts } : {}) }));
+        const find = () => res.messages.find((m) => JSON.parse(m.data).requestId === requestId);
+        await until(find, 2000, `answer to type ${type}`);
+        const { requestId: _, ...rest } = JSON.parse(find().data);
+        return rest;
+    };
+    const ids = [pl.socketId, l.socketId].sort();
+    assert.deepEqual((await ask(0)).sockets.map((s) => s.id).sort(), ids);
+    assert.deepEqual((await ask(1)).channels.sort(), [['presence-wire', [pl.socketId]], ['wire', [l.socketId]]]);
+    assert.deepEqual((await ask(2, { channel: 'wire' })).sockets.map((s) => s.id), [l.socketId]);
+    assert.deepEqual(await ask(3, { channel: 'presence-wire' }), { members: [['wire-user', { w: 1 }]] });
+    assert.deepEqual(await ask(4), { totalCount: 2 });
+    assert.deepEqual(await ask(5, { channel: 'presence-wire' }), { totalCount: 1 });
+    assert.deepEqual(await ask(6, { channel: 'wire' }), { totalCount: 1 });
+    assert.deepEqual(await ask(7, { channel: 'wire', wsId: l.socketId }), { exists: true });
+    assert.deepEqual((await ask(8)).channelsWithSocketsCount.sort(), [['presence-wire', 1], ['wire', 1]]);
+    assert.deepEqual(await ask(9, { userId: 'nobody' }), {});
+
+    // a broadcast as soketi's NatsAdapter publishes it (jc.encode of the parsed envelope)
+    const data = JSON.stringify({ event: 'ev', channel: 'wire', data: JSON.stringify({ from: 'soketi' }) });
+    cli.pub(BCAST, JSON.stringify({ uuid: 'some-soketi', appId: APP.id, channel: 'wire', data, exceptingId: null }));
+    await until(() => l.got.length === 1, 2000, 'the soketi broadcast');
+    assert.deepEqual(l.got, [{ from: 'soketi' }]);
+
+    // what we publish is what soketi expects
+    await pusherRest(a).trigger('wire', 'ev', { to: 'soketi' }, { socket_id: pl.socketId });
+    await until(() => bcast.messages.length === 1, 2000, 'our broadcast on nats');
+    const m = JSON.parse(bcast.messages[0].data);
+    assert.deepEqual(Object.keys(m), ['uuid', 'appId', 'channel', 'data', 'exceptingId']);
+    assert.deepEqual([m.appId, m.channel, m.exceptingId], [APP.id, 'wire', pl.socketId]);
+    assert.deepEqual(JSON.parse(m.data), { event: 'ev', channel: 'wire', data: JSON.stringify({ to: 'soketi' }) });
+    // and a query of ours: a soketi-shaped request, answered in soketi's shape by the raw
+    // client posing as a second node (the count says two nodes listen now)
+    const query = restRequest(a, { path: '/channels/wire' });
+    await until(() => reqs.messages.length === 1, 2000, 'our request on nats');
+    const r = JSON.parse(reqs.messages[0].data);
+    assert.deepEqual(r, { requestId: r.requestId, appId: APP.id, type: 6, opts: { channel: 'wire' } });
+    cli.pub(RES, JSON.stringify({ requestId: r.requestId, totalCount: 5 }));
+    const started = Date.now();
+    assert.deepEqual((await query).json, { subscription_count: 6, occupied: true });
+    assert.ok(Date.now() - started < TIMEOUT_MS, 'resolved by the answer, not the timeout');
+    cli.close();
+});
+
+test('adapter.nats.prefix separates clusters on one NATS; nodesNumber replaces the count', { skip }, async (t) => {
+    const nats = await startNats({ jetstream: false });
+    t.after(async () => { await nats.stop(); nats.remove(); });
+    const env1 = natsEnv(nats, { SOKETI_ADAPTER_NATS_PREFIX: 'one', SOKETI_ADAPTER_NATS_NODES_NUMBER: '2' });
+    const env2 = natsEnv(nats, { SOKETI_ADAPTER_NATS_PREFIX: 'two' });
+    const [a, b, c] = await Promise.all([startServer({ env: env1 }), startServer({ env: env1 }), startServer({ env: env2 })]);
+    t.after(() => Promise.all([a, b, c].map((s) => s.stop('SIGTERM', 5000))));
+    await waitNatsListeners(nats, 2, 'one#nats-adapter#comms#req');
+    await waitNatsListeners(nats, 1, 'two#nats-adapter#comms#req');
+    const onB = await listener(b, 'pfx', 'ev');
+    const onC = await listener(c, 'pfx', 'ev');
+    await pusherRest(a).trigger('pfx', 'ev', { p: 1 });
+    await until(() => onB.got.length === 1, 3000, 'delivery within the prefix');
+    await sleep(300);
+    assert.deepEqual(onC.got, []);
+    const started = Date.now();
+    assert.deepEqual(await channelsOf(a), { pfx: { subscription_count: 1, occupied: true } });
+    assert.ok(Date.now() - started < TIMEOUT_MS, 'two nodes answered (nodesNumber 2)');
+});
+
+// ---------------------------------------------------------------------------
+// A mixed cluster with the real soketi 1.6.
+
+const haveSoketi = fs.existsSync(REFERENCE_BIN);
+
+test('mixed cluster with soketi 1.6 on NATS: events, counts, presence and termination both ways', {
+    skip: skip || (!haveSoketi && `soketi 1.6 is not installed at ${REFERENCE_BIN}`) || (REFERENCE && 'already soketi'),
+    timeout: 30000,
+}, async (t) => {
+    const nats = await startNats({ jetstream: false });
+    t.after(async () => { await nats.stop(); nats.remove(); });
+    const common = natsEnv(nats, { SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true', SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true' });
+    const [ours, theirs] = await Promise.all([
+        startServer({ env: common }),
+        startServer({ env: common, reference: true, readyTimeoutMs: 20000 }),
+    ]);
+    t.after(() => Promise.all([ours.stop('SIGTERM', 5000), theirs.stop('SIGKILL')]));
+    await waitNatsListeners(nats, 2);
+
+    const x = await listener(ours, 'mixed', 'ev');
+    const y = await listener(theirs, 'mixed', 'ev');
+    await pusherRest(theirs).trigger('mixed', 'ev', { from: 'soketi' });
+    await expectExactlyOnce([x, y], { from: 'soketi' });
+    await pusherRest(ours).trigger('mixed', 'ev', { from: 'soketi-c' });
+    await until(() => x.got.length === 2 && y.got.length === 2, 3000, 'the soketi-c event on both');
+    const y2 = await listener(theirs, 'private-mixed', 'client-ev');
+    const x2 = await listener(ours, 'private-mixed', 'client-ev');
+    y2.ch.trigger('client-ev', { c: 1 });
+    await until(() => x2.got.length === 1, 3000, 'a client event from soketi');
+    x2.ch.trigger('client-ev', { c: 2 });
+    await until(() => y2.got.length === 1, 3000, 'a client event from soketi-c');
+
+    for (const srv of [ours, theirs]) {
+        assert.deepEqual((await channelsOf(srv)).mixed, { subscription_count: 2, occupied: true }, `on port ${srv.port}`);
+    }
+    const alice = pusherClient(ours, { presenceData: { user_id: 'alice', user_info: { n: 'A' } } });
+    const ac = await subscribe(alice, 'presence-mixed');
+    const added = waitFor(ac, 'pusher:member_added');
+    const bob = pusherClient(theirs, { presenceData: { user_id: 'bob', user_info: { n: 'B' } } });
+    const bc = await subscribe(bob, 'presence-mixed');
+    assert.equal(bc.members.count, 2, 'soketi sees soketi-c\'s member');
+    assert.deepEqual(await added, { id: 'bob', info: { n: 'B' } });
+    for (const srv of [ours, theirs]) {
+        const res = await restRequest(srv, { path: '/channels/presence-mixed/users' });
+        assert.deepEqual(res.json.users.map((u) => u.id).sort(), ['alice', 'bob'], `on port ${srv.port}`);
+    }
+    const removed = waitFor(bc, 'pusher:member_removed');
+    disconnect(alice);
+    assert.equal((await removed).id, 'alice');
+
+    const rest = pusherRest(ours);
+    const signin = async (srv, id) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const onOurs = await signin(ours, 'victim');
+    await restRequest(theirs, { method: 'POST', path: '/users/victim/terminate_connections', body: {} });
+    assert.equal((await onOurs.nextClose()).code, 4009, 'soketi-c closes on soketi\'s request');
+    const onTheirs = await signin(theirs, 'victim2');
+    await restRequest(ours, { method: 'POST', path: '/users/victim2/terminate_connections', body: {} });
+    assert.equal((await onTheirs.nextClose()).code, 4009, 'soketi closes on soketi-c\'s request');
+    await waitConnected(x.client);
+});
