@@ -98,6 +98,10 @@ typedef struct skt_config_s {
         long max_name_length;
         long cache_ttl;
     } channel_limits;
+    struct { /* ours: what one connection may hold */
+        long max_channels;
+        long max_pending_requests;
+    } connection_limits;
     struct {
         char *hostname;
         long hello_interval;
@@ -158,6 +162,7 @@ typedef struct skt_config_s {
         } accept_traffic;
         long max_header_size_in_kb; /* soketi-c */
         long auth_timestamp_window; /* soketi-c, seconds */
+        long header_timeout;        /* soketi-c, seconds */
     } http_api;
     struct {
         char *process_id; /* default: this process's pid */
@@ -209,13 +214,19 @@ typedef struct skt_config_s {
         char *key_path;
         char *passphrase;
         char *ca_path;
+        long max_pending_handshakes; /* soketi-c */
     } ssl;
     long user_authentication_timeout;
     struct {
         struct {
             int enabled;
             long duration;
+            long max_size_in_kb; /* soketi-c */
         } batching;
+        /* soketi-c's bounds on pending webhooks */
+        long max_pending_per_app;
+        double max_pending_size_per_app_in_mb;
+        double max_pending_size_in_mb;
     } webhooks;
 
     /* soketi-c's own options */
@@ -223,6 +234,7 @@ typedef struct skt_config_s {
     char *log_format; /* text | json */
     long max_backpressure_in_kb;
     long ws_max_payload_in_kb;
+    long max_buffered_input_in_mb;
 
     /* appManager.array.apps, validated, with every default filled in. */
     skt_apps_t *apps;

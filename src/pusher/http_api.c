@@ -1,6 +1,6 @@
-/* http_api.c - the HTTP side of the port: routing, signature checks, the Pusher REST API's
- * events and terminate routes, health, the metrics port, upgrades. The read routes are
- * pusher/http_query.c's; every answer goes through pusher/http_reply.c.
+/* http_api.c - the HTTP side of the port: routing, signature checks, the terminate route,
+ * health, the metrics port, upgrades. The writes are pusher/http_events.c's, the read
+ * routes pusher/http_query.c's; every answer goes through pusher/http_reply.c.
  *
  * Routes, bodies and messages follow soketi 1.6 (src/http-handler.ts,
  * src/server.ts), except that every error carries its status in the status
@@ -28,6 +28,7 @@
 
 #include "features/features.h"
 #include "features/metrics.h"
+#include "pusher/http_events.h"
 #include "pusher/http_query.h"
 #include "pusher/http_reply.h"
 #include "pusher/server.h"
@@ -57,7 +58,8 @@ typedef struct req_s {
 /* ------------------------------------------------------------ parsing */
 
 /* Splits the path after the prefix into decoded segments and decodes the
- * query into params. Returns 0, or -1 on a malformed escape. */
+ * query into params. Returns 0, or -1 on a malformed escape or an escaped NUL
+ * (%00 would cut an app id or key short: /app/app-key%00x is not app-key). */
 static int
 req_parse(req_t *r, const char *path, size_t plen)
 {
@@ -76,7 +78,7 @@ req_parse(req_t *r, const char *path, size_t plen)
         while (i < plen && path[i] != '/')
             i++;
         ssize_t n = skt_http_urldecode(o, path + start, i - start);
-        if (n < 0)
+        if (n < 0 || memchr(o, '\0', (size_t)n))
             return -1;
         o[n] = '\0';
         r->seg[r->nseg++] = o;
@@ -91,14 +93,14 @@ req_parse(req_t *r, const char *path, size_t plen)
         if (r->nparams == MAX_PARAMS)
             return -1;
         ssize_t dk = skt_http_urldecode(o, k, kl);
-        if (dk < 0)
+        if (dk < 0 || memchr(o, '\0', (size_t)dk))
             return -1;
         skt_sig_param_t *p = &r->params[r->nparams++];
         p->key = o;
         p->key_len = (size_t)dk;
         o += dk;
         ssize_t dv = skt_http_urldecode(o, v, vl);
-        if (dv < 0)
+        if (dv < 0 || memchr(o, '\0', (size_t)dv))
             return -1;
         p->val = o;
         p->val_len = (size_t)dv;
@@ -118,6 +120,24 @@ req_param(req_t *r, const char *key)
     return found;
 }
 
+/* The request's signature for r->app: of the whole request, or (head) of its head before
+ * the body is read (pusher/sig.h). */
+static int
+req_verify(req_t *r, int head)
+{
+    char method[16];
+    size_t ml = r->http->method_len < sizeof(method) - 1 ? r->http->method_len : sizeof(method) - 1;
+    memcpy(method, r->http->method, ml);
+    method[ml] = '\0';
+    const skt_app_t *a = r->app;
+    long long now = (long long)time(NULL);
+    if (head)
+        return skt_sig_http_verify_head(a->key, a->secret, method, r->http->path, r->http->path_len,
+                                        r->params, r->nparams, now);
+    return skt_sig_http_verify(a->key, a->secret, method, r->http->path, r->http->path_len,
+                               r->params, r->nparams, r->body, r->body_len, now);
+}
+
 /* App lookup then signature check, soketi's appMiddleware + authMiddleware. */
 static int
 req_authorize(req_t *r, const char *app_id)
@@ -129,251 +149,12 @@ req_authorize(req_t *r, const char *app_id)
         skt_http_reply_error(r->c, 404, msg);
         return -1;
     }
-    char method[16];
-    size_t ml = r->http->method_len < sizeof(method) - 1 ? r->http->method_len : sizeof(method) - 1;
-    memcpy(method, r->http->method, ml);
-    method[ml] = '\0';
-    int v =
-        skt_sig_http_verify(r->app->key, r->app->secret, method, r->http->path, r->http->path_len,
-                            r->params, r->nparams, r->body, r->body_len, (long long)time(NULL));
+    int v = req_verify(r, 0);
     if (v != SKT_SIG_OK) {
         skt_http_reply_error(r->c, 401, "The secret authentication failed");
         return -1;
     }
     return 0;
-}
-
-/* ------------------------------------------------------------ events */
-
-/* Checks one event as soketi's checkMessageToBroadcast. Returns 0, or the
- * HTTP status (400 or 413) with msg filled. */
-static int
-check_event(skt_app_t *app, json_t *ev, char *msg, size_t msglen)
-{
-    json_t *name = json_object_get(ev, "name");
-    json_t *data = json_object_get(ev, "data");
-    json_t *channels = json_object_get(ev, "channels");
-    json_t *channel = json_object_get(ev, "channel");
-    int data_falsy = !data || json_is_null(data) || json_is_false(data) ||
-                     (json_is_string(data) && json_string_length(data) == 0) ||
-                     (json_is_integer(data) && json_integer_value(data) == 0);
-    if (!json_is_object(ev) || (!channels && !channel) || !json_is_string(name) ||
-        json_string_length(name) == 0 || data_falsy) {
-        snprintf(msg, msglen, "The received data is incorrect");
-        return 400;
-    }
-    size_t nch = 0;
-    if (channels) {
-        if (!json_is_array(channels)) {
-            snprintf(msg, msglen, "The received data is incorrect");
-            return 400;
-        }
-        nch = json_array_size(channels);
-        for (size_t i = 0; i < nch; i++) {
-            if (!json_is_string(json_array_get(channels, i))) {
-                snprintf(msg, msglen, "The received data is incorrect");
-                return 400;
-            }
-        }
-    } else if (!json_is_string(channel)) {
-        snprintf(msg, msglen, "The received data is incorrect");
-        return 400;
-    } else {
-        nch = 1;
-    }
-    if ((long)nch > app->max_event_channels_at_once) {
-        snprintf(msg, msglen, "Cannot broadcast to more than %ld channels at once",
-                 app->max_event_channels_at_once);
-        return 400;
-    }
-    if ((long)json_string_length(name) > app->max_event_name_length) {
-        snprintf(msg, msglen, "Event name is too long. Maximum allowed size is %ld.",
-                 app->max_event_name_length);
-        return 400;
-    }
-    size_t dlen;
-    if (json_is_string(data)) {
-        dlen = json_string_length(data);
-    } else {
-        char *t = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-        dlen = t ? strlen(t) : 0;
-        free(t);
-    }
-    if ((double)dlen / 1024.0 > app->max_event_payload_kb) {
-        snprintf(msg, msglen, "The event data should be less than %g KB.",
-                 app->max_event_payload_kb);
-        return 413;
-    }
-    return 0;
-}
-
-/* Keeps a cache channel's last event for channelLimits.cacheTtl, as soketi's
- * broadcastMessage: {"event": name, "data": data} under soketi's key. */
-static void
-cache_event(skt_server_t *srv, skt_app_t *app, json_t *channel, json_t *name, json_t *data)
-{
-    char key[512];
-    size_t klen = skt_cache_channel_key(key, sizeof(key), app->id, json_string_value(channel),
-                                        json_string_length(channel));
-    json_t *value = json_pack("{s:O, s:O}", "event", name, "data", data);
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(value);
-    if (klen && text)
-        skt_cache_set(srv->features->cache, key, klen, text, strlen(text),
-                      srv->features->cache_ttl);
-    free(text);
-}
-
-/* Frames {"event","channel","data"} once per channel and hands it to the adapter. */
-static void
-broadcast_event(skt_server_t *srv, skt_app_t *app, json_t *ev)
-{
-    json_t *name = json_object_get(ev, "name");
-    json_t *data = json_object_get(ev, "data");
-    json_t *channels = json_object_get(ev, "channels");
-    json_t *sid = json_object_get(ev, "socket_id");
-    const char *except = json_is_string(sid) ? json_string_value(sid) : NULL;
-    size_t n = channels ? json_array_size(channels) : 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *ch = channels ? json_array_get(channels, i) : json_object_get(ev, "channel");
-        json_t *msg = json_object();
-        json_object_set(msg, "event", name);
-        json_object_set(msg, "channel", ch);
-        json_object_set(msg, "data", data);
-        char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(msg);
-        if (text)
-            SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app->id, json_string_value(ch), text,
-                                       strlen(text), except);
-        free(text);
-        if (skt_cache_is_cache_channel(json_string_value(ch), json_string_length(ch)))
-            cache_event(srv, app, ch, name, data);
-    }
-}
-
-/* Channels one event goes to, as soketi's rate limiting middleware counts
- * them: `(event.channels || [event.channel]).length`. */
-static long
-event_points(json_t *ev)
-{
-    json_t *channels = json_object_get(ev, "channels");
-    return json_is_array(channels) ? (long)json_array_size(channels) : 1;
-}
-
-typedef struct events_ctx_s {
-    skt_conn_t *c;
-    json_t *body;
-    size_t body_len; /* as received, for the metrics */
-    int batch;
-    char app_id[]; /* looked up again: a reload may replace the app meanwhile */
-} events_ctx_t;
-
-/* Checks and broadcasts an events request the rate limiter let through;
- * headers: the limiter's. Consumes nothing; answers on c. */
-static void
-events_go(skt_conn_t *c, skt_server_t *srv, skt_app_t *app, json_t *body, size_t body_len,
-          int batch, const char *headers)
-{
-    char msg[256];
-    if (batch) {
-        json_t *list = json_object_get(body, "batch");
-        if ((long)json_array_size(list) > app->max_event_batch_size) {
-            snprintf(msg, sizeof(msg), "Cannot batch-send more than %ld messages at once",
-                     app->max_event_batch_size);
-            skt_http_reply_error_h(c, 400, msg, headers);
-            return;
-        }
-        size_t i;
-        json_t *ev;
-        json_array_foreach(list, i, ev)
-        {
-            int st = check_event(app, ev, msg, sizeof(msg));
-            if (st) {
-                skt_http_reply_error_h(c, st, msg, headers);
-                return;
-            }
-        }
-        json_array_foreach(list, i, ev) broadcast_event(srv, app, ev);
-    } else {
-        int st = check_event(app, body, msg, sizeof(msg));
-        if (st) {
-            skt_http_reply_error_h(c, st, msg, headers);
-            return;
-        }
-        broadcast_event(srv, app, body);
-    }
-    size_t sent = skt_http_reply_json_h(c, 200, json_pack("{s:b}", "ok", 1), headers);
-    skt_http_reply_count(app->id, body_len, sent);
-}
-
-static void
-events_limited_cb(void *arg, const skt_rl_result_t *res)
-{
-    events_ctx_t *ctx = arg;
-    skt_server_t *srv = skt_server_get();
-    if (!skt_conn_is_closed(ctx->c)) {
-        skt_app_t *app = skt_apps_by_id(srv->cfg->apps, ctx->app_id, strlen(ctx->app_id));
-        if (!res->allowed) {
-            skt_http_reply_too_many(ctx->c, res);
-        } else if (!app) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "The app %.200s could not be found.", ctx->app_id);
-            skt_http_reply_error(ctx->c, 404, msg);
-        } else {
-            char headers[160];
-            skt_rl_headers(res, headers, sizeof(headers));
-            events_go(ctx->c, srv, app, ctx->body, ctx->body_len, ctx->batch, headers);
-        }
-    }
-    skt_conn_unref(ctx->c);
-    json_decref(ctx->body);
-    free(ctx);
-}
-
-/* POST /apps/:id/events and /batch_events: size and JSON checks, then the
- * app's maxBackendEventsPerSecond (one point per channel, as soketi), then
- * the events' own checks and the broadcast. */
-static void
-route_events(req_t *r, int batch)
-{
-    double limit_mb = r->srv->cfg->http_api.request_limit_in_mb;
-    if ((double)r->body_len / (1024.0 * 1024.0) > limit_mb) {
-        skt_http_reply_error(r->c, 413, "The payload size is too big.");
-        return;
-    }
-    json_t *body = json_loadb(r->body, r->body_len, 0, NULL);
-    json_t *list = batch ? json_object_get(body, "batch") : NULL;
-    if (!json_is_object(body) || (batch && !json_is_array(list))) {
-        json_decref(body);
-        skt_http_reply_error(r->c, 400, "The received data is incorrect");
-        return;
-    }
-    long points = 0;
-    if (batch) {
-        size_t i;
-        json_t *ev;
-        json_array_foreach(list, i, ev) points += event_points(ev);
-    } else {
-        points = event_points(body);
-        if (points < 1)
-            points = 1;
-    }
-    size_t idl = strlen(r->app->id);
-    events_ctx_t *ctx = malloc(sizeof(*ctx) + idl + 1);
-    if (!ctx) {
-        json_decref(body);
-        skt_http_reply_error(r->c, 500, "A server error has occurred.");
-        return;
-    }
-    ctx->c = r->c;
-    ctx->body = body;
-    ctx->body_len = r->body_len;
-    ctx->batch = batch;
-    memcpy(ctx->app_id, r->app->id, idl + 1);
-    skt_conn_ref(r->c);
-    skt_rl_key_t key = {.app_id = r->app->id, .kind = SKT_RL_BACKEND_EVENTS};
-    skt_rl_consume(r->srv->features->rl, &key, points, r->app->max_backend_events_per_sec,
-                   events_limited_cb, ctx);
 }
 
 /* ------------------------------------------------------------ health */
@@ -445,83 +226,136 @@ method_is(const skt_http_req_t *h, const char *m)
     return h->method_len == l && memcmp(h->method, m, l) == 0;
 }
 
-static void
-route(req_t *r)
+/* The routes of the main port. */
+typedef enum route_e {
+    R_NOT_FOUND = 0,
+    R_BAD,       /* a malformed path or query: 400 */
+    R_PREFLIGHT, /* OPTIONS: 204 with the CORS headers */
+    R_WS,        /* GET {prefix}/app/{key}: the WebSocket upgrade */
+    R_HEALTH,    /* GET / */
+    R_READY,
+    R_ACCEPT_TRAFFIC,
+    R_EVENTS,    /* POST /apps/:id/events */
+    R_BATCH,     /* POST /apps/:id/batch_events */
+    R_QUERY,     /* GET /apps/:id/channels[/:name[/users]] */
+    R_TERMINATE, /* POST /apps/:id/users/:user/terminate_connections */
+} route_t;
+
+/* Which route r is (its path parsed into r->seg and r->params). */
+static route_t
+route_find(req_t *r)
 {
     const skt_http_req_t *h = r->http;
-    skt_server_t *srv = r->srv;
-    const char *prefix = srv->cfg->path_prefix ? srv->cfg->path_prefix : "";
+    const char *prefix = r->srv->cfg->path_prefix ? r->srv->cfg->path_prefix : "";
     size_t pl = strlen(prefix);
     while (pl && prefix[pl - 1] == '/')
         pl--;
     if (h->path_len < pl || memcmp(h->path, prefix, pl) != 0 ||
-        (h->path_len > pl && h->path[pl] != '/')) {
-        skt_http_reply_text(r->c, 404, "");
-        return;
-    }
-    if (req_parse(r, h->path + pl, h->path_len - pl) != 0) {
-        skt_http_reply_error(r->c, 400, "Malformed request path or query.");
-        return;
-    }
+        (h->path_len > pl && h->path[pl] != '/'))
+        return R_NOT_FOUND;
+    if (req_parse(r, h->path + pl, h->path_len - pl) != 0)
+        return R_BAD;
     int get = method_is(h, "GET"), post = method_is(h, "POST");
-    if (method_is(h, "OPTIONS")) {
-        /* CORS preflight: soketi answers 404, which browsers treat as a
-         * refusal; every route here allows the configured CORS. */
-        skt_conn_http_respond(r->c, 204, skt_http_reply_cors(srv), NULL, NULL, 0, 0);
-        return;
-    }
     char **s = r->seg;
     size_t n = r->nseg;
+    if (method_is(h, "OPTIONS"))
+        return R_PREFLIGHT;
+    if (get && n == 2 && is(s[0], "app"))
+        return R_WS;
+    if (get && n <= 1)
+        return n == 0                       ? R_HEALTH
+               : is(s[0], "ready")          ? R_READY
+               : is(s[0], "accept-traffic") ? R_ACCEPT_TRAFFIC
+                                            : R_NOT_FOUND;
+    if (n < 3 || !is(s[0], "apps"))
+        return R_NOT_FOUND;
+    if (post && n == 3)
+        return is(s[2], "events") ? R_EVENTS : is(s[2], "batch_events") ? R_BATCH : R_NOT_FOUND;
+    if (get && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users")))
+        return R_QUERY;
+    if (post && n == 5 && is(s[2], "users") && is(s[4], "terminate_connections"))
+        return R_TERMINATE;
+    return R_NOT_FOUND;
+}
 
-    /* WebSocket: GET {prefix}/app/{key} */
-    if (get && n == 2 && is(s[0], "app")) {
-        if (skt_conn_ws_accept(r->c, h) == 0)
-            skt_ws_open(srv, (skt_socket_t *)r->c, s[1], strlen(s[1]));
+/* A route of the HTTP API: app and signature first (soketi's appMiddleware and
+ * authMiddleware). */
+static void
+route_api(req_t *r, route_t id)
+{
+    skt_server_t *srv = r->srv;
+    char **s = r->seg;
+    size_t n = r->nseg;
+    if (req_authorize(r, s[1]) != 0)
         return;
+    if (id == R_EVENTS || id == R_BATCH) {
+        skt_http_events(r->c, r->app, r->body, r->body_len, id == R_BATCH);
+    } else if (id == R_QUERY) {
+        skt_http_query_t q = n == 3   ? SKT_HTTP_QUERY_CHANNELS
+                             : n == 4 ? SKT_HTTP_QUERY_CHANNEL
+                                      : SKT_HTTP_QUERY_USERS;
+        skt_http_query_start(r->c, r->app, q, n > 3 ? s[3] : NULL, req_param(r, "filter_by_prefix"),
+                             req_param(r, "with_user_info"));
+    } else {
+        SKT_ADAPTER(srv).terminate_user_connections(SKT_ADAPTER_SELF(srv), r->app->id, s[3]);
+        skt_http_reply_ok(r->c);
     }
-    if (get && n == 0) {
+}
+
+static void
+route(req_t *r)
+{
+    route_t id = route_find(r);
+    switch (id) {
+    case R_NOT_FOUND:
+        skt_http_reply_text(r->c, 404, "");
+        break;
+    case R_BAD:
+        skt_http_reply_error(r->c, 400, "Malformed request path or query.");
+        break;
+    case R_PREFLIGHT:
+        /* CORS preflight: soketi answers 404, which browsers treat as a
+         * refusal; every route here allows the configured CORS. */
+        skt_conn_http_respond(r->c, 204, skt_http_reply_cors(r->srv), NULL, NULL, 0, 0);
+        break;
+    case R_WS:
+        if (skt_conn_ws_accept(r->c, r->http) == 0)
+            skt_ws_open((skt_socket_t *)r->c, r->seg[1], strlen(r->seg[1]));
+        break;
+    case R_HEALTH:
         skt_http_reply_text(r->c, 200, "OK");
-        return;
-    }
-    if (get && n == 1 && is(s[0], "ready")) {
+        break;
+    case R_READY:
         route_ready(r);
-        return;
-    }
-    if (get && n == 1 && is(s[0], "accept-traffic")) {
+        break;
+    case R_ACCEPT_TRAFFIC:
         route_accept_traffic(r);
-        return;
+        break;
+    default:
+        route_api(r, id);
     }
-    if (n >= 3 && is(s[0], "apps")) {
-        const char *app_id = s[1];
-        if (post && n == 3 && is(s[2], "events")) {
-            if (req_authorize(r, app_id) == 0)
-                route_events(r, 0);
-            return;
-        }
-        if (post && n == 3 && is(s[2], "batch_events")) {
-            if (req_authorize(r, app_id) == 0)
-                route_events(r, 1);
-            return;
-        }
-        if (get && n >= 3 && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users"))) {
-            if (req_authorize(r, app_id) != 0)
-                return;
-            skt_http_query_t route = n == 3   ? SKT_HTTP_QUERY_CHANNELS
-                                     : n == 4 ? SKT_HTTP_QUERY_CHANNEL
-                                              : SKT_HTTP_QUERY_USERS;
-            skt_http_query_start(r->c, r->app, route, n > 3 ? s[3] : NULL,
-                                 req_param(r, "filter_by_prefix"), req_param(r, "with_user_info"));
-            return;
-        }
-        if (post && n == 5 && is(s[2], "users") && is(s[4], "terminate_connections")) {
-            if (req_authorize(r, app_id) != 0)
-                return;
-            SKT_ADAPTER(srv).terminate_user_connections(SKT_ADAPTER_SELF(srv), r->app->id, s[3]);
-            skt_http_reply_ok(r->c);
-            return;
-        }
+}
+
+/* A request head that announces a body, before the body is read (net/conn.h's
+ * on_request_head): a request for no route, or for an API route of an unknown app or
+ * without a valid signature, is answered now, so that nobody can make us buffer a body
+ * they did not sign. Returns 1 when answered (the body is then never read). */
+static int
+route_head(req_t *r)
+{
+    route_t id = route_find(r);
+    if (id == R_NOT_FOUND || id == R_BAD) {
+        route(r);
+        return 1;
     }
-    skt_http_reply_text(r->c, 404, "");
+    if (id < R_EVENTS)
+        return 0;
+    r->app = skt_apps_by_id(r->srv->cfg->apps, r->seg[1], strlen(r->seg[1]));
+    if (!r->app || req_verify(r, 1) != SKT_SIG_OK) {
+        req_authorize(r, r->seg[1]); /* the same answer, 404 or 401 */
+        return 1;
+    }
+    return 0;
 }
 
 /* soketi's /usage: memory as {free, used, total, percent} of the same
@@ -592,9 +426,22 @@ skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *http, char *bod
     memset(&r, 0, sizeof(r));
     r.c = c;
     r.http = http;
-    r.srv = skt_server_get();
+    r.srv = skt_server_of(c);
     route_metrics_port(&r);
     free(r.scratch);
+}
+
+int
+skt_http_on_request_head(skt_conn_t *c, const skt_http_req_t *http)
+{
+    req_t r;
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.http = http;
+    r.srv = skt_server_of(c);
+    int answered = route_head(&r);
+    free(r.scratch);
+    return answered;
 }
 
 void
@@ -604,7 +451,7 @@ skt_http_on_request(skt_conn_t *c, const skt_http_req_t *http, char *body, size_
     memset(&r, 0, sizeof(r));
     r.c = c;
     r.http = http;
-    r.srv = skt_server_get();
+    r.srv = skt_server_of(c);
     r.body = body;
     r.body_len = body_len;
     route(&r);

@@ -71,6 +71,8 @@ typedef enum skt_sig_http_result_e {
     SKT_SIG_OK = 0,
     /* auth_key, auth_timestamp, auth_version or auth_signature absent */
     SKT_SIG_EMISSING = -1,
+    /* auth_version is not Pusher's "1.0" */
+    SKT_SIG_EVERSION = -6,
     /* auth_key differs from the app key */
     SKT_SIG_EKEY = -2,
     /* auth_timestamp is not a decimal integer, or |now - auth_timestamp| > 600 s */
@@ -99,11 +101,21 @@ void skt_sig_set_http_window(long long seconds);
  *
  * app_key, app_secret, method: NUL-terminated. path, params, body: slices (params and body
  * may be NULL when their count/length is 0). now: the current Unix time in seconds.
- * The checks run in the order of the result codes and the first failure is returned.
+ * The checks run in the order of the result codes (EVERSION right after EMISSING) and the
+ * first failure is returned.
  * Allocates a sort array of nparams + 1 entries, freed before returning. */
 int skt_sig_http_verify(const char *app_key, const char *app_secret, const char *method,
                         const char *path, size_t path_len, const skt_sig_param_t *params,
                         size_t nparams, const char *body, size_t body_len, long long now);
+
+/* The same checks from a request head alone, before its body is read, so that a request
+ * nobody signed never gets its body buffered: the body_md5 the client sent stands for the
+ * body's (skt_sig_http_verify compares them once the body is in; SKT_SIG_EBODY cannot
+ * come from here). A request without a 32-digit body_md5 is checked up to its timestamp
+ * only: its signature covers the md5 of a body not read yet. */
+int skt_sig_http_verify_head(const char *app_key, const char *app_secret, const char *method,
+                             const char *path, size_t path_len, const skt_sig_param_t *params,
+                             size_t nparams, long long now);
 
 /* Computes the hex auth_signature skt_sig_http_verify expects for this request into out
  * (64 hex digits + NUL), for clients, tests and tooling. Same arguments, same canonical

@@ -89,11 +89,13 @@ function httpGetOnce(port, pathName, timeoutMs) {
  * env: extra environment (soketi's SOKETI_* names); config: an object written to a
  * temporary JSON file passed with --config; args: extra command-line arguments;
  * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`); reference: true starts
- * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster).
+ * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster);
+ * wrap: a command line the daemon is started through, which must exec it (so that
+ * server.proc.pid is the daemon's), e.g. ['prlimit', '--nofile=64', '--'].
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
 export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
-    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500) } = {}) {
+    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500), wrap = [] } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
     const port = await freePort();
     let metricsPort = await freePort();
@@ -144,7 +146,9 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
     argv.push(...args);
 
     const cmd = reference ? process.execPath : process.env.SOKETI_BIN;
-    const proc = spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = wrap.length
+        ? spawn(wrap[0], [...wrap.slice(1), cmd, ...argv], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderrText = '';
     let stdoutText = '';
     proc.stderr.setEncoding('utf8');
@@ -992,6 +996,17 @@ export async function makeCert({ passphrase, days = 2 } = {}) {
     return { dir, cert, key };
 }
 
+/** The bytes of a real TLS ClientHello, as node's tls module writes it: resolves a Buffer to
+ *  replay on raw sockets (a handshake begun and never finished). */
+export async function captureClientHello() {
+    const { Duplex } = await import('node:stream');
+    const tls = await import('node:tls');
+    return new Promise((resolve) => {
+        const sink = new Duplex({ read() {}, write(chunk, enc, cb) { resolve(Buffer.from(chunk)); cb(); } });
+        tls.connect({ socket: sink, rejectUnauthorized: false }).on('error', () => {});
+    });
+}
+
 /**
  * Like startServer, for a TLS daemon: env holds SOKETI_SSL_* (or config ssl.*), ca is the PEM
  * text to trust. Waits until GET https://127.0.0.1:port/ready answers OK; the server object
@@ -1014,6 +1029,39 @@ export async function startTlsServer({ env = {}, config = null, ca, readyTimeout
     server.ca = ca;
     server.https = (p) => get(server.port, p);
     return server;
+}
+
+/** Resident memory of process pid in KiB (Linux /proc). */
+export function rssKiB(pid) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+}
+
+/** True when $SOKETI_BIN is a sanitizer build: ASan's quarantine keeps freed memory resident,
+ *  so RSS bounds are checked on ordinary builds only. */
+export const SANITIZED = !REFERENCE && !!process.env.SOKETI_BIN && fs.existsSync(process.env.SOKETI_BIN)
+    && fs.readFileSync(process.env.SOKETI_BIN).includes('AddressSanitizer');
+
+/**
+ * Opens n WebSocket connections to server that stay idle (the upgrade request is sent, every
+ * answer read and dropped), 250 at a time; resolves the sockets (destroy them when done).
+ */
+export async function idleConnections(server, n) {
+    const sockets = [];
+    for (let i = 0; i < n; i += 250) {
+        await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => new Promise((resolve, reject) => {
+            const s = net.connect(server.port, server.host, () => {
+                s.write(`GET ${DEFAULT_WS_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`
+                    + 'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+                    + 'Sec-WebSocket-Version: 13\r\n\r\n');
+            });
+            s.once('data', () => resolve());
+            s.on('data', () => {});
+            s.on('error', reject);
+            sockets.push(s);
+        })));
+    }
+    return sockets;
 }
 
 /** CPU clock ticks (user + system) process pid has used so far (Linux /proc). */
