@@ -22,7 +22,8 @@ plugins_adapter_nats_la_CPPFLAGS = $(NATS_PLUGIN_CPPFLAGS)
 plugins_adapter_nats_la_CFLAGS = $(AM_CFLAGS) $(NATS_CFLAGS) -pthread
 plugins_adapter_nats_la_LIBADD = plugins/redis/libskt_horizontal.la $(NATS_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS) -lpthread
-plugins_adapter_nats_la_LDFLAGS = $(plugin_ldflags)
+# nodelete: libnats must stay loaded once used (nats_conn.h says why)
+plugins_adapter_nats_la_LDFLAGS = $(plugin_ldflags) -Wl,-z,nodelete
 
 check_PROGRAMS += tests/check_nats_proto
 TESTS += tests/check_nats_proto

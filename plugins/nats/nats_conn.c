@@ -42,11 +42,6 @@ enum {
 #define NC_RESTART_MS 1000
 #define NC_RESTART_MAX_MS 30000
 
-/* libnats is opened by the first connection of the process and closed by the last: it is
- * process-wide, and must have stopped its threads before the plugin is unloaded. Only the
- * daemon's (or a test's) main thread creates and frees connections. */
-static int nc_library_users;
-
 struct skt_nc_s {
     const soketi_host_t *host;
     char *name;
@@ -62,7 +57,6 @@ struct skt_nc_s {
     struct event *drain_more;
     int up;
     int closing;
-    int lib_opened; /* this connection counts in nc_library_users */
     struct event *restart;
     long restart_ms; /* the next wait before a new connection; 0: NC_RESTART_MS */
     char url[256];
@@ -114,17 +108,18 @@ nc_cb_disconnected(natsConnection *nc, void *closure)
     skt_nl_post(((skt_nc_t *)closure)->nl, NC_EV_DOWN);
 }
 
-/* The last callback libnats makes for a connection: skt_nc_free may go on. */
+/* The last callback libnats makes for a connection: skt_nc_free may go on, and free c, as
+ * soon as `closed` is set, so nothing of c is touched after that. */
 static void
 nc_cb_closed(natsConnection *nc, void *closure)
 {
     skt_nc_t *c = closure;
     (void)nc;
+    skt_nl_post(c->nl, NC_EV_CLOSED);
     pthread_mutex_lock(&c->mu);
     c->closed = 1;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
-    skt_nl_post(c->nl, NC_EV_CLOSED);
 }
 
 static void
@@ -616,13 +611,11 @@ skt_nc_new(const soketi_host_t *host, const char *log_name, const skt_nc_config_
         skt_nc_free(c);
         return NULL;
     }
-    if (nc_library_users == 0 && nats_Open(-1) != NATS_OK) {
+    if (nats_Open(-1) != NATS_OK) { /* once per process; later calls find it open */
         nc_log(c, SOKETI_LOG_ERROR, "cannot initialise libnats");
         skt_nc_free(c);
         return NULL;
     }
-    nc_library_users++;
-    c->lib_opened = 1;
     if (nc_options(c, cfg) != 0) {
         skt_nc_free(c);
         return NULL;
@@ -715,7 +708,6 @@ skt_nc_free(skt_nc_t *c)
         c->connected = NULL;
     }
     nc_close(c);
-    int lib = c->lib_opened;
     natsOptions_Destroy(c->opts);
     skt_nl_free(c->nl);
     if (c->restart)
@@ -731,6 +723,4 @@ skt_nc_free(skt_nc_t *c)
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
     free(c);
-    if (lib && --nc_library_users == 0)
-        nats_CloseAndWait(NC_CLOSE_WAIT_MS);
 }

@@ -22,8 +22,11 @@
  * its own max_pending (64 MB by default), then closes the connection as a slow consumer;
  * the node logs the loss and reconnects.
  *
- * libnats is opened by the first connection of the process and closed (waiting for its
- * threads, before the plugin may be unloaded) by the last one freed.
+ * libnats is opened once and stays, with its few idle threads, for the life of the process:
+ * the plugin is linked with -z nodelete, so neither it nor libnats is ever unloaded, and
+ * nats_Close is never called. libnats's own final cleanup (at its unload, or at exit after
+ * nats_Close) frees OpenSSL's list of compression methods, which OpenSSL 3 frees again at
+ * exit: a crash of every daemon that used TLS to NATS, at its exit.
  *
  * Everything but the connect thread and libnats's own threads runs on the host's loop.
  */

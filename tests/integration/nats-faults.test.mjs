@@ -239,7 +239,8 @@ function userNkey() {
     return { pub: base32(Buffer.concat([pubRaw, crc16(pubRaw)])), seed: base32(Buffer.concat([seedRaw, crc16(seedRaw)])) };
 }
 
-/** A daemon with env logs in to nats, and one with bad credentials does not (and says so). */
+/** A daemon with env logs in to nats, and one with bad credentials does not (and says so);
+ *  both stop cleanly (libnats's TLS clean-up once crashed a daemon at exit). */
 async function logsIn(t, nats, env, badEnv) {
     const good = await startServer({ env: natsEnv(nats, env) });
     const bad = await startServer({ env: natsEnv(nats, badEnv) });
@@ -247,6 +248,7 @@ async function logsIn(t, nats, env, badEnv) {
     await until(() => /cross-node delivery is on/.test(good.output()), 5000, 'logged in');
     await until(() => /cannot connect to nats|Authorization/i.test(bad.output()), 5000, 'the refusal logged');
     assert.doesNotMatch(bad.output(), /cross-node delivery is on/);
+    for (const srv of [good, bad]) assert.deepEqual(await srv.stop('SIGTERM', 5000), { code: 0, signal: null }, srv.output());
 }
 
 test('logging in: user and password, token, NKey, TLS with a CA', { skip, timeout: 40000 }, async (t) => {
