@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/package.sh - the Debian packages end to end, as an administrator meets them:
-# `make deb` builds soketi, soketi-redis and soketi-dev; lintian checks them; apt installs
+# `make deb` builds soketi, soketi-redis, soketi-nats and soketi-dev; lintian checks them; apt installs
 # them; the installed daemon runs as the soketi user with the installed /etc/soketi.conf
 # on a free port and serves curl and a pusher-js client (tests/integration/roundtrip.mjs);
 # the example plugin is built from the installed soketi-dev (pkg-config, header only) and
@@ -18,7 +18,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bdir=${1:?usage: tests/package.sh BUILD_DIR}
 bdir=$(cd "$bdir" && pwd)
-pkgs=(soketi soketi-redis soketi-dev)
+pkgs=(soketi soketi-redis soketi-nats soketi-dev)
 
 skip() { echo "package.sh: skipped: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root to install packages"
@@ -174,12 +174,14 @@ check "man pages soketi(8) and soketi.conf(5) are installed" \
     test -f /usr/share/man/man8/soketi.8.gz -a -f /usr/share/man/man5/soketi.conf.5.gz
 check "plugins are in $plugindir, the SDK says the same" \
     bash -c "[ \"\$(pkg-config --variable=plugindir soketi-adapter)\" = '$plugindir' ] \
-        && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ]"
+        && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ] \
+        && [ -f '$plugindir/adapter_nats.so' ]"
 /usr/bin/soketi plugins >"$tmp/plugins.txt" 2>&1
 cat "$tmp/plugins.txt"
-check "soketi plugins lists local and redis (ABI 1) from $plugindir" \
+check "soketi plugins lists local, redis and nats (ABI 1) from $plugindir" \
     bash -c "grep -q '^plugin directory $plugindir ' '$tmp/plugins.txt' \
-        && grep -Eq '^local +ABI 1 ' '$tmp/plugins.txt' && grep -Eq '^redis +ABI 1 ' '$tmp/plugins.txt'"
+        && grep -Eq '^local +ABI 1 ' '$tmp/plugins.txt' && grep -Eq '^redis +ABI 1 ' '$tmp/plugins.txt' \
+        && grep -Eq '^nats +ABI 1 ' '$tmp/plugins.txt'"
 check "soketi config check passes as the soketi user" "${as_soketi[@]}" /usr/bin/soketi config check
 
 # ---------------------------------------------------------------- run it
