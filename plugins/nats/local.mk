@@ -16,7 +16,8 @@ plugins_adapter_nats_la_SOURCES = plugins/nats/adapter_nats.c \
 	plugins/nats/nats_req.c plugins/nats/nats_req.h \
 	plugins/nats/nats_count.c plugins/nats/nats_count.h \
 	plugins/nats/nats_kv.c plugins/nats/nats_kv.h \
-	plugins/nats/nats_store.c plugins/nats/nats_store.h \
+	plugins/nats/nats_store.c plugins/nats/nats_store.h plugins/nats/nats_store_internal.h \
+	plugins/nats/nats_store_read.c \
 	plugins/nats/nats_proto.c plugins/nats/nats_proto.h
 plugins_adapter_nats_la_CPPFLAGS = $(NATS_PLUGIN_CPPFLAGS)
 plugins_adapter_nats_la_CFLAGS = $(AM_CFLAGS) $(NATS_CFLAGS) -pthread

@@ -1,5 +1,5 @@
 /* nats_store.c - the state nodes share in JetStream key-value buckets: occupancy, admission,
- * rate limits, the cache. See nats_store.h.
+ * rate limits; what needs a cycle of read, decide, write. See nats_store.h.
  *
  * DESIGN
  * A key this node works on has an entry (st_entry_t): the calls waiting for it, the batch
@@ -16,7 +16,7 @@
  * write is always the whole truth about this node; held changes when a join or leave is
  * called (as the Redis store records it), and when an admission is written.
  */
-#include "nats_store.h"
+#include "nats_store_internal.h"
 
 #include <event2/event.h>
 #include <stdint.h>
@@ -34,8 +34,6 @@ enum st_entry_kind { E_HOLDERS, E_WINDOW };
 /* A rate limit entry is kept this long after its last use (its value and revision spare
  * the next consumption a read). */
 #define ST_WINDOW_IDLE_MS 10000
-/* The header of a cached value's expiry. */
-#define ST_EXPIRES_HEADER "Soketi-Expires-At"
 
 typedef struct st_op_s st_op_t;
 struct st_op_s {
@@ -76,27 +74,11 @@ struct st_entry_s {
     uint64_t used_ms;
 };
 
-struct skt_nst_s {
-    const soketi_host_t *host;
-    skt_nkv_t *kv;
-    char *name;
-    long ttl; /* seconds */
-    skt_map_t *entries;
-    st_entry_t *first;
-    st_entry_t *work;
-    st_op_t *failed; /* ops that cannot be decided, answered SOKETI_ERROR by the work event */
-    struct event *work_ev;
-    struct event *refresh;
-    int closing;
-};
-
-#define st_log(st, level, ...) skt_hz_logf((st)->host, (st)->name, (level), __VA_ARGS__)
-
 static void st_entry_done(st_entry_t *e);
 
-/* Wall-clock milliseconds: what expiries are written in, across nodes. */
-static int64_t
-st_now(void)
+/* nats_store_internal.h: the wall clock, because expiries are compared across nodes. */
+int64_t
+skt_nst_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -358,7 +340,7 @@ st_decide_window(st_entry_t *e, const char *value, size_t len, int64_t now)
 static void
 st_cycle_write(st_entry_t *e, const char *value, size_t len, uint64_t rev)
 {
-    int64_t now = st_now();
+    int64_t now = skt_nst_now();
     e->out = e->kind == E_HOLDERS ? st_decide_holders(e, value, len, now)
                                   : st_decide_window(e, value, len, now);
     if (!e->out) {
@@ -397,7 +379,7 @@ st_cycle_start(st_entry_t *e)
     e->wait_head = e->wait_tail = NULL;
     e->busy = 1;
     e->attempts = 0;
-    e->used_ms = (uint64_t)st_now();
+    e->used_ms = (uint64_t)skt_nst_now();
     if (!skt_nkv_ready(e->st->kv) || e->st->closing)
         st_cycle_end(e, 0);
     else if (e->known)
@@ -413,7 +395,7 @@ st_entry_done(st_entry_t *e)
     if (e->wait_head && !e->st->closing)
         st_kick(e);
     else
-        st_entry_gc(e, st_now());
+        st_entry_gc(e, skt_nst_now());
 }
 
 /* The work event: a cycle for every entry put on the list, unless one is running. */
@@ -440,7 +422,7 @@ st_on_work(evutil_socket_t fd, short what, void *arg)
         if (!e->busy && e->wait_head)
             st_cycle_start(e);
         else if (!e->busy)
-            st_entry_gc(e, st_now());
+            st_entry_gc(e, skt_nst_now());
     }
 }
 
@@ -461,7 +443,7 @@ st_on_refresh(evutil_socket_t fd, short what, void *arg)
     skt_nst_t *st = arg;
     (void)fd;
     (void)what;
-    int64_t now = st_now();
+    int64_t now = skt_nst_now();
     for (st_entry_t *e = st->first, *next; e; e = next) {
         next = e->next;
         if (e->kind == E_WINDOW) {
@@ -501,11 +483,17 @@ skt_nst_down(skt_nst_t *st)
 
 /* ---- the ops ------------------------------------------------------------------------ */
 
-/* The store of an adapter whose self is the skt_hz_t. */
-static skt_nst_t *
-st_of(void *self)
+skt_nst_t *
+skt_nst_of(void *self)
 {
     return skt_hz_store(self);
+}
+
+int
+skt_nst_holds(skt_nst_t *st, const char *key, const char *user)
+{
+    st_entry_t *e = skt_map_get(st->entries, key, strlen(key));
+    return e && st_held_find(e, user) >= 0;
 }
 
 /* A new op of kind for user (copied; NULL: none), or NULL when out of memory. */
@@ -535,7 +523,7 @@ static void
 st_cluster_transition(void *self, const char *app_id, const char *channel, const char *user_id,
                       int joined, soketi_count_cb cb, void *arg)
 {
-    skt_nst_t *st = st_of(self);
+    skt_nst_t *st = skt_nst_of(self);
     const char *user = user_id ? user_id : "";
     st_entry_t *e = st->closing ? NULL : st_holders_entry(st, app_id, channel, user_id);
     st_op_t *op = e ? st_op_new(joined ? OP_JOIN : OP_LEAVE, user) : NULL;
@@ -543,7 +531,7 @@ st_cluster_transition(void *self, const char *app_id, const char *channel, const
         if (op)
             st_op_free(op);
         if (e)
-            st_entry_gc(e, st_now());
+            st_entry_gc(e, skt_nst_now());
         cb(arg, SOKETI_ERROR, 0); /* closing or out of memory: answered now */
         return;
     }
@@ -564,7 +552,7 @@ static void
 st_cluster_admit(void *self, const char *app_id, const char *channel, const char *user_id,
                  long limit, soketi_count_cb cb, void *arg)
 {
-    skt_nst_t *st = st_of(self);
+    skt_nst_t *st = skt_nst_of(self);
     int presence = strncmp(channel, "presence-", 9) == 0;
     st_entry_t *e =
         st->closing || !presence ? NULL : st_holders_entry(st, app_id, channel, user_id);
@@ -592,13 +580,13 @@ static void
 st_rate_consume(void *self, const char *key, long points, long window_ms, soketi_consume_cb cb,
                 void *arg)
 {
-    skt_nst_t *st = st_of(self);
+    skt_nst_t *st = skt_nst_of(self);
     st_entry_t *e =
         st->closing ? NULL : st_entry_get(st, skt_np_token(key), E_WINDOW, SKT_NKV_RATE);
     st_op_t *op = e ? st_op_new(OP_CONSUME, NULL) : NULL;
     if (!op) {
         if (e)
-            st_entry_gc(e, st_now());
+            st_entry_gc(e, skt_nst_now());
         cb(arg, SOKETI_ERROR, 0, 0);
         return;
     }
@@ -606,209 +594,17 @@ st_rate_consume(void *self, const char *key, long points, long window_ms, soketi
     op->window_ms = window_ms;
     op->cb.consume = cb;
     op->arg = arg;
-    e->used_ms = (uint64_t)st_now();
+    e->used_ms = (uint64_t)skt_nst_now();
     st_push(e, op);
-}
-
-/* ---- the cache ---------------------------------------------------------------------- */
-
-typedef struct st_cache_get_s {
-    soketi_value_cb cb;
-    void *arg;
-} st_cache_get_t;
-
-/* A value whose Soketi-Expires-At has passed is a miss. */
-static void
-st_on_cache_get(void *arg, int status, const char *value, size_t len, uint64_t rev, natsMsg *reply)
-{
-    st_cache_get_t *g = arg;
-    const char *expires = NULL;
-    (void)rev;
-    if (status == SKT_NKV_OK && value && reply &&
-        natsMsgHeader_Get(reply, ST_EXPIRES_HEADER, &expires) == NATS_OK && expires &&
-        strtoll(expires, NULL, 10) <= st_now())
-        value = NULL;
-    g->cb(g->arg, status == SKT_NKV_OK ? SOKETI_OK : SOKETI_ERROR, value, value ? len : 0);
-    free(g);
-}
-
-static void
-st_cache_get(void *self, const char *key, soketi_value_cb cb, void *arg)
-{
-    skt_nst_t *st = st_of(self);
-    char *k = st->closing ? NULL : skt_np_token(key);
-    st_cache_get_t *g = k ? malloc(sizeof(*g)) : NULL;
-    if (g) {
-        *g = (st_cache_get_t){cb, arg};
-        if (skt_nkv_get(st->kv, SKT_NKV_CACHE, k, st_on_cache_get, g) != 0) {
-            free(g);
-            g = NULL;
-        }
-    }
-    free(k);
-    if (!g)
-        cb(arg, SOKETI_ERROR, NULL, 0); /* not usable now: a miss */
-}
-
-/* Written without waiting: a lost write only costs a miss. */
-static void
-st_cache_set(void *self, const char *key, const char *value, size_t len, long ttl_seconds)
-{
-    skt_nst_t *st = st_of(self);
-    char *k = st->closing ? NULL : skt_np_token(key);
-    char expires[24];
-    snprintf(expires, sizeof(expires), "%lld", (long long)(st_now() + ttl_seconds * 1000LL));
-    const char *headers[] = {ST_EXPIRES_HEADER, expires, NULL};
-    if (k && skt_nkv_put(st->kv, SKT_NKV_CACHE, k, value, len, -1, ttl_seconds > 0 ? headers : NULL,
-                         NULL, NULL) != 0)
-        st_log(st, SOKETI_LOG_DEBUG, "cache write of %s skipped: JetStream is not usable", key);
-    free(k);
-}
-
-/* ---- who is present ----------------------------------------------------------------- */
-
-/* One cluster_present question: a read per key, answered when the last is in. */
-typedef struct st_present_s {
-    skt_nst_t *st;
-    soketi_ids_cb cb;
-    void *arg;
-    size_t n, waiting;
-    int failed;
-    char **ids;          /* copies, in the caller's order */
-    unsigned char *here; /* ids[i] is held by some node */
-    int all;             /* one read answers for every id (a presence channel) */
-} st_present_t;
-
-static void
-st_present_free(st_present_t *p)
-{
-    for (size_t i = 0; p->ids && i < p->n; i++)
-        free(p->ids[i]);
-    free(p->ids);
-    free(p->here);
-    free(p);
-}
-
-/* One read is in (or failed); the last one answers the host. */
-static void
-st_present_one(st_present_t *p, int failed)
-{
-    p->failed |= failed;
-    if (--p->waiting > 0)
-        return;
-    const char **found = p->failed ? NULL : calloc(p->n + 1, sizeof(*found));
-    size_t k = 0;
-    for (size_t i = 0; found && i < p->n; i++)
-        if (p->here[i])
-            found[k++] = p->ids[i];
-    p->cb(p->arg, found ? SOKETI_OK : SOKETI_ERROR, found, k);
-    free(found);
-    st_present_free(p);
-}
-
-/* A read for one id (its index in the low bits of the pointer's partner, see below). */
-typedef struct st_present_read_s {
-    st_present_t *p;
-    size_t index; /* the id this read is about; with p->all every id */
-} st_present_read_t;
-
-static void
-st_on_present(void *arg, int status, const char *value, size_t len, uint64_t rev, natsMsg *reply)
-{
-    st_present_read_t *r = arg;
-    st_present_t *p = r->p;
-    (void)rev;
-    (void)reply;
-    json_t *h = status == SKT_NKV_OK ? skt_np_holders_load(value, len, st_now()) : NULL;
-    const char *node = p->st->host->node_id;
-    for (size_t i = 0; h && i < p->n; i++)
-        if ((p->all || i == r->index) && skt_np_others(h, p->ids[i], node) > 0)
-            p->here[i] = 1;
-    json_decref(h);
-    free(r);
-    st_present_one(p, !h);
-}
-
-/* Sends the read of key for p (index: the id it is about). */
-static void
-st_present_read(st_present_t *p, char *key, size_t index)
-{
-    st_present_read_t *r = key ? malloc(sizeof(*r)) : NULL;
-    if (r) {
-        *r = (st_present_read_t){p, index};
-        if (skt_nkv_get(p->st->kv, SKT_NKV_OCCUPANCY, key, st_on_present, r) != 0) {
-            free(r);
-            r = NULL;
-        }
-    }
-    free(key);
-    if (!r)
-        st_present_one(p, 1);
-}
-
-/* A new question for n users (copied), or NULL when out of memory. */
-static st_present_t *
-st_present_new(skt_nst_t *st, const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg)
-{
-    st_present_t *p = calloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    *p = (st_present_t){.st = st, .cb = cb, .arg = arg};
-    p->ids = calloc(n, sizeof(*p->ids));
-    p->here = calloc(n, 1);
-    for (size_t i = 0; p->ids && p->here && i < n; i++, p->n++)
-        if (!(p->ids[i] = strdup(user_ids[i])))
-            break;
-    if (p->ids && p->here && p->n == n)
-        return p;
-    st_present_free(p);
-    return NULL;
-}
-
-/* This node's part from what it holds (exact as of this call); the others' from the
- * bucket: one read for a presence channel's members, else one per user not held here. */
-static void
-st_cluster_present(void *self, const char *app_id, const char *channel, const char *const *user_ids,
-                   size_t n, soketi_ids_cb cb, void *arg)
-{
-    skt_nst_t *st = st_of(self);
-    st_present_t *p = st->closing || !skt_nkv_ready(st->kv) || !n
-                          ? NULL
-                          : st_present_new(st, user_ids, n, cb, arg);
-    if (!p) {
-        cb(arg, n || st->closing ? SOKETI_ERROR : SOKETI_OK, NULL, 0);
-        return;
-    }
-    p->all = strncmp(channel, "presence-", 9) == 0;
-    p->waiting = 1; /* this call: no answer before every read is sent */
-    if (p->all) {
-        p->waiting++;
-        st_present_read(p, skt_np_holders_key(app_id, channel, user_ids[0]), 0);
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *key = skt_np_holders_key(app_id, channel, user_ids[i]);
-        st_entry_t *e = key ? skt_map_get(st->entries, key, strlen(key)) : NULL;
-        if (e && st_held_find(e, user_ids[i]) >= 0)
-            p->here[i] = 1;
-        if (p->all || p->here[i]) {
-            free(key);
-            continue;
-        }
-        p->waiting++;
-        st_present_read(p, key, i);
-    }
-    st_present_one(p, 0);
 }
 
 void
 skt_nst_fill_ops(soketi_adapter_ops_t *ops)
 {
     ops->cluster_transition = st_cluster_transition;
-    ops->cluster_present = st_cluster_present;
     ops->cluster_admit = st_cluster_admit;
     ops->rate_consume = st_rate_consume;
-    ops->cache_get = st_cache_get;
-    ops->cache_set = st_cache_set;
+    skt_nst_fill_read_ops(ops);
 }
 
 /* ---- lifetime ----------------------------------------------------------------------- */
@@ -846,7 +642,7 @@ skt_nst_shutdown(skt_nst_t *st)
     for (st_entry_t *e = st->first; e; e = e->next) {
         if (e->kind != E_HOLDERS || !e->n_held || !e->known)
             continue;
-        json_t *h = skt_np_holders_load(e->value, e->value_len, st_now());
+        json_t *h = skt_np_holders_load(e->value, e->value_len, skt_nst_now());
         char *out =
             h && skt_np_hold(h, st->host->node_id, NULL, 0, 0) == 0 ? skt_np_holders_dump(h) : NULL;
         if (out && skt_nkv_put(st->kv, e->bucket, e->key, out, strlen(out), (int64_t)e->rev, NULL,
@@ -880,7 +676,7 @@ skt_nst_free(skt_nst_t *st)
         e->n_held = 0;
         e->busy = 0;
         e->on_work = 0;
-        st_entry_gc(e, st_now());
+        st_entry_gc(e, skt_nst_now());
     }
     st->work = NULL;
     while (st->failed) {

@@ -1218,6 +1218,50 @@ export async function connectedClient(srv, opts) {
     return c;
 }
 
+/** Two nodes subscribe to three channels at the same moment: one channel_occupied each;
+ *  both connections close at once: one channel_vacated each. cl is { a, b }. */
+export async function checkWebhookRace(cl, hooks) {
+    const chans = ['shared-race-1', 'shared-race-2', 'shared-race-3'];
+    const onA = await connectedClient(cl.a);
+    const onB = await connectedClient(cl.b);
+    await Promise.all(chans.flatMap((ch) => [subscribe(onA, ch), subscribe(onB, ch)]));
+    await until(() => chans.every((ch) => webhookCount(hooks, ch, 'channel_occupied') >= 1), 5000, 'an occupied per channel');
+    await sleep(WEBHOOK_SETTLE_MS);
+    for (const ch of chans) assert.equal(webhookCount(hooks, ch, 'channel_occupied'), 1, `${ch}: ${webhookSummary(hooks, ch)}`);
+    // both connections close at once (every channel of each leaves with it)
+    disconnect(onA);
+    disconnect(onB);
+    await until(() => chans.every((ch) => webhookCount(hooks, ch, 'channel_vacated') >= 1), 5000, 'a vacated per channel');
+    await sleep(WEBHOOK_SETTLE_MS);
+    for (const ch of chans) assert.equal(webhookCount(hooks, ch, 'channel_vacated'), 1, `${ch}: ${webhookSummary(hooks, ch)}`);
+}
+
+/** presence: member_added once per user across nodes, member_removed when its last socket
+ *  anywhere leaves, channel_vacated with the last member. cl is { a, b }. */
+export async function checkPresenceWebhooks(cl, hooks) {
+    const ch = 'presence-shared';
+    const u1a = await connectedClient(cl.a, presenceMember('u1'));
+    const u1b = await connectedClient(cl.b, presenceMember('u1'));
+    const u2b = await connectedClient(cl.b, presenceMember('u2'));
+    await subscribe(u1a, ch);
+    await hooks.receiver.waitFor(() => webhookCount(hooks, ch, 'member_added', 'u1') >= 1, 5000);
+    await subscribe(u1b, ch); // u1's second socket, on the other node
+    await expectWebhooks(hooks, ch, 'member_added', 1, { userId: 'u1' });
+    await subscribe(u2b, ch);
+    await expectWebhooks(hooks, ch, 'member_added', 1, { userId: 'u2' });
+    assert.equal(webhookCount(hooks, ch, 'channel_occupied'), 1, `one occupied: ${webhookSummary(hooks, ch)}`);
+    disconnect(u1a); // u1 is still on B
+    await sleep(WEBHOOK_SETTLE_MS);
+    assert.equal(webhookCount(hooks, ch, 'member_removed'), 0, `u1 still on B: ${webhookSummary(hooks, ch)}`);
+    disconnect(u1b);
+    await expectWebhooks(hooks, ch, 'member_removed', 1, { userId: 'u1' });
+    assert.equal(webhookCount(hooks, ch, 'member_removed', 'u2'), 0);
+    assert.equal(webhookCount(hooks, ch, 'channel_vacated'), 0, 'u2 still holds the channel');
+    disconnect(u2b);
+    await expectWebhooks(hooks, ch, 'member_removed', 1, { userId: 'u2' });
+    assert.equal(webhookCount(hooks, ch, 'channel_vacated'), 1, webhookSummary(hooks, ch));
+}
+
 // ---------------------------------------------------------------------------
 // Several daemons as one server (the redis and redis-cluster adapter tests).
 
@@ -1245,6 +1289,108 @@ export async function expectExactlyOnce(listeners, data, timeoutMs = 3000) {
     await until(() => listeners.every((l) => l.got.length >= 1), timeoutMs, 'the event on every node');
     await sleep(300);
     for (const l of listeners) assert.deepEqual(l.got, [data]);
+}
+
+/** A user signed in on node a and node b (both with user authentication on, as soketi
+ *  needs): POST /users/<id>/terminate_connections to a closes both sockets (4009), and a
+ *  bystander on b stays. */
+export async function checkTerminateAcrossNodes(a, b) {
+    const rest = pusherRest(a);
+    const signin = async (srv, id) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const onA = await signin(a, 'target');
+    const onB = await signin(b, 'target');
+    const bystander = await signin(b, 'bystander');
+    const res = await restRequest(a, { method: 'POST', path: '/users/target/terminate_connections', body: {} });
+    assert.equal(res.status, 200);
+    for (const ws of [onA, onB]) {
+        assert.deepEqual(await ws.nextJson(), {
+            event: 'pusher:error', data: { code: 4009, message: 'You got disconnected by the app.' },
+        });
+        assert.equal((await ws.nextClose()).code, 4009);
+    }
+    bystander.send({ event: 'pusher:ping', data: {} });
+    assert.equal((await bystander.nextJson()).event, 'pusher:pong');
+    bystander.destroy();
+}
+
+/**
+ * What a mixed cluster of one soketi-c node (ours) and one soketi 1.6 node (theirs) must do
+ * both ways, on whatever adapter joins them (both started with client events and user
+ * authentication on): events and client events cross, a soketi socket is excluded by
+ * soketi-c, counts, presence members and /users span both, terminate_connections closes on
+ * the other node.
+ */
+export async function checkMixedCluster(ours, theirs) {
+    const channelsOf = async (srv) => {
+        const res = await restRequest(srv, { path: '/channels' });
+        assert.equal(res.status, 200, res.text);
+        return res.json.channels;
+    };
+    // events both ways
+    const x = await listener(ours, 'mixed', 'ev');
+    const y = await listener(theirs, 'mixed', 'ev');
+    await pusherRest(theirs).trigger('mixed', 'ev', { from: 'soketi' });
+    await expectExactlyOnce([x, y], { from: 'soketi' });
+    await pusherRest(ours).trigger('mixed', 'ev', { from: 'soketi-c' });
+    await until(() => x.got.length === 2 && y.got.length === 2, 3000, 'the soketi-c event on both');
+    await sleep(300);
+    assert.deepEqual(y.got, [{ from: 'soketi' }, { from: 'soketi-c' }]);
+    // exclusion of a soketi socket by soketi-c, and client events from soketi to soketi-c
+    const y2 = await listener(theirs, 'private-mixed', 'client-ev');
+    const x2 = await listener(ours, 'private-mixed', 'client-ev');
+    y2.ch.trigger('client-ev', { c: 1 });
+    await until(() => x2.got.length === 1, 3000, 'a client event from soketi');
+    x2.ch.trigger('client-ev', { c: 2 });
+    await until(() => y2.got.length === 1, 3000, 'a client event from soketi-c');
+    assert.deepEqual(y2.got, [{ c: 2 }]);
+
+    // counts both ways
+    for (const srv of [ours, theirs]) {
+        const chans = await channelsOf(srv);
+        assert.deepEqual(chans.mixed, { subscription_count: 2, occupied: true }, `on port ${srv.port}`);
+        const one = await restRequest(srv, { path: '/channels/mixed' });
+        assert.equal(one.json.subscription_count, 2, `on port ${srv.port}`);
+    }
+
+    // presence both ways
+    const alice = pusherClient(ours, { presenceData: { user_id: 'alice', user_info: { n: 'A' } } });
+    const ac = await subscribe(alice, 'presence-mixed');
+    const added = waitFor(ac, 'pusher:member_added');
+    const bob = pusherClient(theirs, { presenceData: { user_id: 'bob', user_info: { n: 'B' } } });
+    const bc = await subscribe(bob, 'presence-mixed');
+    assert.equal(bc.members.count, 2, 'soketi sees soketi-c\'s member');
+    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { n: 'A' } });
+    assert.deepEqual(await added, { id: 'bob', info: { n: 'B' } });
+    for (const srv of [ours, theirs]) {
+        const res = await restRequest(srv, { path: '/channels/presence-mixed/users' });
+        assert.deepEqual(res.json.users.map((u) => u.id).sort(), ['alice', 'bob'], `on port ${srv.port}`);
+    }
+    const removed = waitFor(bc, 'pusher:member_removed');
+    disconnect(alice);
+    assert.equal((await removed).id, 'alice');
+
+    // terminate_connections both ways
+    const rest = pusherRest(ours);
+    const signin = async (srv, id) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const onOurs = await signin(ours, 'victim');
+    const onTheirs = await signin(theirs, 'victim');
+    await restRequest(theirs, { method: 'POST', path: '/users/victim/terminate_connections', body: {} });
+    assert.equal((await onOurs.nextClose()).code, 4009, 'soketi-c closes on soketi\'s request');
+    const onTheirs2 = await signin(theirs, 'victim2');
+    await restRequest(ours, { method: 'POST', path: '/users/victim2/terminate_connections', body: {} });
+    assert.equal((await onTheirs2.nextClose()).code, 4009, 'soketi closes on soketi-c\'s request');
+    onTheirs.destroy();
+    await waitConnected(x.client);
 }
 
 // ---------------------------------------------------------------------------

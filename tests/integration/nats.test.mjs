@@ -14,7 +14,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-    APP, REFERENCE, REFERENCE_BIN, cleanup, disconnect, expectExactlyOnce, expectNoEvent, listener, natsClient,
+    APP, REFERENCE, REFERENCE_BIN, checkMixedCluster, checkTerminateAcrossNodes, cleanup, disconnect, expectExactlyOnce, expectNoEvent, listener, natsClient,
     natsEnv, natsSkip, pusherClient, pusherRest, rawPusher, rawWs, restRequest, sleep, startNats, startServer,
     subscribe, until, waitConnected, waitFor, waitNatsListeners,
 } from './harness.mjs';
@@ -132,42 +132,25 @@ test('presence: member_added for a user\'s first socket in the cluster, member_r
 test('terminate_connections, send-to-user and maxConnections span the nodes', { skip }, async (t) => {
     // soketi only accepts pusher:signin with user authentication on; soketi-c always does
     const { nodes: [a, b] } = await cluster(t, 2, {
-        SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true', SOKETI_DEFAULT_APP_MAX_CONNS: '4',
+        SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true', SOKETI_DEFAULT_APP_MAX_CONNS: '3',
     });
+    await checkTerminateAcrossNodes(a, b);
+    await sleep(300); // the bystander's close reaches its node
     const rest = pusherRest(a);
-    const signin = async (srv, id) => {
-        const ws = await rawPusher(srv);
-        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
-        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
-        return ws;
-    };
-    const onA = await signin(a, 'target');
-    const onB = await signin(b, 'target');
-    await rest.sendToUser('target', 'note', { hi: 1 });
-    for (const ws of [onA, onB]) {
-        assert.deepEqual(await ws.nextJson(), { event: 'note', channel: '#server-to-user-target', data: JSON.stringify({ hi: 1 }) });
-    }
-    const bystander = await signin(b, 'bystander');
-    // four connections in the cluster: a fifth is refused on either node
-    const fourth = await rawPusher(a);
+    const onB = await rawPusher(b);
+    onB.send({ event: 'pusher:signin', data: rest.authenticateUser(onB.socketId, { id: 'dest' }) });
+    assert.equal((await onB.nextJson()).event, 'pusher:signin_success');
+    await rest.sendToUser('dest', 'note', { hi: 1 });
+    assert.deepEqual(await onB.nextJson(), { event: 'note', channel: '#server-to-user-dest', data: JSON.stringify({ hi: 1 }) });
+    // three connections in the cluster: a fourth is refused on either node
+    const others = [await rawPusher(a), await rawPusher(b)];
     for (const srv of [a, b]) {
         const ws = await rawWs(srv);
         const m = await ws.nextJson();
         assert.equal(m.event, 'pusher:error');
         assert.equal(m.data.code, 4100);
     }
-    fourth.destroy();
-    const res = await restRequest(a, { method: 'POST', path: '/users/target/terminate_connections', body: {} });
-    assert.equal(res.status, 200);
-    for (const ws of [onA, onB]) {
-        assert.deepEqual(await ws.nextJson(), {
-            event: 'pusher:error', data: { code: 4009, message: 'You got disconnected by the app.' },
-        });
-        assert.equal((await ws.nextClose()).code, 4009);
-    }
-    bystander.send({ event: 'pusher:ping', data: {} });
-    assert.equal((await bystander.nextJson()).event, 'pusher:pong');
-    bystander.destroy();
+    [onB, ...others].forEach((ws) => ws.destroy());
 });
 
 test('wire format: soketi\'s subjects and JSON both ways, and the node count asks NATS', { skip: skip || (REFERENCE && 'soketi-c\'s own wire checks') }, async (t) => {
@@ -265,49 +248,5 @@ test('mixed cluster with soketi 1.6 on NATS: events, counts, presence and termin
     t.after(() => Promise.all([ours.stop('SIGTERM', 5000), theirs.stop('SIGKILL')]));
     await waitNatsListeners(nats, 2);
 
-    const x = await listener(ours, 'mixed', 'ev');
-    const y = await listener(theirs, 'mixed', 'ev');
-    await pusherRest(theirs).trigger('mixed', 'ev', { from: 'soketi' });
-    await expectExactlyOnce([x, y], { from: 'soketi' });
-    await pusherRest(ours).trigger('mixed', 'ev', { from: 'soketi-c' });
-    await until(() => x.got.length === 2 && y.got.length === 2, 3000, 'the soketi-c event on both');
-    const y2 = await listener(theirs, 'private-mixed', 'client-ev');
-    const x2 = await listener(ours, 'private-mixed', 'client-ev');
-    y2.ch.trigger('client-ev', { c: 1 });
-    await until(() => x2.got.length === 1, 3000, 'a client event from soketi');
-    x2.ch.trigger('client-ev', { c: 2 });
-    await until(() => y2.got.length === 1, 3000, 'a client event from soketi-c');
-
-    for (const srv of [ours, theirs]) {
-        assert.deepEqual((await channelsOf(srv)).mixed, { subscription_count: 2, occupied: true }, `on port ${srv.port}`);
-    }
-    const alice = pusherClient(ours, { presenceData: { user_id: 'alice', user_info: { n: 'A' } } });
-    const ac = await subscribe(alice, 'presence-mixed');
-    const added = waitFor(ac, 'pusher:member_added');
-    const bob = pusherClient(theirs, { presenceData: { user_id: 'bob', user_info: { n: 'B' } } });
-    const bc = await subscribe(bob, 'presence-mixed');
-    assert.equal(bc.members.count, 2, 'soketi sees soketi-c\'s member');
-    assert.deepEqual(await added, { id: 'bob', info: { n: 'B' } });
-    for (const srv of [ours, theirs]) {
-        const res = await restRequest(srv, { path: '/channels/presence-mixed/users' });
-        assert.deepEqual(res.json.users.map((u) => u.id).sort(), ['alice', 'bob'], `on port ${srv.port}`);
-    }
-    const removed = waitFor(bc, 'pusher:member_removed');
-    disconnect(alice);
-    assert.equal((await removed).id, 'alice');
-
-    const rest = pusherRest(ours);
-    const signin = async (srv, id) => {
-        const ws = await rawPusher(srv);
-        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
-        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
-        return ws;
-    };
-    const onOurs = await signin(ours, 'victim');
-    await restRequest(theirs, { method: 'POST', path: '/users/victim/terminate_connections', body: {} });
-    assert.equal((await onOurs.nextClose()).code, 4009, 'soketi-c closes on soketi\'s request');
-    const onTheirs = await signin(theirs, 'victim2');
-    await restRequest(ours, { method: 'POST', path: '/users/victim2/terminate_connections', body: {} });
-    assert.equal((await onTheirs.nextClose()).code, 4009, 'soketi closes on soketi-c\'s request');
-    await waitConnected(x.client);
+    await checkMixedCluster(ours, theirs);
 });

@@ -24,9 +24,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-    APP, cleanup, closeWebhookReceivers, connectedClient as connected, disconnect, httpRequest,
-    expectWebhooks as expectTotal, presenceMember as member, pusherRest, REFERENCE, restRequest, sleep,
-    startRedis, startServer, subscribe, until, waitFor, WEBHOOK_SETTLE_MS as SETTLE_MS,
+    APP, checkPresenceWebhooks, checkWebhookRace, cleanup, closeWebhookReceivers, connectedClient as connected,
+    disconnect, httpRequest, expectWebhooks as expectTotal, presenceMember as member, pusherRest, REFERENCE,
+    restRequest, sleep, startRedis, startServer, subscribe, until, waitFor, WEBHOOK_SETTLE_MS as SETTLE_MS,
     webhookCount as countOf, webhookSetup, webhookSummary as summary,
 } from './harness.mjs';
 
@@ -158,43 +158,11 @@ describe('shared state over the redis adapter', { concurrency: true, skip: SKIP 
         });
 
         test('two nodes join at the same moment: one occupied; both close at once: one vacated', async () => {
-            const chans = ['shared-race-1', 'shared-race-2', 'shared-race-3'];
-            const onA = await connected(cl.a);
-            const onB = await connected(cl.b);
-            await Promise.all(chans.flatMap((ch) => [subscribe(onA, ch), subscribe(onB, ch)]));
-            await until(() => chans.every((ch) => countOf(hooks, ch, 'channel_occupied') >= 1), 5000, 'an occupied per channel');
-            await sleep(SETTLE_MS);
-            for (const ch of chans) assert.equal(countOf(hooks, ch, 'channel_occupied'), 1, `${ch}: ${summary(hooks, ch)}`);
-            // both connections close at once (every channel of each leaves with it)
-            disconnect(onA);
-            disconnect(onB);
-            await until(() => chans.every((ch) => countOf(hooks, ch, 'channel_vacated') >= 1), 5000, 'a vacated per channel');
-            await sleep(SETTLE_MS);
-            for (const ch of chans) assert.equal(countOf(hooks, ch, 'channel_vacated'), 1, `${ch}: ${summary(hooks, ch)}`);
+            await checkWebhookRace(cl, hooks);
         });
 
         test('presence: member_added once per user across nodes, member_removed when its last socket anywhere leaves', async () => {
-            const ch = 'presence-shared';
-            const u1a = await connected(cl.a, member('u1'));
-            const u1b = await connected(cl.b, member('u1'));
-            const u2b = await connected(cl.b, member('u2'));
-            await subscribe(u1a, ch);
-            await hooks.receiver.waitFor(() => countOf(hooks, ch, 'member_added', 'u1') >= 1, 5000);
-            await subscribe(u1b, ch); // u1's second socket, on the other node
-            await expectTotal(hooks, ch, 'member_added', 1, { userId: 'u1' });
-            await subscribe(u2b, ch);
-            await expectTotal(hooks, ch, 'member_added', 1, { userId: 'u2' });
-            assert.equal(countOf(hooks, ch, 'channel_occupied'), 1, `one occupied: ${summary(hooks, ch)}`);
-            disconnect(u1a); // u1 is still on B
-            await sleep(SETTLE_MS);
-            assert.equal(countOf(hooks, ch, 'member_removed'), 0, `u1 still on B: ${summary(hooks, ch)}`);
-            disconnect(u1b);
-            await expectTotal(hooks, ch, 'member_removed', 1, { userId: 'u1' });
-            assert.equal(countOf(hooks, ch, 'member_removed', 'u2'), 0);
-            assert.equal(countOf(hooks, ch, 'channel_vacated'), 0, 'u2 still holds the channel');
-            disconnect(u2b);
-            await expectTotal(hooks, ch, 'member_removed', 1, { userId: 'u2' });
-            assert.equal(countOf(hooks, ch, 'channel_vacated'), 1, summary(hooks, ch));
+            await checkPresenceWebhooks(cl, hooks);
         });
     });
 
