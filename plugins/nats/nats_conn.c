@@ -61,6 +61,8 @@ struct skt_nc_s {
     long restart_ms; /* the next wait before a new connection; 0: NC_RESTART_MS */
     char url[256];
     uint64_t warned_ms;
+    uint64_t drop_warned_ms;
+    int64_t drops_unwarned; /* dropped since the last warning about it */
     /* the connect thread */
     pthread_t thread;
     int thread_running;
@@ -255,7 +257,9 @@ nc_on_drain_more(evutil_socket_t fd, short what, void *arg)
     nc_drain(arg);
 }
 
-/* Reports what libnats dropped since the last look (its slow-consumer limits). */
+/* Reports what libnats dropped since the last look (its slow-consumer limits): to the
+ * host's metrics, and in the log as a warning at most every SKT_HZ_WARN_INTERVAL_MS with
+ * the count since the last warning (debug lines in between). */
 static void
 nc_check_dropped(skt_nc_t *c)
 {
@@ -266,10 +270,15 @@ nc_check_dropped(skt_nc_t *c)
             continue;
         int64_t lost = n - c->dropped[i];
         c->dropped[i] = n;
-        nc_log(c, SOKETI_LOG_WARN,
+        c->drops_unwarned += lost;
+        int warn = skt_hz_warn_due(&c->drop_warned_ms);
+        nc_log(c, warn ? SOKETI_LOG_WARN : SOKETI_LOG_DEBUG,
                "dropped %lld message(s) on %s: this node fell behind (slow consumer: more than "
                "adapter.nats.maxPendingMessages %d or maxPendingSizeInKb %d waiting)",
-               (long long)lost, c->subjects[i], c->pending_msgs, c->pending_bytes / 1024);
+               (long long)(warn ? c->drops_unwarned : lost), c->subjects[i], c->pending_msgs,
+               c->pending_bytes / 1024);
+        if (warn)
+            c->drops_unwarned = 0;
         if (c->host->size >= offsetof(soketi_host_t, metric) + sizeof(c->host->metric) &&
             c->host->metric)
             c->host->metric(NULL, SOKETI_METRIC_MESSAGE_DROPPED, (double)lost);
