@@ -68,7 +68,10 @@ nl_on_read(evutil_socket_t fd, short what, void *arg)
     skt_nl_t *nl = arg;
     (void)what;
     natsConnection_ProcessReadEvent(nl->nc);
-    for (int i = 1; i < SKT_NL_READS_PER_TURN && nl->rd && nl->fd == fd && nl_more(fd); i++)
+    /* reading stays on unless libnats dropped the socket meanwhile (it turns reading off on
+     * this thread before it closes the socket, whose number a new one may get at once) */
+    for (int i = 1;
+         i < SKT_NL_READS_PER_TURN && nl->rd && nl->reading && nl->fd == fd && nl_more(fd); i++)
         natsConnection_ProcessReadEvent(nl->nc);
     nl->owner.on_read(nl->owner.owner);
 }

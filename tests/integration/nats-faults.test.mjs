@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-    REFERENCE, cleanup, listener, makeCert, natsClient, natsEnv, natsListeners, natsSkip, pusherRest, restRequest,
+    APP, REFERENCE, cleanup, listener, makeCert, natsClient, natsEnv, natsListeners, natsSkip, pusherRest, restRequest,
     sleep, startNats, startNatsCluster, startServer, until,
 } from './harness.mjs';
 
@@ -194,6 +194,32 @@ test('slow consumer: a node that falls behind drops what its pending limit canno
     assert.doesNotMatch(b.output(), /lost the connection to nats/);
     await rest.trigger('burst', 'ev', { after: true });
     await until(() => onB.got.some((e) => e.after), 3000, 'delivery after the burst');
+});
+
+test('slow consumer on the server\'s side: a node that does not run is cut off, says so once back, and reconnects', { skip }, async (t) => {
+    const conf = path.join(os.tmpdir(), `soketi-nats-pending-${process.pid}.conf`);
+    fs.writeFileSync(conf, 'max_pending: 65536\nmax_payload: 32768\n'); // 64 KB queued for a client at most
+    t.after(() => fs.rmSync(conf, { force: true }));
+    const nats = await stopped(t, await startNats({ jetstream: false, args: ['-c', conf] }));
+    const [a, b] = await pair(t, nats);
+    await until(async () => (await listeners(nats)) === 2, 5000, 'both nodes on NATS');
+    const onB = await listener(b, 'cut', 'ev');
+    b.proc.kill('SIGSTOP');
+    // 24 MB of broadcasts, as a node publishes them: more than the kernel's socket buffers
+    // and the server's 64 KB can hold for a node that does not read
+    const cli = await natsClient(nats.port);
+    const data = JSON.stringify({ event: 'ev', channel: 'cut', data: JSON.stringify({ big: 'x'.repeat(30000) }) });
+    const msg = JSON.stringify({ uuid: 'elsewhere', appId: APP.id, channel: 'cut', data, exceptingId: null });
+    for (let i = 0; i < 800; i++) cli.pub('nats-adapter', msg);
+    await cli.flush();
+    cli.close();
+    const rest = pusherRest(a);
+    b.proc.kill('SIGCONT');
+    await until(() => /lost the connection to nats .*slow consumer/.test(b.output()), 10000, 'the loss logged');
+    assert.match(nats.output(), /Slow Consumer Detected/, 'the server cut it off');
+    await until(async () => (await listeners(nats)) === 2, 10000, 'B back on NATS');
+    await rest.trigger('cut', 'ev', { after: true });
+    await until(() => onB.got.some((e) => e.after), 3000, 'delivery once B is back');
 });
 
 // ---------------------------------------------------------------------------
