@@ -68,6 +68,8 @@ cfg_long(const nats_t *n, const char *name, long def)
 
 /* ---- the connection's events -------------------------------------------------------- */
 
+/* Every message of the connection: soketi's subjects to the horizontal layer, the inbox's
+ * replies to the request table. */
 static void
 na_on_message(void *owner, int sub, natsMsg *msg)
 {
@@ -78,6 +80,8 @@ na_on_message(void *owner, int sub, natsMsg *msg)
         skt_hz_on_message(n->hz, sub, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
 }
 
+/* Up (first time or again): say so, and learn the servers and the buckets anew (a server
+ * that restarted may have lost them). */
 static void
 na_on_up(void *owner)
 {
@@ -101,12 +105,14 @@ na_on_down(void *owner)
 
 /* ---- the transport horizontal.c uses ------------------------------------------------ */
 
+/* The horizontal layer asks peers only while connected. */
 static int
 na_tr_ready(void *self)
 {
     return skt_nc_up(((nats_t *)self)->conn);
 }
 
+/* Publishes on the subject of channel (enum skt_hz_channel). */
 static int
 na_tr_publish(void *self, int channel, const char *data, size_t len)
 {
@@ -114,6 +120,7 @@ na_tr_publish(void *self, int channel, const char *data, size_t len)
     return skt_nc_publish(n->conn, n->subject[channel], data, len);
 }
 
+/* How many nodes listen: nats_count.c. */
 static int
 na_tr_numsub(void *self, skt_hz_req_t *req)
 {
@@ -193,6 +200,9 @@ soketi_adapter_version(int count, const int *supported)
     return skt_hz_abi_version(count, supported);
 }
 
+/* Tears down in the order the parts depend on each other: nothing answers a query, the
+ * store says goodbye, the last writes go out, what waits for NATS is ended, then the
+ * connection goes. */
 static void
 na_free(nats_t *n)
 {

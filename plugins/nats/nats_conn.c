@@ -96,6 +96,7 @@ nc_error_text(natsStatus s)
 
 /* ---- libnats's threads ---------------------------------------------------------------- */
 
+/* libnats's callback thread: a (re)connection; the loop is told. */
 static void
 nc_cb_connected(natsConnection *nc, void *closure)
 {
@@ -103,6 +104,7 @@ nc_cb_connected(natsConnection *nc, void *closure)
     skt_nl_post(((skt_nc_t *)closure)->nl, NC_EV_UP);
 }
 
+/* libnats's callback thread: the connection was lost; the loop is told. */
 static void
 nc_cb_disconnected(natsConnection *nc, void *closure)
 {
@@ -124,6 +126,8 @@ nc_cb_closed(natsConnection *nc, void *closure)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* libnats's callback thread: an asynchronous error (a slow consumer, a permission the
+ * server refused); kept for the loop, which logs it. */
 static void
 nc_cb_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
@@ -136,6 +140,7 @@ nc_cb_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *clo
     skt_nl_post(c->nl, NC_EV_ERROR);
 }
 
+/* libnats's callback thread: the server is going away; the loop logs it. */
 static void
 nc_cb_lame_duck(natsConnection *nc, void *closure)
 {
@@ -249,6 +254,7 @@ nc_drain(void *arg)
     }
 }
 
+/* The drain timer: the messages a turn's budget left. */
 static void
 nc_on_drain_more(evutil_socket_t fd, short what, void *arg)
 {
@@ -329,6 +335,7 @@ nc_close(skt_nc_t *c)
                NC_CLOSE_WAIT_MS);
 }
 
+/* Tells the owner once per change of state. */
 static void
 nc_set_up(skt_nc_t *c, int up)
 {
@@ -367,6 +374,7 @@ nc_arm_restart(skt_nc_t *c)
     return ms;
 }
 
+/* The restart timer: a new connection once the last one was given up. */
 static void
 nc_on_restart(evutil_socket_t fd, short what, void *arg)
 {
@@ -407,6 +415,7 @@ nc_connect_done(skt_nc_t *c)
            why, again);
 }
 
+/* Logs an asynchronous error; a slow consumer is counted instead. */
 static void
 nc_on_async_error(skt_nc_t *c)
 {
@@ -472,6 +481,7 @@ nc_readable(skt_nc_t *c, const char *option, const char *path)
     return 0;
 }
 
+/* 1 when an optional string option is set. */
 static int
 nc_set(const char *s)
 {

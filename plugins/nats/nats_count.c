@@ -59,6 +59,7 @@ struct skt_ncount_s {
 
 #define ct_log(ct, level, ...) skt_hz_logf((ct)->host, (ct)->name, (level), __VA_ARGS__)
 
+/* Adds a waiter; -1 when out of memory. */
 static int
 waiters_push(waiters_t *ws, skt_hz_req_t *hreq, long n)
 {
@@ -112,6 +113,7 @@ count_finish(count_t *c, int complete)
     waiters_answer(&c->waiters, n);
 }
 
+/* The window after the first answer closed: the servers that answered are all there are. */
 static void
 count_on_window(evutil_socket_t fd, short what, void *arg)
 {
@@ -120,6 +122,7 @@ count_on_window(evutil_socket_t fd, short what, void *arg)
     count_finish(arg, 0);
 }
 
+/* A server's answer to the count (or NULL: the request ended without more). */
 static void
 count_on_reply(void *arg, natsMsg *msg)
 {
@@ -166,6 +169,7 @@ count_start(count_t *c, int learning)
 
 /* ---- the interface ------------------------------------------------------------------ */
 
+/* The zero timer: the answers that could not be given inside numsub. */
 static void
 ct_on_later(evutil_socket_t fd, short what, void *arg)
 {
@@ -196,6 +200,7 @@ skt_ncount_ask(skt_ncount_t *ct, skt_hz_req_t *hreq)
     return waiters_push(&c->waiters, hreq, 0);
 }
 
+/* Every SKT_NCOUNT_LEARN_MS while connected: learn how many servers answer. */
 static void
 ct_on_learn(evutil_socket_t fd, short what, void *arg)
 {

@@ -50,6 +50,7 @@ struct skt_nkv_s {
 
 #define kv_log(kv, level, ...) skt_hz_logf((kv)->host, (kv)->name, (level), __VA_ARGS__)
 
+/* A new op of the current generation, or NULL. */
 static kv_op_t *
 kv_op_new(skt_nkv_t *kv, int bucket)
 {
@@ -88,6 +89,7 @@ kv_absent(skt_nkv_t *kv, const char *why)
     evtimer_add(kv->retry, &tv);
 }
 
+/* Asks for the buckets again while JetStream is unavailable. */
 static void
 kv_on_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -208,6 +210,7 @@ skt_nkv_bucket_name(const skt_nkv_t *kv, int bucket)
 
 /* ---- reading ------------------------------------------------------------------------ */
 
+/* The answer to a direct get: the value and its revision, none (404), or an error. */
 static void
 kv_on_get(void *arg, natsMsg *reply)
 {
@@ -264,6 +267,8 @@ skt_nkv_get(skt_nkv_t *kv, int bucket, const char *key, skt_nkv_get_cb cb, void 
 
 /* ---- writing ------------------------------------------------------------------------ */
 
+/* JetStream's acknowledgement of a write: its revision, a lost compare-and-set, or an
+ * error. */
 static void
 kv_on_put(void *arg, natsMsg *reply)
 {

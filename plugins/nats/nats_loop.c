@@ -76,6 +76,7 @@ nl_on_read(evutil_socket_t fd, short what, void *arg)
     nl->owner.on_read(nl->owner.owner);
 }
 
+/* Writable: libnats writes what it buffered (and turns writing off once done). */
 static void
 nl_on_write(evutil_socket_t fd, short what, void *arg)
 {
@@ -158,6 +159,7 @@ nl_on_wake(evutil_socket_t fd, short what, void *arg)
 
 /* ---- any thread --------------------------------------------------------------------- */
 
+/* Wakes the loop (any thread). */
 static void
 nl_wake(skt_nl_t *nl)
 {
@@ -188,6 +190,7 @@ skt_nl_post(skt_nl_t *nl, unsigned bits)
 
 /* ---- libnats's hooks (any thread) --------------------------------------------------- */
 
+/* libnats connected a socket (first time or again): watch it for reading. */
 static natsStatus
 nl_hook_attach(void **user_data, void *loop, natsConnection *nc, natsSock socket)
 {
@@ -205,6 +208,7 @@ nl_hook_attach(void **user_data, void *loop, natsConnection *nc, natsSock socket
     return NATS_OK;
 }
 
+/* libnats wants reading on or off. */
 static natsStatus
 nl_hook_read(void *user_data, bool add)
 {
@@ -216,6 +220,7 @@ nl_hook_read(void *user_data, bool add)
     return NATS_OK;
 }
 
+/* libnats wants writing on or off (it has something buffered, or wrote it all). */
 static natsStatus
 nl_hook_write(void *user_data, bool add)
 {
@@ -227,6 +232,7 @@ nl_hook_write(void *user_data, bool add)
     return NATS_OK;
 }
 
+/* libnats closed the connection: watch nothing. */
 static natsStatus
 nl_hook_detach(void *user_data)
 {

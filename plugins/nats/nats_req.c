@@ -66,6 +66,7 @@ nr_end(nr_req_t *req)
     cb(arg, NULL);
 }
 
+/* A request's time is up: its callback hears NULL. */
 static void
 nr_on_timeout(evutil_socket_t fd, short what, void *arg)
 {

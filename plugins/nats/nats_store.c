@@ -85,6 +85,7 @@ skt_nst_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Frees an op (not linked anywhere any more). */
 static void
 st_op_free(st_op_t *op)
 {
@@ -94,6 +95,8 @@ st_op_free(st_op_t *op)
 
 /* ---- entries ------------------------------------------------------------------------ */
 
+/* Puts e on the work list: its waiting ops start a cycle from the work event, never
+ * inside the call that queued them. */
 static void
 st_kick(st_entry_t *e)
 {
@@ -189,6 +192,7 @@ st_held_set(st_entry_t *e, const char *user, int holds)
     return 0;
 }
 
+/* Queues op on e and kicks e. */
 static void
 st_push(st_entry_t *e, st_op_t *op)
 {
@@ -236,6 +240,8 @@ st_cycle_end(st_entry_t *e, int ok)
 
 static void st_cycle_read(st_entry_t *e);
 
+/* The write of a cycle: done (remember the value and its revision), lost to another
+ * writer (read again), or failed. */
 static void
 st_on_put(void *arg, int status, uint64_t rev)
 {
@@ -353,6 +359,7 @@ st_cycle_write(st_entry_t *e, const char *value, size_t len, uint64_t rev)
         st_cycle_end(e, 0);
 }
 
+/* The read of a cycle: decide on it and write, or fail the batch. */
 static void
 st_on_get(void *arg, int status, const char *value, size_t len, uint64_t rev, natsMsg *reply)
 {
@@ -364,6 +371,7 @@ st_on_get(void *arg, int status, const char *value, size_t len, uint64_t rev, na
         st_cycle_write(e, value, len, rev);
 }
 
+/* Reads e's key for a cycle; a read that cannot be sent fails the batch. */
 static void
 st_cycle_read(st_entry_t *e)
 {
@@ -428,6 +436,7 @@ st_on_work(evutil_socket_t fd, short what, void *arg)
 
 /* ---- refreshing --------------------------------------------------------------------- */
 
+/* The next refresh in ms. */
 static void
 st_arm_refresh(skt_nst_t *st, long ms)
 {
@@ -519,6 +528,8 @@ st_holders_entry(skt_nst_t *st, const char *app_id, const char *channel, const c
                         SKT_NKV_OCCUPANCY);
 }
 
+/* This node's first socket joined / last left a channel, or a user's in a presence
+ * channel: what it holds changes now; the cycle answers whether another node held it. */
 static void
 st_cluster_transition(void *self, const char *app_id, const char *channel, const char *user_id,
                       int joined, soketi_count_cb cb, void *arg)
@@ -548,6 +559,8 @@ st_cluster_transition(void *self, const char *app_id, const char *channel, const
     st_push(e, op);
 }
 
+/* Admits a presence member against the channel's limit: decided by a cycle of the
+ * channel's key, which holds every member. */
 static void
 st_cluster_admit(void *self, const char *app_id, const char *channel, const char *user_id,
                  long limit, soketi_count_cb cb, void *arg)
@@ -576,6 +589,7 @@ st_cluster_admit(void *self, const char *app_id, const char *channel, const char
     event_active(st->work_ev, EV_TIMEOUT, 0);
 }
 
+/* Points into the key's shared window, decided with the calls of the same turn. */
 static void
 st_rate_consume(void *self, const char *key, long points, long window_ms, soketi_consume_cb cb,
                 void *arg)

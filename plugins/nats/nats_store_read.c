@@ -35,6 +35,7 @@ st_on_cache_get(void *arg, int status, const char *value, size_t len, uint64_t r
     free(g);
 }
 
+/* A cached event, or a miss (also when JetStream cannot answer now). */
 static void
 st_cache_get(void *self, const char *key, soketi_value_cb cb, void *arg)
 {
@@ -82,6 +83,7 @@ typedef struct st_present_s {
     int all;             /* one read answers for every id (a presence channel) */
 } st_present_t;
 
+/* Frees a question. */
 static void
 st_present_free(st_present_t *p)
 {
@@ -115,6 +117,7 @@ typedef struct st_present_read_s {
     size_t index; /* the id this read is about; with p->all every id */
 } st_present_read_t;
 
+/* A read of a cluster_present question: marks the ids another node holds. */
 static void
 st_on_present(void *arg, int status, const char *value, size_t len, uint64_t rev, natsMsg *reply)
 {
