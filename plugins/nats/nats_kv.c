@@ -202,12 +202,6 @@ skt_nkv_ready(const skt_nkv_t *kv)
     return kv->state == KV_READY;
 }
 
-const char *
-skt_nkv_bucket_name(const skt_nkv_t *kv, int bucket)
-{
-    return kv->bucket[bucket];
-}
-
 /* ---- reading ------------------------------------------------------------------------ */
 
 /* The answer to a direct get: the value and its revision, none (404), or an error. */

@@ -78,9 +78,6 @@ int skt_nkv_get(skt_nkv_t *kv, int bucket, const char *key, skt_nkv_get_cb cb, v
 int skt_nkv_put(skt_nkv_t *kv, int bucket, const char *key, const char *value, size_t len,
                 int64_t expect_rev, const char *const *headers, skt_nkv_put_cb cb, void *arg);
 
-/* The bucket's name, for logs. */
-const char *skt_nkv_bucket_name(const skt_nkv_t *kv, int bucket);
-
 /* Frees kv; requests still out must have been ended (skt_nr_free) before. NULL is fine. */
 void skt_nkv_free(skt_nkv_t *kv);
 

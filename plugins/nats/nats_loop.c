@@ -281,12 +281,6 @@ skt_nl_new(struct event_base *base, const skt_nl_owner_t *owner)
     return nl;
 }
 
-int
-skt_nl_attached(const skt_nl_t *nl)
-{
-    return nl->rd != NULL;
-}
-
 void
 skt_nl_free(skt_nl_t *nl)
 {

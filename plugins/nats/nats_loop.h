@@ -54,10 +54,6 @@ natsStatus skt_nl_attach_options(skt_nl_t *nl, natsOptions *opts);
  * loop. Never blocks for long, never calls back. */
 void skt_nl_post(skt_nl_t *nl, unsigned bits);
 
-/* 1 while a connection's socket is attached (from attach to detach), else 0. Loop thread
- * only. */
-int skt_nl_attached(const skt_nl_t *nl);
-
 /* Frees the bridge. Call on the loop thread after the connection it served was destroyed
  * (libnats calls detach from natsConnection_Destroy), or when none was ever created. */
 void skt_nl_free(skt_nl_t *nl);
