@@ -154,18 +154,6 @@ teardown(void)
     nats_stop();
 }
 
-/* Calls node i's cluster_admit (app "app1") and waits for the answer: its count, or -1. */
-static long
-admit(int i, const char *channel, const char *user, long limit)
-{
-    live_node_t *n = &live_nodes[i];
-    live_answer_t a = {0};
-    n->adapter.ops.cluster_admit(n->adapter.self, "app1", channel, user, limit, live_on_count, &a);
-    ck_assert_int_eq(a.calls, 0);
-    ck_assert_msg(live_pump(1u << i, 3000, &a.calls), "no answer to an admission");
-    return a.status == SOKETI_OK ? a.count : -1;
-}
-
 /* ---- occupancy ------------------------------------------------------------------------ */
 
 START_TEST(transitions_once_per_cluster)
@@ -262,15 +250,15 @@ END_TEST
 
 START_TEST(admission_against_a_limit)
 {
-    ck_assert_int_eq(admit(0, "presence-lim", "u1", 2), 1);
-    ck_assert_int_eq(admit(1, "presence-lim", "u2", 2), 1);
-    ck_assert_int_eq(admit(0, "presence-lim", "u3", 2), 0);  /* full */
-    ck_assert_int_eq(admit(1, "presence-lim", "u1", 2), 2);  /* counted once */
-    ck_assert_int_eq(admit(0, "presence-lim", "u4", -1), 1); /* no limit */
+    ck_assert_int_eq(live_admit(0, "presence-lim", "u1", 2), 1);
+    ck_assert_int_eq(live_admit(1, "presence-lim", "u2", 2), 1);
+    ck_assert_int_eq(live_admit(0, "presence-lim", "u3", 2), 0);  /* full */
+    ck_assert_int_eq(live_admit(1, "presence-lim", "u1", 2), 2);  /* counted once */
+    ck_assert_int_eq(live_admit(0, "presence-lim", "u4", -1), 1); /* no limit */
     /* released by a leave: room again */
     ck_assert_int_eq(live_transition(0, "presence-lim", "u4", 0), 1);
     ck_assert_int_eq(live_transition(1, "presence-lim", "u2", 0), 1);
-    ck_assert_int_eq(admit(0, "presence-lim", "u3", 2), 1);
+    ck_assert_int_eq(live_admit(0, "presence-lim", "u3", 2), 1);
     /* the last place, asked for by both nodes at once: one gets it */
     live_answer_t a[2] = {{0}, {0}};
     const char *who[2] = {"x", "y"};
@@ -284,7 +272,7 @@ START_TEST(admission_against_a_limit)
     ck_assert_int_eq(a[1].status, SOKETI_OK);
     ck_assert_msg((a[0].count == 0) != (a[1].count == 0), "%ld, %ld", a[0].count, a[1].count);
     /* not a presence channel: cannot tell */
-    ck_assert_int_eq(admit(0, "private-x", "u", 5), -1);
+    ck_assert_int_eq(live_admit(0, "private-x", "u", 5), -1);
 }
 END_TEST
 
@@ -391,7 +379,7 @@ START_TEST(no_jetstream_errors)
 {
     live_pump(LIVE_ALL, 500, NULL); /* connected, JetStream found absent */
     ck_assert_int_eq(live_transition(0, "ch", NULL, 1), -1);
-    ck_assert_int_eq(admit(0, "presence-x", "u", 3), -1);
+    ck_assert_int_eq(live_admit(0, "presence-x", "u", 3), -1);
     live_answer_t a = {0}, b = {0};
     live_node_t *n = &live_nodes[0];
     n->adapter.ops.rate_consume(n->adapter.self, "k", 1, 1000, live_on_consume, &a);

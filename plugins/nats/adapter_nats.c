@@ -248,13 +248,15 @@ na_setup(nats_t *n)
                                  (int)cfg_long(n, "adapter.nats.kvReplicas", 1),
                                  cfg_long(n, "channelLimits.cacheTtl", 3600), NA_NAME)))
         goto oom;
+    skt_hz_limits_t lim; /* what peers may cost: the adapter.* options */
+    skt_hz_limits_from_config(n->host, &lim);
     skt_hz_transport_t tr = {.self = n,
                              .ready = na_tr_ready,
                              .publish = na_tr_publish,
                              .numsub = na_tr_numsub,
                              .store = n->store};
-    if (!(n->hz =
-              skt_hz_new(n->host, &tr, cfg_long(n, "adapter.nats.requestsTimeout", 5000), NA_NAME)))
+    long timeout = cfg_long(n, "adapter.nats.requestsTimeout", 5000);
+    if (!(n->hz = skt_hz_new(n->host, &tr, timeout, &lim, NA_NAME)))
         goto oom;
     return 0;
 oom:

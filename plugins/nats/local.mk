@@ -35,12 +35,13 @@ tests_check_nats_proto_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_nats_proto_LDADD = $(CHECK_EXT)
 
 # The shared state against a nats-server the test starts on a free loopback port: the
-# plugin loaded into two fake daemons (tests/check_redis_live.c's). It fails when
+# plugin loaded into two fake daemons (tests/check_redis_live.c's, with check_redis_fakehost.c's
+# host table). It fails when
 # nats-server is missing, unless SOKETI_TEST_ALLOW_NO_NATS=1.
 check_PROGRAMS += tests/check_nats_store
 TESTS += tests/check_nats_store
 tests_check_nats_store_SOURCES = tests/check_nats_store.c tests/check_redis_live.c \
-	tests/check_redis_live.h
+	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h
 tests_check_nats_store_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_nats_store_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)

@@ -60,9 +60,9 @@ struct skt_nc_s {
     struct event *restart;
     long restart_ms; /* the next wait before a new connection; 0: NC_RESTART_MS */
     char url[256];
-    uint64_t warned_ms;
-    uint64_t drop_warned_ms;
-    int64_t drops_unwarned; /* dropped since the last warning about it */
+    skt_hz_throttle_t warned;      /* repeatable warnings */
+    skt_hz_throttle_t drop_warned; /* drops */
+    int64_t drops_unwarned;        /* dropped since the last warning about it */
     /* the connect thread */
     pthread_t thread;
     int thread_running;
@@ -82,7 +82,9 @@ struct skt_nc_s {
 static int
 nc_warn_level(skt_nc_t *c)
 {
-    return skt_hz_warn_due(&c->warned_ms) ? SOKETI_LOG_WARN : SOKETI_LOG_DEBUG;
+    unsigned long quiet;
+    return skt_hz_throttle(&c->warned, SKT_HZ_WARN_INTERVAL_MS, &quiet) ? SOKETI_LOG_WARN
+                                                                        : SOKETI_LOG_DEBUG;
 }
 
 /* The text of libnats's last error on this thread, or of s. */
@@ -264,8 +266,8 @@ nc_on_drain_more(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Reports what libnats dropped since the last look (its slow-consumer limits): to the
- * host's metrics, and in the log as a warning at most every SKT_HZ_WARN_INTERVAL_MS with
- * the count since the last warning (debug lines in between). */
+ * host's metrics, and in the log as a warning at most every SKT_HZ_DROP_LOG_INTERVAL_MS
+ * with the count since the last warning (debug lines in between). */
 static void
 nc_check_dropped(skt_nc_t *c)
 {
@@ -277,7 +279,8 @@ nc_check_dropped(skt_nc_t *c)
         int64_t lost = n - c->dropped[i];
         c->dropped[i] = n;
         c->drops_unwarned += lost;
-        int warn = skt_hz_warn_due(&c->drop_warned_ms);
+        unsigned long quiet;
+        int warn = skt_hz_throttle(&c->drop_warned, SKT_HZ_DROP_LOG_INTERVAL_MS, &quiet);
         nc_log(c, warn ? SOKETI_LOG_WARN : SOKETI_LOG_DEBUG,
                "dropped %lld message(s) on %s: this node fell behind (slow consumer: more than "
                "adapter.nats.maxPendingMessages %d or maxPendingSizeInKb %d waiting)",
@@ -285,9 +288,11 @@ nc_check_dropped(skt_nc_t *c)
                c->pending_bytes / 1024);
         if (warn)
             c->drops_unwarned = 0;
+        /* one call per message: the host counts calls (soketi_adapter_messages_dropped_total) */
         if (c->host->size >= offsetof(soketi_host_t, metric) + sizeof(c->host->metric) &&
             c->host->metric)
-            c->host->metric(NULL, SOKETI_METRIC_MESSAGE_DROPPED, (double)lost);
+            for (int64_t k = 0; k < lost; k++)
+                c->host->metric(NULL, SOKETI_METRIC_MESSAGE_DROPPED, 1);
     }
 }
 

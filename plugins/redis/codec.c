@@ -183,12 +183,97 @@ id_text(json_t *v, char *buf)
     return NULL;
 }
 
+/* A count a peer reports: an integer in 0..SKT_RC_COUNT_MAX, or a real with such an
+ * integral value (JavaScript numbers are doubles). Returns 0 with *out set, or -1. The
+ * range is checked before any conversion: a huge real must not be cast. */
+static int
+count_value(json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (n < 0 || n > SKT_RC_COUNT_MAX)
+            return -1;
+        *out = (long long)n;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d >= 0 && d <= (double)SKT_RC_COUNT_MAX) || d != (double)(long long)d)
+            return -1;
+        *out = (long long)d;
+        return 0;
+    }
+    return -1;
+}
+
+/* obj[key] into *out when it is an array (NULL when absent). Returns -1 when it is there
+ * and is something else. */
+static int
+array_field(json_t *obj, const char *key, json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = json_is_array(v) ? v : NULL;
+    return v && !*out ? -1 : 0;
+}
+
 /* A non-empty string member of obj, or NULL. */
 static const char *
 get_str(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
     return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
+}
+
+/* ---- what a message may cost ------------------------------------------------------- */
+
+int
+skt_rc_scan(const char *text, size_t len, size_t max_depth, size_t max_values)
+{
+    size_t depth = 0, values = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{' || c == ',') {
+            /* an open bracket starts a value and a level, a comma starts a value */
+            if (c != ',' && ++depth > max_depth)
+                return SKT_RC_SCAN_TOO_DEEP;
+            if (++values > max_values)
+                return SKT_RC_SCAN_TOO_MANY;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return SKT_RC_SCAN_OK;
+}
+
+size_t
+skt_rc_response_id_prefix(const char *text, size_t len, const char **id)
+{
+    static const char head[] = "{\"requestId\":\"";
+    const size_t hl = sizeof(head) - 1, max_id = 64;
+    *id = NULL;
+    if (len <= hl || memcmp(text, head, hl) != 0)
+        return 0;
+    for (size_t i = hl; i < len && i - hl <= max_id; i++) {
+        if (text[i] == '\\' || (unsigned char)text[i] < 0x20)
+            return 0;
+        if (text[i] == '"') {
+            if (i == hl)
+                return 0;
+            *id = text + hl;
+            return i - hl;
+        }
+    }
+    return 0;
 }
 
 /* ---- broadcast ---------------------------------------------------------------------- */
@@ -266,7 +351,7 @@ type_has_channel(int type)
 
 void
 skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
-                      const char *channel, const char *ws_id, const char *user_id)
+                      const char *channel, const char *ws_id, const char *user_id, const char *uuid)
 {
     RAW_LIT(b, "{\"requestId\":");
     buf_cstr(b, request_id);
@@ -274,29 +359,32 @@ skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_i
     buf_cstr(b, app_id);
     RAW_LIT(b, ",\"type\":");
     skt_rc_long(b, type);
-    if (!channel && !ws_id && !user_id) {
+    if (channel || ws_id || user_id) {
+        RAW_LIT(b, ",\"opts\":{");
+        const char *sep = "";
+        if (channel) {
+            RAW_LIT(b, "\"channel\":");
+            buf_cstr(b, channel);
+            sep = ",";
+        }
+        if (ws_id) {
+            skt_rc_raw(b, sep, strlen(sep));
+            RAW_LIT(b, "\"wsId\":");
+            buf_cstr(b, ws_id);
+            sep = ",";
+        }
+        if (user_id) {
+            skt_rc_raw(b, sep, strlen(sep));
+            RAW_LIT(b, "\"userId\":");
+            buf_cstr(b, user_id);
+        }
         RAW_LIT(b, "}");
-        return;
     }
-    RAW_LIT(b, ",\"opts\":{");
-    const char *sep = "";
-    if (channel) {
-        RAW_LIT(b, "\"channel\":");
-        buf_cstr(b, channel);
-        sep = ",";
+    if (uuid) {
+        RAW_LIT(b, ",\"uuid\":");
+        buf_cstr(b, uuid);
     }
-    if (ws_id) {
-        skt_rc_raw(b, sep, strlen(sep));
-        RAW_LIT(b, "\"wsId\":");
-        buf_cstr(b, ws_id);
-        sep = ",";
-    }
-    if (user_id) {
-        skt_rc_raw(b, sep, strlen(sep));
-        RAW_LIT(b, "\"userId\":");
-        buf_cstr(b, user_id);
-    }
-    RAW_LIT(b, "}}");
+    RAW_LIT(b, "}");
 }
 
 int
@@ -311,6 +399,7 @@ skt_rc_decode_request(const char *text, size_t len, skt_rc_request_t *out)
     json_t *opts = json_object_get(root, "opts");
     out->request_id = get_str(root, "requestId");
     out->app_id = id_text(json_object_get(root, "appId"), out->app_id_buf);
+    out->uuid = get_str(root, "uuid");
     if (!out->request_id || !out->app_id || !json_is_integer(type) ||
         json_integer_value(type) < 0 || json_integer_value(type) >= SKT_RC_TYPE_COUNT)
         goto bad;
@@ -441,6 +530,12 @@ skt_rc_response_list_end(skt_rc_buf_t *b)
 }
 
 void
+skt_rc_response_partial(skt_rc_buf_t *b)
+{
+    RAW_LIT(b, ",\"partial\":true");
+}
+
+void
 skt_rc_response_end(skt_rc_buf_t *b)
 {
     RAW_LIT(b, "}");
@@ -455,31 +550,29 @@ skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out)
         return -1;
     out->root = root;
     out->request_id = get_str(root, "requestId");
-    if (!out->request_id) {
-        skt_rc_response_clear(out);
-        return -1;
-    }
-    json_t *total = json_object_get(root, "totalCount");
-    if (json_is_integer(total)) {
+    json_t *v = json_object_get(root, "totalCount");
+    if (!out->request_id)
+        goto bad;
+    if (v) {
+        if (count_value(v, &out->total) != 0)
+            goto bad;
         out->has_total = 1;
-        out->total = json_integer_value(total);
-    } else if (json_is_real(total)) {
-        out->has_total = 1;
-        out->total = (long long)json_real_value(total);
     }
-    json_t *exists = json_object_get(root, "exists");
-    if (json_is_boolean(exists)) {
+    if ((v = json_object_get(root, "exists"))) {
+        if (!json_is_boolean(v))
+            goto bad;
         out->has_exists = 1;
-        out->exists = json_is_true(exists);
+        out->exists = json_is_true(v);
     }
-    json_t *v;
-    if (json_is_array(v = json_object_get(root, "members")))
-        out->members = v;
-    if (json_is_array(v = json_object_get(root, "channelsWithSocketsCount")))
-        out->channels_with_count = v;
-    if (json_is_array(v = json_object_get(root, "sockets")))
-        out->sockets = v;
+    if (array_field(root, "members", &out->members) != 0 ||
+        array_field(root, "channelsWithSocketsCount", &out->channels_with_count) != 0 ||
+        array_field(root, "sockets", &out->sockets) != 0)
+        goto bad;
+    out->partial = json_is_true(json_object_get(root, "partial"));
     return 0;
+bad:
+    skt_rc_response_clear(out);
+    return -1;
 }
 
 void
@@ -520,12 +613,13 @@ int
 skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel, long *count)
 {
     json_t *k, *v;
+    long long n;
     if (!r->channels_with_count || pair_at(r->channels_with_count, i, &k, &v) != 0 ||
         !json_is_string(k) || json_string_length(k) == 0 || !json_is_integer(v) ||
-        json_integer_value(v) < 0)
+        count_value(v, &n) != 0)
         return -1;
     *channel = json_string_value(k);
-    *count = (long)json_integer_value(v);
+    *count = (long)n;
     return 0;
 }
 

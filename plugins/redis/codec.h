@@ -4,9 +4,12 @@
  * src/adapters/horizontal-adapter.ts writes them, so that soketi-c and soketi nodes
  * understand each other:
  *   broadcast  {"uuid","appId","channel","data","exceptingId"}   on `redis-adapter`
- *   request    {"requestId","appId","type","opts"?}               on `...#comms#req`
+ *   request    {"requestId","appId","type","opts"?,"uuid"?}       on `...#comms#req`
  *   response   {"requestId", one result field}                    on `...#comms#res`
- * `data` is the Pusher event as JSON *text* (a string holding JSON). Results are what
+ * `data` is the Pusher event as JSON *text* (a string holding JSON). A request's "uuid"
+ * (the sender's node id, as broadcasts carry it) is ours: soketi does not send it and
+ * ignores it; it lets a node count each peer's requests apart. A response's "partial": true
+ * is ours too: the sender cut its answer short (soketi ignores it). Results are what
  * soketi's JSON.stringify makes of its Maps and Sets: arrays of [key, value] pairs
  * (`members`, `channels`, `channelsWithSocketsCount`), socket objects (`sockets`), a
  * number (`totalCount`) or a boolean (`exists`).
@@ -54,6 +57,31 @@ void skt_rc_str(skt_rc_buf_t *b, const char *s, size_t n);
 /* Appends a JSON integer. */
 void skt_rc_long(skt_rc_buf_t *b, long long v);
 
+/* ---- what a message may cost ------------------------------------------------------- */
+
+/* How deeply a peer's message may nest arrays and objects: soketi's messages nest at most
+ * five levels, plus a presence member's user_info. */
+#define SKT_RC_MAX_DEPTH 64
+
+enum skt_rc_scan_result {
+    SKT_RC_SCAN_OK = 0,
+    SKT_RC_SCAN_TOO_DEEP = -1, /* nests deeper than max_depth */
+    SKT_RC_SCAN_TOO_MANY = -2, /* more than max_values values */
+};
+
+/* Measures text (len bytes) before it is parsed: how deeply it nests and about how many
+ * JSON values it holds (an upper bound: one per ',', '[' and '{' outside strings, plus
+ * one), so that a decoder's memory (a few dozen bytes per value) and stack stay bounded.
+ * Does not validate the JSON (the decoders do). Returns SKT_RC_SCAN_OK or the first bound
+ * exceeded. Pure and linear; fine on any bytes. */
+int skt_rc_scan(const char *text, size_t len, size_t max_depth, size_t max_values);
+
+/* The request id of a response, read without parsing it when the text starts the way
+ * soketi and we write responses: `{"requestId":"<id>"` with an id of at most 64 bytes and
+ * no escapes. Returns the id's length with *id pointing into text, or 0 when the text
+ * starts otherwise (parse it to know). */
+size_t skt_rc_response_id_prefix(const char *text, size_t len, const char **id);
+
 /* ---- broadcast ---------------------------------------------------------------------- */
 
 /* Appends the broadcast envelope. data is the Pusher event text (data_len bytes);
@@ -84,9 +112,11 @@ void skt_rc_broadcast_clear(skt_rc_broadcast_t *m);
 /* ---- requests ----------------------------------------------------------------------- */
 
 /* Appends a request. opts carries channel (types 2, 3, 5, 6, 7), wsId (7) and userId
- * (9): pass NULL for the ones the type does not use. */
+ * (9): pass NULL for the ones the type does not use. uuid, the sender's node id, is
+ * written after them (NULL: none, as soketi). */
 void skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
-                           const char *channel, const char *ws_id, const char *user_id);
+                           const char *channel, const char *ws_id, const char *user_id,
+                           const char *uuid);
 
 typedef struct skt_rc_request_s {
     const char *request_id;
@@ -95,6 +125,7 @@ typedef struct skt_rc_request_s {
     const char *channel; /* NULL unless the type needs it */
     const char *ws_id;   /* NULL unless SOCKET_EXISTS_IN_CHANNEL */
     const char *user_id; /* NULL unless TERMINATE_USER_CONNECTIONS */
+    const char *uuid;    /* the sender's node id; NULL when absent (soketi) or not a string */
     json_t *root;
     char app_id_buf[24];
     char user_id_buf[24];
@@ -127,10 +158,17 @@ void skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel);
 void skt_rc_response_id(skt_rc_buf_t *b, const char *id);
 void skt_rc_response_channel_end(skt_rc_buf_t *b);
 void skt_rc_response_list_end(skt_rc_buf_t *b);
+/* ,"partial":true: the list before it was cut short (after list_end, before end). */
+void skt_rc_response_partial(skt_rc_buf_t *b);
 void skt_rc_response_end(skt_rc_buf_t *b);
 
-/* A decoded response: requestId and whichever result fields were present and of the
- * right JSON type (arrays are validated item by item when they are read). */
+/* The largest count a peer may report (a totalCount, a channel's sockets): far above what
+ * any node holds, far below where a sum of such counts could overflow, even in a 32-bit
+ * long. A count that is negative, fractional or larger is malformed. */
+#define SKT_RC_COUNT_MAX 1000000000LL
+
+/* A decoded response: requestId and whichever result fields were present (arrays are
+ * validated item by item when they are read). */
 typedef struct skt_rc_response_s {
     const char *request_id;
     int has_total;
@@ -140,11 +178,16 @@ typedef struct skt_rc_response_s {
     json_t *members;             /* array or NULL */
     json_t *channels_with_count; /* array or NULL */
     json_t *sockets;             /* array or NULL */
+    int partial;                 /* "partial": true, ours: the sender cut its answer short */
     json_t *root;
 } skt_rc_response_t;
 
 /* Parses a response. Returns 0, or -1 (nothing to clear) when the text is not an object
- * with a non-empty string requestId. */
+ * with a non-empty string requestId, or when a result field it has is malformed: a
+ * totalCount that is not an integer in 0..SKT_RC_COUNT_MAX (an integral real is taken,
+ * as JavaScript has no integers), an exists that is not a boolean, or a members,
+ * channelsWithSocketsCount or sockets that is not an array. Pure: a fuzz target may call
+ * it with any bytes. */
 int skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out);
 void skt_rc_response_clear(skt_rc_response_t *r);
 
@@ -155,7 +198,7 @@ void skt_rc_response_clear(skt_rc_response_t *r);
  * 24 bytes), *info_json a new JSON text of user_info (free it; "null" when absent). */
 int skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, char *idbuf,
                      char **info_json);
-/* channelsWithSocketsCount[i] = [channel, count] */
+/* channelsWithSocketsCount[i] = [channel, count], count an integer in 0..SKT_RC_COUNT_MAX */
 int skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel,
                             long *count);
 /* sockets[i] = {"id": ...} */

@@ -40,6 +40,13 @@ typedef struct skt_config_s {
             int cluster_mode;
             long node_ttl; /* ours: seconds a dead node's shared state outlives it */
         } redis;
+        /* ours: what other nodes may cost this one (the Redis adapters) */
+        long max_message_size_in_kb;
+        long max_peer_requests_per_second;
+        long max_peer_requests_per_second_total;
+        long max_response_size_in_kb;
+        long max_response_kb_per_second;
+        long max_requests_per_second_per_app;
         struct {
             long requests_timeout;
         } cluster;

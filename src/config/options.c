@@ -101,10 +101,36 @@ const skt_option_t skt_options[] = {
     OPT_BOOL("adapter.redis.clusterMode", "SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "false",
              adapter.redis.cluster_mode,
              "Connect the redis adapter to a Redis Cluster (database.redis.clusterNodes)."),
-    OPT_INT("adapter.redis.nodeTtl", "SOKETI_ADAPTER_REDIS_NODE_TTL", "30", adapter.redis.node_ttl,
-            2, 86400,
-            "Seconds after which the Redis adapter forgets the channels and presence members "
-            "of a node that stopped refreshing them (it died): webhooks once per cluster."),
+    OPT_INT_OURS("adapter.redis.nodeTtl", "SOKETI_ADAPTER_REDIS_NODE_TTL", "30",
+                 adapter.redis.node_ttl, 2, 86400,
+                 "Seconds after which the Redis adapter forgets the channels and presence members "
+                 "of a node that stopped refreshing them (it died): webhooks once per cluster."),
+    OPT_INT_OURS("adapter.maxMessageSizeInKb", "SOKETI_ADAPTER_MAX_MESSAGE_SIZE_IN_KB", "4096",
+                 adapter.max_message_size_in_kb, 1, 524288,
+                 "Largest message (KB) on the adapter's channels: a peer's larger one is dropped "
+                 "unread, a broadcast of ours that large is delivered on this node only."),
+    OPT_INT_OURS("adapter.maxPeerRequestsPerSecond", "SOKETI_ADAPTER_MAX_PEER_REQUESTS_PER_SECOND",
+                 "2000", adapter.max_peer_requests_per_second, 0, NOMAX,
+                 "Requests of one other node this node answers per second (0: no limit); the "
+                 "rest are dropped."),
+    OPT_INT_OURS("adapter.maxPeerRequestsPerSecondTotal",
+                 "SOKETI_ADAPTER_MAX_PEER_REQUESTS_PER_SECOND_TOTAL", "10000",
+                 adapter.max_peer_requests_per_second_total, 0, NOMAX,
+                 "Requests of all other nodes this node answers per second (0: no limit); the "
+                 "rest are dropped."),
+    OPT_INT_OURS("adapter.maxResponseSizeInKb", "SOKETI_ADAPTER_MAX_RESPONSE_SIZE_IN_KB", "1024",
+                 adapter.max_response_size_in_kb, 1, 524288,
+                 "Largest answer (KB) this node sends another: a longer list is cut and marked "
+                 "partial."),
+    OPT_INT_OURS("adapter.maxResponseKbPerSecond", "SOKETI_ADAPTER_MAX_RESPONSE_KB_PER_SECOND",
+                 "2048", adapter.max_response_kb_per_second, 0, NOMAX,
+                 "KB of answers to other nodes this node sends per second (0: no limit); past it "
+                 "lists are answered empty and partial."),
+    OPT_INT_OURS("adapter.maxRequestsPerSecondPerApp",
+                 "SOKETI_ADAPTER_MAX_REQUESTS_PER_SECOND_PER_APP", "1000",
+                 adapter.max_requests_per_second_per_app, 0, NOMAX,
+                 "Cluster-wide queries this node sends per app per second, identical ones in "
+                 "flight counted once (0: no limit); past it they are answered from this node."),
     OPT_INT("adapter.cluster.requestsTimeout", "SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT", "5000",
             adapter.cluster.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a cluster adapter request."),

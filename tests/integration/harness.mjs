@@ -823,15 +823,20 @@ export function rawHttp(server, bytes, { idleMs = 500, delayMs = 100, timeoutMs 
 // ---------------------------------------------------------------------------
 
 /**
- * Disconnect every client and raw socket this module made and stop every daemon
+ * Disconnect every client and raw socket this module made, stop every daemon
  * still running (SIGTERM, so a sanitizer build gets to report leaks at exit;
- * SIGKILL after 5 s). Then throws if any daemon of this file printed a sanitizer report.
+ * SIGKILL after 5 s) and kill every redis-server and nats-server still running. Then throws if
+ * any daemon of this file printed a sanitizer report.
  */
 export async function cleanup() {
     for (const c of [...clients]) disconnect(c);
     for (const s of rawSockets) s.destroy();
     rawSockets.clear();
     await Promise.all([...servers].map((s) => s.stop('SIGTERM', 5000)));
+    // throw-away servers a failed test left running would keep this process alive
+    for (const p of serverProcs) {
+        try { p.kill('SIGKILL'); } catch { /* already gone */ }
+    }
     const reports = started.filter((s) => SANITIZER_REPORT.test(s.output()));
     started.length = 0;
     if (reports.length) {

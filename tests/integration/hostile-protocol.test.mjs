@@ -69,6 +69,7 @@ async function redisListener(port, channel, { pattern = false } = {}) {
     const cmd = pattern ? 'PSUBSCRIBE' : 'SUBSCRIBE';
     sock.write(`*2\r\n$${cmd.length}\r\n${cmd}\r\n$${channel.length}\r\n${channel}\r\n`);
     await sleep(100);
+    sock.unref(); /* a failed test must not keep the file's process alive */
     return { count: () => count, bytes: () => bytes, close: () => sock.destroy() };
 }
 
@@ -304,4 +305,32 @@ test('a REST body nobody signed is refused from its head, never buffered', { ski
     assert.equal(r.status, 401);
     assert.equal((await restRequest(server, { method: 'POST', path: '/events', body })).status, 200);
     await server.stop();
+});
+
+test('the presence member limit holds across a Redis cluster under 300 simultaneous joins', { skip }, async () => {
+    const redis = await startRedis();
+    const env = { SOKETI_ADAPTER_DRIVER: 'redis', SOKETI_DB_REDIS_PORT: String(redis.port), SOKETI_PRESENCE_MAX_MEMBERS: '100' };
+    const nodes = [await startServer({ env }), await startServer({ env })];
+    await until(async () => (await redis.command('PUBSUB', 'NUMSUB', 'redis-adapter#comms#req'))[1] === 2,
+        5000, 'both nodes subscribed');
+    const sockets = [];
+    for (let i = 0; i < 300; i++) sockets.push(await rawPusher(nodes[i % 2]));
+    sockets.forEach((ws, i) => presenceSubscribe(ws, 'presence-race', `u${i}`));
+    // each socket's answer (member_added of others may come before it)
+    const answer = async (ws) => {
+        for (;;) {
+            const m = await ws.nextJson(15000).catch(() => null);
+            if (!m || m.event === 'pusher_internal:subscription_succeeded' || m.event === 'pusher:subscription_error') return m;
+        }
+    };
+    const answers = await Promise.all(sockets.map(answer));
+    const ok = answers.filter((m) => m && m.event === 'pusher_internal:subscription_succeeded').length;
+    const full = answers.filter((m) => m && m.event === 'pusher:subscription_error' && m.data.status === 4100).length;
+    assert.equal(ok, 100, `admitted ${ok}, refused ${full}`);
+    assert.equal(full, 200);
+    const users = await restRequest(nodes[0], { path: '/channels/presence-race/users' });
+    assert.equal(users.json.users.length, 100);
+    for (const ws of sockets) ws.destroy();
+    for (const n of nodes) await n.stop();
+    await redis.stop();
 });

@@ -11,8 +11,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
+import { createHash } from 'node:crypto';
+
 import {
-    REFERENCE, SANITIZED, cleanup, cpuTicks, parseHttpResponses, rawPusher, rssKiB, sleep, startServer, until,
+    REFERENCE, SANITIZED, cleanup, cpuTicks, parseHttpResponses, rawPusher, rssKiB, signQuery, sleep, startServer,
+    until,
 } from './harness.mjs';
 
 after(cleanup);
@@ -98,10 +101,13 @@ test('a slow 32 MB chunked upload costs CPU in proportion, and a bystander\'s pi
         const got = [];
         sock.on('data', (d) => got.push(d));
         await new Promise((r) => sock.once('connect', r));
-        const cpu0 = cpuTicks(server.proc.pid);
-        sock.write('POST /apps/app-id/events HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n'
-            + 'Transfer-Encoding: chunked\r\n\r\n');
         const data = Buffer.alloc(4096, 0x61);
+        // signed over the md5 of what it will send, as a real publisher's
+        const md5 = createHash('md5').update(Buffer.alloc(32 << 20, 0x61)).digest('hex');
+        const qs = signQuery({ method: 'POST', path: '/apps/app-id/events', params: { body_md5: md5 } });
+        const cpu0 = cpuTicks(server.proc.pid);
+        sock.write(`POST /apps/app-id/events?${qs} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n`
+            + 'Transfer-Encoding: chunked\r\n\r\n');
         const chunk = Buffer.concat([Buffer.from('1000\r\n'), data, Buffer.from('\r\n')]);
         const burst = Buffer.concat(Array(8).fill(chunk)); // 32 KB of data per write
         for (let sent = 0; sent < 32 << 20; sent += 8 * 4096) {

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-    APP, REFERENCE, cleanup, listener, makeCert, natsClient, natsEnv, natsListeners, natsSkip, pusherRest, restRequest,
+    APP, REFERENCE, cleanup, httpRequest, listener, makeCert, natsClient, natsEnv, natsListeners, natsSkip, pusherRest, restRequest,
     sleep, startNats, startNatsCluster, startServer, until,
 } from './harness.mjs';
 
@@ -170,10 +170,10 @@ test('a frozen peer: queries answer at requestsTimeout with the live nodes; a ki
     assert.ok(took < TIMEOUT_MS, `answered after ${took} ms`);
 });
 
-test('slow consumer: a node that falls behind drops what its pending limit cannot hold, says so, stays connected', { skip }, async (t) => {
+test('slow consumer: a node that falls behind drops what its pending limit cannot hold, says so, counts it, stays connected', { skip }, async (t) => {
     const nats = await stopped(t, await startNats({ jetstream: false }));
     const a = await startServer({ env: natsEnv(nats) });
-    const b = await startServer({ env: natsEnv(nats, { SOKETI_ADAPTER_NATS_MAX_PENDING_MESSAGES: '50' }) });
+    const b = await startServer({ env: natsEnv(nats, { SOKETI_ADAPTER_NATS_MAX_PENDING_MESSAGES: '50', SOKETI_METRICS_ENABLED: 'true' }) });
     t.after(() => Promise.all([a.stop('SIGTERM', 5000), b.stop('SIGKILL')]));
     await until(async () => (await listeners(nats)) === 2, 5000, 'both nodes on NATS');
     const onB = await listener(b, 'burst', 'ev');
@@ -192,6 +192,9 @@ test('slow consumer: a node that falls behind drops what its pending limit canno
     await until(() => onB.got.length + dropped >= 400, 5000, 'the rest delivered');
     assert.ok(dropped > 0 && onB.got.length >= 50, `${onB.got.length} delivered, ${dropped} dropped`);
     assert.doesNotMatch(b.output(), /lost the connection to nats/);
+    const metrics = await httpRequest({ host: b.host, port: b.metricsPort }, { path: '/metrics' });
+    const counted = Number(/^soketi_adapter_messages_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(metrics.text)?.[1]);
+    assert.equal(counted, dropped, `soketi_adapter_messages_dropped_total in:\n${metrics.text.slice(0, 3000)}`);
     await rest.trigger('burst', 'ev', { after: true });
     await until(() => onB.got.some((e) => e.after), 3000, 'delivery after the burst');
 });

@@ -15,7 +15,7 @@ import path from 'node:path';
 
 import {
     APP, DEFAULT_WS_PATH, OPCODES, REFERENCE, SANITIZED, cleanup, parseHttpResponses, pusherClient, pusherRest,
-    rawPusher, rssKiB, sleep, startServer, subscribe, until, waitConnected, waitFor,
+    rawPusher, rssKiB, signQuery, sleep, startServer, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
@@ -78,7 +78,9 @@ test('partial frames and bodies past maxBufferedInputInMb: 1013 and 503, memory 
             const got = [];
             sock.on('data', (d) => got.push(d));
             await new Promise((r) => sock.once('connect', r));
-            sock.write(`POST /apps/app-id/events HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${90 << 20}\r\n\r\n`);
+            // signed, as a real publisher's (its head passes; the body is never whole)
+            const qs = signQuery({ method: 'POST', path: '/apps/app-id/events', params: { body_md5: '0'.repeat(32) } });
+            sock.write(`POST /apps/app-id/events?${qs} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${90 << 20}\r\n\r\n`);
             await writeSome(sock, payload);
             await sleep(300);
             sock.destroy();
