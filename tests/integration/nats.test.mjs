@@ -200,8 +200,10 @@ test('wire format: soketi\'s subjects and JSON both ways, and the node count ask
     // client posing as a second node (the count says two nodes listen now)
     const query = restRequest(a, { path: '/channels/wire' });
     await until(() => reqs.messages.length === 1, 2000, 'our request on nats');
-    const r = JSON.parse(reqs.messages[0].data);
+    // soketi's fields, plus the sender's uuid (soketi-c's, for per-peer bounds; soketi ignores it)
+    const { uuid, ...r } = JSON.parse(reqs.messages[0].data);
     assert.deepEqual(r, { requestId: r.requestId, appId: APP.id, type: 6, opts: { channel: 'wire' } });
+    assert.equal(typeof uuid, 'string');
     cli.pub(RES, JSON.stringify({ requestId: r.requestId, totalCount: 5 }));
     const started = Date.now();
     assert.deepEqual((await query).json, { subscription_count: 6, occupied: true });
