@@ -32,6 +32,10 @@
 
 #define NA_NAME "nats adapter"
 
+/* NATS refuses a message over the server's max_payload (1 MB unless configured otherwise):
+ * an answer of ours is cut below it (and marked partial) rather than not sent at all. */
+#define NA_MAX_RESPONSE (1024 * 1024 - 8 * 1024)
+
 /* The subscriptions: soketi's three subjects (enum skt_hz_channel), then the inbox. */
 enum { NA_INBOX = 3, NA_SUBS = 4 };
 
@@ -250,6 +254,8 @@ na_setup(nats_t *n)
         goto oom;
     skt_hz_limits_t lim; /* what peers may cost: the adapter.* options */
     skt_hz_limits_from_config(n->host, &lim);
+    if (lim.max_response > NA_MAX_RESPONSE)
+        lim.max_response = NA_MAX_RESPONSE;
     skt_hz_transport_t tr = {.self = n,
                              .ready = na_tr_ready,
                              .publish = na_tr_publish,
