@@ -463,7 +463,7 @@ if (viaNats.length) {
   line3(head);
   line3(rule);
   for (const [label, sc, get] of pairs) {
-    const row = [label.replace(" + Redis", " + Redis/NATS")];
+    const row = [label.replace("server CPU", "CPU").replace("all nodes + Redis", "nodes + Redis/NATS")];
     let any = false;
     for (const [s] of viaNats) {
       const a = load(s + "-xnode-" + sc), b = load(s + "-xnats-" + sc);
