@@ -357,6 +357,7 @@ const metrics = [
   ["over NATS: latency p50, ms", "xnats-fanout", r => r.delivery.latency_ms_p50, "lo"],
   ["over NATS: latency p99, ms", "xnats-fanout", r => r.delivery.latency_ms_p99, "lo"],
   ["over NATS: node B CPU per delivery, us", "xnats-fanout", r => r.server.cpu_us_per_delivery, "lo"],
+  ["over NATS: node B CPU, % of a core", "xnats-fanout", r => r.server.cpu_util_pct, "lo"],
   ["over NATS: node A CPU, % of a core", "xnats-fanout", r => watched(r, "node-a").cpu_util_pct, "lo"],
   ["over NATS: nats-server CPU, % of a core", "xnats-fanout", r => watched(r, "nats").cpu_util_pct, "lo"],
   ["over NATS: A+B+NATS CPU per delivery, us", "xnats-fanout", cpuAllPerDelivery, "lo"],

@@ -29,8 +29,7 @@ plugins_adapter_nats_la_LDFLAGS = $(plugin_ldflags) -Wl,-z,nodelete
 check_PROGRAMS += tests/check_nats_proto
 TESTS += tests/check_nats_proto
 tests_check_nats_proto_SOURCES = tests/check_nats_proto.c plugins/nats/nats_proto.c
-tests_check_nats_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/nats \
-	-I$(top_srcdir)/plugins/redis
+tests_check_nats_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/nats
 tests_check_nats_proto_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_nats_proto_LDADD = $(CHECK_EXT)
 
