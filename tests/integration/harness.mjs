@@ -1296,6 +1296,13 @@ export async function expectExactlyOnce(listeners, data, timeoutMs = 3000) {
     for (const l of listeners) assert.deepEqual(l.got, [data]);
 }
 
+/** GET /channels on srv (signed), expecting 200: its `channels` object. */
+export async function channelsOf(srv) {
+    const res = await restRequest(srv, { path: '/channels' });
+    assert.equal(res.status, 200, res.text);
+    return res.json.channels;
+}
+
 /** A user signed in on node a and node b (both with user authentication on, as soketi
  *  needs): POST /users/<id>/terminate_connections to a closes both sockets (4009), and a
  *  bystander on b stays. */
@@ -1331,11 +1338,6 @@ export async function checkTerminateAcrossNodes(a, b) {
  * the other node.
  */
 export async function checkMixedCluster(ours, theirs) {
-    const channelsOf = async (srv) => {
-        const res = await restRequest(srv, { path: '/channels' });
-        assert.equal(res.status, 200, res.text);
-        return res.json.channels;
-    };
     // events both ways
     const x = await listener(ours, 'mixed', 'ev');
     const y = await listener(theirs, 'mixed', 'ev');

@@ -15,6 +15,7 @@ import path from 'node:path';
 import {
     APP, REFERENCE, cleanup, httpRequest, listener, makeCert, natsClient, natsEnv, natsListeners, natsSkip, pusherRest, restRequest,
     sleep, startNats, startNatsCluster, startServer, until,
+    channelsOf,
 } from './harness.mjs';
 
 after(cleanup);
@@ -23,12 +24,6 @@ const skip = natsSkip() || (REFERENCE && 'soketi 1.6 connects to NATS with recon
 const REQ = 'nats-adapter#comms#req';
 const TIMEOUT_MS = 1000; // adapter.nats.requestsTimeout (natsEnv)
 const listeners = natsListeners;
-
-async function channelsOf(srv) {
-    const res = await restRequest(srv, { path: '/channels' });
-    assert.equal(res.status, 200, res.text);
-    return res.json.channels;
-}
 
 /** Two daemons with env on nats, and a listener on channel on each. */
 async function pair(t, nats, env = natsEnv(nats)) {

@@ -17,6 +17,7 @@ import {
     APP, REFERENCE, REFERENCE_BIN, checkMixedCluster, checkTerminateAcrossNodes, cleanup, disconnect, expectExactlyOnce, expectNoEvent, listener, natsClient,
     natsEnv, natsSkip, pusherClient, pusherRest, rawPusher, rawWs, restRequest, sleep, startNats, startServer,
     subscribe, until, waitConnected, waitFor, waitNatsListeners,
+    channelsOf,
 } from './harness.mjs';
 
 after(cleanup);
@@ -36,12 +37,6 @@ async function cluster(t, n, extra = {}, natsOpts = {}) {
     t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
     await waitNatsListeners(nats, n);
     return { nats, nodes };
-}
-
-async function channelsOf(srv) {
-    const res = await restRequest(srv, { path: '/channels' });
-    assert.equal(res.status, 200, res.text);
-    return res.json.channels;
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import net from 'node:net';
 import {
     APP, REFERENCE, REFERENCE_BIN, checkMixedCluster, checkTerminateAcrossNodes, cleanup, disconnect, expectExactlyOnce, expectNoEvent, freePort, listener, pusherClient,
     pusherRest, rawPusher, rawWs, restRequest, sleep, startRedis, startServer, subscribe, until, waitConnected, waitFor,
+    channelsOf,
 } from './harness.mjs';
 
 after(cleanup);
@@ -52,12 +53,6 @@ async function cluster(t, n, extra = {}) {
     t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
     await waitSubscribers(redis, n);
     return { redis, nodes };
-}
-
-async function channelsOf(srv) {
-    const res = await restRequest(srv, { path: '/channels' });
-    assert.equal(res.status, 200, res.text);
-    return res.json.channels;
 }
 
 /** A raw Redis subscriber: resolves { messages: [{channel, message}], close() } once subscribed. */
