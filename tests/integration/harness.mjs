@@ -1296,6 +1296,74 @@ export async function expectExactlyOnce(listeners, data, timeoutMs = 3000) {
     for (const l of listeners) assert.deepEqual(l.got, [data]);
 }
 
+/** Sockets and presence members on nodes a and b: GET /channels and /channels/:c on either
+ *  node sum both (answered before timeoutMs, so by every node rather than by the timeout),
+ *  user_count counts a user on both nodes once (soketi 1.6: twice), filter_by_prefix works. */
+export async function checkCountsAcrossNodes(a, b, timeoutMs) {
+    await listener(a, 'count-ch', 'x');
+    await listener(a, 'count-ch', 'x');
+    await listener(b, 'count-ch', 'x');
+    await listener(b, 'only-b', 'x');
+    const member = (id) => ({ presenceData: { user_id: id, user_info: {} } });
+    await listener(a, 'presence-room', 'x', member('alice'));
+    await listener(b, 'presence-room', 'x', member('alice'));
+    await listener(b, 'presence-room', 'x', member('bob'));
+
+    const expected = {
+        'count-ch': { subscription_count: 3, occupied: true },
+        'only-b': { subscription_count: 1, occupied: true },
+        'presence-room': { subscription_count: 3, occupied: true },
+    };
+    for (const srv of [a, b]) {
+        const started = Date.now();
+        assert.deepEqual(await channelsOf(srv), expected);
+        assert.ok(Date.now() - started < timeoutMs, 'answered by every node, not by the timeout');
+        const one = await restRequest(srv, { path: '/channels/count-ch' });
+        assert.deepEqual(one.json, { subscription_count: 3, occupied: true });
+        const p = await restRequest(srv, { path: '/channels/presence-room' });
+        // soketi 1.6 sums each node's member count, counting alice twice
+        assert.deepEqual(p.json, { subscription_count: 3, occupied: true, user_count: REFERENCE ? 3 : 2 });
+    }
+    const filtered = await restRequest(a, { path: '/channels', params: { filter_by_prefix: 'only' } });
+    assert.deepEqual(filtered.json.channels, { 'only-b': { subscription_count: 1, occupied: true } });
+}
+
+/** presence across nodes a and b: members of both, member_added for a user's first socket in
+ *  the cluster, member_removed for its last. */
+export async function checkPresenceAcrossNodes(a, b) {
+    const user = (srv, id, info) => pusherClient(srv, { presenceData: { user_id: id, user_info: info } });
+
+    const alice1 = user(a, 'alice', { name: 'Alice' });
+    const a1 = await subscribe(alice1, 'presence-p');
+    assert.equal(a1.members.count, 1);
+
+    const bobAdded = waitFor(a1, 'pusher:member_added');
+    const bob = user(b, 'bob', { name: 'Bob' });
+    const bc = await subscribe(bob, 'presence-p');
+    assert.equal(bc.members.count, 2);
+    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { name: 'Alice' } });
+    assert.deepEqual(await bobAdded, { id: 'bob', info: { name: 'Bob' } });
+
+    // alice's second socket, on the other node: nobody is told she joined
+    const noAddBob = expectNoEvent(bc, 'pusher:member_added', 600);
+    const noAddAlice = expectNoEvent(a1, 'pusher:member_added', 600);
+    const alice2 = user(b, 'alice', { name: 'Alice' });
+    const a2 = await subscribe(alice2, 'presence-p');
+    assert.equal(a2.members.count, 2);
+    await Promise.all([noAddBob, noAddAlice]);
+
+    // her socket on B leaves: she is still on A
+    const noRemove = expectNoEvent(bc, 'pusher:member_removed', 600);
+    disconnect(alice2);
+    await noRemove;
+
+    // her last socket leaves: B's bob is told
+    const removed = waitFor(bc, 'pusher:member_removed');
+    disconnect(alice1);
+    assert.deepEqual(await removed, { id: 'alice', info: { name: 'Alice' } });
+    assert.equal(bc.members.count, 1);
+}
+
 /** GET /channels on srv (signed), expecting 200: its `channels` object. */
 export async function channelsOf(srv) {
     const res = await restRequest(srv, { path: '/channels' });
