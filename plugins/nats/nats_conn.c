@@ -249,8 +249,7 @@ nc_drain(void *arg)
         if (!taken)
             return;
         if (skt_hz_now_ms() - start >= SKT_NC_DRAIN_BUDGET_MS) {
-            struct timeval now = {0, 0};
-            evtimer_add(c->drain_more, &now);
+            skt_nl_arm(c->drain_more, 0);
             return;
         }
     }
@@ -374,8 +373,7 @@ nc_arm_restart(skt_nc_t *c)
 {
     long ms = c->restart_ms ? c->restart_ms : NC_RESTART_MS;
     c->restart_ms = ms * 2 < NC_RESTART_MAX_MS ? ms * 2 : NC_RESTART_MAX_MS;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(c->restart, &tv);
+    skt_nl_arm(c->restart, ms);
     return ms;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nats_loop.h"
 #include "nats_proto.h"
 
 typedef struct count_s count_t;
@@ -147,8 +148,7 @@ count_on_reply(void *arg, natsMsg *msg)
         return;
     }
     if (c->answers == 1) {
-        struct timeval tv = {0, SKT_NCOUNT_WINDOW_MS * 1000};
-        evtimer_add(c->window, &tv);
+        skt_nl_arm(c->window, SKT_NCOUNT_WINDOW_MS);
     }
 }
 
@@ -209,8 +209,7 @@ ct_on_learn(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!ct->learn.active)
         count_start(&ct->learn, 1);
-    struct timeval tv = {SKT_NCOUNT_LEARN_MS / 1000, 0};
-    evtimer_add(ct->learn_timer, &tv);
+    skt_nl_arm(ct->learn_timer, SKT_NCOUNT_LEARN_MS);
 }
 
 void

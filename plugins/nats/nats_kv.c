@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nats_loop.h"
 #include "horizontal.h"
 #include "nats_proto.h"
 
@@ -85,8 +86,7 @@ kv_absent(skt_nkv_t *kv, const char *why)
      * accepts clients is found at once, one without it is not asked all the time */
     long ms = kv->retry_ms ? kv->retry_ms : 1000;
     kv->retry_ms = ms * 2 < SKT_NKV_RETRY_MS ? ms * 2 : SKT_NKV_RETRY_MS;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(kv->retry, &tv);
+    skt_nl_arm(kv->retry, ms);
 }
 
 /* Asks for the buckets again while JetStream is unavailable. */

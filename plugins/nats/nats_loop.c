@@ -282,6 +282,13 @@ skt_nl_new(struct event_base *base, const skt_nl_owner_t *owner)
 }
 
 void
+skt_nl_arm(struct event *ev, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(ev, &tv);
+}
+
+void
 skt_nl_free(skt_nl_t *nl)
 {
     if (!nl)

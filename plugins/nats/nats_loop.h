@@ -54,6 +54,10 @@ natsStatus skt_nl_attach_options(skt_nl_t *nl, natsOptions *opts);
  * loop. Never blocks for long, never calls back. */
 void skt_nl_post(skt_nl_t *nl, unsigned bits);
 
+/* Arms a timer event for ms milliseconds (0: the next turn of the loop): the plugin's one
+ * way to arm its timers. */
+void skt_nl_arm(struct event *ev, long ms);
+
 /* Frees the bridge. Call on the loop thread after the connection it served was destroyed
  * (libnats calls detach from natsConnection_Destroy), or when none was ever created. */
 void skt_nl_free(skt_nl_t *nl);

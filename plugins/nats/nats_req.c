@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nats_loop.h"
 #include "util/map.h"
 
 typedef struct nr_req_s nr_req_t;
@@ -139,8 +140,7 @@ skt_nr_request(skt_nr_t *r, const char *subject, const char *const *headers, con
         nr_unlink(req);
         return -1;
     }
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evtimer_add(req->timer, &tv);
+    skt_nl_arm(req->timer, timeout_ms);
     if (id)
         *id = req->num;
     return 0;

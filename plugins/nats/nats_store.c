@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nats_loop.h"
 #include "nats_proto.h"
 #include "util/map.h"
 
@@ -436,14 +437,6 @@ st_on_work(evutil_socket_t fd, short what, void *arg)
 
 /* ---- refreshing --------------------------------------------------------------------- */
 
-/* The next refresh in ms. */
-static void
-st_arm_refresh(skt_nst_t *st, long ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(st->refresh, &tv);
-}
-
 /* Rewrites every held key (this node stays counted while it lives, and is counted again
  * after JetStream lost the keys), and drops idle rate limit entries. */
 static void
@@ -465,7 +458,7 @@ st_on_refresh(evutil_socket_t fd, short what, void *arg)
             st_push(e, op);
         }
     }
-    st_arm_refresh(st, st->ttl * 1000 / 3);
+    skt_nl_arm(st->refresh, st->ttl * 1000 / 3);
 }
 
 /* JetStream is usable (again): what it holds may be new, rewrite everything held now. */
@@ -475,7 +468,7 @@ st_on_kv_ready(void *arg)
     skt_nst_t *st = arg;
     for (st_entry_t *e = st->first; e; e = e->next)
         e->known = 0;
-    st_arm_refresh(st, 0);
+    skt_nl_arm(st->refresh, 0);
 }
 
 void
@@ -643,7 +636,7 @@ skt_nst_new(const soketi_host_t *host, skt_nr_t *req, const char *subject, long 
         skt_nst_free(st);
         return NULL;
     }
-    st_arm_refresh(st, st->ttl * 1000 / 3);
+    skt_nl_arm(st->refresh, st->ttl * 1000 / 3);
     return st;
 }
 
