@@ -28,7 +28,6 @@
 #define SECRET "app-secret"
 
 static struct event_base *base;
-static skt_config_t *cfg;
 static skt_server_t *srv;
 
 /* A server with the default app, the SOKETI_* settings in env (NULL-terminated) and the
@@ -36,24 +35,10 @@ static skt_server_t *srv;
 static void
 start_in(const char *dir, const char *const *env)
 {
-    char *vars[32] = {0};
-    size_t n = 0;
-    for (; env && env[n] && n < 31; n++)
-        vars[n] = (char *)env[n];
-    skt_config_sources_t src = {.environ = vars};
-    char err[512];
-    ck_assert_msg(skt_config_load(&src, &cfg, err, sizeof(err)) == 0, "%s", err);
-    base = event_base_new();
-    skt_server_handlers_t h = {
-        .main = {.on_request = skt_http_on_request,
-                 .on_ws_message = skt_ws_on_message,
-                 .on_ws_close = skt_ws_on_close},
-        .metrics = {.on_request = skt_http_on_metrics_request},
-    };
     if (!dir)
         dir = getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST") : "plugins/.libs";
-    srv = skt_server_new(base, cfg, dir, &h, err, sizeof(err));
-    ck_assert_msg(srv != NULL, "%s", err);
+    srv = fake_server_new(env, dir);
+    base = srv->base;
 }
 
 static void
@@ -65,9 +50,7 @@ start(const char *const *env)
 static void
 stop(void)
 {
-    skt_server_free(srv);
-    skt_config_free(cfg);
-    event_base_free(base);
+    fake_server_free(srv);
     srv = NULL;
 }
 

@@ -27,84 +27,84 @@
 
 START_TEST(broadcast_encode_matches_soketi)
 {
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     const char *msg = "{\"event\":\"e\",\"channel\":\"c\",\"data\":\"{\\\"x\\\":1}\"}";
     skt_rc_encode_broadcast(&b, "node-1", "app-id", "c", msg, strlen(msg), "1.2");
     ASSERT_TEXT(b, "{\"uuid\":\"node-1\",\"appId\":\"app-id\",\"channel\":\"c\",\"data\":"
                    "\"{\\\"event\\\":\\\"e\\\",\\\"channel\\\":\\\"c\\\",\\\"data\\\":"
                    "\\\"{\\\\\\\"x\\\\\\\":1}\\\"}\",\"exceptingId\":\"1.2\"}");
-    skt_rc_buf_reset(&b, 1 << 20);
+    skt_jw_trim(&b, 1 << 20);
     skt_rc_encode_broadcast(&b, "n", "a", "c", "{}", 2, NULL);
     ASSERT_TEXT(b, "{\"uuid\":\"n\",\"appId\":\"a\",\"channel\":\"c\",\"data\":\"{}\","
                    "\"exceptingId\":null}");
-    skt_rc_buf_reset(&b, 1 << 20);
+    skt_jw_trim(&b, 1 << 20);
     skt_rc_encode_broadcast(&b, "n", "a", "c", "{}", 2, "");
     ck_assert_ptr_nonnull(strstr(b.p, "\"exceptingId\":null"));
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 
 START_TEST(string_escaping)
 {
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     const char raw[] = "a\"b\\c\n\r\t\b\f\x01\x1f\xc3\xa9/";
-    skt_rc_str(&b, raw, sizeof(raw) - 1);
+    skt_jw_str(&b, raw, sizeof(raw) - 1);
     ASSERT_TEXT(b, "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9/\"");
     /* and it parses back to the same bytes */
     json_t *j = json_loadb(b.p, b.len, JSON_DECODE_ANY, NULL);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(json_string_value(j), raw);
     json_decref(j);
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 
 START_TEST(request_encode_matches_soketi)
 {
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     skt_rc_encode_request(&b, "r1", "app", SKT_RC_SOCKETS_COUNT, NULL, NULL, NULL, NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r1\",\"appId\":\"app\",\"type\":4}");
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_encode_request(&b, "r2", "app", SKT_RC_CHANNEL_MEMBERS, "presence-x", NULL, NULL, NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r2\",\"appId\":\"app\",\"type\":3,"
                    "\"opts\":{\"channel\":\"presence-x\"}}");
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_encode_request(&b, "r3", "app", SKT_RC_SOCKET_EXISTS_IN_CHANNEL, "c", "1.2", NULL, NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r3\",\"appId\":\"app\",\"type\":7,"
                    "\"opts\":{\"channel\":\"c\",\"wsId\":\"1.2\"}}");
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_encode_request(&b, "r4", "app", SKT_RC_TERMINATE_USER_CONNECTIONS, NULL, NULL, "u",
                           NULL);
     ASSERT_TEXT(b, "{\"requestId\":\"r4\",\"appId\":\"app\",\"type\":9,"
                    "\"opts\":{\"userId\":\"u\"}}");
     /* ours name their sender last (soketi reads the keys it knows and ignores the rest) */
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_encode_request(&b, "r5", "app", SKT_RC_CHANNEL_SOCKETS_COUNT, "c", NULL, NULL, "node-1");
     ASSERT_TEXT(b, "{\"requestId\":\"r5\",\"appId\":\"app\",\"type\":6,"
                    "\"opts\":{\"channel\":\"c\"},\"uuid\":\"node-1\"}");
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_encode_request(&b, "r6", "app", SKT_RC_SOCKETS, NULL, NULL, NULL, "node-1");
     ASSERT_TEXT(b, "{\"requestId\":\"r6\",\"appId\":\"app\",\"type\":0,\"uuid\":\"node-1\"}");
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 
 START_TEST(response_encode_matches_soketi)
 {
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     skt_rc_response_begin(&b, "r");
     skt_rc_response_total(&b, 42);
     skt_rc_response_end(&b);
     ASSERT_TEXT(b, "{\"requestId\":\"r\",\"totalCount\":42}");
 
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_exists(&b, 0);
     skt_rc_response_end(&b);
     ASSERT_TEXT(b, "{\"requestId\":\"r\",\"exists\":false}");
 
     /* members: [...Map] -> [[id, info], ...] */
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_list_begin(&b, "members");
     skt_rc_response_member(&b, "alice", "{\"name\":\"A\"}");
@@ -115,7 +115,7 @@ START_TEST(response_encode_matches_soketi)
                    "null]]}");
 
     /* channels with counts, and an empty list */
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_list_begin(&b, "channelsWithSocketsCount");
     skt_rc_response_channel_count(&b, "a", 1);
@@ -123,7 +123,7 @@ START_TEST(response_encode_matches_soketi)
     skt_rc_response_list_end(&b);
     skt_rc_response_end(&b);
     ASSERT_TEXT(b, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[[\"a\",1],[\"b\",2]]}");
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_list_begin(&b, "channelsWithSocketsCount");
     skt_rc_response_list_end(&b);
@@ -131,7 +131,7 @@ START_TEST(response_encode_matches_soketi)
     ASSERT_TEXT(b, "{\"requestId\":\"r\",\"channelsWithSocketsCount\":[]}");
 
     /* channels: [...Map<string, Set>] -> [[channel, [ids]], ...] */
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_list_begin(&b, "channels");
     skt_rc_response_channel_begin(&b, "a");
@@ -145,7 +145,7 @@ START_TEST(response_encode_matches_soketi)
     ASSERT_TEXT(b, "{\"requestId\":\"r\",\"channels\":[[\"a\",[\"1.1\",\"1.2\"]],[\"b\",[]]]}");
 
     /* sockets: a socket's Set and Map fields stringify to {} */
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_list_begin(&b, "sockets");
     skt_rc_response_socket(&b, "1.1");
@@ -155,26 +155,26 @@ START_TEST(response_encode_matches_soketi)
                    "\"presence\":{}}]}");
 
     /* terminate: just the id */
-    skt_rc_buf_reset(&b, 0);
+    skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_end(&b);
     ASSERT_TEXT(b, "{\"requestId\":\"r\"}");
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 
 START_TEST(buffer_reset_keeps_or_frees)
 {
-    skt_rc_buf_t b = {0};
-    skt_rc_raw(&b, "hello", 5);
+    skt_jw_t b = SKT_RC_WRITER;
+    skt_jw_raw(&b, "hello", 5);
     char *p = b.p;
-    skt_rc_buf_reset(&b, 1024);
+    skt_jw_trim(&b, 1024);
     ck_assert_ptr_eq(b.p, p);
     ck_assert_uint_eq(b.len, 0);
-    skt_rc_raw(&b, "x", 1);
-    skt_rc_buf_reset(&b, 1);
+    skt_jw_raw(&b, "x", 1);
+    skt_jw_trim(&b, 1);
     ck_assert_ptr_null(b.p);
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 
@@ -216,7 +216,7 @@ END_TEST
 
 START_TEST(broadcast_roundtrip)
 {
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     const char *msg = "{\"event\":\"x\",\"data\":\"\\u00e9\\n\\\"q\\\"\"}";
     skt_rc_encode_broadcast(&b, "me", "app", "private-c", msg, strlen(msg), "1.1");
     skt_rc_broadcast_t m;
@@ -226,7 +226,7 @@ START_TEST(broadcast_roundtrip)
     ck_assert_str_eq(m.data, msg);
     ck_assert_str_eq(m.except, "1.1");
     skt_rc_broadcast_clear(&m);
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 
@@ -298,7 +298,7 @@ START_TEST(request_decode_soketi)
     skt_rc_request_clear(&r);
 
     /* our own encoding decodes */
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     skt_rc_encode_request(&b, "id", "app", SKT_RC_CHANNEL_MEMBERS, "presence-1", NULL, NULL,
                           "node-1");
     ck_assert_int_eq(skt_rc_decode_request(b.p, b.len, &r), 0);
@@ -306,7 +306,7 @@ START_TEST(request_decode_soketi)
     ck_assert_str_eq(r.channel, "presence-1");
     ck_assert_str_eq(r.uuid, "node-1");
     skt_rc_request_clear(&r);
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 END_TEST
 

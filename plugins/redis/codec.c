@@ -1,11 +1,12 @@
 /* codec.c - soketi 1.6's horizontal-adapter messages as JSON text: encode and decode.
  *
  * DESIGN
- * Encoding is hand-written into one growable buffer rather than built as a jansson tree
- * and dumped: every broadcast is encoded once per message, its Pusher event text only
- * needs quoting, and member infos arrive from the host as JSON text that can be copied
- * as is. Keys are written in soketi's order. Decoding uses jansson and checks every
- * field's type, because anything may be published on a Redis channel.
+ * Encoding is hand-written with the project's JSON writer (util/jsonw.h, escaping as
+ * JavaScript's JSON.stringify does: writers start with lower_hex set) rather than built as
+ * a jansson tree and dumped: every broadcast is encoded once per message, its Pusher event text
+ * only needs quoting, and member infos arrive from the host as JSON text that can be copied as is.
+ * Keys are written in soketi's order. Decoding uses jansson and checks every field's type, because
+ * anything may be published on a Redis channel.
  */
 #include "codec.h"
 
@@ -14,140 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- buffer ------------------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------------------- */
 
-void
-skt_rc_buf_free(skt_rc_buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->failed = 0;
-}
-
-void
-skt_rc_buf_reset(skt_rc_buf_t *b, size_t max_keep)
-{
-    if (b->cap > max_keep)
-        skt_rc_buf_free(b);
-    b->len = 0;
-    b->failed = 0;
-}
-
-/* Makes room for n more bytes plus a NUL, so that the text can always be terminated.
- * Returns 0, or -1 with b->failed set. */
-static int
-buf_room(skt_rc_buf_t *b, size_t n)
-{
-    if (b->failed)
-        return -1;
-    if (b->len + n + 1 <= b->cap)
-        return 0;
-    size_t ncap = b->cap ? b->cap : 256;
-    while (ncap < b->len + n + 1) {
-        if (ncap > SIZE_MAX / 2) {
-            b->failed = 1;
-            return -1;
-        }
-        ncap *= 2;
-    }
-    char *p = realloc(b->p, ncap);
-    if (!p) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = ncap;
-    return 0;
-}
-
-void
-skt_rc_raw(skt_rc_buf_t *b, const char *s, size_t n)
-{
-    if (buf_room(b, n) != 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-#define RAW_LIT(b, lit) skt_rc_raw((b), (lit), sizeof(lit) - 1)
-
-/* Copies runs of bytes that need no escaping in one memcpy; only '"', '\\' and control
- * characters are escaped, as JSON.stringify does for valid UTF-8. */
-void
-skt_rc_str(skt_rc_buf_t *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    /* worst case every byte becomes \u00XX */
-    if (n > (SIZE_MAX - 2) / 6 || buf_room(b, n + 2) != 0) {
-        b->failed = 1;
-        return;
-    }
-    b->p[b->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        skt_rc_raw(b, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t elen = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        skt_rc_raw(b, esc, elen);
-    }
-    skt_rc_raw(b, s + run, n - run);
-    RAW_LIT(b, "\"");
-}
+#define RAW_LIT(b, lit) skt_jw_raw((b), (lit), sizeof(lit) - 1)
 
 static void
-buf_cstr(skt_rc_buf_t *b, const char *s)
+buf_cstr(skt_jw_t *b, const char *s)
 {
-    skt_rc_str(b, s, strlen(s));
-}
-
-void
-skt_rc_long(skt_rc_buf_t *b, long long v)
-{
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", v);
-    skt_rc_raw(b, num, (size_t)n);
+    skt_jw_str(b, s, strlen(s));
 }
 
 /* Writes a comma unless the previous byte opened an array: the one rule list items
  * need to be separated. */
 static void
-buf_item_sep(skt_rc_buf_t *b)
+buf_item_sep(skt_jw_t *b)
 {
     if (b->len && b->p[b->len - 1] != '[')
         RAW_LIT(b, ",");
@@ -279,7 +160,7 @@ skt_rc_response_id_prefix(const char *text, size_t len, const char **id)
 /* ---- broadcast ---------------------------------------------------------------------- */
 
 void
-skt_rc_encode_broadcast(skt_rc_buf_t *b, const char *uuid, const char *app_id, const char *channel,
+skt_rc_encode_broadcast(skt_jw_t *b, const char *uuid, const char *app_id, const char *channel,
                         const char *data, size_t data_len, const char *except)
 {
     RAW_LIT(b, "{\"uuid\":");
@@ -289,7 +170,7 @@ skt_rc_encode_broadcast(skt_rc_buf_t *b, const char *uuid, const char *app_id, c
     RAW_LIT(b, ",\"channel\":");
     buf_cstr(b, channel);
     RAW_LIT(b, ",\"data\":");
-    skt_rc_str(b, data, data_len);
+    skt_jw_str(b, data, data_len);
     RAW_LIT(b, ",\"exceptingId\":");
     if (except && *except)
         buf_cstr(b, except);
@@ -350,7 +231,7 @@ type_has_channel(int type)
 }
 
 void
-skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
+skt_rc_encode_request(skt_jw_t *b, const char *request_id, const char *app_id, int type,
                       const char *channel, const char *ws_id, const char *user_id, const char *uuid)
 {
     RAW_LIT(b, "{\"requestId\":");
@@ -358,7 +239,7 @@ skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_i
     RAW_LIT(b, ",\"appId\":");
     buf_cstr(b, app_id);
     RAW_LIT(b, ",\"type\":");
-    skt_rc_long(b, type);
+    skt_jw_int(b, type);
     if (channel || ws_id || user_id) {
         RAW_LIT(b, ",\"opts\":{");
         const char *sep = "";
@@ -368,13 +249,13 @@ skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_i
             sep = ",";
         }
         if (ws_id) {
-            skt_rc_raw(b, sep, strlen(sep));
+            skt_jw_raw(b, sep, strlen(sep));
             RAW_LIT(b, "\"wsId\":");
             buf_cstr(b, ws_id);
             sep = ",";
         }
         if (user_id) {
-            skt_rc_raw(b, sep, strlen(sep));
+            skt_jw_raw(b, sep, strlen(sep));
             RAW_LIT(b, "\"userId\":");
             buf_cstr(b, user_id);
         }
@@ -437,21 +318,21 @@ skt_rc_request_clear(skt_rc_request_t *r)
 /* ---- responses ---------------------------------------------------------------------- */
 
 void
-skt_rc_response_begin(skt_rc_buf_t *b, const char *request_id)
+skt_rc_response_begin(skt_jw_t *b, const char *request_id)
 {
     RAW_LIT(b, "{\"requestId\":");
     buf_cstr(b, request_id);
 }
 
 void
-skt_rc_response_total(skt_rc_buf_t *b, long long total)
+skt_rc_response_total(skt_jw_t *b, long long total)
 {
     RAW_LIT(b, ",\"totalCount\":");
-    skt_rc_long(b, total);
+    skt_jw_int(b, total);
 }
 
 void
-skt_rc_response_exists(skt_rc_buf_t *b, int exists)
+skt_rc_response_exists(skt_jw_t *b, int exists)
 {
     if (exists)
         RAW_LIT(b, ",\"exists\":true");
@@ -460,40 +341,40 @@ skt_rc_response_exists(skt_rc_buf_t *b, int exists)
 }
 
 void
-skt_rc_response_list_begin(skt_rc_buf_t *b, const char *field)
+skt_rc_response_list_begin(skt_jw_t *b, const char *field)
 {
     RAW_LIT(b, ",\"");
-    skt_rc_raw(b, field, strlen(field));
+    skt_jw_raw(b, field, strlen(field));
     RAW_LIT(b, "\":[");
 }
 
 void
-skt_rc_response_member(skt_rc_buf_t *b, const char *user_id, const char *user_info)
+skt_rc_response_member(skt_jw_t *b, const char *user_id, const char *user_info)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
     buf_cstr(b, user_id);
     RAW_LIT(b, ",");
     if (user_info && *user_info)
-        skt_rc_raw(b, user_info, strlen(user_info));
+        skt_jw_raw(b, user_info, strlen(user_info));
     else
         RAW_LIT(b, "null");
     RAW_LIT(b, "]");
 }
 
 void
-skt_rc_response_channel_count(skt_rc_buf_t *b, const char *channel, long count)
+skt_rc_response_channel_count(skt_jw_t *b, const char *channel, long count)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
     buf_cstr(b, channel);
     RAW_LIT(b, ",");
-    skt_rc_long(b, count);
+    skt_jw_int(b, count);
     RAW_LIT(b, "]");
 }
 
 void
-skt_rc_response_socket(skt_rc_buf_t *b, const char *id)
+skt_rc_response_socket(skt_jw_t *b, const char *id)
 {
     buf_item_sep(b);
     RAW_LIT(b, "{\"id\":");
@@ -502,7 +383,7 @@ skt_rc_response_socket(skt_rc_buf_t *b, const char *id)
 }
 
 void
-skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel)
+skt_rc_response_channel_begin(skt_jw_t *b, const char *channel)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
@@ -511,32 +392,32 @@ skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel)
 }
 
 void
-skt_rc_response_id(skt_rc_buf_t *b, const char *id)
+skt_rc_response_id(skt_jw_t *b, const char *id)
 {
     buf_item_sep(b);
     buf_cstr(b, id);
 }
 
 void
-skt_rc_response_channel_end(skt_rc_buf_t *b)
+skt_rc_response_channel_end(skt_jw_t *b)
 {
     RAW_LIT(b, "]]");
 }
 
 void
-skt_rc_response_list_end(skt_rc_buf_t *b)
+skt_rc_response_list_end(skt_jw_t *b)
 {
     RAW_LIT(b, "]");
 }
 
 void
-skt_rc_response_partial(skt_rc_buf_t *b)
+skt_rc_response_partial(skt_jw_t *b)
 {
     RAW_LIT(b, ",\"partial\":true");
 }
 
 void
-skt_rc_response_end(skt_rc_buf_t *b)
+skt_rc_response_end(skt_jw_t *b)
 {
     RAW_LIT(b, "}");
 }

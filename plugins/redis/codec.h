@@ -25,6 +25,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "util/jsonw.h"
+
 /* soketi's RequestType, by number on the wire. */
 enum skt_rc_type {
     SKT_RC_SOCKETS = 0,
@@ -40,22 +42,14 @@ enum skt_rc_type {
     SKT_RC_TYPE_COUNT = 10
 };
 
-/* A growable text buffer. Zero-initialise it; free with skt_rc_buf_free. */
-typedef struct skt_rc_buf_s {
-    char *p;
-    size_t len, cap;
-    int failed; /* an allocation failed: the text is incomplete, do not send it */
-} skt_rc_buf_t;
-
-void skt_rc_buf_free(skt_rc_buf_t *b);
-/* Empties b, keeping its memory for the next message unless it grew past max_keep bytes. */
-void skt_rc_buf_reset(skt_rc_buf_t *b, size_t max_keep);
-/* Appends n raw bytes. */
-void skt_rc_raw(skt_rc_buf_t *b, const char *s, size_t n);
-/* Appends s (n bytes of UTF-8) as a quoted, escaped JSON string. */
-void skt_rc_str(skt_rc_buf_t *b, const char *s, size_t n);
-/* Appends a JSON integer. */
-void skt_rc_long(skt_rc_buf_t *b, long long v);
+/* Messages are written with the project's JSON writer (util/jsonw.h). A writer for soketi's
+ * wire escapes as JSON.stringify does: start it as SKT_RC_WRITER (a zeroed writer with
+ * lower_hex set), free it with skt_jw_free. A failed allocation sets its `failed` and every
+ * later append is a no-op: do not send its text. */
+#define SKT_RC_WRITER                                                                              \
+    {                                                                                              \
+        .lower_hex = 1                                                                             \
+    }
 
 /* ---- what a message may cost ------------------------------------------------------- */
 
@@ -86,9 +80,8 @@ size_t skt_rc_response_id_prefix(const char *text, size_t len, const char **id);
 
 /* Appends the broadcast envelope. data is the Pusher event text (data_len bytes);
  * except NULL or "" is written as null. */
-void skt_rc_encode_broadcast(skt_rc_buf_t *b, const char *uuid, const char *app_id,
-                             const char *channel, const char *data, size_t data_len,
-                             const char *except);
+void skt_rc_encode_broadcast(skt_jw_t *b, const char *uuid, const char *app_id, const char *channel,
+                             const char *data, size_t data_len, const char *except);
 
 /* A decoded broadcast. Strings point into the message's parsed form and live until
  * skt_rc_broadcast_clear. except is NULL when absent or null. */
@@ -114,7 +107,7 @@ void skt_rc_broadcast_clear(skt_rc_broadcast_t *m);
 /* Appends a request. opts carries channel (types 2, 3, 5, 6, 7), wsId (7) and userId
  * (9): pass NULL for the ones the type does not use. uuid, the sender's node id, is
  * written after them (NULL: none, as soketi). */
-void skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
+void skt_rc_encode_request(skt_jw_t *b, const char *request_id, const char *app_id, int type,
                            const char *channel, const char *ws_id, const char *user_id,
                            const char *uuid);
 
@@ -141,26 +134,26 @@ void skt_rc_request_clear(skt_rc_request_t *r);
 
 /* A response is written in pieces: begin, then one field (a scalar, or a list of items
  * between list_begin and list_end), then end. Item functions put the separating commas. */
-void skt_rc_response_begin(skt_rc_buf_t *b, const char *request_id);
-void skt_rc_response_total(skt_rc_buf_t *b, long long total);
-void skt_rc_response_exists(skt_rc_buf_t *b, int exists);
+void skt_rc_response_begin(skt_jw_t *b, const char *request_id);
+void skt_rc_response_total(skt_jw_t *b, long long total);
+void skt_rc_response_exists(skt_jw_t *b, int exists);
 /* field: "members", "channels", "channelsWithSocketsCount" or "sockets". */
-void skt_rc_response_list_begin(skt_rc_buf_t *b, const char *field);
+void skt_rc_response_list_begin(skt_jw_t *b, const char *field);
 /* ["user_id", user_info] with user_info raw JSON text (NULL: null). */
-void skt_rc_response_member(skt_rc_buf_t *b, const char *user_id, const char *user_info);
+void skt_rc_response_member(skt_jw_t *b, const char *user_id, const char *user_info);
 /* ["channel", count] */
-void skt_rc_response_channel_count(skt_rc_buf_t *b, const char *channel, long count);
+void skt_rc_response_channel_count(skt_jw_t *b, const char *channel, long count);
 /* {"id": id, "subscribedChannels": {}, "presence": {}}: soketi's socket with its Set and
  * Map fields, which JSON.stringify turns into empty objects. */
-void skt_rc_response_socket(skt_rc_buf_t *b, const char *id);
+void skt_rc_response_socket(skt_jw_t *b, const char *id);
 /* ["channel", [ids...]]: begin, then skt_rc_response_id per socket, then end. */
-void skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel);
-void skt_rc_response_id(skt_rc_buf_t *b, const char *id);
-void skt_rc_response_channel_end(skt_rc_buf_t *b);
-void skt_rc_response_list_end(skt_rc_buf_t *b);
+void skt_rc_response_channel_begin(skt_jw_t *b, const char *channel);
+void skt_rc_response_id(skt_jw_t *b, const char *id);
+void skt_rc_response_channel_end(skt_jw_t *b);
+void skt_rc_response_list_end(skt_jw_t *b);
 /* ,"partial":true: the list before it was cut short (after list_end, before end). */
-void skt_rc_response_partial(skt_rc_buf_t *b);
-void skt_rc_response_end(skt_rc_buf_t *b);
+void skt_rc_response_partial(skt_jw_t *b);
+void skt_rc_response_end(skt_jw_t *b);
 
 /* The largest count a peer may report (a totalCount, a channel's sockets): far above what
  * any node holds, far below where a sum of such counts could overflow, even in a 32-bit

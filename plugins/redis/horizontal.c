@@ -305,7 +305,7 @@ static void
 req_send(skt_hz_req_t *req)
 {
     skt_hz_t *hz = req->hz;
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
 
     make_uuid(req->id);
     skt_rc_encode_request(&b, req->id, req->app_id, req->type, req->channel, req->ws_id,
@@ -314,7 +314,7 @@ req_send(skt_hz_req_t *req)
         (req->key && skt_map_put(hz->inflight, req->key, strlen(req->key), req) != 0)) {
         skt_map_del(hz->pending, req->id, strlen(req->id));
         skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory sending a request; answering locally");
-        skt_rc_buf_free(&b);
+        skt_jw_free(&b);
         req_resolve(req, SOKETI_PARTIAL);
         return;
     }
@@ -340,7 +340,7 @@ req_send(skt_hz_req_t *req)
         req->sent = 1;
         skt_hz_metric(hz, req->app_id, SOKETI_METRIC_REQUEST_SENT, 0);
     }
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
 }
 
 /* Whether app_id may send one more request now (adapter.maxRequestsPerSecondPerApp);
@@ -494,6 +494,7 @@ skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr, long request
     skt_hz_t *hz = calloc(1, sizeof(*hz));
     if (!hz)
         return NULL;
+    hz->scratch = (skt_jw_t)SKT_RC_WRITER;
     hz->host = host;
     if (host->size >= offsetof(soketi_host_t, metric) + sizeof(host->metric))
         hz->metric = host->metric;
@@ -535,7 +536,7 @@ skt_hz_free(skt_hz_t *hz)
     skt_map_free(hz->inflight);
     skt_hz_buckets_clear(&hz->peers);
     skt_hz_buckets_clear(&hz->apps);
-    skt_rc_buf_free(&hz->scratch);
+    skt_jw_free(&hz->scratch);
     free(hz->name);
     free(hz);
 }

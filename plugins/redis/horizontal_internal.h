@@ -85,7 +85,7 @@ struct skt_hz_s {
     skt_map_t *pending; /* requestId -> skt_hz_req_t */
     skt_hz_req_t *head, *tail;
     struct event *timer;
-    skt_rc_buf_t scratch; /* broadcast encoding, reused */
+    skt_jw_t scratch; /* broadcast encoding, reused */
     int closing;
     char recent[SKT_HZ_RECENT][40]; /* ring of requestIds, "" when free */
     unsigned recent_next;

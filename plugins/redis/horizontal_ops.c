@@ -161,7 +161,7 @@ hz_broadcast(void *self, const char *app_id, const char *channel, const char *ms
     hz->host->deliver_local(app_id, channel, msg, msg_len, except_socket_id);
     if (hz->closing)
         return;
-    skt_rc_buf_reset(&hz->scratch, SKT_HZ_SCRATCH_KEEP);
+    skt_jw_trim(&hz->scratch, SKT_HZ_SCRATCH_KEEP);
     skt_rc_encode_broadcast(&hz->scratch, hz->host->node_id, app_id, channel, msg, msg_len,
                             except_socket_id);
     if (hz->scratch.failed) {

@@ -37,7 +37,7 @@ hz_on_broadcast(skt_hz_t *hz, const char *data, size_t len)
 /* An answer being written: items past `cap` bytes are left out, and the answer then says
  * it is partial. */
 typedef struct hz_writer_s {
-    skt_rc_buf_t *b;
+    skt_jw_t *b;
     size_t cap;
     int cut; /* an item was left out */
 } hz_writer_t;
@@ -169,7 +169,7 @@ answer_list(skt_hz_t *hz, hz_writer_t *w, const skt_rc_request_t *r)
 /* Writes a scalar answer's field, this node's count or whether it has the socket (or
  * nothing: terminate). */
 static void
-answer_scalar(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
+answer_scalar(skt_hz_t *hz, skt_jw_t *b, const skt_rc_request_t *r)
 {
     if (r->type == SKT_RC_TERMINATE_USER_CONNECTIONS) {
         hz->host->local_terminate_user_connections(r->app_id, r->user_id);
@@ -217,7 +217,7 @@ answer_spend(skt_hz_t *hz, size_t len)
  * cut to answer_cap() bytes with "partial": true when its list does not fit. Returns 1
  * when it was cut. */
 static int
-answer_request(skt_hz_t *hz, skt_rc_buf_t *b, const skt_rc_request_t *r)
+answer_request(skt_hz_t *hz, skt_jw_t *b, const skt_rc_request_t *r)
 {
     const char *field = answer_list_field(r->type);
     skt_rc_response_begin(b, r->request_id);
@@ -294,7 +294,7 @@ hz_on_request(skt_hz_t *hz, const char *data, size_t len)
         return;
     }
     skt_hz_metric(hz, r.app_id, SOKETI_METRIC_REQUEST_RECEIVED, 0);
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
     int cut = answer_request(hz, &b, &r);
     if (b.failed) {
         skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory answering request %s (type %d)",
@@ -305,7 +305,7 @@ hz_on_request(skt_hz_t *hz, const char *data, size_t len)
         answer_spend(hz, b.len);
         hz->tr.publish(hz->tr.self, SKT_HZ_RESPONSE, b.p, b.len);
     }
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
     skt_rc_request_clear(&r);
 }
 

@@ -5,8 +5,8 @@
 # answering peers) are a convenience library of their own, and so is the self-healing
 # hiredis connection (conn.c), so that both transports link the same code:
 # adapter_redis.c (one server) and adapter_redis_cluster.c (a Redis Cluster) are only
-# what differs. The library compiles its own copy of the hash map, because a plugin
-# resolves nothing from the daemon.
+# what differs. The library compiles its own copies of the hash map and the JSON writer,
+# because a plugin resolves nothing from the daemon.
 
 noinst_LTLIBRARIES += plugins/redis/libskt_horizontal.la
 plugins_redis_libskt_horizontal_la_SOURCES = \
@@ -14,7 +14,7 @@ plugins_redis_libskt_horizontal_la_SOURCES = \
 	plugins/redis/horizontal.c plugins/redis/horizontal.h plugins/redis/horizontal_internal.h \
 	plugins/redis/horizontal_peers.c plugins/redis/horizontal_merge.c \
 	plugins/redis/horizontal_limits.c plugins/redis/horizontal_ops.c \
-	src/util/map.c src/util/map.h
+	src/util/map.c src/util/map.h src/util/jsonw.c src/util/jsonw.h
 plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_horizontal_la_CFLAGS = $(AM_CFLAGS)
 
@@ -30,7 +30,7 @@ plugins_redis_libskt_rconn_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 
 plugin_LTLIBRARIES += plugins/adapter_redis.la
 plugins_adapter_redis_la_SOURCES = plugins/redis/adapter_redis.c
-plugins_adapter_redis_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_adapter_redis_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_adapter_redis_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 plugins_adapter_redis_la_LIBADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
 	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
@@ -44,7 +44,7 @@ plugin_LTLIBRARIES += plugins/adapter_redis_cluster.la
 plugins_adapter_redis_cluster_la_SOURCES = plugins/redis/adapter_redis_cluster.c \
 	plugins/redis/cluster_topology.c plugins/redis/cluster_internal.h \
 	plugins/redis/cluster_slots.c plugins/redis/cluster_slots.h
-plugins_adapter_redis_cluster_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_adapter_redis_cluster_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_adapter_redis_cluster_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 plugins_adapter_redis_cluster_la_LIBADD = plugins/redis/libskt_rconn.la \
 	plugins/redis/libskt_horizontal.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) \
