@@ -3,12 +3,13 @@
 # tests/integration/valgrind-drive.mjs drives it with pusher-js clients and REST
 # calls, then stops it with SIGTERM with two clients still connected. Passes when
 # the daemon exits 0 and valgrind found no error and no definite or indirect leak.
-# Three times: with the local adapter; with the cluster adapter and a peer (a daemon
-# not under valgrind) that it finds and asks, unicast on loopback (no packet leaves the
-# host); then (when redis-server and adapter_redis.so are there) with the Redis adapter
-# and everything it shares in Redis: the redis rate limiter and cache, webhooks once per
+# Four times: with the local adapter; with the cluster adapter and a peer (a daemon not
+# under valgrind) that it finds and asks, unicast on loopback (no packet leaves the host);
+# then (when redis-server and adapter_redis.so are there) with the Redis adapter and
+# everything it shares in Redis: the redis rate limiter and cache, webhooks once per
 # cluster (to an endpoint that refuses, so retries are pending at shutdown) and
-# cluster-wide watchlists.
+# cluster-wide watchlists; then the same over the NATS adapter with JetStream (when
+# nats-server and adapter_nats.so are there).
 #
 # DESIGN: valgrind's --error-exitcode=42 turns any memory error or leak into exit
 # 42, and otherwise the exit code is the daemon's, so one `wait` says it all.
@@ -49,6 +50,7 @@ finish() {
     [ -n "$drive_pid" ] && kill "$drive_pid" 2>/dev/null
     [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
+    [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null
     [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
     if [ "${VALGRIND_KEEP_LOG:-0}" = 1 ]; then
         echo "valgrind.sh: work directory kept: $work"
@@ -63,14 +65,16 @@ trap 'exit 1' INT TERM
 ports=$(node -e '
 const net = require("net");
 const get = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-(async () => { const a = await get(); let b = await get(); while (b === a) b = await get(); let c = await get(); while (c === a || c === b) c = await get(); console.log(a, b, c); })();
+(async () => { const seen = []; while (seen.length < 4) { const p = await get(); if (!seen.includes(p)) seen.push(p); } console.log(...seen); })();
 ') || fail "cannot find free ports"
-# shellcheck disable=SC2086 # three words on purpose
+# shellcheck disable=SC2086 # four words on purpose
 set -- $ports
 port=$1
 metrics_port=$2
 redis_port=$3
+nats_port=$4
 redis_pid=
+nats_pid=
 peer_pid=
 
 dump() {
@@ -193,59 +197,94 @@ echo "valgrind.sh: PASS ($1 adapter)"
 return 0
 }
 
-run_once local || exit 1
+# The environment of the shared-state runs: the adapter's rate limiter and cache, webhooks
+# once per cluster to an endpoint that refuses (retries pending at shutdown).
+shared_env() {
+    export SOKETI_RATE_LIMITER_DRIVER=redis SOKETI_CACHE_DRIVER=redis \
+        SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC=1000 SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC=1000 \
+        SOKETI_DEFAULT_APP_WEBHOOKS='[{"url":"http://127.0.0.1:9/hook","event_types":["channel_occupied","channel_vacated","member_added","member_removed"]}]'
+}
 
-# The cluster adapter, with a peer daemon on other ports; both send to both UDP ports on
-# loopback only.
-if [ -z "$SOKETI_PLUGIN_DIR_TEST" ] || [ -e "$SOKETI_PLUGIN_DIR_TEST/adapter_cluster.so" ]; then
-    # shellcheck disable=SC2046 # four words on purpose
+# Waits until something answers on 127.0.0.1:$1 with a line matching $2; fails naming $3.
+await_server() {
+    i=0
+    until node -e '
+const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.write("PING\r\n"));
+s.on("data", (d) => process.exit(new RegExp(process.argv[2]).test(d) ? 0 : 1));
+s.on("error", () => process.exit(1));' "$1" "$2"; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { cat "$work/$3.out"; fail "$3 did not start"; }
+        sleep 0.1
+    done
+}
+
+# The cluster adapter and a peer on other ports (a daemon not under valgrind): both send to
+# both UDP ports, unicast on loopback only.
+run_cluster() {
+    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_cluster.so" ]; then
+        echo "valgrind.sh: no adapter_cluster.so in $SOKETI_PLUGIN_DIR_TEST: the cluster run is skipped"
+        return 0
+    fi
+    # shellcheck disable=SC2046 # two UDP ports, then two TCP ports
     set -- $(node -e '
 const dgram = require("dgram"), net = require("net");
 const udp = () => new Promise((res) => { const s = dgram.createSocket("udp4"); s.bind(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
 const tcp = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
 (async () => { const u = await udp(); let v = await udp(); while (v === u) v = await udp(); console.log(u, v, await tcp(), await tcp()); })();
 ') || fail "cannot find free ports for the cluster run"
-    export SOKETI_ADAPTER_DRIVER=cluster SOKETI_CLUSTER_UNICAST_ADDRESSES="127.0.0.1:$1,127.0.0.1:$2" \
-        SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT=1000
-    SOKETI_CLUSTER_PORT=$2 SOKETI_HOST=127.0.0.1 SOKETI_PORT=$3 SOKETI_METRICS_HOST=127.0.0.1 \
-        SOKETI_METRICS_SERVER_PORT=$4 $run_prefix "$bin" start ${plugin_arg:+"$plugin_arg"} \
-        >"$work/peer.out" 2>&1 &
+    unicast="127.0.0.1:$1,127.0.0.1:$2"
+    SOKETI_ADAPTER_DRIVER=cluster SOKETI_CLUSTER_UNICAST_ADDRESSES=$unicast SOKETI_CLUSTER_PORT=$2 \
+        SOKETI_HOST=127.0.0.1 SOKETI_PORT=$3 SOKETI_METRICS_HOST=127.0.0.1 SOKETI_METRICS_SERVER_PORT=$4 \
+        $run_prefix "$bin" start ${plugin_arg:+"$plugin_arg"} >"$work/peer.out" 2>&1 &
     peer_pid=$!
-    export SOKETI_CLUSTER_PORT="$1"
-    run_once cluster || { cat "$work/peer.out"; exit 1; }
-    grep -q 'joined: 1 other node' "$work/daemon.out" || { dump; fail "the peer was not found"; }
+    (export SOKETI_ADAPTER_DRIVER=cluster SOKETI_CLUSTER_UNICAST_ADDRESSES=$unicast \
+        SOKETI_CLUSTER_PORT=$1 SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT=1000 && run_once cluster) ||
+        { cat "$work/peer.out"; return 1; }
+    grep -q 'joined: 1 other node' "$work/daemon.out" || { dump; echo "valgrind.sh: FAIL: the peer was not found"; return 1; }
     kill "$peer_pid" 2>/dev/null
     wait "$peer_pid" 2>/dev/null
     peer_pid=
-    unset SOKETI_ADAPTER_DRIVER SOKETI_CLUSTER_UNICAST_ADDRESSES SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT \
-        SOKETI_CLUSTER_PORT
-fi
+}
 
 # The Redis adapter and the state it shares, when the machine has what it takes.
-redis_bin=${REDIS_SERVER:-redis-server}
-if ! command -v "$redis_bin" >/dev/null 2>&1; then
-    echo "valgrind.sh: no $redis_bin: the Redis run is skipped"
-    exit 0
-fi
-if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_redis.so" ]; then
-    echo "valgrind.sh: no adapter_redis.so in $SOKETI_PLUGIN_DIR_TEST: the Redis run is skipped"
-    exit 0
-fi
-"$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    >"$work/redis.out" 2>&1 &
-redis_pid=$!
-i=0
-until node -e '
-const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.write("PING\r\n"));
-s.on("data", (d) => process.exit(/PONG/.test(d) ? 0 : 1));
-s.on("error", () => process.exit(1));' "$redis_port"; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || { cat "$work/redis.out"; fail "redis-server did not start"; }
-    sleep 0.1
-done
-export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port \
-    SOKETI_RATE_LIMITER_DRIVER=redis SOKETI_CACHE_DRIVER=redis \
-    SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC=1000 SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC=1000 \
-    SOKETI_DEFAULT_APP_WEBHOOKS='[{"url":"http://127.0.0.1:9/hook","event_types":["channel_occupied","channel_vacated","member_added","member_removed"]}]'
-run_once redis || exit 1
+run_redis() {
+    redis_bin=${REDIS_SERVER:-redis-server}
+    if ! command -v "$redis_bin" >/dev/null 2>&1; then
+        echo "valgrind.sh: no $redis_bin: the Redis run is skipped"
+        return 0
+    fi
+    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_redis.so" ]; then
+        echo "valgrind.sh: no adapter_redis.so in $SOKETI_PLUGIN_DIR_TEST: the Redis run is skipped"
+        return 0
+    fi
+    "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        >"$work/redis.out" 2>&1 &
+    redis_pid=$!
+    await_server "$redis_port" PONG redis
+    (export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port && shared_env && run_once redis)
+}
+
+# The NATS adapter and the state it shares in JetStream. libnats stays loaded with its
+# threads until the process exits (plugins/nats/nats_conn.h): what they hold is reachable.
+run_nats() {
+    nats_bin=${NATS_SERVER:-nats-server}
+    if ! command -v "$nats_bin" >/dev/null 2>&1; then
+        echo "valgrind.sh: no $nats_bin: the NATS run is skipped"
+        return 0
+    fi
+    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_nats.so" ]; then
+        echo "valgrind.sh: no adapter_nats.so in $SOKETI_PLUGIN_DIR_TEST: the NATS run is skipped"
+        return 0
+    fi
+    "$nats_bin" -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats.out" 2>&1 &
+    nats_pid=$!
+    await_server "$nats_port" INFO nats
+    (export SOKETI_ADAPTER_DRIVER=nats SOKETI_ADAPTER_NATS_SERVERS="[\"127.0.0.1:$nats_port\"]" &&
+        shared_env && run_once nats)
+}
+
+run_once local || exit 1
+run_cluster || exit 1
+run_redis || exit 1
+run_nats || exit 1
 exit 0

@@ -59,6 +59,18 @@ typedef struct skt_config_s {
             char *token; /* may be NULL */
             long timeout;
             long nodes_number; /* SKT_CONFIG_INT_NULL: ask the other nodes */
+            /* ours */
+            long node_ttl;               /* seconds a dead node's shared state outlives it */
+            long kv_replicas;            /* of the JetStream key-value buckets */
+            long max_pending_messages;   /* read from NATS, not yet processed */
+            long max_pending_size_in_kb; /* the same in KB */
+            char *credentials;           /* a .creds file; may be NULL */
+            char *nkey;                  /* may be NULL */
+            char *nkey_seed_path;        /* may be NULL */
+            int tls;
+            char *tls_ca_path;   /* may be NULL */
+            char *tls_cert_path; /* may be NULL */
+            char *tls_key_path;  /* may be NULL */
         } nats;
     } adapter;
     struct {
