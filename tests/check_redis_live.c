@@ -231,18 +231,38 @@ fake_config_get(const char *name)
     return NULL;
 }
 
-/* Warnings and errors go to stderr (CHECK_REDIS_DEBUG=1: everything). */
+/* Every line logged since live_log_reset, cut when full. */
+static char logged[1 << 18];
+static size_t logged_len;
+
+const char *
+live_logged(void)
+{
+    return logged;
+}
+
+void
+live_log_reset(void)
+{
+    logged_len = 0;
+    logged[0] = '\0';
+}
+
+/* Every line is kept (live_logged); warnings and errors also go to stderr
+ * (CHECK_REDIS_DEBUG=1: everything). */
 __attribute__((format(printf, 2, 3))) static void
 fake_log(int level, const char *fmt, ...)
 {
-    if (level > SOKETI_LOG_WARN && !getenv("CHECK_REDIS_DEBUG"))
-        return;
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "[%d] ", level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (level <= SOKETI_LOG_WARN || getenv("CHECK_REDIS_DEBUG"))
+        fprintf(stderr, "[%d] %s\n", level, line);
+    logged_len += (size_t)snprintf(logged + logged_len, sizeof(logged) - logged_len, "%s\n", line);
+    if (logged_len >= sizeof(logged))
+        logged_len = sizeof(logged) - 1;
 }
 
 static void
@@ -267,8 +287,8 @@ metric_1(const char *app_id, int what, double value)
     fake_metric(&live_nodes[1].metrics, app_id, what, value);
 }
 
-void
-live_node_start(int i, const char *plugin_file)
+int
+live_node_load(int i, const char *plugin_file)
 {
     live_node_t *n = &live_nodes[i];
     memset(n, 0, sizeof(*n));
@@ -295,14 +315,27 @@ live_node_start(int i, const char *plugin_file)
     n->cleanup = (soketi_adapter_cleanup_fn)dlsym(dl, "soketi_adapter_cleanup");
     ck_assert_ptr_nonnull(n->cleanup);
     n->adapter.size = sizeof(n->adapter);
-    ck_assert_int_eq(init(&n->host, &n->adapter), 0);
+    int rv = init(&n->host, &n->adapter);
+    if (rv != 0) {
+        event_base_free(n->base);
+        n->base = NULL;
+        return rv;
+    }
+    /* the plugin stays loaded: the other node may use it, and the process ends soon */
+    n->up = 1;
+    return 0;
+}
+
+void
+live_node_start(int i, const char *plugin_file)
+{
+    live_node_t *n = &live_nodes[i];
+    ck_assert_int_eq(live_node_load(i, plugin_file), 0);
     ck_assert_ptr_nonnull(n->adapter.ops.cluster_transition);
     ck_assert_ptr_nonnull(n->adapter.ops.cluster_admit);
     ck_assert_ptr_nonnull(n->adapter.ops.rate_consume);
     ck_assert_ptr_nonnull(n->adapter.ops.cache_get);
     ck_assert_ptr_nonnull(n->adapter.ops.cache_set);
-    /* the plugin stays loaded: the other node may use it, and the process ends soon */
-    n->up = 1;
 }
 
 void

@@ -1,7 +1,8 @@
 /* check_redis_live.h - what the Redis plugin tests need to run the real plugins: redis-server
  * processes on free loopback ports, a blocking hiredis client to look at them, and fake
  * daemons ("nodes") that dlopen a plugin with a fake host table, each on its own event
- * loop, so that a test can run one node's loop and not the other's (a frozen node).
+ * loop, so that a test can run one node's loop and not the other's (a frozen node). The
+ * cluster adapter's test (check_cluster.c) uses the fake daemons alone.
  *
  * Every redis-server is started with PR_SET_PDEATHSIG, so it dies with the test process
  * that started it, even when Check kills a test that timed out.
@@ -80,8 +81,15 @@ void live_config_set(const char *name, const char *value);
 void live_config_reset(void);
 
 /* Loads plugin_file (e.g. "adapter_redis.so", from the build's plugin directory) into node
- * i with node id "node-<i>" and inits it; fails the test when init refuses. */
+ * i with node id "node-<i>" and inits it. Returns what init returned (the node is up only
+ * when 0). */
+int live_node_load(int i, const char *plugin_file);
+/* The same, failing the test when init refuses or the plugin lacks the shared-state ops. */
 void live_node_start(int i, const char *plugin_file);
+
+/* Every line the nodes logged since live_log_reset (cut at 256 KB). */
+const char *live_logged(void);
+void live_log_reset(void);
 /* Cleans up node i's plugin and frees its loop. Fine on a node that is not up. */
 void live_node_stop(int i);
 

@@ -29,11 +29,12 @@ tests_check_cluster_proto_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_EXT
 
 # The plugin loaded into two fake daemons talking on loopback (in a network namespace of
 # the test's own when it runs as root).
+# (The fake daemons are the Redis tests' own, check_redis_live.c.)
 check_PROGRAMS += tests/check_cluster
 TESTS += tests/check_cluster
-tests_check_cluster_SOURCES = tests/check_cluster.c tests/check_redis_fakehost.c \
-	tests/check_redis_fakehost.h
+tests_check_cluster_SOURCES = tests/check_cluster.c tests/check_redis_live.c \
+	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h
 tests_check_cluster_CPPFLAGS = $(AM_CPPFLAGS) \
-	-DCHECK_CLUSTER_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
-tests_check_cluster_CFLAGS = $(CHECK_CFLAGS_ALL)
-tests_check_cluster_LDADD = $(CHECK_EXT)
+	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
+tests_check_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
+tests_check_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)

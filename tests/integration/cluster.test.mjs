@@ -15,12 +15,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
-    REFERENCE, SANITIZED, cleanup, expectExactlyOnce, expectNoEvent, listener, pusherClient, pusherRest,
-    restRequest, rssKiB, sleep, subscribe, until, waitFor,
+    REFERENCE, SANITIZED, checkCountsAcrossNodes, checkPresenceAcrossNodes, checkTerminateAcrossNodes, cleanup,
+    expectExactlyOnce, expectNoEvent, listener, pusherRest, restRequest, rssKiB, sleep, until,
 } from './harness.mjs';
 import {
     CHECK_MS, NODE_TIMEOUT_MS, TIMEOUT_MS, cleanupLans, clusterEnv as nodeEnv, createLan, metric, netnsSkip,
-    peersOf, signin, startNode, timed, waitPeers,
+    peersOf, startNode, timed, waitPeers,
 } from './netns.mjs';
 
 after(cleanup);
@@ -38,6 +38,7 @@ describe('soketi-c nodes on one LAN, soketi\'s defaults (broadcast to 255.255.25
 
     test('two nodes find each other and act as one server', async () => {
         if (!REFERENCE) assert.match(a.output(), /UDP 0\.0\.0\.0:11002, broadcast to 255\.255\.255\.255:11002, hostName 0\.0\.0\.0, channel cluster-adapter/);
+        await checkCountsAcrossNodes(a, b, TIMEOUT_MS);
         const x = await listener(a, 'room', 'ev');
         const y = await listener(b, 'room', 'ev');
         await pusherRest(a).trigger('room', 'ev', { n: 1 });
@@ -46,29 +47,8 @@ describe('soketi-c nodes on one LAN, soketi\'s defaults (broadcast to 255.255.25
         await pusherRest(b).trigger('room', 'ev', { n: 2 }, { socket_id: x.socketId });
         await until(() => y.got.length === 2, 3000, 'the second event on b');
         await expectNoEvent(x.ch, 'ev', 300);
-        for (const srv of [a, b]) {
-            const { json, ms } = await timed(srv, '/channels/room');
-            assert.equal(json.subscription_count, 2, `on :${srv.port}`);
-            assert.ok(ms < TIMEOUT_MS, `every node answered (${ms} ms)`);
-        }
-        // presence members of both nodes, both ways
-        const alice = pusherClient(a, { presenceData: { user_id: 'alice', user_info: { n: 'A' } } });
-        const ac = await subscribe(alice, 'presence-room');
-        const added = waitFor(ac, 'pusher:member_added');
-        const bob = pusherClient(b, { presenceData: { user_id: 'bob', user_info: { n: 'B' } } });
-        const bc = await subscribe(bob, 'presence-room');
-        assert.equal(bc.members.count, 2);
-        assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { n: 'A' } });
-        assert.deepEqual(await added, { id: 'bob', info: { n: 'B' } });
-        for (const srv of [a, b]) {
-            const res = await restRequest(srv, { path: '/channels/presence-room/users' });
-            assert.deepEqual(res.json.users.map((u) => u.id).sort(), ['alice', 'bob']);
-        }
-        // terminate_connections reaches the other node
-        const onB = await signin(b, 'victim');
-        const res = await restRequest(a, { method: 'POST', path: '/users/victim/terminate_connections', body: {} });
-        assert.equal(res.status, 200);
-        assert.equal((await onB.nextClose()).code, 4009);
+        await checkPresenceAcrossNodes(a, b);
+        await checkTerminateAcrossNodes(a, b);
     });
 
     test('a node joining late is found by its first hello and takes part', async () => {

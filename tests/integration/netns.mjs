@@ -21,9 +21,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 
-import {
-    REFERENCE, httpRequest, pusherRest, rawPusher, restRequest, sleep, startServer, until,
-} from './harness.mjs';
+import { REFERENCE, httpRequest, restRequest, sleep, startServer, until } from './harness.mjs';
 
 const run = promisify(execFile);
 const lans = new Set();
@@ -217,14 +215,6 @@ export async function timed(srv, path) {
     const res = await restRequest(srv, { path });
     assert.equal(res.status, 200, res.text);
     return { json: res.json, ms: Date.now() - t0 };
-}
-
-/** A raw Pusher connection on srv signed in as user id. */
-export async function signin(srv, id) {
-    const ws = await rawPusher(srv);
-    ws.send({ event: 'pusher:signin', data: pusherRest(srv).authenticateUser(ws.socketId, { id }) });
-    assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
-    return ws;
 }
 
 /** A sample of srv's /metrics (0 when absent). */
