@@ -343,6 +343,12 @@ START_TEST(test_errors)
                 "apps[0]: 'max_presence_member_size_in_kb': expected a number, got 'big'");
     one_app_err("\"webhooks\":{}",
                 "apps[0]: 'webhooks': expected a JSON array of webhooks, got '{}'");
+    /* A JSON text that is not an array (found by tests/fuzz/fuzz_apps: the parsed text was
+     * freed before the message was made from it, a use after free). */
+    one_app_err("\"webhooks\":\"2\"",
+                "apps[0]: 'webhooks': expected a JSON array of webhooks, got '2'");
+    one_app_err("\"webhooks\":\"{\\\"url\\\":\\\"u\\\"}\"",
+                "apps[0]: 'webhooks': expected a JSON array of webhooks, got '{\"url\":\"u\"}'");
 }
 END_TEST
 

@@ -427,12 +427,12 @@ convert(const field_t *f, const char *name, const json_t *v, const char *raw, ch
                 v = parsed;
         }
         if (!json_is_array(v)) {
-            json_decref(parsed);
             char got[80];
             char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             const char *g = raw ? raw : json_is_string(v) ? json_string_value(v) : dump;
             snprintf(got, sizeof(got), "%.60s%s", g ? g : "?", g && strlen(g) > 60 ? "..." : "");
             free(dump);
+            json_decref(parsed); /* v may be it: freed only once the message is made */
             snprintf(why, sizeof(why), "expected a JSON array of webhooks, got '%s'", got);
             goto bad;
         }
