@@ -10,7 +10,8 @@ FUZZ_ALL = ws_frame http_request http_chunked http_query config_ini config_json 
 FUZZ_SECONDS = 20
 FUZZ_TARGETS = $(FUZZ_ALL)
 
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run.sh tests/fuzz/fuzz.h tests/fuzz/corpus \
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run.sh tests/fuzz/make_seeds.py tests/fuzz/fuzz.h \
+	tests/fuzz/corpus \
 	$(wildcard $(srcdir)/tests/fuzz/*.dict)
 
 if ENABLE_FUZZING
