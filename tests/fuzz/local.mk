@@ -80,8 +80,11 @@ fuzz-%: tests/fuzz/fuzz_%
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' $(SHELL) $(srcdir)/tests/fuzz/run.sh \
 		'$(abs_top_srcdir)/tests/fuzz' '$(abs_top_builddir)/tests/fuzz' $*
 else
-fuzz fuzz-%:
-	@echo "make fuzz: configure with CC=clang --enable-fuzzing first" >&2; exit 1
+fuzz_disabled = echo "make fuzz: configure with CC=clang --enable-fuzzing first" >&2; exit 1
+fuzz:
+	@$(fuzz_disabled)
+fuzz-%:
+	@$(fuzz_disabled)
 endif
 
 clean-local: clean-fuzz
