@@ -11,9 +11,10 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libnats-dev check clang clang-format valgrind curl ca-certificates
       redis-server nats-server)
 if [ "${1:-}" = "--test" ]; then
-    # chromium: browser tests; python3: the systemd notify test; the rest: the Debian
-    # packages test (tests/package.sh: make deb, lintian).
-    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian)
+    # chromium: browser tests; python3: the systemd notify test; dpkg-dev to lintian: the
+    # Debian packages test (tests/package.sh: make deb, lintian); libclang-rt-dev: libFuzzer
+    # for the fuzz smoke (tests/fuzz).
+    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian libclang-rt-dev)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
