@@ -11,10 +11,11 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libnats-dev check clang clang-format valgrind curl ca-certificates
       redis-server nats-server)
 if [ "${1:-}" = "--test" ]; then
-    # chromium: browser tests; python3: the systemd notify test; iproute2: the network
-    # namespaces of the cluster adapter tests; the rest: the Debian packages test
-    # (tests/package.sh: make deb, lintian).
-    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian iproute2)
+    # chromium: browser tests; python3: the systemd notify test; dpkg-dev to lintian: the
+    # Debian packages test (tests/package.sh: make deb, lintian); libclang-rt-dev: libFuzzer
+    # for the fuzz smoke (tests/fuzz); iproute2: the network namespaces of the cluster
+    # adapter tests.
+    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian libclang-rt-dev iproute2)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
