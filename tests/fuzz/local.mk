@@ -6,7 +6,7 @@
 # `make fuzz-<target>` or `make fuzz FUZZ_TARGETS="a b"` runs some. See tests/fuzz/README.md.
 
 FUZZ_ALL = ws_frame http_request http_chunked http_query config_ini config_json config_env \
-	apps sig redis_codec redis_reply pusher_ws pusher_rest
+	apps sig redis_codec redis_reply cluster_packet pusher_ws pusher_rest
 FUZZ_SECONDS = 20
 FUZZ_TARGETS = $(FUZZ_ALL)
 
@@ -19,7 +19,7 @@ noinst_PROGRAMS += tests/fuzz/fuzz_ws_frame tests/fuzz/fuzz_http_request \
 	tests/fuzz/fuzz_http_chunked tests/fuzz/fuzz_http_query tests/fuzz/fuzz_config_ini \
 	tests/fuzz/fuzz_config_json tests/fuzz/fuzz_config_env tests/fuzz/fuzz_apps \
 	tests/fuzz/fuzz_sig tests/fuzz/fuzz_redis_codec tests/fuzz/fuzz_redis_reply \
-	tests/fuzz/fuzz_pusher_ws tests/fuzz/fuzz_pusher_rest
+	tests/fuzz/fuzz_cluster_packet tests/fuzz/fuzz_pusher_ws tests/fuzz/fuzz_pusher_rest
 endif
 
 fuzz_ldflags = $(FUZZ_LDFLAGS) $(SAN_LDFLAGS)
@@ -70,6 +70,13 @@ tests_fuzz_fuzz_redis_reply_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 tests_fuzz_fuzz_redis_reply_LDFLAGS = $(fuzz_ldflags)
 tests_fuzz_fuzz_redis_reply_LDADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
 	$(HIREDIS_LIBS) $(EXT_LIBS)
+
+tests_fuzz_fuzz_cluster_packet_SOURCES = tests/fuzz/fuzz_cluster_packet.c \
+	plugins/cluster/discover_proto.c
+tests_fuzz_fuzz_cluster_packet_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/cluster \
+	-I$(top_srcdir)/plugins/redis
+tests_fuzz_fuzz_cluster_packet_LDFLAGS = $(fuzz_ldflags)
+tests_fuzz_fuzz_cluster_packet_LDADD = plugins/redis/libskt_horizontal.la $(EXT_LIBS) -lm
 
 # The Pusher message handler and the REST routes: the real server, handlers and
 # adapter_local.so over the fake net of the protocol's unit tests (tests/fake_net.c).

@@ -318,4 +318,21 @@ seeds('redis_reply', [
 dictionary('redis_reply', ['\r\n', '*', '$', ':', '+', '-', '-1', 'MOVED ', 'ASK ', 'NOSCRIPT', 'ERR',
                            '16383', '65535', '65536', 'redis://', '@', '[', ']', '"host"', '"port"', '127.0.0.1'],
            'RESP types, Redis errors and seed addresses')
+# ---- the cluster adapter's UDP packets (node-discover), as soketi 1.6.1 sent them ---------
+head = '{"event":"%s","pid":"057fe032-2a30-486b-8141-9f9a4a78bf34","iid":"61327b98-07f2-47f2-9b7d-f9bc19f59423","hostName":"0.0.0.0","data":'
+seeds('cluster_packet', [
+    head % 'hello' + '{"isMaster":true,"isMasterEligible":true,"weight":-0.1796433975579,"address":"127.0.0.1"}}',
+    head % 'hello' + '{"isMaster":false,"isMasterEligible":true,"weight":-0.5,"address":"127.0.0.1","advertisement":{"channel":"p#cluster-adapter"}}}',
+    head % 'cluster-adapter' + json.dumps(json.dumps({'uuid': 'n', 'appId': 'app-id', 'channel': 'ch', 'data': json.dumps({'event': 'ev', 'channel': 'ch', 'data': '{"a":1}'}), 'exceptingId': None})) + '}',
+    head % 'cluster-adapter#comms#req' + json.dumps(json.dumps({'requestId': 'r1', 'appId': 'app-id', 'type': 3, 'opts': {'channel': 'presence-x'}})) + '}',
+    head % 'cluster-adapter#comms#res' + json.dumps(json.dumps({'requestId': 'r1', 'members': [['1', {'n': 1}]]})) + '}',
+    head % 'cluster-adapter#comms#req' + '{"requestId":"r2","appId":"app-id","type":4}}',
+    head % 'rate_limiter:consume' + '{"app":{},"eventKey":"k","points":1,"maxPoints":10}}',
+    '{"event":"hello","iid":"x","hostName":"h\u0000\n:99","data":{"weight":"w","advertisement":"a"}}',
+])
+dictionary('cluster_packet', ['"event"', '"pid"', '"iid"', '"hostName"', '"data"', '"hello"', '"isMaster"',
+                              '"isMasterEligible"', '"weight"', '"address"', '"advertisement"', '"channel"',
+                              '"cluster-adapter"', '#comms#req', '#comms#res', '{', '}', '[', ']', ':', ',',
+                              'null', 'true', 'false', '\\u0000', '1e308', '-0.5'],
+           'node-discover packet keys and the cluster adapter\'s channels')
 print('seeds and dictionaries written under', here)
