@@ -6,8 +6,8 @@
 noinst_PROGRAMS = bench/soketi-bench bench/floor
 bench_soketi_bench_SOURCES = bench/soketi-bench.c bench/bench.h bench/clients.c \
 	bench/publish.c bench/wire.c bench/hist.c
-bench_soketi_bench_LDADD = libskt_pusher.la libskt_net.la libskt_util.la $(LIBEVENT_LIBS) \
+bench_soketi_bench_LDADD = libskt_pusher.la libskt_netio.la libskt_net.la libskt_util.la $(LIBEVENT_LIBS) \
 	$(CRYPTO_LIBS) $(JANSSON_LIBS) $(LIBS) -lm
 bench_floor_SOURCES = bench/floor.c
-bench_floor_LDADD = libskt_net.la libskt_util.la $(LIBEVENT_LIBS) $(CRYPTO_LIBS) $(LIBS)
+bench_floor_LDADD = libskt_netio.la libskt_net.la libskt_util.la $(LIBEVENT_LIBS) $(CRYPTO_LIBS) $(LIBS)
 EXTRA_DIST += bench/README.md bench/compare.sh

@@ -27,8 +27,10 @@
 
 #include "config/config.h"
 #include "plugin/loader.h"
-#include "pusher/server.h"
+#include "pusher/http_api.h"
+#include "pusher/server_life.h"
 #include "pusher/sig.h"
+#include "pusher/ws_handler.h"
 #include "util/log.h"
 #include "util/sd_notify.h"
 
@@ -266,7 +268,15 @@ cmd_start(const cli_t *cli)
     }
     char err[512];
     const char *dir = cli->plugin_dir ? cli->plugin_dir : cfg->plugin_dir;
-    server = skt_server_new(base, cfg, dir, err, sizeof(err));
+    /* The protocol's handlers for both ports: the WebSocket side and the HTTP API on the main
+     * port, the health and metrics routes on the metrics port. */
+    skt_server_handlers_t handlers = {
+        .main = {.on_request = skt_http_on_request,
+                 .on_ws_message = skt_ws_on_message,
+                 .on_ws_close = skt_ws_on_close},
+        .metrics = {.on_request = skt_http_on_metrics_request},
+    };
+    server = skt_server_new(base, cfg, dir, &handlers, err, sizeof(err));
     if (!server || skt_server_listen(server, err, sizeof(err)) != 0) {
         skt_log(SKT_LOG_ERROR, "%s", err);
         skt_server_free(server);

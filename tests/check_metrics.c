@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "features/metrics.h"
 
@@ -164,6 +165,88 @@ START_TEST(test_disabled)
 }
 END_TEST
 
+START_TEST(test_process_figures_read_once_a_second)
+{
+    /* a scrape must not cost O(fds): /proc is read at most once a second */
+    skt_metrics_t *m = skt_metrics_new(1, "soketi_", 6001);
+    const char *head = "soketi_process_open_fds{port=\"6001\"}";
+    char *text = skt_metrics_text(m, NULL);
+    double fds = sample(text, head);
+    free(text);
+    ck_assert(fds >= 3);
+    int extra[20];
+    for (int i = 0; i < 20; i++)
+        extra[i] = dup(0);
+    text = skt_metrics_text(m, NULL);
+    ck_assert(sample(text, head) == fds); /* as read a moment ago */
+    free(text);
+    usleep(1100 * 1000);
+    text = skt_metrics_text(m, NULL);
+    ck_assert_msg(sample(text, head) >= fds + 20, "%f", sample(text, head));
+    free(text);
+    for (int i = 0; i < 20; i++)
+        close(extra[i]);
+    skt_metrics_free(m);
+}
+END_TEST
+
+static int source_calls;
+
+static size_t
+host_figures(void *arg, skt_metrics_figure_t *out, size_t max)
+{
+    ck_assert_str_eq(arg, "host");
+    ck_assert_uint_eq(max, SKT_METRICS_MAX_FIGURES);
+    source_calls++;
+    out[0] = (skt_metrics_figure_t){"net_input_buffered_bytes", "gauge",
+                                    "Bytes read and not yet parsed.", 4096};
+    out[1] = (skt_metrics_figure_t){"net_accepts_refused_total", "counter",
+                                    "Connections refused at the open-files limit.", 3};
+    out[2] = (skt_metrics_figure_t){"bad name", "gauge", "left out", 1};
+    out[3] = (skt_metrics_figure_t){"net_weird", "summary", "left out", 1};
+    return 4;
+}
+
+START_TEST(test_process_source)
+{
+    skt_metrics_t *m = skt_metrics_new(1, "p_", 6001);
+    skt_metrics_set_process_source(m, host_figures, "host");
+    char *text = skt_metrics_text(m, NULL);
+    ck_assert_int_eq(source_calls, 1);
+    ck_assert_ptr_nonnull(strstr(text, "# HELP p_net_input_buffered_bytes Bytes read and not yet "
+                                       "parsed.\n# TYPE p_net_input_buffered_bytes gauge\n"
+                                       "p_net_input_buffered_bytes{port=\"6001\"} 4096\n"));
+    ck_assert(sample(text, "p_net_accepts_refused_total{port=\"6001\"}") == 3);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE p_net_accepts_refused_total counter\n"));
+    ck_assert_ptr_null(strstr(text, "bad name"));
+    ck_assert_ptr_null(strstr(text, "net_weird"));
+    /* after the process_* families */
+    ck_assert(strstr(text, "p_process_max_fds") < strstr(text, "p_net_input_buffered"));
+    free(text);
+    json_t *all = skt_metrics_json(m, NULL);
+    size_t i;
+    json_t *f;
+    int found = 0;
+    json_array_foreach(all, i, f)
+    {
+        if (strcmp(json_string_value(json_object_get(f, "name")), "p_net_input_buffered_bytes"))
+            continue;
+        found = 1;
+        json_t *v = json_array_get(json_object_get(f, "values"), 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(v, "value")), 4096);
+        ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "labels"), "port")),
+                         6001);
+    }
+    ck_assert_int_eq(found, 1);
+    json_decref(all);
+    skt_metrics_set_process_source(m, NULL, NULL);
+    text = skt_metrics_text(m, NULL);
+    ck_assert_ptr_null(strstr(text, "net_input_buffered_bytes"));
+    free(text);
+    skt_metrics_free(m);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -174,6 +257,8 @@ metrics_suite(void)
     tcase_add_test(tc, test_json_form);
     tcase_add_test(tc, test_number_formatting);
     tcase_add_test(tc, test_disabled);
+    tcase_add_test(tc, test_process_figures_read_once_a_second);
+    tcase_add_test(tc, test_process_source);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -74,6 +74,7 @@ START_TEST(test_swap_remove_indices)
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "%d.0", i);
         s[i] = sock(id);
+        ck_assert_int_eq(skt_ns_add_socket(ns, s[i]), 0);
         skt_ns_join(ns, s[i], "c", 1, &n);
         skt_ns_join(ns, s[i], "d", 1, &n);
     }
@@ -89,10 +90,69 @@ START_TEST(test_swap_remove_indices)
     for (int i = 0; i < N; i++) {
         while (s[i]->nsubs)
             skt_ns_leave(ns, s[i], (uint16_t)(s[i]->nsubs - 1), &n, &gone);
+        skt_ns_remove_socket(ns, s[i]);
         free(s[i]);
     }
     ck_assert_uint_eq(skt_map_count(ns->channels), 0);
     skt_ns_free(ns);
+}
+END_TEST
+
+/* A socket in thousands of channels: its subscriptions are found through the index, and
+ * stay right through joins and leaves in any order, its own and other sockets'. */
+START_TEST(test_many_channels_per_socket)
+{
+    enum { N = 3000 };
+    skt_ns_t *ns = skt_ns_new(&app);
+    skt_socket_t *a = sock("1.1"), *b = sock("2.2");
+    ck_assert_int_eq(skt_ns_add_socket(ns, a), 0);
+    ck_assert_int_eq(skt_ns_add_socket(ns, b), 0);
+    uint32_t n;
+    char *gone, name[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "ch-%d", i);
+        ck_assert_ptr_nonnull(skt_ns_join(ns, a, name, strlen(name), &n));
+        if (i % 3 == 0)
+            ck_assert_ptr_nonnull(skt_ns_join(ns, b, name, strlen(name), &n));
+    }
+    /* joining again finds the existing subscription */
+    ck_assert_ptr_nonnull(skt_ns_join(ns, a, "ch-7", 4, &n));
+    ck_assert_uint_eq(a->nsubs, N);
+    unsigned seed = 3;
+    int left[N] = {0};
+    for (int k = 0; k < N / 2; k++) {
+        int i = rand_r(&seed) % N;
+        snprintf(name, sizeof(name), "ch-%d", i);
+        skt_sub_t *sub = skt_ns_find_sub(a, name, strlen(name));
+        if (left[i]) {
+            ck_assert_ptr_null(sub);
+            continue;
+        }
+        ck_assert_ptr_nonnull(sub);
+        skt_ns_leave(ns, a, (uint16_t)(sub - a->subs), &n, &gone);
+        left[i] = 1;
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "ch-%d", i);
+        skt_sub_t *sa = skt_ns_find_sub(a, name, strlen(name));
+        ck_assert(left[i] ? sa == NULL : sa != NULL);
+        if (sa)
+            ck_assert_ptr_eq(sa->ch->socks[sa->idx], a);
+        skt_sub_t *sb = skt_ns_find_sub(b, name, strlen(name));
+        ck_assert(i % 3 == 0 ? sb != NULL : sb == NULL);
+        if (sb)
+            ck_assert_ptr_eq(sb->ch->socks[sb->idx], b);
+    }
+    while (a->nsubs)
+        skt_ns_leave(ns, a, 0, &n, &gone);
+    while (b->nsubs)
+        skt_ns_leave(ns, b, (uint16_t)(b->nsubs - 1), &n, &gone);
+    ck_assert_uint_eq(skt_map_count(ns->channels), 0);
+    skt_ns_remove_socket(ns, a);
+    skt_ns_remove_socket(ns, b);
+    skt_ns_free(ns);
+    free(a);
+    free(b);
 }
 END_TEST
 
@@ -170,6 +230,7 @@ namespace_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_join_leave_counts);
     tcase_add_test(tc, test_swap_remove_indices);
+    tcase_add_test(tc, test_many_channels_per_socket);
     tcase_add_test(tc, test_presence_members_per_user);
     tcase_add_test(tc, test_users);
     suite_add_tcase(s, tc);

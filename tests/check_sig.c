@@ -318,6 +318,23 @@ START_TEST(test_http_wrong_key)
 }
 END_TEST
 
+/* Pusher defines auth_version 1.0 only: anything else is refused before the signature. */
+START_TEST(test_http_version)
+{
+    skt_sig_param_t params[] = {
+        P("auth_key", KEY),      P("auth_timestamp", "1353088179"), P("auth_version", "2.0"),
+        P("body_md5", REST_MD5), P("auth_signature", REST_SIG),
+    };
+    const char *bad[] = {"2.0", "1.00", "1", "", "1.0 "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        params[2] = (skt_sig_param_t){"auth_version", 12, bad[i], strlen(bad[i])};
+        ck_assert_int_eq(skt_sig_http_verify(KEY, SECRET, "POST", "/apps/3/events", 14, params, 5,
+                                             REST_BODY, strlen(REST_BODY), REST_TS),
+                         SKT_SIG_EVERSION);
+    }
+}
+END_TEST
+
 START_TEST(test_http_missing)
 {
     const skt_sig_param_t all[] = {
@@ -725,6 +742,7 @@ sig_suite(void)
     tcase_add_test(http, test_http_wrong_signature);
     tcase_add_test(http, test_http_wrong_key);
     tcase_add_test(http, test_http_missing);
+    tcase_add_test(http, test_http_version);
     tcase_add_test(http, test_http_timestamp_window);
     tcase_add_test(http, test_http_timestamp_configured_window);
     tcase_add_test(http, test_http_timestamp_not_integer);

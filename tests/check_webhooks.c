@@ -1,7 +1,9 @@
-/* check_webhooks.c - unit tests for webhooks: selection, signing, batching, retries, bounds.
+/* check_webhooks.c - unit tests for webhooks: selection, signing, batching, retries, bounds,
+ * and what a hostile endpoint's answers can (not) do.
  *
  * A libevent evhttp server on 127.0.0.1 plays the receiving end; the sender runs on the
- * same event loop, exactly as in the daemon.
+ * same event loop, exactly as in the daemon. What the sender writes to stdout and stderr
+ * (its log) is captured into files where a test needs to look at it.
  */
 #include "check_main.h"
 #include <check.h>
@@ -13,7 +15,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include "features/curl_loop.h"
 #include "features/webhooks.h"
 #include "pusher/sig.h"
 
@@ -23,7 +27,7 @@
 
 typedef struct received_s {
     char *body;
-    char key[64], sig[80], ctype[64], custom[64], ua[160];
+    char key[64], sig[80], ctype[64], custom[64], ua[160], path[64];
 } received_t;
 
 static struct event_base *base;
@@ -34,6 +38,9 @@ static int nreqs;
 static int statuses[16]; /* answer for request i; 0: never answer (hang) */
 static int nstatuses;
 static int default_status = 200;
+static const char *answer_body;  /* the body of every answer; NULL: none */
+static const char *answer_where; /* a Location header for every answer; NULL: none */
+static size_t answer_stream;     /* > 0: answer with this many bytes, chunked */
 
 static void
 copy_header(struct evkeyvalq *h, const char *name, char *out, size_t len)
@@ -57,11 +64,32 @@ on_request(struct evhttp_request *req, void *arg)
     copy_header(h, "Content-Type", r->ctype, sizeof(r->ctype));
     copy_header(h, "X-Custom", r->custom, sizeof(r->custom));
     copy_header(h, "User-Agent", r->ua, sizeof(r->ua));
+    snprintf(r->path, sizeof(r->path), "%s", evhttp_request_get_uri(req));
     int status = nreqs < nstatuses ? statuses[nreqs] : default_status;
     nreqs++;
-    if (status)
-        evhttp_send_reply(req, status, "X", NULL);
-    /* else: hang; evhttp_free() drops it at the end */
+    if (!status)
+        return; /* hang; evhttp_free() drops it at the end */
+    if (answer_where)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", answer_where);
+    if (answer_stream) {
+        static char chunk[16384];
+        memset(chunk, 'Z', sizeof(chunk));
+        evhttp_send_reply_start(req, status, "X");
+        for (size_t sent = 0; sent < answer_stream; sent += sizeof(chunk)) {
+            struct evbuffer *b = evbuffer_new();
+            evbuffer_add(b, chunk, sizeof(chunk));
+            evhttp_send_reply_chunk(req, b);
+            evbuffer_free(b);
+        }
+        evhttp_send_reply_end(req);
+        return;
+    }
+    struct evbuffer *b = answer_body ? evbuffer_new() : NULL;
+    if (b)
+        evbuffer_add(b, answer_body, strlen(answer_body));
+    evhttp_send_reply(req, status, "X", b);
+    if (b)
+        evbuffer_free(b);
 }
 
 static void
@@ -79,6 +107,8 @@ receiver_start(void)
     nreqs = 0;
     nstatuses = 0;
     default_status = 200;
+    answer_body = answer_where = NULL;
+    answer_stream = 0;
 }
 
 static void
@@ -162,16 +192,82 @@ static skt_wh_stats_t stats;
 static void
 grab_stats(void *arg, const char *app_id, const skt_wh_stats_t *st)
 {
-    if (strcmp(app_id, "app-id") == 0)
+    if (strcmp(app_id, arg) == 0)
         stats = *st;
+}
+
+static skt_wh_stats_t
+stats_of_app(skt_webhooks_t *wh, const char *app_id)
+{
+    memset(&stats, 0, sizeof(stats));
+    skt_webhooks_each_app(wh, grab_stats, (void *)app_id);
+    return stats;
 }
 
 static skt_wh_stats_t
 stats_of(skt_webhooks_t *wh)
 {
-    memset(&stats, 0, sizeof(stats));
-    skt_webhooks_each_app(wh, grab_stats, NULL);
-    return stats;
+    return stats_of_app(wh, "app-id");
+}
+
+/* A sender with o's bounds (the rest as sender() has them). */
+static skt_webhooks_t *
+sender_with(skt_webhooks_opts_t o)
+{
+    o.base = base;
+    o.sign = skt_sig_hmac_sha256_hex;
+    o.backoff_ms = 50;
+    char err[128];
+    skt_webhooks_t *wh = skt_webhooks_new(&o, err, sizeof(err));
+    ck_assert_msg(wh != NULL, "%s", err);
+    return wh;
+}
+
+/* ------------------------------------------------------------ what the sender writes */
+
+static int saved_fd[3] = {-1, -1, -1};
+static FILE *captured[3];
+
+/* From now on what goes to fd (1 or 2) goes to a temporary file instead. */
+static void
+capture(int fd)
+{
+    fflush(fd == 1 ? stdout : stderr);
+    captured[fd] = tmpfile();
+    ck_assert_ptr_nonnull(captured[fd]);
+    saved_fd[fd] = dup(fd);
+    dup2(fileno(captured[fd]), fd);
+}
+
+/* Ends capture(fd); returns what was written (caller frees). */
+static char *
+captured_text(int fd)
+{
+    fflush(fd == 1 ? stdout : stderr);
+    dup2(saved_fd[fd], fd);
+    close(saved_fd[fd]);
+    FILE *f = captured[fd];
+    long n = ftell(f);
+    char *text = calloc(1, (size_t)n + 1);
+    rewind(f);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return text;
+}
+
+/* How many lines of text contain needle. */
+static int
+lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        const char *hit = strstr(p, needle);
+        if (hit && (!eol || hit < eol))
+            n++;
+        p = eol ? eol + 1 : NULL;
+    }
+    return n;
 }
 
 /* The request's events as a JSON array (new reference), after checking its signature. */
@@ -426,6 +522,273 @@ START_TEST(test_free_with_work_in_flight)
 }
 END_TEST
 
+START_TEST(test_answer_body_never_reaches_stdout)
+{
+    /* an endpoint answers a forged log line, then 4 MB: nothing of it is written anywhere,
+     * the transfer stops at the cap, and its 200 still counts as delivered */
+    receiver_start();
+    answer_stream = 4 << 20;
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]}]");
+    capture(1);
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 5000, 1);
+    skt_webhooks_channel_occupied(wh, &app, "c");
+    for (int i = 0; i < 300 && stats_of(wh).sent + stats_of(wh).failed == 0; i++)
+        run_until(NULL, 0, 10);
+    skt_wh_stats_t st = stats_of(wh);
+    skt_webhooks_free(wh);
+    char *out = captured_text(1);
+    ck_assert_msg(strlen(out) == 0, "%zu bytes of the answer on stdout", strlen(out));
+    free(out);
+    ck_assert_uint_eq(st.sent, 1);
+    ck_assert_uint_eq(st.failed, 0);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_failed_answer_logged_escaped_and_short)
+{
+    static char body[1024];
+    snprintf(body, sizeof(body),
+             "oops\n2026-01-01T00:00:00.000Z [error] forged \"line\"\x1b[31m\r\t%0600d", 7);
+    receiver_start();
+    default_status = 400;
+    answer_body = body;
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]}]");
+    capture(1);
+    capture(2);
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 2000, 3);
+    skt_webhooks_channel_occupied(wh, &app, "c");
+    for (int i = 0; i < 300 && stats_of(wh).failed == 0; i++)
+        run_until(NULL, 0, 10);
+    skt_wh_stats_t st = stats_of(wh);
+    skt_webhooks_free(wh);
+    char *out = captured_text(1);
+    char *err = captured_text(2);
+    ck_assert_uint_eq(st.failed, 1); /* a 400 is not retried */
+    ck_assert_str_eq(out, "");
+    /* one line, the body's first 200 bytes escaped in it, and nothing that starts a line */
+    ck_assert_int_eq(lines_with(err, "answered 400 after 1 attempt(s), body \"oops\\n2026-01-01T"
+                                     "00:00:00.000Z [error] forged \\\"line\\\"\\x1b[31m\\r\\t000"),
+                     1);
+    ck_assert_ptr_null(strstr(err, "\n2026-01-01T00:00:00.000Z"));
+    ck_assert_ptr_null(strstr(err, "\x1b"));
+    ck_assert_ptr_null(strstr(err, "0000007")); /* past the 200 bytes kept */
+    ck_assert_msg(strlen(err) < 1500, "%s", err);
+    free(out);
+    free(err);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_escape)
+{
+    char out[32];
+    ck_assert_uint_eq(skt_curl_escape("a\"b\\\n\x01\xff", 7, out, sizeof(out)), 16);
+    ck_assert_str_eq(out, "a\\\"b\\\\\\n\\x01\\xff");
+    ck_assert_uint_eq(skt_curl_escape("\x01\x02", 2, out, 6), 4); /* cut, never half an escape */
+    ck_assert_str_eq(out, "\\x01");
+}
+END_TEST
+
+START_TEST(test_redirect_not_followed)
+{
+    static char where[64];
+    receiver_start();
+    snprintf(where, sizeof(where), "http://127.0.0.1:%d/elsewhere", port);
+    default_status = 307;
+    answer_where = where;
+    app_with_hooks(
+        "[{\"url\":\"http://127.0.0.1:%d/hook\",\"event_types\":[\"channel_occupied\"]}]");
+    capture(2);
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 2000, 3);
+    skt_webhooks_channel_occupied(wh, &app, "c");
+    for (int i = 0; i < 300 && stats_of(wh).failed == 0; i++)
+        run_until(NULL, 0, 10);
+    run_until(NULL, 0, 200);
+    skt_wh_stats_t st = stats_of(wh);
+    skt_webhooks_free(wh);
+    char *err = captured_text(2);
+    ck_assert_int_eq(nreqs, 1);
+    ck_assert_str_eq(reqs[0].path, "/hook");
+    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_uint_eq(st.retried, 0);
+    ck_assert_int_eq(
+        lines_with(err, "answered 307 after 1 attempt(s) (redirects are not followed)"), 1);
+    free(err);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_only_http_and_https)
+{
+    receiver_start();
+    app_with_hooks("[{\"url\":\"file:///etc/passwd\",\"event_types\":[\"channel_occupied\"]},"
+                   "{\"url\":\"ftp://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]},"
+                   "{\"url\":\"dict://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]},"
+                   "{\"url\":\"HTTP://127.0.0.1:%d/ok\",\"event_types\":[\"channel_occupied\"]}]");
+    capture(2);
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 2000, 1);
+    skt_webhooks_channel_occupied(wh, &app, "c");
+    run_until(&nreqs, 1, 2000);
+    run_until(NULL, 0, 200);
+    skt_wh_stats_t st = stats_of(wh);
+    skt_webhooks_free(wh);
+    char *err = captured_text(2);
+    ck_assert_int_eq(nreqs, 1); /* only the HTTP:// one, to the receiver */
+    ck_assert_str_eq(reqs[0].path, "/ok");
+    ck_assert_uint_eq(st.sent, 1);
+    ck_assert_uint_eq(st.failed, 3);
+    /* the first refusal is logged at once, the two others in the next second's line */
+    ck_assert_int_eq(lines_with(err, "file:///etc/passwd: not an http:// or https:// URL"), 1);
+    ck_assert_int_eq(lines_with(err, "2 webhook(s) failed (3 in all) since the last report"), 1);
+    ck_assert_int_eq(skt_curl_url_ok("https://x"), 1);
+    ck_assert_int_eq(skt_curl_url_ok("httpx://x"), 0);
+    ck_assert_int_eq(skt_curl_url_ok(NULL), 0);
+    free(err);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_failures_logged_once_a_second)
+{
+    receiver_start();
+    default_status = 422;
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"channel_occupied\"]}]");
+    capture(2);
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 2000, 5);
+    for (int i = 0; i < 40; i++)
+        skt_webhooks_channel_occupied(wh, &app, "c");
+    for (int i = 0; i < 300 && stats_of(wh).failed < 40; i++)
+        run_until(NULL, 0, 10);
+    run_until(NULL, 0, 1100); /* the second's line */
+    skt_wh_stats_t st = stats_of(wh);
+    char *err = captured_text(2);
+    ck_assert_uint_eq(st.failed, 40);
+    ck_assert_int_eq(lines_with(err, "webhook(s) failed"), 2);
+    ck_assert_int_eq(lines_with(err, "1 webhook(s) failed (1 in all): http://127.0.0.1:"), 1);
+    ck_assert_int_eq(lines_with(err, "39 webhook(s) failed (40 in all) since the last report"), 1);
+    free(err);
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
+/* A client event of about size bytes for app, on channel ch. */
+static void
+client_event_of(skt_webhooks_t *wh, const skt_app_t *a, const char *ch, size_t size)
+{
+    char *text = malloc(size + 1);
+    memset(text, 'x', size);
+    text[size] = '\0';
+    json_t *data = json_string(text);
+    skt_webhooks_client_event(wh, a, ch, "client-big", data, "1.1", NULL);
+    json_decref(data);
+    free(text);
+}
+
+START_TEST(test_pending_bytes_per_app_drop_the_oldest)
+{
+    receiver_start();
+    statuses[0] = 0; /* the first request hangs until it times out */
+    nstatuses = 1;
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"client_event\"]}]");
+    capture(2);
+    skt_webhooks_t *wh = sender_with((skt_webhooks_opts_t){.max_inflight = 1,
+                                                           .timeout_ms = 400,
+                                                           .max_attempts = 1,
+                                                           .app_bytes_max = 10000,
+                                                           .total_bytes_max = 1 << 20});
+    char ch[32];
+    for (int i = 0; i < 20; i++) { /* each body ~1.1 KB: 9 fit */
+        snprintf(ch, sizeof(ch), "private-%02d", i);
+        client_event_of(wh, &app, ch, 1000);
+        ck_assert_uint_le(stats_of(wh).pending_bytes, 10000);
+    }
+    skt_wh_stats_t st = stats_of(wh);
+    ck_assert_uint_gt(st.pending_bytes, 8000);
+    ck_assert_uint_eq(st.pending + st.dropped, 20);
+    ck_assert_uint_ge(st.dropped, 11);
+    /* larger than the whole budget: dropped itself, nothing else goes */
+    size_t before = st.pending;
+    client_event_of(wh, &app, "private-huge", 20000);
+    ck_assert_uint_eq(stats_of(wh).pending, before);
+    ck_assert_uint_eq(stats_of(wh).dropped, st.dropped + 1);
+    /* the first (in flight) times out; then the newest arrive, in order */
+    for (int i = 0; i < 300 && stats_of(wh).pending > 0; i++)
+        run_until(NULL, 0, 10);
+    ck_assert_int_eq(nreqs, (int)before);
+    for (int i = 1; i < nreqs; i++) {
+        json_t *evs = events_of(&reqs[i]);
+        snprintf(ch, sizeof(ch), "private-%02d", 20 - nreqs + i);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(evs, 0), "channel")), ch);
+        json_decref(evs);
+    }
+    skt_webhooks_free(wh);
+    char *err = captured_text(2);
+    ck_assert_int_ge(lines_with(err, "(webhooks.maxPendingSizePerAppInMb)"), 1);
+    ck_assert_int_le(lines_with(err, "webhook(s) dropped"), 3);
+    free(err);
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_pending_bytes_in_all_drop_from_the_biggest)
+{
+    receiver_start();
+    default_status = 0; /* nothing is ever answered */
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"client_event\"]}]");
+    skt_app_t other = app;
+    other.id = "other";
+    capture(2);
+    skt_webhooks_t *wh = sender_with((skt_webhooks_opts_t){
+        .max_inflight = 1, .timeout_ms = 5000, .queue_max = 3, .total_bytes_max = 5000});
+    for (int i = 0; i < 6; i++) /* bodies of ~1.1 KB: 4 fit in all */
+        client_event_of(wh, &app, "private-a", 1000);
+    skt_wh_stats_t a = stats_of(wh);
+    ck_assert_uint_eq(a.pending, 3); /* the count per app */
+    ck_assert_uint_eq(a.dropped, 3);
+    for (int i = 0; i < 5; i++)
+        client_event_of(wh, &other, "private-b", 1000);
+    skt_wh_stats_t b = stats_of_app(wh, "other");
+    a = stats_of(wh);
+    ck_assert_uint_le(a.pending_bytes + b.pending_bytes, 5000);
+    /* "app-id" held the most: its queued ones went first; its one in flight stays */
+    ck_assert_uint_ge(a.pending, 1);
+    ck_assert_uint_ge(a.dropped, 4);
+    ck_assert_uint_ge(b.pending, 2);
+    skt_webhooks_free(wh);
+    free(captured_text(2));
+    receiver_stop();
+}
+END_TEST
+
+START_TEST(test_batch_bounded_in_bytes)
+{
+    receiver_start();
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/\",\"event_types\":[\"client_event\"]}]");
+    skt_webhooks_t *wh = sender_with((skt_webhooks_opts_t){.batching = 1,
+                                                           .batch_ms = 10000,
+                                                           .timeout_ms = 2000,
+                                                           .max_attempts = 1,
+                                                           .batch_bytes_max = 4096});
+    for (int i = 0; i < 10; i++)
+        client_event_of(wh, &app, "private-batch", 1000);
+    /* long before the 10 s window: full batches go at once */
+    run_until(&nreqs, 3, 2000);
+    ck_assert_int_eq(nreqs, 3);
+    size_t events = 0;
+    for (int i = 0; i < nreqs; i++) {
+        ck_assert_uint_le(strlen(reqs[i].body), 4096 + 64);
+        json_t *evs = events_of(&reqs[i]);
+        events += json_array_size(evs);
+        json_decref(evs);
+    }
+    ck_assert_uint_eq(events, 9); /* three per request; the 10th waits for the window */
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
 static void
 teardown(void)
 {
@@ -451,6 +814,15 @@ webhooks_suite(void)
     tcase_add_test(tc, test_unreachable_gives_up);
     tcase_add_test(tc, test_hanging_endpoint_bounded_queue);
     tcase_add_test(tc, test_free_with_work_in_flight);
+    tcase_add_test(tc, test_answer_body_never_reaches_stdout);
+    tcase_add_test(tc, test_failed_answer_logged_escaped_and_short);
+    tcase_add_test(tc, test_escape);
+    tcase_add_test(tc, test_redirect_not_followed);
+    tcase_add_test(tc, test_only_http_and_https);
+    tcase_add_test(tc, test_failures_logged_once_a_second);
+    tcase_add_test(tc, test_pending_bytes_per_app_drop_the_oldest);
+    tcase_add_test(tc, test_pending_bytes_in_all_drop_from_the_biggest);
+    tcase_add_test(tc, test_batch_bounded_in_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

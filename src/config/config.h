@@ -86,6 +86,10 @@ typedef struct skt_config_s {
         long max_name_length;
         long cache_ttl;
     } channel_limits;
+    struct { /* ours: what one connection may hold */
+        long max_channels;
+        long max_pending_requests;
+    } connection_limits;
     struct {
         char *hostname;
         long hello_interval;
@@ -203,7 +207,12 @@ typedef struct skt_config_s {
         struct {
             int enabled;
             long duration;
+            long max_size_in_kb; /* soketi-c */
         } batching;
+        /* soketi-c's bounds on pending webhooks */
+        long max_pending_per_app;
+        double max_pending_size_per_app_in_mb;
+        double max_pending_size_in_mb;
     } webhooks;
 
     /* soketi-c's own options */

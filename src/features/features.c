@@ -1,8 +1,17 @@
 /* features.c - creates and frees the server's optional services (features.h). */
 #include "features/features.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* A size option in MB as bytes, at least 1. */
+static size_t
+mb_to_bytes(double mb)
+{
+    double b = mb * 1024 * 1024;
+    return b < 1 ? 1 : b > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)b;
+}
 
 skt_features_t *
 skt_features_new(struct event_base *base, const skt_config_t *cfg,
@@ -26,6 +35,10 @@ skt_features_new(struct event_base *base, const skt_config_t *cfg,
         .batching = cfg->webhooks.batching.enabled,
         .batch_ms = cfg->webhooks.batching.duration,
         .process_id = cfg->instance.process_id,
+        .queue_max = (size_t)cfg->webhooks.max_pending_per_app,
+        .app_bytes_max = mb_to_bytes(cfg->webhooks.max_pending_size_per_app_in_mb),
+        .total_bytes_max = mb_to_bytes(cfg->webhooks.max_pending_size_in_mb),
+        .batch_bytes_max = (size_t)cfg->webhooks.batching.max_size_in_kb * 1024,
     };
     if (!(f->webhooks = skt_webhooks_new(&wo, err, errlen))) {
         skt_features_free(f);

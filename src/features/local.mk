@@ -7,7 +7,8 @@ libskt_features_la_SOURCES = \
 	src/features/cache.c src/features/cache.h \
 	src/features/deadline.c src/features/deadline.h \
 	src/features/watchlist.c src/features/watchlist.h \
-	src/features/webhooks.c src/features/webhooks.h \
+	src/features/webhooks.c src/features/webhooks.h src/features/webhook_events.c \
+	src/features/curl_loop.c src/features/curl_loop.h \
 	src/features/metrics.c src/features/metrics.h \
 	src/features/clock.h
 # libcurl for webhooks; programs linking this library get it through libtool.

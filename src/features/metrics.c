@@ -7,13 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "features/clock.h"
 #include "util/map.h"
 
 static const double buckets[SKT_METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                     0.5,   1,    2.5,   5,    10};
+
+typedef struct proc_s {
+    double user_s, system_s, start_s;
+    double rss, vsize;
+    long open_fds, max_fds;
+    int ok;
+} proc_t;
 
 struct skt_metrics_s {
     int enabled;
@@ -22,6 +31,11 @@ struct skt_metrics_s {
     skt_map_t *apps;           /* app id -> skt_metrics_app_t */
     skt_metrics_app_t **order; /* in order of first use, for a stable output */
     size_t napps, cap;
+    proc_t proc;                  /* the process figures as last read */
+    uint64_t proc_read_ms;        /* when (skt_clock_ms()); 0: never */
+    uint64_t fds_next_ms;         /* when the open fds may be counted again */
+    skt_metrics_source_fn source; /* the host's figures (skt_metrics_set_process_source) */
+    void *source_arg;
 };
 
 skt_metrics_t *
@@ -141,68 +155,97 @@ skt_metrics_horizontal_resolved(skt_metrics_app_t *a, int complete, double ms)
 
 /* ------------------------------------------------------------ process */
 
-typedef struct proc_s {
-    double user_s, system_s, start_s;
-    double rss, vsize;
-    long open_fds, max_fds;
-    int ok;
-} proc_t;
+/* The number of open fds. Linux 6.2 and later report it as the size of /proc/self/fd, which
+ * costs one stat(); before, the directory is listed: O(open fds). */
+static long
+count_fds(void)
+{
+    struct stat st;
+    if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+        return (long)st.st_size;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            count++;
+    closedir(d);
+    return count - 1; /* opendir's own */
+}
 
 /* /proc/self/stat: utime (14), stime (15), starttime (22), vsize (23), rss (24). */
 static void
-read_proc(proc_t *p)
+read_stat(proc_t *p)
 {
-    memset(p, 0, sizeof(*p));
-    p->open_fds = -1;
-    p->max_fds = -1;
     char buf[1024];
     FILE *f = fopen("/proc/self/stat", "r");
     size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
     if (f)
         fclose(f);
     buf[n] = '\0';
+    p->ok = 0;
     char *s = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (s) {
-        unsigned long long utime, stime, start, vsize;
-        long long rss;
-        /* fields from 3 (state) on */
-        if (sscanf(s + 2,
-                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
-                   "%*d %llu %llu %lld",
-                   &utime, &stime, &start, &vsize, &rss) == 5) {
-            double hz = (double)sysconf(_SC_CLK_TCK);
-            p->user_s = (double)utime / hz;
-            p->system_s = (double)stime / hz;
-            p->vsize = (double)vsize;
-            p->rss = (double)rss * (double)sysconf(_SC_PAGESIZE);
-            /* starttime is in ticks since boot: add the boot time */
-            double uptime = 0;
-            FILE *u = fopen("/proc/uptime", "r");
-            if (u) {
-                if (fscanf(u, "%lf", &uptime) != 1)
-                    uptime = 0;
-                fclose(u);
-            }
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            double boot = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - uptime;
-            p->start_s = floor(boot + (double)start / hz);
-            p->ok = 1;
-        }
+    unsigned long long utime, stime, start, vsize;
+    long long rss;
+    /* fields from 3 (state) on */
+    if (!s || sscanf(s + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+                     "%*d %llu %llu %lld",
+                     &utime, &stime, &start, &vsize, &rss) != 5)
+        return;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    p->user_s = (double)utime / hz;
+    p->system_s = (double)stime / hz;
+    p->vsize = (double)vsize;
+    p->rss = (double)rss * (double)sysconf(_SC_PAGESIZE);
+    /* starttime is in ticks since boot: add the boot time */
+    double uptime = 0;
+    FILE *u = fopen("/proc/uptime", "r");
+    if (u) {
+        if (fscanf(u, "%lf", &uptime) != 1)
+            uptime = 0;
+        fclose(u);
     }
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        long count = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.')
-                count++;
-        closedir(d);
-        p->open_fds = count - 1; /* opendir's own */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double boot = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - uptime;
+    p->start_s = floor(boot + (double)start / hz);
+    p->ok = 1;
+}
+
+/* The process figures, read at most once a second whatever the scrape rate, so that a scrape
+ * costs O(apps). Counting fds may cost O(fds) (count_fds): it is then done at most once in
+ * 100 times the time it took, at least a second apart, so it never takes more than 1% of the
+ * loop whatever the number of connections. */
+static const proc_t *
+proc_figures(skt_metrics_t *m)
+{
+    uint64_t now = skt_clock_ms();
+    if (m->proc_read_ms && now - m->proc_read_ms < 1000)
+        return &m->proc;
+    m->proc_read_ms = now;
+    read_stat(&m->proc);
+    if (!m->fds_next_ms || now >= m->fds_next_ms) {
+        m->proc.open_fds = count_fds();
+        uint64_t took = skt_clock_ms() - now;
+        m->fds_next_ms = now + (took * 100 > 1000 ? took * 100 : 1000);
     }
     struct rlimit rl;
+    m->proc.max_fds = -1;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        p->max_fds = (long)rl.rlim_cur;
+        m->proc.max_fds = (long)rl.rlim_cur;
+    return &m->proc;
+}
+
+void
+skt_metrics_set_process_source(skt_metrics_t *m, skt_metrics_source_fn fn, void *arg)
+{
+    if (!m)
+        return;
+    m->source = fn;
+    m->source_arg = arg;
 }
 
 /* ------------------------------------------------------------ JSON form */
@@ -330,7 +373,7 @@ resolve_time(skt_metrics_t *m, json_t *all)
 
 typedef struct wh_collect_s {
     skt_metrics_t *m;
-    json_t *sent, *failed, *retried, *dropped, *pending;
+    json_t *sent, *failed, *retried, *dropped, *pending, *pending_bytes;
 } wh_collect_t;
 
 static void
@@ -342,32 +385,29 @@ wh_collect(void *arg, const char *app_id, const skt_wh_stats_t *st)
     value(c->failed, json_deep_copy(l), (double)st->failed);
     value(c->retried, json_deep_copy(l), (double)st->retried);
     value(c->dropped, json_deep_copy(l), (double)st->dropped);
-    value(c->pending, l, (double)st->pending);
+    value(c->pending, json_deep_copy(l), (double)st->pending);
+    value(c->pending_bytes, l, (double)st->pending_bytes);
 }
 
-json_t *
-skt_metrics_json(skt_metrics_t *m, const skt_webhooks_t *wh)
+/* A metric name Prometheus accepts: [a-zA-Z_:][a-zA-Z0-9_:]*. */
+static int
+valid_name(const char *s)
 {
-    json_t *all = json_array();
-    if (!m || !m->enabled || !all)
-        return all;
-    for (size_t k = 0; k < sizeof(app_counters) / sizeof(app_counters[0]); k++) {
-        const counter_def_t *d = &app_counters[k];
-        if (!d->name) {
-            resolve_time(m, all);
-            continue;
-        }
-        json_t *values = family(m, all, d->name, d->type, d->help);
-        for (size_t i = 0; i < m->napps; i++) {
-            const skt_metrics_app_t *a = m->order[i];
-            if (d->horizontal && !a->ha_seen)
-                continue;
-            value(values, app_labels(m, a), counter_value(a, d));
-        }
-    }
+    if (!s || !*s || (*s >= '0' && *s <= '9'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == ':'))
+            return 0;
+    return 1;
+}
 
-    proc_t p;
-    read_proc(&p);
+/* The process_* families (prom-client's, as soketi has them), then the host's own figures;
+ * each labelled {port} only. */
+static void
+process_families(skt_metrics_t *m, json_t *all)
+{
+    const proc_t p = *proc_figures(m);
     struct {
         const char *name, *type, *help;
         double v;
@@ -394,6 +434,43 @@ skt_metrics_json(skt_metrics_t *m, const skt_webhooks_t *wh)
             value(values, json_pack("{s:I}", "port", (json_int_t)m->port), procs[k].v);
     }
 
+    if (!m->source)
+        return;
+    skt_metrics_figure_t figs[SKT_METRICS_MAX_FIGURES];
+    size_t n = m->source(m->source_arg, figs, SKT_METRICS_MAX_FIGURES);
+    for (size_t k = 0; k < n && k < SKT_METRICS_MAX_FIGURES; k++) {
+        const char *type = figs[k].type;
+        if (!valid_name(figs[k].name) || !type ||
+            (strcmp(type, "counter") != 0 && strcmp(type, "gauge") != 0))
+            continue; /* would not parse: the host's bug, not the scraper's problem */
+        json_t *values = family(m, all, figs[k].name, type, figs[k].help ? figs[k].help : "");
+        value(values, json_pack("{s:I}", "port", (json_int_t)m->port), figs[k].value);
+    }
+}
+
+json_t *
+skt_metrics_json(skt_metrics_t *m, const skt_webhooks_t *wh)
+{
+    json_t *all = json_array();
+    if (!m || !m->enabled || !all)
+        return all;
+    for (size_t k = 0; k < sizeof(app_counters) / sizeof(app_counters[0]); k++) {
+        const counter_def_t *d = &app_counters[k];
+        if (!d->name) {
+            resolve_time(m, all);
+            continue;
+        }
+        json_t *values = family(m, all, d->name, d->type, d->help);
+        for (size_t i = 0; i < m->napps; i++) {
+            const skt_metrics_app_t *a = m->order[i];
+            if (d->horizontal && !a->ha_seen)
+                continue;
+            value(values, app_labels(m, a), counter_value(a, d));
+        }
+    }
+
+    process_families(m, all);
+
     if (wh) {
         wh_collect_t c = {.m = m};
         c.sent = family(m, all, "webhooks_sent_total", "counter",
@@ -403,9 +480,11 @@ skt_metrics_json(skt_metrics_t *m, const skt_webhooks_t *wh)
         c.retried = family(m, all, "webhooks_retried_total", "counter",
                            "Webhook attempts that failed and were retried, per app.");
         c.dropped = family(m, all, "webhooks_dropped_total", "counter",
-                           "Webhooks dropped because the app's queue was full.");
+                           "Webhooks dropped to keep the app's pending webhooks within bounds.");
         c.pending = family(m, all, "webhooks_pending", "gauge",
                            "Webhooks queued, in flight or waiting to retry, per app.");
+        c.pending_bytes = family(m, all, "webhooks_pending_bytes", "gauge",
+                                 "Bytes of the bodies of the app's pending webhooks.");
         skt_webhooks_each_app(wh, wh_collect, &c);
     }
     return all;

@@ -12,7 +12,7 @@
  * process_start_time_seconds, process_resident_memory_bytes, process_virtual_memory_bytes,
  * process_open_fds and process_max_fds (labelled {port}, as prom-client's default metrics in
  * soketi); and soketi-c's webhooks_sent_total, webhooks_failed_total, webhooks_retried_total,
- * webhooks_dropped_total and webhooks_pending per app.
+ * webhooks_dropped_total, webhooks_pending and webhooks_pending_bytes per app.
  *
  * DESIGN
  * Counting must cost nothing on the hot path: each app has one plain struct of counters,
@@ -20,6 +20,12 @@
  * so a disabled server pays one branch per message. Rendering walks the apps' structs when
  * scraped and builds prom-client's JSON form first; the text form is written from that, so
  * the two never disagree.
+ * A scrape costs O(apps), never O(connections), however often it comes (a client may
+ * pipeline them): the process figures from /proc are read at most once a second and kept.
+ * The open fds are counted with one stat() of /proc/self/fd where the kernel gives the count
+ * as its size (Linux 6.2+); elsewhere listing the directory is O(fds), so it is redone at
+ * most once in 100 times what it took (at least a second apart): at most 1% of the loop.
+ * The host's own figures (skt_metrics_set_process_source) are counters it keeps current.
  */
 #ifndef SKT_FEATURES_METRICS_H
 #define SKT_FEATURES_METRICS_H
@@ -109,6 +115,25 @@ void skt_metrics_horizontal_request_sent(skt_metrics_app_t *a);
 void skt_metrics_horizontal_request_received(skt_metrics_app_t *a);
 void skt_metrics_horizontal_response_received(skt_metrics_app_t *a);
 void skt_metrics_horizontal_resolved(skt_metrics_app_t *a, int complete, double ms);
+
+/* A process-level figure the host adds to /metrics (the net layer's counters, say). name is
+ * without the prefix ([a-zA-Z_:][a-zA-Z0-9_:]*; "net_input_buffered_bytes" is rendered as
+ * <prefix>net_input_buffered_bytes{port="..."}), type "counter" or "gauge"; a figure with
+ * another name or type is left out. The strings must live until the next source call. */
+typedef struct skt_metrics_figure_s {
+    const char *name, *type, *help;
+    double value;
+} skt_metrics_figure_t;
+
+#define SKT_METRICS_MAX_FIGURES 32
+
+/* Fills out (room for max figures) with the host's current figures and returns how many.
+ * Called on every scrape, on the loop: it must be cheap (read counters kept current, no I/O). */
+typedef size_t (*skt_metrics_source_fn)(void *arg, skt_metrics_figure_t *out, size_t max);
+
+/* Sets the host's figures, rendered after the process_* metrics in both forms, each its own
+ * family labelled {port}. One source; NULL fn removes it. arg is the host's. */
+void skt_metrics_set_process_source(skt_metrics_t *m, skt_metrics_source_fn fn, void *arg);
 
 /* prom-client's getMetricsAsJSON() form: [{help, name, type, values: [{value, labels}],
  * aggregator}], webhooks' counters included when wh is not NULL. New reference; an empty

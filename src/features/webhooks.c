@@ -1,250 +1,89 @@
-/* webhooks.c - Pusher webhooks: events, filters, batching, delivery with libcurl on libevent.
+/* webhooks.c - Pusher webhooks: batching, budgets, retries; delivery through curl_loop.c.
  *
  * Lifetimes: a wh_app_t lives from its app's first event until skt_webhooks_free (apps are
- * few). A delivery_t lives from the flush that made it until its last attempt ends; it
- * holds a copy of everything it sends, so a reload that replaces the app changes nothing
- * under it. libevent events that curl asks us to drop while we are inside one of their
- * callbacks are parked on a list and freed once curl has returned (never free an object
- * from inside its own callback).
+ * few). A wh_event_t lives in its app's batch until the batch is flushed. A delivery_t
+ * lives from the flush that made it until its last attempt ends or it is dropped; it holds
+ * a copy of everything it sends, so a reload that replaces the app changes nothing under
+ * it. A delivery in flight is never dropped: its request owns pointers into it.
  */
 #include "features/webhooks.h"
 
-#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "features/clock.h"
+#include "features/curl_loop.h"
 #include "util/log.h"
 #include "util/map.h"
 
 typedef struct wh_app_s wh_app_t;
 
+/* One event of a batch, serialized: name and channel (for selection) and its JSON text. */
+typedef struct wh_event_s {
+    struct wh_event_s *next;
+    const char *name, *channel; /* into data */
+    const char *text;           /* into data */
+    size_t len;                 /* of text */
+    char data[];
+} wh_event_t;
+
+enum { D_QUEUED, D_INFLIGHT, D_WAITING };
+
 typedef struct delivery_s {
-    struct delivery_s *next;                /* in its app's queue, while queued */
-    struct delivery_s *all_prev, *all_next; /* every delivery that exists */
+    struct delivery_s *prev, *next;   /* the app's deliveries, oldest first */
+    struct delivery_s *qprev, *qnext; /* the app's queue, while D_QUEUED */
     wh_app_t *app;
-    CURL *easy;
+    int state;
+    int attempts;
+    skt_curl_req_t *req; /* while D_INFLIGHT */
+    struct event *retry_ev;
     struct curl_slist *headers;
     char *url;
     char *body;
     size_t body_len;
-    int attempts;
-    struct event *retry_ev;
-    char errbuf[CURL_ERROR_SIZE];
 } delivery_t;
+
+/* Occurrences logged at most once a second: how many since the last line, and the first. */
+typedef struct wh_report_s {
+    wh_app_t *app;
+    const char *what;      /* "dropped", "failed" */
+    const uint64_t *total; /* the app's counter of them */
+    uint64_t count;        /* since the last line */
+    uint64_t last_ms;      /* when the last line was written; 0: never */
+    struct event *ev;      /* writes the line once the second is over */
+    char first[1024];
+} wh_report_t;
 
 struct wh_app_s {
     skt_webhooks_t *wh;
     char *key, *secret; /* as of the last event */
     json_t *hooks;      /* the app's "webhooks", as of the last event */
-    json_t *batch;      /* events waiting for the batch timer */
+    wh_event_t *batch, *batch_tail;
+    size_t batch_bytes; /* its events' texts, with a comma each */
     struct event *batch_ev;
-    delivery_t *qhead, *qtail; /* waiting for a free slot */
+    delivery_t *dhead, *dtail; /* every pending delivery, oldest first */
+    delivery_t *qhead, *qtail; /* waiting for a free slot, in order */
     size_t nqueued, ninflight, nwaiting;
+    size_t bytes, inflight_bytes; /* bodies of the pending deliveries, of those in flight */
     skt_wh_stats_t stats;
-    uint64_t drops_unlogged, last_drop_log_ms;
+    wh_report_t drops, fails;
     size_t id_len;
     char id[];
 };
 
-typedef struct dead_ev_s {
-    struct dead_ev_s *next;
-    struct event *ev;
-} dead_ev_t;
-
 struct skt_webhooks_s {
     skt_webhooks_opts_t o;
     char user_agent[160];
-    CURLM *multi;
-    struct event *timer;
+    skt_curl_t *curl;
     skt_map_t *apps; /* app id -> wh_app_t */
-    delivery_t *all; /* queued, in flight and waiting to retry */
-    dead_ev_t *dead;
+    size_t bytes;    /* every app's pending bodies */
 };
-
-/* ------------------------------------------------------------ events */
-
-static const struct {
-    const char *name;
-    unsigned bit;
-} event_types[] = {
-    {"client_event", SKT_WH_CLIENT_EVENT},
-    {"channel_occupied", SKT_WH_CHANNEL_OCCUPIED},
-    {"channel_vacated", SKT_WH_CHANNEL_VACATED},
-    {"member_added", SKT_WH_MEMBER_ADDED},
-    {"member_removed", SKT_WH_MEMBER_REMOVED},
-    {"cache_miss", SKT_WH_CACHE_MISS},
-    {"subscription_count", SKT_WH_SUBSCRIPTION_COUNT},
-};
-
-unsigned
-skt_webhooks_wanted(const skt_app_t *app)
-{
-    unsigned bits = 0;
-    size_t i, t;
-    json_t *hook, *type;
-    if (!app || !json_array_size(app->webhooks))
-        return 0;
-    json_array_foreach(app->webhooks, i, hook)
-    {
-        if (!json_is_string(json_object_get(hook, "url")))
-            continue;
-        json_array_foreach(json_object_get(hook, "event_types"), t, type)
-        {
-            for (size_t k = 0; k < sizeof(event_types) / sizeof(event_types[0]); k++)
-                if (json_is_string(type) &&
-                    strcmp(json_string_value(type), event_types[k].name) == 0)
-                    bits |= event_types[k].bit;
-        }
-    }
-    return bits;
-}
-
-static unsigned
-bit_of(const char *name)
-{
-    for (size_t k = 0; k < sizeof(event_types) / sizeof(event_types[0]); k++)
-        if (strcmp(name, event_types[k].name) == 0)
-            return event_types[k].bit;
-    return 0;
-}
-
-static int
-wants(const skt_app_t *app, const char *name)
-{
-    return (skt_webhooks_wanted(app) & bit_of(name)) != 0;
-}
-
-/* {name, channel} and, when user_id is not NULL, user_id: when the app wants name. */
-static void
-channel_event(skt_webhooks_t *wh, const skt_app_t *app, const char *name, const char *channel,
-              const char *user_id)
-{
-    if (!wants(app, name))
-        return;
-    json_t *ev = json_pack("{s:s, s:s}", "name", name, "channel", channel);
-    if (ev && user_id)
-        json_object_set_new(ev, "user_id", json_string(user_id));
-    skt_webhooks_send(wh, app, ev);
-}
-
-void
-skt_webhooks_channel_occupied(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
-{
-    channel_event(wh, app, "channel_occupied", channel, NULL);
-}
-
-void
-skt_webhooks_channel_vacated(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
-{
-    channel_event(wh, app, "channel_vacated", channel, NULL);
-}
-
-void
-skt_webhooks_cache_miss(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
-{
-    channel_event(wh, app, "cache_miss", channel, NULL);
-}
-
-void
-skt_webhooks_member_added(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                          const char *user_id)
-{
-    channel_event(wh, app, "member_added", channel, user_id);
-}
-
-void
-skt_webhooks_member_removed(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                            const char *user_id)
-{
-    channel_event(wh, app, "member_removed", channel, user_id);
-}
-
-void
-skt_webhooks_client_event(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                          const char *event, json_t *data, const char *socket_id,
-                          const char *user_id)
-{
-    if (!wants(app, "client_event"))
-        return;
-    json_t *ev =
-        json_pack("{s:s, s:s, s:s}", "name", "client_event", "channel", channel, "event", event);
-    if (ev && data)
-        json_object_set(ev, "data", data);
-    if (ev && socket_id)
-        json_object_set_new(ev, "socket_id", json_string(socket_id));
-    if (ev && user_id)
-        json_object_set_new(ev, "user_id", json_string(user_id));
-    skt_webhooks_send(wh, app, ev);
-}
-
-void
-skt_webhooks_subscription_count(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                                long count)
-{
-    if (wants(app, "subscription_count"))
-        skt_webhooks_send(wh, app,
-                          json_pack("{s:s, s:s, s:I}", "name", "subscription_count", "channel",
-                                    channel, "subscription_count", (json_int_t)count));
-}
-
-/* ------------------------------------------------------------ selection */
-
-static int
-has_type(const json_t *hook, const char *name)
-{
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(hook, "event_types"), i,
-                       t) if (json_is_string(t) &&
-                              strcmp(json_string_value(t), name) == 0) return 1;
-    return 0;
-}
-
-static int
-passes_filter(const json_t *hook, const char *channel)
-{
-    const json_t *filter = json_object_get(hook, "filter");
-    const char *starts = json_string_value(json_object_get(filter, "channel_name_starts_with"));
-    const char *ends = json_string_value(json_object_get(filter, "channel_name_ends_with"));
-    size_t cl = strlen(channel);
-    if (starts && *starts && strncmp(channel, starts, strlen(starts)) != 0)
-        return 0;
-    if (ends && *ends && (strlen(ends) > cl || strcmp(channel + cl - strlen(ends), ends) != 0))
-        return 0;
-    return 1;
-}
-
-json_t *
-skt_webhooks_select(const json_t *hook, const json_t *list)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *ev;
-    json_array_foreach(list, i, ev)
-    {
-        const char *name = json_string_value(json_object_get(ev, "name"));
-        const char *channel = json_string_value(json_object_get(ev, "channel"));
-        if (name && channel && has_type(hook, name) && passes_filter(hook, channel))
-            json_array_append(out, ev);
-    }
-    return out;
-}
-
-/* ------------------------------------------------------------ time */
-
-static long long
-wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static struct timeval
 tv_of(long ms)
@@ -253,31 +92,144 @@ tv_of(long ms)
     return tv;
 }
 
+/* ------------------------------------------------------------ throttled reports */
+
+static void
+report_write(wh_report_t *r)
+{
+    skt_log(SKT_LOG_WARN, "webhooks: app %s: %" PRIu64 " webhook(s) %s (%" PRIu64 " in all)%s: %s",
+            r->app->id, r->count, r->what, *r->total, r->last_ms ? " since the last report" : "",
+            r->first);
+    r->count = 0;
+    r->last_ms = skt_clock_ms();
+}
+
+static void
+report_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wh_report_t *r = arg;
+    if (r->count)
+        report_write(r);
+}
+
+/* Counts one occurrence: logged now when the last line is a second old, else by the timer
+ * (the first occurrence since the last line is the one described). */
+static void report(wh_report_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+report(wh_report_t *r, const char *fmt, ...)
+{
+    if (r->count++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->first, sizeof(r->first), fmt, ap);
+        va_end(ap);
+    }
+    uint64_t now = skt_clock_ms();
+    if (!r->last_ms || now - r->last_ms >= 1000) {
+        report_write(r);
+    } else if (r->ev && !evtimer_pending(r->ev, NULL)) {
+        struct timeval tv = tv_of((long)(1000 - (now - r->last_ms)));
+        evtimer_add(r->ev, &tv);
+    }
+}
+
+static int
+report_init(wh_report_t *r, wh_app_t *a, const char *what, const uint64_t *total)
+{
+    r->app = a;
+    r->what = what;
+    r->total = total;
+    r->ev = evtimer_new(a->wh->o.base, report_cb, r);
+    return r->ev ? 0 : -1;
+}
+
+/* Writes what is still unreported (at shutdown) and frees the timer. */
+static void
+report_fini(wh_report_t *r)
+{
+    if (r->count)
+        report_write(r);
+    if (r->ev)
+        event_free(r->ev);
+    r->ev = NULL;
+}
+
 /* ------------------------------------------------------------ deliveries */
 
 static void pump(wh_app_t *a);
 
-static void
-delivery_link(skt_webhooks_t *wh, delivery_t *d)
+static size_t
+pending(const wh_app_t *a)
 {
-    d->all_prev = NULL;
-    d->all_next = wh->all;
-    if (wh->all)
-        wh->all->all_prev = d;
-    wh->all = d;
+    return a->nqueued + a->ninflight + a->nwaiting;
 }
 
-/* Frees d (after its easy handle is gone) and forgets it. */
+/* Moves d to state s, keeping the app's counters. */
+static void
+set_state(delivery_t *d, int s)
+{
+    wh_app_t *a = d->app;
+    size_t *count[] = {&a->nqueued, &a->ninflight, &a->nwaiting};
+    if (d->state >= 0)
+        (*count[d->state])--;
+    if (d->state == D_INFLIGHT)
+        a->inflight_bytes -= d->body_len;
+    d->state = s;
+    if (s >= 0)
+        (*count[s])++;
+    if (s == D_INFLIGHT)
+        a->inflight_bytes += d->body_len;
+}
+
+static void
+enqueue(delivery_t *d)
+{
+    wh_app_t *a = d->app;
+    set_state(d, D_QUEUED);
+    d->qnext = NULL;
+    d->qprev = a->qtail;
+    if (a->qtail)
+        a->qtail->qnext = d;
+    else
+        a->qhead = d;
+    a->qtail = d;
+}
+
+static void
+dequeue(delivery_t *d)
+{
+    wh_app_t *a = d->app;
+    if (d->qprev)
+        d->qprev->qnext = d->qnext;
+    else
+        a->qhead = d->qnext;
+    if (d->qnext)
+        d->qnext->qprev = d->qprev;
+    else
+        a->qtail = d->qprev;
+    d->qprev = d->qnext = NULL;
+}
+
+/* Frees d, which is not in flight (its request is gone), and forgets it. */
 static void
 delivery_free(delivery_t *d)
 {
-    skt_webhooks_t *wh = d->app->wh;
-    if (d->all_prev)
-        d->all_prev->all_next = d->all_next;
-    else if (wh->all == d)
-        wh->all = d->all_next;
-    if (d->all_next)
-        d->all_next->all_prev = d->all_prev;
+    wh_app_t *a = d->app;
+    if (d->state == D_QUEUED)
+        dequeue(d);
+    set_state(d, -1);
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        a->dhead = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    else
+        a->dtail = d->prev;
+    a->bytes -= d->body_len;
+    a->wh->bytes -= d->body_len;
     if (d->retry_ev)
         event_free(d->retry_ev);
     curl_slist_free_all(d->headers);
@@ -286,144 +238,125 @@ delivery_free(delivery_t *d)
     free(d);
 }
 
-static size_t
-pending(const wh_app_t *a)
+/* Drops a's oldest pending webhook that is not in flight, for a reason (why); 0 when there
+ * is none. */
+static int
+drop_oldest(wh_app_t *a, const char *why)
 {
-    return a->nqueued + a->ninflight + a->nwaiting;
-}
-
-/* Counts a webhook that will never be sent, logging at most once a second. */
-static void
-drop(wh_app_t *a)
-{
+    delivery_t *d = a->dhead;
+    while (d && d->state == D_INFLIGHT)
+        d = d->next;
+    if (!d)
+        return 0;
     a->stats.dropped++;
-    a->drops_unlogged++;
-    uint64_t now = skt_clock_ms();
-    if (a->last_drop_log_ms && now - a->last_drop_log_ms < 1000)
-        return;
-    skt_log(SKT_LOG_WARN,
-            "webhooks: app %s: %zu webhook(s) pending, the most allowed; dropped %llu "
-            "(%llu in all)",
-            a->id, pending(a), (unsigned long long)a->drops_unlogged,
-            (unsigned long long)a->stats.dropped);
-    a->drops_unlogged = 0;
-    a->last_drop_log_ms = now;
+    report(&a->drops, "%s: the oldest pending dropped to make room, %s", d->url, why);
+    delivery_free(d);
+    return 1;
 }
 
-static void
-enqueue(wh_app_t *a, delivery_t *d)
+/* The app holding the most bytes that could be dropped (not in flight); NULL when none. */
+static wh_app_t *
+biggest(skt_webhooks_t *wh)
 {
-    d->next = NULL;
-    if (a->qtail)
-        a->qtail->next = d;
-    else
-        a->qhead = d;
-    a->qtail = d;
-    a->nqueued++;
+    wh_app_t *best = NULL;
+    size_t most = 0, pos = 0;
+    void *v;
+    while (skt_map_next(wh->apps, &pos, NULL, NULL, &v)) {
+        wh_app_t *a = v;
+        if (a->bytes - a->inflight_bytes > most) {
+            most = a->bytes - a->inflight_bytes;
+            best = a;
+        }
+    }
+    return best;
+}
+
+/* Makes room in the budgets for one more webhook of bytes for a (see DESIGN in the header).
+ * 0 when it fits now; -1 when it cannot, with the reason in why. */
+static int
+make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen)
+{
+    skt_webhooks_t *wh = a->wh;
+    const skt_webhooks_opts_t *o = &wh->o;
+    char r[160];
+    if (bytes > o->app_bytes_max || bytes > o->total_bytes_max) {
+        snprintf(why, whylen, "its %zu bytes are more than the pending webhooks may hold", bytes);
+        return -1;
+    }
+    snprintf(r, sizeof(r), "%zu webhooks pending (webhooks.maxPendingPerApp)", o->queue_max);
+    while (pending(a) >= o->queue_max)
+        if (!drop_oldest(a, r))
+            goto full;
+    snprintf(r, sizeof(r), "%zu bytes pending (webhooks.maxPendingSizePerAppInMb)",
+             o->app_bytes_max);
+    while (a->bytes + bytes > o->app_bytes_max)
+        if (!drop_oldest(a, r))
+            goto full;
+    snprintf(r, sizeof(r), "%zu bytes pending for all apps (webhooks.maxPendingSizeInMb)",
+             o->total_bytes_max);
+    while (wh->bytes + bytes > o->total_bytes_max) {
+        wh_app_t *v = biggest(wh);
+        if (!v || !drop_oldest(v, r))
+            goto full;
+    }
+    return 0;
+full:
+    snprintf(why, whylen, "%s; the rest is in flight", r);
+    return -1;
 }
 
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
+    (void)fd;
+    (void)what;
     delivery_t *d = arg;
-    wh_app_t *a = d->app;
-    a->nwaiting--;
-    enqueue(a, d);
-    pump(a);
+    enqueue(d);
+    pump(d->app);
 }
 
 static int
-retryable(CURLcode rc, long status)
+retryable(long status)
 {
-    if (rc != CURLE_OK)
-        return 1; /* no answer: refused, reset, timed out, DNS */
-    return status >= 500 || status == 408 || status == 429;
+    /* 0: no answer (refused, reset, timed out, DNS); 1xx: no final answer */
+    return status < 200 || status >= 500 || status == 408 || status == 429;
 }
 
 /* One attempt ended: count it, retry it later, or let it go. */
 static void
-attempt_done(skt_webhooks_t *wh, delivery_t *d, CURLcode rc)
+attempt_done(void *arg, const skt_curl_answer_t *ans)
 {
+    delivery_t *d = arg;
     wh_app_t *a = d->app;
-    long status = 0;
-    curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(wh->multi, d->easy);
-    curl_easy_cleanup(d->easy);
-    d->easy = NULL;
-    a->ninflight--;
-    if (rc == CURLE_OK && status >= 200 && status < 300) {
+    skt_webhooks_t *wh = a->wh;
+    d->req = NULL;
+    if (ans->status >= 200 && ans->status < 300) {
         a->stats.sent++;
-        skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s answered %ld", a->id, d->url, status);
+        skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s answered %ld", a->id, d->url, ans->status);
         delivery_free(d);
-    } else if (retryable(rc, status) && d->attempts < wh->o.max_attempts &&
+    } else if (retryable(ans->status) && d->attempts < wh->o.max_attempts &&
                (d->retry_ev || (d->retry_ev = evtimer_new(wh->o.base, retry_cb, d)))) {
         long delay = wh->o.backoff_ms;
         for (int i = 1; i < d->attempts && delay < 60000; i++)
             delay *= 2;
         a->stats.retried++;
-        a->nwaiting++;
-        skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s: %s; retrying in %ld ms", a->id, d->url,
-                rc != CURLE_OK ? (*d->errbuf ? d->errbuf : curl_easy_strerror(rc)) : "bad status",
-                delay);
+        set_state(d, D_WAITING);
+        skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s: %s %ld; retrying in %ld ms", a->id, d->url,
+                ans->error ? ans->error : "answered", ans->status, delay);
         struct timeval tv = tv_of(delay);
         evtimer_add(d->retry_ev, &tv);
     } else {
         a->stats.failed++;
-        if (rc != CURLE_OK)
-            skt_log(SKT_LOG_WARN, "webhooks: app %s: %s failed after %d attempt(s): %s", a->id,
-                    d->url, d->attempts, *d->errbuf ? d->errbuf : curl_easy_strerror(rc));
+        if (ans->error)
+            report(&a->fails, "%s failed after %d attempt(s): %s", d->url, d->attempts, ans->error);
         else
-            skt_log(SKT_LOG_WARN, "webhooks: app %s: %s answered %ld after %d attempt(s)", a->id,
-                    d->url, status, d->attempts);
+            report(&a->fails, "%s answered %ld after %d attempt(s)%s, body \"%s\"", d->url,
+                   ans->status, d->attempts,
+                   ans->status >= 300 && ans->status < 400 ? " (redirects are not followed)" : "",
+                   ans->excerpt);
         delivery_free(d);
     }
     pump(a);
-}
-
-static void
-check_done(skt_webhooks_t *wh)
-{
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(wh->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        delivery_t *d = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&d);
-        if (d)
-            attempt_done(wh, d, m->data.result);
-    }
-}
-
-static int
-start(skt_webhooks_t *wh, delivery_t *d)
-{
-    CURL *e = curl_easy_init();
-    if (!e)
-        return -1;
-    d->easy = e;
-    d->attempts++;
-    d->errbuf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_URL, d->url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)d->body_len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->headers);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, wh->o.timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, d);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
-        d->easy = NULL;
-        return -1;
-    }
-    return 0;
 }
 
 /* Starts queued webhooks while the app has free slots. */
@@ -433,15 +366,14 @@ pump(wh_app_t *a)
     skt_webhooks_t *wh = a->wh;
     while (a->qhead && a->ninflight < wh->o.max_inflight) {
         delivery_t *d = a->qhead;
-        a->qhead = d->next;
-        if (!a->qhead)
-            a->qtail = NULL;
-        a->nqueued--;
-        a->ninflight++;
-        if (start(wh, d) != 0) {
-            a->ninflight--;
+        dequeue(d);
+        set_state(d, D_INFLIGHT);
+        d->attempts++;
+        d->req = skt_curl_post(wh->curl, d->url, d->headers, d->body, d->body_len, wh->o.timeout_ms,
+                               wh->o.connect_ms, attempt_done, d);
+        if (!d->req) {
             a->stats.failed++;
-            skt_log(SKT_LOG_ERROR, "webhooks: app %s: cannot start a request to %s", a->id, d->url);
+            report(&a->fails, "%s: cannot start a request (out of memory)", d->url);
             delivery_free(d);
         }
     }
@@ -505,75 +437,205 @@ make_headers(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, const ch
     return e;
 }
 
-/* Sends events (a JSON array) to each of the app's webhooks that selects some. */
-static void
-flush(wh_app_t *a, json_t *events)
+/* The length of the body of the events hook selects, after a head of hl bytes; 0 when it
+ * selects none. */
+static size_t
+body_len(const json_t *hook, const wh_event_t *events, size_t hl)
+{
+    size_t n = 0, total = hl + 2;
+    for (const wh_event_t *e = events; e; e = e->next)
+        if (skt_webhooks_selects(hook, e->name, e->channel))
+            total += e->len + (n++ ? 1 : 0);
+    return n ? total : 0;
+}
+
+/* head, the events hook selects joined with commas, then "]}": exactly what jansson writes
+ * for {"time_ms": ..., "events": [...]} (JSON_COMPACT | JSON_PRESERVE_ORDER), soketi's body.
+ * len is body_len()'s; NULL when out of memory. */
+static char *
+make_body(const json_t *hook, const wh_event_t *events, const char *head, size_t len)
+{
+    char *body = malloc(len + 1);
+    if (!body)
+        return NULL;
+    size_t o = strlen(head), n = 0;
+    memcpy(body, head, o);
+    for (const wh_event_t *e = events; e; e = e->next)
+        if (skt_webhooks_selects(hook, e->name, e->channel)) {
+            if (n++)
+                body[o++] = ',';
+            memcpy(body + o, e->text, e->len);
+            o += e->len;
+        }
+    memcpy(body + o, "]}", 3);
+    return body;
+}
+
+/* A delivery of body (taken) to hook's url, linked as a's newest; NULL when out of memory
+ * (body freed). */
+static delivery_t *
+delivery_new(wh_app_t *a, const json_t *hook, const char *url, char *body, size_t len)
 {
     skt_webhooks_t *wh = a->wh;
-    long long now = wall_ms();
-    size_t i;
+    delivery_t *d = calloc(1, sizeof(*d));
+    if (!d) {
+        free(body);
+        return NULL;
+    }
+    char sig[65];
+    d->app = a;
+    d->state = -1;
+    d->body = body;
+    d->body_len = len;
+    d->prev = a->dtail;
+    if (a->dtail)
+        a->dtail->next = d;
+    else
+        a->dhead = d;
+    a->dtail = d;
+    a->bytes += len;
+    wh->bytes += len;
+    wh->o.sign(a->secret, strlen(a->secret), body, len, sig);
+    d->url = strdup(url);
+    d->headers = make_headers(wh, a, hook, sig);
+    if (!d->url || !d->headers) {
+        delivery_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static long long
+wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Sends events (a list) to each of the app's webhooks that selects some, within the budgets. */
+static void
+flush(wh_app_t *a, const wh_event_t *events)
+{
+    char head[64], why[256];
+    snprintf(head, sizeof(head), "{\"time_ms\":%lld,\"events\":[", wall_ms());
+    size_t hl = strlen(head), i;
     json_t *hook;
     json_array_foreach(a->hooks, i, hook)
     {
         const char *url = json_string_value(json_object_get(hook, "url"));
-        if (!url)
-            continue; /* lambda_function: not supported (skt_webhooks_check_apps) */
-        json_t *mine = skt_webhooks_select(hook, events);
-        if (!json_array_size(mine)) {
-            json_decref(mine);
-            continue;
-        }
-        if (pending(a) >= wh->o.queue_max) {
-            json_decref(mine);
-            drop(a);
-            continue;
-        }
-        json_t *payload = json_pack("{s:I, s:o}", "time_ms", (json_int_t)now, "events", mine);
-        char *body = payload ? json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(payload);
-        delivery_t *d = body ? calloc(1, sizeof(*d)) : NULL;
-        if (d) {
-            char sig[65];
-            d->app = a;
-            delivery_link(wh, d);
-            d->body = body;
-            d->body_len = strlen(body);
-            wh->o.sign(a->secret, strlen(a->secret), body, d->body_len, sig);
-            d->url = strdup(url);
-            d->headers = make_headers(wh, a, hook, sig);
-        }
-        if (!d || !d->url || !d->headers) {
-            if (d)
-                delivery_free(d);
-            else
-                free(body);
+        size_t len = url ? body_len(hook, events, hl) : 0;
+        if (!len)
+            continue; /* no url: lambda_function, not supported (skt_webhooks_check_apps) */
+        if (!skt_curl_url_ok(url)) {
             a->stats.failed++;
-            skt_log(SKT_LOG_ERROR, "webhooks: app %s: out of memory building a webhook", a->id);
+            report(&a->fails, "%s: not an http:// or https:// URL, not sent", url);
             continue;
         }
-        enqueue(a, d);
+        if (make_room(a, len, why, sizeof(why)) != 0) {
+            a->stats.dropped++;
+            report(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", url, len, why);
+            continue;
+        }
+        char *body = make_body(hook, events, head, len);
+        delivery_t *d = body ? delivery_new(a, hook, url, body, len) : NULL;
+        if (!d) {
+            a->stats.failed++;
+            report(&a->fails, "%s: out of memory building a webhook", url);
+            continue;
+        }
+        enqueue(d);
     }
     pump(a);
+}
+
+/* ------------------------------------------------------------ events and batches */
+
+static void
+events_free(wh_event_t *e)
+{
+    while (e) {
+        wh_event_t *next = e->next;
+        free(e);
+        e = next;
+    }
+}
+
+/* event (a JSON object with "name" and "channel") serialized; NULL when it has no name or
+ * channel, or out of memory. */
+static wh_event_t *
+wh_event_new(const json_t *event)
+{
+    const char *name = json_string_value(json_object_get(event, "name"));
+    const char *channel = json_string_value(json_object_get(event, "channel"));
+    char *text = name && channel ? json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (!text)
+        return NULL;
+    size_t nl = strlen(name), cl = strlen(channel), tl = strlen(text);
+    wh_event_t *e = malloc(sizeof(*e) + nl + cl + tl + 3);
+    if (e) {
+        char *p = e->data;
+        e->next = NULL;
+        e->name = memcpy(p, name, nl + 1);
+        p += nl + 1;
+        e->channel = memcpy(p, channel, cl + 1);
+        p += cl + 1;
+        e->text = memcpy(p, text, tl + 1);
+        e->len = tl;
+    }
+    free(text);
+    return e;
+}
+
+/* Sends the app's batch now. */
+static void
+batch_flush(wh_app_t *a)
+{
+    wh_event_t *events = a->batch;
+    a->batch = a->batch_tail = NULL;
+    a->batch_bytes = 0;
+    evtimer_del(a->batch_ev);
+    flush(a, events);
+    events_free(events);
 }
 
 static void
 batch_cb(evutil_socket_t fd, short what, void *arg)
 {
-    wh_app_t *a = arg;
-    json_t *events = a->batch;
-    a->batch = NULL;
-    if (events)
-        flush(a, events);
-    json_decref(events);
+    (void)fd;
+    (void)what;
+    batch_flush(arg);
 }
 
-/* Frees an app's state; its deliveries are freed apart (skt_webhooks_free). */
+/* Adds e to the app's batch: soketi's rule, the first event of a batch starts the timer and
+ * whatever arrives until it fires goes in the same webhook; ours, a batch that would pass
+ * batch_bytes_max is sent first and e begins the next. */
+static void
+batch_add(wh_app_t *a, wh_event_t *e)
+{
+    skt_webhooks_t *wh = a->wh;
+    if (a->batch && a->batch_bytes + e->len + 1 > wh->o.batch_bytes_max)
+        batch_flush(a);
+    if (!a->batch) {
+        struct timeval tv = tv_of(wh->o.batch_ms);
+        evtimer_add(a->batch_ev, &tv);
+        a->batch = e;
+    } else {
+        a->batch_tail->next = e;
+    }
+    a->batch_tail = e;
+    a->batch_bytes += e->len + 1;
+}
+
+/* Frees an app's state; its deliveries must be gone. */
 static void
 wh_app_free(wh_app_t *a)
 {
+    report_fini(&a->drops);
+    report_fini(&a->fails);
     if (a->batch_ev)
         event_free(a->batch_ev);
-    json_decref(a->batch);
+    events_free(a->batch);
     json_decref(a->hooks);
     free(a->key);
     free(a->secret);
@@ -594,7 +656,9 @@ app_state(skt_webhooks_t *wh, const skt_app_t *app)
         memcpy(a->id, app->id, idl + 1);
         a->id_len = idl;
         a->batch_ev = evtimer_new(wh->o.base, batch_cb, a);
-        if (!a->batch_ev || skt_map_put(wh->apps, a->id, a->id_len, a) != 0) {
+        if (!a->batch_ev || report_init(&a->drops, a, "dropped", &a->stats.dropped) != 0 ||
+            report_init(&a->fails, a, "failed", &a->stats.failed) != 0 ||
+            skt_map_put(wh->apps, a->id, a->id_len, a) != 0) {
             wh_app_free(a);
             return NULL;
         }
@@ -618,43 +682,18 @@ void
 skt_webhooks_send(skt_webhooks_t *wh, const skt_app_t *app, json_t *event)
 {
     wh_app_t *a = event ? app_state(wh, app) : NULL;
-    if (!a) {
-        json_decref(event);
+    wh_event_t *e = a ? wh_event_new(event) : NULL;
+    json_decref(event); /* the client's data goes now: what is kept is its text */
+    if (!e) {
+        if (a)
+            skt_log(SKT_LOG_ERROR, "webhooks: app %s: cannot queue an event", a->id);
         return;
     }
-    if (!wh->o.batching) {
-        json_t *one = json_array();
-        json_array_append_new(one, event);
-        flush(a, one);
-        json_decref(one);
-        return;
-    }
-    /* soketi: the first event of a batch starts the timer; whatever arrives until it
-     * fires goes in the same webhook. */
-    if (!a->batch) {
-        a->batch = json_array();
-        struct timeval tv = tv_of(wh->o.batch_ms);
-        evtimer_add(a->batch_ev, &tv);
-    }
-    json_array_append_new(a->batch, event);
-}
-
-void
-skt_webhooks_check_apps(const skt_apps_t *apps)
-{
-    for (size_t i = 0; i < skt_apps_count(apps); i++) {
-        const skt_app_t *app = skt_apps_at(apps, i);
-        size_t k;
-        json_t *hook;
-        json_array_foreach(app->webhooks, k, hook)
-        {
-            if (!json_is_string(json_object_get(hook, "url"))) {
-                skt_log(SKT_LOG_WARN,
-                        "webhooks: app %s: webhooks[%zu] has no url: lambda_function webhooks "
-                        "are not supported by soketi-c and are skipped",
-                        app->id, k);
-            }
-        }
+    if (wh->o.batching) {
+        batch_add(a, e);
+    } else {
+        flush(a, e);
+        free(e);
     }
 }
 
@@ -667,94 +706,9 @@ skt_webhooks_each_app(const skt_webhooks_t *wh, skt_wh_each_fn fn, void *arg)
         wh_app_t *a = v;
         skt_wh_stats_t st = a->stats;
         st.pending = pending(a);
+        st.pending_bytes = a->bytes;
         fn(arg, a->id, &st);
     }
-}
-
-/* ------------------------------------------------------------ curl on libevent */
-
-static void
-reap_dead(skt_webhooks_t *wh)
-{
-    while (wh->dead) {
-        dead_ev_t *d = wh->dead;
-        wh->dead = d->next;
-        event_free(d->ev);
-        free(d);
-    }
-}
-
-static void
-socket_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-    skt_webhooks_t *wh = arg;
-    int running = 0;
-    int flags =
-        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(wh->multi, fd, flags, &running);
-    check_done(wh);
-    reap_dead(wh);
-}
-
-static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-    skt_webhooks_t *wh = arg;
-    int running = 0;
-    curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(wh);
-    reap_dead(wh);
-}
-
-/* curl tells which socket to watch for what; socketp is our event for it. */
-static int
-curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    skt_webhooks_t *wh = userp;
-    struct event *ev = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (ev) {
-            event_del(ev);
-            curl_multi_assign(wh->multi, s, NULL);
-            dead_ev_t *d = malloc(sizeof(*d));
-            if (d) { /* freed once curl has returned to us */
-                d->ev = ev;
-                d->next = wh->dead;
-                wh->dead = d;
-            } else {
-                event_free(ev); /* deleted above: libevent no longer touches it */
-            }
-        }
-        return 0;
-    }
-    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-                 ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-    if (ev) {
-        event_del(ev);
-        event_assign(ev, wh->o.base, s, kind, socket_event_cb, wh);
-    } else {
-        ev = event_new(wh->o.base, s, kind, socket_event_cb, wh);
-        if (!ev)
-            return -1;
-        curl_multi_assign(wh->multi, s, ev);
-    }
-    event_add(ev, NULL);
-    return 0;
-}
-
-/* curl wants to be called after timeout_ms (-1: never; 0: as soon as possible, which
- * is the next loop iteration: curl must not be re-entered from here). */
-static int
-curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    skt_webhooks_t *wh = userp;
-    if (timeout_ms < 0) {
-        evtimer_del(wh->timer);
-        return 0;
-    }
-    struct timeval tv = tv_of(timeout_ms);
-    evtimer_add(wh->timer, &tv);
-    return 0;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -762,49 +716,44 @@ curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 skt_webhooks_t *
 skt_webhooks_new(const skt_webhooks_opts_t *opts, char *err, size_t errlen)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "webhooks: libcurl failed to initialise");
-        return NULL;
-    }
     skt_webhooks_t *wh = calloc(1, sizeof(*wh));
     if (!wh) {
-        curl_global_cleanup();
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    wh->o = *opts;
-    if (wh->o.timeout_ms <= 0)
-        wh->o.timeout_ms = 10000;
-    if (wh->o.max_attempts <= 0)
-        wh->o.max_attempts = 5;
-    if (wh->o.backoff_ms <= 0)
-        wh->o.backoff_ms = 1000;
-    if (!wh->o.queue_max)
-        wh->o.queue_max = 1000;
-    if (!wh->o.max_inflight)
-        wh->o.max_inflight = 8;
-    wh->o.process_id = NULL; /* the caller's string: only the User-Agent below needs it */
+    skt_webhooks_opts_t *o = &wh->o;
+    *o = *opts;
+    if (o->timeout_ms <= 0)
+        o->timeout_ms = 10000;
+    if (o->connect_ms <= 0 || o->connect_ms > o->timeout_ms)
+        o->connect_ms = o->timeout_ms < 5000 ? o->timeout_ms : 5000;
+    if (o->max_attempts <= 0)
+        o->max_attempts = 5;
+    if (o->backoff_ms <= 0)
+        o->backoff_ms = 1000;
+    if (!o->queue_max)
+        o->queue_max = 1000;
+    if (!o->app_bytes_max)
+        o->app_bytes_max = 16 << 20;
+    if (!o->total_bytes_max)
+        o->total_bytes_max = 64 << 20;
+    if (!o->batch_bytes_max)
+        o->batch_bytes_max = 1 << 20;
+    if (!o->max_inflight)
+        o->max_inflight = 8;
+    o->process_id = NULL; /* the caller's string: only the User-Agent below needs it */
     char pid[32];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     snprintf(wh->user_agent, sizeof(wh->user_agent),
              "SoketiWebhooksClient/1.0 (soketi-c; Process: %s)",
              opts->process_id && *opts->process_id ? opts->process_id : pid);
     wh->apps = skt_map_new();
-    wh->multi = curl_multi_init();
-    wh->timer = evtimer_new(opts->base, timeout_cb, wh);
-    if (!wh->apps || !wh->multi || !wh->timer) {
+    if (!wh->apps || !(wh->curl = skt_curl_new(opts->base, err, errlen))) {
+        if (!wh->apps)
+            snprintf(err, errlen, "out of memory");
         skt_webhooks_free(wh);
-        snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
-    curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    if (!(v->features & CURL_VERSION_ASYNCHDNS))
-        skt_log(SKT_LOG_WARN, "webhooks: this libcurl resolves names synchronously; a webhook "
-                              "URL with a host name may stall the server while it resolves");
     return wh;
 }
 
@@ -817,32 +766,23 @@ skt_webhooks_free(skt_webhooks_t *wh)
     void *v;
     while (wh->apps && skt_map_next(wh->apps, &pos, NULL, NULL, &v)) {
         wh_app_t *a = v;
-        size_t lost = pending(a) + json_array_size(a->batch);
+        size_t lost = pending(a);
+        for (wh_event_t *e = a->batch; e; e = e->next)
+            lost++;
         if (lost)
             skt_log(SKT_LOG_WARN, "webhooks: app %s: %zu webhook(s) not delivered at shutdown",
                     a->id, lost);
-    }
-    /* Every delivery, in whatever state: an attempt in flight leaves the multi first. */
-    while (wh->all) {
-        delivery_t *d = wh->all;
-        if (d->easy) {
-            curl_multi_remove_handle(wh->multi, d->easy);
-            curl_easy_cleanup(d->easy);
-            d->easy = NULL;
+        /* every delivery, in whatever state: an attempt in flight is stopped first */
+        while (a->dhead) {
+            delivery_t *d = a->dhead;
+            if (d->req)
+                skt_curl_cancel(wh->curl, d->req);
+            d->req = NULL;
+            delivery_free(d);
         }
-        delivery_free(d);
+        wh_app_free(a);
     }
-    if (wh->apps) {
-        pos = 0;
-        while (skt_map_next(wh->apps, &pos, NULL, NULL, &v))
-            wh_app_free(v);
-        skt_map_free(wh->apps);
-    }
-    if (wh->multi)
-        curl_multi_cleanup(wh->multi);
-    reap_dead(wh);
-    if (wh->timer)
-        event_free(wh->timer);
+    skt_map_free(wh->apps);
+    skt_curl_free(wh->curl);
     free(wh);
-    curl_global_cleanup();
 }

@@ -11,15 +11,26 @@
  * webhooks.batching.duration ms and sent together (soketi collects one batch for all apps).
  *
  * DESIGN
- * Delivery never blocks the event loop and uses no threads of ours: libcurl's multi
- * interface is driven by libevent (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION register the
- * sockets and the timeout curl wants on the daemon's event_base, and every readiness calls
- * curl_multi_socket_action). Each app has a bounded queue: at most max_inflight requests at
- * once, the rest waiting in order; a request that fails (no connection, timeout, 5xx, 408,
- * 429) is retried after a backoff that doubles, up to max_attempts attempts. When an app
- * has queue_max webhooks pending (queued, in flight or waiting to retry), new ones are
- * dropped, counted and logged (at most one line per second per app). A hanging endpoint
- * therefore costs its app at most queue_max pending webhooks and never touches clients.
+ * Delivery never blocks the event loop and uses no threads of ours: the requests go through
+ * curl_loop.c (libcurl's multi interface driven by libevent; it also holds the options that
+ * keep a hostile endpoint from costing us more than a log line). Each event is serialized
+ * once, when it is queued, and its JSON tree released: a batch is a list of small strings,
+ * and each webhook's body is the concatenation of the events it selects (byte for byte
+ * what jansson writes for the whole payload), signed once.
+ *
+ * Bounds. Each app has at most max_inflight requests at once, the rest waiting in order; a
+ * request that fails without an answer, or answers 5xx, 408 or 429, is retried after a
+ * backoff that doubles, up to max_attempts attempts. The webhooks an app has pending
+ * (queued, in flight or waiting to retry) are bounded in number (queue_max) and in body
+ * bytes (app_bytes_max), and all apps' together in bytes (total_bytes_max). A new webhook
+ * that does not fit makes room by dropping the oldest pending webhooks that are not in
+ * flight (of its own app for the per-app bounds; of the app holding the most bytes for the
+ * total); when that is not enough (what is left is in flight) the new one is dropped. So
+ * pending bytes never exceed the budgets, and a request in flight is never cut. A batch
+ * being collected is bounded apart: past batch_bytes_max it is sent at once and a new one
+ * begins, so one request body is at most max(batch_bytes_max, one event). Drops and
+ * failures are counted per app and logged at most once a second per app, each line saying
+ * how many since the last one and what the first of them was.
  *
  * This file only builds and sends events; when they are due is the protocol's decision
  * (pusher/shared.c fires occupied/vacated and member events once per cluster when the
@@ -57,22 +68,27 @@ typedef struct skt_webhooks_opts_s {
     long batch_ms;          /* webhooks.batching.duration */
     const char *process_id; /* instance.process_id, for the User-Agent; NULL: the pid */
     /* Delivery tuning; 0 takes the default in brackets. */
-    long timeout_ms;     /* one attempt, connection included [10000] */
-    int max_attempts;    /* attempts per webhook [5] */
-    long backoff_ms;     /* before the first retry, doubled for each next [1000] */
-    size_t queue_max;    /* webhooks pending per app before new ones are dropped [1000] */
-    size_t max_inflight; /* requests at once per app [8] */
+    long timeout_ms;        /* one attempt, connection included [10000] */
+    long connect_ms;        /* connecting, within timeout_ms [5000] */
+    int max_attempts;       /* attempts per webhook [5] */
+    long backoff_ms;        /* before the first retry, doubled for each next [1000] */
+    size_t queue_max;       /* webhooks pending per app (webhooks.maxPendingPerApp) [1000] */
+    size_t app_bytes_max;   /* their bodies, bytes (maxPendingSizePerAppInMb) [16 MiB] */
+    size_t total_bytes_max; /* all apps' bodies, bytes (maxPendingSizeInMb) [64 MiB] */
+    size_t batch_bytes_max; /* one batch's events (batching.maxSizeInKb) [1 MiB] */
+    size_t max_inflight;    /* requests at once per app [8] */
 } skt_webhooks_opts_t;
 
 typedef struct skt_webhooks_s skt_webhooks_t;
 
 /* Per-app counters since start. */
 typedef struct skt_wh_stats_s {
-    uint64_t sent;    /* answered 2xx */
-    uint64_t failed;  /* given up after the last attempt, or refused (4xx) */
-    uint64_t retried; /* attempts that were retried */
-    uint64_t dropped; /* never sent: the app's queue was full */
-    size_t pending;   /* queued, in flight or waiting to retry, now */
+    uint64_t sent;        /* answered 2xx */
+    uint64_t failed;      /* given up after the last attempt, or refused (4xx) */
+    uint64_t retried;     /* attempts that were retried */
+    uint64_t dropped;     /* never sent: over a bound (see DESIGN), or dropped for a new one */
+    size_t pending;       /* queued, in flight or waiting to retry, now */
+    size_t pending_bytes; /* the bodies of those */
 } skt_wh_stats_t;
 
 /* Creates the sender (opts is copied). NULL with a message in err. */
@@ -103,12 +119,17 @@ void skt_webhooks_subscription_count(skt_webhooks_t *wh, const skt_app_t *app, c
 /* Queues an event object (reference stolen) for app; what the builders use. */
 void skt_webhooks_send(skt_webhooks_t *wh, const skt_app_t *app, json_t *event);
 
-/* Logs a warning for every webhook of apps that soketi-c cannot send (lambda_function). */
+/* Logs a warning for every webhook of apps that soketi-c cannot send: lambda_function, or a
+ * URL that is not http:// or https:// (such a webhook is also counted failed at each send). */
 void skt_webhooks_check_apps(const skt_apps_t *apps);
 
 /* Calls fn once per app that has sent or tried to send webhooks. */
 typedef void (*skt_wh_each_fn)(void *arg, const char *app_id, const skt_wh_stats_t *stats);
 void skt_webhooks_each_app(const skt_webhooks_t *wh, skt_wh_each_fn fn, void *arg);
+
+/* 1 when webhook hook (one entry of an app's "webhooks") selects an event named name on
+ * channel, by its event_types and filter; 0 otherwise (also when name or channel is NULL). */
+int skt_webhooks_selects(const json_t *hook, const char *name, const char *channel);
 
 /* The events of list (a JSON array) that webhook hook (one entry of an app's "webhooks")
  * selects by event_types and filter, as a new array (empty when none). For tests. */

@@ -58,7 +58,7 @@ struct skt_conn_s {
     skt_conn_outq_t *out;            /* unwritten output; NULL when none */
     skt_conn_frag_t *frag;           /* a fragmented message being assembled */
     uint32_t last_active;            /* monotonic seconds of the last input */
-    uint16_t refs;
+    uint32_t refs; /* holders: the I/O code while it calls out, and every pending operation */
     uint16_t flags;
     uint8_t mode;        /* enum skt_conn_mode */
     uint8_t lru;         /* which timeout list holds it */

@@ -15,6 +15,8 @@ tests_check_http_parse_SOURCES = tests/check_http_parse.c
 tests_check_http_parse_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_http_parse_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
 
-# Connection I/O on the event loop, plain or through TLS.
-libskt_net_la_SOURCES += src/net/conn.c src/net/conn.h src/net/tls.c src/net/tls.h
-libskt_net_la_LIBADD = $(SSL_LIBS)
+# Connection I/O on the event loop, plain or through TLS: a library of its own, so that
+# the protocol's unit tests link a fake in its place (tests/fake_net.c).
+noinst_LTLIBRARIES += libskt_netio.la
+libskt_netio_la_SOURCES = src/net/conn.c src/net/conn.h src/net/tls.c src/net/tls.h
+libskt_netio_la_LIBADD = $(SSL_LIBS)

@@ -10,7 +10,7 @@ check_plugin_cppflags = -I$(top_srcdir)/include
 check_plugin_ldflags = $(plugin_ldflags) -rpath /nowhere
 check_LTLIBRARIES += tests/adapter_echo.la tests/adapter_newer.la tests/adapter_none.la \
 	tests/adapter_nosym.la tests/adapter_failinit.la tests/adapter_nullop.la \
-	tests/adapter_small_ops.la
+	tests/adapter_small_ops.la tests/adapter_stall.la
 tests_adapter_echo_la_SOURCES = tests/plugins/adapter_echo.c
 tests_adapter_echo_la_CPPFLAGS = $(check_plugin_cppflags)
 tests_adapter_echo_la_LDFLAGS = $(check_plugin_ldflags)
@@ -32,6 +32,9 @@ tests_adapter_nullop_la_LDFLAGS = $(check_plugin_ldflags)
 tests_adapter_small_ops_la_SOURCES = tests/plugins/adapter_small_ops.c
 tests_adapter_small_ops_la_CPPFLAGS = $(check_plugin_cppflags)
 tests_adapter_small_ops_la_LDFLAGS = $(check_plugin_ldflags)
+tests_adapter_stall_la_SOURCES = tests/plugins/adapter_stall.c
+tests_adapter_stall_la_CPPFLAGS = $(check_plugin_cppflags)
+tests_adapter_stall_la_LDFLAGS = $(check_plugin_ldflags)
 
 # Loads the real adapter_local.so ($SOKETI_PLUGIN_DIR_TEST) and the test plugins; the
 # defaults let it run outside `make check` (e.g. under valgrind) too.

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <string.h>
 
+/* Broadcasts to "#server-to-user-<id>" reach the sockets signed in as <id>. */
+#define SKT_SERVER_TO_USER_PREFIX "#server-to-user-"
+
 enum skt_channel_kind {
     SKT_CHANNEL_PUBLIC = 0,
     SKT_CHANNEL_PRIVATE,

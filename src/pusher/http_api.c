@@ -1,6 +1,6 @@
-/* http_api.c - the HTTP side of the port: routing, signature checks, the Pusher REST API's
- * events and terminate routes, health, the metrics port, upgrades. The read routes are
- * pusher/http_query.c's; every answer goes through pusher/http_reply.c.
+/* http_api.c - the HTTP side of the port: routing, signature checks, the terminate route,
+ * health, the metrics port, upgrades. The writes are pusher/http_events.c's, the read
+ * routes pusher/http_query.c's; every answer goes through pusher/http_reply.c.
  *
  * Routes, bodies and messages follow soketi 1.6 (src/http-handler.ts,
  * src/server.ts), except that every error carries its status in the status
@@ -28,6 +28,7 @@
 
 #include "features/features.h"
 #include "features/metrics.h"
+#include "pusher/http_events.h"
 #include "pusher/http_query.h"
 #include "pusher/http_reply.h"
 #include "pusher/server.h"
@@ -57,7 +58,8 @@ typedef struct req_s {
 /* ------------------------------------------------------------ parsing */
 
 /* Splits the path after the prefix into decoded segments and decodes the
- * query into params. Returns 0, or -1 on a malformed escape. */
+ * query into params. Returns 0, or -1 on a malformed escape or an escaped NUL
+ * (%00 would cut an app id or key short: /app/app-key%00x is not app-key). */
 static int
 req_parse(req_t *r, const char *path, size_t plen)
 {
@@ -76,7 +78,7 @@ req_parse(req_t *r, const char *path, size_t plen)
         while (i < plen && path[i] != '/')
             i++;
         ssize_t n = skt_http_urldecode(o, path + start, i - start);
-        if (n < 0)
+        if (n < 0 || memchr(o, '\0', (size_t)n))
             return -1;
         o[n] = '\0';
         r->seg[r->nseg++] = o;
@@ -91,14 +93,14 @@ req_parse(req_t *r, const char *path, size_t plen)
         if (r->nparams == MAX_PARAMS)
             return -1;
         ssize_t dk = skt_http_urldecode(o, k, kl);
-        if (dk < 0)
+        if (dk < 0 || memchr(o, '\0', (size_t)dk))
             return -1;
         skt_sig_param_t *p = &r->params[r->nparams++];
         p->key = o;
         p->key_len = (size_t)dk;
         o += dk;
         ssize_t dv = skt_http_urldecode(o, v, vl);
-        if (dv < 0)
+        if (dv < 0 || memchr(o, '\0', (size_t)dv))
             return -1;
         p->val = o;
         p->val_len = (size_t)dv;
@@ -141,239 +143,6 @@ req_authorize(req_t *r, const char *app_id)
         return -1;
     }
     return 0;
-}
-
-/* ------------------------------------------------------------ events */
-
-/* Checks one event as soketi's checkMessageToBroadcast. Returns 0, or the
- * HTTP status (400 or 413) with msg filled. */
-static int
-check_event(skt_app_t *app, json_t *ev, char *msg, size_t msglen)
-{
-    json_t *name = json_object_get(ev, "name");
-    json_t *data = json_object_get(ev, "data");
-    json_t *channels = json_object_get(ev, "channels");
-    json_t *channel = json_object_get(ev, "channel");
-    int data_falsy = !data || json_is_null(data) || json_is_false(data) ||
-                     (json_is_string(data) && json_string_length(data) == 0) ||
-                     (json_is_integer(data) && json_integer_value(data) == 0);
-    if (!json_is_object(ev) || (!channels && !channel) || !json_is_string(name) ||
-        json_string_length(name) == 0 || data_falsy) {
-        snprintf(msg, msglen, "The received data is incorrect");
-        return 400;
-    }
-    size_t nch = 0;
-    if (channels) {
-        if (!json_is_array(channels)) {
-            snprintf(msg, msglen, "The received data is incorrect");
-            return 400;
-        }
-        nch = json_array_size(channels);
-        for (size_t i = 0; i < nch; i++) {
-            if (!json_is_string(json_array_get(channels, i))) {
-                snprintf(msg, msglen, "The received data is incorrect");
-                return 400;
-            }
-        }
-    } else if (!json_is_string(channel)) {
-        snprintf(msg, msglen, "The received data is incorrect");
-        return 400;
-    } else {
-        nch = 1;
-    }
-    if ((long)nch > app->max_event_channels_at_once) {
-        snprintf(msg, msglen, "Cannot broadcast to more than %ld channels at once",
-                 app->max_event_channels_at_once);
-        return 400;
-    }
-    if ((long)json_string_length(name) > app->max_event_name_length) {
-        snprintf(msg, msglen, "Event name is too long. Maximum allowed size is %ld.",
-                 app->max_event_name_length);
-        return 400;
-    }
-    size_t dlen;
-    if (json_is_string(data)) {
-        dlen = json_string_length(data);
-    } else {
-        char *t = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-        dlen = t ? strlen(t) : 0;
-        free(t);
-    }
-    if ((double)dlen / 1024.0 > app->max_event_payload_kb) {
-        snprintf(msg, msglen, "The event data should be less than %g KB.",
-                 app->max_event_payload_kb);
-        return 413;
-    }
-    return 0;
-}
-
-/* Keeps a cache channel's last event for channelLimits.cacheTtl, as soketi's
- * broadcastMessage: {"event": name, "data": data} under soketi's key. */
-static void
-cache_event(skt_server_t *srv, skt_app_t *app, json_t *channel, json_t *name, json_t *data)
-{
-    char key[512];
-    size_t klen = skt_cache_channel_key(key, sizeof(key), app->id, json_string_value(channel),
-                                        json_string_length(channel));
-    json_t *value = json_pack("{s:O, s:O}", "event", name, "data", data);
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(value);
-    if (klen && text)
-        skt_cache_set(srv->features->cache, key, klen, text, strlen(text),
-                      srv->features->cache_ttl);
-    free(text);
-}
-
-/* Frames {"event","channel","data"} once per channel and hands it to the adapter. */
-static void
-broadcast_event(skt_server_t *srv, skt_app_t *app, json_t *ev)
-{
-    json_t *name = json_object_get(ev, "name");
-    json_t *data = json_object_get(ev, "data");
-    json_t *channels = json_object_get(ev, "channels");
-    json_t *sid = json_object_get(ev, "socket_id");
-    const char *except = json_is_string(sid) ? json_string_value(sid) : NULL;
-    size_t n = channels ? json_array_size(channels) : 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *ch = channels ? json_array_get(channels, i) : json_object_get(ev, "channel");
-        json_t *msg = json_object();
-        json_object_set(msg, "event", name);
-        json_object_set(msg, "channel", ch);
-        json_object_set(msg, "data", data);
-        char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(msg);
-        if (text)
-            SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app->id, json_string_value(ch), text,
-                                       strlen(text), except);
-        free(text);
-        if (skt_cache_is_cache_channel(json_string_value(ch), json_string_length(ch)))
-            cache_event(srv, app, ch, name, data);
-    }
-}
-
-/* Channels one event goes to, as soketi's rate limiting middleware counts
- * them: `(event.channels || [event.channel]).length`. */
-static long
-event_points(json_t *ev)
-{
-    json_t *channels = json_object_get(ev, "channels");
-    return json_is_array(channels) ? (long)json_array_size(channels) : 1;
-}
-
-typedef struct events_ctx_s {
-    skt_conn_t *c;
-    json_t *body;
-    size_t body_len; /* as received, for the metrics */
-    int batch;
-    char app_id[]; /* looked up again: a reload may replace the app meanwhile */
-} events_ctx_t;
-
-/* Checks and broadcasts an events request the rate limiter let through;
- * headers: the limiter's. Consumes nothing; answers on c. */
-static void
-events_go(skt_conn_t *c, skt_server_t *srv, skt_app_t *app, json_t *body, size_t body_len,
-          int batch, const char *headers)
-{
-    char msg[256];
-    if (batch) {
-        json_t *list = json_object_get(body, "batch");
-        if ((long)json_array_size(list) > app->max_event_batch_size) {
-            snprintf(msg, sizeof(msg), "Cannot batch-send more than %ld messages at once",
-                     app->max_event_batch_size);
-            skt_http_reply_error_h(c, 400, msg, headers);
-            return;
-        }
-        size_t i;
-        json_t *ev;
-        json_array_foreach(list, i, ev)
-        {
-            int st = check_event(app, ev, msg, sizeof(msg));
-            if (st) {
-                skt_http_reply_error_h(c, st, msg, headers);
-                return;
-            }
-        }
-        json_array_foreach(list, i, ev) broadcast_event(srv, app, ev);
-    } else {
-        int st = check_event(app, body, msg, sizeof(msg));
-        if (st) {
-            skt_http_reply_error_h(c, st, msg, headers);
-            return;
-        }
-        broadcast_event(srv, app, body);
-    }
-    size_t sent = skt_http_reply_json_h(c, 200, json_pack("{s:b}", "ok", 1), headers);
-    skt_http_reply_count(app->id, body_len, sent);
-}
-
-static void
-events_limited_cb(void *arg, const skt_rl_result_t *res)
-{
-    events_ctx_t *ctx = arg;
-    skt_server_t *srv = skt_server_get();
-    if (!skt_conn_is_closed(ctx->c)) {
-        skt_app_t *app = skt_apps_by_id(srv->cfg->apps, ctx->app_id, strlen(ctx->app_id));
-        if (!res->allowed) {
-            skt_http_reply_too_many(ctx->c, res);
-        } else if (!app) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "The app %.200s could not be found.", ctx->app_id);
-            skt_http_reply_error(ctx->c, 404, msg);
-        } else {
-            char headers[160];
-            skt_rl_headers(res, headers, sizeof(headers));
-            events_go(ctx->c, srv, app, ctx->body, ctx->body_len, ctx->batch, headers);
-        }
-    }
-    skt_conn_unref(ctx->c);
-    json_decref(ctx->body);
-    free(ctx);
-}
-
-/* POST /apps/:id/events and /batch_events: size and JSON checks, then the
- * app's maxBackendEventsPerSecond (one point per channel, as soketi), then
- * the events' own checks and the broadcast. */
-static void
-route_events(req_t *r, int batch)
-{
-    double limit_mb = r->srv->cfg->http_api.request_limit_in_mb;
-    if ((double)r->body_len / (1024.0 * 1024.0) > limit_mb) {
-        skt_http_reply_error(r->c, 413, "The payload size is too big.");
-        return;
-    }
-    json_t *body = json_loadb(r->body, r->body_len, 0, NULL);
-    json_t *list = batch ? json_object_get(body, "batch") : NULL;
-    if (!json_is_object(body) || (batch && !json_is_array(list))) {
-        json_decref(body);
-        skt_http_reply_error(r->c, 400, "The received data is incorrect");
-        return;
-    }
-    long points = 0;
-    if (batch) {
-        size_t i;
-        json_t *ev;
-        json_array_foreach(list, i, ev) points += event_points(ev);
-    } else {
-        points = event_points(body);
-        if (points < 1)
-            points = 1;
-    }
-    size_t idl = strlen(r->app->id);
-    events_ctx_t *ctx = malloc(sizeof(*ctx) + idl + 1);
-    if (!ctx) {
-        json_decref(body);
-        skt_http_reply_error(r->c, 500, "A server error has occurred.");
-        return;
-    }
-    ctx->c = r->c;
-    ctx->body = body;
-    ctx->body_len = r->body_len;
-    ctx->batch = batch;
-    memcpy(ctx->app_id, r->app->id, idl + 1);
-    skt_conn_ref(r->c);
-    skt_rl_key_t key = {.app_id = r->app->id, .kind = SKT_RL_BACKEND_EVENTS};
-    skt_rl_consume(r->srv->features->rl, &key, points, r->app->max_backend_events_per_sec,
-                   events_limited_cb, ctx);
 }
 
 /* ------------------------------------------------------------ health */
@@ -476,7 +245,7 @@ route(req_t *r)
     /* WebSocket: GET {prefix}/app/{key} */
     if (get && n == 2 && is(s[0], "app")) {
         if (skt_conn_ws_accept(r->c, h) == 0)
-            skt_ws_open(srv, (skt_socket_t *)r->c, s[1], strlen(s[1]));
+            skt_ws_open((skt_socket_t *)r->c, s[1], strlen(s[1]));
         return;
     }
     if (get && n == 0) {
@@ -495,12 +264,12 @@ route(req_t *r)
         const char *app_id = s[1];
         if (post && n == 3 && is(s[2], "events")) {
             if (req_authorize(r, app_id) == 0)
-                route_events(r, 0);
+                skt_http_events(r->c, r->app, r->body, r->body_len, 0);
             return;
         }
         if (post && n == 3 && is(s[2], "batch_events")) {
             if (req_authorize(r, app_id) == 0)
-                route_events(r, 1);
+                skt_http_events(r->c, r->app, r->body, r->body_len, 1);
             return;
         }
         if (get && n >= 3 && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users"))) {
@@ -592,7 +361,7 @@ skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *http, char *bod
     memset(&r, 0, sizeof(r));
     r.c = c;
     r.http = http;
-    r.srv = skt_server_get();
+    r.srv = skt_server_of(c);
     route_metrics_port(&r);
     free(r.scratch);
 }
@@ -604,7 +373,7 @@ skt_http_on_request(skt_conn_t *c, const skt_http_req_t *http, char *body, size_
     memset(&r, 0, sizeof(r));
     r.c = c;
     r.http = http;
-    r.srv = skt_server_get();
+    r.srv = skt_server_of(c);
     r.body = body;
     r.body_len = body_len;
     route(&r);

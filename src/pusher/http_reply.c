@@ -43,54 +43,70 @@ skt_http_reply_cors(skt_server_t *srv)
     return text;
 }
 
-/* Answers with obj as JSON (consumed); extra: more header lines, or NULL.
- * Returns the length of the body sent. */
-size_t
-skt_http_reply_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
+/* Answers a JSON body (text, len), or soketi's 500 when text is NULL. */
+static size_t
+reply_body(skt_conn_t *c, int status, const char *text, size_t len, const char *extra)
 {
-    skt_server_t *srv = skt_server_get();
     char buf[1400];
-    const char *headers = skt_http_reply_cors(srv);
+    const char *headers = skt_http_reply_cors(skt_server_of(c));
     if (extra) {
         snprintf(buf, sizeof(buf), "%s%s", headers, extra);
         headers = buf;
     }
-    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(obj);
     if (!text) {
-        skt_conn_http_respond(c, 500, headers, "application/json",
-                              "{\"error\":\"A server error has occurred.\",\"code\":500}", 51, 0);
-        return 51;
+        static const char oops[] = "{\"error\":\"A server error has occurred.\",\"code\":500}";
+        skt_conn_http_respond(c, 500, headers, "application/json", oops, sizeof(oops) - 1, 0);
+        return sizeof(oops) - 1;
     }
-    size_t len = strlen(text);
     skt_conn_http_respond(c, status, headers, "application/json", text, len, 0);
-    free(text);
     return len;
 }
 
-/* soketi's markApiMessage: one answered HTTP API call of app_id with its bytes. */
-void
-skt_http_reply_count(const char *app_id, size_t bytes_in, size_t bytes_out)
+size_t
+skt_http_reply_jw_h(skt_conn_t *c, int status, skt_jw_t *w, const char *extra)
 {
-    skt_metrics_http(skt_metrics_app(skt_server_get()->features->metrics, app_id), bytes_in,
+    size_t len = 0;
+    const char *text = skt_jw_cstr(w, &len);
+    size_t sent = reply_body(c, status, text, len, extra);
+    skt_jw_free(w);
+    return sent;
+}
+
+size_t
+skt_http_reply_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(obj);
+    size_t sent = reply_body(c, status, text, text ? strlen(text) : 0, extra);
+    free(text);
+    return sent;
+}
+
+void
+skt_http_reply_count(skt_conn_t *c, const char *app_id, size_t bytes_in, size_t bytes_out)
+{
+    skt_metrics_http(skt_metrics_app(skt_server_of(c)->features->metrics, app_id), bytes_in,
                      bytes_out);
 }
 
-/* http_reply.h: the common case, no extra headers. */
 void
 skt_http_reply_json(skt_conn_t *c, int status, json_t *obj)
 {
     skt_http_reply_json_h(c, status, obj, NULL);
 }
 
-/* soketi's error body {"error": ..., "code": status}, with the status in the status line. */
 void
 skt_http_reply_error_h(skt_conn_t *c, int status, const char *msg, const char *extra)
 {
-    skt_http_reply_json_h(c, status, json_pack("{s:s, s:i}", "error", msg, "code", status), extra);
+    SKT_JW_ON_STACK(w, 512);
+    skt_jw_lit(&w, "{\"error\":");
+    skt_jw_cstr_value(&w, msg);
+    skt_jw_lit(&w, ",\"code\":");
+    skt_jw_int(&w, status);
+    skt_jw_lit(&w, "}");
+    skt_http_reply_jw_h(c, status, &w, extra);
 }
 
-/* http_reply.h: the common case, no extra headers. */
 void
 skt_http_reply_error(skt_conn_t *c, int status, const char *msg)
 {
@@ -113,7 +129,7 @@ skt_http_reply_too_many(skt_conn_t *c, const skt_rl_result_t *res)
 void
 skt_http_reply_text(skt_conn_t *c, int status, const char *text)
 {
-    skt_conn_http_respond(c, status, skt_http_reply_cors(skt_server_get()), NULL, text,
+    skt_conn_http_respond(c, status, skt_http_reply_cors(skt_server_of(c)), NULL, text,
                           strlen(text), 0);
 }
 
@@ -122,6 +138,6 @@ void
 skt_http_reply_ok(skt_conn_t *c)
 {
     static const char ok[] = "{\"ok\":true}";
-    skt_conn_http_respond(c, 200, skt_http_reply_cors(skt_server_get()), "application/json", ok,
+    skt_conn_http_respond(c, 200, skt_http_reply_cors(skt_server_of(c)), "application/json", ok,
                           sizeof(ok) - 1, 0);
 }

@@ -4,7 +4,10 @@
  * A channel keeps an array of its subscribed sockets; each socket keeps an
  * array of its subscriptions, each holding the channel and the socket's index
  * in that channel's array. Joining, leaving and fan-out are O(1) per socket;
- * a broadcast walks one contiguous array. A presence channel also maps user
+ * a broadcast walks one contiguous array. Finding a socket's subscription is a
+ * scan of a few pointers for a socket in up to 8 channels and, past that, a
+ * lookup in an index keyed by channel kept in the same allocation as the array,
+ * so it stays O(1) however many channels one socket joins. A presence channel also maps user
  * ids to members with a count of this process's sockets for that user, so
  * member_added / member_removed are decided per user, not per socket.
  * Channels exist only while occupied. Nothing here does I/O.
@@ -46,17 +49,20 @@ typedef struct skt_sub_s {
 
 typedef struct skt_ns_s skt_ns_t;
 
+/* The most channels one socket can be in (connectionLimits.maxChannels is at most this). */
+#define SKT_NS_MAX_SUBS 32768
+
 /* A Pusher connection: the net connection plus what the protocol needs. */
 struct skt_socket_s {
     skt_conn_t conn; /* first: the net layer allocates the whole struct */
     skt_ns_t *ns;    /* NULL until connection_established */
-    skt_sub_t *subs;
+    skt_sub_t *subs; /* capsubs entries, then the index when capsubs > 8 */
     uint16_t nsubs, capsubs;
     uint8_t id_len;
     uint8_t registered; /* in ns->sockets */
     char id[24];
+    uint16_t pending; /* asynchronous operations in flight (skt_socket_hold) */
     char *user_id;    /* after pusher:signin */
-    char *user_json;  /* the signed-in user's data */
     skt_rl_slot_t rl; /* client-event rate limit window (features/ratelimit.h) */
     struct skt_deadline_s *signin_deadline; /* userAuthenticationTimeout, while pending */
 };
@@ -81,6 +87,20 @@ typedef struct skt_user_s {
 skt_ns_t *skt_ns_new(skt_app_t *app);
 /* Frees the namespace; its sockets must be gone. */
 void skt_ns_free(skt_ns_t *ns);
+
+/* The namespaces of a server: a map from app id to skt_ns_t. */
+/* The namespace of app id (len bytes) in namespaces, only if it exists. */
+skt_ns_t *skt_ns_find(const skt_map_t *namespaces, const char *app_id, size_t len);
+/* The namespace of app in namespaces, created on first use (an existing one follows app's
+ * current settings: the app may have come back after a reload); NULL when out of memory. */
+skt_ns_t *skt_ns_for_app(skt_map_t *namespaces, skt_app_t *app);
+
+/* Holds s for one asynchronous operation (a reference on its connection, counted in
+ * s->pending). Returns 0, or -1 when max (> 0) operations are already in flight (nothing
+ * held); max <= 0 checks nothing (the continuation of an operation already admitted). */
+int skt_socket_hold(skt_socket_t *s, long max);
+/* Ends an operation skt_socket_hold() started: may free a closed s. */
+void skt_socket_release(skt_socket_t *s);
 
 int skt_ns_add_socket(skt_ns_t *ns, skt_socket_t *s);
 void skt_ns_remove_socket(skt_ns_t *ns, skt_socket_t *s);

@@ -8,38 +8,11 @@
 #include "features/metrics.h"
 #include "features/watchlist.h"
 #include "plugin/loader.h"
-#include "pusher/server.h"
+#include "pusher/input.h"
+#include "pusher/message.h"
+#include "pusher/send.h"
 #include "pusher/shared.h"
-#include "pusher/ws_handler.h"
 #include "util/log.h"
-
-/* pusher_internal:watchlist_events with one event per non-empty group
- * (data as JSON text, like every pusher_internal event), or NULL. */
-static char *
-online_message(const char *const *online, size_t non, const char *const *offline, size_t noff)
-{
-    json_t *events = json_array();
-    const char *names[2] = {"online", "offline"};
-    const char *const *groups[2] = {online, offline};
-    size_t counts[2] = {non, noff};
-    for (int g = 0; g < 2; g++) {
-        if (!counts[g])
-            continue;
-        json_t *ids = json_array();
-        for (size_t i = 0; i < counts[g]; i++)
-            json_array_append_new(ids, json_string(groups[g][i]));
-        json_array_append_new(events, json_pack("{s:s, s:o}", "name", names[g], "user_ids", ids));
-    }
-    json_t *data = json_pack("{s:o}", "events", events);
-    char *dtext = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(data);
-    json_t *msg = json_pack("{s:s, s:s}", "event", "pusher_internal:watchlist_events", "data",
-                            dtext ? dtext : "{}");
-    free(dtext);
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(msg);
-    return text;
-}
 
 /* ------------------------------------------------------------ changes */
 
@@ -54,16 +27,33 @@ online_notify_one(void *arg, void *watcher)
 {
     online_notify_t *n = arg;
     skt_socket_t *w = watcher;
-    if (!n->except || strcmp(w->id, n->except) != 0) {
-        skt_conn_send_buf(&w->conn, n->frame);
-        skt_metrics_ws_out(w->ns->metrics, 1, n->len);
+    if (!n->except || strcmp(w->id, n->except) != 0)
+        skt_send_frame(w, n->frame, n->len);
+}
+
+/* Tells user_id's watchers in ns that it came online (or went offline), framed once. */
+static void
+online_notify(skt_server_t *srv, skt_ns_t *ns, const char *user_id, int online, const char *except)
+{
+    const char *const ids[1] = {user_id};
+    SKT_JW_ON_STACK(w, SKT_SEND_STACK);
+    skt_msg_watchlist_events(&w, online ? ids : NULL, online, online ? NULL : ids, !online);
+    size_t len = 0;
+    const char *text = skt_jw_cstr(&w, &len);
+    online_notify_t n = {.frame = text ? skt_conn_frame_text(text, len) : NULL,
+                         .len = len,
+                         .except = except && *except ? except : NULL};
+    skt_jw_free(&w);
+    if (n.frame) {
+        skt_watch_each(srv->features->watch, ns->app_id, user_id, online_notify_one, &n);
+        skt_buf_unref(n.frame);
     }
 }
 
 void
-skt_online_deliver(skt_ns_t *ns, const char *msg, size_t len, const char *except_socket_id)
+skt_online_deliver(skt_server_t *srv, skt_ns_t *ns, const char *msg, size_t len,
+                   const char *except_socket_id)
 {
-    skt_server_t *srv = skt_server_get();
     json_t *m = json_loadb(msg, len, 0, NULL);
     json_t *uid = json_object_get(m, "user_id"), *on = json_object_get(m, "online");
     if (!json_is_string(uid) || !json_is_boolean(on)) {
@@ -72,47 +62,39 @@ skt_online_deliver(skt_ns_t *ns, const char *msg, size_t len, const char *except
         return;
     }
     const char *user_id = json_string_value(uid);
-    if (skt_watch_count(srv->features->watch, ns->app_id, user_id)) {
-        const char *const ids[1] = {user_id};
-        int online = json_is_true(on);
-        char *text = online_message(online ? ids : NULL, online, online ? NULL : ids, !online);
-        online_notify_t n = {.frame = text ? skt_conn_frame_text(text, strlen(text)) : NULL,
-                             .len = text ? strlen(text) : 0,
-                             .except =
-                                 except_socket_id && *except_socket_id ? except_socket_id : NULL};
-        free(text);
-        if (n.frame) {
-            skt_watch_each(srv->features->watch, ns->app_id, user_id, online_notify_one, &n);
-            skt_buf_unref(n.frame);
-        }
-    }
+    if (skt_watch_count(srv->features->watch, ns->app_id, user_id))
+        online_notify(srv, ns, user_id, json_is_true(on), except_socket_id);
     json_decref(m);
 }
 
 /* The cluster's verdict on a user's change: announce it to every node's watchers. extra
  * is the socket that caused it, which is not told about its own user. */
 static void
-online_announce(const char *app_id, const char *channel, const char *user_id, int online,
-                const char *extra)
+online_announce(skt_server_t *srv, const char *app_id, const char *channel, const char *user_id,
+                int online, const char *extra)
 {
     (void)channel;
-    skt_server_t *srv = skt_server_get();
-    if (!srv || srv->unloading)
+    if (srv->unloading)
         return; /* the adapter is being torn down: it answers pending calls as it goes */
-    json_t *m = json_pack("{s:s, s:b}", "user_id", user_id, "online", online);
-    char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
+    SKT_JW_ON_STACK(w, 256);
+    skt_jw_lit(&w, "{\"user_id\":");
+    skt_jw_cstr_value(&w, user_id);
+    skt_jw_lit(&w, ",\"online\":");
+    skt_jw_bool(&w, online);
+    skt_jw_lit(&w, "}");
+    size_t len = 0;
+    const char *text = skt_jw_cstr(&w, &len);
     if (text)
-        SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app_id, SKT_WATCHLIST_CHANNEL, text,
-                                   strlen(text), extra);
-    free(text);
+        SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app_id, SKT_WATCHLIST_CHANNEL, text, len,
+                                   extra);
+    skt_jw_free(&w);
 }
 
 void
 skt_online_changed(skt_socket_t *s, const char *user_id, int online)
 {
-    skt_shared_transition(skt_server_get(), s->ns->app_id, SKT_ONLINE_CHANNEL, user_id, online,
-                          online_announce, s->id);
+    skt_shared_transition(skt_server_of(&s->conn), s->ns->app_id, SKT_ONLINE_CHANNEL, user_id,
+                          online, online_announce, s->id);
 }
 
 /* ------------------------------------------------------------ watchlists */
@@ -121,7 +103,7 @@ skt_online_changed(skt_socket_t *s, const char *user_id, int online)
 static void
 online_tell_watcher(skt_socket_t *s, const char *const *present, size_t n)
 {
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(&s->conn);
     size_t nw = 0, non = 0, noff = 0;
     const char *const *watched = skt_watch_ids(srv->features->watch, s->ns->app_id, s, &nw);
     if (!nw)
@@ -136,10 +118,11 @@ online_tell_watcher(skt_socket_t *s, const char *const *present, size_t n)
         else
             off[noff++] = watched[k];
     }
-    char *text = on && off ? online_message(on, non, off, noff) : NULL;
-    if (text)
-        skt_ws_send_text(s, text, strlen(text));
-    free(text);
+    if (on && off) {
+        SKT_JW_ON_STACK(w, SKT_SEND_STACK);
+        skt_msg_watchlist_events(&w, on, non, off, noff);
+        skt_send_msg(s, &w);
+    }
     free(on);
     free(off);
 }
@@ -149,7 +132,7 @@ online_tell_watcher(skt_socket_t *s, const char *const *present, size_t n)
 static void
 online_tell_local(skt_socket_t *s)
 {
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(&s->conn);
     size_t nw = 0, n = 0;
     const char *const *watched = skt_watch_ids(srv->features->watch, s->ns->app_id, s, &nw);
     const char **here = nw ? malloc(nw * sizeof(*here)) : NULL;
@@ -171,13 +154,13 @@ online_present_cb(void *arg, int status, const char *const *ids, size_t n)
         else
             online_tell_watcher(s, ids, n);
     }
-    skt_conn_unref(&s->conn);
+    skt_socket_release(s);
 }
 
 void
 skt_online_watchlist_start(skt_socket_t *s, json_t *list)
 {
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(&s->conn);
     const char *ids[SKT_WATCH_MAX_IDS];
     char *owned[SKT_WATCH_MAX_IDS];
     size_t n = 0, i;
@@ -186,7 +169,7 @@ skt_online_watchlist_start(skt_socket_t *s, json_t *list)
     {
         if (n == SKT_WATCH_MAX_IDS)
             break;
-        char *id = skt_ws_user_id_text(v);
+        char *id = skt_input_user_id(v);
         if (!id)
             continue;
         owned[n] = id;
@@ -201,11 +184,12 @@ skt_online_watchlist_start(skt_socket_t *s, json_t *list)
     if (!nw)
         return;
     soketi_adapter_t *ad = srv->adapter;
-    if (!SKT_ADAPTER_HAS(ad, cluster_present)) {
+    /* Past the connection's pending budget the node answers for itself. */
+    if (!SKT_ADAPTER_HAS(ad, cluster_present) ||
+        skt_socket_hold(s, srv->cfg->connection_limits.max_pending_requests) != 0) {
         online_tell_local(s);
         return;
     }
-    skt_conn_ref(&s->conn);
     ad->ops.cluster_present(ad->self, s->ns->app_id, SKT_ONLINE_CHANNEL, watched, nw,
                             online_present_cb, s);
 }
@@ -213,5 +197,5 @@ skt_online_watchlist_start(skt_socket_t *s, json_t *list)
 void
 skt_online_watchlist_stop(skt_socket_t *s)
 {
-    skt_watch_remove(skt_server_get()->features->watch, s->ns->app_id, s);
+    skt_watch_remove(skt_server_of(&s->conn)->features->watch, s->ns->app_id, s);
 }

@@ -23,7 +23,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "pusher/namespace.h"
+#include "pusher/server.h"
 
 #define SKT_ONLINE_CHANNEL "#online"
 #define SKT_WATCHLIST_CHANNEL "#watchlist"
@@ -41,6 +41,7 @@ void skt_online_watchlist_stop(skt_socket_t *s);
 
 /* A broadcast on SKT_WATCHLIST_CHANNEL reached this node (host deliver_local): tells the
  * watchers in ns of the user it names, except the socket except_socket_id. */
-void skt_online_deliver(skt_ns_t *ns, const char *msg, size_t len, const char *except_socket_id);
+void skt_online_deliver(skt_server_t *srv, skt_ns_t *ns, const char *msg, size_t len,
+                        const char *except_socket_id);
 
 #endif

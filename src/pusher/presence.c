@@ -3,7 +3,7 @@
  * transitions.
  *
  * Behaviour and message shapes follow soketi 1.6 (src/channels/presence-channel-manager.ts
- * and src/ws-handler.ts); pusher/ws_handler.c checks the subscription (name, signature)
+ * and src/ws-handler.ts); pusher/subscribe.c checks the subscription (name, signature)
  * and hands presence channels over here.
  *
  * DESIGN
@@ -11,9 +11,12 @@
  * cluster's member count (the per-channel limit), then for the members themselves: the
  * member list answered and whether member_added is due (not when the user is already in
  * through another socket or node). A leave asks again whether the user is still there
- * elsewhere before member_removed. While a join waits the socket is held with
- * skt_conn_ref() and each answer checks whether it closed, or left the channel, meanwhile;
- * a leave outlives its socket and carries copies of what it needs.
+ * elsewhere before member_removed. While a join waits the socket is held
+ * (skt_socket_hold: it counts against the connection's pending budget) and each answer
+ * checks whether it closed, or left the channel, meanwhile; a leave outlives its socket
+ * and carries copies of what it needs. A socket already in the channel is answered at
+ * once, as Pusher answers it ("Existing subscription to channel ..."): a repeated
+ * subscribe asks the cluster nothing and sends nothing the client already has.
  */
 #include "pusher/presence.h"
 
@@ -22,9 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pusher/cached.h"
+#include "pusher/input.h"
+#include "pusher/message.h"
+#include "pusher/send.h"
 #include "pusher/server.h"
 #include "pusher/shared.h"
-#include "pusher/ws_handler.h"
+#include "pusher/signin.h"
 
 /* Broadcasts member_added / member_removed through the adapter. */
 static void
@@ -32,27 +39,19 @@ broadcast_member_event(skt_server_t *srv, const char *app_id, const char *channe
                        const char *event, const char *user_id, const char *user_info,
                        const char *except)
 {
-    json_t *inner = json_pack("{s:s}", "user_id", user_id);
-    if (user_info) {
-        json_t *info = json_loads(user_info, JSON_DECODE_ANY, NULL);
-        json_object_set_new(inner, "user_info", info ? info : json_null());
-    }
-    char *data = json_dumps(inner, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(inner);
-    json_t *msg = json_pack("{s:s, s:s, s:s}", "event", event, "channel", channel, "data",
-                            data ? data : "{}");
-    free(data);
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(msg);
+    SKT_JW_ON_STACK(w, SKT_SEND_STACK);
+    skt_msg_member(&w, event, channel, user_id, user_info);
+    size_t len = 0;
+    const char *text = skt_jw_cstr(&w, &len);
     if (text)
-        SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app_id, channel, text, strlen(text),
-                                   except);
-    free(text);
+        SKT_ADAPTER(srv).broadcast(SKT_ADAPTER_SELF(srv), app_id, channel, text, len, except);
+    skt_jw_free(&w);
 }
 
 /* What a presence join or leave carries across the adapter's answer. A join holds
  * its socket (s, referenced); a leave outlives it, so it copies app_id and socket_id. */
 typedef struct presence_ctx_s {
+    skt_server_t *srv;
     skt_socket_t *s;
     char *channel;
     char *user_id;
@@ -66,13 +65,23 @@ static void
 presence_ctx_free(presence_ctx_t *ctx)
 {
     if (ctx->s)
-        skt_conn_unref(&ctx->s->conn);
+        skt_socket_release(ctx->s);
     free(ctx->channel);
     free(ctx->user_id);
     free(ctx->user_info);
     free(ctx->app_id);
     free(ctx->socket_id);
     free(ctx);
+}
+
+/* 1 when user_id is among members[0..n). */
+static int
+presence_has(const soketi_member_t *members, size_t n, const char *user_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(members[i].user_id, user_id) == 0)
+            return 1;
+    return 0;
 }
 
 /* The members as the cluster sees them (before this socket joined): decide
@@ -82,10 +91,11 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
 {
     presence_ctx_t *ctx = arg;
     skt_socket_t *s = ctx->s;
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = ctx->srv;
     if (skt_conn_is_closed(&s->conn) || status == SOKETI_ERROR) {
         if (!skt_conn_is_closed(&s->conn))
-            skt_ws_send_channel_error(s, ctx->channel, 4302, "A server error has occured.");
+            skt_send_channel_error(s, ctx->channel, strlen(ctx->channel), 4302,
+                                   "A server error has occured.");
         presence_ctx_free(ctx);
         return;
     }
@@ -102,33 +112,28 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
     }
     if (first_here)
         skt_shared_member(srv, s->ns->app, ctx->channel, ctx->user_id, 1);
-    int known = 0;
-    json_t *ids = json_array(), *hash = json_object();
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(members[i].user_id, ctx->user_id) == 0)
-            known = 1;
-        json_t *info = json_loads(members[i].user_info, JSON_DECODE_ANY, NULL);
-        if (!json_object_get(hash, members[i].user_id))
-            json_array_append_new(ids, json_string(members[i].user_id));
-        json_object_set_new(hash, members[i].user_id, info ? info : json_null());
-    }
-    if (!known) {
+    if (!presence_has(members, n, ctx->user_id))
         broadcast_member_event(srv, s->ns->app_id, ctx->channel, "pusher_internal:member_added",
                                ctx->user_id, ctx->user_info, s->id);
-        json_t *info = json_loads(ctx->user_info, JSON_DECODE_ANY, NULL);
-        json_array_append_new(ids, json_string(ctx->user_id));
-        json_object_set_new(hash, ctx->user_id, info ? info : json_null());
-    }
-    json_t *presence = json_pack("{s:{s:o, s:o, s:I}}", "presence", "ids", ids, "hash", hash,
-                                 "count", (json_int_t)json_array_size(ids));
-    char *data = json_dumps(presence, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(presence);
-    skt_ws_send_json(s,
-                     json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:subscription_succeeded",
-                               "channel", ctx->channel, "data", data ? data : "{}"));
-    free(data);
-    skt_ws_send_cached(s, ctx->channel, strlen(ctx->channel));
+    SKT_JW_ON_STACK(w, SKT_SEND_STACK);
+    if (skt_msg_presence_succeeded(&w, ctx->channel, members, n, ctx->user_id, ctx->user_info) != 0)
+        w.failed = 1;
+    skt_send_msg(s, &w);
+    skt_cached_send(s, ctx->channel, strlen(ctx->channel));
     presence_ctx_free(ctx);
+}
+
+/* Pusher's answer to a subscribe for a channel the socket is in. */
+static void
+presence_existing(skt_socket_t *s, const char *channel, size_t clen)
+{
+    size_t n = skt_send_echo_len(s, clen);
+    char *msg = malloc(n + 40);
+    if (!msg)
+        return;
+    snprintf(msg, n + 40, "Existing subscription to channel %.*s", (int)n, channel);
+    skt_send_error(s, 0, msg);
+    free(msg);
 }
 
 /* The cluster's member count, for the per-channel limit; then join. */
@@ -137,31 +142,42 @@ presence_count_cb(void *arg, int status, long count)
 {
     presence_ctx_t *ctx = arg;
     skt_socket_t *s = ctx->s;
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = ctx->srv;
+    size_t clen = strlen(ctx->channel);
     if (skt_conn_is_closed(&s->conn)) {
         presence_ctx_free(ctx);
         return;
     }
     if (status == SOKETI_ERROR) {
-        skt_ws_send_subscription_error(s, ctx->channel, "ServerError",
-                                       "A server error has occured.", 4302);
+        skt_send_subscription_error(s, ctx->channel, clen, "ServerError",
+                                    "A server error has occured.", 4302);
+        presence_ctx_free(ctx);
+        return;
+    }
+    if (skt_ns_find_sub(s, ctx->channel, clen)) { /* an earlier join of s got in first */
+        presence_existing(s, ctx->channel, clen);
+        presence_ctx_free(ctx);
+        return;
+    }
+    if (s->nsubs >= srv->cfg->connection_limits.max_channels) {
+        skt_send_subscription_limit(s, ctx->channel, clen, 0);
         presence_ctx_free(ctx);
         return;
     }
     if (count + 1 > s->ns->app->max_presence_members_per_channel) {
-        skt_ws_send_subscription_error(s, ctx->channel, "LimitReached",
-                                       "The maximum members per presence channel limit was reached",
-                                       4100);
+        skt_send_subscription_error(s, ctx->channel, clen, "LimitReached",
+                                    "The maximum members per presence channel limit was reached",
+                                    4100);
         presence_ctx_free(ctx);
         return;
     }
     uint32_t n;
-    if (!skt_ns_join(s->ns, s, ctx->channel, strlen(ctx->channel), &n)) {
+    if (!skt_ns_join(s->ns, s, ctx->channel, clen, &n)) {
         skt_conn_abort(&s->conn);
         presence_ctx_free(ctx);
         return;
     }
-    skt_ws_signin_deadline_clear(s);
+    skt_signin_deadline_clear(s);
     if (n == 1)
         skt_shared_channel(srv, s->ns->app, ctx->channel, 1);
     SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
@@ -174,34 +190,28 @@ static void
 presence_left_cb(void *arg, int status, const soketi_member_t *members, size_t n)
 {
     presence_ctx_t *ctx = arg;
-    skt_server_t *srv = skt_server_get();
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(members[i].user_id, ctx->user_id) == 0) {
-            presence_ctx_free(ctx);
-            return;
-        }
-    }
-    if (status != SOKETI_ERROR)
-        broadcast_member_event(srv, ctx->app_id, ctx->channel, "pusher_internal:member_removed",
-                               ctx->user_id, NULL, ctx->socket_id);
+    if (!presence_has(members, n, ctx->user_id) && status != SOKETI_ERROR)
+        broadcast_member_event(ctx->srv, ctx->app_id, ctx->channel,
+                               "pusher_internal:member_removed", ctx->user_id, NULL,
+                               ctx->socket_id);
     presence_ctx_free(ctx);
 }
 
 /* presence.h: soketi's member checks, before the signature (it signs channel_data). */
 int
-skt_presence_member(skt_socket_t *s, const char *channel, const char *channel_data, size_t cdlen,
-                    char **user_id, char **user_info)
+skt_presence_member(skt_socket_t *s, const char *channel, size_t clen, const char *channel_data,
+                    size_t cdlen, char **user_id, char **user_info)
 {
     skt_app_t *app = s->ns->app;
     json_t *member = channel_data ? json_loadb(channel_data, cdlen, 0, NULL) : NULL;
-    *user_id = member ? skt_ws_user_id_text(json_object_get(member, "user_id")) : NULL;
+    *user_id = member ? skt_input_user_id(json_object_get(member, "user_id")) : NULL;
     json_t *info = member ? json_object_get(member, "user_info") : NULL;
     *user_info = info ? json_dumps(info, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
                       : strdup("null");
     json_decref(member);
     if (!*user_id) {
-        skt_ws_send_subscription_error(s, channel, "ServerError", "A server error has occured.",
-                                       4302);
+        skt_send_subscription_error(s, channel, clen, "ServerError", "A server error has occured.",
+                                    4302);
         free(*user_info);
         *user_info = NULL;
         return -1;
@@ -211,7 +221,7 @@ skt_presence_member(skt_socket_t *s, const char *channel, const char *channel_da
         char msg[128];
         snprintf(msg, sizeof(msg), "The maximum size for a channel member is %g KB.",
                  app->max_presence_member_size_kb);
-        skt_ws_send_subscription_error(s, channel, "LimitReached", msg, 4301);
+        skt_send_subscription_error(s, channel, clen, "LimitReached", msg, 4301);
         free(*user_id);
         free(*user_info);
         *user_id = *user_info = NULL;
@@ -225,7 +235,13 @@ void
 skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *user_id,
                        char *user_info)
 {
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(&s->conn);
+    if (skt_ns_find_sub(s, channel, clen)) {
+        presence_existing(s, channel, clen);
+        free(user_id);
+        free(user_info);
+        return;
+    }
     presence_ctx_t *ctx = calloc(1, sizeof(*ctx));
     if (!ctx || !(ctx->channel = strndup(channel, clen))) {
         free(ctx);
@@ -234,17 +250,11 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
         skt_conn_abort(&s->conn);
         return;
     }
-    ctx->s = s;
+    ctx->srv = srv;
     ctx->user_id = user_id;
     ctx->user_info = user_info;
-    skt_conn_ref(&s->conn);
-    skt_sub_t *existing = skt_ns_find_sub(s, channel, clen);
-    if (existing) {
-        /* Already in: answer again with the current member list. */
-        SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
-                                         presence_members_cb, ctx);
-        return;
-    }
+    skt_socket_hold(s, 0); /* admitted by pusher/subscribe.c against the budget */
+    ctx->s = s;
     SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
                                            presence_count_cb, ctx);
 }
@@ -253,7 +263,7 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
 void
 skt_presence_left(skt_socket_t *s, const char *channel, char *user_id)
 {
-    skt_server_t *srv = skt_server_get();
+    skt_server_t *srv = skt_server_of(&s->conn);
     if (s->ns->app)
         skt_shared_member(srv, s->ns->app, channel, user_id, 0);
     presence_ctx_t *ctx = calloc(1, sizeof(*ctx));
@@ -261,6 +271,7 @@ skt_presence_left(skt_socket_t *s, const char *channel, char *user_id)
         free(user_id);
         return;
     }
+    ctx->srv = srv;
     ctx->channel = strdup(channel);
     ctx->user_id = user_id;
     ctx->app_id = strdup(s->ns->app_id);

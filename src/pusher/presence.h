@@ -1,5 +1,5 @@
 /* presence.h - presence channels: their members across the cluster, member_added and
- * member_removed, the member limits (pusher/ws_handler.c hands subscriptions over). */
+ * member_removed, the member limits (pusher/subscribe.c hands subscriptions over). */
 #ifndef SKT_PUSHER_PRESENCE_H
 #define SKT_PUSHER_PRESENCE_H
 
@@ -11,12 +11,13 @@
  * missing): *user_id its user_id as text, *user_info its user_info as JSON text ("null"
  * without one), both the caller's to free. Returns 0, or -1 after answering s with a
  * pusher:subscription_error (no user_id, or a member over the app's size limit). */
-int skt_presence_member(skt_socket_t *s, const char *channel, const char *channel_data,
+int skt_presence_member(skt_socket_t *s, const char *channel, size_t clen, const char *channel_data,
                         size_t cdlen, char **user_id, char **user_info);
 
-/* Joins s, authorized already, to presence channel as user_id with user_info (both taken
- * over): checks the cluster's member count against the app's limit, then answers with the
- * member list and tells the channel of a new member. Already in: answers with the list. */
+/* Joins s, authorized already and admitted against its pending budget, to presence
+ * channel as user_id with user_info (both taken over): checks the cluster's member count
+ * against the app's limit, then answers with the member list and tells the channel of a
+ * new member. Already in: Pusher's "Existing subscription" error, at once. */
 void skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *user_id,
                             char *user_info);
 

@@ -1,11 +1,21 @@
-/* server.h - the daemon's state: config, apps' namespaces, the adapter, the host table.
+/* server.h - the daemon's state: config, apps' namespaces, the adapter, the features.
+ *
+ * Header only: every protocol file reaches the state through its connection with
+ * skt_server_of(); creating, reloading and freeing it is pusher/server_life.h's.
  *
  * DESIGN
- * One skt_server_t per process (the plugin ABI's host functions carry no
- * context, so they reach it through skt_server_get()). It owns the
- * configuration, the event loop's connection machinery, a namespace per app
- * that has connections, and the loaded adapter plugin. Protocol code asks the
- * adapter for anything cluster-wide and the namespaces for anything local.
+ * One skt_server_t per process, passed explicitly: the net layer carries it as the
+ * userdata of both ports, so every handler finds it from its connection
+ * (skt_server_of), as hiredis code finds its context and libevent code its base. The one
+ * exception is the plugin host table (pusher/host.c): ABI 1's host functions take no
+ * context argument, so host.c keeps the server it was filled for (a future ABI 2 should
+ * pass the host's context to each function and drop that).
+ *
+ * It owns the configuration, the connection machinery of both ports, a namespace per app
+ * that has connections, the loaded adapter plugin and the features. Protocol code asks the
+ * adapter for anything cluster-wide and the namespaces for anything local. What happens
+ * on the ports is decided by the handlers main.c hands in (pusher/ws_handler.h and
+ * pusher/http_api.h), so this file calls none of the protocol files above it.
  */
 #ifndef SKT_PUSHER_SERVER_H
 #define SKT_PUSHER_SERVER_H
@@ -34,29 +44,18 @@ typedef struct skt_server_s {
     char node_id[40];
 } skt_server_t;
 
-skt_server_t *skt_server_get(void);
+/* What runs on each port: the protocol's handlers, handed in by main.c. */
+typedef struct skt_server_handlers_s {
+    skt_net_handlers_t main;    /* WebSockets and the HTTP API (port) */
+    skt_net_handlers_t metrics; /* metrics.port */
+} skt_server_handlers_t;
 
-/* Creates the server on base with cfg (borrowed until skt_server_free) and
- * loads the adapter plugin. Returns NULL with a message in err. */
-skt_server_t *skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_dir,
-                             char *err, size_t errlen);
-int skt_server_listen(skt_server_t *srv, char *err, size_t errlen);
-void skt_server_free(skt_server_t *srv);
-
-/* Swaps in a new configuration's apps (SIGHUP). Namespaces of apps that
- * remain follow the new settings; the old cfg is returned for freeing. */
-skt_config_t *skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg);
-
-/* The namespace of app, created on first use; NULL when out of memory. */
-skt_ns_t *skt_server_ns(skt_server_t *srv, skt_app_t *app);
-/* The namespace of an app id, only if it exists. */
-skt_ns_t *skt_server_find_ns(skt_server_t *srv, const char *app_id, size_t len);
-
-/* Starts the graceful shutdown: stop accepting, tell clients 4200. */
-void skt_server_close_all(skt_server_t *srv);
-
-/* Broadcasts to "#server-to-user-<id>" reach the sockets signed in as <id>. */
-#define SKT_SERVER_TO_USER_PREFIX "#server-to-user-"
+/* The server a connection of either port belongs to. */
+static inline skt_server_t *
+skt_server_of(const skt_conn_t *c)
+{
+    return (skt_server_t *)skt_net_userdata(c->net);
+}
 
 /* Convenience wrappers over the adapter's ops. */
 #define SKT_ADAPTER(srv) ((srv)->adapter->ops)

@@ -223,6 +223,7 @@ skt_shared_setup(skt_server_t *srv, char *err, size_t errlen)
 
 /* A transition waiting for the adapter's verdict. */
 typedef struct tr_call_s {
+    skt_server_t *srv;
     skt_shared_fire_fn fire;
     int joined;
     char *extra;   /* handed back to fire; may be NULL */
@@ -238,7 +239,7 @@ shared_transition_done(void *arg, int status, long count)
 {
     tr_call_t *c = arg;
     if (status == SOKETI_ERROR || count == 1)
-        c->fire(c->app_id, c->channel, c->user_id, c->joined, c->extra);
+        c->fire(c->srv, c->app_id, c->channel, c->user_id, c->joined, c->extra);
     free(c->extra);
     free(c->user_id);
     free(c->channel);
@@ -251,15 +252,16 @@ skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel
 {
     soketi_adapter_t *ad = srv->adapter;
     if (!SKT_ADAPTER_HAS(ad, cluster_transition)) {
-        fire(app_id, channel, user_id, joined, extra);
+        fire(srv, app_id, channel, user_id, joined, extra);
         return;
     }
     size_t idl = strlen(app_id);
     tr_call_t *c = malloc(sizeof(*c) + idl + 1);
     if (!c) {
-        fire(app_id, channel, user_id, joined, extra);
+        fire(srv, app_id, channel, user_id, joined, extra);
         return;
     }
+    c->srv = srv;
     c->fire = fire;
     c->joined = joined;
     c->channel = strdup(channel);
@@ -279,12 +281,11 @@ skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel
 /* Queues the webhook of a cluster transition for the app as it is configured now (a
  * SIGHUP may have changed or removed it while the adapter was deciding). */
 static void
-shared_fire_webhook(const char *app_id, const char *channel, const char *user_id, int joined,
-                    const char *extra)
+shared_fire_webhook(skt_server_t *srv, const char *app_id, const char *channel, const char *user_id,
+                    int joined, const char *extra)
 {
     (void)extra;
-    skt_server_t *srv = skt_server_get();
-    if (!srv || !srv->features)
+    if (!srv->features)
         return;
     const skt_app_t *app = skt_apps_by_id(srv->cfg->apps, app_id, strlen(app_id));
     if (!app)

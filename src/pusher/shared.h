@@ -32,8 +32,8 @@ int skt_shared_setup(skt_server_t *srv, char *err, size_t errlen);
 /* What a cluster transition does: called once the adapter found that this node's
  * transition is the cluster's (or could not tell). extra is what the caller passed (a
  * copy). Strings are valid during the call. */
-typedef void (*skt_shared_fire_fn)(const char *app_id, const char *channel, const char *user_id,
-                                   int joined, const char *extra);
+typedef void (*skt_shared_fire_fn)(skt_server_t *srv, const char *app_id, const char *channel,
+                                   const char *user_id, int joined, const char *extra);
 
 /* This node's first holder of (app_id, channel[, user_id]) joined (joined 1), or its last
  * left (0): calls fire, now or later, when the adapter's cluster_transition says it is the

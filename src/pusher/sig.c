@@ -478,6 +478,10 @@ skt_sig_http_verify(const char *app_key, const char *app_secret, const char *met
     if (key == NULL || ts == NULL || version == NULL || sig == NULL) {
         return SKT_SIG_EMISSING;
     }
+    /* Pusher defines one version of its signatures (soketi accepts any text). */
+    if (version->val_len != 3 || memcmp(version->val, "1.0", 3) != 0) {
+        return SKT_SIG_EVERSION;
+    }
     if (!skt_sig_equal(key->val, key->val_len, app_key, strlen(app_key))) {
         return SKT_SIG_EKEY;
     }

@@ -71,6 +71,8 @@ typedef enum skt_sig_http_result_e {
     SKT_SIG_OK = 0,
     /* auth_key, auth_timestamp, auth_version or auth_signature absent */
     SKT_SIG_EMISSING = -1,
+    /* auth_version is not Pusher's "1.0" */
+    SKT_SIG_EVERSION = -6,
     /* auth_key differs from the app key */
     SKT_SIG_EKEY = -2,
     /* auth_timestamp is not a decimal integer, or |now - auth_timestamp| > 600 s */
@@ -99,7 +101,8 @@ void skt_sig_set_http_window(long long seconds);
  *
  * app_key, app_secret, method: NUL-terminated. path, params, body: slices (params and body
  * may be NULL when their count/length is 0). now: the current Unix time in seconds.
- * The checks run in the order of the result codes and the first failure is returned.
+ * The checks run in the order of the result codes (EVERSION right after EMISSING) and the
+ * first failure is returned.
  * Allocates a sort array of nparams + 1 entries, freed before returning. */
 int skt_sig_http_verify(const char *app_key, const char *app_secret, const char *method,
                         const char *path, size_t path_len, const skt_sig_param_t *params,

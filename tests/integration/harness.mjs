@@ -1022,6 +1022,28 @@ export async function startTlsServer({ env = {}, config = null, ca, readyTimeout
     return server;
 }
 
+/**
+ * Opens n WebSocket connections to server that stay idle (the upgrade request is sent, every
+ * answer read and dropped), 250 at a time; resolves the sockets (destroy them when done).
+ */
+export async function idleConnections(server, n) {
+    const sockets = [];
+    for (let i = 0; i < n; i += 250) {
+        await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => new Promise((resolve, reject) => {
+            const s = net.connect(server.port, server.host, () => {
+                s.write(`GET ${DEFAULT_WS_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`
+                    + 'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+                    + 'Sec-WebSocket-Version: 13\r\n\r\n');
+            });
+            s.once('data', () => resolve());
+            s.on('data', () => {});
+            s.on('error', reject);
+            sockets.push(s);
+        })));
+    }
+    return sockets;
+}
+
 /** CPU clock ticks (user + system) process pid has used so far (Linux /proc). */
 export function cpuTicks(pid) {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

@@ -1,10 +1,12 @@
 // tests/integration/metrics.test.mjs — SOKETI_METRICS_ENABLED: GET /metrics on the metrics
 // port in the Prometheus text format (parsed strictly here) with soketi's metric names and
-// labels, plus process metrics; ?json=1 as prom-client's JSON; 404 when disabled.
+// labels, plus process metrics; ?json=1 as prom-client's JSON; 404 when disabled; and
+// scrapes that cost O(apps) whatever the number of connections.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import {
-    APP, cleanup, disconnect, httpRequest, pusherClient, pusherRest, rawPusher, REFERENCE, sleep,
+    APP, cleanup, disconnect, httpRequest, idleConnections, pusherClient, pusherRest, rawPusher, REFERENCE, sleep,
     startServer, subscribe, waitConnected, waitFor,
 } from './harness.mjs';
 
@@ -186,7 +188,7 @@ describe('metrics enabled', () => {
     test('webhook counters per app (soketi-c)', { skip: REFERENCE && 'soketi-c\'s own metrics' }, async () => {
         const p = parsePrometheus((await scrape(server)).text);
         for (const name of ['soketi_webhooks_sent_total', 'soketi_webhooks_failed_total',
-            'soketi_webhooks_dropped_total', 'soketi_webhooks_pending']) {
+            'soketi_webhooks_dropped_total', 'soketi_webhooks_pending', 'soketi_webhooks_pending_bytes']) {
             assert.ok(p.families.has(name), name);
         }
     });
@@ -212,3 +214,60 @@ test('metrics disabled (the default): /metrics is 404, /usage still answers', as
     assert.ok(usage.json.memory.used > 0);
     await srv.stop();
 });
+
+/** A client that keeps `depth` GET /metrics pipelined on one connection until stop();
+ * .answers counts the responses. */
+function pipeliner(server, depth = 32) {
+    const s = net.connect(server.metricsPort, server.host);
+    const req = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n';
+    const p = { answers: 0, stop: () => s.destroy() };
+    let buf = Buffer.alloc(0);
+    s.on('connect', () => s.write(req.repeat(depth)));
+    s.on('error', () => {});
+    s.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+            const end = buf.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            const len = Number(/content-length:\s*(\d+)/i.exec(buf.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+            if (buf.length < end + 4 + len) return;
+            buf = buf.subarray(end + 4 + len);
+            p.answers++;
+            s.write(req);
+        }
+    });
+    return p;
+}
+
+test('scrapes cost O(apps): pipelined /metrics with thousands of connections do not delay a bystander',
+    { skip: REFERENCE && 'soketi (prom-client) lists /proc/self/fd on every scrape', timeout: 60000 }, async () => {
+        const srv = await startServer({ env: { SOKETI_METRICS_ENABLED: 'true' } });
+        const idle = await idleConnections(srv, 4000);
+        const bystander = pusherClient(srv);
+        await waitConnected(bystander, 10000);
+        const scrapers = [pipeliner(srv), pipeliner(srv)];
+        await sleep(300);
+        const rtts = [];
+        const end = Date.now() + 3000;
+        while (Date.now() < end) {
+            const t0 = process.hrtime.bigint();
+            const pong = waitFor(bystander.connection, 'message', 5000);
+            bystander.connection.send_event('pusher:ping', {});
+            assert.equal((await pong).event, 'pusher:pong');
+            rtts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            await sleep(20);
+        }
+        for (const p of scrapers) p.stop();
+        rtts.sort((a, b) => a - b);
+        const p50 = rtts[Math.floor(rtts.length / 2)];
+        const answers = scrapers.reduce((n, p) => n + p.answers, 0);
+        assert.ok(answers > 200, `only ${answers} scrapes answered`);
+        assert.ok(p50 < 50, `bystander ping p50 ${p50.toFixed(1)} ms (${rtts.length} pings, ${answers} scrapes)`);
+        // the figures are still there, and the fds counted
+        const p = parsePrometheus((await scrape(srv)).text);
+        assert.ok(p.get('soketi_process_open_fds', { port: String(srv.port) }) >= 4000);
+        assert.equal(p.get('soketi_connected', { app_id: APP.id, port: String(srv.port) }), 4001);
+        for (const s of idle) s.destroy();
+        disconnect(bystander);
+        await srv.stop();
+    });

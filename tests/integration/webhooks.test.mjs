@@ -1,12 +1,15 @@
 // tests/integration/webhooks.test.mjs — webhooks as the `pusher` SDK validates them:
 // channel_occupied / channel_vacated, member_added / member_removed, client_event, cache_miss;
-// event_types, filters and custom headers per webhook; batching; retries; and an endpoint
-// that never answers, which must not slow clients down.
+// event_types, filters and custom headers per webhook; batching; retries; an endpoint that
+// never answers, which must not slow clients down; hostile endpoints (endless or forged
+// answers, redirects, other schemes); and the byte budgets of pending webhooks.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
 import {
-    APP, cleanup, closeWebhookReceivers, disconnect, pusherClient, pusherRest, rawPusher, REFERENCE,
-    sleep, startServer, startWebhookReceiver, subscribe, waitConnected, waitFor,
+    APP, cleanup, closeWebhookReceivers, disconnect, httpRequest, pusherClient, pusherRest, rawPusher,
+    REFERENCE, sleep, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
@@ -261,6 +264,259 @@ describe('subscription_count', { skip: REFERENCE && 'soketi 1.6 has no subscript
             assert.equal(e.channel, 'counted');
         }
         b.destroy();
+        await server.stop();
+    });
+});
+
+// ---------------------------------------------------------------------------
+// Hostile endpoints and budgets (soketi-c's bounds; soketi reads every answer whole, follows
+// redirects and keeps every webhook).
+
+// ASan's quarantine keeps freed memory resident: RSS bounds are checked on ordinary builds.
+const SANITIZED = !REFERENCE && fs.readFileSync(process.env.SOKETI_BIN).includes('AddressSanitizer');
+
+function rssKiB(pid) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+}
+
+const FORGED_LINE = '2026-01-01T00:00:00.000Z [error] forged by the endpoint\n';
+const FORGED = FORGED_LINE.repeat(1000); // 56 KB a write
+const GB = 1 << 30;
+
+/**
+ * An endpoint that answers each request with head, then streams forged log lines (chunked
+ * when asked) every 5 ms, as long as the peer reads, up to 1 GB. For each connection it
+ * records when it answered, when the daemon hung up, and how much it wrote.
+ */
+async function startStreamingEndpoint(head, { chunked = false } = {}) {
+    const conns = [];
+    const sockets = new Set();
+    const srv = net.createServer((sock) => {
+        sockets.add(sock);
+        const c = { answeredAt: 0, closedAt: 0, written: 0 };
+        conns.push(c);
+        let buf = '';
+        let timer = null;
+        sock.on('data', (d) => {
+            if (c.answeredAt) return;
+            buf += d.toString('latin1');
+            const end = buf.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            const len = Number(/content-length:\s*(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
+            if (buf.length < end + 4 + len) return;
+            c.answeredAt = Date.now();
+            sock.write(head);
+            timer = setInterval(() => {
+                if (sock.destroyed || c.written >= GB) { clearInterval(timer); return; }
+                if (sock.writableLength > (1 << 20)) return;
+                sock.write(chunked ? `${FORGED.length.toString(16)}\r\n${FORGED}\r\n` : FORGED);
+                c.written += FORGED.length;
+            }, 5);
+        });
+        sock.on('close', () => { c.closedAt = Date.now(); clearInterval(timer); sockets.delete(sock); });
+        sock.on('error', () => {});
+    });
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return {
+        url: `http://127.0.0.1:${srv.address().port}/hook`,
+        conns,
+        close() {
+            for (const s of sockets) s.destroy();
+            return new Promise((resolve) => srv.close(() => resolve()));
+        },
+    };
+}
+
+/** Round trips of pusher:ping on ws every 50 ms for ms; resolves them sorted. */
+async function pingTimes(ws, ms) {
+    const rtts = [];
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        const t0 = process.hrtime.bigint();
+        ws.send({ event: 'pusher:ping', data: {} });
+        await ws.nextEvent('pusher:pong', 5000);
+        rtts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        await sleep(50);
+    }
+    return rtts.sort((a, b) => a - b);
+}
+
+describe('hostile webhook endpoints', { skip: REFERENCE && 'soketi reads whole answers and follows redirects' }, () => {
+    test('answers go nowhere: a 1 GB slow answer costs no memory, no output, no client time', { timeout: 60000 }, async () => {
+        const endpoints = [
+            await startStreamingEndpoint('HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n'),
+            await startStreamingEndpoint('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', { chunked: true }),
+            await startStreamingEndpoint('HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n', { chunked: true }),
+        ];
+        const server = await startServer({
+            env: {
+                SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify(endpoints.map((e) => ({ url: e.url, event_types: ['channel_occupied'] }))),
+                SOKETI_METRICS_ENABLED: 'true',
+            },
+        });
+        const rss0 = rssKiB(server.proc.pid);
+        const bystander = await rawPusher(server);
+        const churn = await rawPusher(server);
+        for (let i = 0; i < 5; i++) {
+            churn.send({ event: 'pusher:subscribe', data: { channel: `hostile-${i}` } });
+            await churn.nextEvent('pusher_internal:subscription_succeeded');
+        }
+        const rtts = await pingTimes(bystander, 3000);
+        const p50 = rtts[Math.floor(rtts.length / 2)];
+        assert.ok(p50 < 50, `bystander ping p50 ${p50.toFixed(1)} ms`);
+        const out = server.output();
+        assert.doesNotMatch(out, /^2026-01-01T00:00:00\.000Z/m, 'a forged line in the daemon\'s output');
+        assert.ok(out.length < 16 * 1024, `daemon output: ${out.length} bytes`);
+        // the daemon hung up on every answer at once: it did not read on
+        for (const [k, e] of endpoints.entries()) {
+            assert.equal(e.conns.filter((c) => c.answeredAt).length, 5, `endpoint ${k}: five webhooks`);
+            for (const c of e.conns.filter((x) => x.answeredAt)) {
+                assert.ok(c.closedAt && c.closedAt - c.answeredAt < 2000, `endpoint ${k}: connection still open`);
+                assert.ok(c.written < 16 << 20, `endpoint ${k}: wrote ${c.written} bytes`);
+            }
+        }
+        // the 400 is logged once, with the answer's first bytes escaped
+        assert.match(out, /answered 400 after 1 attempt\(s\), body "2026-01-01T00:00:00\.000Z \[error\] forged by the endpoint\\n2026-01-01/);
+        // the 200s count as delivered, however their bodies ended
+        const m = await metricsText(server);
+        assert.equal(appMetric(m, 'webhooks_sent_total'), 10);
+        assert.equal(appMetric(m, 'webhooks_failed_total'), 5);
+        if (!SANITIZED) {
+            const grown = rssKiB(server.proc.pid) - rss0;
+            assert.ok(grown < 16 * 1024, `server RSS grew by ${grown} KiB`);
+        }
+        bystander.destroy();
+        churn.destroy();
+        await server.stop();
+        await Promise.all(endpoints.map((e) => e.close()));
+    });
+
+    test('a redirect is not followed; a file:// webhook is refused at start and at each send', async () => {
+        const target = await startWebhookReceiver();
+        const redirector = await startWebhookReceiver({ respond: () => 302 });
+        // startWebhookReceiver answers with a status only: add the Location in a raw server
+        await redirector.close();
+        const srv = net.createServer((sock) => {
+            sock.on('data', () => sock.end(`HTTP/1.1 302 Found\r\nLocation: ${target.url}\r\nContent-Length: 0\r\n\r\n`));
+            sock.on('error', () => {});
+        });
+        await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+        const server = await startServer({
+            env: {
+                SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([
+                    { url: `http://127.0.0.1:${srv.address().port}/hook`, event_types: ['channel_occupied'] },
+                    { url: 'file:///etc/passwd', event_types: ['channel_occupied'] },
+                ]),
+            },
+        });
+        assert.match(server.output(), /webhooks\[1\] url is not http:\/\/ or https:\/\//);
+        const ws = await rawPusher(server);
+        ws.send({ event: 'pusher:subscribe', data: { channel: 'redirected' } });
+        await ws.nextEvent('pusher_internal:subscription_succeeded');
+        await until(() => /answered 302 after 1 attempt\(s\) \(redirects are not followed\)/.test(server.output()), 5000, 'the 302 logged');
+        assert.match(server.output(), /file:\/\/\/etc\/passwd: not an http:\/\/ or https:\/\/ URL, not sent/);
+        await sleep(300);
+        assert.equal(target.requests.length, 0, 'the redirect target got nothing');
+        ws.destroy();
+        await server.stop();
+        srv.close();
+    });
+});
+
+/** The daemon's /metrics text. */
+async function metricsText(server) {
+    return (await httpRequest({ host: server.host, port: server.metricsPort }, { path: '/metrics' })).text;
+}
+
+/** The value of soketi_<name>{app_id="app-id",...} in metrics text (NaN when absent). */
+function appMetric(text, name) {
+    return Number(new RegExp(`^soketi_${name}\\{app_id="app-id",port="\\d+"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+}
+
+describe('byte budgets of pending webhooks', { skip: REFERENCE && 'soketi keeps every webhook' }, () => {
+    test('large client events to a hanging endpoint: pending bytes stay within the budget, the oldest are dropped', { timeout: 60000 }, async () => {
+        const hanging = await startWebhookReceiver({ respond: () => 'hang' });
+        const server = await startServer({
+            env: {
+                SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true',
+                SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([{ url: hanging.url, event_types: ['client_event'] }]),
+                SOKETI_WEBHOOKS_MAX_PENDING_SIZE_PER_APP_IN_MB: '2',
+                SOKETI_WEBHOOKS_MAX_PENDING_SIZE_IN_MB: '3',
+                SOKETI_METRICS_ENABLED: 'true',
+            },
+        });
+        const rest = pusherRest(server);
+        const ws = await rawPusher(server);
+        const channel = 'private-budget';
+        ws.send({ event: 'pusher:subscribe', data: { channel, auth: rest.authorizeChannel(ws.socketId, channel).auth } });
+        await ws.nextEvent('pusher_internal:subscription_succeeded');
+        const rss0 = rssKiB(server.proc.pid);
+        const data = 'x'.repeat(90 * 1024); // within the 100 KB event limit
+        const events = 400; // 36 MB of webhooks, 18 times the budget
+        for (let i = 0; i < events; i++) ws.send({ event: 'client-big', channel, data: { i, data } });
+        const bystander = await rawPusher(server);
+        const rtts = await pingTimes(bystander, 1000);
+        assert.ok(rtts[Math.floor(rtts.length / 2)] < 100, `bystander ping p50 ${rtts[Math.floor(rtts.length / 2)]} ms`);
+        await until(async () => {
+            const t = await metricsText(server);
+            return appMetric(t, 'webhooks_dropped_total') + appMetric(t, 'webhooks_pending') >= events;
+        }, 20000, 'every event turned into a webhook');
+        const text = await metricsText(server);
+        const pendingBytes = appMetric(text, 'webhooks_pending_bytes');
+        assert.ok(pendingBytes <= 2 * 1024 * 1024, `pending bytes ${pendingBytes}`);
+        assert.ok(pendingBytes > 1024 * 1024, `pending bytes ${pendingBytes}`);
+        assert.ok(appMetric(text, 'webhooks_dropped_total') >= events - 25, `dropped ${appMetric(text, 'webhooks_dropped_total')}`);
+        if (!SANITIZED) {
+            const grown = rssKiB(server.proc.pid) - rss0;
+            assert.ok(grown < 24 * 1024, `server RSS grew by ${grown} KiB`);
+        }
+        // at most one drop line a second (plus the first)
+        const drops = server.output().split('\n').filter((l) => l.includes('webhook(s) dropped'));
+        assert.ok(drops.length >= 1 && drops.length <= 12, `${drops.length} drop lines`);
+        assert.match(drops[0], /webhooks\.maxPendingSizePerAppInMb/);
+        // the webhooks in flight were never dropped: the endpoint has them
+        assert.ok(hanging.requests.length >= 1 && hanging.requests.length <= 8);
+        assert.equal(hanging.requests[0].json.events[0].data.i, 0);
+        ws.destroy();
+        bystander.destroy();
+        await server.stop();
+    });
+
+    test('batching: one request body stays under webhooks.batching.maxSizeInKb, batches within the budget', { timeout: 60000 }, async () => {
+        const hanging = await startWebhookReceiver({ respond: () => 'hang' });
+        const server = await startServer({
+            env: {
+                SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: 'true',
+                SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([{ url: hanging.url, event_types: ['client_event'] }]),
+                SOKETI_WEBHOOKS_BATCHING: 'true',
+                SOKETI_WEBHOOKS_BATCHING_DURATION: '2000',
+                SOKETI_WEBHOOKS_BATCHING_MAX_SIZE_IN_KB: '512',
+                SOKETI_WEBHOOKS_MAX_PENDING_SIZE_PER_APP_IN_MB: '2',
+                SOKETI_METRICS_ENABLED: 'true',
+            },
+        });
+        const rest = pusherRest(server);
+        const ws = await rawPusher(server);
+        const channel = 'private-batch-budget';
+        ws.send({ event: 'pusher:subscribe', data: { channel, auth: rest.authorizeChannel(ws.socketId, channel).auth } });
+        await ws.nextEvent('pusher_internal:subscription_succeeded');
+        const rss0 = rssKiB(server.proc.pid);
+        const data = 'x'.repeat(90 * 1024);
+        for (let i = 0; i < 200; i++) ws.send({ event: 'client-big', channel, data: { i, data } });
+        // 18 MB of events in a 2 s window: sent 5 a request, long before the window ends
+        await hanging.waitFor((rs) => rs.length >= 4, 10000); // 4 of ~460 KB fit in 2 MB
+        for (const r of hanging.requests) {
+            assert.ok(r.rawBody.length <= 512 * 1024, `a body of ${r.rawBody.length} bytes`);
+            assert.ok(r.json.events.length >= 5, `${r.json.events.length} events in a batch`);
+        }
+        await until(async () => appMetric(await metricsText(server), 'webhooks_dropped_total') >= 20, 20000, 'batches dropped');
+        assert.ok(appMetric(await metricsText(server), 'webhooks_pending_bytes') <= 2 * 1024 * 1024);
+        if (!SANITIZED) {
+            const grown = rssKiB(server.proc.pid) - rss0;
+            assert.ok(grown < 24 * 1024, `server RSS grew by ${grown} KiB`);
+        }
+        ws.destroy();
         await server.stop();
     });
 });

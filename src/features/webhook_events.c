@@ -1,0 +1,207 @@
+/* webhook_events.c - the webhook events soketi sends, and which of an app's webhooks selects
+ * which (event_types and filter). Pure JSON work: queuing and delivery are in webhooks.c.
+ */
+#include "features/webhooks.h"
+
+#include <string.h>
+
+#include "features/curl_loop.h"
+#include "util/log.h"
+
+/* ------------------------------------------------------------ events */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} event_types[] = {
+    {"client_event", SKT_WH_CLIENT_EVENT},
+    {"channel_occupied", SKT_WH_CHANNEL_OCCUPIED},
+    {"channel_vacated", SKT_WH_CHANNEL_VACATED},
+    {"member_added", SKT_WH_MEMBER_ADDED},
+    {"member_removed", SKT_WH_MEMBER_REMOVED},
+    {"cache_miss", SKT_WH_CACHE_MISS},
+    {"subscription_count", SKT_WH_SUBSCRIPTION_COUNT},
+};
+
+unsigned
+skt_webhooks_wanted(const skt_app_t *app)
+{
+    unsigned bits = 0;
+    size_t i, t;
+    json_t *hook, *type;
+    if (!app || !json_array_size(app->webhooks))
+        return 0;
+    json_array_foreach(app->webhooks, i, hook)
+    {
+        if (!json_is_string(json_object_get(hook, "url")))
+            continue;
+        json_array_foreach(json_object_get(hook, "event_types"), t, type)
+        {
+            for (size_t k = 0; k < sizeof(event_types) / sizeof(event_types[0]); k++)
+                if (json_is_string(type) &&
+                    strcmp(json_string_value(type), event_types[k].name) == 0)
+                    bits |= event_types[k].bit;
+        }
+    }
+    return bits;
+}
+
+static unsigned
+bit_of(const char *name)
+{
+    for (size_t k = 0; k < sizeof(event_types) / sizeof(event_types[0]); k++)
+        if (strcmp(name, event_types[k].name) == 0)
+            return event_types[k].bit;
+    return 0;
+}
+
+static int
+wants(const skt_app_t *app, const char *name)
+{
+    return (skt_webhooks_wanted(app) & bit_of(name)) != 0;
+}
+
+/* {name, channel} and, when user_id is not NULL, user_id: when the app wants name. */
+static void
+channel_event(skt_webhooks_t *wh, const skt_app_t *app, const char *name, const char *channel,
+              const char *user_id)
+{
+    if (!wants(app, name))
+        return;
+    json_t *ev = json_pack("{s:s, s:s}", "name", name, "channel", channel);
+    if (ev && user_id)
+        json_object_set_new(ev, "user_id", json_string(user_id));
+    skt_webhooks_send(wh, app, ev);
+}
+
+void
+skt_webhooks_channel_occupied(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
+{
+    channel_event(wh, app, "channel_occupied", channel, NULL);
+}
+
+void
+skt_webhooks_channel_vacated(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
+{
+    channel_event(wh, app, "channel_vacated", channel, NULL);
+}
+
+void
+skt_webhooks_cache_miss(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
+{
+    channel_event(wh, app, "cache_miss", channel, NULL);
+}
+
+void
+skt_webhooks_member_added(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                          const char *user_id)
+{
+    channel_event(wh, app, "member_added", channel, user_id);
+}
+
+void
+skt_webhooks_member_removed(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                            const char *user_id)
+{
+    channel_event(wh, app, "member_removed", channel, user_id);
+}
+
+void
+skt_webhooks_client_event(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                          const char *event, json_t *data, const char *socket_id,
+                          const char *user_id)
+{
+    if (!wants(app, "client_event"))
+        return;
+    json_t *ev =
+        json_pack("{s:s, s:s, s:s}", "name", "client_event", "channel", channel, "event", event);
+    if (ev && data)
+        json_object_set(ev, "data", data);
+    if (ev && socket_id)
+        json_object_set_new(ev, "socket_id", json_string(socket_id));
+    if (ev && user_id)
+        json_object_set_new(ev, "user_id", json_string(user_id));
+    skt_webhooks_send(wh, app, ev);
+}
+
+void
+skt_webhooks_subscription_count(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
+                                long count)
+{
+    if (wants(app, "subscription_count"))
+        skt_webhooks_send(wh, app,
+                          json_pack("{s:s, s:s, s:I}", "name", "subscription_count", "channel",
+                                    channel, "subscription_count", (json_int_t)count));
+}
+
+/* ------------------------------------------------------------ selection */
+
+static int
+has_type(const json_t *hook, const char *name)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(hook, "event_types"), i,
+                       t) if (json_is_string(t) &&
+                              strcmp(json_string_value(t), name) == 0) return 1;
+    return 0;
+}
+
+static int
+passes_filter(const json_t *hook, const char *channel)
+{
+    const json_t *filter = json_object_get(hook, "filter");
+    const char *starts = json_string_value(json_object_get(filter, "channel_name_starts_with"));
+    const char *ends = json_string_value(json_object_get(filter, "channel_name_ends_with"));
+    size_t cl = strlen(channel);
+    if (starts && *starts && strncmp(channel, starts, strlen(starts)) != 0)
+        return 0;
+    if (ends && *ends && (strlen(ends) > cl || strcmp(channel + cl - strlen(ends), ends) != 0))
+        return 0;
+    return 1;
+}
+
+int
+skt_webhooks_selects(const json_t *hook, const char *name, const char *channel)
+{
+    return name && channel && has_type(hook, name) && passes_filter(hook, channel);
+}
+
+json_t *
+skt_webhooks_select(const json_t *hook, const json_t *list)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(list, i, ev)
+    {
+        if (skt_webhooks_selects(hook, json_string_value(json_object_get(ev, "name")),
+                                 json_string_value(json_object_get(ev, "channel"))))
+            json_array_append(out, ev);
+    }
+    return out;
+}
+
+void
+skt_webhooks_check_apps(const skt_apps_t *apps)
+{
+    for (size_t i = 0; i < skt_apps_count(apps); i++) {
+        const skt_app_t *app = skt_apps_at(apps, i);
+        size_t k;
+        json_t *hook;
+        json_array_foreach(app->webhooks, k, hook)
+        {
+            const char *url = json_string_value(json_object_get(hook, "url"));
+            if (!url)
+                skt_log(SKT_LOG_WARN,
+                        "webhooks: app %s: webhooks[%zu] has no url: lambda_function webhooks "
+                        "are not supported by soketi-c and are skipped",
+                        app->id, k);
+            else if (!skt_curl_url_ok(url))
+                skt_log(SKT_LOG_WARN,
+                        "webhooks: app %s: webhooks[%zu] url is not http:// or https://: it "
+                        "is never sent to (each of its webhooks counts as failed)",
+                        app->id, k);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+/* server_life.c - the server's life: creation, listening, reload, shutdown. */
+#include "pusher/server_life.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "features/features.h"
+#include "plugin/loader.h"
+#include "pusher/host.h"
+#include "pusher/send.h"
+#include "pusher/shared.h"
+#include "pusher/signin.h"
+#include "pusher/sig.h"
+#include "util/log.h"
+
+/* A node id unique enough for a cluster: the pid and 64 random bits. */
+static void
+server_node_id(skt_server_t *srv)
+{
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    snprintf(srv->node_id, sizeof(srv->node_id), "%d-%02x%02x%02x%02x%02x%02x%02x%02x",
+             (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+}
+
+/* The connection machinery of both ports: the main one (TLS when a certificate or key is
+ * set, as soketi) and the metrics one (always plain). Returns 0, or -1 with err. */
+static int
+server_nets(skt_server_t *srv, const skt_server_handlers_t *h, char *err, size_t errlen)
+{
+    skt_config_t *cfg = srv->cfg;
+    skt_net_opts_t opts = {
+        .conn_size = sizeof(skt_socket_t),
+        .max_head = (size_t)cfg->http_api.max_header_size_in_kb * 1024,
+        .max_body = (size_t)(cfg->http_api.request_limit_in_mb * 1024 * 1024),
+        .max_ws_payload = (size_t)cfg->ws_max_payload_in_kb * 1024,
+        .max_backpressure = (size_t)cfg->max_backpressure_in_kb * 1024,
+        .ws_idle_timeout = 120,
+        .http_idle_timeout = 10,
+    };
+    if (*cfg->ssl.cert_path || *cfg->ssl.key_path) {
+        opts.tls = skt_tls_new(cfg->ssl.cert_path, cfg->ssl.key_path, cfg->ssl.passphrase,
+                               cfg->ssl.ca_path, err, errlen);
+        if (!opts.tls)
+            return -1;
+    }
+    srv->net = skt_net_new(srv->base, &opts, &h->main, srv);
+    skt_net_opts_t mopts = opts;
+    mopts.conn_size = sizeof(skt_conn_t);
+    mopts.max_body = 0;
+    mopts.tls = NULL;
+    srv->metrics_net = skt_net_new(srv->base, &mopts, &h->metrics, srv);
+    if (!srv->net || !srv->metrics_net) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the adapter plugin with the host table, then the features over it. */
+static int
+server_adapter(skt_server_t *srv, const char *plugin_dir, char *err, size_t errlen)
+{
+    skt_config_t *cfg = srv->cfg;
+    /* soketi's redis adapter in cluster mode is the redis-cluster plugin */
+    const char *driver =
+        strcmp(cfg->adapter.driver, "redis") == 0 && cfg->adapter.redis.cluster_mode
+            ? "redis-cluster"
+            : cfg->adapter.driver;
+    skt_host_fill(&srv->host, srv);
+    if (skt_plugin_load(plugin_dir, driver, &srv->host, &srv->plugin, err, errlen) != 0)
+        return -1;
+    srv->adapter = skt_plugin_adapter(srv->plugin);
+    skt_features_hooks_t hooks = {.signin_timeout = skt_signin_timeout,
+                                  .sign = skt_sig_hmac_sha256_hex};
+    if (!(srv->features = skt_features_new(srv->base, cfg, &hooks, err, errlen)) ||
+        skt_shared_setup(srv, err, errlen) != 0)
+        return -1;
+    skt_log(SKT_LOG_INFO, "adapter '%s' loaded from %s (ABI %d)", cfg->adapter.driver,
+            skt_plugin_path(srv->plugin), skt_plugin_abi(srv->plugin));
+    return 0;
+}
+
+skt_server_t *
+skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_dir,
+               const skt_server_handlers_t *handlers, char *err, size_t errlen)
+{
+    skt_server_t *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->base = base;
+    srv->cfg = cfg;
+    server_node_id(srv);
+    if (!(srv->namespaces = skt_map_new())) {
+        snprintf(err, errlen, "out of memory");
+        skt_server_free(srv);
+        return NULL;
+    }
+    if (server_nets(srv, handlers, err, errlen) != 0 ||
+        server_adapter(srv, plugin_dir, err, errlen) != 0) {
+        skt_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int
+skt_server_listen(skt_server_t *srv, char *err, size_t errlen)
+{
+    char merr[256];
+    /* As soketi: a metrics port that cannot be bound is not fatal. */
+    if (skt_net_listen(srv->metrics_net, srv->cfg->metrics.host, (int)srv->cfg->metrics.port, merr,
+                       sizeof(merr)) != 0)
+        skt_log(SKT_LOG_WARN, "metrics port: %s", merr);
+    return skt_net_listen(srv->net, srv->cfg->host, (int)srv->cfg->port, err, errlen);
+}
+
+/* Terminates every socket of ns with code and msg. Terminating removes a
+ * socket from ns->sockets, so the sockets are collected first. */
+static void
+server_terminate_ns(skt_ns_t *ns, int code, const char *msg)
+{
+    size_t n = skt_map_count(ns->sockets), i = 0, pos = 0;
+    skt_socket_t **all = n ? malloc(n * sizeof(*all)) : NULL;
+    void *v;
+    if (!all)
+        return;
+    while (i < n && skt_map_next(ns->sockets, &pos, NULL, NULL, &v))
+        all[i++] = v;
+    for (size_t j = 0; j < i; j++)
+        skt_send_terminate(all[j], code, msg);
+    free(all);
+}
+
+void
+skt_server_close_all(skt_server_t *srv)
+{
+    srv->closing = 1;
+    skt_net_stop_listening(srv->net);
+    skt_net_stop_listening(srv->metrics_net);
+    size_t pos = 0;
+    void *v;
+    while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v))
+        server_terminate_ns(v, 4200, "Server closed. Please reconnect shortly.");
+}
+
+skt_config_t *
+skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg)
+{
+    skt_config_t *old = srv->cfg;
+    size_t pos = 0;
+    void *v;
+    while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v)) {
+        skt_ns_t *ns = v;
+        skt_app_t *app = skt_apps_by_id(cfg->apps, ns->app_id, strlen(ns->app_id));
+        if (app)
+            ns->app = app;
+        else { /* The app is gone: its sockets are told so and closed. */
+            server_terminate_ns(ns, 4001, "The app no longer exists.");
+            ns->app = NULL;
+        }
+    }
+    srv->cfg = cfg;
+    skt_webhooks_check_apps(cfg->apps); /* what it cannot send, said once per reload */
+    free(srv->cors); /* rebuilt from the new cors.* options */
+    srv->cors = NULL;
+    return old;
+}
+
+void
+skt_server_free(skt_server_t *srv)
+{
+    if (!srv)
+        return;
+    if (srv->net)
+        skt_net_free(srv->net);
+    if (srv->metrics_net)
+        skt_net_free(srv->metrics_net);
+    srv->unloading = 1;
+    skt_plugin_unload(srv->plugin);
+    skt_features_free(srv->features);
+    if (srv->namespaces) {
+        size_t pos = 0;
+        void *v;
+        while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v))
+            skt_ns_free(v);
+        skt_map_free(srv->namespaces);
+    }
+    skt_host_clear(srv);
+    free(srv->cors);
+    free(srv);
+}
