@@ -81,7 +81,7 @@ export class Sampler {
  * The RSS verdict of one process's samples between from and to: the median of the samples
  * after warm-up (the first warmFrac of the window) up to the window's middle, against the median
  * of the second half. Growth over maxGrowth fails; a fall is reported, not failed (memory
- * given back is not a leak).
+ * given back is not a leak). The text adds the trend after warm-up (not judged).
  */
 export function rssVerdict(samples, from, to, { warmFrac = 0.2, maxGrowth = 0.10 } = {}) {
     const warmEnd = from + (to - from) * warmFrac;
@@ -94,14 +94,29 @@ export function rssVerdict(samples, from, to, { warmFrac = 0.2, maxGrowth = 0.10
     const m1 = median(first);
     const m2 = median(second);
     const growth = m2 / m1 - 1;
+    const slope = trendKiBPerMin(samples.filter((s) => s.t >= warmEnd && s.t <= to));
     return {
         ok: growth <= maxGrowth,
         m1,
         m2,
         growth,
         text: `median ${(m1 / 1024).toFixed(1)} MB after warm-up, ${(m2 / 1024).toFixed(1)} MB in the second half `
-            + `(${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %)`,
+            + `(${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)} %; trend ${slope >= 0 ? '+' : ''}${slope.toFixed(0)} KB/min)`,
     };
+}
+
+/** Least-squares slope of rss over time, in KiB per minute (a slow leak shows here first). */
+function trendKiBPerMin(samples) {
+    const n = samples.length;
+    const mt = samples.reduce((a, s) => a + s.t, 0) / n;
+    const mr = samples.reduce((a, s) => a + s.rss, 0) / n;
+    let num = 0;
+    let den = 0;
+    for (const s of samples) {
+        num += (s.t - mt) * (s.rss - mr);
+        den += (s.t - mt) ** 2;
+    }
+    return den ? (num / den) * 60000 : 0;
 }
 
 /** A series of samples as text: "t+s:MB" lines of 10. */

@@ -162,6 +162,8 @@ export class Ledger {
 
     /** What o is owed of e on channel index ch: 0, 1, or why it is unsure (a string). */
     owed(o, e, ch) {
+        // a socket pusher-js reconnected has a new socket id: nothing is known after the break
+        if (o.brokenAt !== null && e.ts0 >= o.brokenAt) return 'the socket was disconnected';
         if (e.exclude !== null && e.exclude === o.socketId) return 0;
         const subAt = o.subs.get(ch);
         if (subAt === undefined || subAt > e.ts0) return 'sent before the subscription was confirmed';

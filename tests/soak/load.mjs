@@ -115,29 +115,55 @@ export class ProcLoad {
         this.ticker = setInterval(() => this.tick(), 100);
     }
 
+    /**
+     * A pusher-js witness on every event channel. If the connection drops while it should not
+     * (a failure, reported), pusher-js reconnects and resubscribes: the witness goes on as a
+     * new observer ("w3.1"), owed what is sent after its new subscriptions are confirmed.
+     */
     async witness(i) {
         const user = `w-${this.name}-${i}`;
-        const o = this.ledger.observer({ name: `${this.name}/w${i}`, proc: this.name, exact: true, steady: true });
-        const c = pusherClient(this.server, { presenceData: { user_id: user, user_info: { role: 'witness' } } });
-        this.s.opened += 1;
-        o.socketId = await waitConnected(c, 20000);
-        c.connection.bind('state_change', ({ current }) => {
-            if (current !== 'connected' && !this.ending && !this.dead) {
-                this.ledger.broken(o);
-                this.s.unexpectedClose.push(`${o.name}: pusher-js state ${current}`);
-            }
+        const newObserver = (epoch) => this.ledger.observer({
+            name: `${this.name}/w${i}${epoch ? `.${epoch}` : ''}`, proc: this.name, exact: true, steady: true,
         });
-        const chans = EVENT_CHANNELS.map((ch) => {
+        const w = { o: newObserver(0), user, epoch: 0, joined: new Set(), lastError: null };
+        const c = pusherClient(this.server, { presenceData: { user_id: user, user_info: { role: 'witness' } } });
+        w.c = c;
+        this.s.opened += 1;
+        w.o.socketId = await waitConnected(c, 20000);
+        c.connection.bind('error', (err) => {
+            const d = err?.data ?? err?.error?.data;
+            w.lastError = d?.code ? `${d.code} ${d.message}` : (err?.type || 'error');
+        });
+        c.connection.bind('state_change', ({ current }) => {
+            if (this.ending || this.dead) return;
+            if (current === 'connected') {
+                if (w.o.brokenAt === null) return;
+                w.o = newObserver(++w.epoch); // reconnected by pusher-js
+                w.o.socketId = c.connection.socket_id;
+                this.s.opened += 1;
+                return;
+            }
+            if (w.o.brokenAt !== null) return;
+            this.ledger.broken(w.o);
+            this.s.closed += 1;
+            this.s.unexpectedClose.push(`${this.name}/w${i}: ${w.lastError ?? `pusher-js state ${current}`}`);
+            for (const ch of w.joined) this.ledger.presenceChange(this.name, ch, user, -1);
+            w.joined.clear();
+        });
+        w.chans = EVENT_CHANNELS.map((ch) => {
             const chan = c.subscribe(ch);
-            chan.bind_global((ev, data) => { if (SOAK_EVENTS.has(ev)) this.ledger.receive(o, ch, data); });
+            chan.bind_global((ev, data) => { if (SOAK_EVENTS.has(ev)) this.ledger.receive(w.o, ch, data); });
+            chan.bind('pusher:subscription_succeeded', () => {
+                this.ledger.subscribed(w.o, ch);
+                if (ch.startsWith('presence-') && !w.joined.has(ch)) {
+                    w.joined.add(ch);
+                    this.ledger.presenceChange(this.name, ch, user, 1);
+                }
+            });
             return chan;
         });
-        await Promise.all(chans.map(async (chan) => {
-            await subscribed(chan, 20000);
-            this.ledger.subscribed(o, chan.name);
-            if (chan.name.startsWith('presence-')) this.ledger.presenceChange(this.name, chan.name, user, 1);
-        }));
-        this.witnesses.push({ c, o, user, chans });
+        await Promise.all(w.chans.map((chan) => subscribed(chan, 20000)));
+        this.witnesses.push(w);
         this.s.witnesses += 1;
     }
 
