@@ -178,10 +178,13 @@ export class ProcLoad {
         try {
             ws = await rawPusher(this.server, undefined, { keepFrames: false, timeoutMs: 20000 });
         } catch (err) {
-            this.s.openFailed += 1;
-            this.note(`${o.name}: open failed: ${err.message}`);
+            if (!this.dead) { // a bulk reader may be reconnecting when its node is killed
+                this.s.openFailed += 1;
+                this.note(`${o.name}: open failed: ${err.message}`);
+            }
             return;
         }
+        if (this.dead) { ws.destroy(); return; }
         o.socketId = ws.socketId;
         const r = {
             ws, o, tag, bulk, paused: false, nextPingAt: Date.now() + this.rng.between(10000, 40000),
