@@ -184,7 +184,7 @@ export class ProcLoad {
             }
             return;
         }
-        if (this.dead) { ws.destroy(); return; }
+        if (this.dead) { ws.destroy(); this.s.closed += 1; return; }
         o.socketId = ws.socketId;
         const r = {
             ws, o, tag, bulk, paused: false, nextPingAt: Date.now() + this.rng.between(10000, 40000),
