@@ -369,11 +369,16 @@ async function runRedis() {
 
     // the node kill
     await run.until(run.ledger.t0 + 0.35 * DURATION);
+    const killedUsers = (u) => u.startsWith('a-') || u.startsWith('w-A1-');
+    let before = 0; // what B lists of A1's members just before the kill: the check is not vacuous
+    for (const ch of PRESENCE) {
+        const r = await restJson(b, `/channels/${ch}/users`).catch(() => ({ users: [] }));
+        before += r.users.filter((u) => killedUsers(String(u.id))).length;
+    }
     const killAt = run.kill('A1');
-    run.mark('A1 killed (SIGKILL)');
+    run.mark(`A1 killed (SIGKILL); just before, B's /users listed ${before} members only A1 had`);
     const checkAt = killAt + NODE_TTL * 1000 + REQUESTS_TIMEOUT + 1000;
     await run.until(checkAt);
-    const killedUsers = (u) => u.startsWith('a-') || u.startsWith('w-A1-');
     const { problems, seen } = await presenceCheck(b, PRESENCE, {
         me: 'probe-after-kill',
         required: run.loads.get('B').witnessUsers(),
