@@ -8,10 +8,11 @@
  *
  * Start-up: read the configuration (defaults < INI < JSON < SOKETI_* env),
  * raise the open-files limit, load the adapter plugin, listen, run the loop.
- * SIGTERM/SIGINT: stop accepting, tell every client 4200, wait the grace
- * period, exit 0. SIGHUP: reload the apps; other options need a restart.
- * Under systemd (Type=notify) the service manager hears READY=1 once the
- * port is bound, RELOADING=1 ... READY=1 around a SIGHUP and STOPPING=1.
+ * SIGTERM/SIGINT: stop accepting, close handshakes and idle connections, tell
+ * every client 4200, wait the grace period, close what is left, exit 0.
+ * SIGHUP: reload the apps; other options need a restart. Under systemd
+ * (Type=notify) the service manager hears READY=1 once the port is bound,
+ * RELOADING=1 ... READY=1 around a SIGHUP and STOPPING=1.
  */
 #include "config.h"
 
@@ -171,10 +172,12 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
     return 0;
 }
 
+/* The grace period is over: stop now, even in the middle of a busy iteration
+ * (whatever is still open is closed by skt_server_free()). */
 static void
 grace_cb(evutil_socket_t fd, short what, void *arg)
 {
-    event_base_loopexit(arg, NULL);
+    event_base_loopbreak(arg);
 }
 
 static void
@@ -183,7 +186,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
     struct event_base *base = arg;
     if (server->closing) {
         skt_log(SKT_LOG_WARN, "second signal: exiting now");
-        event_base_loopexit(base, NULL);
+        event_base_loopbreak(base);
         return;
     }
     skt_log(SKT_LOG_INFO, "signal %d: closing; clients are told to reconnect (4200)", (int)sig);
@@ -192,6 +195,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
     long ms = server->cfg->shutdown_grace_period;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     grace_ev = evtimer_new(base, grace_cb, base);
+    event_priority_set(grace_ev, 0);
     evtimer_add(grace_ev, &tv);
 }
 
@@ -241,6 +245,27 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     skt_sd_notifyf("READY=1\nSTATUS=reloaded: %zu app(s)", skt_apps_count(server->cfg->apps));
 }
 
+/* The event loop. Signals (and the grace timer) must be heard within a bounded
+ * time whatever the load: they have the higher of two priorities, and the
+ * loop looks for them at least every 10 ms of other callbacks (thousands of
+ * TLS handshakes ready at once would otherwise delay a SIGTERM by seconds). */
+static struct event_base *
+new_event_base(void)
+{
+    struct event_config *ec = event_config_new();
+    struct timeval slice = {0, 10000};
+    if (!ec)
+        return NULL;
+    event_config_set_max_dispatch_interval(ec, &slice, -1, 1);
+    struct event_base *base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (base && event_base_priority_init(base, 2) != 0) {
+        event_base_free(base);
+        return NULL;
+    }
+    return base;
+}
+
 static int
 cmd_start(const cli_t *cli)
 {
@@ -260,7 +285,7 @@ cmd_start(const cli_t *cli)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
-    struct event_base *base = event_base_new();
+    struct event_base *base = new_event_base();
     if (!base) {
         skt_log(SKT_LOG_ERROR, "cannot create the event loop");
         skt_config_free(cfg);
@@ -272,6 +297,7 @@ cmd_start(const cli_t *cli)
      * port, the health and metrics routes on the metrics port. */
     skt_server_handlers_t handlers = {
         .main = {.on_request = skt_http_on_request,
+                 .on_request_head = skt_http_on_request_head,
                  .on_ws_message = skt_ws_on_message,
                  .on_ws_close = skt_ws_on_close},
         .metrics = {.on_request = skt_http_on_metrics_request},
@@ -287,8 +313,10 @@ cmd_start(const cli_t *cli)
     struct event *sigs[3] = {evsignal_new(base, SIGTERM, on_stop_signal, base),
                              evsignal_new(base, SIGINT, on_stop_signal, base),
                              evsignal_new(base, SIGHUP, on_hup, base)};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+        event_priority_set(sigs[i], 0);
         evsignal_add(sigs[i], NULL);
+    }
     skt_log(SKT_LOG_INFO, "soketi-c %s listening on %s:%ld (WebSockets and HTTP API%s)",
             PACKAGE_VERSION, cfg->host, cfg->port,
             *cfg->ssl.cert_path || *cfg->ssl.key_path ? " over TLS: wss:// and https://" : "");

@@ -505,7 +505,7 @@ START_TEST(test_defaults_typed)
     ck_assert_str_eq(cfg->log_format, "text");
     ck_assert_int_eq(cfg->max_backpressure_in_kb, 1024);
     ck_assert_int_eq(cfg->http_api.max_header_size_in_kb, 16);
-    ck_assert_int_eq(cfg->ws_max_payload_in_kb, 102400);
+    ck_assert_int_eq(cfg->ws_max_payload_in_kb, 104); /* 100 KB events + 4 */
     ck_assert_int_eq(cfg->http_api.auth_timestamp_window, 600);
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     ck_assert_str_eq(cfg->instance.process_id, pid);
@@ -965,6 +965,29 @@ START_TEST(test_error_leaves_err_terminated)
 }
 END_TEST
 
+/* wsMaxPayloadInKb follows the apps' largest limit unless it is set. */
+START_TEST(test_ws_max_payload_derived)
+{
+    const char *json = temp_file("{\"appManager\":{\"array\":{\"apps\":["
+                                 "{\"id\":\"a\",\"key\":\"ka\",\"secret\":\"s\"},"
+                                 "{\"id\":\"b\",\"key\":\"kb\",\"secret\":\"s\","
+                                 "\"maxEventPayloadInKb\":300.5}]}}}",
+                                 ".json");
+    skt_config_t *cfg = load_ok(NULL, json, NULL);
+    ck_assert_int_eq(cfg->ws_max_payload_in_kb, 305);
+    skt_config_free(cfg);
+    char *member[] = {"SOKETI_PRESENCE_MAX_MEMBER_SIZE=500", NULL};
+    cfg = load_ok(NULL, json, member);
+    ck_assert_int_eq(cfg->ws_max_payload_in_kb, 504);
+    skt_config_free(cfg);
+    char *set[] = {"SOKETI_WS_MAX_PAYLOAD_IN_KB=50", NULL};
+    cfg = load_ok(NULL, json, set);
+    ck_assert_int_eq(cfg->ws_max_payload_in_kb, 50);
+    skt_config_free(cfg);
+    unlink(json);
+}
+END_TEST
+
 /* ---- lookups ---- */
 
 START_TEST(test_get_text)
@@ -984,7 +1007,8 @@ START_TEST(test_get_text)
     ck_assert_str_eq(skt_config_get_text(cfg, "adapter.nats.servers"), "[\"127.0.0.1:4222\"]");
     ck_assert_str_eq(skt_config_get_text(cfg, "adapter.redis.redisPubOptions"), "{}");
     ck_assert_str_eq(skt_config_get_text(cfg, "database.redis.sentinels"), "null");
-    ck_assert_str_eq(skt_config_get_text(cfg, "wsMaxPayloadInKb"), "102400");
+    /* derived: the largest app limit (presence members, 2 KB) plus 4 */
+    ck_assert_str_eq(skt_config_get_text(cfg, "wsMaxPayloadInKb"), "6");
     const char *apps = skt_config_get_text(cfg, "appManager.array.apps");
     ck_assert_ptr_nonnull(apps);
     json_t *j = json_loads(apps, 0, NULL);
@@ -1077,7 +1101,8 @@ START_TEST(test_sample_complete_and_loads)
         char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
         if (line[0] == ';' && line[1] != ' ' && line[1] != '\n' &&
-            strncmp(line, ";pluginDir", 10) != 0 && strncmp(line, ";process_id", 11) != 0) {
+            strncmp(line, ";pluginDir", 10) != 0 && strncmp(line, ";process_id", 11) != 0 &&
+            strncmp(line, ";wsMaxPayloadInKb", 17) != 0) {
             memcpy(o, line + 1, len - 1);
             o += len - 1;
             set++;
@@ -1088,7 +1113,7 @@ START_TEST(test_sample_complete_and_loads)
         line += len;
     }
     *o = '\0';
-    ck_assert_uint_ge(set, skt_options_count - 3 + 18);
+    ck_assert_uint_ge(set, skt_options_count - 4 + 18);
     p = temp_file(u, ".ini");
     cfg = load_ok(p, NULL, NULL);
     skt_config_t *def = load_ok(NULL, NULL, NULL);
@@ -1162,6 +1187,7 @@ config_suite(void)
 
     tc = tcase_create("lookups");
     tcase_add_test(tc, test_get_text);
+    tcase_add_test(tc, test_ws_max_payload_derived);
     tcase_add_test(tc, test_apps_lookup);
     tcase_add_test(tc, test_sample_in_sync);
     tcase_add_test(tc, test_sample_complete_and_loads);

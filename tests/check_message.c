@@ -92,6 +92,22 @@ START_TEST(test_jw_escapes_as_jansson)
 }
 END_TEST
 
+/* A writer for soketi's wire escapes as JSON.stringify: lower-case hex. The text stays
+ * NUL-terminated as it grows. */
+START_TEST(test_jw_lower_hex)
+{
+    skt_jw_t w = {.lower_hex = 1};
+    skt_jw_cstr_value(&w, "\x1f\x01\"");
+    ck_assert_str_eq(w.p, "\"\\u001f\\u0001\\\"\"");
+    ck_assert_uint_eq(strlen(w.p), w.len);
+    skt_jw_trim(&w, 0);
+    ck_assert_ptr_null(w.p);
+    skt_jw_lit(&w, "x");
+    ck_assert_str_eq(w.p, "x");
+    skt_jw_free(&w);
+}
+END_TEST
+
 START_TEST(test_jw_limits)
 {
     SKT_JW_ON_STACK(w, 8);
@@ -282,6 +298,7 @@ message_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_jw_escapes_as_jansson);
     tcase_add_test(tc, test_jw_limits);
+    tcase_add_test(tc, test_jw_lower_hex);
     tcase_add_test(tc, test_msg_fixed_shapes);
     tcase_add_test(tc, test_msg_against_jansson);
     tcase_add_test(tc, test_msg_presence_list);

@@ -28,7 +28,6 @@
 #define SECRET "app-secret"
 
 static struct event_base *base;
-static skt_config_t *cfg;
 static skt_server_t *srv;
 
 /* A server with the default app, the SOKETI_* settings in env (NULL-terminated) and the
@@ -36,24 +35,10 @@ static skt_server_t *srv;
 static void
 start_in(const char *dir, const char *const *env)
 {
-    char *vars[32] = {0};
-    size_t n = 0;
-    for (; env && env[n] && n < 31; n++)
-        vars[n] = (char *)env[n];
-    skt_config_sources_t src = {.environ = vars};
-    char err[512];
-    ck_assert_msg(skt_config_load(&src, &cfg, err, sizeof(err)) == 0, "%s", err);
-    base = event_base_new();
-    skt_server_handlers_t h = {
-        .main = {.on_request = skt_http_on_request,
-                 .on_ws_message = skt_ws_on_message,
-                 .on_ws_close = skt_ws_on_close},
-        .metrics = {.on_request = skt_http_on_metrics_request},
-    };
     if (!dir)
         dir = getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST") : "plugins/.libs";
-    srv = skt_server_new(base, cfg, dir, &h, err, sizeof(err));
-    ck_assert_msg(srv != NULL, "%s", err);
+    srv = fake_server_new(env, dir);
+    base = srv->base;
 }
 
 static void
@@ -65,9 +50,7 @@ start(const char *const *env)
 static void
 stop(void)
 {
-    skt_server_free(srv);
-    skt_config_free(cfg);
-    event_base_free(base);
+    fake_server_free(srv);
     srv = NULL;
 }
 
@@ -566,6 +549,7 @@ END_TEST
 /* The test plugin adapter_stall.so: its queries wait until stall_release(). */
 static size_t (*stall_release)(int status);
 static size_t (*stall_held)(void);
+static long *stall_admit_answer, *stall_releases;
 
 static void
 start_stalled(const char *const *env)
@@ -579,7 +563,11 @@ start_stalled(const char *const *env)
     ck_assert_ptr_nonnull(h);
     *(void **)&stall_release = dlsym(h, "stall_release");
     *(void **)&stall_held = dlsym(h, "stall_held");
-    ck_assert(stall_release && stall_held);
+    stall_admit_answer = dlsym(h, "stall_admit_answer");
+    stall_releases = dlsym(h, "stall_releases");
+    ck_assert(stall_release && stall_held && stall_admit_answer && stall_releases);
+    *stall_admit_answer = 1;
+    *stall_releases = 0;
     dlclose(h);
 }
 
@@ -643,6 +631,55 @@ START_TEST(test_presence_resubscribe_costs_nothing)
                       "\"Existing subscription to channel presence-r\"}}");
     expect_none(s);
     fake_close(s);
+    stop();
+}
+END_TEST
+
+/* With an adapter that admits members (cluster_admit), its answer decides the member
+ * limit; an admission nobody uses is given back, and every leave releases. */
+START_TEST(test_cluster_admit)
+{
+    const char *env[] = {"SOKETI_ADAPTER_DRIVER=stall", NULL};
+    start_stalled(env);
+    char id[3][64];
+    skt_socket_t *s[3];
+    for (int i = 0; i < 3; i++)
+        s[i] = client(id[i]);
+    /* the cluster is full */
+    *stall_admit_answer = 0;
+    subscribe_auth(s[0], id[0], "presence-a", "{\"user_id\":\"u\"}");
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    expect_str(s[0], "The maximum members per presence channel limit was reached");
+    ck_assert_uint_eq(s[0]->pending, 0);
+    /* admitted: join, then the member list */
+    *stall_admit_answer = 2;
+    subscribe_auth(s[0], id[0], "presence-a", "{\"user_id\":\"u\"}");
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    expect_str(s[0], "subscription_succeeded");
+    /* the same user's second socket here needs no admission: only the member list */
+    subscribe_auth(s[1], id[1], "presence-a", "{\"user_id\":\"u\"}");
+    ck_assert_uint_eq(stall_held(), 1);
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    expect_str(s[1], "subscription_succeeded");
+    /* the adapter cannot tell: the cluster's count decides */
+    subscribe_auth(s[2], id[2], "presence-b", "{\"user_id\":\"w\"}");
+    ck_assert_uint_eq(stall_release(SOKETI_ERROR), 1); /* the admission */
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);    /* the count */
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);    /* the members */
+    expect_str(s[2], "subscription_succeeded");
+    /* admitted for a socket gone meanwhile: given back */
+    subscribe_auth(s[2], id[2], "presence-c", "{\"user_id\":\"w\"}");
+    fake_close(s[2]); /* it leaves presence-b too: one release */
+    ck_assert_int_eq(*stall_releases, 1);
+    stall_release(SOKETI_OK); /* the admission (and presence-b's members) */
+    ck_assert_int_eq(*stall_releases, 2);
+    /* u's last socket here leaves: released, whatever the webhooks */
+    fake_close(s[0]);
+    ck_assert_int_eq(*stall_releases, 2);
+    fake_close(s[1]);
+    ck_assert_int_eq(*stall_releases, 3);
+    stall_release(SOKETI_OK);
     stop();
 }
 END_TEST
@@ -757,6 +794,7 @@ protocol_suite(void)
     tcase_add_test(tc, test_cache_channels);
     tcase_add_test(tc, test_pending_budget);
     tcase_add_test(tc, test_presence_resubscribe_costs_nothing);
+    tcase_add_test(tc, test_cluster_admit);
     tcase_add_test(tc, test_channel_budget);
     tcase_add_test(tc, test_bounded_echo);
     tcase_add_test(tc, test_input_hygiene);

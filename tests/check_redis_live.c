@@ -2,6 +2,7 @@
  * See check_redis_live.h.
  */
 #include "check_redis_live.h"
+#include "check_redis_fakehost.h"
 
 #include <check.h>
 #include <dlfcn.h>
@@ -247,7 +248,7 @@ fake_log(int level, const char *fmt, ...)
 static void
 fake_metric(live_metrics_t *m, const char *app_id, int what, double value)
 {
-    ck_assert(what >= 0 && what < 5);
+    ck_assert(what >= 0 && what < LIVE_METRICS);
     m->count[what]++;
     m->last_value[what] = value;
     snprintf(m->last_app, sizeof(m->last_app), "%s", app_id ? app_id : "(null)");
@@ -266,65 +267,6 @@ metric_1(const char *app_id, int what, double value)
     fake_metric(&live_nodes[1].metrics, app_id, what, value);
 }
 
-/* This process has no sockets: every local answer is empty. */
-static void
-fake_deliver(const char *app_id, const char *channel, const char *msg, size_t len,
-             const char *except)
-{
-    (void)app_id, (void)channel, (void)msg, (void)len, (void)except;
-}
-
-static long
-fake_count(const char *app_id)
-{
-    (void)app_id;
-    return 0;
-}
-
-static long
-fake_channel_count(const char *app_id, const char *channel)
-{
-    (void)app_id, (void)channel;
-    return 0;
-}
-
-static int
-fake_is_in(const char *app_id, const char *channel, const char *socket_id)
-{
-    (void)app_id, (void)channel, (void)socket_id;
-    return 0;
-}
-
-static void
-fake_channels(const char *app_id, soketi_each_channel_fn each, void *arg)
-{
-    (void)app_id, (void)each, (void)arg;
-}
-
-static void
-fake_members(const char *app_id, const char *channel, soketi_each_member_fn each, void *arg)
-{
-    (void)app_id, (void)channel, (void)each, (void)arg;
-}
-
-static void
-fake_sockets(const char *app_id, soketi_each_id_fn each, void *arg)
-{
-    (void)app_id, (void)each, (void)arg;
-}
-
-static void
-fake_channel_sockets(const char *app_id, const char *channel, soketi_each_id_fn each, void *arg)
-{
-    (void)app_id, (void)channel, (void)each, (void)arg;
-}
-
-static void
-fake_terminate(const char *app_id, const char *user_id)
-{
-    (void)app_id, (void)user_id;
-}
-
 void
 live_node_start(int i, const char *plugin_file)
 {
@@ -340,18 +282,9 @@ live_node_start(int i, const char *plugin_file)
         .node_id = n->node_id,
         .config_get = fake_config_get,
         .log = fake_log,
-        .deliver_local = fake_deliver,
-        .local_sockets_count = fake_count,
-        .local_channel_sockets_count = fake_channel_count,
-        .local_channel_members_count = fake_channel_count,
-        .local_is_in_channel = fake_is_in,
-        .local_channels = fake_channels,
-        .local_channel_members = fake_members,
-        .local_sockets = fake_sockets,
-        .local_channel_sockets = fake_channel_sockets,
-        .local_terminate_user_connections = fake_terminate,
         .metric = i == 0 ? metric_0 : metric_1,
     };
+    fake_host_local(&n->host); /* this process has no sockets: every local answer is empty */
     const char *dir = getenv("SOKETI_PLUGIN_DIR_TEST");
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : CHECK_REDIS_PLUGIN_DIR, plugin_file);
@@ -364,6 +297,7 @@ live_node_start(int i, const char *plugin_file)
     n->adapter.size = sizeof(n->adapter);
     ck_assert_int_eq(init(&n->host, &n->adapter), 0);
     ck_assert_ptr_nonnull(n->adapter.ops.cluster_transition);
+    ck_assert_ptr_nonnull(n->adapter.ops.cluster_admit);
     ck_assert_ptr_nonnull(n->adapter.ops.rate_consume);
     ck_assert_ptr_nonnull(n->adapter.ops.cache_get);
     ck_assert_ptr_nonnull(n->adapter.ops.cache_set);
@@ -483,6 +417,27 @@ live_nodes_stop(void)
         live_node_stop(i);
 }
 
+/* Waits (running node i's loop only: a frozen node stays frozen) for the answer an op of
+ * node i is to give a. */
+static long
+live_wait(int i, live_answer_t *a)
+{
+    ck_assert_int_eq(a->calls, 0); /* never before the op returns */
+    ck_assert_msg(live_pump(1u << i, 3000, &a->calls), "no answer");
+    ck_assert_int_eq(a->calls, 1);
+    return a->status == SOKETI_OK ? a->count : -1;
+}
+
+long
+live_admit(int i, const char *channel, const char *user_id, long limit)
+{
+    live_node_t *n = &live_nodes[i];
+    live_answer_t a = {0};
+    n->adapter.ops.cluster_admit(n->adapter.self, "app1", channel, user_id, limit, live_on_count,
+                                 &a);
+    return live_wait(i, &a);
+}
+
 long
 live_transition(int i, const char *channel, const char *user_id, int joined)
 {
@@ -490,9 +445,5 @@ live_transition(int i, const char *channel, const char *user_id, int joined)
     live_answer_t a = {0};
     n->adapter.ops.cluster_transition(n->adapter.self, "app1", channel, user_id, joined,
                                       live_on_count, &a);
-    ck_assert_int_eq(a.calls, 0); /* never before the op returns */
-    /* only node i runs: a frozen node stays frozen */
-    ck_assert_msg(live_pump(1u << i, 3000, &a.calls), "no answer to a transition");
-    ck_assert_int_eq(a.calls, 1);
-    return a.status == SOKETI_OK ? a.count : -1;
+    return live_wait(i, &a);
 }

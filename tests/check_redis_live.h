@@ -56,9 +56,10 @@ long long live_int(live_redis_t *r, const char *fmt, ...);
 /* ---- fake daemons ------------------------------------------------------------------- */
 
 /* What each node's host->metric recorded. */
+#define LIVE_METRICS 16 /* room for every enum soketi_metric value */
 typedef struct live_metrics_s {
-    int count[5]; /* by enum soketi_metric */
-    double last_value[5];
+    int count[LIVE_METRICS]; /* by enum soketi_metric */
+    double last_value[LIVE_METRICS];
     char last_app[64];
 } live_metrics_t;
 
@@ -121,5 +122,9 @@ void live_nodes_stop(void);
  * the answer.
  * Returns the answer's count, or -1 for SOKETI_ERROR (the test fails on no answer). */
 long live_transition(int i, const char *channel, const char *user_id, int joined);
+
+/* The same for cluster_admit (app "app1"): the answer's count (0, 1, 2), or -1 for
+ * SOKETI_ERROR. */
+long live_admit(int i, const char *channel, const char *user_id, long limit);
 
 #endif

@@ -52,11 +52,14 @@ START_TEST(occupancy_keys)
 {
     key_is(skt_rs_transition_key("", "redis-adapter", "app1", "private-a", NULL),
            "redis-adapter#occupancy#app1#private-a");
+    /* a member's key, and its channel's set of users: one hash slot (the braces) */
     key_is(skt_rs_transition_key("", "redis-adapter", "app1", "presence-a", "u1"),
-           "redis-adapter#members#app1#presence-a#u1");
+           "redis-adapter#members#{app1#presence-a}#u1");
+    key_is(skt_rs_members_key("", "redis-adapter", "app1", "presence-a"),
+           "redis-adapter#members#{app1#presence-a}");
     /* database.redis.keyPrefix in front of everything, adapter.redis.prefix in the channel */
     key_is(skt_rs_transition_key("pfx:", "eu#redis-adapter", "42", "presence-room", "7"),
-           "pfx:eu#redis-adapter#members#42#presence-room#7");
+           "pfx:eu#redis-adapter#members#{42#presence-room}#7");
     key_is(skt_rs_transition_key("pfx:", "eu#redis-adapter", "42", "c", NULL),
            "pfx:eu#redis-adapter#occupancy#42#c");
 }
@@ -161,6 +164,7 @@ END_TEST
 static live_redis_t srv;
 
 #define OCC_KEY "pfx:redis-adapter#occupancy#app1#private-room"
+#define MEMBERS_KEY "pfx:redis-adapter#members#{app1#presence-room}"
 
 /* A fresh redis-server and two nodes of adapter_redis.so on it (nodeTtl 2 s). */
 static void
@@ -222,7 +226,13 @@ START_TEST(live_transitions_once_per_cluster)
     ck_assert_int_eq(live_transition(1, "presence-room", "u1", 1), 0);
     ck_assert_int_eq(live_transition(1, "presence-room", "u2", 1), 1);
     ck_assert_int_eq(live_transition(1, "presence-room", NULL, 1), 1);
-    ck_assert_int_eq(live_int(&srv, "ZCARD pfx:redis-adapter#members#app1#presence-room#u1"), 2);
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s#u1", MEMBERS_KEY), 2);
+    /* and the channel's set of users follows: u1 and u2 */
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s", MEMBERS_KEY), 2);
+    ck_assert_int_eq(live_transition(1, "presence-room", "u1", 0), 0);
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s", MEMBERS_KEY), 2); /* node-0 still holds u1 */
+    ck_assert_int_eq(live_transition(0, "presence-room", "u1", 0), 1);
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s", MEMBERS_KEY), 1);
     /* the scripts went as EVALSHA (loaded by the first EVAL after NOSCRIPT) */
     redisReply *r = live_cmd(&srv, "INFO commandstats");
     ck_assert_ptr_nonnull(strstr(r->str, "cmdstat_evalsha:calls="));
@@ -363,6 +373,100 @@ START_TEST(live_errors_when_redis_is_gone)
     ck_assert_int_eq(a.status, SOKETI_ERROR);
     ck_assert(!a.has_value);
     live_nodes[0].adapter.ops.cache_set(live_nodes[0].adapter.self, "k", "v", 1, 5);
+}
+END_TEST
+
+/* ---- live: presence admission (cluster_admit) ------------------------------------------ */
+
+/* 300 users joining at once, half through each node, with room for 100: exactly 100 get
+ * in, whatever the interleaving (one script decides each, atomically). */
+START_TEST(live_admit_race)
+{
+    LIVE_OR_SKIP();
+    static live_answer_t a[300];
+    char user[300][16];
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < 300; i++) {
+        snprintf(user[i], sizeof(user[i]), "u%d", i);
+        live_node_t *n = &live_nodes[i % 2];
+        n->adapter.ops.cluster_admit(n->adapter.self, "app1", "presence-room", user[i], 100,
+                                     live_on_count, &a[i]);
+    }
+    int last = 0, admitted = 0, refused = 0;
+    for (int tries = 0; tries < 100 && !last; tries++) {
+        live_pump(LIVE_ALL, 50, NULL);
+        last = a[298].calls && a[299].calls;
+    }
+    for (int i = 0; i < 300; i++) {
+        ck_assert_int_eq(a[i].calls, 1);
+        ck_assert_int_eq(a[i].status, SOKETI_OK);
+        admitted += a[i].count == 1;
+        refused += a[i].count == 0;
+    }
+    ck_assert_int_eq(admitted, 100);
+    ck_assert_int_eq(refused, 200);
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s", MEMBERS_KEY), 100);
+}
+END_TEST
+
+START_TEST(live_admit_counts_a_user_once)
+{
+    LIVE_OR_SKIP();
+    ck_assert_int_eq(live_admit(0, "presence-room", "u1", 1), 1);     /* its first node */
+    ck_assert_int_eq(live_admit(1, "presence-room", "u1", 1), 2);     /* already in, elsewhere */
+    ck_assert_int_eq(live_admit(1, "presence-room", "u2", 1), 0);     /* full */
+    ck_assert_int_eq(live_int(&srv, "EXISTS %s#u2", MEMBERS_KEY), 0); /* nothing recorded */
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s#u1", MEMBERS_KEY), 2);
+    /* recorded as cluster_transition records: the last node's leave is the cluster's */
+    ck_assert_int_eq(live_transition(0, "presence-room", "u1", 0), 0);
+    ck_assert_int_eq(live_admit(1, "presence-room", "u2", 1), 0); /* node-1 still holds u1 */
+    ck_assert_int_eq(live_transition(1, "presence-room", "u1", 0), 1);
+    ck_assert_int_eq(live_admit(1, "presence-room", "u2", 1), 1); /* the leave freed a place */
+    /* no limit; and a join recorded by cluster_transition takes a place too */
+    ck_assert_int_eq(live_admit(0, "presence-room", "u3", -1), 1);
+    ck_assert_int_eq(live_transition(0, "presence-room", "u4", 1), 1);
+    ck_assert_int_eq(live_admit(1, "presence-room", "u5", 3), 0);
+    ck_assert_int_eq(live_admit(1, "presence-room", "u4", 3), 2);
+}
+END_TEST
+
+START_TEST(live_admit_dead_node_forgotten)
+{
+    LIVE_OR_SKIP();
+    ck_assert_int_eq(live_admit(0, "presence-room", "u1", 1), 1);
+    live_pump(LIVE_ALL, 2600, NULL); /* longer than nodeTtl: node-0's refreshes keep it */
+    ck_assert_int_eq(live_admit(1, "presence-room", "u2", 1), 0);
+    live_pump(1u << 1, 2600, NULL); /* node-0 frozen: it stops refreshing */
+    ck_assert_int_eq(live_admit(1, "presence-room", "u2", 1), 1);
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s", MEMBERS_KEY), 1);
+}
+END_TEST
+
+/* Calls for one member run in order: a leave right behind an admission undoes it, and no
+ * refresh brings it back; a refused admission is not held (not refreshed either). */
+START_TEST(live_admit_in_call_order)
+{
+    LIVE_OR_SKIP();
+    live_node_t *n = &live_nodes[0];
+    live_answer_t a[3] = {{0}};
+    n->adapter.ops.cluster_admit(n->adapter.self, "app1", "presence-room", "u1", 5, live_on_count,
+                                 &a[0]);
+    n->adapter.ops.cluster_transition(n->adapter.self, "app1", "presence-room", "u1", 0,
+                                      live_on_count, &a[1]);
+    ck_assert(live_pump(LIVE_ALL, 3000, &a[1].calls));
+    ck_assert_int_eq(a[0].count, 1);
+    ck_assert_int_eq(a[1].count, 1);
+    ck_assert_int_gt(a[1].seq, a[0].seq);
+    ck_assert_int_eq(live_admit(1, "presence-room", "u2", 1), 1);
+    ck_assert_int_eq(live_admit(0, "presence-room", "u3", 1), 0);
+    live_pump(LIVE_ALL, 1000, NULL); /* refreshes every nodeTtl/3 */
+    ck_assert_int_eq(live_int(&srv, "ZCARD %s", MEMBERS_KEY), 1);
+    ck_assert_int_eq(live_int(&srv, "EXISTS %s#u1", MEMBERS_KEY), 0);
+    ck_assert_int_eq(live_int(&srv, "EXISTS %s#u3", MEMBERS_KEY), 0);
+    /* without Redis: cannot tell */
+    live_redis_stop(&srv);
+    live_pump(LIVE_ALL, 300, NULL);
+    ck_assert_int_eq(live_admit(0, "presence-room", "u4", 10), -1);
 }
 END_TEST
 
@@ -513,6 +617,10 @@ redis_store_suite(void)
     tcase_add_test(tc, live_cache_shared);
     tcase_add_test(tc, live_errors_when_redis_is_gone);
     tcase_add_test(tc, live_horizontal_metrics);
+    tcase_add_test(tc, live_admit_race);
+    tcase_add_test(tc, live_admit_counts_a_user_once);
+    tcase_add_test(tc, live_admit_dead_node_forgotten);
+    tcase_add_test(tc, live_admit_in_call_order);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -186,6 +186,36 @@ START_TEST(cluster_ask_is_followed)
 }
 END_TEST
 
+/* A presence channel's keys (every member's and its set of users) share one hash slot, so
+ * that the admission script may use them together, on whichever master serves it. */
+START_TEST(cluster_admit_on_both_masters)
+{
+    LIVE_OR_SKIP();
+    for (int m = 0; m < 2; m++) {
+        char channel[64], set[128];
+        for (int n = 0;; n++) {
+            snprintf(channel, sizeof(channel), "presence-admit-%d", n);
+            snprintf(set, sizeof(set), "pfx:redis-adapter#members#{app1#%s}", channel);
+            if ((skt_rcs_key_slot(set, strlen(set)) < 8192) == (m == 0))
+                break;
+        }
+        unsigned slot = skt_rcs_key_slot(set, strlen(set));
+        for (int u = 0; u < 20; u++) {
+            char member[160];
+            snprintf(member, sizeof(member), "%s#user-%d", set, u);
+            ck_assert_uint_eq(skt_rcs_key_slot(member, strlen(member)), slot);
+        }
+        ck_assert_int_eq(live_admit(0, channel, "u1", 2), 1);
+        ck_assert_int_eq(live_admit(1, channel, "u1", 2), 2);
+        ck_assert_int_eq(live_admit(1, channel, "u2", 2), 1);
+        ck_assert_int_eq(live_admit(0, channel, "u3", 2), 0);
+        ck_assert_int_eq(live_int(&srv[m], "ZCARD %s", set), 2); /* on its slot's master */
+        ck_assert_int_eq(live_transition(1, channel, "u2", 0), 1);
+        ck_assert_int_eq(live_admit(0, channel, "u3", 2), 1);
+    }
+}
+END_TEST
+
 static Suite *
 redis_store_cluster_suite(void)
 {
@@ -196,6 +226,7 @@ redis_store_cluster_suite(void)
     tcase_add_test(tc, cluster_shared_state_on_both_masters);
     tcase_add_test(tc, cluster_moved_is_followed);
     tcase_add_test(tc, cluster_ask_is_followed);
+    tcase_add_test(tc, cluster_admit_on_both_masters);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -256,6 +256,41 @@ START_TEST(test_http_rest_vector)
 }
 END_TEST
 
+/* From the head alone: the body_md5 sent stands for the body's. */
+START_TEST(test_http_head)
+{
+    skt_sig_param_t params[] = {
+        P("auth_key", KEY),      P("auth_timestamp", "1353088179"), P("auth_version", "1.0"),
+        P("body_md5", REST_MD5), P("auth_signature", REST_SIG),
+    };
+    ck_assert_int_eq(
+        skt_sig_http_verify_head(KEY, SECRET, "POST", "/apps/3/events", 14, params, 5, REST_TS),
+        SKT_SIG_OK);
+    /* a forged signature, a wrong key, a stale timestamp: refused before any body */
+    params[4] = (skt_sig_param_t)P("auth_signature", "00");
+    ck_assert_int_eq(
+        skt_sig_http_verify_head(KEY, SECRET, "POST", "/apps/3/events", 14, params, 5, REST_TS),
+        SKT_SIG_EBAD);
+    ck_assert_int_eq(skt_sig_http_verify_head(KEY, SECRET, "POST", "/apps/3/events", 14, params, 5,
+                                              REST_TS + 100000),
+                     SKT_SIG_ETIME);
+    params[0] = (skt_sig_param_t)P("auth_key", "nope");
+    ck_assert_int_eq(
+        skt_sig_http_verify_head(KEY, SECRET, "POST", "/apps/3/events", 14, params, 5, REST_TS),
+        SKT_SIG_EKEY);
+    /* without body_md5 the signature waits for the body */
+    params[0] = (skt_sig_param_t)P("auth_key", KEY);
+    ck_assert_int_eq(
+        skt_sig_http_verify_head(KEY, SECRET, "POST", "/apps/3/events", 14, params, 3, REST_TS),
+        SKT_SIG_EMISSING);
+    skt_sig_param_t no_md5[] = {P("auth_key", KEY), P("auth_timestamp", "1353088179"),
+                                P("auth_version", "1.0"), P("auth_signature", "00")};
+    ck_assert_int_eq(
+        skt_sig_http_verify_head(KEY, SECRET, "POST", "/apps/3/events", 14, no_md5, 4, REST_TS),
+        SKT_SIG_OK);
+}
+END_TEST
+
 START_TEST(test_http_wrong_signature)
 {
     char sig[65];
@@ -739,6 +774,7 @@ sig_suite(void)
 
     TCase *http = tcase_create("http");
     tcase_add_test(http, test_http_rest_vector);
+    tcase_add_test(http, test_http_head);
     tcase_add_test(http, test_http_wrong_signature);
     tcase_add_test(http, test_http_wrong_key);
     tcase_add_test(http, test_http_missing);

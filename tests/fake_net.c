@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "net/tls.h"
+#include "pusher/http_api.h"
+#include "pusher/server_life.h"
+#include "pusher/ws_handler.h"
 
 enum { FAKE_CLOSED = 1 << 0, FAKE_WS_OPEN = 1 << 1, FAKE_HTTP_DONE = 1 << 2 };
 
@@ -74,6 +77,31 @@ void
 skt_net_free(skt_net_t *net)
 {
     free(net);
+}
+
+const skt_net_opts_t *
+skt_net_opts(const skt_net_t *net)
+{
+    return &net->opts;
+}
+
+void
+skt_net_configure(skt_net_t *net, const skt_net_opts_t *opts)
+{
+    net->opts = *opts;
+}
+
+void
+skt_net_stats(const skt_net_t *net, skt_net_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->connections = net->count;
+}
+
+void
+skt_net_drain(skt_net_t *net)
+{
+    (void)net;
 }
 
 int
@@ -247,6 +275,44 @@ skt_conn_peer(const skt_conn_t *c, char *out, size_t outlen)
 }
 
 /* ---------------------------------------------------------------- test side */
+
+skt_server_t *
+fake_server_new(const char *const *env, const char *plugin_dir)
+{
+    char *vars[64] = {0};
+    for (size_t n = 0; env && env[n] && n < 63; n++)
+        vars[n] = (char *)env[n];
+    skt_config_sources_t src = {.environ = vars};
+    skt_config_t *cfg;
+    char err[512];
+    if (skt_config_load(&src, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "fake_server_new: %s\n", err);
+        abort();
+    }
+    skt_server_handlers_t h = {
+        .main = {.on_request = skt_http_on_request,
+                 .on_request_head = skt_http_on_request_head,
+                 .on_ws_message = skt_ws_on_message,
+                 .on_ws_close = skt_ws_on_close},
+        .metrics = {.on_request = skt_http_on_metrics_request},
+    };
+    skt_server_t *srv = skt_server_new(event_base_new(), cfg, plugin_dir, &h, err, sizeof(err));
+    if (!srv) {
+        fprintf(stderr, "fake_server_new: %s\n", err);
+        abort();
+    }
+    return srv;
+}
+
+void
+fake_server_free(skt_server_t *srv)
+{
+    skt_config_t *cfg = srv->cfg;
+    struct event_base *base = srv->base;
+    skt_server_free(srv);
+    skt_config_free(cfg);
+    event_base_free(base);
+}
 
 static skt_conn_t *
 conn_new(skt_net_t *net)

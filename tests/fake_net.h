@@ -20,6 +20,13 @@
 #include "net/conn.h"
 #include "pusher/server.h"
 
+/* The real server with the real handlers (pusher/ws_handler.h, pusher/http_api.h) over
+ * this fake net: the default app with the SOKETI_* settings of env (NULL-terminated, or
+ * NULL), the adapter plugins of plugin_dir. Aborts, saying why, when it cannot be made. */
+skt_server_t *fake_server_new(const char *const *env, const char *plugin_dir);
+/* Frees srv, its configuration and its event base. */
+void fake_server_free(skt_server_t *srv);
+
 /* A WebSocket client that opened /app/<key> on srv's main port (the server answered or
  * closed it already, when it needed no cluster answer). The test holds one reference;
  * fake_close() drops it. */

@@ -77,7 +77,8 @@ enum soketi_log_level {
 /** Status passed to query callbacks. */
 enum soketi_status {
     SOKETI_OK = 0,       /**< every node answered */
-    SOKETI_PARTIAL = -1, /**< some nodes did not answer in time: result is what arrived */
+    SOKETI_PARTIAL = -1, /**< result is what arrived: some nodes did not answer in time, or
+                            an answer was cut to the adapter's bounds */
     SOKETI_ERROR = -2,   /**< no result (the result arguments are zero/empty) */
 };
 
@@ -111,6 +112,20 @@ enum soketi_metric {
     SOKETI_METRIC_RESPONSE_RECEIVED = 2, /**< a peer's answer to our query arrived */
     SOKETI_METRIC_RESOLVED = 3,   /**< a query completed with every answer; value = ms it took */
     SOKETI_METRIC_UNCOMPLETE = 4, /**< a query timed out with some answers missing; value = ms */
+    /* Optional additions: a host ignores values it does not know. */
+    /** A message on the adapter's channels was dropped: a peer's that was too large, nested
+     * too deeply, malformed or over a rate limit, or one of ours too large to publish.
+     * value = 1 per message. */
+    SOKETI_METRIC_MESSAGE_DROPPED = 5,
+    /** This node cut an answer to a peer short (its size cap or its byte budget); the peer
+     * is told it is partial. value = 1 per answer. */
+    SOKETI_METRIC_RESPONSE_TRUNCATED = 6,
+    /** A query was answered from this node alone (SOKETI_PARTIAL), without asking the
+     * others, because its app was over its rate of cluster-wide queries. value = 1. */
+    SOKETI_METRIC_REQUEST_LIMITED = 7,
+    /** A query was answered by an identical one already in flight: nothing more was sent.
+     * value = 1. */
+    SOKETI_METRIC_REQUEST_COALESCED = 8,
 };
 
 /* Iterators the host calls once per item, synchronously. */
@@ -237,8 +252,21 @@ typedef struct soketi_adapter_ops_s {
      * adapter cannot tell (the host answers from this node alone). */
     void (*cluster_present)(void *self, const char *app_id, const char *channel,
                             const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg);
+    /** Optional. Admits user_id to presence channel (app_id, channel) when the cluster
+     * would then hold at most limit distinct users there (user_id counts once, whether or
+     * not a node already holds it), and records this node as holding user_id there, as
+     * cluster_transition(joined 1, user_id) records it (released the same way, by
+     * cluster_transition(joined 0, user_id)). Atomic across nodes. cb's count: 1 admitted
+     * and no other node held user_id (its first node in the cluster), 2 admitted and
+     * another node already held it, 0 refused (full; nothing recorded). limit < 0: no
+     * limit. SOKETI_ERROR: cannot tell now; nothing recorded (the host falls back to
+     * channel_members_count). The host calls it when a user's first socket on this node
+     * joins a presence channel. A node that dies without releasing is forgotten as
+     * cluster_transition's records are (the adapter documents how long). */
+    void (*cluster_admit)(void *self, const char *app_id, const char *channel, const char *user_id,
+                          long limit, soketi_count_cb cb, void *arg);
 
-    void *reserved[3]; /**< room to grow; leave NULL */
+    void *reserved[2]; /**< room to grow; leave NULL */
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */

@@ -319,12 +319,14 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     skt_rs_transport_t rtr = {.self = r, .command = rd_tr_command};
     if (!(r->store = skt_rs_new(host, &rtr, r->chan[SKT_HZ_BROADCAST], RD_NAME)))
         goto oom;
+    skt_hz_limits_t lim;
+    skt_hz_limits_from_config(host, &lim);
     skt_hz_transport_t tr = {.self = r,
                              .ready = rd_tr_ready,
                              .publish = rd_tr_publish,
                              .numsub = rd_tr_numsub,
                              .store = r->store};
-    if (!(r->hz = skt_hz_new(host, &tr, timeout, RD_NAME)))
+    if (!(r->hz = skt_hz_new(host, &tr, timeout, &lim, RD_NAME)))
         goto oom;
 
     skt_rs_fill_adapter(adapter, r->hz);

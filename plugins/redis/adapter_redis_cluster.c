@@ -398,12 +398,14 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     skt_rs_transport_t rtr = {.self = cl, .command = cl_tr_command};
     if (!(cl->store = skt_rs_new(host, &rtr, cl->chan[SKT_HZ_BROADCAST], SKT_RCL_NAME)))
         goto oom;
+    skt_hz_limits_t lim;
+    skt_hz_limits_from_config(host, &lim);
     skt_hz_transport_t tr = {.self = cl,
                              .ready = skt_rcl_ready,
                              .publish = cl_tr_publish,
                              .numsub = cl_tr_numsub,
                              .store = cl->store};
-    if (!(cl->hz = skt_hz_new(host, &tr, timeout, SKT_RCL_NAME)))
+    if (!(cl->hz = skt_hz_new(host, &tr, timeout, &lim, SKT_RCL_NAME)))
         goto oom;
 
     skt_rs_fill_adapter(adapter, cl->hz);

@@ -1,11 +1,12 @@
 /* codec.c - soketi 1.6's horizontal-adapter messages as JSON text: encode and decode.
  *
  * DESIGN
- * Encoding is hand-written into one growable buffer rather than built as a jansson tree
- * and dumped: every broadcast is encoded once per message, its Pusher event text only
- * needs quoting, and member infos arrive from the host as JSON text that can be copied
- * as is. Keys are written in soketi's order. Decoding uses jansson and checks every
- * field's type, because anything may be published on a Redis channel.
+ * Encoding is hand-written with the project's JSON writer (util/jsonw.h, escaping as
+ * JavaScript's JSON.stringify does: writers start with lower_hex set) rather than built as
+ * a jansson tree and dumped: every broadcast is encoded once per message, its Pusher event text
+ * only needs quoting, and member infos arrive from the host as JSON text that can be copied as is.
+ * Keys are written in soketi's order. Decoding uses jansson and checks every field's type, because
+ * anything may be published on a Redis channel.
  */
 #include "codec.h"
 
@@ -14,140 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- buffer ------------------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------------------- */
 
-void
-skt_rc_buf_free(skt_rc_buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->failed = 0;
-}
-
-void
-skt_rc_buf_reset(skt_rc_buf_t *b, size_t max_keep)
-{
-    if (b->cap > max_keep)
-        skt_rc_buf_free(b);
-    b->len = 0;
-    b->failed = 0;
-}
-
-/* Makes room for n more bytes plus a NUL, so that the text can always be terminated.
- * Returns 0, or -1 with b->failed set. */
-static int
-buf_room(skt_rc_buf_t *b, size_t n)
-{
-    if (b->failed)
-        return -1;
-    if (b->len + n + 1 <= b->cap)
-        return 0;
-    size_t ncap = b->cap ? b->cap : 256;
-    while (ncap < b->len + n + 1) {
-        if (ncap > SIZE_MAX / 2) {
-            b->failed = 1;
-            return -1;
-        }
-        ncap *= 2;
-    }
-    char *p = realloc(b->p, ncap);
-    if (!p) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = ncap;
-    return 0;
-}
-
-void
-skt_rc_raw(skt_rc_buf_t *b, const char *s, size_t n)
-{
-    if (buf_room(b, n) != 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-#define RAW_LIT(b, lit) skt_rc_raw((b), (lit), sizeof(lit) - 1)
-
-/* Copies runs of bytes that need no escaping in one memcpy; only '"', '\\' and control
- * characters are escaped, as JSON.stringify does for valid UTF-8. */
-void
-skt_rc_str(skt_rc_buf_t *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    /* worst case every byte becomes \u00XX */
-    if (n > (SIZE_MAX - 2) / 6 || buf_room(b, n + 2) != 0) {
-        b->failed = 1;
-        return;
-    }
-    b->p[b->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        skt_rc_raw(b, s + run, i - run);
-        run = i + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t elen = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        skt_rc_raw(b, esc, elen);
-    }
-    skt_rc_raw(b, s + run, n - run);
-    RAW_LIT(b, "\"");
-}
+#define RAW_LIT(b, lit) skt_jw_raw((b), (lit), sizeof(lit) - 1)
 
 static void
-buf_cstr(skt_rc_buf_t *b, const char *s)
+buf_cstr(skt_jw_t *b, const char *s)
 {
-    skt_rc_str(b, s, strlen(s));
-}
-
-void
-skt_rc_long(skt_rc_buf_t *b, long long v)
-{
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", v);
-    skt_rc_raw(b, num, (size_t)n);
+    skt_jw_str(b, s, strlen(s));
 }
 
 /* Writes a comma unless the previous byte opened an array: the one rule list items
  * need to be separated. */
 static void
-buf_item_sep(skt_rc_buf_t *b)
+buf_item_sep(skt_jw_t *b)
 {
     if (b->len && b->p[b->len - 1] != '[')
         RAW_LIT(b, ",");
@@ -183,6 +64,39 @@ id_text(json_t *v, char *buf)
     return NULL;
 }
 
+/* A count a peer reports: an integer in 0..SKT_RC_COUNT_MAX, or a real with such an
+ * integral value (JavaScript numbers are doubles). Returns 0 with *out set, or -1. The
+ * range is checked before any conversion: a huge real must not be cast. */
+static int
+count_value(json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (n < 0 || n > SKT_RC_COUNT_MAX)
+            return -1;
+        *out = (long long)n;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d >= 0 && d <= (double)SKT_RC_COUNT_MAX) || d != (double)(long long)d)
+            return -1;
+        *out = (long long)d;
+        return 0;
+    }
+    return -1;
+}
+
+/* obj[key] into *out when it is an array (NULL when absent). Returns -1 when it is there
+ * and is something else. */
+static int
+array_field(json_t *obj, const char *key, json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = json_is_array(v) ? v : NULL;
+    return v && !*out ? -1 : 0;
+}
+
 /* A non-empty string member of obj, or NULL. */
 static const char *
 get_str(json_t *obj, const char *key)
@@ -191,10 +105,62 @@ get_str(json_t *obj, const char *key)
     return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
 }
 
+/* ---- what a message may cost ------------------------------------------------------- */
+
+int
+skt_rc_scan(const char *text, size_t len, size_t max_depth, size_t max_values)
+{
+    size_t depth = 0, values = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{' || c == ',') {
+            /* an open bracket starts a value and a level, a comma starts a value */
+            if (c != ',' && ++depth > max_depth)
+                return SKT_RC_SCAN_TOO_DEEP;
+            if (++values > max_values)
+                return SKT_RC_SCAN_TOO_MANY;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return SKT_RC_SCAN_OK;
+}
+
+size_t
+skt_rc_response_id_prefix(const char *text, size_t len, const char **id)
+{
+    static const char head[] = "{\"requestId\":\"";
+    const size_t hl = sizeof(head) - 1, max_id = 64;
+    *id = NULL;
+    if (len <= hl || memcmp(text, head, hl) != 0)
+        return 0;
+    for (size_t i = hl; i < len && i - hl <= max_id; i++) {
+        if (text[i] == '\\' || (unsigned char)text[i] < 0x20)
+            return 0;
+        if (text[i] == '"') {
+            if (i == hl)
+                return 0;
+            *id = text + hl;
+            return i - hl;
+        }
+    }
+    return 0;
+}
+
 /* ---- broadcast ---------------------------------------------------------------------- */
 
 void
-skt_rc_encode_broadcast(skt_rc_buf_t *b, const char *uuid, const char *app_id, const char *channel,
+skt_rc_encode_broadcast(skt_jw_t *b, const char *uuid, const char *app_id, const char *channel,
                         const char *data, size_t data_len, const char *except)
 {
     RAW_LIT(b, "{\"uuid\":");
@@ -204,7 +170,7 @@ skt_rc_encode_broadcast(skt_rc_buf_t *b, const char *uuid, const char *app_id, c
     RAW_LIT(b, ",\"channel\":");
     buf_cstr(b, channel);
     RAW_LIT(b, ",\"data\":");
-    skt_rc_str(b, data, data_len);
+    skt_jw_str(b, data, data_len);
     RAW_LIT(b, ",\"exceptingId\":");
     if (except && *except)
         buf_cstr(b, except);
@@ -265,38 +231,41 @@ type_has_channel(int type)
 }
 
 void
-skt_rc_encode_request(skt_rc_buf_t *b, const char *request_id, const char *app_id, int type,
-                      const char *channel, const char *ws_id, const char *user_id)
+skt_rc_encode_request(skt_jw_t *b, const char *request_id, const char *app_id, int type,
+                      const char *channel, const char *ws_id, const char *user_id, const char *uuid)
 {
     RAW_LIT(b, "{\"requestId\":");
     buf_cstr(b, request_id);
     RAW_LIT(b, ",\"appId\":");
     buf_cstr(b, app_id);
     RAW_LIT(b, ",\"type\":");
-    skt_rc_long(b, type);
-    if (!channel && !ws_id && !user_id) {
+    skt_jw_int(b, type);
+    if (channel || ws_id || user_id) {
+        RAW_LIT(b, ",\"opts\":{");
+        const char *sep = "";
+        if (channel) {
+            RAW_LIT(b, "\"channel\":");
+            buf_cstr(b, channel);
+            sep = ",";
+        }
+        if (ws_id) {
+            skt_jw_raw(b, sep, strlen(sep));
+            RAW_LIT(b, "\"wsId\":");
+            buf_cstr(b, ws_id);
+            sep = ",";
+        }
+        if (user_id) {
+            skt_jw_raw(b, sep, strlen(sep));
+            RAW_LIT(b, "\"userId\":");
+            buf_cstr(b, user_id);
+        }
         RAW_LIT(b, "}");
-        return;
     }
-    RAW_LIT(b, ",\"opts\":{");
-    const char *sep = "";
-    if (channel) {
-        RAW_LIT(b, "\"channel\":");
-        buf_cstr(b, channel);
-        sep = ",";
+    if (uuid) {
+        RAW_LIT(b, ",\"uuid\":");
+        buf_cstr(b, uuid);
     }
-    if (ws_id) {
-        skt_rc_raw(b, sep, strlen(sep));
-        RAW_LIT(b, "\"wsId\":");
-        buf_cstr(b, ws_id);
-        sep = ",";
-    }
-    if (user_id) {
-        skt_rc_raw(b, sep, strlen(sep));
-        RAW_LIT(b, "\"userId\":");
-        buf_cstr(b, user_id);
-    }
-    RAW_LIT(b, "}}");
+    RAW_LIT(b, "}");
 }
 
 int
@@ -311,6 +280,7 @@ skt_rc_decode_request(const char *text, size_t len, skt_rc_request_t *out)
     json_t *opts = json_object_get(root, "opts");
     out->request_id = get_str(root, "requestId");
     out->app_id = id_text(json_object_get(root, "appId"), out->app_id_buf);
+    out->uuid = get_str(root, "uuid");
     if (!out->request_id || !out->app_id || !json_is_integer(type) ||
         json_integer_value(type) < 0 || json_integer_value(type) >= SKT_RC_TYPE_COUNT)
         goto bad;
@@ -348,21 +318,21 @@ skt_rc_request_clear(skt_rc_request_t *r)
 /* ---- responses ---------------------------------------------------------------------- */
 
 void
-skt_rc_response_begin(skt_rc_buf_t *b, const char *request_id)
+skt_rc_response_begin(skt_jw_t *b, const char *request_id)
 {
     RAW_LIT(b, "{\"requestId\":");
     buf_cstr(b, request_id);
 }
 
 void
-skt_rc_response_total(skt_rc_buf_t *b, long long total)
+skt_rc_response_total(skt_jw_t *b, long long total)
 {
     RAW_LIT(b, ",\"totalCount\":");
-    skt_rc_long(b, total);
+    skt_jw_int(b, total);
 }
 
 void
-skt_rc_response_exists(skt_rc_buf_t *b, int exists)
+skt_rc_response_exists(skt_jw_t *b, int exists)
 {
     if (exists)
         RAW_LIT(b, ",\"exists\":true");
@@ -371,40 +341,40 @@ skt_rc_response_exists(skt_rc_buf_t *b, int exists)
 }
 
 void
-skt_rc_response_list_begin(skt_rc_buf_t *b, const char *field)
+skt_rc_response_list_begin(skt_jw_t *b, const char *field)
 {
     RAW_LIT(b, ",\"");
-    skt_rc_raw(b, field, strlen(field));
+    skt_jw_raw(b, field, strlen(field));
     RAW_LIT(b, "\":[");
 }
 
 void
-skt_rc_response_member(skt_rc_buf_t *b, const char *user_id, const char *user_info)
+skt_rc_response_member(skt_jw_t *b, const char *user_id, const char *user_info)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
     buf_cstr(b, user_id);
     RAW_LIT(b, ",");
     if (user_info && *user_info)
-        skt_rc_raw(b, user_info, strlen(user_info));
+        skt_jw_raw(b, user_info, strlen(user_info));
     else
         RAW_LIT(b, "null");
     RAW_LIT(b, "]");
 }
 
 void
-skt_rc_response_channel_count(skt_rc_buf_t *b, const char *channel, long count)
+skt_rc_response_channel_count(skt_jw_t *b, const char *channel, long count)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
     buf_cstr(b, channel);
     RAW_LIT(b, ",");
-    skt_rc_long(b, count);
+    skt_jw_int(b, count);
     RAW_LIT(b, "]");
 }
 
 void
-skt_rc_response_socket(skt_rc_buf_t *b, const char *id)
+skt_rc_response_socket(skt_jw_t *b, const char *id)
 {
     buf_item_sep(b);
     RAW_LIT(b, "{\"id\":");
@@ -413,7 +383,7 @@ skt_rc_response_socket(skt_rc_buf_t *b, const char *id)
 }
 
 void
-skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel)
+skt_rc_response_channel_begin(skt_jw_t *b, const char *channel)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
@@ -422,26 +392,32 @@ skt_rc_response_channel_begin(skt_rc_buf_t *b, const char *channel)
 }
 
 void
-skt_rc_response_id(skt_rc_buf_t *b, const char *id)
+skt_rc_response_id(skt_jw_t *b, const char *id)
 {
     buf_item_sep(b);
     buf_cstr(b, id);
 }
 
 void
-skt_rc_response_channel_end(skt_rc_buf_t *b)
+skt_rc_response_channel_end(skt_jw_t *b)
 {
     RAW_LIT(b, "]]");
 }
 
 void
-skt_rc_response_list_end(skt_rc_buf_t *b)
+skt_rc_response_list_end(skt_jw_t *b)
 {
     RAW_LIT(b, "]");
 }
 
 void
-skt_rc_response_end(skt_rc_buf_t *b)
+skt_rc_response_partial(skt_jw_t *b)
+{
+    RAW_LIT(b, ",\"partial\":true");
+}
+
+void
+skt_rc_response_end(skt_jw_t *b)
 {
     RAW_LIT(b, "}");
 }
@@ -455,31 +431,29 @@ skt_rc_decode_response(const char *text, size_t len, skt_rc_response_t *out)
         return -1;
     out->root = root;
     out->request_id = get_str(root, "requestId");
-    if (!out->request_id) {
-        skt_rc_response_clear(out);
-        return -1;
-    }
-    json_t *total = json_object_get(root, "totalCount");
-    if (json_is_integer(total)) {
+    json_t *v = json_object_get(root, "totalCount");
+    if (!out->request_id)
+        goto bad;
+    if (v) {
+        if (count_value(v, &out->total) != 0)
+            goto bad;
         out->has_total = 1;
-        out->total = json_integer_value(total);
-    } else if (json_is_real(total)) {
-        out->has_total = 1;
-        out->total = (long long)json_real_value(total);
     }
-    json_t *exists = json_object_get(root, "exists");
-    if (json_is_boolean(exists)) {
+    if ((v = json_object_get(root, "exists"))) {
+        if (!json_is_boolean(v))
+            goto bad;
         out->has_exists = 1;
-        out->exists = json_is_true(exists);
+        out->exists = json_is_true(v);
     }
-    json_t *v;
-    if (json_is_array(v = json_object_get(root, "members")))
-        out->members = v;
-    if (json_is_array(v = json_object_get(root, "channelsWithSocketsCount")))
-        out->channels_with_count = v;
-    if (json_is_array(v = json_object_get(root, "sockets")))
-        out->sockets = v;
+    if (array_field(root, "members", &out->members) != 0 ||
+        array_field(root, "channelsWithSocketsCount", &out->channels_with_count) != 0 ||
+        array_field(root, "sockets", &out->sockets) != 0)
+        goto bad;
+    out->partial = json_is_true(json_object_get(root, "partial"));
     return 0;
+bad:
+    skt_rc_response_clear(out);
+    return -1;
 }
 
 void
@@ -520,12 +494,13 @@ int
 skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel, long *count)
 {
     json_t *k, *v;
+    long long n;
     if (!r->channels_with_count || pair_at(r->channels_with_count, i, &k, &v) != 0 ||
         !json_is_string(k) || json_string_length(k) == 0 || !json_is_integer(v) ||
-        json_integer_value(v) < 0)
+        count_value(v, &n) != 0)
         return -1;
     *channel = json_string_value(k);
-    *count = (long)json_integer_value(v);
+    *count = (long)n;
     return 0;
 }
 

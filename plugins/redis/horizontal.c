@@ -1,7 +1,9 @@
-/* horizontal.c - soketi's horizontal adapter over any pub/sub transport: the adapter ops,
- * broadcasts, and cluster-wide queries with their timeouts and the peers' responses to
- * them. What peers send unasked (their broadcasts and requests) is horizontal_peers.c's,
- * merging answers horizontal_merge.c's; horizontal_internal.h is the state they share.
+/* horizontal.c - soketi's horizontal adapter over any pub/sub transport: cluster-wide
+ * queries, coalesced and rated, with their timeouts and the peers' responses to them. The
+ * adapter ops and what their callers get are horizontal_ops.c's, what peers send unasked
+ * (their broadcasts and requests) horizontal_peers.c's, merging answers
+ * horizontal_merge.c's, limits horizontal_limits.c's; horizontal_internal.h is the state
+ * they share.
  *
  * DESIGN
  * A query is a request object (skt_hz_req_t) that lives in two places while it waits:
@@ -11,6 +13,14 @@
  * ordered by deadline and one libevent timer, armed for the oldest request, serves them
  * all; the timer is the adapter's, never freed from its own callback.
  *
+ * Identical queries in flight are one request: a request with callers is also in the
+ * `inflight` map under its coalescing key (type, app and options), and a query with that
+ * key becomes one more caller of it instead of a new request. Every caller is answered
+ * from the one set of peers' answers, with this node's part read when it is answered
+ * (horizontal_ops.c). A new request spends a token of its app's bucket
+ * (adapter.maxRequestsPerSecondPerApp); without one the query is answered from this node
+ * alone, SOKETI_PARTIAL, at once.
+ *
  * The NUMSUB question and the request are sent back to back, without waiting for the
  * count: responses that arrive before the count are merged and counted, and the request
  * completes as soon as both the count is known and that many responses are in. (soketi
@@ -18,8 +28,9 @@
  *
  * A request is referenced by its pending state and by an outstanding NUMSUB; it is freed
  * when both are gone, so a transport that reports the count after the request timed out
- * (or after shutdown resolved it) still finds it. Resolving removes it from the map and
- * the list before calling the host's callback, so the callback may start new queries.
+ * (or after shutdown resolved it) still finds it. Resolving removes it from the maps and
+ * the list before calling the callers, so a callback may start new queries (which then
+ * make a new request).
  */
 #include "horizontal_internal.h"
 
@@ -33,47 +44,25 @@
 #include <sys/random.h>
 #include <time.h>
 
-/* What a query answers with, i.e. which host callback type it has. */
-enum hz_op {
-    HZ_OP_NONE,          /* terminate_user_connections: no callback */
-    HZ_OP_COUNT,         /* soketi_count_cb with the summed total */
-    HZ_OP_MEMBERS_COUNT, /* soketi_count_cb with the number of distinct members */
-    HZ_OP_EXISTS,        /* soketi_count_cb with 0/1 */
-    HZ_OP_CHANNELS,      /* soketi_channels_cb */
-    HZ_OP_MEMBERS,       /* soketi_members_cb */
-    HZ_OP_IDS,           /* soketi_ids_cb */
-};
-
-/* The broadcast encoding buffer is kept between messages up to this size. */
-#define HZ_SCRATCH_KEEP (64 * 1024)
-
-/* A host callback of any query type, with its argument. */
-typedef struct hz_cb_s {
-    int op;
-    union {
-        soketi_count_cb count;
-        soketi_channels_cb channels;
-        soketi_members_cb members;
-        soketi_ids_cb ids;
-    } fn;
-    void *arg;
-} hz_cb_t;
-
 struct skt_hz_req_s {
     skt_hz_t *hz;
     skt_hz_req_t *prev, *next; /* the FIFO, while pending */
     char id[40];               /* requestId: a v4 UUID */
-    hz_cb_t cb;
-    skt_hz_acc_t acc;
-    char *app_id;     /* once published: for the metrics (NULL: out of memory, or none) */
+    int type;                  /* SKT_RC_* */
+    char *app_id;              /* the query's app and options (NULL: unused) */
+    char *channel, *ws_id, *user_id;
+    char *key;        /* coalescing key (in hz->inflight while pending); NULL: none */
+    skt_hz_cb_t *cbs; /* its callers */
+    size_t ncbs, capcbs;
+    skt_hz_acc_t acc; /* the peers' answers */
     uint64_t sent_ms; /* when it was published */
     int sent;         /* published: the metrics count it */
     uint64_t deadline_ms;
     long expected; /* responses to wait for; -1 until the subscriber count is known */
     long received;
     int refs;
-    int pending; /* in the map and the FIFO */
-    int done;    /* the host's callback has been called */
+    int pending; /* in the maps and the FIFO */
+    int done;    /* the callers have been answered */
     int echoed;  /* our own copy came back on the request channel */
 };
 
@@ -85,17 +74,6 @@ skt_hz_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* horizontal.h: one throttle for every repeatable warning of the Redis plugins. */
-int
-skt_hz_warn_due(uint64_t *last_ms)
-{
-    uint64_t now = skt_hz_now_ms();
-    if (*last_ms && now - *last_ms < SKT_HZ_WARN_INTERVAL_MS)
-        return 0;
-    *last_ms = now;
-    return 1;
 }
 
 void
@@ -141,102 +119,61 @@ make_uuid(char out[37])
     out[o] = '\0';
 }
 
-/* ---- answering the host ------------------------------------------------------------- */
-
-/* Calls the host's callback with acc's result (acc NULL or failed: SOKETI_ERROR and an
- * empty result). The arrays handed over live only during the call. */
-static void
-hz_call(const hz_cb_t *cb, int status, const skt_hz_acc_t *acc)
-{
-    if (!acc || acc->failed)
-        status = SOKETI_ERROR;
-    int err = status == SOKETI_ERROR;
-    size_t n = err ? 0 : acc->n;
-    switch (cb->op) {
-    case HZ_OP_COUNT:
-        cb->fn.count(cb->arg, status, err ? 0 : acc->total);
-        return;
-    case HZ_OP_MEMBERS_COUNT:
-        cb->fn.count(cb->arg, status, (long)n);
-        return;
-    case HZ_OP_EXISTS:
-        cb->fn.count(cb->arg, status, err ? 0 : acc->exists);
-        return;
-    case HZ_OP_NONE:
-        return;
-    default:
-        break;
-    }
-    void *arr = NULL;
-    size_t each = cb->op == HZ_OP_CHANNELS  ? sizeof(soketi_channel_count_t)
-                  : cb->op == HZ_OP_MEMBERS ? sizeof(soketi_member_t)
-                                            : sizeof(const char *);
-    if (n && !(arr = malloc(n * each))) {
-        status = SOKETI_ERROR;
-        n = 0;
-    }
-    if (cb->op == HZ_OP_CHANNELS) {
-        soketi_channel_count_t *out = arr;
-        for (size_t i = 0; i < n; i++) {
-            out[i].channel = acc->items[i].key;
-            out[i].count = acc->items[i].count;
-        }
-        cb->fn.channels(cb->arg, status, out, n);
-    } else if (cb->op == HZ_OP_MEMBERS) {
-        soketi_member_t *out = arr;
-        for (size_t i = 0; i < n; i++) {
-            out[i].user_id = acc->items[i].key;
-            out[i].user_info = acc->items[i].info;
-        }
-        cb->fn.members(cb->arg, status, out, n);
-    } else {
-        const char **out = arr;
-        for (size_t i = 0; i < n; i++)
-            out[i] = acc->items[i].key;
-        cb->fn.ids(cb->arg, status, out, n);
-    }
-    free(arr);
-}
-
 /* ---- requests ----------------------------------------------------------------------- */
 
-static int
-op_acc_kind(int op)
+/* The query req asks, as skt_hz_answer takes it. */
+static skt_hz_query_t
+req_query(const skt_hz_req_t *req)
 {
-    switch (op) {
-    case HZ_OP_COUNT:
-        return SKT_HZ_ACC_COUNT;
-    case HZ_OP_MEMBERS_COUNT:
-        return SKT_HZ_ACC_MEMBERS;
-    case HZ_OP_EXISTS:
-        return SKT_HZ_ACC_EXISTS;
-    case HZ_OP_CHANNELS:
-        return SKT_HZ_ACC_CHANNELS;
-    case HZ_OP_MEMBERS:
-        return SKT_HZ_ACC_MEMBERS;
-    case HZ_OP_IDS:
-        return SKT_HZ_ACC_IDS;
-    default:
-        return SKT_HZ_ACC_NONE;
-    }
+    return (skt_hz_query_t){.type = req->type,
+                            .app_id = req->app_id,
+                            .channel = req->channel,
+                            .ws_id = req->ws_id,
+                            .user_id = req->user_id};
 }
 
-/* A new request for cb, or NULL after answering cb with SOKETI_ERROR (out of memory). */
-static skt_hz_req_t *
-req_new(skt_hz_t *hz, const hz_cb_t *cb)
+/* A copy of s, or NULL for NULL; *oom set when the copy failed. */
+static char *
+dup_opt(const char *s, int *oom)
 {
-    skt_hz_req_t *req = calloc(1, sizeof(*req));
-    if (!req) {
-        skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory starting a query");
-        hz_call(cb, SOKETI_ERROR, NULL);
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+/* The key identical queries share: type, app and options, separated by bytes no id
+ * holds. A new string, or NULL when out of memory. */
+static char *
+query_key(const skt_hz_query_t *q)
+{
+    const char *parts[] = {q->app_id, q->channel, q->ws_id, q->user_id};
+    size_t len = 8;
+    for (int i = 0; i < 4; i++)
+        len += (parts[i] ? strlen(parts[i]) : 0) + 2;
+    char *key = malloc(len);
+    if (!key)
         return NULL;
+    size_t o = (size_t)snprintf(key, len, "%d", q->type);
+    for (int i = 0; i < 4; i++)
+        o += (size_t)snprintf(key + o, len - o, "\x1f%s", parts[i] ? parts[i] : "\x1e");
+    return key;
+}
+
+/* Adds a caller to req. Returns 0, or -1 when out of memory. */
+static int
+req_add_cb(skt_hz_req_t *req, const skt_hz_cb_t *cb)
+{
+    if (req->ncbs == req->capcbs) {
+        size_t ncap = req->capcbs ? req->capcbs * 2 : 1;
+        skt_hz_cb_t *grown = realloc(req->cbs, ncap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        req->cbs = grown;
+        req->capcbs = ncap;
     }
-    req->hz = hz;
-    req->cb = *cb;
-    req->refs = 1;
-    req->expected = -1;
-    skt_hz_acc_init(&req->acc, op_acc_kind(cb->op));
-    return req;
+    req->cbs[req->ncbs++] = *cb;
+    return 0;
 }
 
 static void
@@ -246,10 +183,46 @@ req_unref(skt_hz_req_t *req)
         return;
     skt_hz_acc_clear(&req->acc);
     free(req->app_id);
+    free(req->channel);
+    free(req->ws_id);
+    free(req->user_id);
+    free(req->key);
+    free(req->cbs);
     free(req);
 }
 
-/* Takes req out of the map and the FIFO; its copy, still to come back, is remembered. */
+/* A new request for q with its first caller cb (and key, taken), or NULL after answering
+ * cb with SOKETI_ERROR (out of memory). */
+static skt_hz_req_t *
+req_new(skt_hz_t *hz, const skt_hz_cb_t *cb, const skt_hz_query_t *q, char *key)
+{
+    int oom = 0;
+    skt_hz_req_t *req = calloc(1, sizeof(*req));
+    if (req) {
+        req->hz = hz;
+        req->refs = 1;
+        req->expected = -1;
+        req->type = q->type;
+        req->key = key;
+        req->app_id = dup_opt(q->app_id, &oom);
+        req->channel = dup_opt(q->channel, &oom);
+        req->ws_id = dup_opt(q->ws_id, &oom);
+        req->user_id = dup_opt(q->user_id, &oom);
+        skt_hz_acc_init(&req->acc, skt_hz_type_acc_kind(q->type));
+        req->acc.max_items = SKT_HZ_MAX_ITEMS;
+        oom |= req_add_cb(req, cb) != 0;
+        if (!oom)
+            return req;
+        req_unref(req);
+    } else {
+        free(key);
+    }
+    skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory starting a query");
+    skt_hz_answer(hz, cb, 1, q, NULL, SOKETI_ERROR);
+    return NULL;
+}
+
+/* Takes req out of the maps and the FIFO; its copy, still to come back, is remembered. */
 static void
 req_unlink(skt_hz_req_t *req)
 {
@@ -258,6 +231,8 @@ req_unlink(skt_hz_req_t *req)
         return;
     req->pending = 0;
     skt_map_del(hz->pending, req->id, strlen(req->id));
+    if (req->key && skt_map_get(hz->inflight, req->key, strlen(req->key)) == req)
+        skt_map_del(hz->inflight, req->key, strlen(req->key));
     if (!req->echoed) {
         memcpy(hz->recent[hz->recent_next], req->id, sizeof(req->id));
         hz->recent_next = (hz->recent_next + 1) % SKT_HZ_RECENT;
@@ -273,7 +248,7 @@ req_unlink(skt_hz_req_t *req)
     req->prev = req->next = NULL;
 }
 
-/* Answers the host once and drops the pending reference. */
+/* Answers every caller once and drops the pending reference. */
 static void
 req_resolve(skt_hz_req_t *req, int status)
 {
@@ -281,15 +256,17 @@ req_resolve(skt_hz_req_t *req, int status)
         return;
     req->done = 1;
     req_unlink(req);
-    if (req->acc.failed)
-        skt_hz_log(req->hz, SOKETI_LOG_ERROR, "out of memory merging answers to a query");
+    if (status == SOKETI_OK && req->acc.partial)
+        status = SOKETI_PARTIAL;
     /* like soketi, a query without a callback (terminate) is not resolved, only sent */
-    if (req->sent && req->cb.op != HZ_OP_NONE)
+    if (req->sent && req->cbs[0].op != SKT_HZ_OP_NONE)
         skt_hz_metric(req->hz, req->app_id,
                       status == SOKETI_OK && !req->acc.failed ? SOKETI_METRIC_RESOLVED
                                                               : SOKETI_METRIC_UNCOMPLETE,
                       (double)(skt_hz_now_ms() - req->sent_ms));
-    hz_call(&req->cb, status, &req->acc);
+    skt_hz_query_t q = req_query(req);
+    skt_hz_answer(req->hz, req->cbs, req->ncbs, &q, &req->acc,
+                  req->acc.failed ? SOKETI_ERROR : status);
     req_unref(req);
 }
 
@@ -310,6 +287,8 @@ hz_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     skt_hz_t *hz = arg;
     uint64_t now = skt_hz_now_ms();
+    (void)fd;
+    (void)what;
     while (hz->head && hz->head->deadline_ms <= now) {
         skt_hz_req_t *req = hz->head;
         skt_hz_log(hz, SOKETI_LOG_DEBUG,
@@ -321,23 +300,21 @@ hz_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Sends req to the other nodes, or answers it with the local part at once when they
- * cannot be reached. channel, ws_id and user_id are the request's options (or NULL). */
+ * cannot be reached. */
 static void
-req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, const char *ws_id,
-         const char *user_id)
+req_send(skt_hz_req_t *req)
 {
     skt_hz_t *hz = req->hz;
-    skt_rc_buf_t b = {0};
+    skt_jw_t b = SKT_RC_WRITER;
 
-    if (hz->closing || !hz->tr.ready(hz->tr.self)) {
-        req_resolve(req, SOKETI_PARTIAL);
-        return;
-    }
     make_uuid(req->id);
-    skt_rc_encode_request(&b, req->id, app_id, type, channel, ws_id, user_id);
-    if (b.failed || skt_map_put(hz->pending, req->id, strlen(req->id), req) != 0) {
+    skt_rc_encode_request(&b, req->id, req->app_id, req->type, req->channel, req->ws_id,
+                          req->user_id, hz->host->node_id);
+    if (b.failed || skt_map_put(hz->pending, req->id, strlen(req->id), req) != 0 ||
+        (req->key && skt_map_put(hz->inflight, req->key, strlen(req->key), req) != 0)) {
+        skt_map_del(hz->pending, req->id, strlen(req->id));
         skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory sending a request; answering locally");
-        skt_rc_buf_free(&b);
+        skt_jw_free(&b);
         req_resolve(req, SOKETI_PARTIAL);
         return;
     }
@@ -353,7 +330,6 @@ req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, c
         hz_arm(hz);
 
     req->refs++; /* for the subscriber count, released in skt_hz_numsub_done */
-    req->app_id = strdup(app_id);
     req->sent_ms = skt_hz_now_ms();
     if (hz->tr.numsub(hz->tr.self, req) != 0) {
         req->refs--;
@@ -362,9 +338,57 @@ req_send(skt_hz_req_t *req, const char *app_id, int type, const char *channel, c
         req_resolve(req, SOKETI_PARTIAL);
     } else {
         req->sent = 1;
-        skt_hz_metric(hz, app_id, SOKETI_METRIC_REQUEST_SENT, 0);
+        skt_hz_metric(hz, req->app_id, SOKETI_METRIC_REQUEST_SENT, 0);
     }
-    skt_rc_buf_free(&b);
+    skt_jw_free(&b);
+}
+
+/* Whether app_id may send one more request now (adapter.maxRequestsPerSecondPerApp);
+ * when not, it is counted and logged (throttled). */
+static int
+hz_app_admitted(skt_hz_t *hz, const char *app_id)
+{
+    if (hz->lim.app_requests <= 0)
+        return 1;
+    skt_hz_bucket_t *b = skt_hz_buckets_get(&hz->apps, app_id);
+    if (!b || skt_hz_bucket_take(b, (double)hz->lim.app_requests, skt_hz_now_ms()))
+        return 1; /* out of memory: not a reason to refuse */
+    unsigned long quiet;
+    skt_hz_metric(hz, app_id, SOKETI_METRIC_REQUEST_LIMITED, 1);
+    if (skt_hz_throttle(&hz->limited, SKT_HZ_DROP_LOG_INTERVAL_MS, &quiet))
+        skt_hz_log(hz, SOKETI_LOG_WARN,
+                   "app %s asks the cluster more than adapter.maxRequestsPerSecondPerApp (%ld) "
+                   "times a second: answered from this node alone (%lu more since the last "
+                   "line)",
+                   app_id, hz->lim.app_requests, quiet);
+    return 0;
+}
+
+void
+skt_hz_query(skt_hz_t *hz, const skt_hz_cb_t *cb, const skt_hz_query_t *q)
+{
+    if (hz->closing || !hz->tr.ready(hz->tr.self)) {
+        skt_hz_answer(hz, cb, 1, q, NULL, SOKETI_PARTIAL);
+        return;
+    }
+    char *key = NULL;
+    if (cb->op != SKT_HZ_OP_NONE) { /* a terminate is an order, not a question */
+        key = query_key(q);
+        skt_hz_req_t *same = key ? skt_map_get(hz->inflight, key, strlen(key)) : NULL;
+        if (same && req_add_cb(same, cb) == 0) {
+            skt_hz_metric(hz, q->app_id, SOKETI_METRIC_REQUEST_COALESCED, 1);
+            free(key);
+            return;
+        }
+    }
+    if (!hz_app_admitted(hz, q->app_id)) {
+        free(key);
+        skt_hz_answer(hz, cb, 1, q, NULL, SOKETI_PARTIAL);
+        return;
+    }
+    skt_hz_req_t *req = req_new(hz, cb, q, key);
+    if (req)
+        req_send(req);
 }
 
 void
@@ -387,203 +411,6 @@ skt_hz_transport_down(skt_hz_t *hz)
 {
     while (hz->head)
         req_resolve(hz->head, SOKETI_PARTIAL);
-}
-
-/* ---- the adapter ops ---------------------------------------------------------------- */
-
-static void
-hz_broadcast(void *self, const char *app_id, const char *channel, const char *msg, size_t msg_len,
-             const char *except_socket_id)
-{
-    skt_hz_t *hz = self;
-    hz->host->deliver_local(app_id, channel, msg, msg_len, except_socket_id);
-    if (hz->closing)
-        return;
-    skt_rc_buf_reset(&hz->scratch, HZ_SCRATCH_KEEP);
-    skt_rc_encode_broadcast(&hz->scratch, hz->host->node_id, app_id, channel, msg, msg_len,
-                            except_socket_id);
-    if (hz->scratch.failed) {
-        skt_hz_log(hz, SOKETI_LOG_ERROR, "out of memory encoding a broadcast to %s", channel);
-        return;
-    }
-    /* a failure means the transport is down, which it reports itself */
-    hz->tr.publish(hz->tr.self, SKT_HZ_BROADCAST, hz->scratch.p, hz->scratch.len);
-}
-
-static void
-hz_sockets_count(void *self, const char *app_id, soketi_count_cb cb, void *arg)
-{
-    skt_hz_t *hz = self;
-    hz_cb_t c = {.op = HZ_OP_COUNT, .fn.count = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    req->acc.total = hz->host->local_sockets_count(app_id);
-    req_send(req, app_id, SKT_RC_SOCKETS_COUNT, NULL, NULL, NULL);
-}
-
-static void
-hz_channel_sockets_count(void *self, const char *app_id, const char *channel, soketi_count_cb cb,
-                         void *arg)
-{
-    skt_hz_t *hz = self;
-    hz_cb_t c = {.op = HZ_OP_COUNT, .fn.count = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    req->acc.total = hz->host->local_channel_sockets_count(app_id, channel);
-    req_send(req, app_id, SKT_RC_CHANNEL_SOCKETS_COUNT, channel, NULL, NULL);
-}
-
-/* A CHANNEL_MEMBERS query: this node's members, then the peers'. c says what the caller
- * gets of them (the list, or how many). */
-static void
-hz_members_query(skt_hz_t *hz, const hz_cb_t *c, const char *app_id, const char *channel)
-{
-    skt_hz_req_t *req = req_new(hz, c);
-    if (!req)
-        return;
-    hz->host->local_channel_members(app_id, channel, skt_hz_acc_each_member, &req->acc);
-    req_send(req, app_id, SKT_RC_CHANNEL_MEMBERS, channel, NULL, NULL);
-}
-
-/* Counted as distinct members (a CHANNEL_MEMBERS request): soketi sums every node's
- * count, which counts a user connected to two nodes twice. */
-static void
-hz_channel_members_count(void *self, const char *app_id, const char *channel, soketi_count_cb cb,
-                         void *arg)
-{
-    hz_cb_t c = {.op = HZ_OP_MEMBERS_COUNT, .fn.count = cb, .arg = arg};
-    hz_members_query(self, &c, app_id, channel);
-}
-
-static void
-hz_is_in_channel(void *self, const char *app_id, const char *channel, const char *socket_id,
-                 soketi_count_cb cb, void *arg)
-{
-    skt_hz_t *hz = self;
-    /* found here: no need to ask (soketi does the same) */
-    if (hz->host->local_is_in_channel(app_id, channel, socket_id)) {
-        cb(arg, SOKETI_OK, 1);
-        return;
-    }
-    hz_cb_t c = {.op = HZ_OP_EXISTS, .fn.count = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (req)
-        req_send(req, app_id, SKT_RC_SOCKET_EXISTS_IN_CHANNEL, channel, socket_id, NULL);
-}
-
-static void
-hz_channels(void *self, const char *app_id, soketi_channels_cb cb, void *arg)
-{
-    skt_hz_t *hz = self;
-    hz_cb_t c = {.op = HZ_OP_CHANNELS, .fn.channels = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    hz->host->local_channels(app_id, skt_hz_acc_each_channel, &req->acc);
-    req_send(req, app_id, SKT_RC_CHANNELS_WITH_SOCKETS_COUNT, NULL, NULL, NULL);
-}
-
-static void
-hz_channel_members(void *self, const char *app_id, const char *channel, soketi_members_cb cb,
-                   void *arg)
-{
-    hz_cb_t c = {.op = HZ_OP_MEMBERS, .fn.members = cb, .arg = arg};
-    hz_members_query(self, &c, app_id, channel);
-}
-
-static void
-hz_sockets(void *self, const char *app_id, soketi_ids_cb cb, void *arg)
-{
-    skt_hz_t *hz = self;
-    hz_cb_t c = {.op = HZ_OP_IDS, .fn.ids = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    hz->host->local_sockets(app_id, skt_hz_acc_each_id, &req->acc);
-    req_send(req, app_id, SKT_RC_SOCKETS, NULL, NULL, NULL);
-}
-
-static void
-hz_channel_sockets(void *self, const char *app_id, const char *channel, soketi_ids_cb cb, void *arg)
-{
-    skt_hz_t *hz = self;
-    hz_cb_t c = {.op = HZ_OP_IDS, .fn.ids = cb, .arg = arg};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (!req)
-        return;
-    hz->host->local_channel_sockets(app_id, channel, skt_hz_acc_each_id, &req->acc);
-    req_send(req, app_id, SKT_RC_CHANNEL_SOCKETS, channel, NULL, NULL);
-}
-
-/* Local sockets first, then a request so the other nodes close theirs. The request is
- * kept pending like a query: soketi nodes answer it with an empty response, and our own
- * copy must be recognised when it comes back. */
-static void
-hz_terminate_user_connections(void *self, const char *app_id, const char *user_id)
-{
-    skt_hz_t *hz = self;
-    hz->host->local_terminate_user_connections(app_id, user_id);
-    hz_cb_t c = {.op = HZ_OP_NONE};
-    skt_hz_req_t *req = req_new(hz, &c);
-    if (req)
-        req_send(req, app_id, SKT_RC_TERMINATE_USER_CONNECTIONS, NULL, NULL, user_id);
-}
-
-/* The ABI this layer is written against. */
-#define HZ_ABI 1
-
-/* The host fields this layer reads end with local_terminate_user_connections. */
-#define HZ_HOST_NEEDS                                                                              \
-    (offsetof(soketi_host_t, local_terminate_user_connections) +                                   \
-     sizeof(((soketi_host_t *)0)->local_terminate_user_connections))
-
-int
-skt_hz_abi_version(int count, const int *supported)
-{
-    for (int i = 0; i < count; i++)
-        if (supported[i] == HZ_ABI)
-            return HZ_ABI;
-    return -1;
-}
-
-int
-skt_hz_check_host(const soketi_host_t *host, const soketi_adapter_t *adapter, const char *name)
-{
-    int usable = host->size >= HZ_HOST_NEEDS && host->abi_version == HZ_ABI && host->base &&
-                 host->node_id && host->config_get && host->log && host->deliver_local &&
-                 host->local_sockets_count && host->local_channel_sockets_count &&
-                 host->local_channel_members_count && host->local_is_in_channel &&
-                 host->local_channels && host->local_channel_members && host->local_sockets &&
-                 host->local_channel_sockets && host->local_terminate_user_connections;
-    if (!usable) {
-        if (host->size >= offsetof(soketi_host_t, log) + sizeof(host->log) && host->log)
-            host->log(SOKETI_LOG_ERROR,
-                      "%s: the host table lacks a function this adapter needs (size %zu, ABI %d)",
-                      name, host->size, host->abi_version);
-        return -1;
-    }
-    if (adapter->size < sizeof(*adapter)) {
-        host->log(SOKETI_LOG_ERROR, "%s: the host's adapter struct is too small", name);
-        return -1;
-    }
-    return 0;
-}
-
-void
-skt_hz_fill_ops(soketi_adapter_ops_t *ops)
-{
-    ops->broadcast = hz_broadcast;
-    ops->sockets_count = hz_sockets_count;
-    ops->channel_sockets_count = hz_channel_sockets_count;
-    ops->channel_members_count = hz_channel_members_count;
-    ops->is_in_channel = hz_is_in_channel;
-    ops->channels = hz_channels;
-    ops->channel_members = hz_channel_members;
-    ops->sockets = hz_sockets;
-    ops->channel_sockets = hz_channel_sockets;
-    ops->terminate_user_connections = hz_terminate_user_connections;
 }
 
 void *
@@ -626,20 +453,31 @@ skt_hz_own_request(skt_hz_t *hz, const char *request_id)
     return hz_recent_take(hz, request_id);
 }
 
+/* Most responses on the channel answer other nodes' requests: soketi and we write the id
+ * first, so it is looked up without parsing the rest. */
+int
+skt_hz_response_wanted(const skt_hz_t *hz, const char *data, size_t len)
+{
+    const char *id;
+    size_t n = skt_rc_response_id_prefix(data, len, &id);
+    return !n || skt_map_get(hz->pending, id, n) != NULL;
+}
+
 /* A peer's response to one of our pending requests is merged into it and counted. */
 void
 skt_hz_on_response(skt_hz_t *hz, const char *data, size_t len)
 {
     skt_rc_response_t resp;
     if (skt_rc_decode_response(data, len, &resp) != 0) {
-        skt_hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "not a response");
+        skt_hz_drop(hz, SKT_HZ_RESPONSE, SKT_HZ_DROP_MALFORMED, NULL, data, len, "not a response");
         return;
     }
     skt_hz_req_t *req = skt_map_get(hz->pending, resp.request_id, strlen(resp.request_id));
     if (req) { /* else another node's request, or one of ours that timed out */
         skt_hz_metric(hz, req->app_id, SOKETI_METRIC_RESPONSE_RECEIVED, 0);
         if (skt_hz_acc_response(&req->acc, &resp) > 0)
-            skt_hz_dropped(hz, SKT_HZ_RESPONSE, data, len, "malformed items skipped");
+            skt_hz_drop(hz, SKT_HZ_RESPONSE, SKT_HZ_DROP_MALFORMED, req->app_id, data, len,
+                        "some of its items skipped, the rest merged");
         req->received++;
         if (req->expected >= 0 && req->received >= req->expected)
             req_resolve(req, SOKETI_OK);
@@ -651,20 +489,28 @@ skt_hz_on_response(skt_hz_t *hz, const char *data, size_t len)
 
 skt_hz_t *
 skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr, long requests_timeout_ms,
-           const char *name)
+           const skt_hz_limits_t *lim, const char *name)
 {
     skt_hz_t *hz = calloc(1, sizeof(*hz));
     if (!hz)
         return NULL;
+    hz->scratch = (skt_jw_t)SKT_RC_WRITER;
     hz->host = host;
     if (host->size >= offsetof(soketi_host_t, metric) + sizeof(host->metric))
         hz->metric = host->metric;
     hz->tr = *tr;
     hz->timeout_ms = requests_timeout_ms < 0 ? 0 : requests_timeout_ms;
+    hz->lim = *lim;
+    /* a message's values cost a decoder a few dozen bytes each: at most one per 4 bytes of
+     * the largest message keeps that within about ten times its size */
+    hz->max_values = hz->lim.max_message / 4 + 16;
+    hz->peers.max = SKT_HZ_MAX_PEERS;
+    hz->apps.max = SKT_HZ_MAX_APPS;
     hz->name = strdup(name);
     hz->pending = skt_map_new();
+    hz->inflight = skt_map_new();
     hz->timer = evtimer_new(host->base, hz_on_timer, hz);
-    if (!hz->name || !hz->pending || !hz->timer) {
+    if (!hz->name || !hz->pending || !hz->inflight || !hz->timer) {
         skt_hz_free(hz);
         return NULL;
     }
@@ -687,7 +533,10 @@ skt_hz_free(skt_hz_t *hz)
     if (hz->timer)
         event_free(hz->timer);
     skt_map_free(hz->pending);
-    skt_rc_buf_free(&hz->scratch);
+    skt_map_free(hz->inflight);
+    skt_hz_buckets_clear(&hz->peers);
+    skt_hz_buckets_clear(&hz->apps);
+    skt_jw_free(&hz->scratch);
     free(hz->name);
     free(hz);
 }

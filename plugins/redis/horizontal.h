@@ -7,17 +7,24 @@
  * PUBSUB NUMSUB of the request channel) and readiness, and feeds every message it receives
  * to skt_hz_on_message. skt_hz_fill_ops then gives the plugin its soketi_adapter_ops_t.
  *
- * A query: answer locally from host->local_*, publish a request, and wait for numsub-1
- * responses (numsub counts this node too), or until requests_timeout_ms. The callback gets
- * SOKETI_OK when every node answered, SOKETI_PARTIAL with what arrived when the time ran
- * out or the transport went down, and SOKETI_ERROR only when memory ran out. When the
- * transport is not ready the local answer is given at once, as SOKETI_PARTIAL.
+ * A query: publish a request (or join an identical one in flight), wait for numsub-1
+ * responses (numsub counts this node too) or until requests_timeout_ms, and answer with
+ * host->local_* (read then) merged with the peers' answers. The callback gets SOKETI_OK
+ * when every node answered in full, SOKETI_PARTIAL with what arrived when the time ran
+ * out, the transport went down, an answer was cut to its bounds, or the app was over its
+ * rate of queries, and SOKETI_ERROR only when memory ran out. When the transport is not
+ * ready the local answer is given at once, as SOKETI_PARTIAL.
+ *
+ * What peers may cost (skt_hz_limits_t, the adapter.* options) is bounded before any
+ * parsing where it can be: message size, nesting, number of values, the rate of peers'
+ * requests answered, the size and byte rate of our answers.
  *
  * Metrics (host->metric, when the host has it), as soketi's horizontal adapter records
  * them: REQUEST_SENT when a query's request is published, REQUEST_RECEIVED when a peer's
- * request arrives, RESPONSE_RECEIVED per peer answer to one of ours, and for a published
- * query that has a callback RESOLVED (every node answered) or UNCOMPLETE (it timed out or
- * the transport went down) with the milliseconds since it was published.
+ * request is answered, RESPONSE_RECEIVED per peer answer to one of ours, and for a
+ * published query that has a callback RESOLVED (every node answered in full) or
+ * UNCOMPLETE (it did not) with the milliseconds since it was published. Ours:
+ * MESSAGE_DROPPED, RESPONSE_TRUNCATED, REQUEST_LIMITED, REQUEST_COALESCED (value 1).
  *
  * Everything runs on the host's event loop thread.
  */
@@ -61,13 +68,22 @@ typedef struct skt_hz_transport_s {
  * transports is measured in. */
 uint64_t skt_hz_now_ms(void);
 
-/* Warnings that can repeat (malformed messages, failing Redis commands) are logged as
- * warnings at most once per this many ms, the rest at debug. */
+/* Warnings that can repeat (failing Redis commands) are logged as warnings at most once
+ * per this many ms, the rest at debug. */
 #define SKT_HZ_WARN_INTERVAL_MS 10000
+/* Dropped messages: one line per reason at most this often, with the count since. */
+#define SKT_HZ_DROP_LOG_INTERVAL_MS 1000
 
-/* 1 when a warning is due (none yet, or the last one, at *last_ms, is SKT_HZ_WARN_INTERVAL_MS
- * old): *last_ms becomes now. 0: log this one at debug. */
-int skt_hz_warn_due(uint64_t *last_ms);
+/* The one throttle of the Redis plugins' repeatable log lines. Zero-initialise it. */
+typedef struct skt_hz_throttle_s {
+    uint64_t last_ms;    /* when the last line was logged; 0: never */
+    unsigned long quiet; /* events since then that were only counted */
+} skt_hz_throttle_t;
+
+/* One more event: 1 when it gets a line (none logged yet, or the last one is interval_ms
+ * old), with *quiet the events counted quietly since the last line (then reset to 0); 0
+ * when it is only counted. */
+int skt_hz_throttle(skt_hz_throttle_t *t, uint64_t interval_ms, unsigned long *quiet);
 
 /* Logs one line through host->log with "name: " in front (cut at 1 KiB): the log of this
  * layer and of what is stacked beside it (store.c). */
@@ -86,10 +102,64 @@ int skt_hz_abi_version(int count, const int *supported);
  * logged (when the host can log) under name. */
 int skt_hz_check_host(const soketi_host_t *host, const soketi_adapter_t *adapter, const char *name);
 
-/* Creates the horizontal layer. host and tr are borrowed and must outlive it; name
- * prefixes its log lines ("redis adapter"). Returns NULL when out of memory. */
+/* ---- limits (horizontal_limits.c) ---------------------------------------------------- */
+
+/* The defaults of the adapter.* options below, for a host that does not know them. */
+#define SKT_HZ_MAX_MESSAGE_KB 4096
+#define SKT_HZ_PEER_REQUESTS_PER_S 2000
+#define SKT_HZ_PEER_REQUESTS_TOTAL_PER_S 10000
+#define SKT_HZ_MAX_RESPONSE_KB 1024
+#define SKT_HZ_RESPONSE_KB_PER_S 2048
+#define SKT_HZ_APP_REQUESTS_PER_S 1000
+
+/* What peers may cost this node, and its queries them (the adapter.* options). A rate of
+ * 0 is no limit. */
+typedef struct skt_hz_limits_s {
+    /* adapter.maxMessageSizeInKb, in bytes: a larger message on any of the three channels
+     * is dropped before it is parsed, and one of ours is not published */
+    size_t max_message;
+    long peer_requests;       /* adapter.maxPeerRequestsPerSecond: answered for one peer */
+    long peer_requests_total; /* adapter.maxPeerRequestsPerSecondTotal: for all of them */
+    size_t max_response;      /* adapter.maxResponseSizeInKb, in bytes: one answer of ours */
+    long response_bytes;      /* adapter.maxResponseKbPerSecond, in bytes: all our answers */
+    long app_requests;        /* adapter.maxRequestsPerSecondPerApp: queries sent per app */
+} skt_hz_limits_t;
+
+/* Reads the adapter.* limits through host->config_get (defaults for those it does not
+ * know). */
+void skt_hz_limits_from_config(const soketi_host_t *host, skt_hz_limits_t *lim);
+
+/* A token bucket holding at most one second's worth (rate), full when new. Zero-initialise
+ * it. */
+typedef struct skt_hz_bucket_s {
+    double tokens;
+    uint64_t last_ms;
+    int started;
+} skt_hz_bucket_t;
+
+/* The tokens b holds at now_ms (refilled at rate per second since its last use; may be
+ * negative after skt_hz_bucket_spend took more than it had). */
+double skt_hz_bucket_level(skt_hz_bucket_t *b, double rate, uint64_t now_ms);
+/* Takes one token: 1 when there was one (or rate <= 0: no limit), else 0. */
+int skt_hz_bucket_take(skt_hz_bucket_t *b, double rate, uint64_t now_ms);
+
+/* Buckets by key, at most max of them: when the map is full it is emptied, so that keys
+ * that keep changing cost nothing. Zero-initialise with max set. */
+typedef struct skt_hz_buckets_s {
+    struct skt_map_s *map;
+    size_t max;
+} skt_hz_buckets_t;
+
+/* key's bucket, new (full) when the key is; NULL when out of memory. Valid until the
+ * next call. */
+skt_hz_bucket_t *skt_hz_buckets_get(skt_hz_buckets_t *bs, const char *key);
+void skt_hz_buckets_clear(skt_hz_buckets_t *bs);
+
+/* Creates the horizontal layer. host and tr are borrowed and must outlive it; lim is
+ * copied; name prefixes its log lines ("redis adapter"). Returns NULL when out of
+ * memory. */
 skt_hz_t *skt_hz_new(const soketi_host_t *host, const skt_hz_transport_t *tr,
-                     long requests_timeout_ms, const char *name);
+                     long requests_timeout_ms, const skt_hz_limits_t *lim, const char *name);
 
 /* Answers every pending query with what it has (SOKETI_PARTIAL) and makes later
  * queries answer locally. Call before tearing the transport down at cleanup. */
@@ -108,7 +178,8 @@ void *skt_hz_transport_self(const skt_hz_t *hz);
 void *skt_hz_store(const skt_hz_t *hz);
 
 /* A message arrived on channel (enum skt_hz_channel). data need not be NUL-terminated
- * and is only read during the call. Malformed messages are logged and dropped. */
+ * and is only read during the call. What a peer may not send (too large, too complex,
+ * malformed, over a rate) is dropped, counted and logged (throttled). */
 void skt_hz_on_message(skt_hz_t *hz, int channel, const char *data, size_t len);
 
 /* The transport's answer to numsub(): n nodes (this one included) listen, or n < 0. */
@@ -142,8 +213,14 @@ typedef struct skt_hz_acc_s {
     skt_hz_item_t *items; /* in order of first appearance: local answers first */
     size_t n, cap;
     struct skt_map_s *index; /* key -> item index + 1 */
+    size_t max_items;        /* 0: no bound; else new keys past it are left out */
+    int partial;             /* items were left out: past max_items, or by a peer */
     int failed;              /* out of memory: the result is unusable */
 } skt_hz_acc_t;
+
+/* a + b, saturated at LONG_MAX (LONG_MIN): what every count of a merge is added with, so
+ * that no answer can make a sum wrap. */
+long skt_hz_sat_add(long a, long b);
 
 void skt_hz_acc_init(skt_hz_acc_t *acc, int kind);
 void skt_hz_acc_clear(skt_hz_acc_t *acc);
@@ -155,9 +232,14 @@ void skt_hz_acc_id(skt_hz_acc_t *acc, const char *id);
 void skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_info);
 void skt_hz_acc_each_channel(void *arg, const char *channel, long count);
 void skt_hz_acc_each_id(void *arg, const char *id);
-/* Merges a peer's decoded response as soketi's resolvers do; fields that do not belong
- * to acc's kind and malformed items are ignored. Returns the number of items skipped
- * as malformed. */
+/* Merges src (of the same kind) into dst: counts added, exists OR'd, items added in
+ * src's order, partial OR'd. Pure. */
+void skt_hz_acc_merge(skt_hz_acc_t *dst, const skt_hz_acc_t *src);
+/* Merges a peer's decoded response as soketi's resolvers do (a response marked partial
+ * makes acc partial); fields that do not belong
+ * to acc's kind and malformed items are ignored, counts are added saturating. Returns
+ * the number of items skipped as malformed. Pure (no I/O, no host): with
+ * skt_rc_decode_response, what a fuzz target calls. */
 size_t skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp);
 
 #endif

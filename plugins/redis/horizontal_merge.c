@@ -3,11 +3,22 @@
  */
 #include "horizontal.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/map.h"
+
+long
+skt_hz_sat_add(long a, long b)
+{
+    if (b > 0 && a > LONG_MAX - b)
+        return LONG_MAX;
+    if (b < 0 && a < LONG_MIN - b)
+        return LONG_MIN;
+    return a + b;
+}
 
 void
 skt_hz_acc_init(skt_hz_acc_t *acc, int kind)
@@ -25,7 +36,9 @@ skt_hz_acc_clear(skt_hz_acc_t *acc)
     }
     free(acc->items);
     skt_map_free(acc->index);
+    size_t max = acc->max_items;
     skt_hz_acc_init(acc, acc->kind);
+    acc->max_items = max;
 }
 
 /* The item for key, added (key copied, info and count empty) when new. Returns its
@@ -42,6 +55,10 @@ acc_item(skt_hz_acc_t *acc, const char *key, int *added)
     void *found = skt_map_get(acc->index, key, klen);
     if (found)
         return (size_t)(uintptr_t)found - 1;
+    if (acc->max_items && acc->n >= acc->max_items) {
+        acc->partial = 1;
+        return SIZE_MAX;
+    }
     if (acc->n == acc->cap) {
         size_t ncap = acc->cap ? acc->cap * 2 : 16;
         skt_hz_item_t *grown = realloc(acc->items, ncap * sizeof(*grown));
@@ -83,7 +100,7 @@ skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count)
     int added;
     size_t i = acc_item(acc, channel, &added);
     if (i != SIZE_MAX)
-        acc->items[i].count += count;
+        acc->items[i].count = skt_hz_sat_add(acc->items[i].count, count);
 }
 
 void
@@ -112,14 +129,34 @@ skt_hz_acc_each_id(void *arg, const char *id)
     skt_hz_acc_id(arg, id);
 }
 
+void
+skt_hz_acc_merge(skt_hz_acc_t *dst, const skt_hz_acc_t *src)
+{
+    dst->total = skt_hz_sat_add(dst->total, src->total);
+    dst->exists |= src->exists;
+    dst->partial |= src->partial;
+    dst->failed |= src->failed;
+    for (size_t i = 0; i < src->n && !dst->failed; i++) {
+        const skt_hz_item_t *it = &src->items[i];
+        if (dst->kind == SKT_HZ_ACC_MEMBERS)
+            skt_hz_acc_member(dst, it->key, it->info);
+        else if (dst->kind == SKT_HZ_ACC_CHANNELS)
+            skt_hz_acc_channel(dst, it->key, it->count);
+        else
+            skt_hz_acc_id(dst, it->key);
+    }
+}
+
 size_t
 skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp)
 {
     size_t skipped = 0;
+    if (resp->partial)
+        acc->partial = 1;
     switch (acc->kind) {
     case SKT_HZ_ACC_COUNT:
         if (resp->has_total)
-            acc->total += (long)resp->total;
+            acc->total = skt_hz_sat_add(acc->total, (long)resp->total);
         break;
     case SKT_HZ_ACC_EXISTS:
         if (resp->has_exists && resp->exists)

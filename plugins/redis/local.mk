@@ -5,15 +5,16 @@
 # answering peers) are a convenience library of their own, and so is the self-healing
 # hiredis connection (conn.c), so that both transports link the same code:
 # adapter_redis.c (one server) and adapter_redis_cluster.c (a Redis Cluster) are only
-# what differs. The library compiles its own copy of the hash map, because a plugin
-# resolves nothing from the daemon.
+# what differs. The library compiles its own copies of the hash map and the JSON writer,
+# because a plugin resolves nothing from the daemon.
 
 noinst_LTLIBRARIES += plugins/redis/libskt_horizontal.la
 plugins_redis_libskt_horizontal_la_SOURCES = \
 	plugins/redis/codec.c plugins/redis/codec.h \
 	plugins/redis/horizontal.c plugins/redis/horizontal.h plugins/redis/horizontal_internal.h \
 	plugins/redis/horizontal_peers.c plugins/redis/horizontal_merge.c \
-	src/util/map.c src/util/map.h
+	plugins/redis/horizontal_limits.c plugins/redis/horizontal_ops.c \
+	src/util/map.c src/util/map.h src/util/jsonw.c src/util/jsonw.h
 plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_horizontal_la_CFLAGS = $(AM_CFLAGS)
 
@@ -29,7 +30,7 @@ plugins_redis_libskt_rconn_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 
 plugin_LTLIBRARIES += plugins/adapter_redis.la
 plugins_adapter_redis_la_SOURCES = plugins/redis/adapter_redis.c
-plugins_adapter_redis_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_adapter_redis_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_adapter_redis_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 plugins_adapter_redis_la_LIBADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
 	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
@@ -43,7 +44,7 @@ plugin_LTLIBRARIES += plugins/adapter_redis_cluster.la
 plugins_adapter_redis_cluster_la_SOURCES = plugins/redis/adapter_redis_cluster.c \
 	plugins/redis/cluster_topology.c plugins/redis/cluster_internal.h \
 	plugins/redis/cluster_slots.c plugins/redis/cluster_slots.h
-plugins_adapter_redis_cluster_la_CPPFLAGS = -I$(top_srcdir)/include
+plugins_adapter_redis_cluster_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_adapter_redis_cluster_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 plugins_adapter_redis_cluster_la_LIBADD = plugins/redis/libskt_rconn.la \
 	plugins/redis/libskt_horizontal.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS) \
@@ -56,6 +57,15 @@ tests_check_redis_codec_SOURCES = tests/check_redis_codec.c
 tests_check_redis_codec_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
 tests_check_redis_codec_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_redis_codec_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_EXT)
+
+# The layer's bounds on what peers may cost, on a fake transport and host.
+check_PROGRAMS += tests/check_redis_horizontal
+TESTS += tests/check_redis_horizontal
+tests_check_redis_horizontal_SOURCES = tests/check_redis_horizontal.c \
+	tests/check_redis_fakehost.c tests/check_redis_fakehost.h
+tests_check_redis_horizontal_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
+tests_check_redis_horizontal_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_redis_horizontal_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_EXT)
 
 check_PROGRAMS += tests/check_redis_cluster
 TESTS += tests/check_redis_cluster
@@ -71,7 +81,7 @@ tests_check_redis_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)
 check_PROGRAMS += tests/check_redis_store
 TESTS += tests/check_redis_store
 tests_check_redis_store_SOURCES = tests/check_redis_store.c tests/check_redis_live.c \
-	tests/check_redis_live.h
+	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h
 tests_check_redis_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_redis_store_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
@@ -81,7 +91,8 @@ tests_check_redis_store_LDADD = plugins/redis/libskt_rconn.la plugins/redis/libs
 check_PROGRAMS += tests/check_redis_store_cluster
 TESTS += tests/check_redis_store_cluster
 tests_check_redis_store_cluster_SOURCES = tests/check_redis_store_cluster.c \
-	tests/check_redis_live.c tests/check_redis_live.h plugins/redis/cluster_slots.c
+	tests/check_redis_live.c tests/check_redis_live.h tests/check_redis_fakehost.c \
+	tests/check_redis_fakehost.h plugins/redis/cluster_slots.c
 tests_check_redis_store_cluster_CPPFLAGS = $(tests_check_redis_store_CPPFLAGS)
 tests_check_redis_store_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
 tests_check_redis_store_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)

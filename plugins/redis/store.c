@@ -29,7 +29,7 @@
 #include "store_proto.h"
 #include "util/map.h"
 
-enum rs_kind { RS_TRANSITION, RS_RATE, RS_GET, RS_PRESENCE };
+enum rs_kind { RS_TRANSITION, RS_RATE, RS_GET, RS_PRESENCE, RS_ADMIT };
 
 typedef struct rs_entry_s rs_entry_t;
 typedef struct rs_op_s rs_op_t;
@@ -50,13 +50,13 @@ struct rs_op_s {
     skt_rs_t *st;
     rs_op_t *next; /* its entry's queue, or the failed list */
     int kind;
-    rs_entry_t *entry;     /* RS_TRANSITION: the key */
+    rs_entry_t *entry;     /* RS_TRANSITION, RS_ADMIT: the key */
     sds key;               /* the others: the prefixed key */
     rs_present_t *present; /* RS_PRESENCE: the question, and which user this is */
     size_t index;
-    char mode; /* RS_TRANSITION: '0' leave, '1' join, '2' refresh (no callback) */
-    long points, window_ms;
-    int evaled; /* NOSCRIPT was answered: sent again as EVAL */
+    char mode;              /* RS_TRANSITION: '0' leave, '1' join, '2' refresh (no callback) */
+    long points, window_ms; /* RS_ADMIT: points is the limit */
+    int evaled;             /* NOSCRIPT was answered: sent again as EVAL */
     union {
         soketi_count_cb count;
         soketi_consume_cb consume;
@@ -72,6 +72,8 @@ typedef struct rs_queue_s {
 
 struct rs_entry_s {
     sds key;
+    sds set_key;             /* a presence member's: its channel's set of users; else NULL */
+    sds user;                /* and the user id */
     rs_entry_t *prev, *next; /* every entry */
     int held;                /* joined and not left since */
     rs_op_t *busy;           /* sent (or failed), until answered */
@@ -93,7 +95,7 @@ struct skt_rs_s {
     rs_queue_t failed;            /* answered SOKETI_ERROR from the fail timer */
     char sha[SKT_RS_SCRIPTS][41]; /* "" when unknown: always EVAL */
     int closing;
-    uint64_t warned_ms;
+    skt_hz_throttle_t warned;
 };
 
 static void rs_entry_next(skt_rs_t *st, rs_entry_t *e);
@@ -106,7 +108,9 @@ static void rs_entry_next(skt_rs_t *st, rs_entry_t *e);
 static int
 rs_warn_level(skt_rs_t *st)
 {
-    return skt_hz_warn_due(&st->warned_ms) ? SOKETI_LOG_WARN : SOKETI_LOG_DEBUG;
+    unsigned long quiet;
+    return skt_hz_throttle(&st->warned, SKT_HZ_WARN_INTERVAL_MS, &quiet) ? SOKETI_LOG_WARN
+                                                                         : SOKETI_LOG_DEBUG;
 }
 
 /* ---- keys ---------------------------------------------------------------------------- */
@@ -166,6 +170,13 @@ rs_finish(rs_op_t *op, const redisReply *reply)
         bad = skt_rs_parse_transition(reply, &others) != 0;
         if (op->cb.count)
             op->cb.count(op->arg, bad ? SOKETI_ERROR : SOKETI_OK, !bad && others == 0 ? 1 : 0);
+    } else if (op->kind == RS_ADMIT) {
+        long verdict;
+        bad = skt_rs_parse_transition(reply, &verdict) != 0 || verdict > 2;
+        /* refused or unknown: not held, unless a later call (which set it) follows */
+        if ((bad || verdict == 0) && !op->entry->waiting.head)
+            op->entry->held = 0;
+        op->cb.count(op->arg, bad ? SOKETI_ERROR : SOKETI_OK, bad ? 0 : verdict);
     } else if (op->kind == RS_RATE) {
         long used, left;
         bad = skt_rs_parse_consume(reply, &used, &left) != 0;
@@ -183,6 +194,7 @@ rs_finish(rs_op_t *op, const redisReply *reply)
     if (bad && reply)
         rs_log(st, rs_warn_level(st), "redis refused %s on %s: %s",
                op->kind == RS_TRANSITION ? "an occupancy update"
+               : op->kind == RS_ADMIT    ? "a presence admission"
                : op->kind == RS_RATE     ? "a rate limit"
                : op->kind == RS_PRESENCE ? "an occupancy read"
                                          : "a cache read",
@@ -207,6 +219,8 @@ rs_entry_gc(skt_rs_t *st, rs_entry_t *e)
     if (e->next)
         e->next->prev = e->prev;
     sdsfree(e->key);
+    sdsfree(e->set_key);
+    sdsfree(e->user);
     free(e);
 }
 
@@ -277,25 +291,37 @@ rs_command(skt_rs_t *st, const char *key, int argc, const char **argv, const siz
     return st->tr.command(st->tr.self, key, strlen(key), cmd, fn, priv);
 }
 
-/* Sends EVALSHA (or EVAL when eval or no SHA is known) of script with one key and up to
- * three arguments (NULL ends them early). */
+/* Sends EVALSHA (or EVAL when eval or no SHA is known) of script with keys (NULL-ended,
+ * at most 2; routed by the first) and args (NULL-ended, at most 4). */
 static int
-rs_script(skt_rs_t *st, int script, int eval, const char *key, const char *a1, const char *a2,
-          const char *a3, redisCallbackFn *fn, void *priv)
+rs_script(skt_rs_t *st, int script, int eval, const char *const *keys, const char *const *args,
+          redisCallbackFn *fn, void *priv)
 {
     int use_sha = !eval && st->sha[script][0];
-    const char *argv[7] = {use_sha ? "EVALSHA" : "EVAL",
-                           use_sha ? st->sha[script] : skt_rs_script_text(script),
-                           "1",
-                           key,
-                           a1,
-                           a2,
-                           a3};
-    size_t lens[7];
-    int argc = a3 ? 7 : a2 ? 6 : 5;
+    const char *argv[9];
+    size_t lens[9];
+    int argc = 3, nkeys = 0;
+    argv[0] = use_sha ? "EVALSHA" : "EVAL";
+    argv[1] = use_sha ? st->sha[script] : skt_rs_script_text(script);
+    while (nkeys < 2 && keys[nkeys])
+        argv[argc++] = keys[nkeys++];
+    for (int i = 0; i < 4 && args[i]; i++)
+        argv[argc++] = args[i];
+    char n[2] = {(char)('0' + nkeys), '\0'};
+    argv[2] = n;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    return rs_command(st, key, argc, argv, lens, fn, priv);
+    return rs_command(st, keys[0], argc, argv, lens, fn, priv);
+}
+
+/* Sends the occupancy script for e (mode '0', '1' or '2'). */
+static int
+rs_occupancy(skt_rs_t *st, rs_entry_t *e, char mode, int eval, redisCallbackFn *fn, void *priv)
+{
+    char m[2] = {mode, '\0'};
+    const char *keys[] = {e->key, e->set_key, NULL};
+    const char *args[] = {st->host->node_id, m, st->ttl_text, e->user, NULL};
+    return rs_script(st, SKT_RS_OCCUPANCY, eval, keys, args, fn, priv);
 }
 
 /* Sends op, or puts it on the failed list. */
@@ -306,16 +332,22 @@ rs_send(rs_op_t *op)
     char n1[24], n2[24];
     int rv;
     if (op->kind == RS_TRANSITION) {
-        char mode[2] = {op->mode, '\0'};
-        rv = rs_script(st, SKT_RS_OCCUPANCY, op->evaled, op->entry->key, st->host->node_id, mode,
-                       st->ttl_text, rs_on_reply, op);
+        rv = rs_occupancy(st, op->entry, op->mode, op->evaled, rs_on_reply, op);
+    } else if (op->kind == RS_ADMIT) {
+        snprintf(n1, sizeof(n1), "%ld", op->points);
+        const char *keys[] = {op->entry->key, op->entry->set_key, NULL};
+        const char *args[] = {st->host->node_id, st->ttl_text, n1, op->entry->user, NULL};
+        rv = rs_script(st, SKT_RS_ADMIT, op->evaled, keys, args, rs_on_reply, op);
     } else if (op->kind == RS_PRESENCE) {
-        rv = rs_script(st, SKT_RS_PRESENCE, op->evaled, op->key, st->host->node_id, NULL, NULL,
-                       rs_on_reply, op);
+        const char *keys[] = {op->key, NULL};
+        const char *args[] = {st->host->node_id, NULL};
+        rv = rs_script(st, SKT_RS_PRESENCE, op->evaled, keys, args, rs_on_reply, op);
     } else if (op->kind == RS_RATE) {
         snprintf(n1, sizeof(n1), "%ld", op->points);
         snprintf(n2, sizeof(n2), "%ld", op->window_ms);
-        rv = rs_script(st, SKT_RS_CONSUME, op->evaled, op->key, n1, n2, NULL, rs_on_reply, op);
+        const char *keys[] = {op->key, NULL};
+        const char *args[] = {n1, n2, NULL};
+        rv = rs_script(st, SKT_RS_CONSUME, op->evaled, keys, args, rs_on_reply, op);
     } else {
         const char *argv[] = {"GET", op->key};
         size_t lens[] = {3, sdslen(op->key)};
@@ -404,6 +436,26 @@ rs_entry_get(skt_rs_t *st, sds key)
     return e;
 }
 
+/* The entry of (app_id, channel) or, with user_id, of that presence member (its set of
+ * users and user id filled in), created when new. NULL when out of memory. */
+static rs_entry_t *
+rs_entry_of(skt_rs_t *st, const char *app_id, const char *channel, const char *user_id)
+{
+    sds key = skt_rs_transition_key(st->key_prefix, st->bcast, app_id, channel, user_id);
+    rs_entry_t *e = key ? rs_entry_get(st, key) : NULL;
+    if (!e || !user_id || e->set_key)
+        return e;
+    e->set_key = skt_rs_members_key(st->key_prefix, st->bcast, app_id, channel);
+    e->user = sdsnew(user_id);
+    if (e->set_key && e->user)
+        return e;
+    sdsfree(e->set_key);
+    sdsfree(e->user);
+    e->set_key = e->user = NULL;
+    rs_entry_gc(st, e);
+    return NULL;
+}
+
 /* ---- refreshing ---------------------------------------------------------------------- */
 
 static void
@@ -460,8 +512,7 @@ rs_cluster_transition(void *self, const char *app_id, const char *channel, const
         cb(arg, SOKETI_ERROR, 0);
         return;
     }
-    sds key = skt_rs_transition_key(st->key_prefix, st->bcast, app_id, channel, user_id);
-    rs_entry_t *e = key ? rs_entry_get(st, key) : NULL;
+    rs_entry_t *e = rs_entry_of(st, app_id, channel, user_id);
     rs_op_t *op = e ? rs_op_new(st, RS_TRANSITION) : NULL;
     if (!op) {
         /* out of memory: answered now, possibly before an earlier call for the key */
@@ -472,6 +523,28 @@ rs_cluster_transition(void *self, const char *app_id, const char *channel, const
     }
     e->held = joined != 0;
     op->mode = joined ? '1' : '0';
+    op->cb.count = cb;
+    op->arg = arg;
+    rs_entry_push(st, e, op);
+}
+
+/* Queued behind the member's earlier calls like a join; held from now on unless refused
+ * (rs_finish), so that a refresh never runs between the admission and a later leave. */
+static void
+rs_cluster_admit(void *self, const char *app_id, const char *channel, const char *user_id,
+                 long limit, soketi_count_cb cb, void *arg)
+{
+    skt_rs_t *st = rs_of(self);
+    rs_entry_t *e = st->closing ? NULL : rs_entry_of(st, app_id, channel, user_id);
+    rs_op_t *op = e ? rs_op_new(st, RS_ADMIT) : NULL;
+    if (!op) {
+        if (e)
+            rs_entry_gc(st, e);
+        cb(arg, SOKETI_ERROR, 0);
+        return;
+    }
+    e->held = 1;
+    op->points = limit < 0 ? -1 : limit;
     op->cb.count = cb;
     op->arg = arg;
     rs_entry_push(st, e, op);
@@ -600,6 +673,7 @@ skt_rs_fill_adapter(soketi_adapter_t *adapter, skt_hz_t *hz)
     skt_hz_fill_ops(ops);
     ops->cluster_present = rs_cluster_present;
     ops->cluster_transition = rs_cluster_transition;
+    ops->cluster_admit = rs_cluster_admit;
     ops->rate_consume = rs_rate_consume;
     ops->cache_get = rs_cache_get;
     ops->cache_set = rs_cache_set;
@@ -644,8 +718,7 @@ skt_rs_shutdown(skt_rs_t *st)
         return;
     size_t sent = 0;
     for (rs_entry_t *e = st->first; e; e = e->next)
-        if (rs_script(st, SKT_RS_OCCUPANCY, 1, e->key, st->host->node_id, "0", st->ttl_text, NULL,
-                      NULL) == 0)
+        if (rs_occupancy(st, e, '0', 1, NULL, NULL) == 0)
             sent++;
     if (st->first)
         rs_log(st, SOKETI_LOG_DEBUG, "shutting down: sent %zu leaves of occupied keys", sent);

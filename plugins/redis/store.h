@@ -1,6 +1,7 @@
 /* store.h - the state soketi nodes share in Redis itself, beside the pub/sub protocol: the
- * optional adapter ops cluster_transition, cluster_present, rate_consume, cache_get and
- * cache_set, for both Redis plugins (adapter_redis.c, adapter_redis_cluster.c).
+ * optional adapter ops cluster_transition, cluster_present, cluster_admit, rate_consume,
+ * cache_get and cache_set, for both Redis plugins (adapter_redis.c,
+ * adapter_redis_cluster.c).
  *
  * A store sends keyed commands through its transport (one Redis: the publisher connection;
  * a Redis Cluster: the master of the key's slot, following MOVED and ASK). Every key starts
@@ -10,13 +11,22 @@
  *   rate limits  one script, rate-limiter-flexible's RateLimiterRedis (soketi's redis rate
  *                limiter): SET key 0 PX window NX, INCRBY, PTTL
  *   occupancy    `<channel>#occupancy#<app>#<channel name>` and, per presence user,
- *                `<channel>#members#<app>#<channel name>#<user id>`, where <channel> is the
- *                adapter's broadcast channel (`redis-adapter` or `<prefix>#redis-adapter`):
- *                a ZSET of the node ids (host->node_id) that hold it, each scored by the
- *                Redis TIME at which it expires. One script decides a join or leave
- *                atomically and answers how many other nodes hold the key.
- *                cluster_present answers this node's part from what it holds, and asks
- *                Redis (a read-only script per user) about the users it does not hold.
+ *                `<channel>#members#{<app>#<channel name>}#<user id>`, where <channel> is
+ *                the adapter's broadcast channel (`redis-adapter` or
+ *                `<prefix>#redis-adapter`): a ZSET of the node ids (host->node_id) that
+ *                hold it, each scored by the Redis TIME at which it expires. One script
+ *                decides a join or leave atomically and answers how many other nodes hold
+ *                the key. cluster_present answers this node's part from what it holds, and
+ *                asks Redis (a read-only script per user) about the users it does not hold.
+ *   members      `<channel>#members#{<app>#<channel name>}`: a presence channel's users, a
+ *                ZSET of user ids each scored by the latest expiry of the nodes holding
+ *                it, kept in step with the members' keys by the same script (a member's
+ *                leave from its last node removes it; a dead node's entries expire with
+ *                its members'). cluster_admit's script counts it and records the member
+ *                in one step, so that nodes admitting at the same instant never overfill
+ *                a channel. The braces put all of a channel's keys in one Redis Cluster
+ *                hash slot (a keyPrefix or adapter.redis.prefix holding `{` would move the
+ *                hash tag, still one slot per channel unless it holds `{}`).
  *
  * OCCUPANCY AND DEAD NODES
  * The store keeps the keys this node holds (joined and not yet left) and re-sends them
@@ -30,9 +40,11 @@
  * what does not get through expires after nodeTtl seconds.
  *
  * ORDER AND CALLBACKS
- * Calls for the same occupancy key run one at a time: the next is sent only after the
- * previous was answered, so the callbacks come in call order whatever the transport does
- * (a redirected command cannot be overtaken) and a refresh never lands after a later leave.
+ * Calls for the same occupancy key (admissions included) run one at a time: the next is
+ * sent only after the previous was answered, so the callbacks come in call order whatever
+ * the transport does (a redirected command cannot be overtaken) and a refresh never lands
+ * after a later leave. An admission counts as held from its call (so a leave queued
+ * behind it undoes it) until it is refused.
  * Every callback is called exactly once and never before the op returns: with the answer
  * from the event loop, or SOKETI_ERROR from a zero timer when no connection can take the
  * command now. From skt_rs_shutdown on, ops answer SOKETI_ERROR before they return, and
@@ -98,7 +110,7 @@ void skt_rs_free(skt_rs_t *st);
 
 /* Fills a Redis plugin's adapter: self is hz (whose transport's `store` is the skt_rs_t),
  * the ops are horizontal.c's (the required ones) and this file's (cluster_transition,
- * cluster_present, rate_consume, cache_get, cache_set). */
+ * cluster_present, cluster_admit, rate_consume, cache_get, cache_set). */
 void skt_rs_fill_adapter(soketi_adapter_t *adapter, skt_hz_t *hz);
 
 #endif

@@ -9,21 +9,58 @@
 /* ---- scripts ------------------------------------------------------------------------- */
 
 /* Decides a join ('1'), leave ('0') or refresh ('2') of node ARGV[1] for KEYS[1] by Redis's
- * clock, and answers how many other nodes hold it. (replicate_commands: Redis before 5
- * refuses writes after TIME without it; later ones have it as a no-op, or not at all.) */
+ * clock, and answers how many other nodes hold it. With KEYS[2] (a presence member's key,
+ * KEYS[2] its channel's set of users, ARGV[4] the user), the set gets the user scored by
+ * the latest expiry of its nodes, or loses it with its last node. (replicate_commands:
+ * Redis before 5 refuses writes after TIME without it; later ones have it as a no-op, or
+ * not at all.) */
 static const char rs_occupancy_lua[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+    "local ttl = tonumber(ARGV[3])\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
     "local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
     "local others = redis.call('ZCARD', KEYS[1])\n"
     "if mine then others = others - 1 end\n"
     "if ARGV[2] == '0' then redis.call('ZREM', KEYS[1], ARGV[1])\n"
-    "else redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) end\n"
+    "else redis.call('ZADD', KEYS[1], now + ttl, ARGV[1]) end\n"
     "if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1])\n"
-    "else redis.call('EXPIRE', KEYS[1], 2 * tonumber(ARGV[3])) end\n"
+    "else redis.call('EXPIRE', KEYS[1], 2 * ttl) end\n"
+    "if KEYS[2] then\n"
+    "  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"
+    "  if last[2] then redis.call('ZADD', KEYS[2], last[2], ARGV[4])\n"
+    "  else redis.call('ZREM', KEYS[2], ARGV[4]) end\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
+    "  if redis.call('ZCARD', KEYS[2]) == 0 then redis.call('DEL', KEYS[2])\n"
+    "  else redis.call('EXPIRE', KEYS[2], 2 * ttl) end\n"
+    "end\n"
     "return others\n";
+
+/* Admits user ARGV[4] of node ARGV[1] (TTL ARGV[2]) to the channel whose set of users is
+ * KEYS[2] when it then holds at most ARGV[3] users (< 0: no limit), recording it in the
+ * member's key KEYS[1] and the set as the occupancy script does. Answers 1 (admitted, no
+ * other node held the user), 2 (admitted, another did), 0 (full: nothing written). */
+static const char rs_admit_lua[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) + tonumber(t[2]) / 1000000\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "local limit = tonumber(ARGV[3])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
+    "local mine = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+    "local others = redis.call('ZCARD', KEYS[1])\n"
+    "if mine then others = others - 1 end\n"
+    "if others == 0 and not mine and limit >= 0 and\n"
+    "   redis.call('ZCARD', KEYS[2]) >= limit then return 0 end\n"
+    "redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], 2 * ttl)\n"
+    "local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"
+    "redis.call('ZADD', KEYS[2], last[2], ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[2], 2 * ttl)\n"
+    "if others > 0 then return 2 end\n"
+    "return 1\n";
 
 /* rate-limiter-flexible's RateLimiterRedis: ARGV[1] points into the window of ARGV[2] ms
  * that the key's first consumption opens; answers {points used, ms left}. */
@@ -44,7 +81,7 @@ static const char rs_presence_lua[] =
     "return n\n";
 
 static const char *const rs_scripts[SKT_RS_SCRIPTS] = {rs_occupancy_lua, rs_consume_lua,
-                                                       rs_presence_lua};
+                                                       rs_presence_lua, rs_admit_lua};
 
 const char *
 skt_rs_script_text(int script)
@@ -75,13 +112,21 @@ sds
 skt_rs_transition_key(const char *key_prefix, const char *bcast_channel, const char *app_id,
                       const char *channel, const char *user_id)
 {
-    sds s = sdsempty();
+    sds s = user_id ? skt_rs_members_key(key_prefix, bcast_channel, app_id, channel) : sdsempty();
     if (!s)
         return NULL;
     if (user_id)
-        return sdscatfmt(s, "%s%s#members#%s#%s#%s", key_prefix, bcast_channel, app_id, channel,
-                         user_id);
+        return sdscatfmt(s, "#%s", user_id);
     return sdscatfmt(s, "%s%s#occupancy#%s#%s", key_prefix, bcast_channel, app_id, channel);
+}
+
+sds
+skt_rs_members_key(const char *key_prefix, const char *bcast_channel, const char *app_id,
+                   const char *channel)
+{
+    sds s = sdsempty();
+    return s ? sdscatfmt(s, "%s%s#members#{%s#%s}", key_prefix, bcast_channel, app_id, channel)
+             : NULL;
 }
 
 int

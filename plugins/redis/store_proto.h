@@ -11,18 +11,25 @@
 #include <hiredis/sds.h>
 #include <stddef.h>
 
-/* The scripts, each called with one key (KEYS[1]). */
+/* The scripts, called with one key (KEYS[1]) unless they say otherwise. */
 enum skt_rs_script {
     /* ARGV: node id, '1' join / '0' leave / '2' refresh, TTL in seconds. Decides it by
      * Redis's clock (the node's entry expires TTL seconds later, the key after twice
-     * that) and answers how many other nodes hold the key: a non-negative integer. */
+     * that) and answers how many other nodes hold the key: a non-negative integer. With a
+     * presence member's key, KEYS[2] is its channel's set of users and ARGV[4] the user:
+     * kept in step. */
     SKT_RS_OCCUPANCY = 0,
     /* ARGV: points, window in ms. rate-limiter-flexible's RateLimiterRedis: answers
      * {points used in the window, ms until it closes}. */
     SKT_RS_CONSUME = 1,
     /* ARGV: node id. Read only: answers how many other nodes hold the key now. */
     SKT_RS_PRESENCE = 2,
-    SKT_RS_SCRIPTS = 3
+    /* KEYS: a presence member's key, its channel's set of users. ARGV: node id, TTL in
+     * seconds, limit (< 0: none), user id. Admits and records the user when the set then
+     * holds at most limit users: answers 1 (first node), 2 (another node held it), 0
+     * (refused). */
+    SKT_RS_ADMIT = 3,
+    SKT_RS_SCRIPTS = 4
 };
 
 /* The Lua text of a script. */
@@ -33,10 +40,18 @@ const char *skt_rs_script_text(int script);
 int skt_rs_script_sha(int script, char out[41]);
 
 /* The occupancy key, a new string: key_prefix + bcast_channel + "#occupancy#" + app + "#" +
- * channel, or with user_id set + "#members#" + app + "#" + channel + "#" + user_id. NULL
+ * channel, or with user_id set the member's key: skt_rs_members_key + "#" + user_id. NULL
  * when out of memory. */
 sds skt_rs_transition_key(const char *key_prefix, const char *bcast_channel, const char *app_id,
                           const char *channel, const char *user_id);
+
+/* A presence channel's set of users (a ZSET of user ids, each scored by the latest expiry
+ * of the nodes that hold it), a new string: key_prefix + bcast_channel + "#members#{" + app
+ * + "#" + channel + "}". The braces make it, and every member's key of the channel, one
+ * Redis Cluster hash slot, so that one script may use them together. NULL when out of
+ * memory. */
+sds skt_rs_members_key(const char *key_prefix, const char *bcast_channel, const char *app_id,
+                       const char *channel);
 
 /* The occupancy and presence scripts' answer: how many other nodes hold the key. Returns
  * 0 with *others set, or -1 when reply is not a non-negative integer. */

@@ -454,6 +454,8 @@ set_defaults(skt_config_t *cfg, char *err, size_t errlen)
         json_t *v = NULL;
         if (o->type == SKT_OPT_APPS)
             continue;
+        if (o->offset == offsetof(skt_config_t, ws_max_payload_in_kb))
+            continue; /* 0 until the apps are known (derive_ws_max_payload) */
         if (o->flags & SKT_OPT_DYNAMIC) {
             if (o->offset == offsetof(skt_config_t, plugin_dir)) {
                 v = json_string(SOKETI_PLUGIN_DIR);
@@ -503,6 +505,26 @@ make_texts(skt_config_t *cfg)
     return 0;
 }
 
+/* wsMaxPayloadInKb when not set: no Pusher message can usefully be larger than
+ * the largest event payload or presence member info an app accepts, plus an
+ * envelope of 4 KB (event and channel names, auth signature, socket id). */
+static void
+derive_ws_max_payload(skt_config_t *cfg)
+{
+    double kb = 0;
+    if (cfg->ws_max_payload_in_kb)
+        return;
+    for (size_t i = 0; i < skt_apps_count(cfg->apps); i++) {
+        const skt_app_t *a = skt_apps_at(cfg->apps, i);
+        if (a->max_event_payload_kb > kb)
+            kb = a->max_event_payload_kb;
+        if (a->max_presence_member_size_kb > kb)
+            kb = a->max_presence_member_size_kb;
+    }
+    long whole = (long)kb;
+    cfg->ws_max_payload_in_kb = whole + (kb > (double)whole) + 4; /* rounded up */
+}
+
 int
 skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, size_t errlen)
 {
@@ -535,6 +557,7 @@ skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, 
     };
     if (skt_apps_build(cfg->priv->apps, &d, &cfg->apps, err, errlen) < 0)
         goto fail;
+    derive_ws_max_payload(cfg);
     if (make_texts(cfg) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -790,6 +813,8 @@ skt_config_write_help(FILE *f)
             snprintf(def, sizeof(def), "one app: app-id / app-key / app-secret");
         else if (o->offset == offsetof(skt_config_t, plugin_dir))
             snprintf(def, sizeof(def), "%s", SOKETI_PLUGIN_DIR);
+        else if (o->offset == offsetof(skt_config_t, ws_max_payload_in_kb))
+            snprintf(def, sizeof(def), "derived from the apps' limits (104 with soketi's)");
         else if (o->flags & SKT_OPT_DYNAMIC)
             snprintf(def, sizeof(def), "the process id");
         else

@@ -40,6 +40,13 @@ typedef struct skt_config_s {
             int cluster_mode;
             long node_ttl; /* ours: seconds a dead node's shared state outlives it */
         } redis;
+        /* ours: what other nodes may cost this one (the Redis adapters) */
+        long max_message_size_in_kb;
+        long max_peer_requests_per_second;
+        long max_peer_requests_per_second_total;
+        long max_response_size_in_kb;
+        long max_response_kb_per_second;
+        long max_requests_per_second_per_app;
         struct {
             long requests_timeout;
         } cluster;
@@ -150,6 +157,7 @@ typedef struct skt_config_s {
         } accept_traffic;
         long max_header_size_in_kb; /* soketi-c */
         long auth_timestamp_window; /* soketi-c, seconds */
+        long header_timeout;        /* soketi-c, seconds */
     } http_api;
     struct {
         char *process_id; /* default: this process's pid */
@@ -201,6 +209,7 @@ typedef struct skt_config_s {
         char *key_path;
         char *passphrase;
         char *ca_path;
+        long max_pending_handshakes; /* soketi-c */
     } ssl;
     long user_authentication_timeout;
     struct {
@@ -220,6 +229,7 @@ typedef struct skt_config_s {
     char *log_format; /* text | json */
     long max_backpressure_in_kb;
     long ws_max_payload_in_kb;
+    long max_buffered_input_in_mb;
 
     /* appManager.array.apps, validated, with every default filled in. */
     skt_apps_t *apps;

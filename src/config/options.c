@@ -24,6 +24,12 @@
         .name = NAME, .env = ENV, .type = SKT_OPT_INT, .flags = SKT_OPT_RANGE, .def = DEF,         \
         .offset = OFF(FIELD), .min = MIN, .max = MAX, .doc = DOC                                   \
     }
+/* An integer option of soketi-c's own (not in soketi 1.6). */
+#define OPT_INT_OURS(NAME, ENV, DEF, FIELD, MIN, MAX, DOC)                                         \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_INT, .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,  \
+        .def = DEF, .offset = OFF(FIELD), .min = MIN, .max = MAX, .doc = DOC                       \
+    }
 #define OPT_NUM(NAME, ENV, DEF, FIELD, FLAGS, MIN, MAX, DOC)                                       \
     {                                                                                              \
         .name = NAME, .env = ENV, .type = SKT_OPT_NUMBER, .flags = SKT_OPT_RANGE | (FLAGS),        \
@@ -86,10 +92,36 @@ const skt_option_t skt_options[] = {
     OPT_BOOL("adapter.redis.clusterMode", "SOKETI_ADAPTER_REDIS_CLUSTER_MODE", "false",
              adapter.redis.cluster_mode,
              "Connect the redis adapter to a Redis Cluster (database.redis.clusterNodes)."),
-    OPT_INT("adapter.redis.nodeTtl", "SOKETI_ADAPTER_REDIS_NODE_TTL", "30", adapter.redis.node_ttl,
-            2, 86400,
-            "Seconds after which the Redis adapter forgets the channels and presence members "
-            "of a node that stopped refreshing them (it died): webhooks once per cluster."),
+    OPT_INT_OURS("adapter.redis.nodeTtl", "SOKETI_ADAPTER_REDIS_NODE_TTL", "30",
+                 adapter.redis.node_ttl, 2, 86400,
+                 "Seconds after which the Redis adapter forgets the channels and presence members "
+                 "of a node that stopped refreshing them (it died): webhooks once per cluster."),
+    OPT_INT_OURS("adapter.maxMessageSizeInKb", "SOKETI_ADAPTER_MAX_MESSAGE_SIZE_IN_KB", "4096",
+                 adapter.max_message_size_in_kb, 1, 524288,
+                 "Largest message (KB) on the adapter's channels: a peer's larger one is dropped "
+                 "unread, a broadcast of ours that large is delivered on this node only."),
+    OPT_INT_OURS("adapter.maxPeerRequestsPerSecond", "SOKETI_ADAPTER_MAX_PEER_REQUESTS_PER_SECOND",
+                 "2000", adapter.max_peer_requests_per_second, 0, NOMAX,
+                 "Requests of one other node this node answers per second (0: no limit); the "
+                 "rest are dropped."),
+    OPT_INT_OURS("adapter.maxPeerRequestsPerSecondTotal",
+                 "SOKETI_ADAPTER_MAX_PEER_REQUESTS_PER_SECOND_TOTAL", "10000",
+                 adapter.max_peer_requests_per_second_total, 0, NOMAX,
+                 "Requests of all other nodes this node answers per second (0: no limit); the "
+                 "rest are dropped."),
+    OPT_INT_OURS("adapter.maxResponseSizeInKb", "SOKETI_ADAPTER_MAX_RESPONSE_SIZE_IN_KB", "1024",
+                 adapter.max_response_size_in_kb, 1, 524288,
+                 "Largest answer (KB) this node sends another: a longer list is cut and marked "
+                 "partial."),
+    OPT_INT_OURS("adapter.maxResponseKbPerSecond", "SOKETI_ADAPTER_MAX_RESPONSE_KB_PER_SECOND",
+                 "2048", adapter.max_response_kb_per_second, 0, NOMAX,
+                 "KB of answers to other nodes this node sends per second (0: no limit); past it "
+                 "lists are answered empty and partial."),
+    OPT_INT_OURS("adapter.maxRequestsPerSecondPerApp",
+                 "SOKETI_ADAPTER_MAX_REQUESTS_PER_SECOND_PER_APP", "1000",
+                 adapter.max_requests_per_second_per_app, 0, NOMAX,
+                 "Cluster-wide queries this node sends per app per second, identical ones in "
+                 "flight counted once (0: no limit); past it they are answered from this node."),
     OPT_INT("adapter.cluster.requestsTimeout", "SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT", "5000",
             adapter.cluster.requests_timeout, 0, NOMAX,
             "Milliseconds to wait for other nodes to answer a cluster adapter request."),
@@ -371,6 +403,16 @@ const skt_option_t skt_options[] = {
             "Passphrase of the TLS private key."),
     OPT_STR("ssl.caPath", "SOKETI_SSL_CA", "\"\"", ssl.ca_path, 0,
             "CA file (PEM) for client certificates: optional, refused when invalid (as soketi)."),
+    {.name = "ssl.maxPendingHandshakes",
+     .env = "SOKETI_SSL_MAX_PENDING_HANDSHAKES",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "1024",
+     .offset = OFF(ssl.max_pending_handshakes),
+     .min = 1,
+     .max = NOMAX,
+     .doc = "TLS handshakes in progress beyond which a new connection to the TLS port is closed "
+            "at once."},
 
     OPT_INT("userAuthenticationTimeout", "SOKETI_USER_AUTHENTICATION_TIMEOUT", "30000",
             user_authentication_timeout, 0, NOMAX,
@@ -433,7 +475,18 @@ const skt_option_t skt_options[] = {
      .offset = OFF(max_backpressure_in_kb),
      .min = 1,
      .max = NOMAX,
-     .doc = "Output queued for one connection (KB) beyond which it is closed."},
+     .doc = "Output queued for one connection (KB) beyond which it is closed (4100); one "
+            "larger message may wait alone."},
+    {.name = "maxBufferedInputInMb",
+     .env = "SOKETI_MAX_BUFFERED_INPUT_IN_MB",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "64",
+     .offset = OFF(max_buffered_input_in_mb),
+     .min = 1,
+     .max = NOMAX,
+     .doc = "Input all connections together may hold incomplete (requests, frames, fragmented "
+            "messages), in MB; a connection past it gets 503 (HTTP) or close 1013."},
     {.name = "httpApi.maxHeaderSizeInKb",
      .env = "SOKETI_HTTP_MAX_HEADER_SIZE_IN_KB",
      .type = SKT_OPT_INT,
@@ -446,12 +499,23 @@ const skt_option_t skt_options[] = {
     {.name = "wsMaxPayloadInKb",
      .env = "SOKETI_WS_MAX_PAYLOAD_IN_KB",
      .type = SKT_OPT_INT,
-     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
-     .def = "102400",
+     .flags = SKT_OPT_RANGE | SKT_OPT_DYNAMIC | SKT_OPT_SOKETI_C,
      .offset = OFF(ws_max_payload_in_kb),
      .min = 1,
      .max = NOMAX,
-     .doc = "Largest WebSocket message a client may send, in KB (soketi: 100 MB)."},
+     .doc = "Largest WebSocket message a client may send, in KB (close 1009 past it); default: "
+            "the largest maxEventPayloadInKb or maxPresenceMemberSizeInKb of the apps plus 4 "
+            "(soketi: 100 MB)."},
+    {.name = "httpApi.headerTimeout",
+     .env = "SOKETI_HTTP_HEADER_TIMEOUT",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "10",
+     .offset = OFF(http_api.header_timeout),
+     .min = 1,
+     .max = 3600,
+     .doc = "Seconds a request head may take to arrive in full, from its first byte (from the "
+            "connection, TLS handshake included, for the first); past it: 408 and closed."},
     {.name = "httpApi.authTimestampWindow",
      .env = "SOKETI_HTTP_AUTH_TIMESTAMP_WINDOW",
      .type = SKT_OPT_INT,

@@ -18,5 +18,15 @@ tests_check_http_parse_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
 # Connection I/O on the event loop, plain or through TLS: a library of its own, so that
 # the protocol's unit tests link a fake in its place (tests/fake_net.c).
 noinst_LTLIBRARIES += libskt_netio.la
-libskt_netio_la_SOURCES = src/net/conn.c src/net/conn.h src/net/tls.c src/net/tls.h
+libskt_netio_la_SOURCES = \
+	src/net/conn.c src/net/conn.h src/net/conn_internal.h \
+	src/net/conn_in.c src/net/conn_out.c src/net/conn_http.c src/net/conn_ws.c \
+	src/net/conn_io.c src/net/listener.c \
+	src/net/tls.c src/net/tls.h
 libskt_netio_la_LIBADD = $(SSL_LIBS)
+
+check_PROGRAMS += tests/check_conn
+TESTS += tests/check_conn
+tests_check_conn_SOURCES = tests/check_conn.c
+tests_check_conn_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_conn_LDADD = libskt_netio.la libskt_net.la libskt_util.la $(CHECK_EXT)

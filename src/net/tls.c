@@ -249,6 +249,12 @@ skt_tls_write(skt_tls_conn_t *s, const void *buf, size_t len, int *want)
     return res == SKT_TLS_AGAIN ? res : SKT_TLS_ERROR;
 }
 
+int
+skt_tls_handshake_done(const skt_tls_conn_t *s)
+{
+    return SSL_is_init_finished(s);
+}
+
 void
 skt_tls_shutdown(skt_tls_conn_t *s)
 {

@@ -68,6 +68,9 @@ ssize_t skt_tls_read(skt_tls_conn_t *s, char *buf, size_t cap, int *want);
  * SKT_TLS_ERROR. */
 ssize_t skt_tls_write(skt_tls_conn_t *s, const void *buf, size_t len, int *want);
 
+/* 1 once the handshake of s is complete, else 0. */
+int skt_tls_handshake_done(const skt_tls_conn_t *s);
+
 /* Sends close_notify once, best effort (never blocks); reads stay possible. */
 void skt_tls_shutdown(skt_tls_conn_t *s);
 

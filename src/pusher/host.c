@@ -41,11 +41,21 @@ host_log(int level, const char *fmt, ...)
     va_end(ap);
 }
 
+_Static_assert(SOKETI_METRIC_REQUEST_COALESCED - SOKETI_METRIC_MESSAGE_DROPPED + 1 ==
+                   sizeof(((skt_server_t *)0)->adapter_events) / sizeof(uint64_t),
+               "one node-wide counter per drop/cut/limit/coalescing metric");
+
 /* The adapter's metrics (soketi's horizontal_adapter_*), counted for apps this node
- * serves only: a peer may ask about any app id, and each would get its own series. */
+ * serves only: a peer may ask about any app id, and each would get its own series. What
+ * it drops, cuts, limits or coalesces is counted for the node (most drops name no app). */
 static void
 host_metric(const char *app_id, int what, double value)
 {
+    if (current && what >= SOKETI_METRIC_MESSAGE_DROPPED &&
+        what <= SOKETI_METRIC_REQUEST_COALESCED) {
+        current->adapter_events[what - SOKETI_METRIC_MESSAGE_DROPPED]++;
+        return;
+    }
     if (!current || !current->features || !app_id ||
         !skt_apps_by_id(current->cfg->apps, app_id, strlen(app_id)))
         return;

@@ -120,6 +120,24 @@ req_param(req_t *r, const char *key)
     return found;
 }
 
+/* The request's signature for r->app: of the whole request, or (head) of its head before
+ * the body is read (pusher/sig.h). */
+static int
+req_verify(req_t *r, int head)
+{
+    char method[16];
+    size_t ml = r->http->method_len < sizeof(method) - 1 ? r->http->method_len : sizeof(method) - 1;
+    memcpy(method, r->http->method, ml);
+    method[ml] = '\0';
+    const skt_app_t *a = r->app;
+    long long now = (long long)time(NULL);
+    if (head)
+        return skt_sig_http_verify_head(a->key, a->secret, method, r->http->path, r->http->path_len,
+                                        r->params, r->nparams, now);
+    return skt_sig_http_verify(a->key, a->secret, method, r->http->path, r->http->path_len,
+                               r->params, r->nparams, r->body, r->body_len, now);
+}
+
 /* App lookup then signature check, soketi's appMiddleware + authMiddleware. */
 static int
 req_authorize(req_t *r, const char *app_id)
@@ -131,13 +149,7 @@ req_authorize(req_t *r, const char *app_id)
         skt_http_reply_error(r->c, 404, msg);
         return -1;
     }
-    char method[16];
-    size_t ml = r->http->method_len < sizeof(method) - 1 ? r->http->method_len : sizeof(method) - 1;
-    memcpy(method, r->http->method, ml);
-    method[ml] = '\0';
-    int v =
-        skt_sig_http_verify(r->app->key, r->app->secret, method, r->http->path, r->http->path_len,
-                            r->params, r->nparams, r->body, r->body_len, (long long)time(NULL));
+    int v = req_verify(r, 0);
     if (v != SKT_SIG_OK) {
         skt_http_reply_error(r->c, 401, "The secret authentication failed");
         return -1;
@@ -214,83 +226,136 @@ method_is(const skt_http_req_t *h, const char *m)
     return h->method_len == l && memcmp(h->method, m, l) == 0;
 }
 
-static void
-route(req_t *r)
+/* The routes of the main port. */
+typedef enum route_e {
+    R_NOT_FOUND = 0,
+    R_BAD,       /* a malformed path or query: 400 */
+    R_PREFLIGHT, /* OPTIONS: 204 with the CORS headers */
+    R_WS,        /* GET {prefix}/app/{key}: the WebSocket upgrade */
+    R_HEALTH,    /* GET / */
+    R_READY,
+    R_ACCEPT_TRAFFIC,
+    R_EVENTS,    /* POST /apps/:id/events */
+    R_BATCH,     /* POST /apps/:id/batch_events */
+    R_QUERY,     /* GET /apps/:id/channels[/:name[/users]] */
+    R_TERMINATE, /* POST /apps/:id/users/:user/terminate_connections */
+} route_t;
+
+/* Which route r is (its path parsed into r->seg and r->params). */
+static route_t
+route_find(req_t *r)
 {
     const skt_http_req_t *h = r->http;
-    skt_server_t *srv = r->srv;
-    const char *prefix = srv->cfg->path_prefix ? srv->cfg->path_prefix : "";
+    const char *prefix = r->srv->cfg->path_prefix ? r->srv->cfg->path_prefix : "";
     size_t pl = strlen(prefix);
     while (pl && prefix[pl - 1] == '/')
         pl--;
     if (h->path_len < pl || memcmp(h->path, prefix, pl) != 0 ||
-        (h->path_len > pl && h->path[pl] != '/')) {
-        skt_http_reply_text(r->c, 404, "");
-        return;
-    }
-    if (req_parse(r, h->path + pl, h->path_len - pl) != 0) {
-        skt_http_reply_error(r->c, 400, "Malformed request path or query.");
-        return;
-    }
+        (h->path_len > pl && h->path[pl] != '/'))
+        return R_NOT_FOUND;
+    if (req_parse(r, h->path + pl, h->path_len - pl) != 0)
+        return R_BAD;
     int get = method_is(h, "GET"), post = method_is(h, "POST");
-    if (method_is(h, "OPTIONS")) {
-        /* CORS preflight: soketi answers 404, which browsers treat as a
-         * refusal; every route here allows the configured CORS. */
-        skt_conn_http_respond(r->c, 204, skt_http_reply_cors(srv), NULL, NULL, 0, 0);
-        return;
-    }
     char **s = r->seg;
     size_t n = r->nseg;
+    if (method_is(h, "OPTIONS"))
+        return R_PREFLIGHT;
+    if (get && n == 2 && is(s[0], "app"))
+        return R_WS;
+    if (get && n <= 1)
+        return n == 0                       ? R_HEALTH
+               : is(s[0], "ready")          ? R_READY
+               : is(s[0], "accept-traffic") ? R_ACCEPT_TRAFFIC
+                                            : R_NOT_FOUND;
+    if (n < 3 || !is(s[0], "apps"))
+        return R_NOT_FOUND;
+    if (post && n == 3)
+        return is(s[2], "events") ? R_EVENTS : is(s[2], "batch_events") ? R_BATCH : R_NOT_FOUND;
+    if (get && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users")))
+        return R_QUERY;
+    if (post && n == 5 && is(s[2], "users") && is(s[4], "terminate_connections"))
+        return R_TERMINATE;
+    return R_NOT_FOUND;
+}
 
-    /* WebSocket: GET {prefix}/app/{key} */
-    if (get && n == 2 && is(s[0], "app")) {
-        if (skt_conn_ws_accept(r->c, h) == 0)
-            skt_ws_open((skt_socket_t *)r->c, s[1], strlen(s[1]));
+/* A route of the HTTP API: app and signature first (soketi's appMiddleware and
+ * authMiddleware). */
+static void
+route_api(req_t *r, route_t id)
+{
+    skt_server_t *srv = r->srv;
+    char **s = r->seg;
+    size_t n = r->nseg;
+    if (req_authorize(r, s[1]) != 0)
         return;
+    if (id == R_EVENTS || id == R_BATCH) {
+        skt_http_events(r->c, r->app, r->body, r->body_len, id == R_BATCH);
+    } else if (id == R_QUERY) {
+        skt_http_query_t q = n == 3   ? SKT_HTTP_QUERY_CHANNELS
+                             : n == 4 ? SKT_HTTP_QUERY_CHANNEL
+                                      : SKT_HTTP_QUERY_USERS;
+        skt_http_query_start(r->c, r->app, q, n > 3 ? s[3] : NULL, req_param(r, "filter_by_prefix"),
+                             req_param(r, "with_user_info"));
+    } else {
+        SKT_ADAPTER(srv).terminate_user_connections(SKT_ADAPTER_SELF(srv), r->app->id, s[3]);
+        skt_http_reply_ok(r->c);
     }
-    if (get && n == 0) {
+}
+
+static void
+route(req_t *r)
+{
+    route_t id = route_find(r);
+    switch (id) {
+    case R_NOT_FOUND:
+        skt_http_reply_text(r->c, 404, "");
+        break;
+    case R_BAD:
+        skt_http_reply_error(r->c, 400, "Malformed request path or query.");
+        break;
+    case R_PREFLIGHT:
+        /* CORS preflight: soketi answers 404, which browsers treat as a
+         * refusal; every route here allows the configured CORS. */
+        skt_conn_http_respond(r->c, 204, skt_http_reply_cors(r->srv), NULL, NULL, 0, 0);
+        break;
+    case R_WS:
+        if (skt_conn_ws_accept(r->c, r->http) == 0)
+            skt_ws_open((skt_socket_t *)r->c, r->seg[1], strlen(r->seg[1]));
+        break;
+    case R_HEALTH:
         skt_http_reply_text(r->c, 200, "OK");
-        return;
-    }
-    if (get && n == 1 && is(s[0], "ready")) {
+        break;
+    case R_READY:
         route_ready(r);
-        return;
-    }
-    if (get && n == 1 && is(s[0], "accept-traffic")) {
+        break;
+    case R_ACCEPT_TRAFFIC:
         route_accept_traffic(r);
-        return;
+        break;
+    default:
+        route_api(r, id);
     }
-    if (n >= 3 && is(s[0], "apps")) {
-        const char *app_id = s[1];
-        if (post && n == 3 && is(s[2], "events")) {
-            if (req_authorize(r, app_id) == 0)
-                skt_http_events(r->c, r->app, r->body, r->body_len, 0);
-            return;
-        }
-        if (post && n == 3 && is(s[2], "batch_events")) {
-            if (req_authorize(r, app_id) == 0)
-                skt_http_events(r->c, r->app, r->body, r->body_len, 1);
-            return;
-        }
-        if (get && n >= 3 && n <= 5 && is(s[2], "channels") && (n != 5 || is(s[4], "users"))) {
-            if (req_authorize(r, app_id) != 0)
-                return;
-            skt_http_query_t route = n == 3   ? SKT_HTTP_QUERY_CHANNELS
-                                     : n == 4 ? SKT_HTTP_QUERY_CHANNEL
-                                              : SKT_HTTP_QUERY_USERS;
-            skt_http_query_start(r->c, r->app, route, n > 3 ? s[3] : NULL,
-                                 req_param(r, "filter_by_prefix"), req_param(r, "with_user_info"));
-            return;
-        }
-        if (post && n == 5 && is(s[2], "users") && is(s[4], "terminate_connections")) {
-            if (req_authorize(r, app_id) != 0)
-                return;
-            SKT_ADAPTER(srv).terminate_user_connections(SKT_ADAPTER_SELF(srv), r->app->id, s[3]);
-            skt_http_reply_ok(r->c);
-            return;
-        }
+}
+
+/* A request head that announces a body, before the body is read (net/conn.h's
+ * on_request_head): a request for no route, or for an API route of an unknown app or
+ * without a valid signature, is answered now, so that nobody can make us buffer a body
+ * they did not sign. Returns 1 when answered (the body is then never read). */
+static int
+route_head(req_t *r)
+{
+    route_t id = route_find(r);
+    if (id == R_NOT_FOUND || id == R_BAD) {
+        route(r);
+        return 1;
     }
-    skt_http_reply_text(r->c, 404, "");
+    if (id < R_EVENTS)
+        return 0;
+    r->app = skt_apps_by_id(r->srv->cfg->apps, r->seg[1], strlen(r->seg[1]));
+    if (!r->app || req_verify(r, 1) != SKT_SIG_OK) {
+        req_authorize(r, r->seg[1]); /* the same answer, 404 or 401 */
+        return 1;
+    }
+    return 0;
 }
 
 /* soketi's /usage: memory as {free, used, total, percent} of the same
@@ -364,6 +429,19 @@ skt_http_on_metrics_request(skt_conn_t *c, const skt_http_req_t *http, char *bod
     r.srv = skt_server_of(c);
     route_metrics_port(&r);
     free(r.scratch);
+}
+
+int
+skt_http_on_request_head(skt_conn_t *c, const skt_http_req_t *http)
+{
+    req_t r;
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.http = http;
+    r.srv = skt_server_of(c);
+    int answered = route_head(&r);
+    free(r.scratch);
+    return answered;
 }
 
 void

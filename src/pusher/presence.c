@@ -7,10 +7,13 @@
  * and hands presence channels over here.
  *
  * DESIGN
- * The members of a channel live on every node, so a join first asks the adapter for the
- * cluster's member count (the per-channel limit), then for the members themselves: the
- * member list answered and whether member_added is due (not when the user is already in
- * through another socket or node). A leave asks again whether the user is still there
+ * The members of a channel live on every node, so a join first asks the adapter whether
+ * the user may join (the per-channel limit): with cluster_admit, an atomic admission across
+ * nodes that also records this node as holding the user; without it (or when it cannot
+ * tell), the cluster's member count. Then it asks for the members themselves: the member
+ * list answered and whether member_added is due (not when the user is already in through
+ * another socket or node). A user already in through another socket of this node needs
+ * no admission. A leave asks again whether the user is still there
  * elsewhere before member_removed. While a join waits the socket is held
  * (skt_socket_hold: it counts against the connection's pending budget) and each answer
  * checks whether it closed, or left the channel, meanwhile; a leave outlives its socket
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/loader.h"
 #include "pusher/cached.h"
 #include "pusher/input.h"
 #include "pusher/message.h"
@@ -53,6 +57,7 @@ broadcast_member_event(skt_server_t *srv, const char *app_id, const char *channe
 typedef struct presence_ctx_s {
     skt_server_t *srv;
     skt_socket_t *s;
+    int admitted; /* the adapter's cluster_admit: 1 the user's first node, 2 not; 0 unused */
     char *channel;
     char *user_id;
     char *user_info;
@@ -110,7 +115,9 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
         presence_ctx_free(ctx);
         return;
     }
-    if (first_here)
+    if (first_here && ctx->admitted)
+        skt_shared_member_admitted(srv, s->ns->app, ctx->channel, ctx->user_id, ctx->admitted == 1);
+    else if (first_here)
         skt_shared_member(srv, s->ns->app, ctx->channel, ctx->user_id, 1);
     if (!presence_has(members, n, ctx->user_id))
         broadcast_member_event(srv, s->ns->app_id, ctx->channel, "pusher_internal:member_added",
@@ -136,43 +143,43 @@ presence_existing(skt_socket_t *s, const char *channel, size_t clen)
     free(msg);
 }
 
-/* The cluster's member count, for the per-channel limit; then join. */
-static void
-presence_count_cb(void *arg, int status, long count)
+/* What may stop a join once the cluster answered: s closed, or joined meanwhile through
+ * an earlier subscribe, or is in as many channels as it may be. Returns 0 to go on, or -1
+ * after answering s (when still open). */
+static int
+presence_join_check(presence_ctx_t *ctx)
 {
-    presence_ctx_t *ctx = arg;
     skt_socket_t *s = ctx->s;
-    skt_server_t *srv = ctx->srv;
     size_t clen = strlen(ctx->channel);
-    if (skt_conn_is_closed(&s->conn)) {
-        presence_ctx_free(ctx);
-        return;
-    }
-    if (status == SOKETI_ERROR) {
-        skt_send_subscription_error(s, ctx->channel, clen, "ServerError",
-                                    "A server error has occured.", 4302);
-        presence_ctx_free(ctx);
-        return;
-    }
+    if (skt_conn_is_closed(&s->conn))
+        return -1;
     if (skt_ns_find_sub(s, ctx->channel, clen)) { /* an earlier join of s got in first */
         presence_existing(s, ctx->channel, clen);
-        presence_ctx_free(ctx);
-        return;
+        return -1;
     }
-    if (s->nsubs >= srv->cfg->connection_limits.max_channels) {
+    if (s->nsubs >= ctx->srv->cfg->connection_limits.max_channels) {
         skt_send_subscription_limit(s, ctx->channel, clen, 0);
-        presence_ctx_free(ctx);
-        return;
+        return -1;
     }
-    if (count + 1 > s->ns->app->max_presence_members_per_channel) {
-        skt_send_subscription_error(s, ctx->channel, clen, "LimitReached",
-                                    "The maximum members per presence channel limit was reached",
-                                    4100);
-        presence_ctx_free(ctx);
-        return;
-    }
+    return 0;
+}
+
+/* The answer to a join over the channel's member limit. */
+static void
+presence_full(presence_ctx_t *ctx)
+{
+    skt_send_subscription_error(ctx->s, ctx->channel, strlen(ctx->channel), "LimitReached",
+                                "The maximum members per presence channel limit was reached", 4100);
+}
+
+/* Joins s to the channel here, then asks the cluster for the member list to answer with. */
+static void
+presence_join(presence_ctx_t *ctx)
+{
+    skt_socket_t *s = ctx->s;
+    skt_server_t *srv = ctx->srv;
     uint32_t n;
-    if (!skt_ns_join(s->ns, s, ctx->channel, clen, &n)) {
+    if (!skt_ns_join(s->ns, s, ctx->channel, strlen(ctx->channel), &n)) {
         skt_conn_abort(&s->conn);
         presence_ctx_free(ctx);
         return;
@@ -182,6 +189,55 @@ presence_count_cb(void *arg, int status, long count)
         skt_shared_channel(srv, s->ns->app, ctx->channel, 1);
     SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
                                      presence_members_cb, ctx);
+}
+
+/* The cluster's member count, for the per-channel limit; then join. */
+static void
+presence_count_cb(void *arg, int status, long count)
+{
+    presence_ctx_t *ctx = arg;
+    skt_socket_t *s = ctx->s;
+    if (!skt_conn_is_closed(&s->conn) && status == SOKETI_ERROR)
+        skt_send_subscription_error(s, ctx->channel, strlen(ctx->channel), "ServerError",
+                                    "A server error has occured.", 4302);
+    if (status == SOKETI_ERROR || presence_join_check(ctx) != 0) {
+        presence_ctx_free(ctx);
+        return;
+    }
+    if (count + 1 > s->ns->app->max_presence_members_per_channel) {
+        presence_full(ctx);
+        presence_ctx_free(ctx);
+        return;
+    }
+    presence_join(ctx);
+}
+
+/* The cluster's admission of the user (the adapter's cluster_admit: the member limit
+ * held atomically across nodes), then join; it may not be able to tell, then the count
+ * decides as without it. An admission s no longer uses is given back. */
+static void
+presence_admit_cb(void *arg, int status, long count)
+{
+    presence_ctx_t *ctx = arg;
+    skt_server_t *srv = ctx->srv;
+    if (status == SOKETI_ERROR) {
+        SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), ctx->s->ns->app_id,
+                                               ctx->channel, presence_count_cb, ctx);
+        return;
+    }
+    if (count > 0 && presence_join_check(ctx) != 0) {
+        skt_shared_member_release(srv, ctx->s->ns, ctx->channel, ctx->user_id);
+        presence_ctx_free(ctx);
+        return;
+    }
+    if (count == 0) {
+        if (!skt_conn_is_closed(&ctx->s->conn))
+            presence_full(ctx);
+        presence_ctx_free(ctx);
+        return;
+    }
+    ctx->admitted = (int)count;
+    presence_join(ctx);
 }
 
 /* After the last local socket of a user left: tell the channel, unless the
@@ -255,6 +311,20 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
     ctx->user_info = user_info;
     skt_socket_hold(s, 0); /* admitted by pusher/subscribe.c against the budget */
     ctx->s = s;
+    soketi_adapter_t *ad = srv->adapter;
+    skt_channel_t *ch = skt_ns_channel(s->ns, channel, clen);
+    int here = ch && ch->members && skt_map_get(ch->members, user_id, strlen(user_id));
+    if (here) { /* the user is in through another socket of this node: admitted already */
+        presence_join(ctx);
+        return;
+    }
+    if (SKT_ADAPTER_HAS(ad, cluster_admit)) {
+        /* as soketi's count + 1 > limit: a negative limit admits nobody */
+        long limit = s->ns->app->max_presence_members_per_channel;
+        ad->ops.cluster_admit(ad->self, s->ns->app_id, ctx->channel, user_id, limit < 0 ? 0 : limit,
+                              presence_admit_cb, ctx);
+        return;
+    }
     SKT_ADAPTER(srv).channel_members_count(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
                                            presence_count_cb, ctx);
 }

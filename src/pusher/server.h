@@ -41,6 +41,8 @@ typedef struct skt_server_s {
     int closing;                     /* shutting down: refuse new work */
     int unloading;                   /* the adapter's cleanup runs: call no op */
     char *cors; /* the CORS header lines of this cfg, NULL until first built (http_reply.c) */
+    skt_net_budget_t input_budget; /* maxBufferedInputInMb, shared by both ports */
+    uint64_t adapter_events[4];    /* the adapter's drops, cuts, limits, coalescings (host.c) */
     char node_id[40];
 } skt_server_t;
 

@@ -27,38 +27,97 @@ server_node_id(skt_server_t *srv)
              (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 }
 
-/* The connection machinery of both ports: the main one (TLS when a certificate or key is
- * set, as soketi) and the metrics one (always plain). Returns 0, or -1 with err. */
+/* The options of both ports from cfg: the main one's (TLS when a certificate or key is
+ * set, as soketi; its error in err), or the metrics port's (always plain). */
 static int
-server_nets(skt_server_t *srv, const skt_server_handlers_t *h, char *err, size_t errlen)
+server_net_opts(skt_server_t *srv, int metrics, skt_net_opts_t *o, char *err, size_t errlen)
 {
     skt_config_t *cfg = srv->cfg;
-    skt_net_opts_t opts = {
-        .conn_size = sizeof(skt_socket_t),
+    *o = (skt_net_opts_t){
+        .conn_size = metrics ? sizeof(skt_conn_t) : sizeof(skt_socket_t),
         .max_head = (size_t)cfg->http_api.max_header_size_in_kb * 1024,
-        .max_body = (size_t)(cfg->http_api.request_limit_in_mb * 1024 * 1024),
+        .max_body = metrics ? 0 : (size_t)(cfg->http_api.request_limit_in_mb * 1024 * 1024),
         .max_ws_payload = (size_t)cfg->ws_max_payload_in_kb * 1024,
         .max_backpressure = (size_t)cfg->max_backpressure_in_kb * 1024,
         .ws_idle_timeout = 120,
         .http_idle_timeout = 10,
+        .header_timeout = (unsigned)cfg->http_api.header_timeout,
+        .input_budget = &srv->input_budget,
+        .max_pending_handshakes = (size_t)cfg->ssl.max_pending_handshakes,
     };
-    if (*cfg->ssl.cert_path || *cfg->ssl.key_path) {
-        opts.tls = skt_tls_new(cfg->ssl.cert_path, cfg->ssl.key_path, cfg->ssl.passphrase,
-                               cfg->ssl.ca_path, err, errlen);
-        if (!opts.tls)
-            return -1;
-    }
+    if (metrics || (!*cfg->ssl.cert_path && !*cfg->ssl.key_path))
+        return 0;
+    o->tls = skt_tls_new(cfg->ssl.cert_path, cfg->ssl.key_path, cfg->ssl.passphrase,
+                         cfg->ssl.ca_path, err, errlen);
+    return o->tls ? 0 : -1;
+}
+
+/* The connection machinery of both ports, sharing one budget of buffered input. Returns
+ * 0, or -1 with err. */
+static int
+server_nets(skt_server_t *srv, const skt_server_handlers_t *h, char *err, size_t errlen)
+{
+    skt_net_opts_t opts, mopts;
+    srv->input_budget.limit = (size_t)srv->cfg->max_buffered_input_in_mb << 20;
+    if (server_net_opts(srv, 0, &opts, err, errlen) != 0)
+        return -1;
+    server_net_opts(srv, 1, &mopts, err, errlen);
     srv->net = skt_net_new(srv->base, &opts, &h->main, srv);
-    skt_net_opts_t mopts = opts;
-    mopts.conn_size = sizeof(skt_conn_t);
-    mopts.max_body = 0;
-    mopts.tls = NULL;
     srv->metrics_net = skt_net_new(srv->base, &mopts, &h->metrics, srv);
     if (!srv->net || !srv->metrics_net) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
+}
+
+/* The figures of the connection layer and the adapter in /metrics (features/metrics.h):
+ * counters the nets and host.c keep current, so a scrape costs nothing per connection. */
+static size_t
+server_figures(void *arg, skt_metrics_figure_t *out, size_t max)
+{
+    skt_server_t *srv = arg;
+    skt_net_stats_t a, b;
+    skt_net_stats(srv->net, &a);
+    skt_net_stats(srv->metrics_net, &b);
+    const skt_metrics_figure_t all[] = {
+        {"net_input_buffered_bytes", "gauge",
+         "Bytes of incomplete requests and messages held (maxBufferedInputInMb).",
+         (double)a.input_buffered},
+        {"net_input_refused_total", "counter",
+         "Connections refused because buffered input reached maxBufferedInputInMb.",
+         (double)(a.input_refused + b.input_refused)},
+        {"net_accept_refused_total", "counter",
+         "Connections closed at accept because the process was at its open-files limit.",
+         (double)(a.accept_refused + b.accept_refused)},
+        {"net_header_timeouts_total", "counter",
+         "Requests whose head did not arrive within httpApi.headerTimeout.",
+         (double)(a.header_timeouts + b.header_timeouts)},
+        {"net_http_output_closed_total", "counter",
+         "HTTP connections closed while answers waited unread.",
+         (double)(a.http_output_closed + b.http_output_closed)},
+        {"net_tls_handshakes_pending", "gauge", "TLS handshakes in progress.",
+         (double)a.tls_handshakes_pending},
+        {"net_tls_handshakes_refused_total", "counter",
+         "TLS connections closed at accept: ssl.maxPendingHandshakes were in progress.",
+         (double)a.tls_handshakes_refused},
+        {"adapter_messages_dropped_total", "counter",
+         "Messages on the adapter's channels dropped (too large, malformed, over a rate).",
+         (double)srv->adapter_events[0]},
+        {"adapter_responses_truncated_total", "counter",
+         "Answers to peers cut to the adapter's size bounds.", (double)srv->adapter_events[1]},
+        {"adapter_requests_limited_total", "counter",
+         "Cluster-wide queries answered from this node alone: their app was over its rate.",
+         (double)srv->adapter_events[2]},
+        {"adapter_requests_coalesced_total", "counter",
+         "Cluster-wide queries answered by an identical one already in flight.",
+         (double)srv->adapter_events[3]},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > max)
+        n = max;
+    memcpy(out, all, n * sizeof(*out));
+    return n;
 }
 
 /* Loads the adapter plugin with the host table, then the features over it. */
@@ -80,6 +139,7 @@ server_adapter(skt_server_t *srv, const char *plugin_dir, char *err, size_t errl
     if (!(srv->features = skt_features_new(srv->base, cfg, &hooks, err, errlen)) ||
         skt_shared_setup(srv, err, errlen) != 0)
         return -1;
+    skt_metrics_set_process_source(srv->features->metrics, server_figures, srv);
     skt_log(SKT_LOG_INFO, "adapter '%s' loaded from %s (ABI %d)", cfg->adapter.driver,
             skt_plugin_path(srv->plugin), skt_plugin_abi(srv->plugin));
     return 0;
@@ -148,6 +208,10 @@ skt_server_close_all(skt_server_t *srv)
     void *v;
     while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v))
         server_terminate_ns(v, 4200, "Server closed. Please reconnect shortly.");
+    /* Handshakes and idle connections cannot finish anything within the grace
+     * period: they go now, and cost the loop nothing more. */
+    skt_net_drain(srv->net);
+    skt_net_drain(srv->metrics_net);
 }
 
 skt_config_t *
@@ -166,9 +230,19 @@ skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg)
             ns->app = NULL;
         }
     }
+    /* The largest WebSocket message follows the apps' limits (wsMaxPayloadInKb's default). */
+    skt_net_t *nets[2] = {srv->net, srv->metrics_net};
+    for (int i = 0; i < 2; i++) {
+        skt_net_opts_t o = *skt_net_opts(nets[i]);
+        o.max_ws_payload = (size_t)cfg->ws_max_payload_in_kb * 1024;
+        skt_net_configure(nets[i], &o);
+    }
+    if (cfg->ws_max_payload_in_kb != old->ws_max_payload_in_kb)
+        skt_log(SKT_LOG_INFO, "SIGHUP: WebSocket messages up to %ld KB (wsMaxPayloadInKb)",
+                cfg->ws_max_payload_in_kb);
     srv->cfg = cfg;
     skt_webhooks_check_apps(cfg->apps); /* what it cannot send, said once per reload */
-    free(srv->cors); /* rebuilt from the new cors.* options */
+    free(srv->cors);                    /* rebuilt from the new cors.* options */
     srv->cors = NULL;
     return old;
 }

@@ -311,10 +311,40 @@ skt_shared_channel(skt_server_t *srv, const skt_app_t *app, const char *channel,
         skt_shared_transition(srv, app->id, channel, NULL, joined, shared_fire_webhook, NULL);
 }
 
+/* With cluster_admit every member the adapter admitted is recorded (it holds the
+ * cluster-wide limit), so every leave goes to the adapter, whatever the webhooks. */
 void
 skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *channel, const char *user_id,
                   int joined)
 {
-    if (skt_webhooks_wanted(app) & (SKT_WH_MEMBER_ADDED | SKT_WH_MEMBER_REMOVED))
+    int record = !joined && SKT_ADAPTER_HAS(srv->adapter, cluster_admit);
+    if (record || (skt_webhooks_wanted(app) & (SKT_WH_MEMBER_ADDED | SKT_WH_MEMBER_REMOVED)))
         skt_shared_transition(srv, app->id, channel, user_id, joined, shared_fire_webhook, NULL);
+}
+
+void
+skt_shared_member_admitted(skt_server_t *srv, const skt_app_t *app, const char *channel,
+                           const char *user_id, int first)
+{
+    if (first && (skt_webhooks_wanted(app) & SKT_WH_MEMBER_ADDED))
+        shared_fire_webhook(srv, app->id, channel, user_id, 1, NULL);
+}
+
+/* The adapter answers a transition nobody waits for: nothing to do. */
+static void
+shared_released(void *arg, int status, long count)
+{
+    (void)arg, (void)status, (void)count;
+}
+
+void
+skt_shared_member_release(skt_server_t *srv, skt_ns_t *ns, const char *channel, const char *user_id)
+{
+    skt_channel_t *ch = skt_ns_channel(ns, channel, strlen(channel));
+    if (ch && ch->members && skt_map_get(ch->members, user_id, strlen(user_id)))
+        return; /* another socket of the user holds it here */
+    soketi_adapter_t *ad = srv->adapter;
+    if (SKT_ADAPTER_HAS(ad, cluster_transition))
+        ad->ops.cluster_transition(ad->self, ns->app_id, channel, user_id, 0, shared_released,
+                                   NULL);
 }

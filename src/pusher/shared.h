@@ -47,8 +47,22 @@ void skt_shared_transition(skt_server_t *srv, const char *app_id, const char *ch
  * cluster's. */
 void skt_shared_channel(skt_server_t *srv, const skt_app_t *app, const char *channel, int joined);
 
-/* The same for a presence member: user_id's first socket here joined / last left. */
+/* The same for a presence member: user_id's first socket here joined / last left. With an
+ * adapter that admits members (cluster_admit), every leave goes to the adapter: the
+ * admission recorded the member. */
 void skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *channel,
                        const char *user_id, int joined);
+
+/* user_id's first socket here joined after the adapter's cluster_admit admitted (and
+ * recorded) it: member_added is queued when first (no other node held the user) and the app
+ * wants it; nothing more goes to the adapter. */
+void skt_shared_member_admitted(skt_server_t *srv, const skt_app_t *app, const char *channel,
+                                const char *user_id, int first);
+
+/* An admission of user_id in channel of ns that its socket no longer uses (it closed or
+ * joined otherwise while the adapter decided): given back unless another socket of the
+ * user holds the channel here. */
+void skt_shared_member_release(skt_server_t *srv, skt_ns_t *ns, const char *channel,
+                               const char *user_id);
 
 #endif

@@ -108,6 +108,15 @@ int skt_sig_http_verify(const char *app_key, const char *app_secret, const char 
                         const char *path, size_t path_len, const skt_sig_param_t *params,
                         size_t nparams, const char *body, size_t body_len, long long now);
 
+/* The same checks from a request head alone, before its body is read, so that a request
+ * nobody signed never gets its body buffered: the body_md5 the client sent stands for the
+ * body's (skt_sig_http_verify compares them once the body is in; SKT_SIG_EBODY cannot
+ * come from here). A request without a 32-digit body_md5 is checked up to its timestamp
+ * only: its signature covers the md5 of a body not read yet. */
+int skt_sig_http_verify_head(const char *app_key, const char *app_secret, const char *method,
+                             const char *path, size_t path_len, const skt_sig_param_t *params,
+                             size_t nparams, long long now);
+
 /* Computes the hex auth_signature skt_sig_http_verify expects for this request into out
  * (64 hex digits + NUL), for clients, tests and tooling. Same arguments, same canonical
  * string; no parameter is required and none is checked. Returns 0, or SKT_SIG_EBAD on a

@@ -31,6 +31,16 @@ skt_jw_reset(skt_jw_t *w)
     w->len = 0;
     w->nested = 0;
     w->failed = 0;
+    if (w->p)
+        w->p[0] = '\0';
+}
+
+void
+skt_jw_trim(skt_jw_t *w, size_t max_keep)
+{
+    if (w->p != w->stack && w->cap > max_keep)
+        skt_jw_free(w);
+    skt_jw_reset(w);
 }
 
 /* Makes room for n more bytes plus a NUL. Returns 0, or -1 with w->failed set. */
@@ -68,14 +78,15 @@ jw_append(skt_jw_t *w, const char *s, size_t n)
         return;
     memcpy(w->p + w->len, s, n);
     w->len += n;
+    w->p[w->len] = '\0';
 }
 
 /* The escape sequence of byte c inside a JSON string, or 0 when c needs none (jansson's
- * rule: '"', '\\' and the control characters). */
+ * and JSON.stringify's rule: '"', '\\' and the control characters). */
 static size_t
-jw_escape(unsigned char c, char out[6])
+jw_escape(const skt_jw_t *w, unsigned char c, char out[6])
 {
-    static const char hex[] = "0123456789ABCDEF";
+    const char *hex = w->lower_hex ? "0123456789abcdef" : "0123456789ABCDEF";
     if (c >= 0x20 && c != '"' && c != '\\')
         return 0;
     out[0] = '\\';
@@ -117,7 +128,7 @@ jw_escape_into(skt_jw_t *w, const char *s, size_t n, jw_sink_fn sink)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         char esc[6];
-        size_t el = jw_escape((unsigned char)s[i], esc);
+        size_t el = jw_escape(w, (unsigned char)s[i], esc);
         if (!el)
             continue;
         sink(w, s + run, i - run);

@@ -15,9 +15,10 @@
  * the inner document is written with the same calls, once, already quoted.
  *
  * The writer starts in a buffer the caller gives (usually on the stack) and moves to the
- * heap only when a text outgrows it. A failed allocation, or a text longer than the
- * writer's max, sets `failed`: every later call is a no-op and the text must not be used.
- * Nothing here touches a socket.
+ * heap only when a text outgrows it; a zeroed skt_jw_t is a valid writer that starts on the
+ * heap. The text is kept NUL-terminated (p[len] is 0) once anything was written. A failed
+ * allocation, or a text longer than the writer's max, sets `failed`: every later call is a no-op
+ * and the text must not be used. Nothing here touches a socket.
  */
 #ifndef SKT_UTIL_JSONW_H
 #define SKT_UTIL_JSONW_H
@@ -34,6 +35,8 @@ typedef struct skt_jw_s {
     unsigned nested;  /* 1 inside skt_jw_text_begin(): bytes are escaped once more (one
                        * level only: Pusher never nests a text in a text) */
     int failed;       /* out of memory or over max: discard the text */
+    int lower_hex;    /* 1: \u00xx as JavaScript's JSON.stringify writes it (what soketi's
+                       * nodes exchange); 0: as jansson (what clients always got from us) */
 } skt_jw_t;
 
 /* Declares writer `name` over a buffer of n bytes on the stack: the usual start. */
@@ -49,6 +52,8 @@ void skt_jw_init(skt_jw_t *w, char *buf, size_t cap, size_t max);
 void skt_jw_free(skt_jw_t *w);
 /* Empties the text, keeping the buffer. */
 void skt_jw_reset(skt_jw_t *w);
+/* Empties the text, keeping a heap buffer of up to max_keep bytes for the next one. */
+void skt_jw_trim(skt_jw_t *w, size_t max_keep);
 
 /* Appends n bytes of JSON text as they are (escaped when nested). */
 void skt_jw_raw(skt_jw_t *w, const char *s, size_t n);

@@ -24,10 +24,7 @@
 
 #include "fake_net.h"
 #include "net/http_parse.h"
-#include "pusher/http_api.h"
-#include "pusher/server_life.h"
 #include "pusher/sig.h"
-#include "pusher/ws_handler.h"
 
 #ifndef FZ_PLUGIN_DIR
 #define FZ_PLUGIN_DIR "plugins/.libs"
@@ -52,8 +49,9 @@ fz_member(const char *channel, const char *channel_data)
     if (channel_data)
         json_object_set_new(d, "channel_data", json_string(channel_data));
     free(auth);
-    char *text = json_dumps(json_pack("{s:s, s:o}", "event", "pusher:subscribe", "data", d),
-                            JSON_COMPACT);
+    json_t *msg = json_pack("{s:s, s:o}", "event", "pusher:subscribe", "data", d);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
     fake_ws_send(s, text);
     free(text);
 }
@@ -62,25 +60,10 @@ static void
 fz_start(void)
 {
     json_object_seed(1);
-    static char *env[] = {"SOKETI_PRESENCE_MAX_MEMBERS=5", NULL};
-    skt_config_sources_t src = {.environ = env};
-    skt_config_t *cfg;
-    char err[512];
-    if (skt_config_load(&src, &cfg, err, sizeof(err)) != 0)
-        abort();
-    skt_server_handlers_t h = {
-        .main = {.on_request = skt_http_on_request,
-                 .on_ws_message = skt_ws_on_message,
-                 .on_ws_close = skt_ws_on_close},
-        .metrics = {.on_request = skt_http_on_metrics_request},
-    };
-    const char *dir = getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST")
-                                                       : FZ_PLUGIN_DIR;
-    srv = skt_server_new(event_base_new(), cfg, dir, &h, err, sizeof(err));
-    if (!srv) {
-        fprintf(stderr, "fuzz_pusher_rest: %s\n", err);
-        abort();
-    }
+    static const char *const env[] = {"SOKETI_PRESENCE_MAX_MEMBERS=5", NULL};
+    const char *dir =
+        getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST") : FZ_PLUGIN_DIR;
+    srv = fake_server_new(env, dir);
     fz_member("news", NULL);
     fz_member("private-cache-x", NULL);
     fz_member("presence-room", "{\"user_id\":\"u1\",\"user_info\":{\"n\":1}}");
@@ -91,8 +74,7 @@ FZ_INITIALIZE(fz_start())
 
 /* Makes the signed request and checks its answer. */
 static void
-fz_request(const char *method, const char *path, const char *query, const char *body,
-           size_t blen)
+fz_request(const char *method, const char *path, const char *query, const char *body, size_t blen)
 {
     char ts[24], md5[33], sig[65];
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));

@@ -20,10 +20,7 @@
 #include <jansson.h>
 
 #include "fake_net.h"
-#include "pusher/http_api.h"
-#include "pusher/server_life.h"
 #include "pusher/sig.h"
-#include "pusher/ws_handler.h"
 
 #ifndef FZ_PLUGIN_DIR
 #define FZ_PLUGIN_DIR "plugins/.libs"
@@ -39,28 +36,13 @@ static void
 fz_start(void)
 {
     json_object_seed(1);
-    static char *env[] = {"SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true",
-                          "SOKETI_DEFAULT_APP_USER_AUTHENTICATION=true",
-                          "SOKETI_CONNECTION_LIMITS_MAX_CHANNELS=50",
-                          "SOKETI_PRESENCE_MAX_MEMBERS=5", NULL};
-    skt_config_sources_t src = {.environ = env};
-    skt_config_t *cfg;
-    char err[512];
-    if (skt_config_load(&src, &cfg, err, sizeof(err)) != 0)
-        abort();
-    skt_server_handlers_t h = {
-        .main = {.on_request = skt_http_on_request,
-                 .on_ws_message = skt_ws_on_message,
-                 .on_ws_close = skt_ws_on_close},
-        .metrics = {.on_request = skt_http_on_metrics_request},
-    };
-    const char *dir = getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST")
-                                                       : FZ_PLUGIN_DIR;
-    srv = skt_server_new(event_base_new(), cfg, dir, &h, err, sizeof(err));
-    if (!srv) {
-        fprintf(stderr, "fuzz_pusher_ws: %s\n", err);
-        abort();
-    }
+    static const char *const env[] = {"SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true",
+                                      "SOKETI_DEFAULT_APP_USER_AUTHENTICATION=true",
+                                      "SOKETI_CONNECTION_LIMITS_MAX_CHANNELS=50",
+                                      "SOKETI_PRESENCE_MAX_MEMBERS=5", NULL};
+    const char *dir =
+        getenv("SOKETI_PLUGIN_DIR_TEST") ? getenv("SOKETI_PLUGIN_DIR_TEST") : FZ_PLUGIN_DIR;
+    srv = fake_server_new(env, dir);
 }
 
 FZ_INITIALIZE(fz_start())
@@ -102,7 +84,8 @@ fz_split(const uint8_t *p, size_t n, char **a, char **b)
 static void
 fz_subscribe_signed(skt_socket_t *s, const char *channel, const char *data)
 {
-    char *auth = skt_sig_channel_auth_new(KEY, SECRET, s->id, channel, data, data ? strlen(data) : 0);
+    char *auth =
+        skt_sig_channel_auth_new(KEY, SECRET, s->id, channel, data, data ? strlen(data) : 0);
     json_t *d = json_pack("{s:s, s:s}", "channel", channel, "auth", auth ? auth : "");
     if (data)
         json_object_set_new(d, "channel_data", json_string(data));

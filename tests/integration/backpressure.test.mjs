@@ -3,21 +3,11 @@
 // queue and closes it with 4100 ("over capacity"), while everyone else keeps receiving.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import {
-    REFERENCE, cleanup, pusherClient, pusherRest, rawPusher, startServer, subscribe, waitConnected,
+    REFERENCE, SANITIZED, cleanup, pusherClient, pusherRest, rawPusher, rssKiB, startServer, subscribe, waitConnected,
 } from './harness.mjs';
 
 after(cleanup);
-
-// ASan's quarantine keeps freed memory resident, so RSS says nothing about what the server
-// holds under a sanitizer build: the bound is checked on ordinary builds only.
-const SANITIZED = !REFERENCE && fs.readFileSync(process.env.SOKETI_BIN).includes('AddressSanitizer');
-
-function rssKiB(pid) {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-}
 
 test('a client that stops reading is closed with 4100; others get every event; memory stays bounded',
     { skip: REFERENCE && 'soketi (uWS) drops messages for a slow reader instead of closing it', timeout: 60000 },

@@ -89,12 +89,14 @@ function httpGetOnce(port, pathName, timeoutMs) {
  * env: extra environment (soketi's SOKETI_* names); config: an object written to a
  * temporary JSON file passed with --config; args: extra command-line arguments;
  * readyPath: what to poll (default `${SOKETI_PATH_PREFIX}/ready`); reference: true starts
- * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster).
+ * soketi 1.6 ($SOKETI_REFERENCE_BIN) whatever SOKETI_REFERENCE says (a mixed cluster);
+ * wrap: a command line the daemon is started through, which must exec it (so that
+ * server.proc.pid is the daemon's), e.g. ['prlimit', '--nofile=64', '--'].
  * port, metricsPort: listen there instead of on free ports (a node restarted on its address).
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
 export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
-    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500),
+    reference = REFERENCE, scheme = 'http', probe = (port, p) => httpGetOnce(port, p, 500), wrap = [],
     port: fixedPort, metricsPort: fixedMetricsPort } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
     const port = fixedPort ?? await freePort();
@@ -146,7 +148,9 @@ export async function startServer({ env = {}, config = null, args = [], readyTim
     argv.push(...args);
 
     const cmd = reference ? process.execPath : process.env.SOKETI_BIN;
-    const proc = spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = wrap.length
+        ? spawn(wrap[0], [...wrap.slice(1), cmd, ...argv], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(cmd, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderrText = '';
     let stdoutText = '';
     proc.stderr.setEncoding('utf8');
@@ -826,15 +830,19 @@ export function rawHttp(server, bytes, { idleMs = 500, delayMs = 100, timeoutMs 
 // ---------------------------------------------------------------------------
 
 /**
- * Disconnect every client and raw socket this module made and stop every daemon
+ * Disconnect every client and raw socket this module made, stop every daemon
  * still running (SIGTERM, so a sanitizer build gets to report leaks at exit;
- * SIGKILL after 5 s). Then throws if any daemon of this file printed a sanitizer report.
+ * SIGKILL after 5 s) and kill every redis-server still running. Then throws if any daemon of this file printed a sanitizer report.
  */
 export async function cleanup() {
     for (const c of [...clients]) disconnect(c);
     for (const s of rawSockets) s.destroy();
     rawSockets.clear();
     await Promise.all([...servers].map((s) => s.stop('SIGTERM', 5000)));
+    // throw-away redis-servers a failed test left running would keep this process alive
+    for (const p of redisProcs) {
+        try { p.kill('SIGKILL'); } catch { /* already gone */ }
+    }
     const reports = started.filter((s) => SANITIZER_REPORT.test(s.output()));
     started.length = 0;
     if (reports.length) {
@@ -998,6 +1006,17 @@ export async function makeCert({ passphrase, days = 2 } = {}) {
     return { dir, cert, key };
 }
 
+/** The bytes of a real TLS ClientHello, as node's tls module writes it: resolves a Buffer to
+ *  replay on raw sockets (a handshake begun and never finished). */
+export async function captureClientHello() {
+    const { Duplex } = await import('node:stream');
+    const tls = await import('node:tls');
+    return new Promise((resolve) => {
+        const sink = new Duplex({ read() {}, write(chunk, enc, cb) { resolve(Buffer.from(chunk)); cb(); } });
+        tls.connect({ socket: sink, rejectUnauthorized: false }).on('error', () => {});
+    });
+}
+
 /**
  * Like startServer, for a TLS daemon: env holds SOKETI_SSL_* (or config ssl.*), ca is the PEM
  * text to trust. Waits until GET https://127.0.0.1:port/ready answers OK; the server object
@@ -1021,6 +1040,17 @@ export async function startTlsServer({ env = {}, config = null, ca, readyTimeout
     server.https = (p) => get(server.port, p);
     return server;
 }
+
+/** Resident memory of process pid in KiB (Linux /proc). */
+export function rssKiB(pid) {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+}
+
+/** True when $SOKETI_BIN is a sanitizer build: ASan's quarantine keeps freed memory resident,
+ *  so RSS bounds are checked on ordinary builds only. */
+export const SANITIZED = !REFERENCE && !!process.env.SOKETI_BIN && fs.existsSync(process.env.SOKETI_BIN)
+    && fs.readFileSync(process.env.SOKETI_BIN).includes('AddressSanitizer');
 
 /**
  * Opens n WebSocket connections to server that stay idle (the upgrade request is sent, every

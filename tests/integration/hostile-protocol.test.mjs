@@ -7,7 +7,8 @@
 //   - a repeated presence subscribe asks the cluster nothing;
 //   - GET /channels over 150,000 channels answers without stalling other clients;
 //   - event data is measured as it travels (escapes included);
-//   - %00 in a path and auth_version other than 1.0 are refused.
+//   - %00 in a path and auth_version other than 1.0 are refused;
+//   - a REST body nobody signed is refused from its head, never buffered.
 // Bounds are generous (the suite also runs under ASan on a loaded 2-core machine).
 
 import assert from 'node:assert/strict';
@@ -16,8 +17,8 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 
 import {
-    APP, REFERENCE, cleanup, cpuTicks, httpRequest, rawHttp, rawPusher, restRequest, signQuery, sleep,
-    startRedis, startServer, until,
+    APP, REFERENCE, SANITIZED, cleanup, cpuTicks, httpRequest, rawHttp, rawPusher, restRequest, rssKiB,
+    signQuery, sleep, startRedis, startServer, until,
 } from './harness.mjs';
 
 after(cleanup);
@@ -68,6 +69,7 @@ async function redisListener(port, channel, { pattern = false } = {}) {
     const cmd = pattern ? 'PSUBSCRIBE' : 'SUBSCRIBE';
     sock.write(`*2\r\n$${cmd.length}\r\n${cmd}\r\n$${channel.length}\r\n${channel}\r\n`);
     await sleep(100);
+    sock.unref(); /* a failed test must not keep the file's process alive */
     return { count: () => count, bytes: () => bytes, close: () => sock.destroy() };
 }
 
@@ -259,4 +261,76 @@ test('%00 in a path and auth_version other than 1.0 are refused', { skip }, asyn
     const zero = await httpRequest(server, { method: 'POST', path: `/apps/app-id%00/events?${signQuery({ method: 'POST', path: '/apps/app-id%00/events', body })}`, body });
     assert.equal(zero.status, 400);
     await server.stop();
+});
+
+/** Sends a request head announcing a body of `length` bytes, then body bytes as long as the
+ *  server reads them (up to `send`); resolves { status, sent }. */
+function headThenBody(server, head, length, send) {
+    return new Promise((resolve) => {
+        const sock = net.connect(server.port, '127.0.0.1');
+        let got = '';
+        let sent = 0;
+        const chunk = Buffer.alloc(256 * 1024, 'x');
+        const pump = () => {
+            while (sent < send && !sock.destroyed) {
+                sent += chunk.length;
+                if (!sock.write(chunk)) return sock.once('drain', pump);
+            }
+        };
+        sock.on('connect', () => { sock.write(`${head}Content-Length: ${length}\r\n\r\n`); pump(); });
+        sock.on('data', (d) => { got += d.toString('latin1'); });
+        sock.on('error', () => { /* reset by the server after its answer */ });
+        sock.on('close', () => resolve({ status: Number((/^HTTP\/1\.1 (\d+)/.exec(got) || [])[1]), sent }));
+        setTimeout(() => sock.destroy(), 8000);
+    });
+}
+
+test('a REST body nobody signed is refused from its head, never buffered', { skip }, async () => {
+    const server = await startServer();
+    const rss0 = rssKiB(server.proc.pid);
+    const p = '/apps/app-id/events';
+    const forged = `auth_key=app-key&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0`
+        + `&body_md5=${'0'.repeat(32)}&auth_signature=${'0'.repeat(64)}`;
+    const results = await Promise.all([0, 1, 2, 3].map(() => headThenBody(server,
+        `POST ${p}?${forged} HTTP/1.1\r\nHost: x\r\n`, 50 * 1024 * 1024, 50 * 1024 * 1024)));
+    for (const r of results) assert.equal(r.status, 401);
+    const unknown = await headThenBody(server, 'POST /nope HTTP/1.1\r\nHost: x\r\n', 50 * 1024 * 1024, 10 * 1024 * 1024);
+    assert.equal(unknown.status, 404);
+    const grew = rssKiB(server.proc.pid) - rss0;
+    if (!SANITIZED) assert.ok(grew < 8 * 1024, `RSS grew ${grew} KiB for 4 refused 50 MB bodies`);
+    // a signed head whose body is not the one it signed: read, then refused
+    const body = JSON.stringify({ name: 'e', channel: 'c', data: 'd' });
+    const qs = signQuery({ method: 'POST', path: p, body });
+    const r = await httpRequest(server, { method: 'POST', path: `${p}?${qs}`, body: body.replace('"d"', '"x"') });
+    assert.equal(r.status, 401);
+    assert.equal((await restRequest(server, { method: 'POST', path: '/events', body })).status, 200);
+    await server.stop();
+});
+
+test('the presence member limit holds across a Redis cluster under 300 simultaneous joins', { skip }, async () => {
+    const redis = await startRedis();
+    const env = { SOKETI_ADAPTER_DRIVER: 'redis', SOKETI_DB_REDIS_PORT: String(redis.port), SOKETI_PRESENCE_MAX_MEMBERS: '100' };
+    const nodes = [await startServer({ env }), await startServer({ env })];
+    await until(async () => (await redis.command('PUBSUB', 'NUMSUB', 'redis-adapter#comms#req'))[1] === 2,
+        5000, 'both nodes subscribed');
+    const sockets = [];
+    for (let i = 0; i < 300; i++) sockets.push(await rawPusher(nodes[i % 2]));
+    sockets.forEach((ws, i) => presenceSubscribe(ws, 'presence-race', `u${i}`));
+    // each socket's answer (member_added of others may come before it)
+    const answer = async (ws) => {
+        for (;;) {
+            const m = await ws.nextJson(15000).catch(() => null);
+            if (!m || m.event === 'pusher_internal:subscription_succeeded' || m.event === 'pusher:subscription_error') return m;
+        }
+    };
+    const answers = await Promise.all(sockets.map(answer));
+    const ok = answers.filter((m) => m && m.event === 'pusher_internal:subscription_succeeded').length;
+    const full = answers.filter((m) => m && m.event === 'pusher:subscription_error' && m.data.status === 4100).length;
+    assert.equal(ok, 100, `admitted ${ok}, refused ${full}`);
+    assert.equal(full, 200);
+    const users = await restRequest(nodes[0], { path: '/channels/presence-race/users' });
+    assert.equal(users.json.users.length, 100);
+    for (const ws of sockets) ws.destroy();
+    for (const n of nodes) await n.stop();
+    await redis.stop();
 });

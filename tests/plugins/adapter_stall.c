@@ -1,9 +1,11 @@
 /* adapter_stall.c - test plugin: an adapter whose cluster never answers until told to.
  *
  * Broadcasts are delivered locally at once (host->deliver_local), but every query (counts,
- * members, channels, sockets) is held: its callback waits in a list until the test calls
- * the exported stall_release(status), which answers them all (counts 0, empty lists),
- * or until cleanup, which answers what is left with SOKETI_ERROR. It stands for a peer
+ * members, channels, sockets, and the optional cluster_admit) is held: its callback waits
+ * in a list until the test calls the exported stall_release(status), which answers them
+ * all (counts 0, empty lists; an admission stall_admit_answer), or until cleanup, which
+ * answers what is left with SOKETI_ERROR. cluster_transition answers at once (1) and
+ * counts its releases (joined 0) in stall_releases. It stands for a peer
  * that is slow or hung, so the protocol's unit tests can check what a connection may
  * keep pending (tests/check_protocol.c finds stall_release with dlsym).
  */
@@ -11,7 +13,12 @@
 
 #include <stdlib.h>
 
-enum { Q_COUNT, Q_CHANNELS, Q_MEMBERS, Q_IDS };
+enum { Q_COUNT, Q_CHANNELS, Q_MEMBERS, Q_IDS, Q_ADMIT };
+
+/* What a held cluster_admit answers (1: admitted, the user's first node; 2: admitted;
+ * 0: full), and how many releases cluster_transition(joined 0) saw: set and read by tests. */
+long stall_admit_answer = 1;
+long stall_releases;
 
 typedef struct held_s {
     struct held_s *next;
@@ -52,6 +59,9 @@ stall_release(int status)
         switch (h->kind) {
         case Q_COUNT:
             ((soketi_count_cb)h->cb)(h->arg, status, 0);
+            break;
+        case Q_ADMIT:
+            ((soketi_count_cb)h->cb)(h->arg, status, status == SOKETI_OK ? stall_admit_answer : 0);
             break;
         case Q_CHANNELS:
             ((soketi_channels_cb)h->cb)(h->arg, status, NULL, 0);
@@ -145,6 +155,24 @@ st_channel_sockets(void *self, const char *app_id, const char *channel, soketi_i
 }
 
 static void
+st_admit(void *self, const char *app_id, const char *channel, const char *user_id, long limit,
+         soketi_count_cb cb, void *arg)
+{
+    (void)self, (void)app_id, (void)channel, (void)user_id, (void)limit;
+    hold(Q_ADMIT, (void *)cb, arg);
+}
+
+static void
+st_transition(void *self, const char *app_id, const char *channel, const char *user_id, int joined,
+              soketi_count_cb cb, void *arg)
+{
+    (void)self, (void)app_id, (void)channel;
+    if (user_id && !joined)
+        stall_releases++;
+    cb(arg, SOKETI_OK, 1);
+}
+
+static void
 st_terminate(void *self, const char *app_id, const char *user_id)
 {
     (void)self;
@@ -166,6 +194,8 @@ soketi_adapter_init(const soketi_host_t *h, soketi_adapter_t *adapter)
     adapter->ops.sockets = st_sockets;
     adapter->ops.channel_sockets = st_channel_sockets;
     adapter->ops.terminate_user_connections = st_terminate;
+    adapter->ops.cluster_transition = st_transition;
+    adapter->ops.cluster_admit = st_admit;
     return 0;
 }
 
