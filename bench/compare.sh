@@ -6,9 +6,10 @@
 #               default: $BUILD, else the current directory.
 # Environment:
 #   SCENARIOS   which runs, in order (default: "idle fanout fanout-rate xnode-fanout
-#               xnode-fanout-rate http-publish many-channels many-channels-rate presence-churn");
-#               bench/floor is also run with the arguments of fanout and fanout-rate (the "floor"
-#               column). xnode-* are the cross-node runs: see below.
+#               xnode-fanout-rate xnats-fanout xnats-fanout-rate http-publish many-channels
+#               many-channels-rate presence-churn"); bench/floor is also run with the arguments
+#               of fanout and fanout-rate (the "floor" column). xnode-* and xnats-* are the
+#               cross-node runs over Redis and over NATS: see below.
 #   SERVERS     "ours soketi" (default); either one alone works (no ratios then).
 #   QUICK=1     smaller and shorter runs (a smoke test, ~2 minutes).
 #   OUT         directory for the JSON reports (default: a new /tmp/soketi-compare.XXXX).
@@ -17,6 +18,7 @@
 #   NICE        niceness for the servers and the client (default 0; e.g. -5 on a machine that
 #               others are using, so that their work disturbs the figures less).
 #   REDIS_PORT  first port to try for the cross-node runs' redis-server (default 6390).
+#   NATS_PORT   first port to try for the NATS runs' nats-server (default 4290).
 #   REPORT_ONLY=1  run nothing: print the table of the JSON reports already in $OUT.
 #
 # Cross-node (xnode-fanout: the arguments of fanout plus --window 4; xnode-fanout-rate: those of
@@ -28,6 +30,9 @@
 # The window keeps at most 4 events undelivered, as 4 publishers waiting for their answers do
 # on one node: node A answers before node B has delivered, and unbounded publishing would
 # measure a queue.
+# xnats-fanout and xnats-fanout-rate are the same runs with SOKETI_ADAPTER_DRIVER=nats on one
+# nats-server (no JetStream: the runs share nothing but the broadcasts) instead of Redis; its
+# pid is watched as "nats".
 #
 # soketi 1.6.1 is installed once from npm into bench/.soketi (git-ignored), with uWebSockets.js
 # replaced by the npm-published build soketi's own git dependency cannot be fetched without. Each
@@ -44,7 +49,7 @@ OURS=$BUILD/soketi
 PLUGINS=$BUILD/plugins/.libs
 SOKETI_DIR=$HERE/.soketi
 SOKETI_JS=$SOKETI_DIR/node_modules/@soketi/soketi/bin/server.js
-SCENARIOS=${SCENARIOS:-"idle fanout fanout-rate xnode-fanout xnode-fanout-rate http-publish many-channels many-channels-rate presence-churn"}
+SCENARIOS=${SCENARIOS:-"idle fanout fanout-rate xnode-fanout xnode-fanout-rate xnats-fanout xnats-fanout-rate http-publish many-channels many-channels-rate presence-churn"}
 SERVERS=${SERVERS:-"ours soketi"}
 QUICK=${QUICK:-0}
 NICE=${NICE:-0}
@@ -68,6 +73,12 @@ case " $SCENARIOS " in
 *" xnode-"*)
     command -v redis-server >/dev/null || die "redis-server is needed for the xnode runs"
     [ -e "$PLUGINS/adapter_redis.so" ] || die "$PLUGINS/adapter_redis.so is missing (hiredis?)"
+    ;;
+esac
+case " $SCENARIOS " in
+*" xnats-"*)
+    command -v nats-server >/dev/null || die "nats-server is needed for the xnats runs"
+    [ -e "$PLUGINS/adapter_nats.so" ] || die "$PLUGINS/adapter_nats.so is missing (libnats-dev?)"
     ;;
 esac
 
@@ -110,6 +121,9 @@ PUB_PID=  # node A of a cross-node run
 REDIS_PID=
 REDIS_FIRST_PORT=${REDIS_PORT:-6390}
 REDIS_PORT= # the one picked
+NATS_PID=
+NATS_FIRST_PORT=${NATS_PORT:-4290}
+NATS_PORT=
 
 # The same app and limits for both servers: client events on, no rate limits, quick shutdown.
 export SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true
@@ -166,18 +180,32 @@ start_redis() {
     wait_listening "$REDIS_PID" "$REDIS_PORT" redis-server "$OUT/redis.log"
 }
 
-# Two nodes of one server on the redis-server: A (PORT_A) for the publishers, B (PORT) for
-# the subscribers. Both are started before either is waited for, and B is given a moment after
-# listening to subscribe to Redis (the bench's connection set-up takes longer anyway).
-start_xnode() { # ours | soketi
-    local what=$1
-    start_redis
-    export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_HOST=127.0.0.1 SOKETI_DB_REDIS_PORT=$REDIS_PORT
+# The nats-server of the NATS runs, as start_redis.
+start_nats() {
+    [ -n "$NATS_PID" ] && return 0
+    NATS_PORT=$(pick_port "$NATS_FIRST_PORT")
+    nice -n "$NICE" nats-server -a 127.0.0.1 -p "$NATS_PORT" >"$OUT/nats.log" 2>&1 &
+    NATS_PID=$!
+    wait_listening "$NATS_PID" "$NATS_PORT" nats-server "$OUT/nats.log"
+}
+
+# Two nodes of one server on the redis-server (or nats-server): A (PORT_A) for the publishers,
+# B (PORT) for the subscribers. Both are started before either is waited for, and B is given a
+# moment after listening to subscribe (the bench's connection set-up takes longer anyway).
+start_xnode() { # ours | soketi, redis | nats
+    local what=$1 via=$2
+    if [ "$via" = nats ]; then
+        start_nats
+        export SOKETI_ADAPTER_DRIVER=nats SOKETI_ADAPTER_NATS_SERVERS="[\"127.0.0.1:$NATS_PORT\"]"
+    else
+        start_redis
+        export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_HOST=127.0.0.1 SOKETI_DB_REDIS_PORT=$REDIS_PORT
+    fi
     spawn "$what" "$PORT_A" "$MPORT_A" "$OUT/$what-node-a.log"
     PUB_PID=$LAST_PID
     spawn "$what" "$PORT" "$MPORT" "$OUT/$what-node-b.log"
     SRV_PID=$LAST_PID
-    unset SOKETI_ADAPTER_DRIVER SOKETI_DB_REDIS_HOST SOKETI_DB_REDIS_PORT
+    unset SOKETI_ADAPTER_DRIVER SOKETI_DB_REDIS_HOST SOKETI_DB_REDIS_PORT SOKETI_ADAPTER_NATS_SERVERS
     wait_listening "$PUB_PID" "$PORT_A" "$what node A" "$OUT/$what-node-a.log"
     wait_listening "$SRV_PID" "$PORT" "$what node B" "$OUT/$what-node-b.log"
     sleep 0.5
@@ -202,7 +230,8 @@ stop_server() {
 stop_all() {
     stop_server
     stop_pid "$REDIS_PID"
-    REDIS_PID=
+    stop_pid "$NATS_PID"
+    REDIS_PID= NATS_PID=
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
@@ -225,8 +254,8 @@ args_of() { # scenario -> soketi-bench arguments
     presence-churn) echo "presence-churn -c 1000 --channels 100 -d $CHURN_DUR" ;;
     # Across nodes the publishing node answers before the far node has delivered: without a
     # window "as fast as the answers come" floods node B (see bench/README.md).
-    xnode-fanout) echo "$(args_of fanout) --window 4" ;;
-    xnode-fanout-rate) args_of fanout-rate ;;
+    xnode-fanout | xnats-fanout) echo "$(args_of fanout) --window 4" ;;
+    xnode-fanout-rate | xnats-fanout-rate) args_of fanout-rate ;;
     *) die "unknown scenario $1" ;;
     esac
 }
@@ -235,10 +264,16 @@ run() { # server scenario
     local server=$1 sc=$2 extra=
     case $sc in
     xnode-*)
-        start_xnode "$server"
+        start_xnode "$server" redis
         extra="--publish-port $PORT_A --watch-pid node-a=$PUB_PID --watch-pid redis=$REDIS_PID"
         say "$sc against $server (subscribers on node B, pid $SRV_PID, port $PORT; publishers to" \
             "node A, pid $PUB_PID, port $PORT_A; redis pid $REDIS_PID, port $REDIS_PORT): $(args_of "$sc")"
+        ;;
+    xnats-*)
+        start_xnode "$server" nats
+        extra="--publish-port $PORT_A --watch-pid node-a=$PUB_PID --watch-pid nats=$NATS_PID"
+        say "$sc against $server (subscribers on node B, pid $SRV_PID, port $PORT; publishers to" \
+            "node A, pid $PUB_PID, port $PORT_A; nats pid $NATS_PID, port $NATS_PORT): $(args_of "$sc")"
         ;;
     *)
         start_server "$server"
@@ -317,6 +352,23 @@ const metrics = [
   ["cross-node 5/s: node B CPU, % of a core", "xnode-fanout-rate", r => r.server.cpu_util_pct, "lo"],
   ["cross-node 5/s: node A CPU, % of a core", "xnode-fanout-rate", r => watched(r, "node-a").cpu_util_pct, "lo"],
   ["cross-node 5/s: Redis CPU, % of a core", "xnode-fanout-rate", r => watched(r, "redis").cpu_util_pct, "lo"],
+  ["over NATS: deliveries/s", "xnats-fanout", r => r.delivery.per_s, "hi"],
+  ["over NATS: events/s published", "xnats-fanout", r => r.publish.per_s, "hi"],
+  ["over NATS: latency p50, ms", "xnats-fanout", r => r.delivery.latency_ms_p50, "lo"],
+  ["over NATS: latency p99, ms", "xnats-fanout", r => r.delivery.latency_ms_p99, "lo"],
+  ["over NATS: node B CPU per delivery, us", "xnats-fanout", r => r.server.cpu_us_per_delivery, "lo"],
+  ["over NATS: node B CPU, % of a core", "xnats-fanout", r => r.server.cpu_util_pct, "lo"],
+  ["over NATS: node A CPU, % of a core", "xnats-fanout", r => watched(r, "node-a").cpu_util_pct, "lo"],
+  ["over NATS: nats-server CPU, % of a core", "xnats-fanout", r => watched(r, "nats").cpu_util_pct, "lo"],
+  ["over NATS: A+B+NATS CPU per delivery, us", "xnats-fanout", cpuAllPerDelivery, "lo"],
+  ["over NATS: lost + duplicated", "xnats-fanout", r => r.delivery.lost + r.delivery.duplicates, "lo"],
+  ["over NATS: node B RSS peak, MB", "xnats-fanout", r => r.server.rss_kb_peak / 1024, "lo"],
+  ["over NATS 5/s: latency p50, ms", "xnats-fanout-rate", r => r.delivery.latency_ms_p50, "lo"],
+  ["over NATS 5/s: latency p99, ms", "xnats-fanout-rate", r => r.delivery.latency_ms_p99, "lo"],
+  ["over NATS 5/s: latency p99.9, ms", "xnats-fanout-rate", r => r.delivery.latency_ms_p999, "lo"],
+  ["over NATS 5/s: latency max, ms", "xnats-fanout-rate", r => r.delivery.latency_ms_max, "lo"],
+  ["over NATS 5/s: node B CPU, % of a core", "xnats-fanout-rate", r => r.server.cpu_util_pct, "lo"],
+  ["over NATS 5/s: nats-server CPU, % of a core", "xnats-fanout-rate", r => watched(r, "nats").cpu_util_pct, "lo"],
   ["http-publish: events/s", "http-publish", r => r.publish.per_s, "hi"],
   ["http-publish: server CPU per event, us", "http-publish", r => r.server.cpu_us_per_event, "lo"],
   ["http-publish: HTTP latency p50, ms", "http-publish", r => r.publish.http_ms_p50, "lo"],
@@ -394,6 +446,33 @@ if (servers.length) {
       row.push(fmt(va), fmt(vb), va && vb != null ? (vb / va).toFixed(2) : "-");
     }
     if (any) line2(row);
+  }
+}
+// Cross-node over Redis against over NATS, per server.
+const viaNats = [["ours", "soketi-c"], ["soketi", "soketi 1.6.1"]]
+  .filter(([s]) => load(s + "-xnats-fanout") || load(s + "-xnats-fanout-rate"));
+if (viaNats.length) {
+  const w3 = [50, 12, 12, 8];
+  const line3 = (a) => console.log(a.map((s, i) => i ? String(s).padStart(i % 3 === 0 ? w3[3] : w3[1]) : String(s).padEnd(w3[0])).join(" "));
+  console.log("\ncross-node over Redis vs over NATS (publishers -> node A -> Redis or NATS -> node B):");
+  console.log(" ".repeat(w3[0]) + viaNats.map(([, name]) => " " + name.padStart(w3[1] * 2 + w3[3] + 2)).join(""));
+  const head = ["metric"], rule = ["-".repeat(w3[0])];
+  for (const _ of viaNats) {
+    head.push("Redis", "NATS", "N/R");
+    rule.push("-".repeat(w3[1]), "-".repeat(w3[1]), "-".repeat(w3[3]));
+  }
+  line3(head);
+  line3(rule);
+  for (const [label, sc, get] of pairs) {
+    const row = [label.replace("server CPU", "CPU").replace("all nodes + Redis", "nodes + Redis/NATS")];
+    let any = false;
+    for (const [s] of viaNats) {
+      const a = load(s + "-xnode-" + sc), b = load(s + "-xnats-" + sc);
+      const va = a ? get(a) : null, vb = b ? get(b) : null;
+      any = any || va != null || vb != null;
+      row.push(fmt(va), fmt(vb), va && vb != null ? (vb / va).toFixed(2) : "-");
+    }
+    if (any) line3(row);
   }
 }
 console.log("\n(lo) = lower is better; other ratios: higher is better.");

@@ -8,12 +8,13 @@ SUDO=""
 
 pkgs=(build-essential autoconf automake libtool pkg-config
       libevent-dev libhiredis-dev libinih-dev libjansson-dev libssl-dev zlib1g-dev
-      libcurl4-openssl-dev check clang clang-format valgrind curl ca-certificates
-      redis-server)
+      libcurl4-openssl-dev libnats-dev check clang clang-format valgrind curl ca-certificates
+      redis-server nats-server)
 if [ "${1:-}" = "--test" ]; then
-    # chromium: browser tests; python3: the systemd notify test; the rest: the Debian
-    # packages test (tests/package.sh: make deb, lintian).
-    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian)
+    # chromium: browser tests; python3: the systemd notify test; dpkg-dev to lintian: the
+    # Debian packages test (tests/package.sh: make deb, lintian); libclang-rt-dev: libFuzzer
+    # for the fuzz smoke (tests/fuzz).
+    pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian libclang-rt-dev)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
@@ -27,5 +28,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# redis-server is installed for the Redis adapter tests; the package's own
-# service is not needed (tests start their own servers on loopback).
+# redis-server and nats-server are installed for the Redis and NATS adapter tests; the
+# packages' own services are not needed (tests start their own servers on loopback).

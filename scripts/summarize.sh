@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # summarize.sh - counts individual test cases across build dirs' test logs:
 # Check suites ("Checks: N, Failures: F, Errors: E") and node's test runner
-# ("# pass N" / "# fail N"). Prints failing logs, then "summary: N passed, N failed".
+# ("# pass N" / "# fail N"); a test without either (a script, a fuzz target of
+# tests/fuzz/run.sh) counts once by its .trs. Prints failing logs, then
+# "summary: N passed, N failed".
 pass=0; fail=0
 for d in "$@"; do
-    for log in "$d"/tests/*.log "$d"/tests/integration/*.log; do
+    for log in "$d"/tests/*.log "$d"/tests/integration/*.log "$d"/tests/fuzz/*.log; do
         [ -f "$log" ] || continue
         if line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" | tail -1) && [ -n "$line" ]; then
             n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")

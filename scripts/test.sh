@@ -3,7 +3,8 @@
 # integration tests (real daemon, official pusher-js / pusher clients, raw
 # sockets, a headless browser), once with gcc and once with clang under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the Debian packages
-# (tests/package.sh, as root). Ends with one summary line.
+# (tests/package.sh, as root), then a fuzz smoke (every libFuzzer target of
+# tests/fuzz for FUZZ_SECONDS, default 15). Ends with one summary line.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -34,6 +35,22 @@ case $? in
     *) echo "FAIL: tests/package.sh"; grep -E '^not ok' "$top/build-gcc/tests/package.log"; status=1 ;;
 esac
 
-"$top/scripts/summarize.sh" "$top/build-gcc" "$top/build-asan"
+# The fuzz smoke: a clang fuzzing build, then each target for FUZZ_SECONDS from its seeds.
+echo "=== fuzz: make fuzz"
+fuzz_start=$(date +%s)
+# Only what the targets link is built (make fuzz's prerequisites), not the whole tree.
+mkdir -p "$top/build-fuzz"
+if (cd "$top/build-fuzz" && "$top/configure" -q CC=clang --enable-fuzzing); then
+    make -C "$top/build-fuzz" -j2 fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" \
+        >"$top/build-fuzz/fuzz.out" 2>&1 || status=1
+    grep -E '^fuzz: ' "$top/build-fuzz/fuzz.out" | cut -c1-300
+    grep -qE '^fuzz: ' "$top/build-fuzz/fuzz.out" || { echo "FAIL: fuzz build"; tail -20 "$top/build-fuzz/fuzz.out"; }
+else
+    echo "FAIL: fuzz configure"
+    status=1
+fi
+echo "fuzz: smoke took $(($(date +%s) - fuzz_start)) s"
+
+"$top/scripts/summarize.sh" "$top/build-gcc" "$top/build-asan" "$top/build-fuzz"
 s=$?
 [ "$status" -eq 0 ] && [ "$s" -eq 0 ] || { echo "test.sh: failures; see build-*/test-suite.log"; exit 1; }

@@ -212,6 +212,32 @@ START_TEST(test_aliases_and_leniency)
 }
 END_TEST
 
+/* A size in KiB too large for a long stays a number (found by tests/fuzz/fuzz_apps: the
+ * double -> long conversion was undefined behaviour, which UBSan aborts on). */
+START_TEST(test_huge_kb_sizes)
+{
+    skt_apps_t *apps =
+        build_ok("[{\"id\":\"a\",\"key\":\"k\",\"secret\":\"s\","
+                 "\"maxPresenceMemberSizeInKb\":3.3e35,\"maxEventPayloadInKb\":1e300}]");
+    skt_app_t *a = skt_apps_at(apps, 0);
+    ck_assert(a->max_presence_member_size_kb == 3.3e35);
+    ck_assert(a->max_event_payload_kb == 1e300);
+    json_t *j = skt_apps_to_json(apps);
+    json_t *app = json_array_get(j, 0);
+    ck_assert(json_is_real(json_object_get(app, "maxPresenceMemberSizeInKb")));
+    ck_assert(json_real_value(json_object_get(app, "maxEventPayloadInKb")) == 1e300);
+    json_decref(j);
+    skt_apps_free(apps);
+
+    /* Whole numbers that fit stay integers, as JSON.stringify prints them. */
+    apps = build_ok("[{\"id\":\"a\",\"key\":\"k\",\"secret\":\"s\",\"maxEventPayloadInKb\":2.0}]");
+    j = skt_apps_to_json(apps);
+    ck_assert(json_is_integer(json_object_get(json_array_get(j, 0), "maxEventPayloadInKb")));
+    json_decref(j);
+    skt_apps_free(apps);
+}
+END_TEST
+
 START_TEST(test_normalize_and_set_field)
 {
     json_t *in = json_loads("{\"AppId\":7,\"max_connections\":\"3\",\"Enabled\":false}", 0, NULL);
@@ -317,6 +343,12 @@ START_TEST(test_errors)
                 "apps[0]: 'max_presence_member_size_in_kb': expected a number, got 'big'");
     one_app_err("\"webhooks\":{}",
                 "apps[0]: 'webhooks': expected a JSON array of webhooks, got '{}'");
+    /* A JSON text that is not an array (found by tests/fuzz/fuzz_apps: the parsed text was
+     * freed before the message was made from it, a use after free). */
+    one_app_err("\"webhooks\":\"2\"",
+                "apps[0]: 'webhooks': expected a JSON array of webhooks, got '2'");
+    one_app_err("\"webhooks\":\"{\\\"url\\\":\\\"u\\\"}\"",
+                "apps[0]: 'webhooks': expected a JSON array of webhooks, got '{\"url\":\"u\"}'");
 }
 END_TEST
 
@@ -373,6 +405,7 @@ apps_suite(void)
     tcase_add_test(tc, test_many_apps);
     tcase_add_test(tc, test_aliases_and_leniency);
     tcase_add_test(tc, test_normalize_and_set_field);
+    tcase_add_test(tc, test_huge_kb_sizes);
     tcase_add_test(tc, test_to_json_round_trip);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_webhooks);

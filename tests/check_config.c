@@ -896,6 +896,84 @@ START_TEST(test_error_json_file)
 }
 END_TEST
 
+/* In-memory sources: read as the files would be, named by their path or <ini>/<json>. */
+START_TEST(test_text_sources)
+{
+    /* Slices of a longer buffer: no NUL terminator is needed or read. */
+    const char buf[] = "port = 6010\n[adapter.redis]\nprefix = mem\nXXXX{\"port\": 6011}YYYY";
+    size_t ini_len = strlen("port = 6010\n[adapter.redis]\nprefix = mem\n");
+    skt_config_sources_t src = {.ini_text = buf, .ini_len = ini_len};
+    skt_config_t *cfg = NULL;
+    char err[ERRLEN];
+    ck_assert_int_eq(skt_config_load(&src, &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg->port, 6010);
+    ck_assert_str_eq(cfg->adapter.redis.prefix, "mem");
+    skt_config_free(cfg);
+
+    /* JSON text over INI text, both over the file paths they would otherwise name. */
+    src.ini_path = "/nonexistent/soketi.conf";
+    src.json_path = "/nonexistent/soketi.json";
+    src.json_text = buf + ini_len + 4;
+    src.json_len = strlen("{\"port\": 6011}");
+    ck_assert_int_eq(skt_config_load(&src, &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg->port, 6011);
+    ck_assert_str_eq(cfg->adapter.redis.prefix, "mem");
+    skt_config_free(cfg);
+
+    /* The same text from a file and from memory loads the same options. */
+    const char *text = "debug = true\n[appManager.array.apps.0]\nid = mem-id\n";
+    const char *path = temp_file(text, ".ini");
+    skt_config_t *from_file = load_ok(path, NULL, NULL);
+    skt_config_sources_t mem = {.ini_text = text, .ini_len = strlen(text)};
+    ck_assert_int_eq(skt_config_load(&mem, &cfg, err, sizeof(err)), 0);
+    for (size_t i = 0; i < skt_options_count; i++)
+        ck_assert_str_eq(skt_config_get_text(cfg, skt_options[i].name),
+                         skt_config_get_text(from_file, skt_options[i].name));
+    skt_config_free(cfg);
+    skt_config_free(from_file);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_text_source_errors)
+{
+    skt_config_t *cfg = NULL;
+    char err[ERRLEN];
+    const char *two = "port = 1\nprt = 2\n";
+    skt_config_sources_t src = {.ini_text = two, .ini_len = strlen(two)};
+    ck_assert_int_eq(skt_config_load(&src, &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_null(cfg);
+    ck_assert_str_eq(err, "<ini>:2: unknown option 'prt'");
+
+    src.ini_path = "inline.conf";
+    ck_assert_int_eq(skt_config_load(&src, &cfg, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "inline.conf:2: unknown option 'prt'");
+
+    /* A NUL byte is refused as it is in a file, not taken as the end of the text. */
+    skt_config_sources_t nul = {.ini_text = "port = 1\0prt = 2\n", .ini_len = 18};
+    ck_assert_int_eq(skt_config_load(&nul, &cfg, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "<ini>: contains a NUL byte");
+    skt_config_sources_t jnul = {.json_text = "{}\0", .json_len = 3};
+    ck_assert_int_eq(skt_config_load(&jnul, &cfg, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "<json>: contains a NUL byte");
+
+    /* Only json_len bytes are JSON: the rest of the buffer is never read. */
+    skt_config_sources_t cut = {.json_text = "{\"port\": 1}", .json_len = 5};
+    ck_assert_int_eq(skt_config_load(&cut, &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(strncmp(err, "<json>:1:", 9), 0);
+    ck_assert_ptr_nonnull(strstr(err, "invalid JSON"));
+    skt_config_sources_t bad = {.json_text = "{\"prt\": 1}", .json_len = 10};
+    ck_assert_int_eq(skt_config_load(&bad, &cfg, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "<json>: unknown key 'prt'");
+
+    /* An empty INI text is an empty file: the defaults. */
+    skt_config_sources_t empty = {.ini_text = "", .ini_len = 0};
+    ck_assert_int_eq(skt_config_load(&empty, &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg->port, 6001);
+    skt_config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_error_missing_files)
 {
     load_err("/nonexistent/soketi.conf", NULL, NULL,
@@ -1170,6 +1248,7 @@ config_suite(void)
     tcase_add_test(tc, test_env_json_valued);
     tcase_add_test(tc, test_env_unknown_only_warns);
     tcase_add_test(tc, test_priority_env_json_ini_defaults);
+    tcase_add_test(tc, test_text_sources);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -1180,6 +1259,7 @@ config_suite(void)
     tcase_add_test(tc, test_error_unknown_driver);
     tcase_add_test(tc, test_error_json_file);
     tcase_add_test(tc, test_error_missing_files);
+    tcase_add_test(tc, test_text_source_errors);
     tcase_add_test(tc, test_error_bad_apps);
     tcase_add_test(tc, test_error_duplicate_apps);
     tcase_add_test(tc, test_error_leaves_err_terminated);

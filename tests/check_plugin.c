@@ -653,7 +653,7 @@ START_TEST(test_missing_drivers)
 
     err = missing(empty, "nats");
     ck_assert_has(err, "adapter_nats.so");
-    ck_assert_has(err, "is not built yet");
+    ck_assert_has(err, "soketi-nats");
     err = missing(empty, "cluster");
     ck_assert_has(err, "adapter_cluster.so");
     ck_assert_has(err, "is not built yet");

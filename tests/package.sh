@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/package.sh - the Debian packages end to end, as an administrator meets them:
-# `make deb` builds soketi, soketi-redis and soketi-dev; lintian checks them; apt installs
+# `make deb` builds soketi, soketi-redis, soketi-nats and soketi-dev; lintian checks them; apt installs
 # them; the installed daemon runs as the soketi user with the installed /etc/soketi.conf
-# on a free port and serves curl and a pusher-js client (tests/integration/roundtrip.mjs);
+# on a free port and serves curl and a pusher-js client (tests/integration/roundtrip.mjs),
+# then with the packaged NATS adapter on a nats-server (when one is installed);
 # the example plugin is built from the installed soketi-dev (pkg-config, header only) and
 # loaded by the installed daemon through a config file; then everything is purged.
 #
@@ -18,7 +19,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bdir=${1:?usage: tests/package.sh BUILD_DIR}
 bdir=$(cd "$bdir" && pwd)
-pkgs=(soketi soketi-redis soketi-dev)
+pkgs=(soketi soketi-redis soketi-nats soketi-dev)
 
 skip() { echo "package.sh: skipped: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root to install packages"
@@ -128,7 +129,7 @@ for p in "${pkgs[@]}"; do
     check "package $p was built" test -n "$f"
     [ -n "$f" ] && debs+=("$f")
 done
-[ "${#debs[@]}" -eq 3 ] || finish
+[ "${#debs[@]}" -eq "${#pkgs[@]}" ] || finish
 
 if command -v lintian >/dev/null 2>&1; then
     lintian --pedantic -I "$bdir"/deb/soketi-c_*.changes >"$tmp/lintian.log" 2>&1
@@ -145,9 +146,9 @@ echo "package.sh: apt-get install ${debs[*]##*/}"
 installed=1
 if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${debs[@]}" \
     >"$tmp/install.log" 2>&1; then
-    ok "apt-get installs the three packages"
+    ok "apt-get installs the ${#pkgs[@]} packages"
 else
-    bad "apt-get installs the three packages"; cat "$tmp/install.log"; finish
+    bad "apt-get installs the ${#pkgs[@]} packages"; cat "$tmp/install.log"; finish
 fi
 
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
@@ -174,12 +175,14 @@ check "man pages soketi(8) and soketi.conf(5) are installed" \
     test -f /usr/share/man/man8/soketi.8.gz -a -f /usr/share/man/man5/soketi.conf.5.gz
 check "plugins are in $plugindir, the SDK says the same" \
     bash -c "[ \"\$(pkg-config --variable=plugindir soketi-adapter)\" = '$plugindir' ] \
-        && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ]"
+        && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ] \
+        && [ -f '$plugindir/adapter_nats.so' ]"
 /usr/bin/soketi plugins >"$tmp/plugins.txt" 2>&1
 cat "$tmp/plugins.txt"
-check "soketi plugins lists local and redis (ABI 1) from $plugindir" \
+check "soketi plugins lists local, redis and nats (ABI 1) from $plugindir" \
     bash -c "grep -q '^plugin directory $plugindir ' '$tmp/plugins.txt' \
-        && grep -Eq '^local +ABI 1 ' '$tmp/plugins.txt' && grep -Eq '^redis +ABI 1 ' '$tmp/plugins.txt'"
+        && grep -Eq '^local +ABI 1 ' '$tmp/plugins.txt' && grep -Eq '^redis +ABI 1 ' '$tmp/plugins.txt' \
+        && grep -Eq '^nats +ABI 1 ' '$tmp/plugins.txt'"
 check "soketi config check passes as the soketi user" "${as_soketi[@]}" /usr/bin/soketi config check
 
 # ---------------------------------------------------------------- run it
@@ -194,6 +197,29 @@ if start_daemon "$tmp/daemon.log"; then
     check "it logged its address" grep -q "listening on 127.0.0.1:$port" "$tmp/daemon.log"
 else
     bad "the installed daemon runs as soketi with /etc/soketi.conf and answers /ready"
+fi
+
+# The packaged NATS adapter, on a nats-server of ours (when the machine has one).
+if command -v nats-server >/dev/null 2>&1; then
+    nats_port=$(free_port)
+    nats-server -a 127.0.0.1 -p "$nats_port" >"$tmp/nats.log" 2>&1 &
+    nats_pid=$!
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
+    printf '[adapter]\ndriver = nats\n[adapter.nats]\nservers = ["127.0.0.1:%s"]\n' "$nats_port" \
+        >"$tmp/nats.conf"
+    chmod 644 "$tmp/nats.conf"
+    if start_daemon "$tmp/daemon-nats.log" --config="$tmp/nats.conf"; then
+        check "the installed daemon joins NATS with the packaged adapter_nats.so" \
+            bash -c "for _ in \$(seq 50); do grep -q 'cross-node delivery is on' '$tmp/daemon-nats.log' && exit 0; sleep 0.1; done; exit 1"
+        [ "$have_node" = 1 ] && check "pusher-js receives an event through it" roundtrip
+        check "SIGTERM stops it with status 0" stop_daemon
+    else
+        bad "the installed daemon starts with the nats adapter"
+    fi
+    kill "$nats_pid" 2>/dev/null
+    wait "$nats_pid" 2>/dev/null
+else
+    echo "package.sh: nats-server not installed: the NATS adapter's run is skipped"
 fi
 
 # ---------------------------------------------------------------- a third-party plugin

@@ -3,10 +3,11 @@
 # tests/integration/valgrind-drive.mjs drives it with pusher-js clients and REST
 # calls, then stops it with SIGTERM with two clients still connected. Passes when
 # the daemon exits 0 and valgrind found no error and no definite or indirect leak.
-# Twice: with the local adapter, then (when redis-server and adapter_redis.so are
+# Three times: with the local adapter, then (when redis-server and adapter_redis.so are
 # there) with the Redis adapter and everything it shares in Redis: the redis rate
 # limiter and cache, webhooks once per cluster (to an endpoint that refuses, so
-# retries are pending at shutdown) and cluster-wide watchlists.
+# retries are pending at shutdown) and cluster-wide watchlists; then the same over the
+# NATS adapter with JetStream (when nats-server and adapter_nats.so are there).
 #
 # DESIGN: valgrind's --error-exitcode=42 turns any memory error or leak into exit
 # 42, and otherwise the exit code is the daemon's, so one `wait` says it all.
@@ -47,6 +48,7 @@ finish() {
     [ -n "$drive_pid" ] && kill "$drive_pid" 2>/dev/null
     [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
+    [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null
     if [ "${VALGRIND_KEEP_LOG:-0}" = 1 ]; then
         echo "valgrind.sh: work directory kept: $work"
     else
@@ -60,14 +62,16 @@ trap 'exit 1' INT TERM
 ports=$(node -e '
 const net = require("net");
 const get = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-(async () => { const a = await get(); let b = await get(); while (b === a) b = await get(); let c = await get(); while (c === a || c === b) c = await get(); console.log(a, b, c); })();
+(async () => { const seen = []; while (seen.length < 4) { const p = await get(); if (!seen.includes(p)) seen.push(p); } console.log(...seen); })();
 ') || fail "cannot find free ports"
-# shellcheck disable=SC2086 # three words on purpose
+# shellcheck disable=SC2086 # four words on purpose
 set -- $ports
 port=$1
 metrics_port=$2
 redis_port=$3
+nats_port=$4
 redis_pid=
+nats_pid=
 
 dump() {
     echo "--- daemon output ---"
@@ -189,33 +193,65 @@ echo "valgrind.sh: PASS ($1 adapter)"
 return 0
 }
 
-run_once local || exit 1
+# The environment of the shared-state runs: the adapter's rate limiter and cache, webhooks
+# once per cluster to an endpoint that refuses (retries pending at shutdown).
+shared_env() {
+    export SOKETI_RATE_LIMITER_DRIVER=redis SOKETI_CACHE_DRIVER=redis \
+        SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC=1000 SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC=1000 \
+        SOKETI_DEFAULT_APP_WEBHOOKS='[{"url":"http://127.0.0.1:9/hook","event_types":["channel_occupied","channel_vacated","member_added","member_removed"]}]'
+}
+
+# Waits until something answers on 127.0.0.1:$1 with a line matching $2; fails naming $3.
+await_server() {
+    i=0
+    until node -e '
+const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.write("PING\r\n"));
+s.on("data", (d) => process.exit(new RegExp(process.argv[2]).test(d) ? 0 : 1));
+s.on("error", () => process.exit(1));' "$1" "$2"; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { cat "$work/$3.out"; fail "$3 did not start"; }
+        sleep 0.1
+    done
+}
 
 # The Redis adapter and the state it shares, when the machine has what it takes.
-redis_bin=${REDIS_SERVER:-redis-server}
-if ! command -v "$redis_bin" >/dev/null 2>&1; then
-    echo "valgrind.sh: no $redis_bin: the Redis run is skipped"
-    exit 0
-fi
-if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_redis.so" ]; then
-    echo "valgrind.sh: no adapter_redis.so in $SOKETI_PLUGIN_DIR_TEST: the Redis run is skipped"
-    exit 0
-fi
-"$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    >"$work/redis.out" 2>&1 &
-redis_pid=$!
-i=0
-until node -e '
-const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.write("PING\r\n"));
-s.on("data", (d) => process.exit(/PONG/.test(d) ? 0 : 1));
-s.on("error", () => process.exit(1));' "$redis_port"; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || { cat "$work/redis.out"; fail "redis-server did not start"; }
-    sleep 0.1
-done
-export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port \
-    SOKETI_RATE_LIMITER_DRIVER=redis SOKETI_CACHE_DRIVER=redis \
-    SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC=1000 SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC=1000 \
-    SOKETI_DEFAULT_APP_WEBHOOKS='[{"url":"http://127.0.0.1:9/hook","event_types":["channel_occupied","channel_vacated","member_added","member_removed"]}]'
-run_once redis || exit 1
+run_redis() {
+    redis_bin=${REDIS_SERVER:-redis-server}
+    if ! command -v "$redis_bin" >/dev/null 2>&1; then
+        echo "valgrind.sh: no $redis_bin: the Redis run is skipped"
+        return 0
+    fi
+    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_redis.so" ]; then
+        echo "valgrind.sh: no adapter_redis.so in $SOKETI_PLUGIN_DIR_TEST: the Redis run is skipped"
+        return 0
+    fi
+    "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        >"$work/redis.out" 2>&1 &
+    redis_pid=$!
+    await_server "$redis_port" PONG redis
+    (export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port && shared_env && run_once redis)
+}
+
+# The NATS adapter and the state it shares in JetStream. libnats stays loaded with its
+# threads until the process exits (plugins/nats/nats_conn.h): what they hold is reachable.
+run_nats() {
+    nats_bin=${NATS_SERVER:-nats-server}
+    if ! command -v "$nats_bin" >/dev/null 2>&1; then
+        echo "valgrind.sh: no $nats_bin: the NATS run is skipped"
+        return 0
+    fi
+    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_nats.so" ]; then
+        echo "valgrind.sh: no adapter_nats.so in $SOKETI_PLUGIN_DIR_TEST: the NATS run is skipped"
+        return 0
+    fi
+    "$nats_bin" -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats.out" 2>&1 &
+    nats_pid=$!
+    await_server "$nats_port" INFO nats
+    (export SOKETI_ADAPTER_DRIVER=nats SOKETI_ADAPTER_NATS_SERVERS="[\"127.0.0.1:$nats_port\"]" &&
+        shared_env && run_once nats)
+}
+
+run_once local || exit 1
+run_redis || exit 1
+run_nats || exit 1
 exit 0

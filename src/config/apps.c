@@ -1,6 +1,7 @@
 /* apps.c - the configured apps (soketi's appManager.array.apps): validation and lookup. */
 #include "config/apps.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +356,17 @@ check_webhook(const json_t *w, size_t i, char *err, size_t errlen)
 
 /* Converts v (raw: its text, or NULL) to the canonical JSON of field f. New reference, or
  * NULL with a message in err. */
+/* A size in KiB as JSON: an integer when it is a whole number that fits a long (as JS prints
+ * 2 and 2.5), else a real. The range check comes first: converting a double outside long's
+ * range (1e30) is undefined behaviour. */
+static json_t *
+kb_json(double d)
+{
+    if (d > (double)LONG_MIN && d < (double)LONG_MAX && d == (double)(long)d)
+        return json_integer((long)d);
+    return json_real(d);
+}
+
 static json_t *
 convert(const field_t *f, const char *name, const json_t *v, const char *raw, char *err,
         size_t errlen)
@@ -404,7 +416,7 @@ convert(const field_t *f, const char *name, const json_t *v, const char *raw, ch
             snprintf(why, sizeof(why), "%s is out of range (must be greater than 0)", text);
             goto bad;
         }
-        out = d == (double)(long)d ? json_integer((long)d) : json_real(d);
+        out = kb_json(d);
         break;
     case F_WEBHOOKS: {
         /* app.ts also takes a JSON text of the array (transformPotentialJsonToArray). */
@@ -415,12 +427,12 @@ convert(const field_t *f, const char *name, const json_t *v, const char *raw, ch
                 v = parsed;
         }
         if (!json_is_array(v)) {
-            json_decref(parsed);
             char got[80];
             char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             const char *g = raw ? raw : json_is_string(v) ? json_string_value(v) : dump;
             snprintf(got, sizeof(got), "%.60s%s", g ? g : "?", g && strlen(g) > 60 ? "..." : "");
             free(dump);
+            json_decref(parsed); /* v may be it: freed only once the message is made */
             snprintf(why, sizeof(why), "expected a JSON array of webhooks, got '%s'", got);
             goto bad;
         }
@@ -728,8 +740,7 @@ skt_apps_to_json(const skt_apps_t *apps)
                 v = json_integer(*(const long *)p);
                 break;
             case F_POSITIVE_D: {
-                double d = *(const double *)p;
-                v = d == (double)(long)d ? json_integer((long)d) : json_real(d);
+                v = kb_json(*(const double *)p);
                 break;
             }
             case F_WEBHOOKS:

@@ -182,6 +182,7 @@ typedef struct ini_ctx_s {
     skt_config_t *cfg;
     const char *path;
     const char *cur; /* next unread byte of the file's text */
+    const char *end; /* its end */
     int line;        /* lines handed to inih so far */
     int too_long;
     int failed;
@@ -194,10 +195,10 @@ static char *
 ini_read_line(char *str, int num, void *stream)
 {
     ini_ctx_t *c = stream;
-    if (c->failed || c->too_long || !*c->cur)
+    if (c->failed || c->too_long || c->cur == c->end)
         return NULL;
-    const char *nl = strchr(c->cur, '\n');
-    size_t len = nl ? (size_t)(nl - c->cur) + 1 : strlen(c->cur);
+    const char *nl = memchr(c->cur, '\n', (size_t)(c->end - c->cur));
+    size_t len = nl ? (size_t)(nl - c->cur) + 1 : (size_t)(c->end - c->cur);
     c->line++;
     if (len > (size_t)num - 1) {
         c->too_long = 1;
@@ -241,9 +242,9 @@ ini_on_value(void *user, const char *section, const char *name, const char *valu
     return 0;
 }
 
-/* Reads a whole file into a NUL-terminated buffer (malloc'd). */
+/* Reads a whole file into a buffer (malloc'd) of *lenp bytes, NUL-terminated too. */
 static char *
-read_file(const char *path, char *err, size_t errlen)
+read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
@@ -272,11 +273,8 @@ read_file(const char *path, char *err, size_t errlen)
         goto fail;
     }
     buf[len] = '\0';
-    if (strlen(buf) != len) {
-        snprintf(err, errlen, "%s: contains a NUL byte", path);
-        goto fail;
-    }
     fclose(f);
+    *lenp = len;
     return buf;
 fail:
     free(buf);
@@ -284,16 +282,27 @@ fail:
     return NULL;
 }
 
+/* A source's text holds no NUL byte: one would end the line or document early. */
 static int
-load_ini(skt_config_t *cfg, const char *path, char *err, size_t errlen)
+text_has_nul(const char *text, size_t len, const char *path, char *err, size_t errlen)
 {
-    char *text = read_file(path, err, errlen);
-    ini_ctx_t c = {.cfg = cfg, .path = path, .err = err, .errlen = errlen};
+    if (!memchr(text, '\0', len))
+        return 0;
+    snprintf(err, errlen, "%s: contains a NUL byte", path);
+    return 1;
+}
+
+/* Applies the INI text text[0..len); path names it in messages. */
+static int
+load_ini_text(skt_config_t *cfg, const char *path, const char *text, size_t len, char *err,
+              size_t errlen)
+{
+    ini_ctx_t c = {
+        .cfg = cfg, .path = path, .cur = text, .end = text + len, .err = err, .errlen = errlen};
     int rc;
 
-    if (!text)
+    if (text_has_nul(text, len, path, err, errlen))
         return -1;
-    c.cur = text;
 
     /* This inih keeps its settings in globals: set ours for this parse only. No multi-line
      * values (an indented line is a line of its own), one heap line buffer of
@@ -316,7 +325,6 @@ load_ini(skt_config_t *cfg, const char *path, char *err, size_t errlen)
     ini_stop_on_first_error = saved_stop;
     ini_initial_alloc = saved_initial;
     ini_max_line = saved_max;
-    free(text);
 
     if (c.failed)
         return -1;
@@ -374,13 +382,18 @@ load_json_object(skt_config_t *cfg, const char *path, const char *prefix, json_t
     return 0;
 }
 
+/* Applies the JSON text text[0..len); path names it in messages. */
 static int
-load_json(skt_config_t *cfg, const char *path, char *err, size_t errlen)
+load_json_text(skt_config_t *cfg, const char *path, const char *text, size_t len, char *err,
+               size_t errlen)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root;
     int rc;
 
+    if (text_has_nul(text, len, path, err, errlen))
+        return -1;
+    root = json_loadb(text, len, 0, &jerr);
     if (!root) {
         if (jerr.line > 0)
             snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column,
@@ -396,6 +409,22 @@ load_json(skt_config_t *cfg, const char *path, char *err, size_t errlen)
     }
     rc = load_json_object(cfg, path, NULL, root, err, errlen);
     json_decref(root);
+    return rc;
+}
+
+/* Applies one file source: its text in memory when given, else the file at path. */
+static int
+load_source(skt_config_t *cfg, const char *path, const char *text, size_t len,
+            int (*apply)(skt_config_t *, const char *, const char *, size_t, char *, size_t),
+            const char *unnamed, char *err, size_t errlen)
+{
+    if (text)
+        return apply(cfg, path ? path : unnamed, text, len, err, errlen);
+    char *file = read_file(path, &len, err, errlen);
+    if (!file)
+        return -1;
+    int rc = apply(cfg, path, file, len, err, errlen);
+    free(file);
     return rc;
 }
 
@@ -539,9 +568,13 @@ skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, 
     }
     if (set_defaults(cfg, err, errlen) < 0)
         goto fail;
-    if (src && src->ini_path && load_ini(cfg, src->ini_path, err, errlen) < 0)
+    if (src && (src->ini_text || src->ini_path) &&
+        load_source(cfg, src->ini_path, src->ini_text, src->ini_len, load_ini_text, "<ini>", err,
+                    errlen) < 0)
         goto fail;
-    if (src && src->json_path && load_json(cfg, src->json_path, err, errlen) < 0)
+    if (src && (src->json_text || src->json_path) &&
+        load_source(cfg, src->json_path, src->json_text, src->json_len, load_json_text, "<json>",
+                    err, errlen) < 0)
         goto fail;
     if (src && src->environ && load_env(cfg, src->environ, err, errlen) < 0)
         goto fail;
@@ -595,235 +628,4 @@ skt_config_get_text(skt_config_t *cfg, const char *dotted)
     if (!cfg || !dotted || !cfg->priv->text)
         return NULL;
     return skt_map_get(cfg->priv->text, dotted, strlen(dotted));
-}
-
-/* ---- sample file and --help ------------------------------------------------------------- */
-
-/* What values an option takes, for the sample and --help: "integer, 0-65535". */
-static void
-describe_type(const skt_option_t *o, char *buf, size_t n)
-{
-    const char *t = "";
-    size_t len;
-    switch (o->type) {
-    case SKT_OPT_BOOL:
-        t = "true or false";
-        break;
-    case SKT_OPT_INT:
-        t = "integer";
-        break;
-    case SKT_OPT_NUMBER:
-        t = "number";
-        break;
-    case SKT_OPT_STRING:
-        t = "string";
-        break;
-    case SKT_OPT_LIST:
-        t = "list of strings (JSON array)";
-        break;
-    case SKT_OPT_JSON:
-        t = (o->flags & SKT_OPT_JSON_STRING)   ? "string or JSON array"
-            : (o->flags & SKT_OPT_JSON_ARRAY)  ? "JSON array"
-            : (o->flags & SKT_OPT_JSON_OBJECT) ? "JSON object"
-                                               : "JSON";
-        break;
-    case SKT_OPT_APPS:
-        t = "JSON array of apps";
-        break;
-    }
-    if (o->choices) {
-        len = (size_t)snprintf(buf, n, "one of ");
-        for (const char *const *c = o->choices; *c && len < n; c++)
-            len += (size_t)snprintf(buf + len, n - len, "%s%s", *c, c[1] ? ", " : "");
-    } else {
-        len = (size_t)snprintf(buf, n, "%s", t);
-    }
-    if ((o->flags & SKT_OPT_RANGE) && len < n) {
-        if (o->flags & SKT_OPT_MIN_EXCL)
-            len += (size_t)snprintf(buf + len, n - len, " > %ld", o->min);
-        else if (o->max != LONG_MAX)
-            len += (size_t)snprintf(buf + len, n - len, ", %ld-%ld", o->min, o->max);
-        else
-            len += (size_t)snprintf(buf + len, n - len, " >= %ld", o->min);
-        if ((o->flags & SKT_OPT_MIN_EXCL) && o->max != LONG_MAX && len < n)
-            len += (size_t)snprintf(buf + len, n - len, ", at most %ld", o->max);
-    }
-    if ((o->flags & SKT_OPT_NULLABLE) && len < n)
-        snprintf(buf + len, n - len, ", or null");
-}
-
-/* Whether a string can be written unquoted in the INI file and read back as itself. */
-static int
-ini_plain_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]) ||
-        strchr(";#", s[0]) || strstr(s, " ;") || strstr(s, "\t;"))
-        return 0;
-    json_t *v = json_loads(s, JSON_DECODE_ANY, NULL);
-    int ok = !v || json_is_number(v);
-    json_decref(v);
-    return ok;
-}
-
-/* The INI text of a value given as JSON text (an option's or an app field's default). */
-static void
-ini_value_text(const char *json_text, char *buf, size_t n)
-{
-    json_t *v = json_loads(json_text, JSON_DECODE_ANY, NULL);
-    if (json_is_string(v) && ini_plain_ok(json_string_value(v)))
-        snprintf(buf, n, "%s", json_string_value(v));
-    else
-        snprintf(buf, n, "%s", json_text);
-    json_decref(v);
-}
-
-static const char sample_header[] =
-    "; soketi.conf - sample configuration of soketi-c, every option at soketi's default.\n"
-    ";\n"
-    "; Options come from three sources over the built-in defaults; each overrides the one\n"
-    "; before it:\n"
-    ";   1. an INI file like this one;\n"
-    ";   2. a soketi-style JSON file: {\"port\": 6001, \"adapter.redis.prefix\": \"x\"},\n"
-    ";      nested objects allowed ({\"adapter\": {\"redis\": {\"prefix\": \"x\"}}});\n"
-    ";   3. SOKETI_* environment variables (SOKETI_PORT=6002), named below.\n"
-    ";\n"
-    "; A [section] is the dotted prefix of the names under it: \"prefix = x\" under\n"
-    "; [adapter.redis] sets adapter.redis.prefix. Keys before any section are top-level.\n"
-    "; Values are read the way soketi reads its environment: as JSON when they parse as JSON\n"
-    "; (6001, true, [\"a\", \"b\"], {\"k\": 1}, \"quoted text\"), else as the text itself.\n"
-    "; Lines starting with ; or # are comments, and so is the rest of a line from a ; that\n"
-    "; follows a blank. Uncomment a line to change its option.\n"
-    ";\n"
-    "; Apps (appManager.driver = array) are the sections [appManager.array.apps.0],\n"
-    "; [appManager.array.apps.1], ... numbered from 0 without gaps. apps.0 is soketi's default\n"
-    "; app (app-id/app-key/app-secret, also set by the SOKETI_DEFAULT_APP_* variables). Each\n"
-    "; app needs a unique id and key and a secret; its limits default to the global\n"
-    "; presence.*, channelLimits.* and eventLimits.* options. A JSON file can instead give\n"
-    "; the whole list: {\"appManager.array.apps\": [{\"id\": \"...\", ...}]}.\n";
-
-/* The section an option is written under: its name up to the last dot ("" at top level). */
-static size_t
-section_len(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot ? (size_t)(dot - name) : 0;
-}
-
-static void
-write_sample_option(FILE *f, const skt_option_t *o)
-{
-    char type[160];
-    char value[512];
-    const char *key = o->name + section_len(o->name) + (section_len(o->name) ? 1 : 0);
-
-    describe_type(o, type, sizeof(type));
-    type[0] = (char)toupper((unsigned char)type[0]);
-    fprintf(f, "\n; %s\n", o->doc);
-    if (o->env)
-        fprintf(f, "; %s. Environment: %s.\n", type, o->env);
-    else
-        fprintf(f, "; %s.\n", type);
-    if (o->flags & SKT_OPT_DYNAMIC) {
-        fprintf(f, ";%s =\n", key);
-        return;
-    }
-    ini_value_text(o->def, value, sizeof(value));
-    fprintf(f, ";%s = %s\n", key, value);
-}
-
-/* The default app as the [appManager.array.apps.0] section. */
-static void
-write_sample_apps(FILE *f, const skt_option_t *o)
-{
-    json_t *list = skt_apps_default_list();
-    json_t *app = json_array_get(list, 0);
-    const char *field, *def, *global, *doc;
-    char value[512];
-
-    fprintf(f, "\n; %s\n[appManager.array.apps.0]\n", o->doc);
-    for (size_t i = 0; (field = skt_apps_field_info(i, &def, &global, &doc)); i++) {
-        const char *env = NULL;
-        char *text = NULL;
-
-        for (size_t e = 0; e < skt_options_app_env_count; e++)
-            if (strcmp(skt_options_app_env[e].field, field) == 0)
-                env = skt_options_app_env[e].env;
-        fprintf(f, "\n; %s\n", doc);
-        if (global) {
-            fprintf(f, "; Default: the global %s.\n", global);
-            def = skt_options_find(global)->def;
-        } else if (!def) {
-            def = text = json_dumps(json_object_get(app, field), JSON_COMPACT | JSON_ENCODE_ANY);
-        }
-        if (env)
-            fprintf(f, "; Environment (apps.0 only): %s.\n", env);
-        ini_value_text(def ? def : "null", value, sizeof(value));
-        fprintf(f, ";%s = %s\n", field, value);
-        free(text);
-    }
-    fprintf(f, "\n; More apps: [appManager.array.apps.1] with at least id, key and secret.\n");
-    json_decref(list);
-}
-
-void
-skt_config_write_sample(FILE *f)
-{
-    fputs(sample_header, f);
-    /* Top-level options first: a key after a [section] would belong to it. */
-    for (size_t i = 0; i < skt_options_count; i++)
-        if (section_len(skt_options[i].name) == 0)
-            write_sample_option(f, &skt_options[i]);
-    /* Then each section once, in the order the table first names it. */
-    for (size_t i = 0; i < skt_options_count; i++) {
-        const skt_option_t *o = &skt_options[i];
-        size_t sl = section_len(o->name);
-        int seen = 0;
-        if (sl == 0)
-            continue;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = section_len(skt_options[j].name) == sl &&
-                   strncmp(skt_options[j].name, o->name, sl) == 0;
-        if (seen)
-            continue;
-        if (o->type == SKT_OPT_APPS) {
-            write_sample_apps(f, o);
-            continue;
-        }
-        fprintf(f, "\n[%.*s]\n", (int)sl, o->name);
-        for (size_t j = i; j < skt_options_count; j++)
-            if (section_len(skt_options[j].name) == sl &&
-                strncmp(skt_options[j].name, o->name, sl) == 0)
-                write_sample_option(f, &skt_options[j]);
-    }
-}
-
-void
-skt_config_write_help(FILE *f)
-{
-    char type[160];
-    char def[512];
-
-    fprintf(f, "Options (soketi's dotted names; set them in the INI file, the JSON file or the\n"
-               "environment, each overriding the one before):\n");
-    for (size_t i = 0; i < skt_options_count; i++) {
-        const skt_option_t *o = &skt_options[i];
-        describe_type(o, type, sizeof(type));
-        if (o->type == SKT_OPT_APPS)
-            snprintf(def, sizeof(def), "one app: app-id / app-key / app-secret");
-        else if (o->offset == offsetof(skt_config_t, plugin_dir))
-            snprintf(def, sizeof(def), "%s", SOKETI_PLUGIN_DIR);
-        else if (o->offset == offsetof(skt_config_t, ws_max_payload_in_kb))
-            snprintf(def, sizeof(def), "derived from the apps' limits (104 with soketi's)");
-        else if (o->flags & SKT_OPT_DYNAMIC)
-            snprintf(def, sizeof(def), "the process id");
-        else
-            ini_value_text(o->def, def, sizeof(def));
-        fprintf(f, "\n  %s%s%s%s\n      %s\n      Default: %s. Takes %s.\n", o->name,
-                o->env ? " (" : "", o->env ? o->env : "", o->env ? ")" : "", o->doc, def, type);
-    }
-    fprintf(f, "\nThe default app (apps[0]) also takes these variables:\n");
-    for (size_t i = 0; i < skt_options_app_env_count; i++)
-        fprintf(f, "  %-46s appManager.array.apps.0.%s\n", skt_options_app_env[i].env,
-                skt_options_app_env[i].field);
 }

@@ -59,6 +59,18 @@ typedef struct skt_config_s {
             char *token; /* may be NULL */
             long timeout;
             long nodes_number; /* SKT_CONFIG_INT_NULL: ask the other nodes */
+            /* ours */
+            long node_ttl;               /* seconds a dead node's shared state outlives it */
+            long kv_replicas;            /* of the JetStream key-value buckets */
+            long max_pending_messages;   /* read from NATS, not yet processed */
+            long max_pending_size_in_kb; /* the same in KB */
+            char *credentials;           /* a .creds file; may be NULL */
+            char *nkey;                  /* may be NULL */
+            char *nkey_seed_path;        /* may be NULL */
+            int tls;
+            char *tls_ca_path;   /* may be NULL */
+            char *tls_cert_path; /* may be NULL */
+            char *tls_key_path;  /* may be NULL */
         } nats;
     } adapter;
     struct {
@@ -237,19 +249,28 @@ typedef struct skt_config_s {
     struct skt_config_priv_s *priv; /* the loader's bookkeeping; not for readers */
 } skt_config_t;
 
+/* The sources of a configuration. A file is given by its path, or in memory by its text
+ * (ini_text / json_text, len bytes, need not be NUL-terminated): the text is then read
+ * exactly as the file's contents would be, and the path, when given, only names it in
+ * messages ("<ini>" / "<json>" when NULL). The daemon reads files; tests and the fuzz
+ * targets pass texts. */
 typedef struct skt_config_sources_s {
     const char *ini_path;  /* NULL: none */
     const char *json_path; /* NULL: none */
     char **environ;        /* NULL-terminated "K=V" list (pass `environ`); NULL: none */
+    const char *ini_text;  /* NULL: read ini_path, if any */
+    size_t ini_len;
+    const char *json_text; /* NULL: read json_path, if any */
+    size_t json_len;
 } skt_config_sources_t;
 
 /* Builds a configuration from the defaults and the given sources (later ones win: INI, then
- * JSON, then environment). Values from the INI file and the environment are read the way
- * soketi reads its environment: JSON if the text parses as JSON, else the text itself; then
- * converted to the option's type. Unknown SOKETI_* variables are logged as warnings and
- * otherwise ignored; every other problem is an error.
- * Returns 0 with *out set (the caller owns it: skt_config_free()), or -1 with *out NULL and a
- * one-line message in err (naming the file:line, JSON key or variable, and what is wrong). */
+ * JSON, then environment). A text holding a NUL byte is refused, as a file holding one is. Values
+ * from the INI file and the environment are read the way soketi reads its environment: JSON if the
+ * text parses as JSON, else the text itself; then converted to the option's type. Unknown SOKETI_*
+ * variables are logged as warnings and otherwise ignored; every other problem is an error. Returns
+ * 0 with *out set (the caller owns it: skt_config_free()), or -1 with *out NULL and a one-line
+ * message in err (naming the file:line, JSON key or variable, and what is wrong). */
 int skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, size_t errlen);
 
 /* Frees everything cfg owns, apps included. NULL is a no-op. */

@@ -3,7 +3,7 @@
 noinst_LTLIBRARIES += libskt_config.la
 libskt_config_la_SOURCES = \
 	src/config/options.c src/config/options.h \
-	src/config/config.c src/config/config.h \
+	src/config/config.c src/config/config.h src/config/sample.c \
 	src/config/apps.c src/config/apps.h
 
 check_PROGRAMS += tests/check_config tests/check_apps

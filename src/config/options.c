@@ -40,6 +40,15 @@
         .name = NAME, .env = ENV, .type = SKT_OPT_STRING, .flags = FLAGS, .def = DEF,              \
         .offset = OFF(FIELD), .doc = DOC                                                           \
     }
+/* A string option of soketi-c's own (FLAGS as OPT_STR's). */
+#define OPT_STR_OURS(NAME, ENV, DEF, FIELD, FLAGS, DOC)                                            \
+    OPT_STR(NAME, ENV, DEF, FIELD, (FLAGS) | SKT_OPT_SOKETI_C, DOC)
+/* A boolean option of soketi-c's own. */
+#define OPT_BOOL_OURS(NAME, ENV, DEF, FIELD, DOC)                                                  \
+    {                                                                                              \
+        .name = NAME, .env = ENV, .type = SKT_OPT_BOOL, .flags = SKT_OPT_SOKETI_C, .def = DEF,     \
+        .offset = OFF(FIELD), .doc = DOC                                                           \
+    }
 #define OPT_ENUM(NAME, ENV, DEF, FIELD, CHOICES, DOC)                                              \
     {                                                                                              \
         .name = NAME, .env = ENV, .type = SKT_OPT_STRING, .def = DEF, .offset = OFF(FIELD),        \
@@ -149,6 +158,42 @@ const skt_option_t skt_options[] = {
      .min = 0,
      .max = NOMAX,
      .doc = "Number of nodes to wait answers from; null asks NATS how many there are."},
+    OPT_INT_OURS("adapter.nats.nodeTtl", "SOKETI_ADAPTER_NATS_NODE_TTL", "30",
+                 adapter.nats.node_ttl, 2, 86400,
+                 "Seconds after which the NATS adapter forgets the channels and presence members "
+                 "of a node that stopped refreshing them (it died): webhooks once per cluster."),
+    OPT_INT_OURS("adapter.nats.kvReplicas", "SOKETI_ADAPTER_NATS_KV_REPLICAS", "1",
+                 adapter.nats.kv_replicas, 1, 5,
+                 "Replicas of the JetStream key-value buckets the NATS adapter keeps the shared "
+                 "state in (a NATS cluster with JetStream on that many servers)."),
+    OPT_INT_OURS("adapter.nats.maxPendingMessages", "SOKETI_ADAPTER_NATS_MAX_PENDING_MESSAGES",
+                 "65536", adapter.nats.max_pending_messages, 1, 16777216,
+                 "Messages from NATS read and not yet processed, at most: a node that falls "
+                 "further behind drops new ones (counted and logged)."),
+    OPT_INT_OURS("adapter.nats.maxPendingSizeInKb", "SOKETI_ADAPTER_NATS_MAX_PENDING_SIZE_IN_KB",
+                 "65536", adapter.nats.max_pending_size_in_kb, 1, 2097151,
+                 "KB of messages from NATS read and not yet processed, at most (as "
+                 "maxPendingMessages)."),
+    OPT_STR_OURS("adapter.nats.credentials", "SOKETI_ADAPTER_NATS_CREDENTIALS", "null",
+                 adapter.nats.credentials, NULLABLE,
+                 "A NATS .creds file (user JWT and NKey seed) to log in with."),
+    OPT_STR_OURS("adapter.nats.nkey", "SOKETI_ADAPTER_NATS_NKEY", "null", adapter.nats.nkey,
+                 NULLABLE, "Public NKey of the NATS user (with adapter.nats.nkeySeedPath)."),
+    OPT_STR_OURS("adapter.nats.nkeySeedPath", "SOKETI_ADAPTER_NATS_NKEY_SEED_PATH", "null",
+                 adapter.nats.nkey_seed_path, NULLABLE,
+                 "File holding the NATS user's NKey seed (with adapter.nats.nkey)."),
+    OPT_BOOL_OURS("adapter.nats.tls", "SOKETI_ADAPTER_NATS_TLS", "false", adapter.nats.tls,
+                  "Connect to NATS over TLS (tls:// server URLs do too)."),
+    OPT_STR_OURS("adapter.nats.tlsCaPath", "SOKETI_ADAPTER_NATS_TLS_CA", "null",
+                 adapter.nats.tls_ca_path, NULLABLE,
+                 "CA certificates (PEM) the NATS servers' certificates must verify against; "
+                 "implies TLS."),
+    OPT_STR_OURS("adapter.nats.tlsCertPath", "SOKETI_ADAPTER_NATS_TLS_CERT", "null",
+                 adapter.nats.tls_cert_path, NULLABLE,
+                 "Client certificate (PEM) for NATS, with adapter.nats.tlsKeyPath; implies TLS."),
+    OPT_STR_OURS("adapter.nats.tlsKeyPath", "SOKETI_ADAPTER_NATS_TLS_KEY", "null",
+                 adapter.nats.tls_key_path, NULLABLE,
+                 "Key (PEM) of the client certificate for NATS."),
 
     OPT_ENUM("appManager.driver", "SOKETI_APP_MANAGER_DRIVER", "\"array\"", app_manager.driver,
              app_manager_drivers, "Where apps are read from: array, mysql, postgres, dynamodb."),

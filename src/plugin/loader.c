@@ -76,7 +76,7 @@ static const plugin_known_t plugin_known[] = {
     {"local", NULL, 1},                   /* part of soketi itself */
     {"redis", "soketi-redis", 1},         /* a package of its own */
     {"redis-cluster", "soketi-redis", 1}, /* the same package */
-    {"nats", NULL, 0},                    /* not written yet */
+    {"nats", "soketi-nats", 1},           /* a package of its own (libnats) */
     {"cluster", NULL, 0},                 /* not written yet */
 };
 

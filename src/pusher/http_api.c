@@ -302,10 +302,10 @@ route_api(req_t *r, route_t id)
     }
 }
 
+/* Answers r, found to be route id. */
 static void
-route(req_t *r)
+route_answer(req_t *r, route_t id)
 {
-    route_t id = route_find(r);
     switch (id) {
     case R_NOT_FOUND:
         skt_http_reply_text(r->c, 404, "");
@@ -336,6 +336,12 @@ route(req_t *r)
     }
 }
 
+static void
+route(req_t *r)
+{
+    route_answer(r, route_find(r));
+}
+
 /* A request head that announces a body, before the body is read (net/conn.h's
  * on_request_head): a request for no route, or for an API route of an unknown app or
  * without a valid signature, is answered now, so that nobody can make us buffer a body
@@ -345,7 +351,7 @@ route_head(req_t *r)
 {
     route_t id = route_find(r);
     if (id == R_NOT_FOUND || id == R_BAD) {
-        route(r);
+        route_answer(r, id);
         return 1;
     }
     if (id < R_EVENTS)

@@ -111,9 +111,9 @@ fz_request(const char *method, const char *path, const char *query, const char *
     char *answer = NULL;
     int status = fake_http(srv, 0, raw, (size_t)n + blen, &answer);
     if (status >= 0 && strncmp(path, "/apps/", 6) == 0 && answer && *answer) {
-        json_t *v = json_loads(answer, 0, NULL);
-        FZ_CHECK(v != NULL || status == 404);
-        json_decref(v);
+        json_t *parsed = json_loads(answer, 0, NULL);
+        FZ_CHECK(parsed != NULL || status == 404);
+        json_decref(parsed);
     }
     free(answer);
     free(raw);

@@ -832,15 +832,16 @@ export function rawHttp(server, bytes, { idleMs = 500, delayMs = 100, timeoutMs 
 /**
  * Disconnect every client and raw socket this module made, stop every daemon
  * still running (SIGTERM, so a sanitizer build gets to report leaks at exit;
- * SIGKILL after 5 s) and kill every redis-server still running. Then throws if any daemon of this file printed a sanitizer report.
+ * SIGKILL after 5 s) and kill every redis-server and nats-server still running. Then throws if
+ * any daemon of this file printed a sanitizer report.
  */
 export async function cleanup() {
     for (const c of [...clients]) disconnect(c);
     for (const s of rawSockets) s.destroy();
     rawSockets.clear();
     await Promise.all([...servers].map((s) => s.stop('SIGTERM', 5000)));
-    // throw-away redis-servers a failed test left running would keep this process alive
-    for (const p of redisProcs) {
+    // throw-away servers a failed test left running would keep this process alive
+    for (const p of serverProcs) {
         try { p.kill('SIGKILL'); } catch { /* already gone */ }
     }
     const reports = started.filter((s) => SANITIZER_REPORT.test(s.output()));
@@ -885,9 +886,10 @@ function parseResp(buf, i = 0) {
     throw new Error(`bad RESP reply: ${buf.toString('latin1', i, Math.min(buf.length, i + 80))}`);
 }
 
-const redisProcs = new Set();
+/** The redis-server and nats-server processes this module started, killed at exit. */
+const serverProcs = new Set();
 process.on('exit', () => {
-    for (const p of redisProcs) {
+    for (const p of serverProcs) {
         try { p.kill('SIGKILL'); } catch { /* already gone */ }
     }
 });
@@ -903,12 +905,12 @@ function bindable(port) {
 }
 
 /**
- * A port for a redis-server that no other process's bind(0) hands out: below the kernel's
- * ephemeral range. Tests stop Redis while daemons keep reconnecting to its port; a test file
- * running beside them must not get that port for its own Redis (its daemons would then join
- * the other file's cluster), and vice versa.
+ * A port for a redis-server or nats-server that no other process's bind(0) hands out: below
+ * the kernel's ephemeral range. Tests stop Redis (or NATS) while daemons keep reconnecting to
+ * its port; a test file running beside them must not get that port for its own server (its
+ * daemons would then join the other file's cluster), and vice versa.
  */
-async function redisPort() {
+async function stablePort() {
     let low = 32768;
     try {
         low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
@@ -921,7 +923,7 @@ async function redisPort() {
 }
 
 /**
- * Start `redis-server` on a port of redisPort() (or `port`), without persistence, and wait until it
+ * Start `redis-server` on a port of stablePort() (or `port`), without persistence, and wait until it
  * answers PING. With start: false only the port is chosen (start it later with start()).
  * Resolves { port, start(), stop(), restart(), command(...args) }: command sends one
  * command on a fresh connection and resolves the reply (errors as Error values).
@@ -929,7 +931,7 @@ async function redisPort() {
  * Every server is killed when the test process exits.
  */
 export async function startRedis({ port, start = true, bin = process.env.REDIS_SERVER || 'redis-server', args = [] } = {}) {
-    port = port ?? await redisPort();
+    port = port ?? await stablePort();
     let proc = null;
     let exited = null;
     let output = '';
@@ -961,9 +963,9 @@ export async function startRedis({ port, start = true, bin = process.env.REDIS_S
                 { stdio: ['ignore', 'pipe', 'pipe'] });
             const state = { done: false };
             exited = state;
-            redisProcs.add(proc);
+            serverProcs.add(proc);
             const p = proc;
-            state.promise = new Promise((resolve) => p.on('exit', () => { state.done = true; redisProcs.delete(p); resolve(); }));
+            state.promise = new Promise((resolve) => p.on('exit', () => { state.done = true; serverProcs.delete(p); resolve(); }));
             proc.on('error', (e) => { output += `spawn error: ${e.message}\n`; });
             proc.stdout.on('data', (d) => { output += d; });
             proc.stderr.on('data', (d) => { output += d; });
@@ -1169,6 +1171,110 @@ export async function closeWebhookReceivers() {
 }
 
 // ---------------------------------------------------------------------------
+// Webhooks counted across the nodes of a cluster (the redis and nats shared-state tests).
+// `hooks` is { receiver, rest }: the receiver of webhookSetup() and a `pusher` SDK to
+// validate what it received.
+
+/** How long a second, duplicate webhook is given to show up. */
+export const WEBHOOK_SETTLE_MS = 1500;
+
+/** A webhook receiver of the occupancy and presence events, and the env that points an
+ *  app's webhooks at it. Resolves { receiver, env }. */
+export async function webhookSetup() {
+    const receiver = await startWebhookReceiver();
+    const types = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'];
+    return { receiver, env: { SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([{ url: receiver.url, event_types: types }]) } };
+}
+
+/** Checks a received webhook with the official SDK (as webhooks.test.mjs) and returns its events. */
+function validEvents(rest, req) {
+    const hook = rest.webhook({ headers: req.headers, rawBody: req.rawBody });
+    assert.equal(hook.isValid(), true, `signature of ${req.rawBody}`);
+    assert.equal(req.headers['x-pusher-key'], APP.key);
+    return hook.getEvents();
+}
+
+/** Webhook events received so far (every request validated), optionally only those on channel. */
+export function webhookEvents(hooks, channel) {
+    const all = hooks.receiver.requests.flatMap((r) => validEvents(hooks.rest, r));
+    return channel ? all.filter((e) => e.channel === channel) : all;
+}
+
+/** The events on channel as one line, for assertion messages. */
+export const webhookSummary = (hooks, channel) => JSON.stringify(webhookEvents(hooks, channel)
+    .map((e) => `${e.name}${e.user_id ? `(${e.user_id})` : ''}`));
+
+/** How many `name` events on channel (for userId) were received. */
+export function webhookCount(hooks, channel, name, userId) {
+    return webhookEvents(hooks, channel).filter((e) => e.name === name && (userId === undefined || e.user_id === userId)).length;
+}
+
+/** Waits until `name` on channel (for userId) has been received n times in total, then
+ *  WEBHOOK_SETTLE_MS more, and checks it is still exactly n. */
+export async function expectWebhooks(hooks, channel, name, n, { userId, timeoutMs = 5000 } = {}) {
+    const what = `${name}${userId ? ` for ${userId}` : ''} on ${channel}`;
+    await hooks.receiver.waitFor(() => webhookCount(hooks, channel, name, userId) >= n, timeoutMs).catch(() => {
+        assert.fail(`timed out waiting for ${n} ${what}; received on ${channel}: ${webhookSummary(hooks, channel)}`);
+    });
+    await sleep(WEBHOOK_SETTLE_MS);
+    assert.equal(webhookCount(hooks, channel, name, userId), n, `exactly ${n} ${what}; received: ${webhookSummary(hooks, channel)}`);
+}
+
+/** pusher-js options of a presence member `id` (its info: { id }). */
+export const presenceMember = (id) => ({ presenceData: { user_id: id, user_info: { id } } });
+
+/** A connected pusher-js client on srv. */
+export async function connectedClient(srv, opts) {
+    const c = pusherClient(srv, opts);
+    await waitConnected(c);
+    return c;
+}
+
+/** Two nodes subscribe to three channels at the same moment: one channel_occupied each;
+ *  both connections close at once: one channel_vacated each. cl is { a, b }. */
+export async function checkWebhookRace(cl, hooks) {
+    const chans = ['shared-race-1', 'shared-race-2', 'shared-race-3'];
+    const onA = await connectedClient(cl.a);
+    const onB = await connectedClient(cl.b);
+    await Promise.all(chans.flatMap((ch) => [subscribe(onA, ch), subscribe(onB, ch)]));
+    await until(() => chans.every((ch) => webhookCount(hooks, ch, 'channel_occupied') >= 1), 5000, 'an occupied per channel');
+    await sleep(WEBHOOK_SETTLE_MS);
+    for (const ch of chans) assert.equal(webhookCount(hooks, ch, 'channel_occupied'), 1, `${ch}: ${webhookSummary(hooks, ch)}`);
+    // both connections close at once (every channel of each leaves with it)
+    disconnect(onA);
+    disconnect(onB);
+    await until(() => chans.every((ch) => webhookCount(hooks, ch, 'channel_vacated') >= 1), 5000, 'a vacated per channel');
+    await sleep(WEBHOOK_SETTLE_MS);
+    for (const ch of chans) assert.equal(webhookCount(hooks, ch, 'channel_vacated'), 1, `${ch}: ${webhookSummary(hooks, ch)}`);
+}
+
+/** presence: member_added once per user across nodes, member_removed when its last socket
+ *  anywhere leaves, channel_vacated with the last member. cl is { a, b }. */
+export async function checkPresenceWebhooks(cl, hooks) {
+    const ch = 'presence-shared';
+    const u1a = await connectedClient(cl.a, presenceMember('u1'));
+    const u1b = await connectedClient(cl.b, presenceMember('u1'));
+    const u2b = await connectedClient(cl.b, presenceMember('u2'));
+    await subscribe(u1a, ch);
+    await hooks.receiver.waitFor(() => webhookCount(hooks, ch, 'member_added', 'u1') >= 1, 5000);
+    await subscribe(u1b, ch); // u1's second socket, on the other node
+    await expectWebhooks(hooks, ch, 'member_added', 1, { userId: 'u1' });
+    await subscribe(u2b, ch);
+    await expectWebhooks(hooks, ch, 'member_added', 1, { userId: 'u2' });
+    assert.equal(webhookCount(hooks, ch, 'channel_occupied'), 1, `one occupied: ${webhookSummary(hooks, ch)}`);
+    disconnect(u1a); // u1 is still on B
+    await sleep(WEBHOOK_SETTLE_MS);
+    assert.equal(webhookCount(hooks, ch, 'member_removed'), 0, `u1 still on B: ${webhookSummary(hooks, ch)}`);
+    disconnect(u1b);
+    await expectWebhooks(hooks, ch, 'member_removed', 1, { userId: 'u1' });
+    assert.equal(webhookCount(hooks, ch, 'member_removed', 'u2'), 0);
+    assert.equal(webhookCount(hooks, ch, 'channel_vacated'), 0, 'u2 still holds the channel');
+    disconnect(u2b);
+    await expectWebhooks(hooks, ch, 'member_removed', 1, { userId: 'u2' });
+    assert.equal(webhookCount(hooks, ch, 'channel_vacated'), 1, webhookSummary(hooks, ch));
+}
+
+// ---------------------------------------------------------------------------
 // Several daemons as one server (the redis and redis-cluster adapter tests).
 
 /** Resolves when pred() is truthy; polls every 20 ms; rejects with what after timeoutMs. */
@@ -1195,6 +1301,178 @@ export async function expectExactlyOnce(listeners, data, timeoutMs = 3000) {
     await until(() => listeners.every((l) => l.got.length >= 1), timeoutMs, 'the event on every node');
     await sleep(300);
     for (const l of listeners) assert.deepEqual(l.got, [data]);
+}
+
+/** Sockets and presence members on nodes a and b: GET /channels and /channels/:c on either
+ *  node sum both (answered before timeoutMs, so by every node rather than by the timeout),
+ *  user_count counts a user on both nodes once (soketi 1.6: twice), filter_by_prefix works. */
+export async function checkCountsAcrossNodes(a, b, timeoutMs) {
+    await listener(a, 'count-ch', 'x');
+    await listener(a, 'count-ch', 'x');
+    await listener(b, 'count-ch', 'x');
+    await listener(b, 'only-b', 'x');
+    const member = (id) => ({ presenceData: { user_id: id, user_info: {} } });
+    await listener(a, 'presence-room', 'x', member('alice'));
+    await listener(b, 'presence-room', 'x', member('alice'));
+    await listener(b, 'presence-room', 'x', member('bob'));
+
+    const expected = {
+        'count-ch': { subscription_count: 3, occupied: true },
+        'only-b': { subscription_count: 1, occupied: true },
+        'presence-room': { subscription_count: 3, occupied: true },
+    };
+    for (const srv of [a, b]) {
+        const started = Date.now();
+        assert.deepEqual(await channelsOf(srv), expected);
+        assert.ok(Date.now() - started < timeoutMs, 'answered by every node, not by the timeout');
+        const one = await restRequest(srv, { path: '/channels/count-ch' });
+        assert.deepEqual(one.json, { subscription_count: 3, occupied: true });
+        const p = await restRequest(srv, { path: '/channels/presence-room' });
+        // soketi 1.6 sums each node's member count, counting alice twice
+        assert.deepEqual(p.json, { subscription_count: 3, occupied: true, user_count: REFERENCE ? 3 : 2 });
+    }
+    const filtered = await restRequest(a, { path: '/channels', params: { filter_by_prefix: 'only' } });
+    assert.deepEqual(filtered.json.channels, { 'only-b': { subscription_count: 1, occupied: true } });
+}
+
+/** presence across nodes a and b: members of both, member_added for a user's first socket in
+ *  the cluster, member_removed for its last. */
+export async function checkPresenceAcrossNodes(a, b) {
+    const user = (srv, id, info) => pusherClient(srv, { presenceData: { user_id: id, user_info: info } });
+
+    const alice1 = user(a, 'alice', { name: 'Alice' });
+    const a1 = await subscribe(alice1, 'presence-p');
+    assert.equal(a1.members.count, 1);
+
+    const bobAdded = waitFor(a1, 'pusher:member_added');
+    const bob = user(b, 'bob', { name: 'Bob' });
+    const bc = await subscribe(bob, 'presence-p');
+    assert.equal(bc.members.count, 2);
+    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { name: 'Alice' } });
+    assert.deepEqual(await bobAdded, { id: 'bob', info: { name: 'Bob' } });
+
+    // alice's second socket, on the other node: nobody is told she joined
+    const noAddBob = expectNoEvent(bc, 'pusher:member_added', 600);
+    const noAddAlice = expectNoEvent(a1, 'pusher:member_added', 600);
+    const alice2 = user(b, 'alice', { name: 'Alice' });
+    const a2 = await subscribe(alice2, 'presence-p');
+    assert.equal(a2.members.count, 2);
+    await Promise.all([noAddBob, noAddAlice]);
+
+    // her socket on B leaves: she is still on A
+    const noRemove = expectNoEvent(bc, 'pusher:member_removed', 600);
+    disconnect(alice2);
+    await noRemove;
+
+    // her last socket leaves: B's bob is told
+    const removed = waitFor(bc, 'pusher:member_removed');
+    disconnect(alice1);
+    assert.deepEqual(await removed, { id: 'alice', info: { name: 'Alice' } });
+    assert.equal(bc.members.count, 1);
+}
+
+/** GET /channels on srv (signed), expecting 200: its `channels` object. */
+export async function channelsOf(srv) {
+    const res = await restRequest(srv, { path: '/channels' });
+    assert.equal(res.status, 200, res.text);
+    return res.json.channels;
+}
+
+/** A user signed in on node a and node b (both with user authentication on, as soketi
+ *  needs): POST /users/<id>/terminate_connections to a closes both sockets (4009), and a
+ *  bystander on b stays. */
+export async function checkTerminateAcrossNodes(a, b) {
+    const rest = pusherRest(a);
+    const signin = async (srv, id) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const onA = await signin(a, 'target');
+    const onB = await signin(b, 'target');
+    const bystander = await signin(b, 'bystander');
+    const res = await restRequest(a, { method: 'POST', path: '/users/target/terminate_connections', body: {} });
+    assert.equal(res.status, 200);
+    for (const ws of [onA, onB]) {
+        assert.deepEqual(await ws.nextJson(), {
+            event: 'pusher:error', data: { code: 4009, message: 'You got disconnected by the app.' },
+        });
+        assert.equal((await ws.nextClose()).code, 4009);
+    }
+    bystander.send({ event: 'pusher:ping', data: {} });
+    assert.equal((await bystander.nextJson()).event, 'pusher:pong');
+    bystander.destroy();
+}
+
+/**
+ * What a mixed cluster of one soketi-c node (ours) and one soketi 1.6 node (theirs) must do
+ * both ways, on whatever adapter joins them (both started with client events and user
+ * authentication on): events and client events cross, a soketi socket is excluded by
+ * soketi-c, counts, presence members and /users span both, terminate_connections closes on
+ * the other node.
+ */
+export async function checkMixedCluster(ours, theirs) {
+    // events both ways
+    const x = await listener(ours, 'mixed', 'ev');
+    const y = await listener(theirs, 'mixed', 'ev');
+    await pusherRest(theirs).trigger('mixed', 'ev', { from: 'soketi' });
+    await expectExactlyOnce([x, y], { from: 'soketi' });
+    await pusherRest(ours).trigger('mixed', 'ev', { from: 'soketi-c' });
+    await until(() => x.got.length === 2 && y.got.length === 2, 3000, 'the soketi-c event on both');
+    await sleep(300);
+    assert.deepEqual(y.got, [{ from: 'soketi' }, { from: 'soketi-c' }]);
+    // exclusion of a soketi socket by soketi-c, and client events from soketi to soketi-c
+    const y2 = await listener(theirs, 'private-mixed', 'client-ev');
+    const x2 = await listener(ours, 'private-mixed', 'client-ev');
+    y2.ch.trigger('client-ev', { c: 1 });
+    await until(() => x2.got.length === 1, 3000, 'a client event from soketi');
+    x2.ch.trigger('client-ev', { c: 2 });
+    await until(() => y2.got.length === 1, 3000, 'a client event from soketi-c');
+    assert.deepEqual(y2.got, [{ c: 2 }]);
+
+    // counts both ways
+    for (const srv of [ours, theirs]) {
+        const chans = await channelsOf(srv);
+        assert.deepEqual(chans.mixed, { subscription_count: 2, occupied: true }, `on port ${srv.port}`);
+        const one = await restRequest(srv, { path: '/channels/mixed' });
+        assert.equal(one.json.subscription_count, 2, `on port ${srv.port}`);
+    }
+
+    // presence both ways
+    const alice = pusherClient(ours, { presenceData: { user_id: 'alice', user_info: { n: 'A' } } });
+    const ac = await subscribe(alice, 'presence-mixed');
+    const added = waitFor(ac, 'pusher:member_added');
+    const bob = pusherClient(theirs, { presenceData: { user_id: 'bob', user_info: { n: 'B' } } });
+    const bc = await subscribe(bob, 'presence-mixed');
+    assert.equal(bc.members.count, 2, 'soketi sees soketi-c\'s member');
+    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { n: 'A' } });
+    assert.deepEqual(await added, { id: 'bob', info: { n: 'B' } });
+    for (const srv of [ours, theirs]) {
+        const res = await restRequest(srv, { path: '/channels/presence-mixed/users' });
+        assert.deepEqual(res.json.users.map((u) => u.id).sort(), ['alice', 'bob'], `on port ${srv.port}`);
+    }
+    const removed = waitFor(bc, 'pusher:member_removed');
+    disconnect(alice);
+    assert.equal((await removed).id, 'alice');
+
+    // terminate_connections both ways
+    const rest = pusherRest(ours);
+    const signin = async (srv, id) => {
+        const ws = await rawPusher(srv);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const onOurs = await signin(ours, 'victim');
+    const onTheirs = await signin(theirs, 'victim');
+    await restRequest(theirs, { method: 'POST', path: '/users/victim/terminate_connections', body: {} });
+    assert.equal((await onOurs.nextClose()).code, 4009, 'soketi-c closes on soketi\'s request');
+    const onTheirs2 = await signin(theirs, 'victim2');
+    await restRequest(ours, { method: 'POST', path: '/users/victim2/terminate_connections', body: {} });
+    assert.equal((await onTheirs2.nextClose()).code, 4009, 'soketi closes on soketi-c\'s request');
+    onTheirs.destroy();
+    await waitConnected(x.client);
 }
 
 // ---------------------------------------------------------------------------
@@ -1284,4 +1562,267 @@ export async function startRedisCluster({ masters = 3, replicas = 0, nodeTimeout
         await stop();
         throw err;
     }
+}
+
+// ---------------------------------------------------------------------------
+// Throw-away NATS servers for the nats adapter tests.
+
+/** The nats-server binary ($NATS_SERVER, else on PATH). */
+export const NATS_SERVER = process.env.NATS_SERVER || 'nats-server';
+
+/**
+ * Whether the NATS tests can run: adapter_nats.so built (configure found libnats) and
+ * nats-server installed. Resolves { ok: true } or { ok: false, why }. A test file that
+ * cannot run fails, unless SOKETI_TEST_ALLOW_NO_NATS=1 says skipping is fine (a machine
+ * without libnats-dev): CI installs both, so the tests never skip there unnoticed.
+ */
+export function natsAvailable() {
+    const dir = process.env.SOKETI_PLUGIN_DIR_TEST;
+    if (!REFERENCE && process.env.SOKETI_TEST_NATS_BUILT === 'no') {
+        return { ok: false, why: 'soketi-c was configured without libnats (install libnats-dev: scripts/deps.sh)' };
+    }
+    if (!REFERENCE && dir && !fs.existsSync(path.join(dir, 'adapter_nats.so'))) {
+        return { ok: false, why: `${dir}/adapter_nats.so was not built (install libnats-dev: scripts/deps.sh)` };
+    }
+    const found = NATS_SERVER.includes('/') ? fs.existsSync(NATS_SERVER)
+        : (process.env.PATH || '').split(':').some((d) => fs.existsSync(path.join(d, NATS_SERVER)));
+    if (!found) return { ok: false, why: 'nats-server is not installed (scripts/deps.sh --test)' };
+    return { ok: true };
+}
+
+/** The `skip` option of a NATS test: false when it can run; the reason when skipping was
+ *  allowed (SOKETI_TEST_ALLOW_NO_NATS=1); otherwise it throws, failing the file. */
+export function natsSkip() {
+    const a = natsAvailable();
+    if (a.ok) return false;
+    if (['1', 'true', 'yes'].includes(String(process.env.SOKETI_TEST_ALLOW_NO_NATS || '').toLowerCase())) return a.why;
+    throw new Error(`the NATS tests cannot run: ${a.why} (set SOKETI_TEST_ALLOW_NO_NATS=1 to skip them)`);
+}
+
+/**
+ * Start `nats-server` on 127.0.0.1 at a port of stablePort() (or `port`), with its monitoring
+ * port, JetStream on (a store in a fresh temporary directory) unless jetstream is false, and
+ * wait until GET /healthz answers 200 (JetStream ready too). cluster: { name, port, routes }
+ * joins a NATS cluster (routes: nats://host:port URLs of the others). args: more arguments.
+ * With start: false only the ports are chosen. Resolves { port, url, monitorPort, name,
+ * start(), stop(signal), restart(), output(), monitor(path) }. Every server is killed when
+ * the test process exits; stop() keeps its ports and store for start().
+ */
+export async function startNats({ port, jetstream = true, start = true, args = [], cluster = null,
+    name, readyTimeoutMs = 15000 } = {}) {
+    port = port ?? await stablePort();
+    const monitorPort = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-nats-'));
+    name = name ?? `nats-${port}`;
+    let proc = null;
+    let state = { done: true };
+    let output = '';
+    const monitor = (p) => httpGetOnce(monitorPort, p, 1000);
+    const n = {
+        port,
+        url: `nats://127.0.0.1:${port}`,
+        monitorPort,
+        name,
+        output: () => output,
+        monitor,
+        async start() {
+            if (!state.done) return;
+            const argv = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', name,
+                ...(jetstream ? ['-js', '-sd', dir] : []),
+                ...(cluster ? ['--cluster_name', cluster.name, '--cluster', `nats://127.0.0.1:${cluster.port}`,
+                    '--routes', cluster.routes.join(',')] : []),
+                ...args];
+            proc = spawn(NATS_SERVER, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+            const st = { done: false };
+            state = st;
+            const p = proc;
+            serverProcs.add(p);
+            st.promise = new Promise((resolve) => p.on('exit', () => { st.done = true; serverProcs.delete(p); resolve(); }));
+            proc.on('error', (e) => { output += `spawn error: ${e.message}\n`; });
+            proc.stdout.on('data', (d) => { output += d; });
+            proc.stderr.on('data', (d) => { output += d; });
+            const deadline = Date.now() + readyTimeoutMs;
+            for (;;) {
+                if (st.done) throw new Error(`nats-server exited on port ${port}:\n${output}`);
+                const r = await monitor('/healthz');
+                if (r && r.status === 200) return;
+                if (Date.now() > deadline) throw new Error(`nats-server not ready on port ${port}:\n${output}`);
+                await sleep(50);
+            }
+        },
+        async stop(signal = 'SIGKILL') {
+            if (!proc || state.done) return;
+            try { proc.kill(signal); } catch { /* gone */ }
+            await state.promise;
+        },
+        async restart() {
+            await n.stop();
+            await n.start();
+        },
+        /** Frees the store directory (after stop). */
+        remove() { fs.rmSync(dir, { recursive: true, force: true }); },
+    };
+    if (start) await n.start();
+    return n;
+}
+
+/**
+ * Three nats-servers routed into one NATS cluster (JetStream on each unless jetstream is
+ * false), waiting until every one has routes to the other two. Resolves { servers, urls,
+ * stop() }.
+ */
+export async function startNatsCluster({ size = 3, jetstream = true } = {}) {
+    const ports = [];
+    while (ports.length < size * 2) {
+        const p = await stablePort();
+        if (!ports.includes(p)) ports.push(p);
+    }
+    const routes = ports.slice(size).map((p) => `nats://127.0.0.1:${p}`);
+    const servers = await Promise.all(Array.from({ length: size }, (_, i) => startNats({
+        port: ports[i], jetstream, name: `n${i}`, readyTimeoutMs: 30000,
+        cluster: { name: 'soketi-test', port: ports[size + i], routes: routes.filter((_, k) => k !== i) },
+    })));
+    const stop = async () => {
+        await Promise.all(servers.map((s) => s.stop()));
+        servers.forEach((s) => s.remove());
+    };
+    const deadline = Date.now() + 20000;
+    for (;;) {
+        const counts = await Promise.all(servers.map(async (s) => {
+            const r = await s.monitor('/routez');
+            try { return JSON.parse(r.body).num_routes; } catch { return -1; }
+        }));
+        if (counts.every((c) => c >= size - 1)) break;
+        if (Date.now() > deadline) {
+            await stop();
+            throw new Error(`nats cluster not routed: ${counts.join(', ')}`);
+        }
+        await sleep(100);
+    }
+    return { servers, urls: servers.map((s) => s.url), stop };
+}
+
+/** The environment of a daemon on the nats adapter: nats is a startNats() server or a list
+ *  of host:port; requests time out after 1 s. */
+export function natsEnv(nats, extra = {}) {
+    return {
+        SOKETI_ADAPTER_DRIVER: 'nats',
+        SOKETI_ADAPTER_NATS_SERVERS: JSON.stringify(Array.isArray(nats) ? nats : [`127.0.0.1:${nats.port}`]),
+        SOKETI_ADAPTER_NATS_REQUESTS_TIMEOUT: '1000',
+        ...extra,
+    };
+}
+
+/** How many connections on nats (a startNats() server) listen on subject (soketi's request
+ *  subject by default): the nodes a query waits for. -1 when the server does not answer. */
+export async function natsListeners(nats, subject = 'nats-adapter#comms#req') {
+    const r = await nats.monitor('/connz?subs=1&limit=1000');
+    if (!r || r.status !== 200) return -1;
+    return JSON.parse(r.body).connections.filter((c) => (c.subscriptions_list || []).includes(subject)).length;
+}
+
+/** Resolves when n connections on nats listen on subject. */
+export function waitNatsListeners(nats, n, subject = 'nats-adapter#comms#req', timeoutMs = 10000) {
+    return until(async () => (await natsListeners(nats, subject)) === n, timeoutMs, `${n} nodes on ${subject}`);
+}
+
+/**
+ * A raw NATS client on 127.0.0.1:port (the protocol's text lines, for tests that look at or
+ * forge what travels on the subjects; it never gets its own messages back). Resolves once
+ * connected, with
+ * { sub(subject) -> { messages: [{ subject, reply, headers, data }] }, pub(subject, data,
+ *   { reply, headers }), request(subject, data, { timeoutMs, headers }) -> first reply,
+ *   flush(), close() }. data is a string or Buffer; received data is a Buffer.
+ */
+export function natsClient(port, { user, pass, token, name = 'test' } = {}) {
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        rawSockets.add(sock);
+        let buf = Buffer.alloc(0);
+        let sid = 0;
+        const subs = new Map();
+        const pongs = [];
+        let connected = false;
+        const client = {
+            sub(subject) {
+                const s = { subject, messages: [], waiters: [] };
+                subs.set(String(++sid), s);
+                sock.write(`SUB ${subject} ${sid}\r\n`);
+                return s;
+            },
+            pub(subject, data = '', { reply, headers } = {}) {
+                const body = Buffer.isBuffer(data) ? data : Buffer.from(String(data));
+                const r = reply ? ` ${reply}` : '';
+                if (headers) {
+                    const h = Buffer.from(`NATS/1.0\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+                    sock.write(Buffer.concat([Buffer.from(`HPUB ${subject}${r} ${h.length} ${h.length + body.length}\r\n`), h, body, Buffer.from('\r\n')]));
+                } else {
+                    sock.write(Buffer.concat([Buffer.from(`PUB ${subject}${r} ${body.length}\r\n`), body, Buffer.from('\r\n')]));
+                }
+            },
+            flush() {
+                return new Promise((res) => { pongs.push(res); sock.write('PING\r\n'); });
+            },
+            async request(subject, data = '', { timeoutMs = 2000, headers } = {}) {
+                const inbox = `_INBOX.test${Math.random().toString(36).slice(2)}`;
+                const s = client.sub(inbox);
+                client.pub(subject, data, { reply: inbox, headers });
+                const deadline = Date.now() + timeoutMs;
+                while (!s.messages.length) {
+                    if (Date.now() > deadline) throw new Error(`nats request ${subject}: timed out`);
+                    await sleep(10);
+                }
+                return s.messages[0];
+            },
+            close() { sock.destroy(); rawSockets.delete(sock); },
+        };
+        const parseHeaders = (h) => {
+            const lines = h.toString('utf8').split('\r\n');
+            const out = { status: Number((lines[0].split(' ')[1]) || 0) };
+            for (const l of lines.slice(1)) {
+                const i = l.indexOf(':');
+                if (i > 0) out[l.slice(0, i)] = l.slice(i + 1).trim();
+            }
+            return out;
+        };
+        sock.on('data', (d) => {
+            buf = Buffer.concat([buf, d]);
+            for (;;) {
+                const eol = buf.indexOf('\r\n');
+                if (eol < 0) return;
+                const line = buf.toString('utf8', 0, eol);
+                const [op, ...rest] = line.split(' ');
+                if (op === 'MSG' || op === 'HMSG') {
+                    const hdr = op === 'HMSG';
+                    const total = Number(rest[rest.length - 1]);
+                    const hlen = hdr ? Number(rest[rest.length - 2]) : 0;
+                    const reply = rest.length === (hdr ? 5 : 4) ? rest[2] : null;
+                    if (buf.length < eol + 2 + total + 2) return;
+                    const payload = buf.subarray(eol + 2, eol + 2 + total);
+                    const s = subs.get(rest[1]);
+                    if (s) {
+                        s.messages.push({ subject: rest[0], reply, headers: hdr ? parseHeaders(payload.subarray(0, hlen)) : {},
+                            data: Buffer.from(payload.subarray(hlen)) });
+                    }
+                    buf = buf.subarray(eol + 2 + total + 2);
+                    continue;
+                }
+                buf = buf.subarray(eol + 2);
+                if (op === 'INFO' && !connected) {
+                    connected = true;
+                    sock.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, headers: true, no_responders: true, echo: false,
+                        name, user, pass, auth_token: token })}\r\nPING\r\n`);
+                    pongs.push(() => resolve(client));
+                } else if (op === 'PING') {
+                    sock.write('PONG\r\n');
+                } else if (op === 'PONG') {
+                    const p = pongs.shift();
+                    if (p) p();
+                } else if (op === '-ERR') {
+                    if (pongs.length && !connected) reject(new Error(line));
+                }
+            }
+        });
+        sock.on('error', reject);
+    });
 }

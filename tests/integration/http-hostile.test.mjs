@@ -119,7 +119,9 @@ test('a slow 32 MB chunked upload costs CPU in proportion, and a bystander\'s pi
         const used = cpuTicks(server.proc.pid) - cpu0;
         const worst = await ping.stop();
         t.diagnostic(`CPU ${used} ticks for the upload; worst ping ${worst} ms; answer ${parseHttpResponses(Buffer.concat(got))[0].status}`);
-        assert.ok(used < 60, `the daemon used ${used} CPU ticks for a 32 MB chunked upload`);
+        // measured: 178 ticks before (a copy per read), 41 now with the body's md5 of the
+        // signature check (74 under ASan)
+        assert.ok(used < (SANITIZED ? 120 : 80), `the daemon used ${used} CPU ticks for a 32 MB chunked upload`);
         assert.ok(worst < 1000, `a bystander's ping took ${worst} ms`);
         sock.destroy();
     });

@@ -24,8 +24,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-    APP, cleanup, closeWebhookReceivers, disconnect, httpRequest, pusherClient, pusherRest, REFERENCE,
-    restRequest, sleep, startRedis, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
+    APP, checkPresenceWebhooks, checkWebhookRace, cleanup, closeWebhookReceivers, connectedClient as connected,
+    disconnect, httpRequest, expectWebhooks as expectTotal, presenceMember as member, pusherRest, REFERENCE,
+    restRequest, sleep, startRedis, startServer, subscribe, until, waitFor, WEBHOOK_SETTLE_MS as SETTLE_MS,
+    webhookCount as countOf, webhookSetup, webhookSummary as summary,
 } from './harness.mjs';
 
 after(cleanup);
@@ -33,8 +35,6 @@ after(closeWebhookReceivers);
 
 const SKIP = REFERENCE && 'soketi-c\'s cluster-wide webhooks, Redis rate limits and cache over the adapter';
 const REQ_CHANNEL = 'redis-adapter#comms#req';
-const SETTLE_MS = 1500; // how long a second, duplicate webhook is given to show up
-const HOOK_TYPES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'];
 const TOO_MANY = { error: 'Too many requests.', code: 429 };
 
 // ---------------------------------------------------------------------------
@@ -78,56 +78,6 @@ async function startCluster(env = {}) {
             await redis.stop();
         },
     };
-}
-
-/** Checks a received webhook with the official SDK (as webhooks.test.mjs) and returns its events. */
-function validEvents(rest, req) {
-    const hook = rest.webhook({ headers: req.headers, rawBody: req.rawBody });
-    assert.equal(hook.isValid(), true, `signature of ${req.rawBody}`);
-    assert.equal(req.headers['x-pusher-key'], APP.key);
-    return hook.getEvents();
-}
-
-/** Webhook events received so far (every request validated), optionally only those on channel. */
-function events(hooks, channel) {
-    const all = hooks.receiver.requests.flatMap((r) => validEvents(hooks.rest, r));
-    return channel ? all.filter((e) => e.channel === channel) : all;
-}
-
-const summary = (hooks, channel) => JSON.stringify(events(hooks, channel)
-    .map((e) => `${e.name}${e.user_id ? `(${e.user_id})` : ''}`));
-
-function countOf(hooks, channel, name, userId) {
-    return events(hooks, channel).filter((e) => e.name === name && (userId === undefined || e.user_id === userId)).length;
-}
-
-/** Waits until `name` on channel (for userId) has been received n times in total, then
- *  SETTLE_MS more, and checks it is still exactly n. */
-async function expectTotal(hooks, channel, name, n, { userId, timeoutMs = 5000 } = {}) {
-    const what = `${name}${userId ? ` for ${userId}` : ''} on ${channel}`;
-    await hooks.receiver.waitFor(() => countOf(hooks, channel, name, userId) >= n, timeoutMs).catch(() => {
-        assert.fail(`timed out waiting for ${n} ${what}; received on ${channel}: ${summary(hooks, channel)}`);
-    });
-    await sleep(SETTLE_MS);
-    assert.equal(countOf(hooks, channel, name, userId), n, `exactly ${n} ${what}; received: ${summary(hooks, channel)}`);
-}
-
-/** A webhook receiver and the SDK that validates its requests; env for the daemons. */
-async function webhookSetup() {
-    const receiver = await startWebhookReceiver();
-    return {
-        receiver,
-        env: { SOKETI_DEFAULT_APP_WEBHOOKS: JSON.stringify([{ url: receiver.url, event_types: HOOK_TYPES }]) },
-    };
-}
-
-const member = (id) => ({ presenceData: { user_id: id, user_info: { id } } });
-
-/** A connected pusher-js client on srv. */
-async function connected(srv, opts) {
-    const c = pusherClient(srv, opts);
-    await waitConnected(c);
-    return c;
 }
 
 /** A signed POST /events of event `e` on channel (no SDK, so the status and headers show). */
@@ -208,43 +158,11 @@ describe('shared state over the redis adapter', { concurrency: true, skip: SKIP 
         });
 
         test('two nodes join at the same moment: one occupied; both close at once: one vacated', async () => {
-            const chans = ['shared-race-1', 'shared-race-2', 'shared-race-3'];
-            const onA = await connected(cl.a);
-            const onB = await connected(cl.b);
-            await Promise.all(chans.flatMap((ch) => [subscribe(onA, ch), subscribe(onB, ch)]));
-            await until(() => chans.every((ch) => countOf(hooks, ch, 'channel_occupied') >= 1), 5000, 'an occupied per channel');
-            await sleep(SETTLE_MS);
-            for (const ch of chans) assert.equal(countOf(hooks, ch, 'channel_occupied'), 1, `${ch}: ${summary(hooks, ch)}`);
-            // both connections close at once (every channel of each leaves with it)
-            disconnect(onA);
-            disconnect(onB);
-            await until(() => chans.every((ch) => countOf(hooks, ch, 'channel_vacated') >= 1), 5000, 'a vacated per channel');
-            await sleep(SETTLE_MS);
-            for (const ch of chans) assert.equal(countOf(hooks, ch, 'channel_vacated'), 1, `${ch}: ${summary(hooks, ch)}`);
+            await checkWebhookRace(cl, hooks);
         });
 
         test('presence: member_added once per user across nodes, member_removed when its last socket anywhere leaves', async () => {
-            const ch = 'presence-shared';
-            const u1a = await connected(cl.a, member('u1'));
-            const u1b = await connected(cl.b, member('u1'));
-            const u2b = await connected(cl.b, member('u2'));
-            await subscribe(u1a, ch);
-            await hooks.receiver.waitFor(() => countOf(hooks, ch, 'member_added', 'u1') >= 1, 5000);
-            await subscribe(u1b, ch); // u1's second socket, on the other node
-            await expectTotal(hooks, ch, 'member_added', 1, { userId: 'u1' });
-            await subscribe(u2b, ch);
-            await expectTotal(hooks, ch, 'member_added', 1, { userId: 'u2' });
-            assert.equal(countOf(hooks, ch, 'channel_occupied'), 1, `one occupied: ${summary(hooks, ch)}`);
-            disconnect(u1a); // u1 is still on B
-            await sleep(SETTLE_MS);
-            assert.equal(countOf(hooks, ch, 'member_removed'), 0, `u1 still on B: ${summary(hooks, ch)}`);
-            disconnect(u1b);
-            await expectTotal(hooks, ch, 'member_removed', 1, { userId: 'u1' });
-            assert.equal(countOf(hooks, ch, 'member_removed', 'u2'), 0);
-            assert.equal(countOf(hooks, ch, 'channel_vacated'), 0, 'u2 still holds the channel');
-            disconnect(u2b);
-            await expectTotal(hooks, ch, 'member_removed', 1, { userId: 'u2' });
-            assert.equal(countOf(hooks, ch, 'channel_vacated'), 1, summary(hooks, ch));
+            await checkPresenceWebhooks(cl, hooks);
         });
     });
 

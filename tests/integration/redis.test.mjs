@@ -15,8 +15,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import {
-    APP, REFERENCE, REFERENCE_BIN, cleanup, disconnect, expectExactlyOnce, expectNoEvent, freePort, listener, pusherClient,
-    pusherRest, rawPusher, rawWs, restRequest, sleep, startRedis, startServer, subscribe, until, waitConnected, waitFor,
+    APP, REFERENCE, REFERENCE_BIN, checkCountsAcrossNodes, checkMixedCluster, checkPresenceAcrossNodes,
+    checkTerminateAcrossNodes, cleanup, disconnect, expectExactlyOnce, freePort, listener, pusherRest,
+    rawPusher, rawWs, restRequest, sleep, startRedis, startServer, subscribe, until, channelsOf,
 } from './harness.mjs';
 
 after(cleanup);
@@ -52,12 +53,6 @@ async function cluster(t, n, extra = {}) {
     t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
     await waitSubscribers(redis, n);
     return { redis, nodes };
-}
-
-async function channelsOf(srv) {
-    const res = await restRequest(srv, { path: '/channels' });
-    assert.equal(res.status, 200, res.text);
-    return res.json.channels;
 }
 
 /** A raw Redis subscriber: resolves { messages: [{channel, message}], close() } once subscribed. */
@@ -131,67 +126,12 @@ test('two nodes: client events cross nodes, not back to the sender', async (t) =
 
 test('two nodes: GET /channels and /channels/:c sum the nodes; user_count counts users once', async (t) => {
     const { nodes: [a, b] } = await cluster(t, 2);
-    await listener(a, 'count-ch', 'x');
-    await listener(a, 'count-ch', 'x');
-    await listener(b, 'count-ch', 'x');
-    await listener(b, 'only-b', 'x');
-    const member = (id) => ({ presenceData: { user_id: id, user_info: {} } });
-    await listener(a, 'presence-room', 'x', member('alice'));
-    await listener(b, 'presence-room', 'x', member('alice'));
-    await listener(b, 'presence-room', 'x', member('bob'));
-
-    const expected = {
-        'count-ch': { subscription_count: 3, occupied: true },
-        'only-b': { subscription_count: 1, occupied: true },
-        'presence-room': { subscription_count: 3, occupied: true },
-    };
-    for (const srv of [a, b]) {
-        const started = Date.now();
-        assert.deepEqual(await channelsOf(srv), expected);
-        assert.ok(Date.now() - started < TIMEOUT_MS, 'answered by every node, not by the timeout');
-        const one = await restRequest(srv, { path: '/channels/count-ch' });
-        assert.deepEqual(one.json, { subscription_count: 3, occupied: true });
-        const p = await restRequest(srv, { path: '/channels/presence-room' });
-        // soketi 1.6 sums each node's member count, counting alice twice
-        assert.deepEqual(p.json, { subscription_count: 3, occupied: true, user_count: REFERENCE ? 3 : 2 });
-    }
-    const filtered = await restRequest(a, { path: '/channels', params: { filter_by_prefix: 'only' } });
-    assert.deepEqual(filtered.json.channels, { 'only-b': { subscription_count: 1, occupied: true } });
+    await checkCountsAcrossNodes(a, b, TIMEOUT_MS);
 });
 
 test('presence: members of both nodes; member_added for a user\'s first socket, member_removed for its last', async (t) => {
     const { nodes: [a, b] } = await cluster(t, 2);
-    const user = (srv, id, info) => pusherClient(srv, { presenceData: { user_id: id, user_info: info } });
-
-    const alice1 = user(a, 'alice', { name: 'Alice' });
-    const a1 = await subscribe(alice1, 'presence-p');
-    assert.equal(a1.members.count, 1);
-
-    const bobAdded = waitFor(a1, 'pusher:member_added');
-    const bob = user(b, 'bob', { name: 'Bob' });
-    const bc = await subscribe(bob, 'presence-p');
-    assert.equal(bc.members.count, 2);
-    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { name: 'Alice' } });
-    assert.deepEqual(await bobAdded, { id: 'bob', info: { name: 'Bob' } });
-
-    // alice's second socket, on the other node: nobody is told she joined
-    const noAddBob = expectNoEvent(bc, 'pusher:member_added', 600);
-    const noAddAlice = expectNoEvent(a1, 'pusher:member_added', 600);
-    const alice2 = user(b, 'alice', { name: 'Alice' });
-    const a2 = await subscribe(alice2, 'presence-p');
-    assert.equal(a2.members.count, 2);
-    await Promise.all([noAddBob, noAddAlice]);
-
-    // her socket on B leaves: she is still on A
-    const noRemove = expectNoEvent(bc, 'pusher:member_removed', 600);
-    disconnect(alice2);
-    await noRemove;
-
-    // her last socket leaves: B's bob is told
-    const removed = waitFor(bc, 'pusher:member_removed');
-    disconnect(alice1);
-    assert.deepEqual(await removed, { id: 'alice', info: { name: 'Alice' } });
-    assert.equal(bc.members.count, 1);
+    await checkPresenceAcrossNodes(a, b);
 });
 
 test('GET /channels/:c/users lists the members of every node', async (t) => {
@@ -210,27 +150,7 @@ test('GET /channels/:c/users lists the members of every node', async (t) => {
 test('terminate_connections closes the user\'s sockets on every node', async (t) => {
     // soketi only accepts pusher:signin with user authentication on; soketi-c always does
     const { nodes: [a, b] } = await cluster(t, 2, { SOKETI_DEFAULT_APP_USER_AUTHENTICATION: 'true' });
-    const rest = pusherRest(a);
-    const signin = async (srv, id) => {
-        const ws = await rawPusher(srv);
-        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
-        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
-        return ws;
-    };
-    const onA = await signin(a, 'target');
-    const onB = await signin(b, 'target');
-    const bystander = await signin(b, 'bystander');
-    const res = await restRequest(a, { method: 'POST', path: '/users/target/terminate_connections', body: {} });
-    assert.equal(res.status, 200);
-    for (const ws of [onA, onB]) {
-        assert.deepEqual(await ws.nextJson(), {
-            event: 'pusher:error', data: { code: 4009, message: 'You got disconnected by the app.' },
-        });
-        assert.equal((await ws.nextClose()).code, 4009);
-    }
-    bystander.send({ event: 'pusher:ping', data: {} });
-    assert.equal((await bystander.nextJson()).event, 'pusher:pong');
-    bystander.destroy();
+    await checkTerminateAcrossNodes(a, b);
 });
 
 test('maxConnections counts the connections of every node', async (t) => {
@@ -502,66 +422,7 @@ test('mixed cluster with soketi 1.6: events, counts, presence and termination bo
     t.after(() => ours.stop('SIGTERM', 5000));
     await waitSubscribers(redis, 2, 10000);
 
-    // events both ways
-    const x = await listener(ours, 'mixed', 'ev');
-    const y = await listener(theirs, 'mixed', 'ev');
-    await pusherRest(theirs).trigger('mixed', 'ev', { from: 'soketi' });
-    await expectExactlyOnce([x, y], { from: 'soketi' });
-    await pusherRest(ours).trigger('mixed', 'ev', { from: 'soketi-c' });
-    await until(() => x.got.length === 2 && y.got.length === 2, 3000, 'the soketi-c event on both');
-    await sleep(300);
-    assert.deepEqual(y.got, [{ from: 'soketi' }, { from: 'soketi-c' }]);
-    // exclusion of a soketi socket by soketi-c, and client events from soketi to soketi-c
-    const y2 = await listener(theirs, 'private-mixed', 'client-ev');
-    const x2 = await listener(ours, 'private-mixed', 'client-ev');
-    y2.ch.trigger('client-ev', { c: 1 });
-    await until(() => x2.got.length === 1, 3000, 'a client event from soketi');
-    x2.ch.trigger('client-ev', { c: 2 });
-    await until(() => y2.got.length === 1, 3000, 'a client event from soketi-c');
-    assert.deepEqual(y2.got, [{ c: 2 }]);
-
-    // counts both ways
-    for (const srv of [ours, theirs]) {
-        const chans = await channelsOf(srv);
-        assert.deepEqual(chans.mixed, { subscription_count: 2, occupied: true }, `on port ${srv.port}`);
-        const one = await restRequest(srv, { path: '/channels/mixed' });
-        assert.equal(one.json.subscription_count, 2, `on port ${srv.port}`);
-    }
-
-    // presence both ways
-    const alice = pusherClient(ours, { presenceData: { user_id: 'alice', user_info: { n: 'A' } } });
-    const ac = await subscribe(alice, 'presence-mixed');
-    const added = waitFor(ac, 'pusher:member_added');
-    const bob = pusherClient(theirs, { presenceData: { user_id: 'bob', user_info: { n: 'B' } } });
-    const bc = await subscribe(bob, 'presence-mixed');
-    assert.equal(bc.members.count, 2, 'soketi sees soketi-c\'s member');
-    assert.deepEqual(bc.members.get('alice'), { id: 'alice', info: { n: 'A' } });
-    assert.deepEqual(await added, { id: 'bob', info: { n: 'B' } });
-    for (const srv of [ours, theirs]) {
-        const res = await restRequest(srv, { path: '/channels/presence-mixed/users' });
-        assert.deepEqual(res.json.users.map((u) => u.id).sort(), ['alice', 'bob'], `on port ${srv.port}`);
-    }
-    const removed = waitFor(bc, 'pusher:member_removed');
-    disconnect(alice);
-    assert.equal((await removed).id, 'alice');
-
-    // terminate_connections both ways
-    const rest = pusherRest(ours);
-    const signin = async (srv, id) => {
-        const ws = await rawPusher(srv);
-        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, { id }) });
-        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
-        return ws;
-    };
-    const onOurs = await signin(ours, 'victim');
-    const onTheirs = await signin(theirs, 'victim');
-    await restRequest(theirs, { method: 'POST', path: '/users/victim/terminate_connections', body: {} });
-    assert.equal((await onOurs.nextClose()).code, 4009, 'soketi-c closes on soketi\'s request');
-    const onTheirs2 = await signin(theirs, 'victim2');
-    await restRequest(ours, { method: 'POST', path: '/users/victim2/terminate_connections', body: {} });
-    assert.equal((await onTheirs2.nextClose()).code, 4009, 'soketi closes on soketi-c\'s request');
-    onTheirs.destroy();
-    await waitConnected(x.client);
+    await checkMixedCluster(ours, theirs);
 });
 
 // Watchlist events are cluster-wide: online means signed in on any node. A user's first

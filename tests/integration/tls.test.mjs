@@ -272,10 +272,14 @@ describe('TLS', { skip }, () => {
         });
         assert.match(plain, /^HTTP\/1\.1 400 /);
         assert.match(plain, /use https:\/\/ or wss:\/\//);
-        // Garbage that is neither TLS nor HTTP is dropped.
-        await new Promise((resolve) => {
-            const s = net.connect(server.port, '127.0.0.1', () => s.write(randomBytes(64)));
-            s.on('close', resolve);
+        // Garbage that is neither TLS nor HTTP is dropped. (Its first byte is neither a
+        // handshake record's 0x16 nor a letter, which would read as plain HTTP.)
+        await new Promise((resolve, reject) => {
+            const junk = randomBytes(64);
+            junk[0] = 0x01;
+            const s = net.connect(server.port, '127.0.0.1', () => s.write(junk));
+            const timer = setTimeout(() => { s.destroy(); reject(new Error('garbage not dropped in 5 s')); }, 5000);
+            s.on('close', () => { clearTimeout(timer); resolve(); });
             s.on('error', () => { /* close follows */ });
         });
         // A TLS client that stalls in the middle of the handshake does not block others.
