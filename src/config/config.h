@@ -171,6 +171,7 @@ typedef struct skt_config_s {
         long max_header_size_in_kb; /* soketi-c */
         long auth_timestamp_window; /* soketi-c, seconds */
         long header_timeout;        /* soketi-c, seconds */
+        long idle_timeout;          /* soketi-c, seconds */
     } http_api;
     struct {
         char *process_id; /* default: this process's pid */
@@ -241,6 +242,7 @@ typedef struct skt_config_s {
     char *plugin_dir;
     char *log_format; /* text | json */
     long max_backpressure_in_kb;
+    long ws_idle_timeout; /* soketi-c, seconds */
     long ws_max_payload_in_kb;
     long max_buffered_input_in_mb;
 

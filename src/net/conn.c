@@ -312,7 +312,12 @@ net_sweep_cb(evutil_socket_t fd, short what, void *arg)
     uint32_t now = skt_conn_now();
     unsigned head =
         net->opts.header_timeout ? net->opts.header_timeout : net->opts.http_idle_timeout;
-    unsigned limits[LRU_COUNT] = {0, head, net->opts.http_idle_timeout, net->opts.ws_idle_timeout,
+    unsigned ws_ping = net->opts.ws_idle_timeout / 2;
+    unsigned limits[LRU_COUNT] = {0,
+                                  head,
+                                  net->opts.http_idle_timeout,
+                                  ws_ping,
+                                  net->opts.ws_idle_timeout - ws_ping,
                                   SKT_CONN_CLOSING_TIMEOUT};
     for (int l = LRU_HEAD; l < LRU_COUNT; l++) {
         skt_conn_t *c;
@@ -323,6 +328,8 @@ net_sweep_cb(evutil_socket_t fd, short what, void *arg)
             else if (l == LRU_HTTP && c->out && c->out->bytes)
                 net->stats.http_output_closed++; /* answers nobody read */
             else if (l == LRU_WS)
+                skt_conn_ws_ping(c); /* moves it to LRU_PINGED */
+            else if (l == LRU_PINGED)
                 skt_conn_ws_close(c, 4201, "Pong reply not received in time");
             if (c->lru == (uint8_t)l)
                 skt_conn_close_now(c);

@@ -51,8 +51,11 @@ enum {
 
 /* Which timeout list holds a connection (skt_conn_t.lru). Each is ordered by
  * its stamp (last_active): LRU_HEAD by when the request head being waited for
- * began (accept, or its first byte), the others by the last activity. */
-enum { LRU_NONE = 0, LRU_HEAD, LRU_HTTP, LRU_WS, LRU_CLOSING, LRU_COUNT };
+ * began (accept, or its first byte), the others by the last activity. A
+ * WebSocket silent for half its idle timeout gets a ping and moves to
+ * LRU_PINGED (stamped then); any input takes it back to LRU_WS, and one still
+ * silent the other half of the timeout later is closed with 4201. */
+enum { LRU_NONE = 0, LRU_HEAD, LRU_HTTP, LRU_WS, LRU_PINGED, LRU_CLOSING, LRU_COUNT };
 
 #define SKT_CONN_CLOSING_TIMEOUT 2 /* seconds a closing socket waits for its peer */
 #define SKT_CONN_READ_CHUNK 65536  /* the shared read buffer */
@@ -227,5 +230,7 @@ void skt_conn_http_fail(skt_conn_t *c, int status, const char *msg);
 size_t skt_conn_ws_step(skt_conn_t *c, char *data, size_t len);
 /* Tells the protocol layer, once, that a WebSocket connection is gone. */
 void skt_conn_ws_notify_close(skt_conn_t *c);
+/* Sends a WebSocket ping to a silent connection and moves it to LRU_PINGED (conn.c's sweep). */
+void skt_conn_ws_ping(skt_conn_t *c);
 
 #endif

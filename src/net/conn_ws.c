@@ -54,6 +54,16 @@ skt_conn_send_text(skt_conn_t *c, const char *text, size_t len)
     ws_send_frame(c, SKT_WS_OP_TEXT, text, len);
 }
 
+/* A client that only receives (pusher-js sends nothing while events keep coming) must not be
+ * taken for a dead one: a ping makes any live client answer with a pong, which is input. */
+void
+skt_conn_ws_ping(skt_conn_t *c)
+{
+    ws_send_frame(c, SKT_WS_OP_PING, NULL, 0);
+    if (!(c->flags & F_CLOSED))
+        skt_conn_lru_touch(c, LRU_PINGED);
+}
+
 void
 skt_conn_ws_notify_close(skt_conn_t *c)
 {

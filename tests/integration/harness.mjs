@@ -94,14 +94,15 @@ function httpGetOnce(port, pathName, timeoutMs, host = '127.0.0.1') {
  * server.proc.pid is the daemon's), e.g. ['prlimit', '--nofile=64', '--'];
  * host: the address it listens on and is reached at (default 127.0.0.1; a network
  * namespace's address with wrap ['ip', 'netns', 'exec', ns], netns.mjs's startNode).
+ * port, metricsPort: listen there instead of on free ports (a node restarted on its address).
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
 export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
     reference = REFERENCE, scheme = 'http', host = '127.0.0.1', probe = (port, p) => httpGetOnce(port, p, 500, host),
-    wrap = [] } = {}) {
+    wrap = [], port: fixedPort, metricsPort: fixedMetricsPort } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
-    const port = await freePort();
-    let metricsPort = await freePort();
+    const port = fixedPort ?? await freePort();
+    let metricsPort = fixedMetricsPort ?? await freePort();
     while (metricsPort === port) metricsPort = await freePort();
 
     const baseEnv = {};
@@ -569,10 +570,13 @@ class AsyncQueue {
  *   nextClose(timeoutMs) => {code, reason} (1005: empty close frame; 1006: TCP closed without one),
  *   closed (promise, resolves when the TCP connection is gone), close(code, reason), destroy().
  * A close frame from the server is answered with a close frame (opts.replyToClose=false to not).
+ * A long-lived socket sets opts.keepFrames=false (frames is then left empty) and, once it has
+ * what it awaited, assigns ws.onMessage = (message) => ...: later data messages go there
+ * instead of the nextMessage() queue, so nothing accumulates.
  * Rejects with err.status/err.response if the server does not answer 101.
  */
 export async function rawWs(server, wsPath = DEFAULT_WS_PATH, opts = {}) {
-    const { headers = {}, timeoutMs = 5000, replyToClose = true } = opts;
+    const { headers = {}, timeoutMs = 5000, replyToClose = true, keepFrames = true } = opts;
     const sock = net.connect(server.port, server.host);
     sock.setNoDelay(true);
     rawSockets.add(sock);
@@ -663,6 +667,7 @@ export async function rawWs(server, wsPath = DEFAULT_WS_PATH, opts = {}) {
         nextControl: (t = 3000) => controls.next(t),
         nextClose: (t = 3000) => closes.next(t),
         closed: null,
+        onMessage: null,
         close(code = 1000, reason = '') {
             if (!sentClose && !sock.destroyed) {
                 sentClose = true;
@@ -675,7 +680,7 @@ export async function rawWs(server, wsPath = DEFAULT_WS_PATH, opts = {}) {
     ws.closed = new Promise((resolve) => sock.on('close', () => resolve(closeInfo)));
 
     const onFrame = (f) => {
-        ws.frames.push(f);
+        if (keepFrames) ws.frames.push(f);
         if (f.opcode >= 8) {
             if (f.opcode === OPCODES.CLOSE) {
                 const code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005;
@@ -701,8 +706,9 @@ export async function rawWs(server, wsPath = DEFAULT_WS_PATH, opts = {}) {
         const text = data.toString('utf8');
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
-        messages.push({ opcode: fragments.opcode, data, text, json });
+        const message = { opcode: fragments.opcode, data, text, json };
         fragments = null;
+        if (ws.onMessage) ws.onMessage(message); else messages.push(message);
     };
     sock.on('data', (chunk) => { for (const f of decoder.push(chunk)) onFrame(f); });
     sock.on('error', () => { /* surfaces as close */ });

@@ -8,7 +8,8 @@
 //   - GET /channels over 150,000 channels answers without stalling other clients;
 //   - event data is measured as it travels (escapes included);
 //   - %00 in a path and auth_version other than 1.0 are refused;
-//   - a REST body nobody signed is refused from its head, never buffered.
+//   - a REST body nobody signed is refused from its head, never buffered;
+//   - a client that only receives is pinged rather than dropped as silent.
 // Bounds are generous (the suite also runs under ASan on a loaded 2-core machine).
 
 import assert from 'node:assert/strict';
@@ -17,8 +18,8 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 
 import {
-    APP, REFERENCE, SANITIZED, cleanup, cpuTicks, httpRequest, rawHttp, rawPusher, restRequest, rssKiB,
-    signQuery, sleep, startRedis, startServer, until,
+    APP, OPCODES, REFERENCE, SANITIZED, cleanup, cpuTicks, httpRequest, pusherClient, pusherRest, rawHttp,
+    rawPusher, restRequest, rssKiB, signQuery, sleep, startRedis, startServer, subscribe, until, waitConnected,
 } from './harness.mjs';
 
 after(cleanup);
@@ -333,4 +334,34 @@ test('the presence member limit holds across a Redis cluster under 300 simultane
     for (const ws of sockets) ws.destroy();
     for (const n of nodes) await n.stop();
     await redis.stop();
+});
+
+test('a client that only receives is pinged, not dropped; one that answers nothing is closed with 4201', { skip }, async () => {
+    const server = await startServer({ env: { SOKETI_WS_IDLE_TIMEOUT: '4' } });
+    // pusher-js sends nothing while events keep coming (activity_timeout is 30 s): only the
+    // pongs its WebSocket answers to our pings keep it
+    const client = pusherClient(server);
+    await waitConnected(client);
+    const id = client.connection.socket_id;
+    const ch = await subscribe(client, 'news');
+    let got = 0;
+    ch.bind('tick', () => { got++; });
+    const errors = [];
+    client.connection.bind('error', (e) => errors.push(e));
+    const rest = pusherRest(server);
+    for (let i = 0; i < 10; i++) {
+        await rest.trigger('news', 'tick', { i });
+        await sleep(1000);
+    }
+    assert.equal(client.connection.state, 'connected');
+    assert.equal(client.connection.socket_id, id, 'the same connection throughout');
+    assert.equal(got, 10);
+    assert.deepEqual(errors, []);
+    // a raw client that never answers the ping (nor sends anything) is closed
+    const ws = await rawPusher(server);
+    const ping = await ws.nextControl(4000);
+    assert.equal(ping.opcode, OPCODES.PING);
+    const close = await ws.nextClose(5000);
+    assert.equal(close.code, 4201);
+    await server.stop();
 });
