@@ -19,3 +19,9 @@ TESTS += tests/check_sd_notify
 tests_check_sd_notify_SOURCES = tests/check_sd_notify.c
 tests_check_sd_notify_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_sd_notify_LDADD = libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_log
+TESTS += tests/check_log
+tests_check_log_SOURCES = tests/check_log.c
+tests_check_log_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_log_LDADD = libskt_util.la $(CHECK_EXT)

@@ -48,6 +48,29 @@ log_json_escape(const char *msg, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* Escapes the control characters of msg in the text format (\n as "\n", others as
+ * \xNN), in place within cap: a line is one line whatever a message quotes (a peer's
+ * string, an endpoint's answer), so nobody can forge log lines. Cut when out of room. */
+static void
+log_text_escape(char *msg, size_t cap)
+{
+    char out[4096];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof(out); p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            out[o++] = (char)*p;
+        else if (*p == '\n' || *p == '\r' || *p == '\t')
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "\\%c",
+                                  *p == '\n'   ? 'n'
+                                  : *p == '\r' ? 'r'
+                                               : 't');
+        else
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", *p);
+    }
+    out[o] = '\0';
+    snprintf(msg, cap, "%s", out);
+}
+
 void
 skt_logv(skt_log_level_t level, const char *fmt, va_list ap)
 {
@@ -70,6 +93,7 @@ skt_logv(skt_log_level_t level, const char *fmt, va_list ap)
         fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
                 level_names[level], esc);
     } else {
+        log_text_escape(msg, sizeof(msg));
         fprintf(stderr, "%s [%s] %s\n", stamp, level_names[level], msg);
     }
 }
