@@ -550,6 +550,8 @@ derive_ws_max_payload(skt_config_t *cfg)
         if (a->max_presence_member_size_kb > kb)
             kb = a->max_presence_member_size_kb;
     }
+    if (!(kb < (double)(1L << 30)))
+        kb = (double)(1L << 30); /* 1 TB: no limit, and kb converts to a long (NaN too) */
     long whole = (long)kb;
     cfg->ws_max_payload_in_kb = whole + (kb > (double)whole) + 4; /* rounded up */
 }

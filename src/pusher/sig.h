@@ -82,6 +82,8 @@ typedef enum skt_sig_http_result_e {
     SKT_SIG_EBODY = -4,
     /* auth_signature is not the expected one (also: libcrypto or allocation failure) */
     SKT_SIG_EBAD = -5,
+    /* (the lowest value: every result lies in SKT_SIG_ELOWEST..SKT_SIG_OK) */
+    SKT_SIG_ELOWEST = SKT_SIG_EVERSION,
 } skt_sig_http_result_t;
 
 /* Largest |now - auth_timestamp| accepted, in seconds (Pusher's documented window). */

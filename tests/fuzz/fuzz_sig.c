@@ -65,7 +65,7 @@ check_http(const char *method, const char *path, size_t path_len, const char *qu
 
     int r =
         skt_sig_http_verify(key, secret, method, path, path_len, params, n, body, body_len, now);
-    FZ_CHECK(r <= SKT_SIG_OK && r >= SKT_SIG_EBAD);
+    FZ_CHECK(r <= SKT_SIG_OK && r >= SKT_SIG_ELOWEST);
     if (r == SKT_SIG_OK)
         FZ_CHECK(has_param(params, n, "auth_signature"));
 
