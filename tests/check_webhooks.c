@@ -318,8 +318,8 @@ START_TEST(test_select_and_wanted)
                             "{\"url\":\"http://y\",\"event_types\":[\"subscription_count\","
                             "\"channel_vacated\"]}]",
                             0, NULL);
-    ck_assert_uint_eq(skt_webhooks_wanted(&a),
-                      SKT_WH_CLIENT_EVENT | SKT_WH_SUBSCRIPTION_COUNT | SKT_WH_CHANNEL_VACATED);
+    ck_assert_uint_eq(skt_webhooks_wanted(&a), SKT_WH_CLIENT_EVENT | SKT_WH_SUBSCRIPTION_COUNT |
+                                                   SKT_WH_CHANNEL_VACATED | SKT_WH_CACHE_MISS);
     json_decref(a.webhooks);
     a.webhooks = json_array();
     ck_assert_uint_eq(skt_webhooks_wanted(&a), 0);
