@@ -125,7 +125,11 @@ static const field_t fields[] = {
      "[]",
      NULL,
      "JSON array, e.g. "
-     "[{\"url\":\"https://example.com/hook\",\"event_types\":[\"channel_occupied\"]}]."},
+     "[{\"url\":\"https://example.com/hook\",\"event_types\":[\"channel_occupied\"]}]; "
+     "a webhook may invoke an AWS Lambda function instead of a url: \"lambda_function\" and "
+     "\"lambda\": {\"async\", \"region\", \"client_options\": {\"region\", \"endpoint\", "
+     "\"credentials\"}}, credentials else from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+     "AWS_SESSION_TOKEN."},
     {"maxPresenceMembersPerChannel",
      {"maxPresenceMembersPerChannel", "MaxPresenceMembersPerChannel",
       "max_presence_members_per_channel"},
