@@ -149,6 +149,13 @@ START_TEST(test_target_refused)
                               &env_none, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "not printable"));
     ck_assert_ptr_null(strstr(err, "X: y"));
+    char long_secret[200];
+    memset(long_secret, 's', 129);
+    long_secret[129] = '\0';
+    skt_lambda_env_t env = {KEY, long_secret, NULL};
+    ck_assert_ptr_null(target("{\"lambda_function\":\"f\"}", &env, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "longer than 128"));
+    ck_assert_ptr_null(strstr(err, long_secret));
 }
 END_TEST
 

@@ -76,6 +76,10 @@ credentials(skt_lambda_target_t *t, const json_t *co, const skt_lambda_env_t *en
                  "and AWS_SECRET_ACCESS_KEY)");
         return -1;
     }
+    if (strlen(key) > 128 || strlen(secret) > 128) {
+        snprintf(err, errlen, "the AWS credentials of %s are longer than 128 characters", from);
+        return -1;
+    }
     if (!printable(key) || !printable(secret) || (token && *token && !printable(token))) {
         snprintf(err, errlen, "the AWS credentials of %s are not printable ASCII", from);
         return -1;
