@@ -3,8 +3,10 @@
  * Lifetimes: a wh_app_t lives from its app's first event until skt_webhooks_free (apps are
  * few). A wh_event_t lives in its app's batch until the batch is flushed. A delivery_t
  * lives from the flush that made it until its last attempt ends or it is dropped; it holds
- * a copy of everything it sends, so a reload that replaces the app changes nothing under
- * it. A delivery in flight is never dropped: its request owns pointers into it.
+ * a copy of everything it sends (for a Lambda function, its resolved target with the
+ * credentials), so a reload that replaces the app changes nothing under it. A delivery in
+ * flight is never dropped: its request owns pointers into it (a Lambda delivery's headers
+ * are replaced only between attempts).
  */
 #include "features/webhooks.h"
 
