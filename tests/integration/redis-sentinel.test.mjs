@@ -1,0 +1,221 @@
+// tests/integration/redis-sentinel.test.mjs — the redis adapter through Redis Sentinel
+// (database.redis.sentinels, .name, .sentinelPassword): real redis-sentinel processes on
+// loopback (a master, its replica, three sentinels with a password, quick failure detection)
+// and two daemons that only know the sentinels (the first one listed is down). Broadcasts
+// cross nodes; the master is SIGKILLed, the sentinels promote the replica, and the nodes
+// follow it; a manual failover (the old master still up) moves them too.
+//
+// Skipped when redis-sentinel is not installed (Debian: redis-sentinel; scripts/deps.sh
+// --test). soketi 1.6 (SOKETI_REFERENCE=1) follows the sentinels through ioredis: the same
+// tests run, minus what only soketi-c logs.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+    REFERENCE, cleanup, expectExactlyOnce, freePort, listener, parseResp, pusherRest, sleep, startRedis,
+    startServer, until,
+} from './harness.mjs';
+
+after(cleanup);
+
+const SENTINEL_BIN = process.env.REDIS_SENTINEL || 'redis-sentinel';
+const HAVE_SENTINEL = spawnSync(SENTINEL_BIN, ['--version']).status === 0;
+const MASTER = 'mymaster';
+const SENTINEL_PASSWORD = 'sentinel-secret';
+const REQ_CHANNEL = 'redis-adapter#comms#req';
+
+/** Sends commands (arrays of arguments) on one connection to port, pipelined; resolves
+ *  their replies (errors as Error values). */
+function redisCall(port, ...commands) {
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        let buf = Buffer.alloc(0);
+        const timer = setTimeout(() => { sock.destroy(); reject(new Error(`redis :${port}: timed out`)); }, 3000);
+        sock.on('connect', () => {
+            sock.write(commands.map((args) => `*${args.length}\r\n${args.map((a) => {
+                const b = Buffer.from(String(a));
+                return `$${b.length}\r\n${b.toString('latin1')}\r\n`;
+            }).join('')}`).join(''), 'latin1');
+        });
+        sock.on('data', (d) => {
+            buf = Buffer.concat([buf, d]);
+            const out = [];
+            for (let at = 0; out.length < commands.length;) {
+                const r = parseResp(buf, at);
+                if (!r) return;
+                out.push(r[0]);
+                at = r[1];
+            }
+            clearTimeout(timer);
+            sock.destroy();
+            resolve(out);
+        });
+        sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+}
+
+/** One command to a sentinel (AUTH first). */
+async function sentinelCommand(port, ...args) {
+    const [auth, reply] = await redisCall(port, ['AUTH', SENTINEL_PASSWORD], args);
+    if (auth instanceof Error) throw auth;
+    return reply;
+}
+
+/** SENTINEL MASTER's flat key/value list as an object. */
+async function sentinelMaster(port) {
+    const flat = await sentinelCommand(port, 'SENTINEL', 'MASTER', MASTER);
+    const o = {};
+    for (let i = 0; Array.isArray(flat) && i + 1 < flat.length; i += 2) o[flat[i]] = flat[i + 1];
+    return o;
+}
+
+/** A redis-sentinel with a password watching `master` (quorum 2, down after 1 s), in a
+ *  fresh directory (sentinels rewrite their configuration file). Resolves { port, stop() }. */
+async function startSentinel(masterPort) {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skt-sentinel-'));
+    const conf = path.join(dir, 'sentinel.conf');
+    fs.writeFileSync(conf, [
+        `port ${port}`, 'bind 127.0.0.1', 'daemonize no', `dir ${dir}`, 'logfile ""',
+        `requirepass ${SENTINEL_PASSWORD}`,
+        `sentinel monitor ${MASTER} 127.0.0.1 ${masterPort} 2`,
+        `sentinel down-after-milliseconds ${MASTER} 1000`,
+        `sentinel failover-timeout ${MASTER} 4000`,
+        `sentinel parallel-syncs ${MASTER} 1`, '',
+    ].join('\n'));
+    const proc = spawn(SENTINEL_BIN, [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (d) => { output += d; });
+    proc.stderr.on('data', (d) => { output += d; });
+    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    procs.add(proc);
+    const s = {
+        port,
+        output: () => output,
+        async stop() {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+            await exited;
+            procs.delete(proc);
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+    await until(async () => (await sentinelCommand(port, 'PING').catch(() => null)) === 'PONG', 5000,
+        `redis-sentinel on port ${port}\n${output}`);
+    return s;
+}
+
+const procs = new Set();
+process.on('exit', () => {
+    for (const p of procs) {
+        try { p.kill('SIGKILL'); } catch { /* gone */ }
+    }
+});
+
+/** How many nodes listen on the adapter's request channel at this Redis. */
+async function numsub(redis) {
+    const r = await redis.command('PUBSUB', 'NUMSUB', REQ_CHANNEL).catch(() => null);
+    return Array.isArray(r) ? r[1] : -1;
+}
+
+/**
+ * A master, its replica and three sentinels that know both and each other (a failover needs
+ * that), then two daemons that know only the sentinels: a dead sentinel listed first, a
+ * wrong database.redis.port. Everything is stopped when test t ends.
+ */
+async function sentinelCluster(t) {
+    const master = await startRedis();
+    t.after(() => master.stop());
+    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    t.after(() => replica.stop());
+    await until(async () => /master_link_status:up/.test(await replica.command('INFO', 'replication')),
+        5000, 'the replica in sync');
+    const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
+    t.after(() => Promise.all(sentinels.map((s) => s.stop())));
+    await until(async () => {
+        for (const s of sentinels) {
+            const m = await sentinelMaster(s.port).catch(() => ({}));
+            if (m['num-other-sentinels'] !== '2' || m['num-slaves'] !== '1') return false;
+        }
+        return true;
+    }, 15000, 'the sentinels to know each other and the replica');
+
+    const deadSentinel = await freePort();
+    const env = {
+        SOKETI_ADAPTER_DRIVER: 'redis',
+        SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT: '1000',
+        SOKETI_DB_REDIS_PORT: String(await freePort()), // not used: the sentinels name the master
+        SOKETI_DB_REDIS_SENTINELS: JSON.stringify([{ host: '127.0.0.1', port: deadSentinel },
+            ...sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }))]),
+        SOKETI_DB_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+        SOKETI_DB_REDIS_INSTANCE_NAME: MASTER,
+    };
+    const nodes = await Promise.all([0, 1].map(() => startServer({ env })));
+    t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
+    await until(async () => await numsub(master) === 2, 10000, 'both nodes subscribed at the master');
+    return { master, replica, sentinels, nodes, deadSentinel };
+}
+
+/** Waits until the sentinels name port as the master. */
+function failedOverTo(sentinels, port, timeoutMs) {
+    return until(async () => {
+        const a = await sentinelCommand(sentinels[0].port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER).catch(() => null);
+        return Array.isArray(a) && a[1] === String(port);
+    }, timeoutMs, `the sentinels to promote 127.0.0.1:${port}`);
+}
+
+test('Sentinel: nodes find the master, follow a failover after a SIGKILL, delivery resumes', {
+    skip: !HAVE_SENTINEL && 'redis-sentinel is not installed', timeout: 45000,
+}, async (t) => {
+    const { master, replica, sentinels, nodes: [a, b], deadSentinel } = await sentinelCluster(t);
+    const onA = await listener(a, 'failover', 'ev');
+    const onB = await listener(b, 'failover', 'ev');
+    await pusherRest(a).trigger('failover', 'ev', { n: 1 });
+    await expectExactlyOnce([onA, onB], { n: 1 });
+    if (!REFERENCE) {
+        // the sentinels in order: the dead one first, then the next
+        assert.match(a.output(), new RegExp(`cannot connect the sentinel query to redis at 127\\.0\\.0\\.1:${deadSentinel}`));
+        assert.match(a.output(), new RegExp(`master ${MASTER} is at 127\\.0\\.0\\.1:${master.port}`));
+    }
+
+    const killedAt = Date.now();
+    await master.stop('SIGKILL');
+    await failedOverTo(sentinels, replica.port, 20000);
+    await until(async () => await numsub(replica) === 2, 10000, 'both nodes subscribed at the new master');
+    const tookMs = Date.now() - killedAt;
+    await pusherRest(b).trigger('failover', 'ev', { n: 2 });
+    await until(() => onA.got.length === 2 && onB.got.length === 2, 3000, 'cross-node delivery after the failover');
+    await sleep(300);
+    assert.deepEqual(onA.got, [{ n: 1 }, { n: 2 }]);
+    assert.deepEqual(onB.got, [{ n: 1 }, { n: 2 }]);
+    for (const srv of [a, b]) assert.equal(srv.proc.exitCode, null, 'still running');
+    if (!REFERENCE) {
+        for (const srv of [a, b])
+            assert.match(srv.output(), new RegExp(`master ${MASTER} moved from 127\\.0\\.0\\.1:${master.port} to 127\\.0\\.0\\.1:${replica.port}`));
+    }
+    t.diagnostic(`master killed to both nodes on the new master: ${tookMs} ms`);
+});
+
+test('Sentinel: a manual failover moves the nodes off the old master, which stays up', {
+    skip: !HAVE_SENTINEL && 'redis-sentinel is not installed', timeout: 45000,
+}, async (t) => {
+    const { master, replica, sentinels, nodes: [a, b] } = await sentinelCluster(t);
+    const onA = await listener(a, 'manual', 'ev');
+    const onB = await listener(b, 'manual', 'ev');
+
+    assert.equal(await sentinelCommand(sentinels[1].port, 'SENTINEL', 'FAILOVER', MASTER), 'OK');
+    await failedOverTo(sentinels, replica.port, 20000);
+    await until(async () => await numsub(replica) === 2, 10000, 'both nodes subscribed at the new master');
+    // nothing of ours stays on the old master, although it is up (and answers ROLE master
+    // until the sentinels turn it into a replica, 8 s later)
+    await until(async () => await numsub(master) === 0, 10000, 'the old master left');
+    await pusherRest(a).trigger('manual', 'ev', { n: 1 });
+    await expectExactlyOnce([onA, onB], { n: 1 });
+    if (!REFERENCE) {
+        assert.ok([a, b].some((srv) => /\+switch-master from sentinel/.test(srv.output())),
+            'the switch heard from a sentinel');
+    }
+});
