@@ -77,16 +77,16 @@ async function sentinelMaster(port) {
     return o;
 }
 
-/** A redis-sentinel with a password watching `master` (quorum 2, down after 1 s), in a
+/** A redis-sentinel with a password watching the master at masterPort (down after 1 s), in a
  *  fresh directory (sentinels rewrite their configuration file). Resolves { port, stop() }. */
-async function startSentinel(masterPort) {
+async function startSentinel(masterPort, { quorum = 2 } = {}) {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skt-sentinel-'));
     const conf = path.join(dir, 'sentinel.conf');
     fs.writeFileSync(conf, [
         `port ${port}`, 'bind 127.0.0.1', 'daemonize no', `dir ${dir}`, 'logfile ""',
         `requirepass ${SENTINEL_PASSWORD}`,
-        `sentinel monitor ${MASTER} 127.0.0.1 ${masterPort} 2`,
+        `sentinel monitor ${MASTER} 127.0.0.1 ${masterPort} ${quorum}`,
         `sentinel down-after-milliseconds ${MASTER} 1000`,
         `sentinel failover-timeout ${MASTER} 4000`,
         `sentinel parallel-syncs ${MASTER} 1`, '',
@@ -131,12 +131,7 @@ async function numsub(redis) {
  * wrong database.redis.port. Everything is stopped when test t ends.
  */
 async function sentinelCluster(t) {
-    const master = await startRedis();
-    t.after(() => master.stop());
-    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
-    t.after(() => replica.stop());
-    await until(async () => /master_link_status:up/.test(await replica.command('INFO', 'replication')),
-        5000, 'the replica in sync');
+    const { master, replica } = await masterAndReplica(t);
     const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
     t.after(() => Promise.all(sentinels.map((s) => s.stop())));
     await until(async () => {
@@ -148,19 +143,36 @@ async function sentinelCluster(t) {
     }, 15000, 'the sentinels to know each other and the replica');
 
     const deadSentinel = await freePort();
+    const nodes = await sentinelNodes(t, [deadSentinel, ...sentinels.map((s) => s.port)]);
+    await until(async () => await numsub(master) === 2, 10000, 'both nodes subscribed at the master');
+    return { master, replica, sentinels, nodes, deadSentinel };
+}
+
+/** A master and its replica, in sync; stopped when test t ends. */
+async function masterAndReplica(t) {
+    const master = await startRedis();
+    t.after(() => master.stop());
+    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    t.after(() => replica.stop());
+    await until(async () => /master_link_status:up/.test(await replica.command('INFO', 'replication')),
+        5000, 'the replica in sync');
+    return { master, replica };
+}
+
+/** Two daemons that know only the sentinels on these ports (and a wrong database.redis.port);
+ *  stopped when test t ends. */
+async function sentinelNodes(t, ports) {
     const env = {
         SOKETI_ADAPTER_DRIVER: 'redis',
         SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT: '1000',
         SOKETI_DB_REDIS_PORT: String(await freePort()), // not used: the sentinels name the master
-        SOKETI_DB_REDIS_SENTINELS: JSON.stringify([{ host: '127.0.0.1', port: deadSentinel },
-            ...sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }))]),
+        SOKETI_DB_REDIS_SENTINELS: JSON.stringify(ports.map((port) => ({ host: '127.0.0.1', port }))),
         SOKETI_DB_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
         SOKETI_DB_REDIS_INSTANCE_NAME: MASTER,
     };
     const nodes = await Promise.all([0, 1].map(() => startServer({ env })));
     t.after(() => Promise.all(nodes.map((s) => s.stop('SIGTERM', 5000))));
-    await until(async () => await numsub(master) === 2, 10000, 'both nodes subscribed at the master');
-    return { master, replica, sentinels, nodes, deadSentinel };
+    return nodes;
 }
 
 /** Waits until the sentinels name port as the master. */
@@ -222,4 +234,30 @@ test('Sentinel: a manual failover moves the nodes off the old master, which stay
         assert.ok([a, b].some((srv) => /\+switch-master from sentinel/.test(srv.output())),
             'the switch heard from a sentinel');
     }
+});
+
+test('Sentinel: a node named master that is a replica (a stale answer) is left; the nodes find the master once the sentinel names it', {
+    skip: (!HAVE_SENTINEL && 'redis-sentinel is not installed') || (REFERENCE && 'checks what soketi-c logs'), timeout: 45000,
+}, async (t) => {
+    const { master, replica } = await masterAndReplica(t);
+    // one sentinel, wrong: it names the replica
+    const sentinel = await startSentinel(replica.port, { quorum: 1 });
+    t.after(() => sentinel.stop());
+    const [a, b] = await sentinelNodes(t, [sentinel.port]);
+    await until(() => [a, b].every((srv) => /it is not the master \(ROLE: slave\)/.test(srv.output())), 8000,
+        'ROLE checked on both nodes');
+    await sleep(300);
+    assert.equal(await numsub(replica), 0, 'no node subscribed on the replica');
+    assert.equal(await numsub(master), 0);
+
+    // the sentinel now names the master (no +switch-master for that): the nodes' next attempt
+    // asks it again
+    assert.equal(await sentinelCommand(sentinel.port, 'SENTINEL', 'REMOVE', MASTER), 'OK');
+    assert.equal(await sentinelCommand(sentinel.port, 'SENTINEL', 'MONITOR', MASTER, '127.0.0.1', master.port, 1), 'OK');
+    await until(async () => await numsub(master) === 2, 10000, 'both nodes subscribed at the master');
+    assert.equal(await numsub(replica), 0);
+    const onA = await listener(a, 'stale', 'ev');
+    const onB = await listener(b, 'stale', 'ev');
+    await pusherRest(b).trigger('stale', 'ev', { n: 1 });
+    await expectExactlyOnce([onA, onB], { n: 1 });
 });
