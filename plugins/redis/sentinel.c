@@ -273,18 +273,6 @@ skt_rsen_suspect(skt_rsen_t *s)
     rsen_ask(s);
 }
 
-const char *
-skt_rsen_master_host(const skt_rsen_t *s)
-{
-    return s->told_any ? s->told.host : NULL;
-}
-
-long
-skt_rsen_master_port(const skt_rsen_t *s)
-{
-    return s->told_any ? s->told.port : 0;
-}
-
 void
 skt_rsen_free(skt_rsen_t *s)
 {

@@ -59,10 +59,6 @@ void skt_rsen_start(skt_rsen_t *s);
  * Safe from inside conn.c's callbacks. */
 void skt_rsen_suspect(skt_rsen_t *s);
 
-/* The master's address as last told to on_master, or NULL before the first. */
-const char *skt_rsen_master_host(const skt_rsen_t *s);
-long skt_rsen_master_port(const skt_rsen_t *s);
-
 /* Frees s and its connections without calling the owner. NULL is fine. Not from inside
  * on_master. */
 void skt_rsen_free(skt_rsen_t *s);
