@@ -148,14 +148,20 @@ async function sentinelCluster(t) {
     return { master, replica, sentinels, nodes, deadSentinel };
 }
 
-/** A master and its replica, in sync; stopped when test t ends. */
+/** A master and its replica, in sync, in a fresh directory (a replica writes the master's
+ *  data to disk); stopped when test t ends. */
 async function masterAndReplica(t) {
-    const master = await startRedis();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skt-sentinel-redis-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    // (no wait for more replicas before a full sync: Redis 7 waits 5 s by default)
+    const master = await startRedis({ args: ['--dir', dir, '--dbfilename', 'master.rdb', '--repl-diskless-sync-delay', '0'] });
     t.after(() => master.stop());
-    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    const replica = await startRedis({
+        args: ['--dir', dir, '--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(master.port)],
+    });
     t.after(() => replica.stop());
     await until(async () => /master_link_status:up/.test(await replica.command('INFO', 'replication')),
-        5000, 'the replica in sync');
+        10000, 'the replica in sync');
     return { master, replica };
 }
 
