@@ -3,7 +3,8 @@
 // loopback (a master, its replica, three sentinels with a password, quick failure detection)
 // and two daemons that only know the sentinels (the first one listed is down). Broadcasts
 // cross nodes; the master is SIGKILLed, the sentinels promote the replica, and the nodes
-// follow it; a manual failover (the old master still up) moves them too.
+// follow it; the sentinel in use is killed and a manual failover (the old master still up)
+// moves them too; a sentinel naming a replica gets no node subscribed there (ROLE).
 //
 // Needs redis-sentinel (Debian: redis-sentinel; scripts/deps.sh --test; REDIS_SENTINEL
 // overrides it): without it the file fails, unless SOKETI_TEST_ALLOW_NO_SENTINEL=1 lets it
@@ -181,10 +182,10 @@ async function sentinelNodes(t, ports) {
     return nodes;
 }
 
-/** Waits until the sentinels name port as the master. */
-function failedOverTo(sentinels, port, timeoutMs) {
+/** Waits until the sentinel asked names port as the master. */
+function failedOverTo(sentinel, port, timeoutMs) {
     return until(async () => {
-        const a = await sentinelCommand(sentinels[0].port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER).catch(() => null);
+        const a = await sentinelCommand(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER).catch(() => null);
         return Array.isArray(a) && a[1] === String(port);
     }, timeoutMs, `the sentinels to promote 127.0.0.1:${port}`);
 }
@@ -205,7 +206,7 @@ test('Sentinel: nodes find the master, follow a failover after a SIGKILL, delive
 
     const killedAt = Date.now();
     await master.stop('SIGKILL');
-    await failedOverTo(sentinels, replica.port, 20000);
+    await failedOverTo(sentinels[0], replica.port, 20000);
     await until(async () => await numsub(replica) === 2, 10000, 'both nodes subscribed at the new master');
     const tookMs = Date.now() - killedAt;
     await pusherRest(b).trigger('failover', 'ev', { n: 2 });
@@ -221,15 +222,21 @@ test('Sentinel: nodes find the master, follow a failover after a SIGKILL, delive
     t.diagnostic(`master killed to both nodes on the new master: ${tookMs} ms`);
 });
 
-test('Sentinel: a manual failover moves the nodes off the old master, which stays up', {
+test('Sentinel: the sentinel in use dies, then a manual failover moves the nodes off the old master, which stays up', {
     skip: !HAVE_SENTINEL && 'redis-sentinel is not installed', timeout: 45000,
 }, async (t) => {
     const { master, replica, sentinels, nodes: [a, b] } = await sentinelCluster(t);
     const onA = await listener(a, 'manual', 'ev');
     const onB = await listener(b, 'manual', 'ev');
 
+    // the nodes use the first live sentinel; killed, they go on with the next ones
+    await sentinels[0].stop();
+    if (!REFERENCE) {
+        const next = new RegExp(`sentinel watch connected to redis at 127\\.0\\.0\\.1:(${sentinels[1].port}|${sentinels[2].port})`);
+        await until(() => [a, b].every((srv) => next.test(srv.output())), 8000, 'the watch on another sentinel');
+    }
     assert.equal(await sentinelCommand(sentinels[1].port, 'SENTINEL', 'FAILOVER', MASTER), 'OK');
-    await failedOverTo(sentinels, replica.port, 20000);
+    await failedOverTo(sentinels[1], replica.port, 20000);
     await until(async () => await numsub(replica) === 2, 10000, 'both nodes subscribed at the new master');
     // nothing of ours stays on the old master, although it is up (and answers ROLE master
     // until the sentinels turn it into a replica, 8 s later)
