@@ -8,8 +8,10 @@
 //
 // Needs redis-sentinel (Debian: redis-sentinel; scripts/deps.sh --test; REDIS_SENTINEL
 // overrides it): without it the file fails, unless SOKETI_TEST_ALLOW_NO_SENTINEL=1 lets it
-// skip. soketi 1.6 (SOKETI_REFERENCE=1) follows the sentinels through ioredis: the same
-// tests run, minus what only soketi-c logs.
+// skip. soketi 1.6 (SOKETI_REFERENCE=1) follows the sentinels through ioredis: the SIGKILL
+// test runs (what only soketi-c logs is not checked), the other two are skipped with the
+// reason (soketi 1.6 does not watch +switch-master, and does not come back from a stale
+// answer within the test's time).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -223,7 +225,10 @@ test('Sentinel: nodes find the master, follow a failover after a SIGKILL, delive
 });
 
 test('Sentinel: the sentinel in use dies, then a manual failover moves the nodes off the old master, which stays up', {
-    skip: !HAVE_SENTINEL && 'redis-sentinel is not installed', timeout: 45000,
+    // ioredis 5 (soketi 1.6) does not watch +switch-master (its failoverDetector is off): its
+    // nodes stay on the old master until the sentinels make it a replica and drop its clients
+    skip: (!HAVE_SENTINEL && 'redis-sentinel is not installed') || (REFERENCE && 'soketi 1.6 does not watch +switch-master'),
+    timeout: 45000,
 }, async (t) => {
     const { master, replica, sentinels, nodes: [a, b] } = await sentinelCluster(t);
     const onA = await listener(a, 'manual', 'ev');
@@ -250,7 +255,10 @@ test('Sentinel: the sentinel in use dies, then a manual failover moves the nodes
 });
 
 test('Sentinel: a node named master that is a replica (a stale answer) is left; the nodes find the master once the sentinel names it', {
-    skip: (!HAVE_SENTINEL && 'redis-sentinel is not installed') || (REFERENCE && 'checks what soketi-c logs'), timeout: 45000,
+    // soketi 1.6 (ioredis 5, which checks the role with INFO) stays off the replica too, but
+    // its nodes were not on the master 10 s after the sentinel named it
+    skip: (!HAVE_SENTINEL && 'redis-sentinel is not installed') || (REFERENCE && 'soketi 1.6 does not recover within 10 s'),
+    timeout: 45000,
 }, async (t) => {
     const { master, replica } = await masterAndReplica(t);
     // one sentinel, wrong: it names the replica
