@@ -7,6 +7,7 @@
  * hiredis's own reader as the adapter gets them.
  */
 #include "check_main.h"
+#include "check_resp.h"
 #include <check.h>
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -14,19 +15,8 @@
 
 #include "cluster_slots.h"
 
-/* Parses one RESP reply from text; the caller frees it with freeReplyObject. */
-static redisReply *
-resp(const char *text)
-{
-    redisReader *r = redisReaderCreate();
-    void *reply = NULL;
-    ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(redisReaderFeed(r, text, strlen(text)), REDIS_OK);
-    ck_assert_int_eq(redisReaderGetReply(r, &reply), REDIS_OK);
-    ck_assert_ptr_nonnull(reply);
-    redisReaderFree(r);
-    return reply;
-}
+/* One RESP reply from a NUL-terminated text. */
+#define resp(text) check_resp((text), strlen(text))
 
 static unsigned
 slot_of(const char *key)

@@ -11,6 +11,7 @@
  * when redis-server is not installed.
  */
 #include "check_main.h"
+#include "check_resp.h"
 #include <check.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -19,22 +20,6 @@
 
 #include "check_redis_live.h"
 #include "store_proto.h"
-
-/* Parses one RESP reply from text (len bytes); free it with freeReplyObject. */
-static redisReply *
-resp(const char *text, size_t len)
-{
-    redisReader *r = redisReaderCreate();
-    void *reply = NULL;
-    ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(redisReaderFeed(r, text, len), REDIS_OK);
-    ck_assert_int_eq(redisReaderGetReply(r, &reply), REDIS_OK);
-    ck_assert_ptr_nonnull(reply);
-    redisReaderFree(r);
-    return reply;
-}
-
-#define RESP(s) resp((s), sizeof(s) - 1)
 
 /* ---- keys ------------------------------------------------------------------------------ */
 
@@ -82,7 +67,7 @@ START_TEST(transition_replies)
     static const char *const bad[] = {":-1\r\n", "-ERR Error running script\r\n", "$-1\r\n",
                                       "$1\r\n0\r\n", "*1\r\n:0\r\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = resp(bad[i], strlen(bad[i]));
+        r = check_resp(bad[i], strlen(bad[i]));
         ck_assert_int_eq(skt_rs_parse_transition(r, &others), -1);
         ck_assert_int_eq(others, 0);
         freeReplyObject(r);
@@ -103,7 +88,7 @@ START_TEST(consume_replies)
         "*1\r\n:3\r\n",        "*3\r\n:1\r\n:2\r\n:3\r\n",     "*2\r\n$1\r\n3\r\n:1\r\n",
         "*2\r\n:1\r\n$-1\r\n", "-OOM command not allowed\r\n", ":1\r\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = resp(bad[i], strlen(bad[i]));
+        r = check_resp(bad[i], strlen(bad[i]));
         ck_assert_int_eq(skt_rs_parse_consume(r, &used, &left), -1);
         ck_assert_int_eq(used, 0);
         ck_assert_int_eq(left, 0);
@@ -151,7 +136,7 @@ START_TEST(noscript_replies)
     static const char *const no[] = {"-ERR unknown command\r\n", "+NOSCRIPT\r\n", "-NOSCRIP\r\n",
                                      ":0\r\n"};
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-        r = resp(no[i], strlen(no[i]));
+        r = check_resp(no[i], strlen(no[i]));
         ck_assert_int_eq(skt_rs_is_noscript(r), 0);
         freeReplyObject(r);
     }

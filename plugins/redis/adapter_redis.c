@@ -17,6 +17,11 @@
  * queries answer from local state with SOKETI_PARTIAL and the shared-state ops answer
  * SOKETI_ERROR. A Redis Cluster is the redis-cluster adapter's (adapter_redis_cluster.c)
  * job.
+ *
+ * With database.redis.sentinels, a follower (sentinel.c) finds the master: both
+ * connections start once it is known, check with ROLE that they reached a master, move
+ * when the sentinels name another one, and every failure of theirs makes the follower
+ * ask the sentinels again.
  */
 #include <soketi/adapter.h>
 
@@ -27,6 +32,7 @@
 
 #include "conn.h"
 #include "horizontal.h"
+#include "sentinel.h"
 #include "store.h"
 
 #define RD_NAME "redis adapter"
@@ -41,6 +47,8 @@ typedef struct redis_s {
     skt_rs_t *store;
     skt_rconn_t *conn[2];
     skt_rconn_endpoint_t ep[2]; /* as configured, until the connections copy them */
+    skt_rsen_t *sen;            /* NULL: no Sentinel */
+    int moving;                 /* rd_on_master is moving the connections */
     char *chan[3];              /* by enum skt_hz_channel */
     size_t chan_len[3];
 } redis_t;
@@ -78,6 +86,28 @@ rd_on_lost(void *owner, skt_rconn_t *c, int was_ready)
     redis_t *r = owner;
     if (was_ready && c == r->conn[RD_SUB])
         skt_hz_transport_down(r->hz);
+    if (r->sen && !r->moving)
+        skt_rsen_suspect(r->sen); /* the master may have moved */
+}
+
+/* The sentinels name a master (the first, or a new one after a failover): both
+ * connections go there now. */
+static void
+rd_on_master(void *owner, const char *host, long port)
+{
+    redis_t *r = owner;
+    r->moving = 1;
+    for (int i = 0; i < 2; i++) {
+        skt_rconn_t *c = r->conn[i];
+        if (skt_rconn_set_address(c, host, port) != 0) {
+            rd_log(r, SOKETI_LOG_ERROR, "out of memory moving to the master at %s:%ld", host, port);
+            continue;
+        }
+        if (skt_rconn_state(c) != SKT_RCONN_IDLE)
+            skt_rconn_drop(c, "the sentinels name another master");
+        skt_rconn_start(c);
+    }
+    r->moving = 0;
 }
 
 static void
@@ -205,6 +235,8 @@ rd_read_endpoints(redis_t *r)
         skt_rconn_endpoint_t *ep = &r->ep[role];
         if (skt_rconn_endpoint_from_config(r->host, RD_NAME, ep) != 0)
             return -1;
+        if (r->sen && !ep->host)
+            ep->host = strdup("sentinel-master"); /* not used: rd_on_master sets it */
         if (!ep->host) {
             rd_log(r, SOKETI_LOG_ERROR, "database.redis.host is empty");
             return -1;
@@ -226,6 +258,43 @@ rd_read_endpoints(redis_t *r)
     return 0;
 }
 
+/* Reads database.redis.sentinels, .name and .sentinelPassword: with sentinels listed, a
+ * follower (r->sen) will find the master, and database.redis.host and port (and the
+ * overlays' host and port) are not used, as in ioredis. Returns 0, or -1 with the reason
+ * logged. */
+static int
+rd_setup_sentinel(redis_t *r)
+{
+    skt_rsen_addr_t addrs[SKT_RSEN_MAX_SENTINELS];
+    char err[256];
+    int n = skt_rsen_parse_sentinels(cfg(r, "database.redis.sentinels"), addrs,
+                                     SKT_RSEN_MAX_SENTINELS, err, sizeof(err));
+    if (n <= 0) {
+        if (n < 0)
+            rd_log(r, SOKETI_LOG_ERROR, "%s", err);
+        return n;
+    }
+    const char *name = cfg(r, "database.redis.name");
+    if (!*name) {
+        rd_log(r, SOKETI_LOG_ERROR,
+               "database.redis.name is empty: with database.redis.sentinels it names the master");
+        return -1;
+    }
+    skt_rsen_opts_t o = {.host = r->host,
+                         .log_name = RD_NAME,
+                         .sentinels = addrs,
+                         .n_sentinels = n,
+                         .name = name,
+                         .password = cfg(r, "database.redis.sentinelPassword"),
+                         .owner = r,
+                         .on_master = rd_on_master};
+    if (!(r->sen = skt_rsen_new(&o))) {
+        rd_log(r, SOKETI_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Refuses what this plugin cannot do, with the reason. Returns 0 when it can start. */
 static int
 rd_check_supported(redis_t *r)
@@ -234,14 +303,6 @@ rd_check_supported(redis_t *r)
         rd_log(r, SOKETI_LOG_ERROR,
                "adapter.redis.clusterMode is true, but this plugin talks to a single Redis "
                "server: Redis Cluster needs the redis-cluster adapter (adapter_redis_cluster.so)");
-        return -1;
-    }
-    const char *sentinels = cfg(r, "database.redis.sentinels");
-    if (*sentinels && strcmp(sentinels, "null") != 0 && strcmp(sentinels, "[]") != 0) {
-        rd_log(r, SOKETI_LOG_ERROR,
-               "database.redis.sentinels is set, but Redis Sentinel is not supported (hiredis "
-               "0.14 has no Sentinel client): point database.redis.host and port at the "
-               "master, or unset the sentinels");
         return -1;
     }
     if (*cfg(r, "database.redis.keyPrefix"))
@@ -270,6 +331,8 @@ rd_free(redis_t *r)
         skt_rconn_flush(r->conn[RD_PUB]); /* the store's last leaves */
     /* pending NUMSUB and store callbacks report (NULL replies) while the connections are
      * freed */
+    skt_rsen_free(r->sen); /* first: its on_master moves the connections */
+    r->sen = NULL;
     for (int i = 0; i < 2; i++) {
         skt_rconn_free(r->conn[i]);
         skt_rconn_endpoint_clear(&r->ep[i]);
@@ -292,7 +355,7 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
         return 1;
     }
     r->host = host;
-    if (rd_check_supported(r) != 0 || rd_read_endpoints(r) != 0)
+    if (rd_check_supported(r) != 0 || rd_setup_sentinel(r) != 0 || rd_read_endpoints(r) != 0)
         goto fail;
     if (skt_rconn_channels(host, r->chan, r->chan_len) != 0)
         goto oom;
@@ -311,6 +374,7 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
             .on_ready = rd_on_ready,
             .on_lost = rd_on_lost,
             .on_message = rd_on_message,
+            .verify_master = r->sen != NULL,
         };
         if (!(r->conn[i] = skt_rconn_new(&o, &r->ep[i])))
             goto oom;
@@ -330,14 +394,25 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
         goto oom;
 
     skt_rs_fill_adapter(adapter, r->hz);
-    rd_log(r, SOKETI_LOG_INFO,
-           "redis at %s:%ld (db %ld), channel %s, requests time out after %ld ms",
-           r->ep[RD_PUB].host, r->ep[RD_PUB].port, r->ep[RD_PUB].db, r->chan[SKT_HZ_BROADCAST],
-           timeout);
+    if (r->sen)
+        rd_log(r, SOKETI_LOG_INFO,
+               "redis master %s through Sentinel (db %ld), channel %s, requests time out after "
+               "%ld ms",
+               cfg(r, "database.redis.name"), r->ep[RD_PUB].db, r->chan[SKT_HZ_BROADCAST], timeout);
+    else
+        rd_log(r, SOKETI_LOG_INFO,
+               "redis at %s:%ld (db %ld), channel %s, requests time out after %ld ms",
+               r->ep[RD_PUB].host, r->ep[RD_PUB].port, r->ep[RD_PUB].db, r->chan[SKT_HZ_BROADCAST],
+               timeout);
     /* Connecting never blocks start-up (only a host name lookup does, as in hiredis's
-     * connect): until Redis answers, this node serves its own clients. */
-    skt_rconn_start(r->conn[RD_SUB]);
-    skt_rconn_start(r->conn[RD_PUB]);
+     * connect): until Redis answers, this node serves its own clients. With Sentinel,
+     * the connections start when the master is known (rd_on_master). */
+    if (r->sen) {
+        skt_rsen_start(r->sen);
+    } else {
+        skt_rconn_start(r->conn[RD_SUB]);
+        skt_rconn_start(r->conn[RD_PUB]);
+    }
     return 0;
 
 oom:

@@ -12,6 +12,7 @@
  * callback, which hiredis defers until the callback returns.
  */
 #include "conn.h"
+#include "sentinel_proto.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -130,6 +131,7 @@ rconn_ready(skt_rconn_t *c)
 /* ---- handshake ---------------------------------------------------------------------- */
 
 static void rconn_on_handshake_reply(redisAsyncContext *ac, void *reply, void *priv);
+static void rconn_on_role_reply(redisAsyncContext *ac, void *reply, void *priv);
 static void rconn_on_sub_message(redisAsyncContext *ac, void *reply, void *priv);
 
 /* Sends the next handshake command, or becomes READY when none is left (a subscriber
@@ -159,7 +161,12 @@ rconn_handshake(skt_rconn_t *c)
                 continue;
             rv = redisAsyncCommand(c->ac, rconn_on_handshake_reply, NULL, "SELECT %ld", ep->db);
             break;
-        case 2: /* SUBSCRIBE channels... */
+        case 2: /* ROLE (before SUBSCRIBE, which allows no other command) */
+            if (!c->o.verify_master)
+                continue;
+            rv = redisAsyncCommand(c->ac, rconn_on_role_reply, NULL, "ROLE");
+            break;
+        case 3: /* SUBSCRIBE channels... */
             if (c->o.n_channels == 0)
                 continue;
             {
@@ -204,6 +211,31 @@ rconn_on_handshake_reply(redisAsyncContext *ac, void *reply, void *priv)
         skt_rconn_drop(c, why);
         return;
     }
+    rconn_handshake(c);
+}
+
+/* The node must be a master: a sentinel may name the old one for a moment after a
+ * failover, and the old master comes back as a replica. */
+static void
+rconn_on_role_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    skt_rconn_t *c = ac->data;
+    redisReply *rep = reply;
+    char role[40], why[128];
+    (void)priv;
+    if (!c || !rep)
+        return;
+    int master = skt_rsen_parse_role(rep, role, sizeof(role));
+    if (master == 0) {
+        snprintf(why, sizeof(why), "it is not the master (ROLE: %s)", role);
+        skt_rconn_drop(c, why);
+        return;
+    }
+    if (master < 0)
+        rc_log(c, SOKETI_LOG_WARN,
+               "cannot check that redis at %s:%ld is a master (ROLE answered %s); going on",
+               c->ep.host, c->ep.port,
+               rep->type == REDIS_REPLY_ERROR ? rep->str : "something else");
     rconn_handshake(c);
 }
 
@@ -385,6 +417,16 @@ skt_rconn_set_address(skt_rconn_t *c, const char *host, long port)
     }
     c->ep.port = port;
     return 0;
+}
+
+void
+skt_rconn_delay(skt_rconn_t *c, unsigned ms)
+{
+    if (c->ac || c->state != SKT_RCONN_IDLE || !evtimer_pending(c->retry, NULL))
+        return;
+    struct timeval tv;
+    ms_to_tv(ms, &tv);
+    evtimer_add(c->retry, &tv);
 }
 
 void

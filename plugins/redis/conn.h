@@ -3,12 +3,11 @@
  * adapter_redis_cluster.c (a Redis Cluster).
  *
  * A connection (skt_rconn_t) is a small state machine on the host's event loop: IDLE
- * (waiting to retry) -> CONNECTING -> HANDSHAKE (AUTH, SELECT, and for a subscriber
- * SUBSCRIBE to the adapter's channels, one after the other) -> READY. Any failure, or no
- * READY within SKT_RCONN_SETUP_TIMEOUT_MS, goes back to IDLE and retries after a backoff
- * that doubles from 100 ms to 5 s; READY resets it. It logs its failures itself (the
- * first one and every 12th as warnings, the rest at debug) and tells its owner through
- * three callbacks.
+ * (waiting to retry) -> CONNECTING -> HANDSHAKE (AUTH, SELECT, with verify_master ROLE,
+ * and for a subscriber SUBSCRIBE to the adapter's channels, one after the other) -> READY. Any
+ * failure, or no READY within SKT_RCONN_SETUP_TIMEOUT_MS, goes back to IDLE and retries after a
+ * backoff that doubles from 100 ms to 5 s; READY resets it. It logs its failures itself (the first
+ * one and every 12th as warnings, the rest at debug) and tells its owner through three callbacks.
  *
  * Owner callbacks run inside hiredis's callbacks: they must not free this or any other
  * connection, nor start anything that does; arm a timer for such work. They may read the
@@ -58,6 +57,10 @@ typedef struct skt_rconn_opts_s {
     char *const *channels;
     const size_t *channel_lens;
     int n_channels;
+    /* 1: ask ROLE in the handshake and give up on a node that is not a master (a
+     * sentinel's stale answer: logged as a failed attempt, on_lost is called). A ROLE
+     * refused (e.g. by an ACL) is logged and the node taken for the master. */
+    int verify_master;
     void *owner;
     /* The connection became READY. */
     void (*on_ready)(void *owner, skt_rconn_t *c);
@@ -77,6 +80,10 @@ void skt_rconn_start(skt_rconn_t *c);
 /* Uses host:port from the next attempt on. Returns 0, or -1 when out of memory (the
  * address is then unchanged). */
 int skt_rconn_set_address(skt_rconn_t *c, const char *host, long port);
+
+/* While IDLE with an attempt scheduled: makes that attempt wait ms from now instead (for
+ * an owner with a backoff of its own; READY resets conn.c's). Otherwise nothing. */
+void skt_rconn_delay(skt_rconn_t *c, unsigned ms);
 
 /* Abandons the current context, if any, as a loss (on_lost, logged with why, retry
  * scheduled). Pending command callbacks get a NULL reply before this returns. */

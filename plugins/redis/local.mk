@@ -19,10 +19,14 @@ plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_sr
 plugins_redis_libskt_horizontal_la_CFLAGS = $(AM_CFLAGS)
 
 # What both Redis transports share that needs hiredis: one self-healing connection and
-# the configuration they read (conn.c), and the state nodes share in Redis keys (store.c:
-# occupancy, rate limits, cache; it uses libskt_horizontal's map and its libcrypto SHA1).
+# the configuration they read (conn.c), the master of a Sentinel group followed
+# (sentinel.c; sentinel_proto.c the pure part: the sentinels configured and the replies),
+# and the state nodes share in Redis keys (store.c: occupancy, rate limits, cache; it uses
+# libskt_horizontal's map and its libcrypto SHA1).
 noinst_LTLIBRARIES += plugins/redis/libskt_rconn.la
 plugins_redis_libskt_rconn_la_SOURCES = plugins/redis/conn.c plugins/redis/conn.h \
+	plugins/redis/sentinel.c plugins/redis/sentinel.h plugins/redis/sentinel_proto.c \
+	plugins/redis/sentinel_proto.h \
 	plugins/redis/store.c plugins/redis/store.h plugins/redis/store_proto.c \
 	plugins/redis/store_proto.h
 plugins_redis_libskt_rconn_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
@@ -69,7 +73,8 @@ tests_check_redis_horizontal_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_
 
 check_PROGRAMS += tests/check_redis_cluster
 TESTS += tests/check_redis_cluster
-tests_check_redis_cluster_SOURCES = tests/check_redis_cluster.c plugins/redis/cluster_slots.c
+tests_check_redis_cluster_SOURCES = tests/check_redis_cluster.c tests/check_resp.h \
+	plugins/redis/cluster_slots.c
 tests_check_redis_cluster_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
 tests_check_redis_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
 tests_check_redis_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)
@@ -80,13 +85,23 @@ tests_check_redis_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)
 # loopback ports; they pass without running when redis-server is not installed.
 check_PROGRAMS += tests/check_redis_store
 TESTS += tests/check_redis_store
-tests_check_redis_store_SOURCES = tests/check_redis_store.c tests/check_redis_live.c \
+tests_check_redis_store_SOURCES = tests/check_redis_store.c tests/check_resp.h tests/check_redis_live.c \
 	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h
 tests_check_redis_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_redis_store_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
 tests_check_redis_store_LDADD = plugins/redis/libskt_rconn.la plugins/redis/libskt_horizontal.la \
 	$(HIREDIS_LIBS) $(CRYPTO_LIBS) $(CHECK_EXT)
+
+# Redis Sentinel's pure part: the sentinels configured, the replies of sentinels and
+# masters.
+check_PROGRAMS += tests/check_redis_sentinel
+TESTS += tests/check_redis_sentinel
+tests_check_redis_sentinel_SOURCES = tests/check_redis_sentinel.c tests/check_resp.h \
+	plugins/redis/sentinel_proto.c
+tests_check_redis_sentinel_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
+tests_check_redis_sentinel_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
+tests_check_redis_sentinel_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)
 
 check_PROGRAMS += tests/check_redis_store_cluster
 TESTS += tests/check_redis_store_cluster

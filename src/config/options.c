@@ -291,8 +291,7 @@ const skt_option_t skt_options[] = {
             NULLABLE,
             "Multicast group (address[:port], TTL 1) the cluster adapter joins and sends to "
             "instead of broadcasting; null: none."),
-    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1,
-                 4096,
+    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1, 4096,
                  "Other nodes the cluster adapter keeps track of; hellos from more new nodes "
                  "are ignored (logged and counted)."),
 
@@ -340,9 +339,14 @@ const skt_option_t skt_options[] = {
             database.redis.key_prefix, 0, "Prefix of every Redis key."),
     OPT_JSON("database.redis.sentinels", "SOKETI_DB_REDIS_SENTINELS", "null",
              database.redis.sentinels, NULLABLE | ARR,
-             "Redis Sentinels as a JSON array of {\"host\", \"port\"}; null: no Sentinel."),
+             "Redis Sentinels as a JSON array of {\"host\", \"port\"} (at most 16, tried in "
+             "order; a missing host is localhost, a missing port 26379): the redis adapter asks "
+             "them for the master named by database.redis.name and follows its failovers, and "
+             "database.redis.host and port are not used. null or []: no Sentinel."),
     OPT_STR("database.redis.sentinelPassword", "SOKETI_DB_REDIS_SENTINEL_PASSWORD", "null",
-            database.redis.sentinel_password, NULLABLE, "Password of the Redis Sentinels."),
+            database.redis.sentinel_password, NULLABLE,
+            "Password (AUTH) of the Redis Sentinels; null: none. database.redis.password is "
+            "the master's."),
     OPT_STR("database.redis.name", "SOKETI_DB_REDIS_INSTANCE_NAME", "\"mymaster\"",
             database.redis.name, 0, "Name of the Redis master known to the Sentinels."),
     OPT_JSON("database.redis.clusterNodes", "SOKETI_DB_REDIS_CLUSTER_NODES", "[]",

@@ -1,19 +1,24 @@
 /* fuzz_redis_reply.c - libFuzzer target: what the Redis plugins read from Redis replies and
- * from their configuration (plugins/redis/store_proto.h, cluster_slots.h).
+ * from their configuration (plugins/redis/store_proto.h, cluster_slots.h,
+ * sentinel_proto.h).
  *
  * The first byte picks the mode:
  *   0-5  RESP bytes, read with hiredis's reader (arrays bounded, see huge_array());
  *        every reply goes through the store's readers (occupancy, rate limit, GET, NOSCRIPT),
- *        the CLUSTER SLOTS map and, for an error reply, the MOVED/ASK parser;
- *   6    a database.redis.clusterNodes value (JSON text) for skt_rcs_parse_seeds;
+ *        the CLUSTER SLOTS map, Sentinel's readers (the master's address, ROLE, and a
+ *        +switch-master payload in any string, alone or in an array), and, for an error
+ *        reply, the MOVED/ASK parser;
+ *   6    a database.redis.clusterNodes value (JSON text) for skt_rcs_parse_seeds, and the
+ *        same text as database.redis.sentinels for skt_rsen_parse_sentinels;
  *   7    one seed address for skt_rcs_parse_addr.
  * Checks: the readers' outputs are in range, a slot map's owners index its nodes and it
  * covers as many slots as it says; a redirect's slot is a slot; addresses have a host and a
- * port in 1-65535.
+ * port in 1-65535 (Sentinel's: a host of printable bytes without spaces).
  */
 #include "fuzz.h"
 
 #include "cluster_slots.h"
+#include "sentinel_proto.h"
 #include "store_proto.h"
 
 /* Replies read from one input at most. */
@@ -47,6 +52,47 @@ check_map(const redisReply *reply)
 }
 
 static void
+check_rsen_addr(const skt_rsen_addr_t *a)
+{
+    size_t len = strnlen(a->host, sizeof(a->host));
+    FZ_CHECK(len > 0 && len <= SKT_RSEN_HOST_MAX && a->port > 0 && a->port <= 65535);
+    for (size_t i = 0; i < len; i++)
+        FZ_CHECK((unsigned char)a->host[i] > ' ' && a->host[i] != 0x7f);
+}
+
+/* A +switch-master payload in s (len bytes). */
+static void
+check_switch(const char *s, size_t len)
+{
+    skt_rsen_addr_t a;
+    int rv = skt_rsen_parse_switch(s, len, "mymaster", &a);
+    FZ_CHECK(rv >= -1 && rv <= 1);
+    if (rv == 1)
+        check_rsen_addr(&a);
+}
+
+/* Sentinel's readers. */
+static void
+check_sentinel(const redisReply *reply)
+{
+    skt_rsen_addr_t a;
+    int rv = skt_rsen_parse_master_reply(reply, &a);
+    FZ_CHECK(rv >= SKT_RSEN_FOUND && rv <= SKT_RSEN_MALFORMED);
+    if (rv == SKT_RSEN_FOUND)
+        check_rsen_addr(&a);
+    char role[16];
+    rv = skt_rsen_parse_role(reply, role, sizeof(role));
+    FZ_CHECK(rv >= -1 && rv <= 1 && memchr(role, '\0', sizeof(role)));
+    if (rv == 1)
+        FZ_CHECK(strcmp(role, "master") == 0);
+    if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
+        check_switch(reply->str, reply->len);
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++)
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            check_switch(reply->element[i]->str, reply->element[i]->len);
+}
+
+static void
 check_reply(const redisReply *reply)
 {
     long a, b;
@@ -63,6 +109,7 @@ check_reply(const redisReply *reply)
         FZ_CHECK(v != NULL || len == 0);
     skt_rs_is_noscript(reply);
     check_map(reply);
+    check_sentinel(reply);
     if (reply->type == REDIS_REPLY_ERROR) {
         skt_rcs_redirect_t rd;
         if (skt_rcs_parse_redirect(reply->str, reply->len, "10.0.0.1", &rd) == 0) {
@@ -138,6 +185,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else {
                 FZ_CHECK(err[0] != '\0');
             }
+            skt_rsen_addr_t sen[SKT_RSEN_MAX_SENTINELS];
+            err[0] = '\0';
+            int ns = skt_rsen_parse_sentinels(text, sen, SKT_RSEN_MAX_SENTINELS, err, sizeof(err));
+            FZ_CHECK(ns >= -1 && ns <= SKT_RSEN_MAX_SENTINELS);
+            FZ_CHECK(ns >= 0 || err[0] != '\0');
+            for (int i = 0; i < ns; i++)
+                check_rsen_addr(&sen[i]);
         } else {
             skt_rcs_addr_t a;
             if (skt_rcs_parse_addr(text, &a) == 0) {

@@ -314,10 +314,19 @@ seeds('redis_reply', [
     b'\x00+OK\r\n*0\r\n*-1\r\n',
     b'\x06["127.0.0.1:7000", 7001, {"host": "h", "port": "7002"}, {"port": 7003}, "redis://u:p@r:7004/0", "[::1]:7005"]',
     b'\x06[]', b'\x07redis://user:pw@host:6379/0', b'\x07[::1]:7000', b'\x077000', b'\x07host',
+    # Redis Sentinel as redis-sentinel 7 answers: the master's address, a name it does not know,
+    # +switch-master as a pub/sub message, ROLE of a master, a replica and a sentinel
+    b'\x00*2\r\n' + bulk('127.0.0.1') + bulk('6380'), b'\x00*-1\r\n-NOAUTH Authentication required.\r\n',
+    b'\x00*3\r\n' + bulk('message') + bulk('+switch-master') + bulk('mymaster 127.0.0.1 6379 127.0.0.1 6380'),
+    b'\x00*3\r\n' + bulk('master') + b':3129659\r\n*1\r\n*3\r\n' + bulk('127.0.0.1') + bulk('9001') + bulk('3129242'),
+    b'\x00*5\r\n' + bulk('slave') + bulk('127.0.0.1') + b':9000\r\n' + bulk('connected') + b':3167038\r\n',
+    b'\x00*2\r\n' + bulk('sentinel') + b'*1\r\n' + bulk('mymaster'),
+    b'\x06[{"host": "10.0.0.1", "port": 26379}, {"host": "s2", "port": "26380"}, {}]',
 ])
 dictionary('redis_reply', ['\r\n', '*', '$', ':', '+', '-', '-1', 'MOVED ', 'ASK ', 'NOSCRIPT', 'ERR',
-                           '16383', '65535', '65536', 'redis://', '@', '[', ']', '"host"', '"port"', '127.0.0.1'],
-           'RESP types, Redis errors and seed addresses')
+                           '16383', '65535', '65536', 'redis://', '@', '[', ']', '"host"', '"port"', '127.0.0.1',
+                           'mymaster', 'master', 'slave', 'sentinel', '+switch-master', 'message', '26379'],
+           'RESP types, Redis errors, seed addresses and Sentinel\'s answers')
 # ---- the cluster adapter's UDP packets (node-discover), as soketi 1.6.1 sent them ---------
 head = '{"event":"%s","pid":"057fe032-2a30-486b-8141-9f9a4a78bf34","iid":"61327b98-07f2-47f2-9b7d-f9bc19f59423","hostName":"0.0.0.0","data":'
 seeds('cluster_packet', [

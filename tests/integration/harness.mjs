@@ -860,7 +860,7 @@ export async function cleanup() {
 // A throw-away Redis server for the redis adapter tests.
 
 /** Reads one RESP reply from buf at i; returns [value, next] or null when incomplete. */
-function parseResp(buf, i = 0) {
+export function parseResp(buf, i = 0) {
     const eol = buf.indexOf('\r\n', i);
     if (eol < 0) return null;
     const type = String.fromCharCode(buf[i]);
