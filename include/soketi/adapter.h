@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the soketi-c authors (LICENSE). */
 /* soketi/adapter.h - the public plugin ABI of soketi-c adapters.
  *
  * An adapter plugin is a shared object (adapter_<driver>.so) that the daemon
