@@ -518,6 +518,53 @@ START_TEST(test_rest_queries)
 }
 END_TEST
 
+/* The next message is a subscription_succeeded whose ids are 7 and "8", in either order. */
+static void
+expect_ids_7_8(skt_socket_t *s)
+{
+    json_t *m = expect(s, "subscription_succeeded");
+    const char *d = json_string_value(json_object_get(m, "data"));
+    ck_assert_msg(strstr(d, "\"ids\":[7,\"8\"]") || strstr(d, "\"ids\":[\"8\",7]"), "%s", d);
+    json_decref(m);
+}
+
+/* A numeric user_id stays a number (soketi's behaviour) in subscription_succeeded's ids,
+ * member_added / member_removed, a relayed client event and /users; "7" and 7 are one user
+ * (Pusher's clients key members by the id's text), keeping the type it first came with. */
+START_TEST(test_presence_typed_ids)
+{
+    const char *env[] = {"SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true", NULL};
+    start(env);
+    char ida[64], idb[64], idc[64];
+    skt_socket_t *a = client(ida), *b = client(idb), *c = client(idc);
+    const char *ch = "presence-typed";
+    subscribe_auth(a, ida, ch, "{\"user_id\":7,\"user_info\":{\"n\":1}}");
+    expect_str(a, "{\\\"presence\\\":{\\\"ids\\\":[7],\\\"hash\\\":{\\\"7\\\":{\\\"n\\\":1}},"
+                  "\\\"count\\\":1}}");
+    subscribe_auth(b, idb, ch, "{\"user_id\":\"8\"}");
+    expect_ids_7_8(b);
+    expect_str(a, "{\\\"user_id\\\":\\\"8\\\",\\\"user_info\\\":null}");
+    /* the string "7" is user 7: no member_added, one member */
+    subscribe_auth(c, idc, ch, "{\"user_id\":\"7\"}");
+    expect_ids_7_8(c);
+    expect_none(a);
+    expect_none(b);
+    sendf(a, "{\"event\":\"client-x\",\"channel\":\"%s\",\"data\":{}}", ch);
+    expect_str(b, "\"user_id\":7}");
+    expect_str(c, "\"user_id\":7}");
+    char *body = NULL;
+    ck_assert_int_eq(rest("GET", "/apps/app-id/channels/presence-typed/users", NULL, SECRET, &body),
+                     200);
+    ck_assert(strstr(body, "{\"id\":7}") && strstr(body, "{\"id\":\"8\"}"));
+    free(body);
+    fake_close(a);
+    fake_close(c);
+    expect_str(b, "{\\\"user_id\\\":7}");
+    fake_close(b);
+    stop();
+}
+END_TEST
+
 START_TEST(test_cache_channels)
 {
     start(NULL);
@@ -785,6 +832,7 @@ protocol_suite(void)
     tcase_add_test(tc, test_subscribe_private);
     tcase_add_test(tc, test_presence_members);
     tcase_add_test(tc, test_presence_limits);
+    tcase_add_test(tc, test_presence_typed_ids);
     tcase_add_test(tc, test_client_events);
     tcase_add_test(tc, test_client_events_disabled_and_presence);
     tcase_add_test(tc, test_signin);

@@ -124,7 +124,7 @@ broadcast_event(skt_server_t *srv, const skt_app_t *app, json_t *ev)
         SKT_JW_ON_STACK(w, SKT_SEND_STACK);
         skt_msg_event_begin(&w, json_string_value(name), json_string_length(name), cname, clen);
         skt_msg_data_raw(&w, dtext, dlen);
-        skt_msg_event_end(&w, NULL, 0);
+        skt_msg_event_end(&w, NULL, 0, 0);
         size_t len = 0;
         const char *text = skt_jw_cstr(&w, &len);
         if (text)

@@ -21,6 +21,7 @@
 #include "pusher/channel_kind.h"
 #include "pusher/http_reply.h"
 #include "pusher/server.h"
+#include "pusher/shared.h"
 
 /* One read in flight, from the rate limiter's answer to the adapter's. */
 typedef struct query_ctx_s {
@@ -169,7 +170,7 @@ channel_sockets_cb(void *arg, int status, long count)
 /* GET /channels/:name/users: the member ids, with user_info (JSON text as the adapter
  * gives it) when asked. */
 static void
-users_cb(void *arg, int status, const soketi_member_t *members, size_t n)
+users_cb(void *arg, int status, const soketi_typed_member_t *members, size_t n)
 {
     query_ctx_t *q = arg;
     if (query_alive(q) && status == SOKETI_ERROR) {
@@ -179,7 +180,7 @@ users_cb(void *arg, int status, const soketi_member_t *members, size_t n)
         skt_jw_lit(&w, "{\"users\":[");
         for (size_t i = 0; i < n; i++) {
             skt_jw_lit(&w, i ? ",{\"id\":" : "{\"id\":");
-            skt_jw_cstr_value(&w, members[i].user_id);
+            skt_jw_id(&w, members[i].user_id, strlen(members[i].user_id), members[i].id_is_number);
             if (q->with_user_info) {
                 skt_jw_lit(&w, ",\"user_info\":");
                 skt_jw_lit(&w, members[i].user_info);
@@ -224,7 +225,7 @@ read_limited_cb(void *arg, const skt_rl_result_t *res)
                                                channel_sockets_cb, q);
         break;
     case SKT_HTTP_QUERY_USERS:
-        SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), q->app_id, q->channel, users_cb, q);
+        skt_shared_members(srv, q->app_id, q->channel, users_cb, q);
         break;
     }
 }

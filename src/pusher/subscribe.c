@@ -154,9 +154,11 @@ skt_subscribe(skt_socket_t *s, json_t *data)
     const char *channel_data = NULL;
     size_t cdlen = 0;
     char *user_id = NULL, *user_info = NULL;
+    int id_number = 0;
     if (kind == SKT_CHANNEL_PRESENCE) {
         channel_data = skt_input_str(data, "channel_data", &cdlen);
-        if (skt_presence_member(s, channel, clen, channel_data, cdlen, &user_id, &user_info) != 0)
+        if (skt_presence_member(s, channel, clen, channel_data, cdlen, &user_id, &id_number,
+                                &user_info) != 0)
             return;
     }
     if (subscribe_authorize(s, data, channel, clen, kind, channel_data, cdlen) != 0) {
@@ -170,7 +172,7 @@ skt_subscribe(skt_socket_t *s, json_t *data)
         free(user_id);
         free(user_info);
     } else {
-        skt_presence_subscribe(s, channel, clen, user_id, user_info);
+        skt_presence_subscribe(s, channel, clen, user_id, id_number, user_info);
     }
 }
 
@@ -185,9 +187,10 @@ unsubscribe_at(skt_socket_t *s, uint16_t i)
     int presence = ch->members != NULL;
     uint32_t remaining;
     char *gone_user = NULL;
-    skt_ns_leave(s->ns, s, i, &remaining, &gone_user);
+    int gone_number = 0;
+    skt_ns_leave(s->ns, s, i, &remaining, &gone_user, &gone_number);
     if (gone_user && channel) {
-        skt_presence_left(s, channel, gone_user);
+        skt_presence_left(s, channel, gone_user, gone_number);
         gone_user = NULL;
     }
     /* vacated when the cluster's last socket left (shared.h) */

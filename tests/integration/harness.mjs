@@ -1458,6 +1458,17 @@ export async function checkMixedCluster(ours, theirs) {
     const removed = waitFor(bc, 'pusher:member_removed');
     disconnect(alice);
     assert.equal((await removed).id, 'alice');
+    // numeric user ids cross the cluster as numbers, both ways (soketi sends [[5, info]])
+    const five = pusherClient(theirs, { presenceData: { user_id: 5, user_info: {} } });
+    await subscribe(five, 'presence-mixed-num');
+    const six = pusherClient(ours, { presenceData: { user_id: 6, user_info: {} } });
+    await subscribe(six, 'presence-mixed-num');
+    for (const srv of [ours, theirs]) {
+        const res = await restRequest(srv, { path: '/channels/presence-mixed-num/users' });
+        assert.deepEqual(res.json.users.map((u) => u.id).sort(), [5, 6], `on port ${srv.port}`);
+    }
+    disconnect(five);
+    disconnect(six);
 
     // terminate_connections both ways
     const rest = pusherRest(ours);
