@@ -481,6 +481,54 @@ START_TEST(test_rest_events)
 }
 END_TEST
 
+/* POST /events and /batch_events with info: the channels' attributes in the answer, as
+ * Pusher documents them (user_count only for presence channels). */
+START_TEST(test_rest_events_info)
+{
+    start(NULL);
+    char ida[64], idb[64], idc[64];
+    skt_socket_t *a = client(ida), *b = client(idb), *c = client(idc);
+    sendf(a, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    subscribe_auth(b, idb, "presence-i", "{\"user_id\":1}");
+    subscribe_auth(c, idc, "presence-i", "{\"user_id\":1}");
+    fake_drain(a);
+    fake_drain(b);
+    fake_drain(c);
+    char *body = NULL;
+    ck_assert_int_eq(
+        rest("POST", "/apps/app-id/events",
+             "{\"name\":\"e\",\"channels\":[\"news\",\"presence-i\",\"news\",\"none\"],"
+             "\"data\":\"x\",\"info\":\"user_count,subscription_count\"}",
+             SECRET, &body),
+        200);
+    ck_assert_str_eq(body, "{\"ok\":true,\"channels\":{\"news\":{\"subscription_count\":1},"
+                           "\"presence-i\":{\"user_count\":1,\"subscription_count\":2},"
+                           "\"none\":{\"subscription_count\":0}}}");
+    free(body);
+    ck_assert_int_eq(rest("POST", "/apps/app-id/events",
+                          "{\"name\":\"e\",\"channel\":\"presence-i\",\"data\":\"x\","
+                          "\"info\":\"user_count\"}",
+                          SECRET, &body),
+                     200);
+    ck_assert_str_eq(body, "{\"ok\":true,\"channels\":{\"presence-i\":{\"user_count\":1}}}");
+    free(body);
+    ck_assert_int_eq(
+        rest("POST", "/apps/app-id/batch_events",
+             "{\"batch\":[{\"name\":\"a\",\"channel\":\"news\",\"data\":\"1\",\"info\":"
+             "\"subscription_count\"},{\"name\":\"b\",\"channel\":\"news\",\"data\":\"1\"},"
+             "{\"name\":\"c\",\"channel\":\"presence-i\",\"data\":\"1\",\"info\":\"user_count\"}]}",
+             SECRET, &body),
+        200);
+    ck_assert_str_eq(body, "{\"ok\":true,\"batch\":[{\"subscription_count\":1},{},"
+                           "{\"user_count\":1}]}");
+    free(body);
+    fake_close(a);
+    fake_close(b);
+    fake_close(c);
+    stop();
+}
+END_TEST
+
 START_TEST(test_rest_queries)
 {
     start(NULL);
@@ -833,6 +881,7 @@ protocol_suite(void)
     tcase_add_test(tc, test_presence_members);
     tcase_add_test(tc, test_presence_limits);
     tcase_add_test(tc, test_presence_typed_ids);
+    tcase_add_test(tc, test_rest_events_info);
     tcase_add_test(tc, test_client_events);
     tcase_add_test(tc, test_client_events_disabled_and_presence);
     tcase_add_test(tc, test_signin);

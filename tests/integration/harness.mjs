@@ -1336,6 +1336,18 @@ export async function checkCountsAcrossNodes(a, b, timeoutMs) {
     }
     const filtered = await restRequest(a, { path: '/channels', params: { filter_by_prefix: 'only' } });
     assert.deepEqual(filtered.json.channels, { 'only-b': { subscription_count: 1, occupied: true } });
+    if (REFERENCE) return; // soketi 1.6 ignores info on /channels and on events
+    // Pusher's info: cluster-wide counts in the channel list and in an event's answer
+    const pres = await restRequest(b, { path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } });
+    assert.deepEqual(pres.json.channels, { 'presence-room': { subscription_count: 3, occupied: true, user_count: 2 } });
+    const trig = await restRequest(a, {
+        method: 'POST', path: '/events',
+        body: { name: 'i', channels: ['count-ch', 'presence-room'], data: '{}', info: 'subscription_count,user_count' },
+    });
+    assert.deepEqual(trig.json, {
+        ok: true,
+        channels: { 'count-ch': { subscription_count: 3 }, 'presence-room': { user_count: 2, subscription_count: 3 } },
+    });
 }
 
 /** presence across nodes a and b: members of both, member_added for a user's first socket in
