@@ -529,6 +529,48 @@ START_TEST(test_rest_events_info)
 }
 END_TEST
 
+/* enableSubscriptionCount: every change of a small non-presence channel is told to its
+ * subscribers, the joining one included (after its subscription_succeeded); presence
+ * channels and apps without the option get nothing. */
+START_TEST(test_subscription_count_event)
+{
+    const char *env[] = {"SOKETI_DEFAULT_APP_ENABLE_SUBSCRIPTION_COUNT=true", NULL};
+    start(env);
+    char ida[64], idb[64];
+    skt_socket_t *a = client(ida), *b = client(idb);
+    const char *count1 = "{\"event\":\"pusher_internal:subscription_count\",\"channel\":\"news\","
+                         "\"data\":\"{\\\"subscription_count\\\":1}\"}";
+    sendf(a, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(a, "subscription_succeeded");
+    expect_str(a, count1);
+    sendf(b, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(b, "subscription_succeeded");
+    expect_str(b, "subscription_count\\\":2}");
+    expect_str(a, "subscription_count\\\":2}");
+    /* a repeated subscribe changes nothing */
+    sendf(b, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(b, "subscription_succeeded");
+    expect_none(a);
+    sendf(b, "{\"event\":\"pusher:unsubscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(a, count1);
+    expect_none(b);
+    subscribe_auth(b, idb, "presence-c", "{\"user_id\":\"u\"}");
+    expect_str(b, "subscription_succeeded");
+    expect_none(b);
+    fake_close(b);
+    expect_none(a);
+    fake_close(a);
+    stop();
+    start(NULL);
+    a = client(ida);
+    sendf(a, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(a, "subscription_succeeded");
+    expect_none(a);
+    fake_close(a);
+    stop();
+}
+END_TEST
+
 START_TEST(test_rest_queries)
 {
     start(NULL);
@@ -882,6 +924,7 @@ protocol_suite(void)
     tcase_add_test(tc, test_presence_limits);
     tcase_add_test(tc, test_presence_typed_ids);
     tcase_add_test(tc, test_rest_events_info);
+    tcase_add_test(tc, test_subscription_count_event);
     tcase_add_test(tc, test_client_events);
     tcase_add_test(tc, test_client_events_disabled_and_presence);
     tcase_add_test(tc, test_signin);

@@ -291,8 +291,7 @@ const skt_option_t skt_options[] = {
             NULLABLE,
             "Multicast group (address[:port], TTL 1) the cluster adapter joins and sends to "
             "instead of broadcasting; null: none."),
-    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1,
-                 4096,
+    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1, 4096,
                  "Other nodes the cluster adapter keeps track of; hellos from more new nodes "
                  "are ignored (logged and counted)."),
 
@@ -620,6 +619,7 @@ const skt_option_app_env_t skt_options_app_env[] = {
     {"SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC", "maxReadRequestsPerSecond"},
     {"SOKETI_DEFAULT_APP_USER_AUTHENTICATION", "enableUserAuthentication"},
     {"SOKETI_DEFAULT_APP_WEBHOOKS", "webhooks"},
+    {"SOKETI_DEFAULT_APP_ENABLE_SUBSCRIPTION_COUNT", "enableSubscriptionCount"},
 };
 
 const size_t skt_options_app_env_count =

@@ -18,6 +18,7 @@ libskt_pusher_la_SOURCES += \
 	src/pusher/send.c src/pusher/send.h \
 	src/pusher/shared.c src/pusher/shared.h \
 	src/pusher/online.c src/pusher/online.h \
+	src/pusher/subcount.c src/pusher/subcount.h \
 	src/pusher/cached.c src/pusher/cached.h \
 	src/pusher/signin.c src/pusher/signin.h \
 	src/pusher/host.c src/pusher/host.h \

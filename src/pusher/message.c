@@ -212,6 +212,19 @@ skt_msg_member(skt_jw_t *w, const char *event, const char *channel, const char *
 }
 
 void
+skt_msg_subscription_count(skt_jw_t *w, const char *channel, size_t clen, long count)
+{
+    msg_begin(w, "pusher_internal:subscription_count", channel, clen);
+    skt_jw_lit(w, ",\"data\":");
+    skt_jw_text_begin(w);
+    skt_jw_lit(w, "{\"subscription_count\":");
+    skt_jw_int(w, count);
+    skt_jw_lit(w, "}");
+    skt_jw_text_end(w);
+    skt_msg_event_end(w, NULL, 0, 0);
+}
+
+void
 skt_msg_pong(skt_jw_t *w)
 {
     skt_jw_lit(w, "{\"event\":\"pusher:pong\",\"data\":{}}");

@@ -20,6 +20,7 @@
  * A presence user id goes out with the JSON type the application gave it (a number stays a
  * number, as soketi sends it); `hash` keys are its text.
  *   pusher_internal:watchlist_events  data: text {"events":[{"name","user_ids"}]}
+ *   pusher_internal:subscription_count  channel, data: text {"subscription_count":N}
  *   pusher:pong {"data":{}}, pusher:signin_success {"data": the client's data},
  *   pusher:cache_miss channel
  * Nothing here touches a socket: pusher/send.h frames and queues what is written here.
@@ -65,6 +66,8 @@ int skt_msg_presence_succeeded(skt_jw_t *w, const char *channel,
 /* member_added (user_info: JSON text, or NULL for none: member_removed's shape). */
 void skt_msg_member(skt_jw_t *w, const char *event, const char *channel, const char *user_id,
                     int id_number, const char *user_info);
+/* pusher_internal:subscription_count: data text {"subscription_count":N} (Pusher's). */
+void skt_msg_subscription_count(skt_jw_t *w, const char *channel, size_t clen, long count);
 void skt_msg_pong(skt_jw_t *w);
 void skt_msg_signin_success(skt_jw_t *w, const json_t *data);
 void skt_msg_cache_miss(skt_jw_t *w, const char *channel, size_t clen);

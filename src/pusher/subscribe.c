@@ -16,6 +16,7 @@
 #include "pusher/shared.h"
 #include "pusher/sig.h"
 #include "pusher/signin.h"
+#include "pusher/subcount.h"
 
 /* pusher_internal:subscription_succeeded of a channel without members. */
 static void
@@ -133,6 +134,8 @@ subscribe_join(skt_socket_t *s, const char *channel, size_t clen, int kind)
     }
     subscribe_succeeded(s, channel, clen);
     skt_cached_send(s, channel, clen);
+    if (!already)
+        skt_subcount_changed(srv, app, channel, clen);
 }
 
 void
@@ -200,6 +203,7 @@ unsubscribe_at(skt_socket_t *s, uint16_t i)
         if (!presence)
             skt_webhooks_subscription_count(srv->features->webhooks, s->ns->app, channel,
                                             (long)remaining);
+        skt_subcount_changed(srv, s->ns->app, channel, strlen(channel));
     }
     free(gone_user);
     free(channel);
