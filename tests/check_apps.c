@@ -391,6 +391,18 @@ START_TEST(test_webhooks)
                 ".filter: 'channel_name_ends_with' must be a string");
     webhook_err("{\"lambda_function\":\"f\",\"event_types\":[],\"lambda\":{\"async\":\"no\"}}",
                 ".lambda: 'async' must be true or false");
+    webhook_err("{\"lambda_function\":\"f\",\"event_types\":[],\"lambda\":{\"client_options\":"
+                "{\"endpoint\":{\"host\":\"h\"}}}}",
+                ".lambda.client_options: 'endpoint' must be a string");
+    webhook_err("{\"lambda_function\":\"f\",\"event_types\":[],\"lambda\":{\"client_options\":"
+                "{\"sslEnabled\":\"no\"}}}",
+                ".lambda.client_options: 'sslEnabled' must be true or false");
+    webhook_err("{\"lambda_function\":\"f\",\"event_types\":[],\"lambda\":{\"client_options\":"
+                "{\"credentials\":[]}}}",
+                ".lambda.client_options.credentials: expected an object");
+    webhook_err("{\"lambda_function\":\"f\",\"event_types\":[],\"lambda\":{\"client_options\":"
+                "{\"credentials\":{\"secretAccessKey\":5}}}}",
+                ".lambda.client_options.credentials: 'secretAccessKey' must be a string");
     webhook_err("{\"url\":\"u\",\"evnt_types\":[]}", ": unknown key 'evnt_types'");
     webhook_err("{\"url\":7,\"event_types\":[]}", ": 'url' must be a string");
 }

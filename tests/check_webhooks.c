@@ -27,7 +27,7 @@
 
 typedef struct received_s {
     char *body;
-    char key[64], sig[80], ctype[64], custom[64], ua[160], path[64];
+    char key[64], sig[80], ctype[64], custom[64], ua[160], path[64], auth[256];
 } received_t;
 
 static struct event_base *base;
@@ -64,6 +64,7 @@ on_request(struct evhttp_request *req, void *arg)
     copy_header(h, "Content-Type", r->ctype, sizeof(r->ctype));
     copy_header(h, "X-Custom", r->custom, sizeof(r->custom));
     copy_header(h, "User-Agent", r->ua, sizeof(r->ua));
+    copy_header(h, "Authorization", r->auth, sizeof(r->auth));
     snprintf(r->path, sizeof(r->path), "%s", evhttp_request_get_uri(req));
     int status = nreqs < nstatuses ? statuses[nreqs] : default_status;
     nreqs++;
@@ -318,8 +319,8 @@ START_TEST(test_select_and_wanted)
                             "{\"url\":\"http://y\",\"event_types\":[\"subscription_count\","
                             "\"channel_vacated\"]}]",
                             0, NULL);
-    ck_assert_uint_eq(skt_webhooks_wanted(&a),
-                      SKT_WH_CLIENT_EVENT | SKT_WH_SUBSCRIPTION_COUNT | SKT_WH_CHANNEL_VACATED);
+    ck_assert_uint_eq(skt_webhooks_wanted(&a), SKT_WH_CLIENT_EVENT | SKT_WH_SUBSCRIPTION_COUNT |
+                                                   SKT_WH_CHANNEL_VACATED | SKT_WH_CACHE_MISS);
     json_decref(a.webhooks);
     a.webhooks = json_array();
     ck_assert_uint_eq(skt_webhooks_wanted(&a), 0);
@@ -789,6 +790,46 @@ START_TEST(test_batch_bounded_in_bytes)
 }
 END_TEST
 
+/* A lambda_function webhook goes through the same sender: its Payload wraps exactly the body
+ * a url gets, with the same signature in its headers, and counts in the pending bytes. */
+START_TEST(test_lambda_through_the_sender)
+{
+    receiver_start();
+    default_status = 0; /* hang: both stay pending */
+    app_with_hooks("[{\"url\":\"http://127.0.0.1:%d/hook\",\"event_types\":[\"channel_occupied\"]},"
+                   "{\"lambda_function\":\"fn\",\"event_types\":[\"channel_occupied\"],"
+                   "\"headers\":{\"X-Custom\":\"yes\"},\"lambda\":{\"async\":true,"
+                   "\"client_options\":{\"endpoint\":\"http://127.0.0.1:%d\",\"credentials\":"
+                   "{\"accessKeyId\":\"AKID\",\"secretAccessKey\":\"S\"}}}}]");
+    skt_webhooks_t *wh = sender(0, 0, 0, 0, 2000, 1);
+    skt_webhooks_channel_occupied(wh, &app, "room");
+    run_until(&nreqs, 2, 3000);
+    ck_assert_int_eq(nreqs, 2);
+    received_t *url = strcmp(reqs[0].path, "/hook") == 0 ? &reqs[0] : &reqs[1];
+    received_t *fn = url == &reqs[0] ? &reqs[1] : &reqs[0];
+    ck_assert_str_eq(fn->path, "/2015-03-31/functions/fn/invocations");
+    ck_assert_str_eq(fn->key, ""); /* X-Pusher-* travel in the Payload */
+    ck_assert_str_eq(url->auth, "");
+    ck_assert_ptr_nonnull(strstr(fn->auth, "AWS4-HMAC-SHA256 Credential=AKID/"));
+    ck_assert_ptr_nonnull(strstr(fn->auth, "/us-east-1/lambda/aws4_request, SignedHeaders="));
+    size_t ul = strlen(url->body);
+    ck_assert_int_eq(strncmp(fn->body, "{\"payload\":", 11), 0);
+    ck_assert_int_eq(strncmp(fn->body + 11, url->body, ul), 0);
+    json_t *p = json_loads(fn->body, 0, NULL);
+    json_t *h = json_object_get(p, "headers");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "X-Pusher-Signature")), url->sig);
+    ck_assert_str_eq(json_string_value(json_object_get(h, "X-Pusher-Key")), "app-key");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "X-Custom")), "yes");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "Content-Type")), "application/json");
+    json_decref(p);
+    skt_wh_stats_t st = stats_of(wh);
+    ck_assert_uint_eq(st.pending, 2);
+    ck_assert_uint_eq(st.pending_bytes, ul + strlen(fn->body));
+    skt_webhooks_free(wh);
+    receiver_stop();
+}
+END_TEST
+
 static void
 teardown(void)
 {
@@ -823,6 +864,7 @@ webhooks_suite(void)
     tcase_add_test(tc, test_pending_bytes_per_app_drop_the_oldest);
     tcase_add_test(tc, test_pending_bytes_in_all_drop_from_the_biggest);
     tcase_add_test(tc, test_batch_bounded_in_bytes);
+    tcase_add_test(tc, test_lambda_through_the_sender);
     suite_add_tcase(s, tc);
     return s;
 }

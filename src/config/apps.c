@@ -125,7 +125,11 @@ static const field_t fields[] = {
      "[]",
      NULL,
      "JSON array, e.g. "
-     "[{\"url\":\"https://example.com/hook\",\"event_types\":[\"channel_occupied\"]}]."},
+     "[{\"url\":\"https://example.com/hook\",\"event_types\":[\"channel_occupied\"]}]; "
+     "a webhook may invoke an AWS Lambda function instead of a url: \"lambda_function\" and "
+     "\"lambda\": {\"async\", \"region\", \"client_options\": {\"region\", \"endpoint\", "
+     "\"credentials\"}}, credentials else from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+     "AWS_SESSION_TOKEN."},
     {"maxPresenceMembersPerChannel",
      {"maxPresenceMembersPerChannel", "MaxPresenceMembersPerChannel",
       "max_presence_members_per_channel"},
@@ -258,6 +262,38 @@ check_keys(const json_t *obj, const char *const *allowed, const char *where, cha
     return 0;
 }
 
+/* Checks the lambda.client_options that soketi-c reads (aws-sdk's Lambda options): what
+ * would otherwise be ignored silently (an endpoint that is not a string would send to AWS
+ * itself). Other keys are the SDK's own: accepted, warned about at start (webhooks.c). */
+static int
+check_client_options(const json_t *co, const char *where, char *err, size_t errlen)
+{
+    static const char *const strings[] = {"region", "endpoint", "accessKeyId", "secretAccessKey",
+                                          "sessionToken"};
+    char cwhere[96];
+    snprintf(cwhere, sizeof(cwhere), "%s.client_options", where);
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        if (check_string_member(co, strings[i], cwhere, err, errlen) < 0)
+            return -1;
+    const json_t *ssl = json_object_get(co, "sslEnabled");
+    if (ssl && !json_is_boolean(ssl)) {
+        snprintf(err, errlen, "%s: 'sslEnabled' must be true or false", cwhere);
+        return -1;
+    }
+    const json_t *c = json_object_get(co, "credentials");
+    if (!c)
+        return 0;
+    snprintf(cwhere, sizeof(cwhere), "%s.client_options.credentials", where);
+    if (!json_is_object(c)) {
+        snprintf(err, errlen, "%s: expected an object", cwhere);
+        return -1;
+    }
+    for (size_t i = 2; i < sizeof(strings) / sizeof(strings[0]); i++)
+        if (check_string_member(c, strings[i], cwhere, err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
 /* Checks one webhook's shape as webhook-sender.ts uses it (WebhookInterface in app.ts). */
 static int
 check_webhook(const json_t *w, size_t i, char *err, size_t errlen)
@@ -359,6 +395,8 @@ check_webhook(const json_t *w, size_t i, char *err, size_t errlen)
             snprintf(err, errlen, "%s: 'client_options' must be an object", lwhere);
             return -1;
         }
+        if (co && check_client_options(co, lwhere, err, errlen) < 0)
+            return -1;
     }
     return 0;
 }

@@ -75,6 +75,25 @@ skt_curl_escape(const char *in, size_t len, char *out, size_t cap)
     return o;
 }
 
+struct curl_slist *
+skt_curl_add_header(struct curl_slist *list, const char *name, const char *value, int *ok)
+{
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return list;
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = malloc(n);
+    if (!line) {
+        *ok = 0;
+        return list;
+    }
+    snprintf(line, n, "%s: %s", name, value);
+    struct curl_slist *l = curl_slist_append(list, line);
+    free(line);
+    if (!l)
+        *ok = 0;
+    return l ? l : list;
+}
+
 /* ------------------------------------------------------------ one request */
 
 /* The answer's body: its first bytes are kept, the rest counted; past the cap the transfer

@@ -69,6 +69,12 @@ skt_curl_req_t *skt_curl_post(skt_curl_t *c, const char *url, const struct curl_
 /* Stops req, which has not finished, without calling its done callback; req is freed. */
 void skt_curl_cancel(skt_curl_t *c, skt_curl_req_t *req);
 
+/* list with "name: value" appended; the line is left out when name holds CR, LF or ':' or
+ * value CR or LF (it could split the request). Returns the list; when out of memory *ok is
+ * set to 0 and list returned unchanged. */
+struct curl_slist *skt_curl_add_header(struct curl_slist *list, const char *name, const char *value,
+                                       int *ok);
+
 /* 1 when url starts with http:// or https:// (in any case), the only schemes sent to. */
 int skt_curl_url_ok(const char *url);
 

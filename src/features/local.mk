@@ -8,12 +8,14 @@ libskt_features_la_SOURCES = \
 	src/features/deadline.c src/features/deadline.h \
 	src/features/watchlist.c src/features/watchlist.h \
 	src/features/webhooks.c src/features/webhooks.h src/features/webhook_events.c \
+	src/features/webhook_log.c src/features/webhook_log.h \
 	src/features/curl_loop.c src/features/curl_loop.h \
+	src/features/lambda.c src/features/lambda.h src/features/sigv4.c src/features/sigv4.h \
 	src/features/metrics.c src/features/metrics.h \
 	src/features/clock.h
 # libcurl for webhooks; programs linking this library get it through libtool.
-libskt_features_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
-libskt_features_la_LIBADD = $(CURL_LIBS) -lm
+libskt_features_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
+libskt_features_la_LIBADD = $(CURL_LIBS) $(CRYPTO_LIBS) -lm
 
 check_PROGRAMS += tests/check_ratelimit
 TESTS += tests/check_ratelimit
@@ -45,3 +47,9 @@ TESTS += tests/check_metrics
 tests_check_metrics_SOURCES = tests/check_metrics.c
 tests_check_metrics_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_metrics_LDADD = libskt_features.la libskt_config.la libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_lambda
+TESTS += tests/check_lambda
+tests_check_lambda_SOURCES = tests/check_lambda.c
+tests_check_lambda_CFLAGS = $(CHECK_CFLAGS_ALL) $(CURL_CFLAGS)
+tests_check_lambda_LDADD = libskt_features.la libskt_util.la $(CHECK_EXT)

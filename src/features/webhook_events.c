@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "features/curl_loop.h"
+#include "features/lambda.h"
 #include "util/log.h"
 
 /* ------------------------------------------------------------ events */
@@ -35,7 +36,8 @@ skt_webhooks_wanted(const skt_app_t *app)
         return 0;
     json_array_foreach(app->webhooks, i, hook)
     {
-        if (!json_is_string(json_object_get(hook, "url")))
+        if (!json_is_string(json_object_get(hook, "url")) &&
+            !json_is_string(json_object_get(hook, "lambda_function")))
             continue;
         json_array_foreach(json_object_get(hook, "event_types"), t, type)
         {
@@ -199,9 +201,32 @@ skt_webhooks_select(const json_t *hook, const json_t *list)
     return out;
 }
 
+/* A lambda_function webhook that cannot be invoked (no credentials, a bad region or
+ * endpoint), or whose client_options soketi-c partly ignores: said once, at (re)load. */
+static void
+check_lambda(const skt_app_t *app, size_t k, const json_t *hook, const skt_lambda_env_t *env)
+{
+    char why[256], ignored[256];
+    skt_lambda_target_t *t = skt_lambda_target(hook, env, why, sizeof(why));
+    if (!t)
+        skt_log(SKT_LOG_WARN,
+                "webhooks: app %s: webhooks[%zu] (Lambda function %.200s): %s: it is never "
+                "invoked (each of its webhooks counts as failed)",
+                app->id, k, json_string_value(json_object_get(hook, "lambda_function")), why);
+    skt_lambda_target_free(t);
+    skt_lambda_ignored_options(hook, ignored, sizeof(ignored));
+    if (*ignored)
+        skt_log(SKT_LOG_WARN,
+                "webhooks: app %s: webhooks[%zu]: lambda.client_options not supported by "
+                "soketi-c, ignored: %s",
+                app->id, k, ignored);
+}
+
 void
 skt_webhooks_check_apps(const skt_apps_t *apps)
 {
+    skt_lambda_env_t env;
+    skt_lambda_env_read(&env);
     for (size_t i = 0; i < skt_apps_count(apps); i++) {
         const skt_app_t *app = skt_apps_at(apps, i);
         size_t k;
@@ -210,10 +235,7 @@ skt_webhooks_check_apps(const skt_apps_t *apps)
         {
             const char *url = json_string_value(json_object_get(hook, "url"));
             if (!url)
-                skt_log(SKT_LOG_WARN,
-                        "webhooks: app %s: webhooks[%zu] has no url: lambda_function webhooks "
-                        "are not supported by soketi-c and are skipped",
-                        app->id, k);
+                check_lambda(app, k, hook, &env);
             else if (!skt_curl_url_ok(url))
                 skt_log(SKT_LOG_WARN,
                         "webhooks: app %s: webhooks[%zu] url is not http:// or https://: it "
@@ -221,4 +243,5 @@ skt_webhooks_check_apps(const skt_apps_t *apps)
                         app->id, k);
         }
     }
+    skt_lambda_env_free(&env);
 }

@@ -3,13 +3,13 @@
  * Lifetimes: a wh_app_t lives from its app's first event until skt_webhooks_free (apps are
  * few). A wh_event_t lives in its app's batch until the batch is flushed. A delivery_t
  * lives from the flush that made it until its last attempt ends or it is dropped; it holds
- * a copy of everything it sends, so a reload that replaces the app changes nothing under
- * it. A delivery in flight is never dropped: its request owns pointers into it.
+ * a copy of everything it sends (for a Lambda function, its resolved target with the
+ * credentials), so a reload that replaces the app changes nothing under it. A delivery in
+ * flight is never dropped: its request owns pointers into it (a Lambda delivery's headers
+ * are replaced only between attempts).
  */
 #include "features/webhooks.h"
 
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +17,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "features/clock.h"
 #include "features/curl_loop.h"
+#include "features/lambda.h"
+#include "features/webhook_log.h"
 #include "util/log.h"
 #include "util/map.h"
 
@@ -43,22 +44,12 @@ typedef struct delivery_s {
     int attempts;
     skt_curl_req_t *req; /* while D_INFLIGHT */
     struct event *retry_ev;
-    struct curl_slist *headers;
+    struct curl_slist *headers;  /* a Lambda invocation's: made again for each attempt */
+    skt_lambda_target_t *lambda; /* a lambda_function webhook's; NULL for a url's */
     char *url;
     char *body;
     size_t body_len;
 } delivery_t;
-
-/* Occurrences logged at most once a second: how many since the last line, and the first. */
-typedef struct wh_report_s {
-    wh_app_t *app;
-    const char *what;      /* "dropped", "failed" */
-    const uint64_t *total; /* the app's counter of them */
-    uint64_t count;        /* since the last line */
-    uint64_t last_ms;      /* when the last line was written; 0: never */
-    struct event *ev;      /* writes the line once the second is over */
-    char first[1024];
-} wh_report_t;
 
 struct wh_app_s {
     skt_webhooks_t *wh;
@@ -72,7 +63,7 @@ struct wh_app_s {
     size_t nqueued, ninflight, nwaiting;
     size_t bytes, inflight_bytes; /* bodies of the pending deliveries, of those in flight */
     skt_wh_stats_t stats;
-    wh_report_t drops, fails;
+    skt_whlog_t drops, fails;
     size_t id_len;
     char id[];
 };
@@ -81,8 +72,9 @@ struct skt_webhooks_s {
     skt_webhooks_opts_t o;
     char user_agent[160];
     skt_curl_t *curl;
-    skt_map_t *apps; /* app id -> wh_app_t */
-    size_t bytes;    /* every app's pending bodies */
+    skt_map_t *apps;      /* app id -> wh_app_t */
+    size_t bytes;         /* every app's pending bodies */
+    skt_lambda_env_t aws; /* AWS credentials from the environment, read at start */
 };
 
 static struct timeval
@@ -90,70 +82,6 @@ tv_of(long ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     return tv;
-}
-
-/* ------------------------------------------------------------ throttled reports */
-
-static void
-report_write(wh_report_t *r)
-{
-    skt_log(SKT_LOG_WARN, "webhooks: app %s: %" PRIu64 " webhook(s) %s (%" PRIu64 " in all)%s: %s",
-            r->app->id, r->count, r->what, *r->total, r->last_ms ? " since the last report" : "",
-            r->first);
-    r->count = 0;
-    r->last_ms = skt_clock_ms();
-}
-
-static void
-report_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    wh_report_t *r = arg;
-    if (r->count)
-        report_write(r);
-}
-
-/* Counts one occurrence: logged now when the last line is a second old, else by the timer
- * (the first occurrence since the last line is the one described). */
-static void report(wh_report_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-report(wh_report_t *r, const char *fmt, ...)
-{
-    if (r->count++ == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(r->first, sizeof(r->first), fmt, ap);
-        va_end(ap);
-    }
-    uint64_t now = skt_clock_ms();
-    if (!r->last_ms || now - r->last_ms >= 1000) {
-        report_write(r);
-    } else if (r->ev && !evtimer_pending(r->ev, NULL)) {
-        struct timeval tv = tv_of((long)(1000 - (now - r->last_ms)));
-        evtimer_add(r->ev, &tv);
-    }
-}
-
-static int
-report_init(wh_report_t *r, wh_app_t *a, const char *what, const uint64_t *total)
-{
-    r->app = a;
-    r->what = what;
-    r->total = total;
-    r->ev = evtimer_new(a->wh->o.base, report_cb, r);
-    return r->ev ? 0 : -1;
-}
-
-/* Writes what is still unreported (at shutdown) and frees the timer. */
-static void
-report_fini(wh_report_t *r)
-{
-    if (r->count)
-        report_write(r);
-    if (r->ev)
-        event_free(r->ev);
-    r->ev = NULL;
 }
 
 /* ------------------------------------------------------------ deliveries */
@@ -233,6 +161,7 @@ delivery_free(delivery_t *d)
     if (d->retry_ev)
         event_free(d->retry_ev);
     curl_slist_free_all(d->headers);
+    skt_lambda_target_free(d->lambda);
     free(d->url);
     free(d->body);
     free(d);
@@ -249,7 +178,7 @@ drop_oldest(wh_app_t *a, const char *why)
     if (!d)
         return 0;
     a->stats.dropped++;
-    report(&a->drops, "%s: the oldest pending dropped to make room, %s", d->url, why);
+    skt_whlog_note(&a->drops, "%s: the oldest pending dropped to make room, %s", d->url, why);
     delivery_free(d);
     return 1;
 }
@@ -348,12 +277,14 @@ attempt_done(void *arg, const skt_curl_answer_t *ans)
     } else {
         a->stats.failed++;
         if (ans->error)
-            report(&a->fails, "%s failed after %d attempt(s): %s", d->url, d->attempts, ans->error);
+            skt_whlog_note(&a->fails, "%s failed after %d attempt(s): %s", d->url, d->attempts,
+                           ans->error);
         else
-            report(&a->fails, "%s answered %ld after %d attempt(s)%s, body \"%s\"", d->url,
-                   ans->status, d->attempts,
-                   ans->status >= 300 && ans->status < 400 ? " (redirects are not followed)" : "",
-                   ans->excerpt);
+            skt_whlog_note(&a->fails, "%s answered %ld after %d attempt(s)%s, body \"%s\"", d->url,
+                           ans->status, d->attempts,
+                           ans->status >= 300 && ans->status < 400 ? " (redirects are not followed)"
+                                                                   : "",
+                           ans->excerpt);
         delivery_free(d);
     }
     pump(a);
@@ -369,34 +300,20 @@ pump(wh_app_t *a)
         dequeue(d);
         set_state(d, D_INFLIGHT);
         d->attempts++;
-        d->req = skt_curl_post(wh->curl, d->url, d->headers, d->body, d->body_len, wh->o.timeout_ms,
-                               wh->o.connect_ms, attempt_done, d);
+        if (d->lambda) { /* signed now: a signature is only valid for minutes */
+            curl_slist_free_all(d->headers);
+            d->headers =
+                skt_lambda_headers(d->lambda, wh->user_agent, d->body, d->body_len, time(NULL));
+        }
+        d->req = d->headers ? skt_curl_post(wh->curl, d->url, d->headers, d->body, d->body_len,
+                                            wh->o.timeout_ms, wh->o.connect_ms, attempt_done, d)
+                            : NULL;
         if (!d->req) {
             a->stats.failed++;
-            report(&a->fails, "%s: cannot start a request (out of memory)", d->url);
+            skt_whlog_note(&a->fails, "%s: cannot start a request (out of memory)", d->url);
             delivery_free(d);
         }
     }
-}
-
-/* Adds "Name: value" unless the value could break the request. */
-static struct curl_slist *
-add_header(struct curl_slist *list, const char *name, const char *value, int *ok)
-{
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
-        return list;
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = malloc(n);
-    if (!line) {
-        *ok = 0;
-        return list;
-    }
-    snprintf(line, n, "%s: %s", name, value);
-    struct curl_slist *l = curl_slist_append(list, line);
-    free(line);
-    if (!l)
-        *ok = 0;
-    return l ? l : list;
 }
 
 /* soketi's headers: its defaults, the webhook's own (which may replace a default), then
@@ -416,7 +333,7 @@ make_headers(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, const ch
         json_t *v;
         json_object_foreach((json_t *)custom, k, v) replaced |= strcasecmp(k, defaults[i][0]) == 0;
         if (!replaced)
-            l = add_header(l, defaults[i][0], defaults[i][1], &ok);
+            l = skt_curl_add_header(l, defaults[i][0], defaults[i][1], &ok);
     }
     const char *k;
     json_t *v;
@@ -424,10 +341,10 @@ make_headers(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, const ch
     {
         if (json_is_string(v) && strcasecmp(k, "X-Pusher-Key") != 0 &&
             strcasecmp(k, "X-Pusher-Signature") != 0)
-            l = add_header(l, k, json_string_value(v), &ok);
+            l = skt_curl_add_header(l, k, json_string_value(v), &ok);
     }
-    l = add_header(l, "X-Pusher-Key", a->key, &ok);
-    l = add_header(l, "X-Pusher-Signature", sig, &ok);
+    l = skt_curl_add_header(l, "X-Pusher-Key", a->key, &ok);
+    l = skt_curl_add_header(l, "X-Pusher-Signature", sig, &ok);
     /* No "Expect: 100-continue" round trip before larger bodies. */
     struct curl_slist *e = curl_slist_append(l, "Expect:");
     if (!e || !ok) {
@@ -471,22 +388,73 @@ make_body(const json_t *hook, const wh_event_t *events, const char *head, size_t
     return body;
 }
 
-/* A delivery of body (taken) to hook's url, linked as a's newest; NULL when out of memory
- * (body freed). */
+/* soketi's headers as the JSON object of a Lambda Payload: what the HTTP path sends, with
+ * JavaScript's object semantics ({...defaults, ...webhook.headers, X-Pusher-*}): a custom
+ * header replaces a default only when spelt the same. NULL when out of memory. */
+static json_t *
+payload_headers(const skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, const char *sig)
+{
+    json_t *h = json_pack("{s:s, s:s, s:s}", "Accept", "application/json", "Content-Type",
+                          "application/json", "User-Agent", wh->user_agent);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(hook, "headers"), k, v)
+    {
+        if (h && json_is_string(v) && json_object_set(h, k, v) != 0)
+            json_decref(h), h = NULL;
+    }
+    if (h && (json_object_set_new(h, "X-Pusher-Key", json_string(a->key)) != 0 ||
+              json_object_set_new(h, "X-Pusher-Signature", json_string(sig)) != 0))
+        json_decref(h), h = NULL;
+    return h;
+}
+
+/* What is sent for hook: body (len bytes, signed with the app secret) as it is with its
+ * headers to a url, or wrapped in soketi's Lambda Payload (*len updated) for lt. 0, or -1
+ * when out of memory (body freed). */
+static int
+prepare(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, int lambda, char **body,
+        size_t *len, struct curl_slist **headers)
+{
+    char sig[65];
+    wh->o.sign(a->secret, strlen(a->secret), *body, *len, sig);
+    if (!lambda) {
+        *headers = make_headers(wh, a, hook, sig);
+    } else {
+        json_t *h = payload_headers(wh, a, hook, sig);
+        char *wrapped = h ? skt_lambda_payload(*body, *len, h, len) : NULL;
+        json_decref(h);
+        free(*body);
+        *body = wrapped;
+    }
+    if (*body && (lambda || *headers))
+        return 0;
+    free(*body);
+    *body = NULL;
+    return -1;
+}
+
+/* A delivery of body (len bytes, taken) with headers (taken; NULL for lt, signed at each
+ * attempt) to url, or to lt's function (lt taken), linked as a's newest; NULL when out of
+ * memory (all freed). */
 static delivery_t *
-delivery_new(wh_app_t *a, const json_t *hook, const char *url, char *body, size_t len)
+delivery_new(wh_app_t *a, const char *url, skt_lambda_target_t *lt, char *body, size_t len,
+             struct curl_slist *headers)
 {
     skt_webhooks_t *wh = a->wh;
     delivery_t *d = calloc(1, sizeof(*d));
     if (!d) {
         free(body);
+        curl_slist_free_all(headers);
+        skt_lambda_target_free(lt);
         return NULL;
     }
-    char sig[65];
     d->app = a;
     d->state = -1;
     d->body = body;
     d->body_len = len;
+    d->headers = headers;
+    d->lambda = lt;
     d->prev = a->dtail;
     if (a->dtail)
         a->dtail->next = d;
@@ -495,10 +463,8 @@ delivery_new(wh_app_t *a, const json_t *hook, const char *url, char *body, size_
     a->dtail = d;
     a->bytes += len;
     wh->bytes += len;
-    wh->o.sign(a->secret, strlen(a->secret), body, len, sig);
-    d->url = strdup(url);
-    d->headers = make_headers(wh, a, hook, sig);
-    if (!d->url || !d->headers) {
+    d->url = strdup(lt ? lt->url : url);
+    if (!d->url) {
         delivery_free(d);
         return NULL;
     }
@@ -513,6 +479,28 @@ wall_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* Where hook sends: its url (in *url), or its Lambda function (*lt, new). 0, or -1 when
+ * it cannot be sent to (counted and logged). */
+static int
+destination(wh_app_t *a, const json_t *hook, const char **url, skt_lambda_target_t **lt)
+{
+    char why[256];
+    const char *fn = json_string_value(json_object_get(hook, "lambda_function"));
+    *url = json_string_value(json_object_get(hook, "url"));
+    *lt = NULL;
+    if (*url && !skt_curl_url_ok(*url)) {
+        a->stats.failed++;
+        skt_whlog_note(&a->fails, "%s: not an http:// or https:// URL, not sent", *url);
+        return -1;
+    }
+    if (!*url && fn && !(*lt = skt_lambda_target(hook, &a->wh->aws, why, sizeof(why)))) {
+        a->stats.failed++;
+        skt_whlog_note(&a->fails, "Lambda function %.200s: %s, not invoked", fn, why);
+        return -1;
+    }
+    return *url || *lt ? 0 : -1;
+}
+
 /* Sends events (a list) to each of the app's webhooks that selects some, within the budgets. */
 static void
 flush(wh_app_t *a, const wh_event_t *events)
@@ -523,28 +511,33 @@ flush(wh_app_t *a, const wh_event_t *events)
     json_t *hook;
     json_array_foreach(a->hooks, i, hook)
     {
-        const char *url = json_string_value(json_object_get(hook, "url"));
-        size_t len = url ? body_len(hook, events, hl) : 0;
-        if (!len)
-            continue; /* no url: lambda_function, not supported (skt_webhooks_check_apps) */
-        if (!skt_curl_url_ok(url)) {
-            a->stats.failed++;
-            report(&a->fails, "%s: not an http:// or https:// URL, not sent", url);
+        const char *url;
+        skt_lambda_target_t *lt;
+        size_t len = body_len(hook, events, hl);
+        if (!len || destination(a, hook, &url, &lt) != 0)
             continue;
-        }
-        if (make_room(a, len, why, sizeof(why)) != 0) {
-            a->stats.dropped++;
-            report(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", url, len, why);
-            continue;
-        }
+        char to[512]; /* for the log: lt may be gone by then */
+        snprintf(to, sizeof(to), "%s", lt ? lt->url : url);
+        struct curl_slist *headers = NULL;
         char *body = make_body(hook, events, head, len);
-        delivery_t *d = body ? delivery_new(a, hook, url, body, len) : NULL;
-        if (!d) {
+        if (!body || prepare(a->wh, a, hook, lt != NULL, &body, &len, &headers) != 0) {
             a->stats.failed++;
-            report(&a->fails, "%s: out of memory building a webhook", url);
-            continue;
+            skt_whlog_note(&a->fails, "%s: out of memory building a webhook", to);
+        } else if (make_room(a, len, why, sizeof(why)) != 0) {
+            a->stats.dropped++;
+            skt_whlog_note(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", to, len, why);
+        } else {
+            delivery_t *d = delivery_new(a, url, lt, body, len, headers);
+            if (d)
+                enqueue(d);
+            else
+                a->stats.failed++,
+                    skt_whlog_note(&a->fails, "%s: out of memory building a webhook", to);
+            continue; /* body, headers and lt are the delivery's, or freed */
         }
-        enqueue(d);
+        free(body);
+        curl_slist_free_all(headers);
+        skt_lambda_target_free(lt);
     }
     pump(a);
 }
@@ -631,8 +624,8 @@ batch_add(wh_app_t *a, wh_event_t *e)
 static void
 wh_app_free(wh_app_t *a)
 {
-    report_fini(&a->drops);
-    report_fini(&a->fails);
+    skt_whlog_fini(&a->drops);
+    skt_whlog_fini(&a->fails);
     if (a->batch_ev)
         event_free(a->batch_ev);
     events_free(a->batch);
@@ -656,8 +649,9 @@ app_state(skt_webhooks_t *wh, const skt_app_t *app)
         memcpy(a->id, app->id, idl + 1);
         a->id_len = idl;
         a->batch_ev = evtimer_new(wh->o.base, batch_cb, a);
-        if (!a->batch_ev || report_init(&a->drops, a, "dropped", &a->stats.dropped) != 0 ||
-            report_init(&a->fails, a, "failed", &a->stats.failed) != 0 ||
+        if (!a->batch_ev ||
+            skt_whlog_init(&a->drops, wh->o.base, a->id, "dropped", &a->stats.dropped) != 0 ||
+            skt_whlog_init(&a->fails, wh->o.base, a->id, "failed", &a->stats.failed) != 0 ||
             skt_map_put(wh->apps, a->id, a->id_len, a) != 0) {
             wh_app_free(a);
             return NULL;
@@ -747,6 +741,7 @@ skt_webhooks_new(const skt_webhooks_opts_t *opts, char *err, size_t errlen)
     snprintf(wh->user_agent, sizeof(wh->user_agent),
              "SoketiWebhooksClient/1.0 (soketi-c; Process: %s)",
              opts->process_id && *opts->process_id ? opts->process_id : pid);
+    skt_lambda_env_read(&wh->aws);
     wh->apps = skt_map_new();
     if (!wh->apps || !(wh->curl = skt_curl_new(opts->base, err, errlen))) {
         if (!wh->apps)
@@ -784,5 +779,6 @@ skt_webhooks_free(skt_webhooks_t *wh)
     }
     skt_map_free(wh->apps);
     skt_curl_free(wh->curl);
+    skt_lambda_env_free(&wh->aws);
     free(wh);
 }

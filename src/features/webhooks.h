@@ -9,6 +9,11 @@
  * and sends the unfiltered list). Its own headers are added, but never replace X-Pusher-*.
  * With webhooks.batching.enabled, an app's events are collected for
  * webhooks.batching.duration ms and sent together (soketi collects one batch for all apps).
+ * A webhook with a lambda_function instead of a url invokes that AWS Lambda function with
+ * soketi's Payload, {"payload": <that same body>, "headers": <those same headers>}: a POST
+ * to the Lambda Invoke API, signed with SigV4 (lambda.c, sigv4.c), which goes through the
+ * same queues, budgets, retries and curl options as any webhook (its body, the Payload, is
+ * what the budgets count).
  *
  * DESIGN
  * Delivery never blocks the event loop and uses no threads of ours: the requests go through
@@ -97,8 +102,8 @@ skt_webhooks_t *skt_webhooks_new(const skt_webhooks_opts_t *opts, char *err, siz
 /* Abandons whatever is pending (logging how much) and frees. NULL is a no-op. */
 void skt_webhooks_free(skt_webhooks_t *wh);
 
-/* The event types any of app's webhooks with a url asks for (bits above); 0 when none.
- * Cheap: call it before building an event. */
+/* The event types any of app's webhooks (url or lambda_function) asks for (bits above); 0 when
+ * none. Cheap: call it before building an event. */
 unsigned skt_webhooks_wanted(const skt_app_t *app);
 
 /* The event builders: each queues one event for app when one of its webhooks wants it. */
@@ -121,8 +126,10 @@ void skt_webhooks_subscription_count(skt_webhooks_t *wh, const skt_app_t *app, c
 /* Queues an event object (reference stolen) for app; what the builders use. */
 void skt_webhooks_send(skt_webhooks_t *wh, const skt_app_t *app, json_t *event);
 
-/* Logs a warning for every webhook of apps that soketi-c cannot send: lambda_function, or a
- * URL that is not http:// or https:// (such a webhook is also counted failed at each send). */
+/* Logs a warning for every webhook of apps that soketi-c cannot send: a URL that is not
+ * http:// or https://, a lambda_function without credentials or with an unusable region or
+ * endpoint (such a webhook is also counted failed at each send); and for lambda
+ * client_options that are ignored. */
 void skt_webhooks_check_apps(const skt_apps_t *apps);
 
 /* Calls fn once per app that has sent or tried to send webhooks. */

@@ -81,7 +81,7 @@ int skt_utf8_valid_prefix(const uint8_t *s, size_t len);
 /* Checks a received close frame payload. Returns 0 when acceptable, with *code the peer's
  * status code (SKT_WS_CLOSE_NO_STATUS, 1005, for an empty payload). Returns -1 when not, with
  * *code the code to answer with: 1002 for a 1-byte or over-125-byte payload or a code a peer may
- * not send (valid are 1000-1003, 1007-1011 and 3000-4999), 1007 when the reason is not UTF-8. */
+ * not send (valid are 1000-1003, 1007-1014 and 3000-4999), 1007 when the reason is not UTF-8. */
 int skt_ws_close_parse(const uint8_t *payload, size_t len, uint16_t *code);
 
 /* Builds a complete server close frame into out: header, 2-byte big-endian code, then reason

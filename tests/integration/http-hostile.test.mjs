@@ -109,8 +109,8 @@ test('a slow 32 MB chunked upload costs CPU in proportion, and a bystander\'s pi
         sock.write(`POST /apps/app-id/events?${qs} HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n`
             + 'Transfer-Encoding: chunked\r\n\r\n');
         const chunk = Buffer.concat([Buffer.from('1000\r\n'), data, Buffer.from('\r\n')]);
-        const burst = Buffer.concat(Array(8).fill(chunk)); // 32 KB of data per write
-        for (let sent = 0; sent < 32 << 20; sent += 8 * 4096) {
+        const burst = Buffer.concat(Array(4).fill(chunk)); // 16 KB of data per write
+        for (let sent = 0; sent < 32 << 20; sent += 4 * 4096) {
             if (!sock.write(burst)) await new Promise((r) => sock.once('drain', r));
             await sleep(2);
         }
@@ -119,9 +119,10 @@ test('a slow 32 MB chunked upload costs CPU in proportion, and a bystander\'s pi
         const used = cpuTicks(server.proc.pid) - cpu0;
         const worst = await ping.stop();
         t.diagnostic(`CPU ${used} ticks for the upload; worst ping ${worst} ms; answer ${parseHttpResponses(Buffer.concat(got))[0].status}`);
-        // measured: 178 ticks before (a copy per read), 41 now with the body's md5 of the
-        // signature check (74 under ASan)
-        assert.ok(used < (SANITIZED ? 120 : 80), `the daemon used ${used} CPU ticks for a 32 MB chunked upload`);
+        // A copy of the body so far per read is quadratic: 178 ticks before the fix with 32 KB
+        // writes, twice the reads here. Linear, with the body's md5 of the signature check: 41
+        // ticks (74 under ASan), up to 94 on a loaded machine. The bound sits between the two.
+        assert.ok(used < (SANITIZED ? 250 : 200), `the daemon used ${used} CPU ticks for a 32 MB chunked upload`);
         assert.ok(worst < 1000, `a bystander's ping took ${worst} ms`);
         sock.destroy();
     });

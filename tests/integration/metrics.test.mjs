@@ -6,8 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-    APP, cleanup, disconnect, httpRequest, idleConnections, pusherClient, pusherRest, rawPusher, REFERENCE, sleep,
-    startServer, subscribe, waitConnected, waitFor,
+    APP, cleanup, disconnect, httpRequest, idleConnections, pusherClient, pusherRest, rawPusher, REFERENCE, SANITIZED,
+    sleep, startServer, subscribe, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
@@ -262,7 +262,9 @@ test('scrapes cost O(apps): pipelined /metrics with thousands of connections do 
         const p50 = rtts[Math.floor(rtts.length / 2)];
         const answers = scrapers.reduce((n, p) => n + p.answers, 0);
         assert.ok(answers > 200, `only ${answers} scrapes answered`);
-        assert.ok(p50 < 50, `bystander ping p50 ${p50.toFixed(1)} ms (${rtts.length} pings, ${answers} scrapes)`);
+        // 220 ms when every scrape listed /proc/self/fd; under 5 ms now on a quiet machine,
+        // 65 under ASan on a loaded one
+        assert.ok(p50 < (SANITIZED ? 110 : 50), `bystander ping p50 ${p50.toFixed(1)} ms (${rtts.length} pings, ${answers} scrapes)`);
         // the figures are still there, and the fds counted
         const p = parsePrometheus((await scrape(srv)).text);
         assert.ok(p.get('soketi_process_open_fds', { port: String(srv.port) }) >= 4000);
