@@ -1386,6 +1386,25 @@ export async function checkPresenceAcrossNodes(a, b) {
     assert.equal(bc.members.count, 1);
 }
 
+/** One raw connection on srv joins n presence channels `${prefix}${i}` as user `u`, then
+ *  GET /channels?filter_by_prefix=<prefix>&info=user_count lists each with user_count 1
+ *  (more channels than a counting keeps in flight at once). Resolves the connection. */
+export async function checkUserCountList(srv, prefix, n = 70) {
+    const ws = await rawPusher(srv);
+    const signer = pusherRest(srv);
+    for (let i = 0; i < n; i++) {
+        const auth = signer.authorizeChannel(ws.socketId, `${prefix}${i}`, { user_id: 'u', user_info: {} });
+        ws.send({ event: 'pusher:subscribe', data: { channel: `${prefix}${i}`, ...auth } });
+        assert.equal((await ws.nextEvent('pusher_internal:subscription_succeeded')).channel, `${prefix}${i}`);
+    }
+    const res = await restRequest(srv, { path: '/channels', params: { filter_by_prefix: prefix, info: 'user_count' } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(Object.keys(res.json.channels).length, n);
+    for (let i = 0; i < n; i++)
+        assert.deepEqual(res.json.channels[`${prefix}${i}`], { subscription_count: 1, occupied: true, user_count: 1 });
+    return ws;
+}
+
 /** GET /channels on srv (signed), expecting 200: its `channels` object. */
 export async function channelsOf(srv) {
     const res = await restRequest(srv, { path: '/channels' });

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import {
-    APP, REFERENCE, REFERENCE_BIN, checkCountsAcrossNodes, checkMixedCluster, checkPresenceAcrossNodes,
+    APP, REFERENCE, REFERENCE_BIN, checkCountsAcrossNodes, checkUserCountList, checkMixedCluster, checkPresenceAcrossNodes,
     checkTerminateAcrossNodes, cleanup, disconnect, expectExactlyOnce, freePort, listener, pusherRest,
     rawPusher, rawWs, restRequest, sleep, startRedis, startServer, subscribe, until, channelsOf,
 } from './harness.mjs';
@@ -442,6 +442,15 @@ test('subscription_count: a change on either node tells every subscriber the clu
     y.destroy();
     assert.equal(await count(x), 1);
     x.destroy();
+});
+
+test('GET /channels?info=user_count over 70 presence channels asks the cluster in a bounded window', { skip: REFERENCE && 'soketi 1.6 ignores info' }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2);
+    const ws = await checkUserCountList(a, 'presence-wide-');
+    const res = await restRequest(b, { path: '/channels', params: { filter_by_prefix: 'presence-wide-', info: 'user_count' } });
+    assert.equal(Object.keys(res.json.channels).length, 70);
+    assert.ok(Object.values(res.json.channels).every((c) => c.user_count === 1), 'B counts A\'s members');
+    ws.destroy();
 });
 
 test('watchlist events: online and offline across nodes, once each', { skip: REFERENCE && 'soketi 1.6 has no watchlists' }, async (t) => {
