@@ -143,6 +143,13 @@ local_each_member(void *arg, const char *user_id, const char *user_info)
     local_collect(arg, user_id, user_info, 0);
 }
 
+/* A typed member keeps its id's type in the item's count. */
+static void
+local_each_typed_member(void *arg, const char *user_id, const char *user_info, int id_is_number)
+{
+    local_collect(arg, user_id, user_info, id_is_number != 0);
+}
+
 static void
 local_each_id(void *arg, const char *id)
 {
@@ -208,25 +215,51 @@ local_channels(void *self, const char *app_id, soketi_channels_cb cb, void *arg)
     local_collect_done(l, &c, "channels");
 }
 
+/* The members of a channel for cb, or with their ids' types for typed (when set; the
+ * host then offers local_channel_members_typed). */
+static void
+local_members(const local_t *l, const char *app_id, const char *channel, soketi_members_cb cb,
+              soketi_typed_members_cb typed, void *arg)
+{
+    local_collect_t c = {0};
+    if (typed)
+        l->host->local_channel_members_typed(app_id, channel, local_each_typed_member, &c);
+    else
+        l->host->local_channel_members(app_id, channel, local_each_member, &c);
+    void *out =
+        local_result_array(&c, typed ? sizeof(soketi_typed_member_t) : sizeof(soketi_member_t));
+    soketi_typed_member_t *t = out;
+    soketi_member_t *m = out;
+    for (size_t i = 0; !c.failed && i < c.n; i++) {
+        const char *id = local_str(&c, c.items[i].a), *info = local_str(&c, c.items[i].b);
+        if (typed)
+            t[i] = (soketi_typed_member_t){id, info, (int)c.items[i].count};
+        else
+            m[i] = (soketi_member_t){id, info};
+    }
+    int status = c.failed ? SOKETI_ERROR : SOKETI_OK;
+    size_t n = c.failed ? 0 : c.n;
+    if (typed)
+        typed(arg, status, c.failed ? NULL : t, n);
+    else
+        cb(arg, status, c.failed ? NULL : m, n);
+    free(out);
+    local_collect_done(l, &c, "channel_members");
+}
+
 static void
 local_channel_members(void *self, const char *app_id, const char *channel, soketi_members_cb cb,
                       void *arg)
 {
-    const local_t *l = self;
-    local_collect_t c = {0};
-    l->host->local_channel_members(app_id, channel, local_each_member, &c);
-    soketi_member_t *out = local_result_array(&c, sizeof(*out));
-    if (c.failed) {
-        cb(arg, SOKETI_ERROR, NULL, 0);
-    } else {
-        for (size_t i = 0; i < c.n; i++) {
-            out[i].user_id = local_str(&c, c.items[i].a);
-            out[i].user_info = local_str(&c, c.items[i].b);
-        }
-        cb(arg, SOKETI_OK, out, c.n);
-    }
-    free(out);
-    local_collect_done(l, &c, "channel_members");
+    local_members(self, app_id, channel, cb, NULL, arg);
+}
+
+/* The members with their ids' types, from a host that offers local_channel_members_typed. */
+static void
+local_channel_members_typed(void *self, const char *app_id, const char *channel,
+                            soketi_typed_members_cb cb, void *arg)
+{
+    local_members(self, app_id, channel, NULL, cb, arg);
 }
 
 /* Hands the ids the host iterated over to cb as one array; shared by sockets and
@@ -329,6 +362,10 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     adapter->ops.sockets = local_sockets;
     adapter->ops.channel_sockets = local_channel_sockets;
     adapter->ops.terminate_user_connections = local_terminate_user_connections;
+    if (host->size >= offsetof(soketi_host_t, local_channel_members_typed) +
+                          sizeof(host->local_channel_members_typed) &&
+        host->local_channel_members_typed)
+        adapter->ops.channel_members_typed = local_channel_members_typed;
     return 0;
 }
 

@@ -184,7 +184,7 @@ START_TEST(test_aliases_and_leniency)
         "\"max_read_req_per_sec\":3,\"EnableUserAuthentication\":true,"
         "\"Webhooks\":\"[{\\\"url\\\":\\\"http://"
         "h\\\",\\\"event_types\\\":[\\\"client_event\\\"]}]\","
-        "\"max_presence_members_per_channel\":9}]");
+        "\"max_presence_members_per_channel\":9,\"enable_subscription_count\":true}]");
     skt_app_t *a = skt_apps_at(apps, 0);
     ck_assert_str_eq(a->id, "42");
     ck_assert_str_eq(a->key, "1.5");
@@ -197,6 +197,7 @@ START_TEST(test_aliases_and_leniency)
     ck_assert_int_eq(a->max_read_req_per_sec, 3);
     ck_assert_int_eq(a->enable_user_authentication, 1);
     ck_assert_int_eq(a->max_presence_members_per_channel, 9);
+    ck_assert_int_eq(a->enable_subscription_count, 1); /* the database column's spelling */
     ck_assert_uint_eq(json_array_size(a->webhooks), 1);
     skt_apps_free(apps);
 
@@ -295,8 +296,9 @@ START_TEST(test_to_json_round_trip)
     json_t *j = skt_apps_to_json(apps);
     ck_assert_uint_eq(json_array_size(j), 1);
     json_t *o = json_array_get(j, 0);
-    ck_assert_uint_eq(json_object_size(o), 18);
+    ck_assert_uint_eq(json_object_size(o), 19);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "maxEventBatchSize")), 10);
+    ck_assert(json_is_false(json_object_get(o, "enableSubscriptionCount")));
     ck_assert_double_eq(json_real_value(json_object_get(o, "maxPresenceMemberSizeInKb")), 0.5);
     skt_apps_t *again;
     char err[ERRLEN];

@@ -178,14 +178,14 @@ START_TEST(test_msg_against_jansson)
         /* member events: data is JSON text inside a string */
         char *info = dump(json_pack("{s:s, s:i}", "name", m, "n", i));
         skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
-        skt_msg_member(&w, "pusher_internal:member_added", ch, uid, info);
+        skt_msg_member(&w, "pusher_internal:member_added", ch, uid, 0, info);
         char *inner = dump(json_pack("{s:s, s:o}", "user_id", uid, "user_info",
                                      json_loads(info, JSON_DECODE_ANY, NULL)));
         same(take(&w), dump(json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:member_added",
                                       "channel", ch, "data", inner)));
         free(inner);
         skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
-        skt_msg_member(&w, "pusher_internal:member_removed", ch, uid, NULL);
+        skt_msg_member(&w, "pusher_internal:member_removed", ch, uid, 0, NULL);
         inner = dump(json_pack("{s:s}", "user_id", uid));
         same(take(&w), dump(json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:member_removed",
                                       "channel", ch, "data", inner)));
@@ -196,7 +196,7 @@ START_TEST(test_msg_against_jansson)
         skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
         skt_msg_event_begin(&w, "client-x", 8, ch, strlen(ch));
         skt_msg_data_json(&w, data);
-        skt_msg_event_end(&w, uid, strlen(uid));
+        skt_msg_event_end(&w, uid, strlen(uid), 0);
         same(take(&w), dump(json_pack("{s:s, s:s, s:O, s:s}", "event", "client-x", "channel", ch,
                                       "data", data, "user_id", uid)));
         skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
@@ -213,25 +213,36 @@ START_TEST(test_msg_against_jansson)
 }
 END_TEST
 
-/* The presence list as the protocol built it: ids in first-seen order, the last info of
- * each, the joining member appended when new. */
+/* A typed id as jansson would write it: an integer when claimed and it is one. */
+static json_t *
+id_value(const char *id, int number)
+{
+    char *end;
+    long long v = strtoll(id, &end, 10);
+    int digits = *id && *end == '\0' && strspn(id + (*id == '-'), "0123456789") > 0;
+    return number && digits && strlen(id) < 20 ? json_integer(v) : json_string(id);
+}
+
+/* The presence list as the protocol built it: ids in first-seen order (with the type first
+ * seen), the last info of each, the joining member appended when new. */
 static char *
-presence_reference(const char *channel, const soketi_member_t *members, size_t n,
-                   const char *self_id, const char *self_info)
+presence_reference(const char *channel, const soketi_typed_member_t *members, size_t n,
+                   const soketi_typed_member_t *self)
 {
     int known = 0;
     json_t *ids = json_array(), *hash = json_object();
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(members[i].user_id, self_id) == 0)
+        if (strcmp(members[i].user_id, self->user_id) == 0)
             known = 1;
         json_t *info = json_loads(members[i].user_info, JSON_DECODE_ANY, NULL);
         if (!json_object_get(hash, members[i].user_id))
-            json_array_append_new(ids, json_string(members[i].user_id));
+            json_array_append_new(ids, id_value(members[i].user_id, members[i].id_is_number));
         json_object_set_new(hash, members[i].user_id, info ? info : json_null());
     }
     if (!known) {
-        json_array_append_new(ids, json_string(self_id));
-        json_object_set_new(hash, self_id, json_loads(self_info, JSON_DECODE_ANY, NULL));
+        json_array_append_new(ids, id_value(self->user_id, self->id_is_number));
+        json_object_set_new(hash, self->user_id,
+                            json_loads(self->user_info, JSON_DECODE_ANY, NULL));
     }
     char *data = dump(json_pack("{s:{s:o, s:o, s:I}}", "presence", "ids", ids, "hash", hash,
                                 "count", (json_int_t)json_array_size(ids)));
@@ -246,25 +257,55 @@ START_TEST(test_msg_presence_list)
     unsigned seed = 11;
     for (int round = 0; round < 300; round++) {
         size_t n = (size_t)(rand_r(&seed) % 6);
-        soketi_member_t members[6];
+        soketi_typed_member_t members[6];
         char *ids[6], *infos[6];
+        static const char *const fixed[] = {"u1", "42", "-7", "12345678901234567890", "4x2"};
         for (size_t i = 0; i < n; i++) {
-            /* few distinct ids, so duplicates (a user on two nodes) are common */
-            ids[i] = rand_r(&seed) % 2 ? strdup("u1") : rand_utf8(&seed, 6);
+            /* few distinct ids, so duplicates (a user on two nodes) are common; numeric
+             * claims on texts that are (and are not) integers */
+            int r = rand_r(&seed) % 7;
+            ids[i] = r < 5 ? strdup(fixed[r]) : rand_utf8(&seed, 6);
             infos[i] = rand_r(&seed) % 3 ? dump(json_pack("{s:i}", "v", rand_r(&seed) % 100))
                                          : strdup("null");
-            members[i] = (soketi_member_t){.user_id = ids[i], .user_info = infos[i]};
+            members[i] = (soketi_typed_member_t){
+                .user_id = ids[i], .user_info = infos[i], .id_is_number = rand_r(&seed) % 2};
         }
-        const char *self = rand_r(&seed) % 2 ? "u1" : "self";
+        soketi_typed_member_t self = {rand_r(&seed) % 2 ? "u1" : "42", "{\"me\":true}",
+                                      rand_r(&seed) % 2};
         SKT_JW_ON_STACK(w, 32);
-        ck_assert_int_eq(
-            skt_msg_presence_succeeded(&w, "presence-x", members, n, self, "{\"me\":true}"), 0);
-        same(take(&w), presence_reference("presence-x", members, n, self, "{\"me\":true}"));
+        ck_assert_int_eq(skt_msg_presence_succeeded(&w, "presence-x", members, n, &self), 0);
+        same(take(&w), presence_reference("presence-x", members, n, &self));
         for (size_t i = 0; i < n; i++) {
             free(ids[i]);
             free(infos[i]);
         }
     }
+}
+END_TEST
+
+/* Numeric ids go out as numbers (as soketi sends what the application gave), everywhere a
+ * member's id is written; a text that is no integer stays a string whatever is claimed. */
+START_TEST(test_msg_typed_ids)
+{
+    SKT_JW_ON_STACK(w, 32);
+    skt_msg_member(&w, "pusher_internal:member_added", "presence-a", "42", 1, "{\"n\":1}");
+    same(take(&w),
+         dump(json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:member_added", "channel",
+                        "presence-a", "data", "{\"user_id\":42,\"user_info\":{\"n\":1}}")));
+    skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
+    skt_msg_member(&w, "pusher_internal:member_removed", "presence-a", "-42", 1, NULL);
+    same(take(&w), dump(json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:member_removed",
+                                  "channel", "presence-a", "data", "{\"user_id\":-42}")));
+    skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
+    skt_msg_member(&w, "pusher_internal:member_removed", "presence-a", "1,\"x\":2", 1, NULL);
+    same(take(&w),
+         dump(json_pack("{s:s, s:s, s:s}", "event", "pusher_internal:member_removed", "channel",
+                        "presence-a", "data", "{\"user_id\":\"1,\\\"x\\\":2\"}")));
+    skt_jw_init(&w, w_stack, sizeof(w_stack), 0);
+    skt_msg_event_begin(&w, "client-x", 8, "presence-a", 10);
+    skt_msg_event_end(&w, "7", 1, 1);
+    same(take(&w), dump(json_pack("{s:s, s:s, s:i}", "event", "client-x", "channel", "presence-a",
+                                  "user_id", 7)));
 }
 END_TEST
 
@@ -298,6 +339,7 @@ message_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_jw_escapes_as_jansson);
     tcase_add_test(tc, test_jw_limits);
+    tcase_add_test(tc, test_msg_typed_ids);
     tcase_add_test(tc, test_jw_lower_hex);
     tcase_add_test(tc, test_msg_fixed_shapes);
     tcase_add_test(tc, test_msg_against_jansson);

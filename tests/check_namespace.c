@@ -38,7 +38,7 @@ START_TEST(test_join_leave_counts)
 
     /* a leaves news: b moves into a's slot and its index follows. */
     skt_sub_t *sub = skt_ns_find_sub(a, "news", 4);
-    skt_ns_leave(ns, a, (uint16_t)(sub - a->subs), &n, &gone);
+    skt_ns_leave(ns, a, (uint16_t)(sub - a->subs), &n, &gone, NULL);
     ck_assert_uint_eq(n, 1);
     ck_assert_ptr_null(gone);
     skt_channel_t *ch = skt_ns_channel(ns, "news", 4);
@@ -47,10 +47,10 @@ START_TEST(test_join_leave_counts)
     ck_assert_ptr_null(skt_ns_find_sub(a, "news", 4));
 
     /* The last socket leaving removes the channel. */
-    skt_ns_leave(ns, b, 0, &n, &gone);
+    skt_ns_leave(ns, b, 0, &n, &gone, NULL);
     ck_assert_uint_eq(n, 0);
     ck_assert_ptr_null(skt_ns_channel(ns, "news", 4));
-    skt_ns_leave(ns, a, 0, &n, &gone);
+    skt_ns_leave(ns, a, 0, &n, &gone, NULL);
     ck_assert_uint_eq(skt_map_count(ns->channels), 0);
     ck_assert_ptr_null(a->subs);
 
@@ -79,7 +79,7 @@ START_TEST(test_swap_remove_indices)
         skt_ns_join(ns, s[i], "d", 1, &n);
     }
     for (int i = 0; i < N; i += 2)
-        skt_ns_leave(ns, s[i], 0, &n, &gone);
+        skt_ns_leave(ns, s[i], 0, &n, &gone, NULL);
     skt_channel_t *c = skt_ns_channel(ns, "c", 1), *d = skt_ns_channel(ns, "d", 1);
     ck_assert_uint_eq(c->n, N / 2);
     ck_assert_uint_eq(d->n, N);
@@ -89,7 +89,7 @@ START_TEST(test_swap_remove_indices)
         ck_assert_uint_eq(skt_ns_find_sub(d->socks[i], "d", 1)->idx, i);
     for (int i = 0; i < N; i++) {
         while (s[i]->nsubs)
-            skt_ns_leave(ns, s[i], (uint16_t)(s[i]->nsubs - 1), &n, &gone);
+            skt_ns_leave(ns, s[i], (uint16_t)(s[i]->nsubs - 1), &n, &gone, NULL);
         skt_ns_remove_socket(ns, s[i]);
         free(s[i]);
     }
@@ -129,7 +129,7 @@ START_TEST(test_many_channels_per_socket)
             continue;
         }
         ck_assert_ptr_nonnull(sub);
-        skt_ns_leave(ns, a, (uint16_t)(sub - a->subs), &n, &gone);
+        skt_ns_leave(ns, a, (uint16_t)(sub - a->subs), &n, &gone, NULL);
         left[i] = 1;
     }
     for (int i = 0; i < N; i++) {
@@ -144,9 +144,9 @@ START_TEST(test_many_channels_per_socket)
             ck_assert_ptr_eq(sb->ch->socks[sb->idx], b);
     }
     while (a->nsubs)
-        skt_ns_leave(ns, a, 0, &n, &gone);
+        skt_ns_leave(ns, a, 0, &n, &gone, NULL);
     while (b->nsubs)
-        skt_ns_leave(ns, b, (uint16_t)(b->nsubs - 1), &n, &gone);
+        skt_ns_leave(ns, b, (uint16_t)(b->nsubs - 1), &n, &gone, NULL);
     ck_assert_uint_eq(skt_map_count(ns->channels), 0);
     skt_ns_remove_socket(ns, a);
     skt_ns_remove_socket(ns, b);
@@ -163,36 +163,36 @@ START_TEST(test_presence_members_per_user)
     uint32_t n;
     char *gone;
     skt_sub_t *sa = skt_ns_join(ns, a, "presence-room", 13, &n);
-    ck_assert_int_eq(skt_ns_member_add(sa, "u1", 2, "{\"name\":\"A\"}"), 1);
+    ck_assert_int_eq(skt_ns_member_add(sa, "u1", 2, 0, "{\"name\":\"A\"}"), 1);
     skt_sub_t *sa2 = skt_ns_join(ns, a2, "presence-room", 13, &n);
     /* Same user, second socket: not a new member. */
-    ck_assert_int_eq(skt_ns_member_add(sa2, "u1", 2, "{\"name\":\"A\"}"), 0);
+    ck_assert_int_eq(skt_ns_member_add(sa2, "u1", 2, 0, "{\"name\":\"A\"}"), 0);
     skt_sub_t *sb = skt_ns_join(ns, b, "presence-room", 13, &n);
-    ck_assert_int_eq(skt_ns_member_add(sb, "u2", 2, NULL), 1);
+    ck_assert_int_eq(skt_ns_member_add(sb, "u2", 2, 0, NULL), 1);
     skt_channel_t *ch = skt_ns_channel(ns, "presence-room", 13);
     ck_assert_uint_eq(skt_map_count(ch->members), 2);
     skt_member_t *m = skt_map_get(ch->members, "u2", 2);
     ck_assert_str_eq(m->user_info, "null");
 
     /* u1's first socket leaves: u1 is still a member. */
-    skt_ns_leave(ns, a, 0, &n, &gone);
+    skt_ns_leave(ns, a, 0, &n, &gone, NULL);
     ck_assert_ptr_null(gone);
     ck_assert_uint_eq(skt_map_count(ch->members), 2);
     /* u1's last socket leaves: u1 is gone. */
-    skt_ns_leave(ns, a2, 0, &n, &gone);
+    skt_ns_leave(ns, a2, 0, &n, &gone, NULL);
     ck_assert_ptr_nonnull(gone);
     ck_assert_str_eq(gone, "u1");
     free(gone);
     ck_assert_uint_eq(skt_map_count(ch->members), 1);
-    skt_ns_leave(ns, b, 0, &n, &gone);
+    skt_ns_leave(ns, b, 0, &n, &gone, NULL);
     ck_assert_str_eq(gone, "u2");
     free(gone);
     ck_assert_ptr_null(skt_ns_channel(ns, "presence-room", 13));
     /* Public channels have no member map. */
     skt_sub_t *pub = skt_ns_join(ns, a, "public", 6, &n);
     ck_assert_ptr_null(pub->ch->members);
-    ck_assert_int_eq(skt_ns_member_add(pub, "u1", 2, NULL), 0);
-    skt_ns_leave(ns, a, 0, &n, &gone);
+    ck_assert_int_eq(skt_ns_member_add(pub, "u1", 2, 0, NULL), 0);
+    skt_ns_leave(ns, a, 0, &n, &gone, NULL);
     skt_ns_free(ns);
     free(a);
     free(a2);

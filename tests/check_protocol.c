@@ -481,6 +481,96 @@ START_TEST(test_rest_events)
 }
 END_TEST
 
+/* POST /events and /batch_events with info: the channels' attributes in the answer, as
+ * Pusher documents them (user_count only for presence channels). */
+START_TEST(test_rest_events_info)
+{
+    start(NULL);
+    char ida[64], idb[64], idc[64];
+    skt_socket_t *a = client(ida), *b = client(idb), *c = client(idc);
+    sendf(a, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    subscribe_auth(b, idb, "presence-i", "{\"user_id\":1}");
+    subscribe_auth(c, idc, "presence-i", "{\"user_id\":1}");
+    fake_drain(a);
+    fake_drain(b);
+    fake_drain(c);
+    char *body = NULL;
+    ck_assert_int_eq(
+        rest("POST", "/apps/app-id/events",
+             "{\"name\":\"e\",\"channels\":[\"news\",\"presence-i\",\"news\",\"none\"],"
+             "\"data\":\"x\",\"info\":\"user_count,subscription_count\"}",
+             SECRET, &body),
+        200);
+    ck_assert_str_eq(body, "{\"ok\":true,\"channels\":{\"news\":{\"subscription_count\":1},"
+                           "\"presence-i\":{\"user_count\":1,\"subscription_count\":2},"
+                           "\"none\":{\"subscription_count\":0}}}");
+    free(body);
+    ck_assert_int_eq(rest("POST", "/apps/app-id/events",
+                          "{\"name\":\"e\",\"channel\":\"presence-i\",\"data\":\"x\","
+                          "\"info\":\"user_count\"}",
+                          SECRET, &body),
+                     200);
+    ck_assert_str_eq(body, "{\"ok\":true,\"channels\":{\"presence-i\":{\"user_count\":1}}}");
+    free(body);
+    ck_assert_int_eq(
+        rest("POST", "/apps/app-id/batch_events",
+             "{\"batch\":[{\"name\":\"a\",\"channel\":\"news\",\"data\":\"1\",\"info\":"
+             "\"subscription_count\"},{\"name\":\"b\",\"channel\":\"news\",\"data\":\"1\"},"
+             "{\"name\":\"c\",\"channel\":\"presence-i\",\"data\":\"1\",\"info\":\"user_count\"}]}",
+             SECRET, &body),
+        200);
+    ck_assert_str_eq(body, "{\"ok\":true,\"batch\":[{\"subscription_count\":1},{},"
+                           "{\"user_count\":1}]}");
+    free(body);
+    fake_close(a);
+    fake_close(b);
+    fake_close(c);
+    stop();
+}
+END_TEST
+
+/* enableSubscriptionCount: every change of a small non-presence channel is told to its
+ * subscribers, the joining one included (after its subscription_succeeded); presence
+ * channels and apps without the option get nothing. */
+START_TEST(test_subscription_count_event)
+{
+    const char *env[] = {"SOKETI_DEFAULT_APP_ENABLE_SUBSCRIPTION_COUNT=true", NULL};
+    start(env);
+    char ida[64], idb[64];
+    skt_socket_t *a = client(ida), *b = client(idb);
+    const char *count1 = "{\"event\":\"pusher_internal:subscription_count\",\"channel\":\"news\","
+                         "\"data\":\"{\\\"subscription_count\\\":1}\"}";
+    sendf(a, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(a, "subscription_succeeded");
+    expect_str(a, count1);
+    sendf(b, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(b, "subscription_succeeded");
+    expect_str(b, "subscription_count\\\":2}");
+    expect_str(a, "subscription_count\\\":2}");
+    /* a repeated subscribe changes nothing */
+    sendf(b, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(b, "subscription_succeeded");
+    expect_none(a);
+    sendf(b, "{\"event\":\"pusher:unsubscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(a, count1);
+    expect_none(b);
+    subscribe_auth(b, idb, "presence-c", "{\"user_id\":\"u\"}");
+    expect_str(b, "subscription_succeeded");
+    expect_none(b);
+    fake_close(b);
+    expect_none(a);
+    fake_close(a);
+    stop();
+    start(NULL);
+    a = client(ida);
+    sendf(a, "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"news\"}}");
+    expect_str(a, "subscription_succeeded");
+    expect_none(a);
+    fake_close(a);
+    stop();
+}
+END_TEST
+
 START_TEST(test_rest_queries)
 {
     start(NULL);
@@ -513,6 +603,53 @@ START_TEST(test_rest_queries)
     ck_assert_int_eq(fake_http(srv, 1, "GET /ready HTTP/1.1\r\n\r\n", 23, NULL), 200);
     ck_assert_int_eq(fake_http(srv, 0, "GET /nope HTTP/1.1\r\n\r\n", 22, NULL), 404);
     fake_close(a);
+    fake_close(b);
+    stop();
+}
+END_TEST
+
+/* The next message is a subscription_succeeded whose ids are 7 and "8", in either order. */
+static void
+expect_ids_7_8(skt_socket_t *s)
+{
+    json_t *m = expect(s, "subscription_succeeded");
+    const char *d = json_string_value(json_object_get(m, "data"));
+    ck_assert_msg(strstr(d, "\"ids\":[7,\"8\"]") || strstr(d, "\"ids\":[\"8\",7]"), "%s", d);
+    json_decref(m);
+}
+
+/* A numeric user_id stays a number (soketi's behaviour) in subscription_succeeded's ids,
+ * member_added / member_removed, a relayed client event and /users; "7" and 7 are one user
+ * (Pusher's clients key members by the id's text), keeping the type it first came with. */
+START_TEST(test_presence_typed_ids)
+{
+    const char *env[] = {"SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES=true", NULL};
+    start(env);
+    char ida[64], idb[64], idc[64];
+    skt_socket_t *a = client(ida), *b = client(idb), *c = client(idc);
+    const char *ch = "presence-typed";
+    subscribe_auth(a, ida, ch, "{\"user_id\":7,\"user_info\":{\"n\":1}}");
+    expect_str(a, "{\\\"presence\\\":{\\\"ids\\\":[7],\\\"hash\\\":{\\\"7\\\":{\\\"n\\\":1}},"
+                  "\\\"count\\\":1}}");
+    subscribe_auth(b, idb, ch, "{\"user_id\":\"8\"}");
+    expect_ids_7_8(b);
+    expect_str(a, "{\\\"user_id\\\":\\\"8\\\",\\\"user_info\\\":null}");
+    /* the string "7" is user 7: no member_added, one member */
+    subscribe_auth(c, idc, ch, "{\"user_id\":\"7\"}");
+    expect_ids_7_8(c);
+    expect_none(a);
+    expect_none(b);
+    sendf(a, "{\"event\":\"client-x\",\"channel\":\"%s\",\"data\":{}}", ch);
+    expect_str(b, "\"user_id\":7}");
+    expect_str(c, "\"user_id\":7}");
+    char *body = NULL;
+    ck_assert_int_eq(rest("GET", "/apps/app-id/channels/presence-typed/users", NULL, SECRET, &body),
+                     200);
+    ck_assert(strstr(body, "{\"id\":7}") && strstr(body, "{\"id\":\"8\"}"));
+    free(body);
+    fake_close(a);
+    fake_close(c);
+    expect_str(b, "{\\\"user_id\\\":7}");
     fake_close(b);
     stop();
 }
@@ -785,6 +922,9 @@ protocol_suite(void)
     tcase_add_test(tc, test_subscribe_private);
     tcase_add_test(tc, test_presence_members);
     tcase_add_test(tc, test_presence_limits);
+    tcase_add_test(tc, test_presence_typed_ids);
+    tcase_add_test(tc, test_rest_events_info);
+    tcase_add_test(tc, test_subscription_count_event);
     tcase_add_test(tc, test_client_events);
     tcase_add_test(tc, test_client_events_disabled_and_presence);
     tcase_add_test(tc, test_signin);

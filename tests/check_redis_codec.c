@@ -107,12 +107,23 @@ START_TEST(response_encode_matches_soketi)
     skt_jw_trim(&b, 0);
     skt_rc_response_begin(&b, "r");
     skt_rc_response_list_begin(&b, "members");
-    skt_rc_response_member(&b, "alice", "{\"name\":\"A\"}");
-    skt_rc_response_member(&b, "bob", NULL);
+    skt_rc_response_member(&b, "alice", 0, "{\"name\":\"A\"}");
+    skt_rc_response_member(&b, "bob", 0, NULL);
     skt_rc_response_list_end(&b);
     skt_rc_response_end(&b);
     ASSERT_TEXT(b, "{\"requestId\":\"r\",\"members\":[[\"alice\",{\"name\":\"A\"}],[\"bob\","
                    "null]]}");
+
+    /* numeric ids as soketi's nodes send them; a false claim stays a string */
+    skt_jw_trim(&b, 0);
+    skt_rc_response_begin(&b, "r");
+    skt_rc_response_list_begin(&b, "members");
+    skt_rc_response_member(&b, "42", 1, "{}");
+    skt_rc_response_member(&b, "42", 0, "{}");
+    skt_rc_response_member(&b, "4]", 1, NULL);
+    skt_rc_response_list_end(&b);
+    skt_rc_response_end(&b);
+    ASSERT_TEXT(b, "{\"requestId\":\"r\",\"members\":[[42,{}],[\"42\",{}],[\"4]\",null]]}");
 
     /* channels with counts, and an empty list */
     skt_jw_trim(&b, 0);
@@ -550,7 +561,7 @@ START_TEST(merge_members_by_user_id)
 {
     skt_hz_acc_t acc;
     skt_hz_acc_init(&acc, SKT_HZ_ACC_MEMBERS);
-    skt_hz_acc_member(&acc, "alice", "{\"n\":\"local\"}");
+    skt_hz_acc_member(&acc, "alice", 0, "{\"n\":\"local\"}");
     /* soketi: numeric ids, a missing user_info, the same user on another node */
     size_t skipped = merge(&acc, "{\"requestId\":\"r\",\"members\":[[\"alice\",{\"n\":\"remote\"}],"
                                  "[7,{\"a\":[1,2]}],[\"bob\"],[\"carol\",null],"
@@ -561,14 +572,18 @@ START_TEST(merge_members_by_user_id)
     ck_assert_str_eq(acc.items[0].key, "alice");
     ck_assert_str_eq(acc.items[0].info, "{\"n\":\"local\"}"); /* first seen wins */
     ck_assert_str_eq(acc.items[1].key, "7");
+    ck_assert_int_eq(acc.items[1].id_number, 1); /* a number stays one */
+    ck_assert_int_eq(acc.items[0].id_number, 0);
     ck_assert_str_eq(acc.items[1].info, "{\"a\":[1,2]}");
     ck_assert_str_eq(acc.items[2].key, "bob");
     ck_assert_str_eq(acc.items[2].info, "null");
     ck_assert_str_eq(acc.items[3].key, "carol");
     ck_assert_str_eq(acc.items[3].info, "null");
-    /* a second node with the same users adds nothing */
+    /* a second node with the same users adds nothing: "7" and 7 are one user (its first
+     * type kept) */
     merge(&acc, "{\"requestId\":\"r\",\"members\":[[\"7\",{}],[\"bob\",{}]]}");
     ck_assert_uint_eq(acc.n, 4);
+    ck_assert_int_eq(acc.items[1].id_number, 1);
     skt_hz_acc_clear(&acc);
     ck_assert_uint_eq(acc.n, 0);
     ck_assert_int_eq(acc.kind, SKT_HZ_ACC_MEMBERS);
@@ -653,9 +668,9 @@ START_TEST(merge_accumulators)
     skt_hz_acc_t local, remote;
     skt_hz_acc_init(&local, SKT_HZ_ACC_MEMBERS);
     skt_hz_acc_init(&remote, SKT_HZ_ACC_MEMBERS);
-    skt_hz_acc_member(&local, "a", "{\"n\":\"local\"}");
-    skt_hz_acc_member(&remote, "b", "null");
-    skt_hz_acc_member(&remote, "a", "{\"n\":\"remote\"}");
+    skt_hz_acc_member(&local, "a", 0, "{\"n\":\"local\"}");
+    skt_hz_acc_member(&remote, "b", 0, "null");
+    skt_hz_acc_member(&remote, "a", 0, "{\"n\":\"remote\"}");
     remote.partial = 1;
     skt_hz_acc_merge(&local, &remote);
     ck_assert_uint_eq(local.n, 2);

@@ -338,9 +338,9 @@ START_TEST(test_delivery_signed_with_headers)
     skt_webhooks_channel_occupied(wh, &app, "room");
     skt_webhooks_channel_vacated(wh, &app, "room"); /* not asked for */
     json_t *data = json_pack("{s:i}", "x", 1);
-    skt_webhooks_client_event(wh, &app, "presence-r", "client-go", data, "1.2", "u1");
+    skt_webhooks_client_event(wh, &app, "presence-r", "client-go", data, "1.2", "u1", 0);
     json_decref(data);
-    skt_webhooks_member_added(wh, &app, "presence-r", "u1");
+    skt_webhooks_member_added(wh, &app, "presence-r", "u1", 0);
     run_until(&nreqs, 3, 3000);
     run_until(NULL, 0, 100); /* nothing more arrives */
     ck_assert_int_eq(nreqs, 3);
@@ -682,7 +682,7 @@ client_event_of(skt_webhooks_t *wh, const skt_app_t *a, const char *ch, size_t s
     memset(text, 'x', size);
     text[size] = '\0';
     json_t *data = json_string(text);
-    skt_webhooks_client_event(wh, a, ch, "client-big", data, "1.1", NULL);
+    skt_webhooks_client_event(wh, a, ch, "client-big", data, "1.1", NULL, 0);
     json_decref(data);
     free(text);
 }

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the soketi-c authors (LICENSE). */
 /* soketi/adapter.h - the public plugin ABI of soketi-c adapters.
  *
  * An adapter plugin is a shared object (adapter_<driver>.so) that the daemon
@@ -94,10 +96,21 @@ typedef struct soketi_member_s {
     const char *user_info;
 } soketi_member_t;
 
+/** Optional addition: a presence member whose id keeps the JSON type the application gave
+ * it in channel_data. id_is_number 1: user_id is the decimal text of a JSON integer
+ * (optional '-', then digits) and goes on the wire as a number; 0: a JSON string. */
+typedef struct soketi_typed_member_s {
+    const char *user_id;
+    const char *user_info;
+    int id_is_number;
+} soketi_typed_member_t;
+
 typedef void (*soketi_count_cb)(void *arg, int status, long count);
 typedef void (*soketi_channels_cb)(void *arg, int status, const soketi_channel_count_t *channels,
                                    size_t n);
 typedef void (*soketi_members_cb)(void *arg, int status, const soketi_member_t *members, size_t n);
+typedef void (*soketi_typed_members_cb)(void *arg, int status, const soketi_typed_member_t *members,
+                                        size_t n);
 typedef void (*soketi_ids_cb)(void *arg, int status, const char *const *ids, size_t n);
 /** A rate limit window: used = points counted in it so far (these included),
  * ms_left = until it closes. */
@@ -131,6 +144,9 @@ enum soketi_metric {
 /* Iterators the host calls once per item, synchronously. */
 typedef void (*soketi_each_channel_fn)(void *arg, const char *channel, long count);
 typedef void (*soketi_each_member_fn)(void *arg, const char *user_id, const char *user_info);
+/** id_is_number as in soketi_typed_member_t. */
+typedef void (*soketi_each_typed_member_fn)(void *arg, const char *user_id, const char *user_info,
+                                            int id_is_number);
 typedef void (*soketi_each_id_fn)(void *arg, const char *id);
 
 /**
@@ -187,7 +203,13 @@ typedef struct soketi_host_s {
      * every request. */
     void (*metric)(const char *app_id, int what, double value);
 
-    void *reserved[7]; /**< room to grow; always NULL */
+    /** Optional. local_channel_members with each id's JSON type (soketi_typed_member_t):
+     * an adapter that passes ids between nodes uses it, so that a numeric user_id stays
+     * a number on every node (as soketi's nodes send it: [[1, {...}]]). */
+    void (*local_channel_members_typed)(const char *app_id, const char *channel,
+                                        soketi_each_typed_member_fn each, void *arg);
+
+    void *reserved[6]; /**< room to grow; always NULL */
 } soketi_host_t;
 
 /**
@@ -266,7 +288,13 @@ typedef struct soketi_adapter_ops_s {
     void (*cluster_admit)(void *self, const char *app_id, const char *channel, const char *user_id,
                           long limit, soketi_count_cb cb, void *arg);
 
-    void *reserved[2]; /**< room to grow; leave NULL */
+    /** Optional. channel_members with each id's JSON type (soketi_typed_member_t). The
+     * host prefers it; without it every id is taken for a string. Members are distinct by
+     * user_id's text: "1" and 1 are one user (the first type seen is kept). */
+    void (*channel_members_typed)(void *self, const char *app_id, const char *channel,
+                                  soketi_typed_members_cb cb, void *arg);
+
+    void *reserved[1]; /**< room to grow; leave NULL */
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */

@@ -349,11 +349,11 @@ skt_rc_response_list_begin(skt_jw_t *b, const char *field)
 }
 
 void
-skt_rc_response_member(skt_jw_t *b, const char *user_id, const char *user_info)
+skt_rc_response_member(skt_jw_t *b, const char *user_id, int id_number, const char *user_info)
 {
     buf_item_sep(b);
     RAW_LIT(b, "[");
-    buf_cstr(b, user_id);
+    skt_jw_id(b, user_id, strlen(user_id), id_number);
     RAW_LIT(b, ",");
     if (user_info && *user_info)
         skt_jw_raw(b, user_info, strlen(user_info));
@@ -476,13 +476,14 @@ pair_at(json_t *arr, size_t i, json_t **k, json_t **v)
 }
 
 int
-skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, char *idbuf,
-                 char **info_json)
+skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, int *id_number,
+                 char *idbuf, char **info_json)
 {
     json_t *k, *v;
     if (!r->members || pair_at(r->members, i, &k, &v) != 0)
         return -1;
     *user_id = id_text(k, idbuf);
+    *id_number = json_is_integer(k);
     if (!*user_id)
         return -1;
     *info_json =

@@ -139,8 +139,10 @@ void skt_rc_response_total(skt_jw_t *b, long long total);
 void skt_rc_response_exists(skt_jw_t *b, int exists);
 /* field: "members", "channels", "channelsWithSocketsCount" or "sockets". */
 void skt_rc_response_list_begin(skt_jw_t *b, const char *field);
-/* ["user_id", user_info] with user_info raw JSON text (NULL: null). */
-void skt_rc_response_member(skt_jw_t *b, const char *user_id, const char *user_info);
+/* [user_id, user_info] with user_info raw JSON text (NULL: null); user_id a number when
+ * id_number and its text is an integer's (as soketi's nodes send numeric ids), else a
+ * string. */
+void skt_rc_response_member(skt_jw_t *b, const char *user_id, int id_number, const char *user_info);
 /* ["channel", count] */
 void skt_rc_response_channel_count(skt_jw_t *b, const char *channel, long count);
 /* {"id": id, "subscribedChannels": {}, "presence": {}}: soketi's socket with its Set and
@@ -188,9 +190,10 @@ void skt_rc_response_clear(skt_rc_response_t *r);
  * -1 when item i is malformed (the caller skips it). Strings belong to the response. */
 
 /* members[i] = [user_id, user_info]: user_id a string or integer (written into idbuf,
- * 24 bytes), *info_json a new JSON text of user_info (free it; "null" when absent). */
-int skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, char *idbuf,
-                     char **info_json);
+ * 24 bytes; *id_number 1), *info_json a new JSON text of user_info (free it; "null" when
+ * absent). */
+int skt_rc_member_at(const skt_rc_response_t *r, size_t i, const char **user_id, int *id_number,
+                     char *idbuf, char **info_json);
 /* channelsWithSocketsCount[i] = [channel, count], count an integer in 0..SKT_RC_COUNT_MAX */
 int skt_rc_channel_count_at(const skt_rc_response_t *r, size_t i, const char **channel,
                             long *count);

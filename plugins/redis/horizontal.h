@@ -101,6 +101,9 @@ int skt_hz_abi_version(int count, const int *supported);
  * layer calls and that the adapter struct is big enough. Returns 0, or -1 with the reason
  * logged (when the host can log) under name. */
 int skt_hz_check_host(const soketi_host_t *host, const soketi_adapter_t *adapter, const char *name);
+/* 1 when host offers local_channel_members_typed (an optional addition to ABI 1): the
+ * layer then answers and merges members with their ids' JSON types. */
+int skt_hz_host_typed(const soketi_host_t *host);
 
 /* ---- limits (horizontal_limits.c) ---------------------------------------------------- */
 
@@ -195,15 +198,16 @@ enum skt_hz_acc_kind {
     SKT_HZ_ACC_NONE = 0, /* terminate: nothing */
     SKT_HZ_ACC_COUNT,    /* totalCount, summed */
     SKT_HZ_ACC_EXISTS,   /* exists, OR'd */
-    SKT_HZ_ACC_MEMBERS,  /* members by user_id (first info seen wins) */
+    SKT_HZ_ACC_MEMBERS,  /* members by user_id's text (first info and type seen win) */
     SKT_HZ_ACC_CHANNELS, /* channel -> socket count, summed per channel */
     SKT_HZ_ACC_IDS,      /* distinct socket ids */
 };
 
 typedef struct skt_hz_item_s {
-    char *key;  /* user_id, channel or socket id */
-    char *info; /* members: user_info JSON text */
-    long count; /* channels: sockets */
+    char *key;     /* user_id, channel or socket id */
+    char *info;    /* members: user_info JSON text */
+    long count;    /* channels: sockets */
+    int id_number; /* members: the id came as a JSON number */
 } skt_hz_item_t;
 
 typedef struct skt_hz_acc_s {
@@ -224,12 +228,15 @@ long skt_hz_sat_add(long a, long b);
 
 void skt_hz_acc_init(skt_hz_acc_t *acc, int kind);
 void skt_hz_acc_clear(skt_hz_acc_t *acc);
-/* Adds one item; copies the strings. */
-void skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, const char *user_info);
+/* Adds one item; copies the strings. id_number: the user id is a JSON number's text. */
+void skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, int id_number,
+                       const char *user_info);
 void skt_hz_acc_channel(skt_hz_acc_t *acc, const char *channel, long count);
 void skt_hz_acc_id(skt_hz_acc_t *acc, const char *id);
 /* The same, shaped as the host's iterators (soketi_each_*_fn): arg is the accumulator. */
 void skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_info);
+void skt_hz_acc_each_typed_member(void *arg, const char *user_id, const char *user_info,
+                                  int id_number);
 void skt_hz_acc_each_channel(void *arg, const char *channel, long count);
 void skt_hz_acc_each_id(void *arg, const char *id);
 /* Merges src (of the same kind) into dst: counts added, exists OR'd, items added in

@@ -51,6 +51,7 @@ enum skt_hz_op {
     SKT_HZ_OP_EXISTS,        /* soketi_count_cb with 0/1 */
     SKT_HZ_OP_CHANNELS,      /* soketi_channels_cb */
     SKT_HZ_OP_MEMBERS,       /* soketi_members_cb */
+    SKT_HZ_OP_TYPED_MEMBERS, /* soketi_typed_members_cb */
     SKT_HZ_OP_IDS,           /* soketi_ids_cb */
 };
 
@@ -61,6 +62,7 @@ typedef struct skt_hz_cb_s {
         soketi_count_cb count;
         soketi_channels_cb channels;
         soketi_members_cb members;
+        soketi_typed_members_cb typed_members;
         soketi_ids_cb ids;
     } fn;
     void *arg;

@@ -84,12 +84,13 @@ oom:
 }
 
 void
-skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, const char *user_info)
+skt_hz_acc_member(skt_hz_acc_t *acc, const char *user_id, int id_number, const char *user_info)
 {
     int added;
     size_t i = acc_item(acc, user_id, &added);
     if (i == SIZE_MAX || !added)
         return;
+    acc->items[i].id_number = id_number != 0;
     if (!(acc->items[i].info = strdup(user_info ? user_info : "null")))
         acc->failed = 1;
 }
@@ -114,7 +115,13 @@ skt_hz_acc_id(skt_hz_acc_t *acc, const char *id)
 void
 skt_hz_acc_each_member(void *arg, const char *user_id, const char *user_info)
 {
-    skt_hz_acc_member(arg, user_id, user_info);
+    skt_hz_acc_member(arg, user_id, 0, user_info);
+}
+
+void
+skt_hz_acc_each_typed_member(void *arg, const char *user_id, const char *user_info, int id_number)
+{
+    skt_hz_acc_member(arg, user_id, id_number, user_info);
 }
 
 void
@@ -139,7 +146,7 @@ skt_hz_acc_merge(skt_hz_acc_t *dst, const skt_hz_acc_t *src)
     for (size_t i = 0; i < src->n && !dst->failed; i++) {
         const skt_hz_item_t *it = &src->items[i];
         if (dst->kind == SKT_HZ_ACC_MEMBERS)
-            skt_hz_acc_member(dst, it->key, it->info);
+            skt_hz_acc_member(dst, it->key, it->id_number, it->info);
         else if (dst->kind == SKT_HZ_ACC_CHANNELS)
             skt_hz_acc_channel(dst, it->key, it->count);
         else
@@ -166,11 +173,12 @@ skt_hz_acc_response(skt_hz_acc_t *acc, const skt_rc_response_t *resp)
         for (size_t i = 0; resp->members && i < json_array_size(resp->members); i++) {
             const char *id;
             char idbuf[24], *info;
-            if (skt_rc_member_at(resp, i, &id, idbuf, &info) != 0) {
+            int id_number;
+            if (skt_rc_member_at(resp, i, &id, &id_number, idbuf, &info) != 0) {
                 skipped++;
                 continue;
             }
-            skt_hz_acc_member(acc, id, info);
+            skt_hz_acc_member(acc, id, id_number, info);
             free(info);
         }
         break;

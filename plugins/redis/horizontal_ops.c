@@ -41,9 +41,10 @@ hz_call(const skt_hz_cb_t *cb, int status, const skt_hz_acc_t *acc)
         break;
     }
     void *arr = NULL;
-    size_t each = cb->op == SKT_HZ_OP_CHANNELS  ? sizeof(soketi_channel_count_t)
-                  : cb->op == SKT_HZ_OP_MEMBERS ? sizeof(soketi_member_t)
-                                                : sizeof(const char *);
+    size_t each = cb->op == SKT_HZ_OP_CHANNELS        ? sizeof(soketi_channel_count_t)
+                  : cb->op == SKT_HZ_OP_MEMBERS       ? sizeof(soketi_member_t)
+                  : cb->op == SKT_HZ_OP_TYPED_MEMBERS ? sizeof(soketi_typed_member_t)
+                                                      : sizeof(const char *);
     if (n && !(arr = malloc(n * each))) {
         status = SOKETI_ERROR;
         n = 0;
@@ -62,6 +63,12 @@ hz_call(const skt_hz_cb_t *cb, int status, const skt_hz_acc_t *acc)
             out[i].user_info = acc->items[i].info;
         }
         cb->fn.members(cb->arg, status, out, n);
+    } else if (cb->op == SKT_HZ_OP_TYPED_MEMBERS) {
+        soketi_typed_member_t *out = arr;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (soketi_typed_member_t){acc->items[i].key, acc->items[i].info,
+                                             acc->items[i].id_number};
+        cb->fn.typed_members(cb->arg, status, out, n);
     } else {
         const char **out = arr;
         for (size_t i = 0; i < n; i++)
@@ -105,7 +112,11 @@ skt_hz_local(const skt_hz_t *hz, skt_hz_acc_t *acc, const skt_hz_query_t *q)
         h->local_channel_sockets(q->app_id, q->channel, skt_hz_acc_each_id, acc);
         break;
     case SKT_RC_CHANNEL_MEMBERS:
-        h->local_channel_members(q->app_id, q->channel, skt_hz_acc_each_member, acc);
+        if (skt_hz_host_typed(h))
+            h->local_channel_members_typed(q->app_id, q->channel, skt_hz_acc_each_typed_member,
+                                           acc);
+        else
+            h->local_channel_members(q->app_id, q->channel, skt_hz_acc_each_member, acc);
         break;
     case SKT_RC_SOCKETS_COUNT:
         acc->total = h->local_sockets_count(q->app_id);
@@ -241,6 +252,14 @@ hz_channel_members(void *self, const char *app_id, const char *channel, soketi_m
 }
 
 static void
+hz_channel_members_typed(void *self, const char *app_id, const char *channel,
+                         soketi_typed_members_cb cb, void *arg)
+{
+    skt_hz_cb_t c = {.op = SKT_HZ_OP_TYPED_MEMBERS, .fn.typed_members = cb, .arg = arg};
+    hz_ask(self, &c, SKT_RC_CHANNEL_MEMBERS, app_id, channel, NULL);
+}
+
+static void
 hz_sockets(void *self, const char *app_id, soketi_ids_cb cb, void *arg)
 {
     skt_hz_cb_t c = {.op = SKT_HZ_OP_IDS, .fn.ids = cb, .arg = arg};
@@ -275,6 +294,14 @@ hz_terminate_user_connections(void *self, const char *app_id, const char *user_i
 #define HZ_HOST_NEEDS                                                                              \
     (offsetof(soketi_host_t, local_terminate_user_connections) +                                   \
      sizeof(((soketi_host_t *)0)->local_terminate_user_connections))
+
+int
+skt_hz_host_typed(const soketi_host_t *h)
+{
+    return h->size >= offsetof(soketi_host_t, local_channel_members_typed) +
+                          sizeof(h->local_channel_members_typed) &&
+           h->local_channel_members_typed != NULL;
+}
 
 int
 skt_hz_abi_version(int count, const int *supported)
@@ -321,4 +348,5 @@ skt_hz_fill_ops(soketi_adapter_ops_t *ops)
     ops->sockets = hz_sockets;
     ops->channel_sockets = hz_channel_sockets;
     ops->terminate_user_connections = hz_terminate_user_connections;
+    ops->channel_members_typed = hz_channel_members_typed;
 }

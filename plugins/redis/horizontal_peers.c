@@ -57,14 +57,20 @@ writer_fits(hz_writer_t *w, size_t mark)
 
 /* Host iterators writing an answer's items (arg: the writer). */
 static void
-resp_each_member(void *arg, const char *user_id, const char *user_info)
+resp_each_typed_member(void *arg, const char *user_id, const char *user_info, int id_number)
 {
     hz_writer_t *w = arg;
     size_t mark = w->b->len;
     if (!w->cut) {
-        skt_rc_response_member(w->b, user_id, user_info);
+        skt_rc_response_member(w->b, user_id, id_number, user_info);
         writer_fits(w, mark);
     }
+}
+
+static void
+resp_each_member(void *arg, const char *user_id, const char *user_info)
+{
+    resp_each_typed_member(arg, user_id, user_info, 0);
 }
 
 static void
@@ -156,7 +162,10 @@ answer_list(skt_hz_t *hz, hz_writer_t *w, const skt_rc_request_t *r)
         h->local_channel_sockets(r->app_id, r->channel, resp_each_socket, w);
         break;
     case SKT_RC_CHANNEL_MEMBERS:
-        h->local_channel_members(r->app_id, r->channel, resp_each_member, w);
+        if (skt_hz_host_typed(h))
+            h->local_channel_members_typed(r->app_id, r->channel, resp_each_typed_member, w);
+        else
+            h->local_channel_members(r->app_id, r->channel, resp_each_member, w);
         break;
     case SKT_RC_CHANNELS_WITH_SOCKETS_COUNT:
         h->local_channels(r->app_id, resp_each_channel_count, w);

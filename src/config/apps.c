@@ -195,6 +195,15 @@ static const field_t fields[] = {
      "false",
      NULL,
      "Require pusher:signin within userAuthenticationTimeout."},
+    {"enableSubscriptionCount",
+     {"enableSubscriptionCount", "EnableSubscriptionCount", "enable_subscription_count"},
+     F_BOOL,
+     AOFF(enable_subscription_count),
+     D_NONE,
+     "false",
+     NULL,
+     "Send pusher_internal:subscription_count to the subscribers of non-presence channels "
+     "on each change (Pusher's subscription counting; channels over 100 at most every 5 s)."},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -21,6 +21,7 @@ typedef struct skt_app_s {
     char *id, *key, *secret;
     long max_connections; /* -1 = unlimited (soketi also treats 0 as unlimited) */
     int enable_client_messages, enabled, enable_user_authentication;
+    int enable_subscription_count; /* Pusher's pusher_internal:subscription_count */
     long max_backend_events_per_sec, max_client_events_per_sec,
         max_read_req_per_sec; /* -1 = unlimited */
     long max_presence_members_per_channel;

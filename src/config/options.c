@@ -624,6 +624,7 @@ const skt_option_app_env_t skt_options_app_env[] = {
     {"SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC", "maxReadRequestsPerSecond"},
     {"SOKETI_DEFAULT_APP_USER_AUTHENTICATION", "enableUserAuthentication"},
     {"SOKETI_DEFAULT_APP_WEBHOOKS", "webhooks"},
+    {"SOKETI_DEFAULT_APP_ENABLE_SUBSCRIPTION_COUNT", "enableSubscriptionCount"},
 };
 
 const size_t skt_options_app_env_count =

@@ -3,6 +3,8 @@
  */
 #include "features/webhooks.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "features/curl_loop.h"
@@ -63,55 +65,70 @@ wants(const skt_app_t *app, const char *name)
     return (skt_webhooks_wanted(app) & bit_of(name)) != 0;
 }
 
+/* A user id with the type the application gave it: an integer when id_number and the text
+ * is one, else a string. */
+static json_t *
+user_id_value(const char *user_id, int id_number)
+{
+    if (id_number) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(user_id, &end, 10);
+        if (*user_id && *end == '\0' && errno == 0)
+            return json_integer((json_int_t)n);
+    }
+    return json_string(user_id);
+}
+
 /* {name, channel} and, when user_id is not NULL, user_id: when the app wants name. */
 static void
 channel_event(skt_webhooks_t *wh, const skt_app_t *app, const char *name, const char *channel,
-              const char *user_id)
+              const char *user_id, int id_number)
 {
     if (!wants(app, name))
         return;
     json_t *ev = json_pack("{s:s, s:s}", "name", name, "channel", channel);
     if (ev && user_id)
-        json_object_set_new(ev, "user_id", json_string(user_id));
+        json_object_set_new(ev, "user_id", user_id_value(user_id, id_number));
     skt_webhooks_send(wh, app, ev);
 }
 
 void
 skt_webhooks_channel_occupied(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
 {
-    channel_event(wh, app, "channel_occupied", channel, NULL);
+    channel_event(wh, app, "channel_occupied", channel, NULL, 0);
 }
 
 void
 skt_webhooks_channel_vacated(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
 {
-    channel_event(wh, app, "channel_vacated", channel, NULL);
+    channel_event(wh, app, "channel_vacated", channel, NULL, 0);
 }
 
 void
 skt_webhooks_cache_miss(skt_webhooks_t *wh, const skt_app_t *app, const char *channel)
 {
-    channel_event(wh, app, "cache_miss", channel, NULL);
+    channel_event(wh, app, "cache_miss", channel, NULL, 0);
 }
 
 void
 skt_webhooks_member_added(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                          const char *user_id)
+                          const char *user_id, int id_number)
 {
-    channel_event(wh, app, "member_added", channel, user_id);
+    channel_event(wh, app, "member_added", channel, user_id, id_number);
 }
 
 void
 skt_webhooks_member_removed(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                            const char *user_id)
+                            const char *user_id, int id_number)
 {
-    channel_event(wh, app, "member_removed", channel, user_id);
+    channel_event(wh, app, "member_removed", channel, user_id, id_number);
 }
 
 void
 skt_webhooks_client_event(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
                           const char *event, json_t *data, const char *socket_id,
-                          const char *user_id)
+                          const char *user_id, int id_number)
 {
     if (!wants(app, "client_event"))
         return;
@@ -122,7 +139,7 @@ skt_webhooks_client_event(skt_webhooks_t *wh, const skt_app_t *app, const char *
     if (ev && socket_id)
         json_object_set_new(ev, "socket_id", json_string(socket_id));
     if (ev && user_id)
-        json_object_set_new(ev, "user_id", json_string(user_id));
+        json_object_set_new(ev, "user_id", user_id_value(user_id, id_number));
     skt_webhooks_send(wh, app, ev);
 }
 

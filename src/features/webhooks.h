@@ -110,14 +110,16 @@ unsigned skt_webhooks_wanted(const skt_app_t *app);
 void skt_webhooks_channel_occupied(skt_webhooks_t *wh, const skt_app_t *app, const char *channel);
 void skt_webhooks_channel_vacated(skt_webhooks_t *wh, const skt_app_t *app, const char *channel);
 void skt_webhooks_cache_miss(skt_webhooks_t *wh, const skt_app_t *app, const char *channel);
+/* id_number: user_id is the text of a JSON integer the application gave (it goes out as a
+ * number, as soketi sends it); 0: a string. */
 void skt_webhooks_member_added(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                               const char *user_id);
+                               const char *user_id, int id_number);
 void skt_webhooks_member_removed(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
-                                 const char *user_id);
+                                 const char *user_id, int id_number);
 /* data: the client's data as sent (borrowed); user_id: presence channels only, else NULL. */
 void skt_webhooks_client_event(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
                                const char *event, json_t *data, const char *socket_id,
-                               const char *user_id);
+                               const char *user_id, int id_number);
 void skt_webhooks_subscription_count(skt_webhooks_t *wh, const skt_app_t *app, const char *channel,
                                      long count);
 

@@ -30,7 +30,7 @@ cached_event(skt_jw_t *w, const char *value, size_t len, const char *channel, si
     json_t *data = json_object_get(cached, "data");
     if (data)
         skt_msg_data_json(w, data);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
     json_decref(cached);
     return 0;
 }

@@ -30,9 +30,9 @@ client_event_relay(skt_socket_t *s, skt_sub_t *sub, json_t *msg)
     skt_msg_event_begin(&w, event, elen, channel, clen);
     skt_msg_data_json(&w, data);
     if (sub->member)
-        skt_msg_event_end(&w, sub->member->user_id, sub->member->id_len);
+        skt_msg_event_end(&w, sub->member->user_id, sub->member->id_len, sub->member->id_number);
     else
-        skt_msg_event_end(&w, NULL, 0);
+        skt_msg_event_end(&w, NULL, 0, 0);
     size_t len = 0;
     const char *text = skt_jw_cstr(&w, &len);
     if (text)
@@ -40,7 +40,8 @@ client_event_relay(skt_socket_t *s, skt_sub_t *sub, json_t *msg)
                                    s->id);
     skt_jw_free(&w);
     skt_webhooks_client_event(srv->features->webhooks, s->ns->app, channel, event, data, s->id,
-                              sub->member ? sub->member->user_id : NULL);
+                              sub->member ? sub->member->user_id : NULL,
+                              sub->member && sub->member->id_number);
 }
 
 /* The rate limiter's answer for one client event: relay it, or refuse with

@@ -198,9 +198,10 @@ host_local_channels(const char *app_id, soketi_each_channel_fn each, void *arg)
     }
 }
 
+/* Calls each (or typed, when set) once per member of a presence channel. */
 static void
-host_local_channel_members(const char *app_id, const char *channel, soketi_each_member_fn each,
-                           void *arg)
+host_members_each(const char *app_id, const char *channel, soketi_each_member_fn each,
+                  soketi_each_typed_member_fn typed, void *arg)
 {
     skt_channel_t *ch = host_channel(app_id, channel);
     if (!ch || !ch->members)
@@ -209,8 +210,25 @@ host_local_channel_members(const char *app_id, const char *channel, soketi_each_
     void *v;
     while (skt_map_next(ch->members, &pos, NULL, NULL, &v)) {
         skt_member_t *m = v;
-        each(arg, m->user_id, m->user_info);
+        if (typed)
+            typed(arg, m->user_id, m->user_info, m->id_number);
+        else
+            each(arg, m->user_id, m->user_info);
     }
+}
+
+static void
+host_local_channel_members(const char *app_id, const char *channel, soketi_each_member_fn each,
+                           void *arg)
+{
+    host_members_each(app_id, channel, each, NULL, arg);
+}
+
+static void
+host_local_channel_members_typed(const char *app_id, const char *channel,
+                                 soketi_each_typed_member_fn each, void *arg)
+{
+    host_members_each(app_id, channel, NULL, each, arg);
 }
 
 static void
@@ -272,6 +290,7 @@ skt_host_fill(soketi_host_t *h, skt_server_t *srv)
     h->local_channel_sockets = host_local_channel_sockets;
     h->local_terminate_user_connections = host_local_terminate_user_connections;
     h->metric = host_metric;
+    h->local_channel_members_typed = host_local_channel_members_typed;
 }
 
 void

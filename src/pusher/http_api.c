@@ -295,7 +295,7 @@ route_api(req_t *r, route_t id)
                              : n == 4 ? SKT_HTTP_QUERY_CHANNEL
                                       : SKT_HTTP_QUERY_USERS;
         skt_http_query_start(r->c, r->app, q, n > 3 ? s[3] : NULL, req_param(r, "filter_by_prefix"),
-                             req_param(r, "with_user_info"));
+                             req_param(r, "with_user_info"), req_param(r, "info"));
     } else {
         SKT_ADAPTER(srv).terminate_user_connections(SKT_ADAPTER_SELF(srv), r->app->id, s[3]);
         skt_http_reply_ok(r->c);

@@ -8,6 +8,8 @@
 
 #include "features/features.h"
 #include "pusher/cached.h"
+#include "pusher/channel_kind.h"
+#include "pusher/http_info.h"
 #include "pusher/http_reply.h"
 #include "pusher/input.h"
 #include "pusher/message.h"
@@ -124,7 +126,7 @@ broadcast_event(skt_server_t *srv, const skt_app_t *app, json_t *ev)
         SKT_JW_ON_STACK(w, SKT_SEND_STACK);
         skt_msg_event_begin(&w, json_string_value(name), json_string_length(name), cname, clen);
         skt_msg_data_raw(&w, dtext, dlen);
-        skt_msg_event_end(&w, NULL, 0);
+        skt_msg_event_end(&w, NULL, 0, 0);
         size_t len = 0;
         const char *text = skt_jw_cstr(&w, &len);
         if (text)
@@ -153,6 +155,156 @@ typedef struct events_ctx_s {
     char app_id[]; /* looked up again: a reload may replace the app meanwhile */
 } events_ctx_t;
 
+/* ------------------------------------------------------------ info */
+
+/* The attributes one event asks for with `info` (Pusher's user_count, subscription_count). */
+static unsigned
+event_info(json_t *ev)
+{
+    json_t *info = json_object_get(ev, "info");
+    return json_is_string(info) ? skt_info_parse(json_string_value(info), json_string_length(info))
+                                : 0;
+}
+
+/* The channel at position i of an event (channels[i], or channel). */
+static json_t *
+event_channel(json_t *ev, size_t i)
+{
+    json_t *channels = json_object_get(ev, "channels");
+    return channels ? json_array_get(channels, i) : json_object_get(ev, "channel");
+}
+
+/* 1 when the event names channel ch before position i (a channel is counted once). */
+static int
+event_channel_before(json_t *ev, size_t i, json_t *ch)
+{
+    for (size_t k = 0; k < i; k++)
+        if (json_equal(event_channel(ev, k), ch))
+            return 1;
+    return 0;
+}
+
+/* The counting an events request asks for: for /events each distinct channel of the event,
+ * for /batch_events one item per event (its channel). Returns 0 with *out NULL when no
+ * event asks for anything, 0 with the counting, or -1 when out of memory. */
+static int
+events_info_new(const skt_app_t *app, json_t *body, int batch, skt_info_t **out)
+{
+    json_t *list = batch ? json_object_get(body, "batch") : NULL;
+    size_t n = batch ? json_array_size(list) : 0, i;
+    unsigned any = batch ? 0 : event_info(body);
+    for (i = 0; i < n; i++)
+        any |= event_info(json_array_get(list, i));
+    *out = NULL;
+    if (!any)
+        return 0;
+    json_t *channels = batch ? NULL : json_object_get(body, "channels");
+    size_t items = batch ? n : channels ? json_array_size(channels) : 1, k = 0;
+    skt_info_t *info = skt_info_new(app->id, items);
+    for (i = 0; info && i < items; i++) {
+        json_t *ev = batch ? json_array_get(list, i) : body;
+        json_t *ch = event_channel(ev, batch ? 0 : i);
+        if (!batch && event_channel_before(body, i, ch))
+            continue;
+        if (skt_info_set(info, k++, json_string_value(ch), json_string_length(ch), event_info(ev),
+                         -1) != 0) {
+            skt_info_free(info);
+            return -1;
+        }
+    }
+    if (info)
+        skt_info_trim(info, k);
+    *out = info;
+    return info ? 0 : -1;
+}
+
+/* {"user_count":N,"subscription_count":N} with what was counted. */
+static void
+info_attributes(skt_jw_t *w, const skt_info_item_t *it)
+{
+    int first = 1;
+    skt_jw_lit(w, "{");
+    if (it->got & SKT_INFO_USER_COUNT) {
+        skt_jw_key(w, "user_count", first);
+        skt_jw_int(w, it->user_count);
+        first = 0;
+    }
+    if (it->got & SKT_INFO_SUBSCRIPTION_COUNT) {
+        skt_jw_key(w, "subscription_count", first);
+        skt_jw_int(w, it->subscription_count);
+    }
+    skt_jw_lit(w, "}");
+}
+
+/* An events request waiting for its counts. */
+typedef struct info_reply_s {
+    skt_conn_t *c;
+    size_t body_len;
+    int batch;
+    char headers[160];
+    char app_id[];
+} info_reply_t;
+
+/* The counts are in: soketi's {"ok":true} with Pusher's "channels" (/events) or "batch"
+ * (/batch_events) attributes. */
+static void
+events_info_done(void *arg, const skt_info_item_t *items, size_t n)
+{
+    info_reply_t *r = arg;
+    if (!skt_conn_is_closed(r->c)) {
+        SKT_JW_ON_STACK(w, 512);
+        skt_jw_lit(&w, r->batch ? "{\"ok\":true,\"batch\":[" : "{\"ok\":true,\"channels\":{");
+        for (size_t i = 0; i < n; i++) {
+            if (r->batch && i)
+                skt_jw_lit(&w, ",");
+            else if (!r->batch)
+                skt_jw_key(&w, items[i].channel, i == 0);
+            info_attributes(&w, &items[i]);
+        }
+        skt_jw_lit(&w, r->batch ? "]}" : "}}");
+        size_t sent = skt_http_reply_jw_h(r->c, 200, &w, r->headers);
+        skt_http_reply_count(r->c, r->app_id, r->body_len, sent);
+    }
+    skt_conn_unref(r->c);
+    free(r);
+}
+
+/* Answers a broadcast events request: {"ok":true}, or with the attributes its events ask
+ * for once they are counted. */
+static void
+events_answer(skt_conn_t *c, skt_server_t *srv, const skt_app_t *app, json_t *body, size_t body_len,
+              int batch, const char *headers)
+{
+    skt_info_t *info = NULL;
+    if (events_info_new(app, body, batch, &info) != 0) {
+        skt_http_reply_error_h(c, 500, "A server error has occurred.", headers);
+        return;
+    }
+    if (!info) {
+        SKT_JW_ON_STACK(w, 32);
+        skt_jw_lit(&w, "{\"ok\":true}");
+        size_t sent = skt_http_reply_jw_h(c, 200, &w, headers);
+        skt_http_reply_count(c, app->id, body_len, sent);
+        return;
+    }
+    size_t idl = strlen(app->id);
+    info_reply_t *r = malloc(sizeof(*r) + idl + 1);
+    if (!r) {
+        skt_info_free(info);
+        skt_http_reply_error_h(c, 500, "A server error has occurred.", headers);
+        return;
+    }
+    r->c = c;
+    r->body_len = body_len;
+    r->batch = batch;
+    snprintf(r->headers, sizeof(r->headers), "%s", headers);
+    memcpy(r->app_id, app->id, idl + 1);
+    skt_conn_ref(c);
+    skt_info_run(info, srv, events_info_done, r);
+}
+
+/* ------------------------------------------------------------ requests */
+
 /* Checks and broadcasts an events request the rate limiter let through;
  * headers: the limiter's. Consumes nothing; answers on c. */
 static void
@@ -177,10 +329,7 @@ events_go(skt_conn_t *c, skt_server_t *srv, const skt_app_t *app, json_t *body, 
     }
     for (size_t i = 0; i < n; i++)
         broadcast_event(srv, app, batch ? json_array_get(list, i) : body);
-    SKT_JW_ON_STACK(w, 32);
-    skt_jw_lit(&w, "{\"ok\":true}");
-    size_t sent = skt_http_reply_jw_h(c, 200, &w, headers);
-    skt_http_reply_count(c, app->id, body_len, sent);
+    events_answer(c, srv, app, body, body_len, batch, headers);
 }
 
 static void

@@ -17,9 +17,11 @@ skt_input_str(const json_t *obj, const char *key, size_t *len)
 }
 
 char *
-skt_input_user_id(const json_t *v)
+skt_input_user_id(const json_t *v, int *is_number)
 {
     char buf[32];
+    if (is_number)
+        *is_number = json_is_integer(v);
     /* A NUL would cut the id short everywhere it goes (peers read it as text). */
     if (json_is_string(v) && json_string_length(v) > 0 &&
         !memchr(json_string_value(v), '\0', json_string_length(v)))

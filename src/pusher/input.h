@@ -15,9 +15,11 @@
 const char *skt_input_str(const json_t *obj, const char *key, size_t *len);
 
 /* A user id as text: strings as they are, integers formatted (Pusher clients key members by
- * string). NULL when v is neither, is empty, holds a NUL (or out of memory). The caller
+ * string, and so does soketi-c: "1" and 1 are one user). *is_number (when not NULL) tells
+ * which it was, so that the id goes out with the type the application gave it, as soketi
+ * sends it. NULL when v is neither, is empty, holds a NUL (or out of memory). The caller
  * frees. */
-char *skt_input_user_id(const json_t *v);
+char *skt_input_user_id(const json_t *v, int *is_number);
 
 /* Pusher's channel naming rule (soketi's Utils.restrictedChannelName): an optional '#' then
  * one or more of A-Z a-z 0-9 - _ = @ , . ; */

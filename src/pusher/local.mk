@@ -18,6 +18,7 @@ libskt_pusher_la_SOURCES += \
 	src/pusher/send.c src/pusher/send.h \
 	src/pusher/shared.c src/pusher/shared.h \
 	src/pusher/online.c src/pusher/online.h \
+	src/pusher/subcount.c src/pusher/subcount.h \
 	src/pusher/cached.c src/pusher/cached.h \
 	src/pusher/signin.c src/pusher/signin.h \
 	src/pusher/host.c src/pusher/host.h \
@@ -27,6 +28,7 @@ libskt_pusher_la_SOURCES += \
 	src/pusher/client_event.c src/pusher/client_event.h \
 	src/pusher/ws_handler.c src/pusher/ws_handler.h \
 	src/pusher/http_reply.c src/pusher/http_reply.h \
+	src/pusher/http_info.c src/pusher/http_info.h \
 	src/pusher/http_events.c src/pusher/http_events.h \
 	src/pusher/http_query.c src/pusher/http_query.h \
 	src/pusher/http_api.c src/pusher/http_api.h

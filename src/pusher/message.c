@@ -33,11 +33,11 @@ skt_msg_data_raw(skt_jw_t *w, const char *json, size_t n)
 }
 
 void
-skt_msg_event_end(skt_jw_t *w, const char *user_id, size_t ulen)
+skt_msg_event_end(skt_jw_t *w, const char *user_id, size_t ulen, int id_number)
 {
     if (user_id) {
         skt_jw_lit(w, ",\"user_id\":");
-        skt_jw_str(w, user_id, ulen);
+        skt_jw_id(w, user_id, ulen, id_number);
     }
     skt_jw_lit(w, "}");
 }
@@ -72,7 +72,7 @@ skt_msg_connection_established(skt_jw_t *w, const char *socket_id, int activity_
     skt_jw_int(w, activity_timeout);
     skt_jw_lit(w, "}");
     skt_jw_text_end(w);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 void
@@ -87,7 +87,7 @@ skt_msg_error(skt_jw_t *w, const char *channel, size_t clen, int code, const cha
     skt_jw_lit(w, ",\"message\":");
     skt_jw_cstr_value(w, message);
     skt_jw_lit(w, "}");
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 void
@@ -105,21 +105,21 @@ skt_msg_subscription_error(skt_jw_t *w, const char *channel, size_t clen, const 
     skt_jw_key(w, "status", 0);
     skt_jw_int(w, status);
     skt_jw_lit(w, "}");
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 void
 skt_msg_subscription_succeeded(skt_jw_t *w, const char *channel, size_t clen)
 {
     msg_begin(w, "pusher_internal:subscription_succeeded", channel, clen);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 /* The distinct members in order of first appearance: order[k] is the first index of the
  * k-th distinct user id, and `last` maps an id to its last index (plus one). Returns the
  * count, or -1 when out of memory. */
 static long
-presence_distinct(const soketi_member_t *members, size_t n, skt_map_t *last, size_t *order)
+presence_distinct(const soketi_typed_member_t *members, size_t n, skt_map_t *last, size_t *order)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -133,16 +133,26 @@ presence_distinct(const soketi_member_t *members, size_t n, skt_map_t *last, siz
     return (long)k;
 }
 
+/* One typed id of the ids list; first: nothing before. */
+static void
+presence_id_item(skt_jw_t *w, const soketi_typed_member_t *m, int first)
+{
+    if (!first)
+        skt_jw_lit(w, ",");
+    skt_jw_id(w, m->user_id, strlen(m->user_id), m->id_is_number);
+}
+
 /* {"presence":{"ids":[...],"hash":{id: info},"count":N}} with self appended when new. */
 static void
-presence_data(skt_jw_t *w, const soketi_member_t *members, const size_t *order, size_t k,
-              skt_map_t *last, const char *self_id, const char *self_info, int self_new)
+presence_data(skt_jw_t *w, const soketi_typed_member_t *members, const size_t *order, size_t k,
+              skt_map_t *last, const soketi_typed_member_t *self, int self_new)
 {
+    const char *self_id = self->user_id, *self_info = self->user_info;
     skt_jw_lit(w, "{\"presence\":{\"ids\":[");
     for (size_t j = 0; j < k; j++)
-        msg_id_items(w, &members[order[j]].user_id, 1, j == 0);
+        presence_id_item(w, &members[order[j]], j == 0);
     if (self_new)
-        msg_id_items(w, &self_id, 1, k == 0);
+        presence_id_item(w, self, k == 0);
     skt_jw_lit(w, "],\"hash\":{");
     for (size_t j = 0; j < k; j++) {
         const char *id = members[order[j]].user_id;
@@ -160,8 +170,8 @@ presence_data(skt_jw_t *w, const soketi_member_t *members, const size_t *order, 
 }
 
 int
-skt_msg_presence_succeeded(skt_jw_t *w, const char *channel, const soketi_member_t *members,
-                           size_t n, const char *self_id, const char *self_info)
+skt_msg_presence_succeeded(skt_jw_t *w, const char *channel, const soketi_typed_member_t *members,
+                           size_t n, const soketi_typed_member_t *self)
 {
     skt_map_t *last = skt_map_new();
     size_t *order = n ? malloc(n * sizeof(*order)) : NULL;
@@ -171,13 +181,13 @@ skt_msg_presence_succeeded(skt_jw_t *w, const char *channel, const soketi_member
         free(order);
         return -1;
     }
-    int self_new = !skt_map_get(last, self_id, strlen(self_id));
+    int self_new = !skt_map_get(last, self->user_id, strlen(self->user_id));
     msg_begin(w, "pusher_internal:subscription_succeeded", channel, strlen(channel));
     skt_jw_lit(w, ",\"data\":");
     skt_jw_text_begin(w);
-    presence_data(w, members, order, (size_t)k, last, self_id, self_info, self_new);
+    presence_data(w, members, order, (size_t)k, last, self, self_new);
     skt_jw_text_end(w);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
     skt_map_free(last);
     free(order);
     return 0;
@@ -185,20 +195,33 @@ skt_msg_presence_succeeded(skt_jw_t *w, const char *channel, const soketi_member
 
 void
 skt_msg_member(skt_jw_t *w, const char *event, const char *channel, const char *user_id,
-               const char *user_info)
+               int id_number, const char *user_info)
 {
     msg_begin(w, event, channel, strlen(channel));
     skt_jw_lit(w, ",\"data\":");
     skt_jw_text_begin(w);
     skt_jw_lit(w, "{\"user_id\":");
-    skt_jw_cstr_value(w, user_id);
+    skt_jw_id(w, user_id, strlen(user_id), id_number);
     if (user_info) {
         skt_jw_lit(w, ",\"user_info\":");
         skt_jw_lit(w, user_info);
     }
     skt_jw_lit(w, "}");
     skt_jw_text_end(w);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
+}
+
+void
+skt_msg_subscription_count(skt_jw_t *w, const char *channel, size_t clen, long count)
+{
+    msg_begin(w, "pusher_internal:subscription_count", channel, clen);
+    skt_jw_lit(w, ",\"data\":");
+    skt_jw_text_begin(w);
+    skt_jw_lit(w, "{\"subscription_count\":");
+    skt_jw_int(w, count);
+    skt_jw_lit(w, "}");
+    skt_jw_text_end(w);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 void
@@ -212,14 +235,14 @@ skt_msg_signin_success(skt_jw_t *w, const json_t *data)
 {
     msg_begin(w, "pusher:signin_success", NULL, 0);
     skt_msg_data_json(w, data);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 void
 skt_msg_cache_miss(skt_jw_t *w, const char *channel, size_t clen)
 {
     msg_begin(w, "pusher:cache_miss", channel, clen);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }
 
 /* {"name":name,"user_ids":[...]} */
@@ -250,5 +273,5 @@ skt_msg_watchlist_events(skt_jw_t *w, const char *const *online, size_t non,
     }
     skt_jw_lit(w, "]}");
     skt_jw_text_end(w);
-    skt_msg_event_end(w, NULL, 0);
+    skt_msg_event_end(w, NULL, 0, 0);
 }

@@ -17,7 +17,10 @@
  *   pusher:subscription_error       channel, data: {["type"], "error", "status"}
  *   pusher_internal:subscription_succeeded  channel [, data: text {"presence":{...}}]
  *   pusher_internal:member_added / member_removed  channel, data: text {"user_id"[,"user_info"]}
+ * A presence user id goes out with the JSON type the application gave it (a number stays a
+ * number, as soketi sends it); `hash` keys are its text.
  *   pusher_internal:watchlist_events  data: text {"events":[{"name","user_ids"}]}
+ *   pusher_internal:subscription_count  channel, data: text {"subscription_count":N}
  *   pusher:pong {"data":{}}, pusher:signin_success {"data": the client's data},
  *   pusher:cache_miss channel
  * Nothing here touches a socket: pusher/send.h frames and queues what is written here.
@@ -40,8 +43,9 @@ void skt_msg_event_begin(skt_jw_t *w, const char *event, size_t elen, const char
 void skt_msg_data_json(skt_jw_t *w, const json_t *data);
 /* ,"data": followed by n bytes that already are a JSON value's text. */
 void skt_msg_data_raw(skt_jw_t *w, const char *json, size_t n);
-/* [,"user_id":U]} : closes the event; user_id NULL leaves it out. */
-void skt_msg_event_end(skt_jw_t *w, const char *user_id, size_t ulen);
+/* [,"user_id":U]} : closes the event; user_id NULL leaves it out; id_number: written as a
+ * number (skt_jw_id). */
+void skt_msg_event_end(skt_jw_t *w, const char *user_id, size_t ulen, int id_number);
 
 void skt_msg_connection_established(skt_jw_t *w, const char *socket_id, int activity_timeout);
 /* pusher:error; channel NULL for a connection-level error; code 0 writes null (not a reason
@@ -53,13 +57,17 @@ void skt_msg_subscription_error(skt_jw_t *w, const char *channel, size_t clen, c
 /* subscription_succeeded of a channel without members. */
 void skt_msg_subscription_succeeded(skt_jw_t *w, const char *channel, size_t clen);
 /* subscription_succeeded of a presence channel: the members[0..n) as the cluster answered
- * (duplicates merged: the first position, the last user_info), then self_id with self_info
- * (JSON text) when the list does not hold it. Returns 0, or -1 when out of memory. */
-int skt_msg_presence_succeeded(skt_jw_t *w, const char *channel, const soketi_member_t *members,
-                               size_t n, const char *self_id, const char *self_info);
+ * (duplicates merged by id text: the first position and type, the last user_info), then
+ * self (its id, type and user_info) when the list does not hold it. Returns 0, or -1 when
+ * out of memory. */
+int skt_msg_presence_succeeded(skt_jw_t *w, const char *channel,
+                               const soketi_typed_member_t *members, size_t n,
+                               const soketi_typed_member_t *self);
 /* member_added (user_info: JSON text, or NULL for none: member_removed's shape). */
 void skt_msg_member(skt_jw_t *w, const char *event, const char *channel, const char *user_id,
-                    const char *user_info);
+                    int id_number, const char *user_info);
+/* pusher_internal:subscription_count: data text {"subscription_count":N} (Pusher's). */
+void skt_msg_subscription_count(skt_jw_t *w, const char *channel, size_t clen, long count);
 void skt_msg_pong(skt_jw_t *w);
 void skt_msg_signin_success(skt_jw_t *w, const json_t *data);
 void skt_msg_cache_miss(skt_jw_t *w, const char *channel, size_t clen);

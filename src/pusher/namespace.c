@@ -278,7 +278,8 @@ skt_ns_join(skt_ns_t *ns, skt_socket_t *s, const char *name, size_t len, uint32_
 }
 
 int
-skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, const char *user_info)
+skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, int id_number,
+                  const char *user_info)
 {
     skt_channel_t *ch = sub->ch;
     if (!ch->members || sub->member)
@@ -299,6 +300,7 @@ skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, const char
     }
     memcpy(m->user_id, user_id, id_len);
     m->id_len = id_len;
+    m->id_number = id_number != 0;
     m->sockets = 1;
     if (skt_map_put(ch->members, m->user_id, id_len, m) != 0) {
         free(m->user_info);
@@ -310,7 +312,8 @@ skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, const char
 }
 
 void
-skt_ns_leave(skt_ns_t *ns, skt_socket_t *s, uint16_t i, uint32_t *count, char **gone_user)
+skt_ns_leave(skt_ns_t *ns, skt_socket_t *s, uint16_t i, uint32_t *count, char **gone_user,
+             int *gone_number)
 {
     skt_sub_t sub = s->subs[i];
     skt_channel_t *ch = sub.ch;
@@ -340,6 +343,8 @@ skt_ns_leave(skt_ns_t *ns, skt_socket_t *s, uint16_t i, uint32_t *count, char **
         skt_member_t *m = sub.member;
         skt_map_del(ch->members, m->user_id, m->id_len);
         *gone_user = strdup(m->user_id);
+        if (gone_number)
+            *gone_number = m->id_number;
         free(m->user_info);
         free(m);
     }

@@ -27,8 +27,9 @@ typedef struct skt_socket_s skt_socket_t;
 typedef struct skt_channel_s skt_channel_t;
 
 typedef struct skt_member_s {
-    uint32_t sockets; /* this process's sockets of the user in the channel */
-    char *user_info;  /* JSON text */
+    uint32_t sockets;  /* this process's sockets of the user in the channel */
+    char *user_info;   /* JSON text */
+    uint8_t id_number; /* the id came as a JSON number (user_id is its decimal text) */
     size_t id_len;
     char user_id[];
 } skt_member_t;
@@ -116,16 +117,19 @@ skt_sub_t *skt_ns_find_sub(skt_socket_t *s, const char *name, size_t len);
 skt_sub_t *skt_ns_join(skt_ns_t *ns, skt_socket_t *s, const char *name, size_t len,
                        uint32_t *count);
 
-/* Adds s's presence membership to its subscription sub. Returns 1 when the
- * user had no other socket in the channel in this process, 0 if it had, -1
- * when out of memory. */
-int skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, const char *user_info);
+/* Adds s's presence membership to its subscription sub; id_number: the id came as a JSON
+ * number (a user already here keeps the type it first came with: members are keyed by the
+ * id's text). Returns 1 when the user had no other socket in the channel in this process,
+ * 0 if it had, -1 when out of memory. */
+int skt_ns_member_add(skt_sub_t *sub, const char *user_id, size_t id_len, int id_number,
+                      const char *user_info);
 
 /* Removes s's subscription at index i. *count gets the channel's remaining
  * sockets. When the subscription had a presence member whose last local
- * socket this was, its user id is copied to *gone_user (caller frees);
- * otherwise *gone_user is NULL. */
-void skt_ns_leave(skt_ns_t *ns, skt_socket_t *s, uint16_t i, uint32_t *count, char **gone_user);
+ * socket this was, its user id is copied to *gone_user (caller frees) and, when gone_number
+ * is not NULL, its type to *gone_number (1: a JSON number); otherwise *gone_user is NULL. */
+void skt_ns_leave(skt_ns_t *ns, skt_socket_t *s, uint16_t i, uint32_t *count, char **gone_user,
+                  int *gone_number);
 
 int skt_ns_add_user(skt_ns_t *ns, skt_socket_t *s);
 void skt_ns_remove_user(skt_ns_t *ns, skt_socket_t *s);

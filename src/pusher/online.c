@@ -71,9 +71,9 @@ skt_online_deliver(skt_server_t *srv, skt_ns_t *ns, const char *msg, size_t len,
  * is the socket that caused it, which is not told about its own user. */
 static void
 online_announce(skt_server_t *srv, const char *app_id, const char *channel, const char *user_id,
-                int online, const char *extra)
+                int id_number, int online, const char *extra)
 {
-    (void)channel;
+    (void)channel, (void)id_number;
     if (srv->unloading)
         return; /* the adapter is being torn down: it answers pending calls as it goes */
     SKT_JW_ON_STACK(w, 256);
@@ -93,7 +93,7 @@ online_announce(skt_server_t *srv, const char *app_id, const char *channel, cons
 void
 skt_online_changed(skt_socket_t *s, const char *user_id, int online)
 {
-    skt_shared_transition(skt_server_of(&s->conn), s->ns->app_id, SKT_ONLINE_CHANNEL, user_id,
+    skt_shared_transition(skt_server_of(&s->conn), s->ns->app_id, SKT_ONLINE_CHANNEL, user_id, 0,
                           online, online_announce, s->id);
 }
 
@@ -169,7 +169,7 @@ skt_online_watchlist_start(skt_socket_t *s, json_t *list)
     {
         if (n == SKT_WATCH_MAX_IDS)
             break;
-        char *id = skt_input_user_id(v);
+        char *id = skt_input_user_id(v, NULL);
         if (!id)
             continue;
         owned[n] = id;

@@ -40,11 +40,11 @@
 /* Broadcasts member_added / member_removed through the adapter. */
 static void
 broadcast_member_event(skt_server_t *srv, const char *app_id, const char *channel,
-                       const char *event, const char *user_id, const char *user_info,
+                       const char *event, const char *user_id, int id_number, const char *user_info,
                        const char *except)
 {
     SKT_JW_ON_STACK(w, SKT_SEND_STACK);
-    skt_msg_member(&w, event, channel, user_id, user_info);
+    skt_msg_member(&w, event, channel, user_id, id_number, user_info);
     size_t len = 0;
     const char *text = skt_jw_cstr(&w, &len);
     if (text)
@@ -57,7 +57,8 @@ broadcast_member_event(skt_server_t *srv, const char *app_id, const char *channe
 typedef struct presence_ctx_s {
     skt_server_t *srv;
     skt_socket_t *s;
-    int admitted; /* the adapter's cluster_admit: 1 the user's first node, 2 not; 0 unused */
+    int admitted;  /* the adapter's cluster_admit: 1 the user's first node, 2 not; 0 unused */
+    int id_number; /* user_id came as a JSON number */
     char *channel;
     char *user_id;
     char *user_info;
@@ -81,7 +82,7 @@ presence_ctx_free(presence_ctx_t *ctx)
 
 /* 1 when user_id is among members[0..n). */
 static int
-presence_has(const soketi_member_t *members, size_t n, const char *user_id)
+presence_has(const soketi_typed_member_t *members, size_t n, const char *user_id)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(members[i].user_id, user_id) == 0)
@@ -92,7 +93,7 @@ presence_has(const soketi_member_t *members, size_t n, const char *user_id)
 /* The members as the cluster sees them (before this socket joined): decide
  * member_added, then answer with the member list including ourselves. */
 static void
-presence_members_cb(void *arg, int status, const soketi_member_t *members, size_t n)
+presence_members_cb(void *arg, int status, const soketi_typed_member_t *members, size_t n)
 {
     presence_ctx_t *ctx = arg;
     skt_socket_t *s = ctx->s;
@@ -109,21 +110,26 @@ presence_members_cb(void *arg, int status, const soketi_member_t *members, size_
         presence_ctx_free(ctx);
         return;
     }
-    int first_here = skt_ns_member_add(sub, ctx->user_id, strlen(ctx->user_id), ctx->user_info);
+    int first_here =
+        skt_ns_member_add(sub, ctx->user_id, strlen(ctx->user_id), ctx->id_number, ctx->user_info);
     if (first_here < 0) {
         skt_conn_abort(&s->conn);
         presence_ctx_free(ctx);
         return;
     }
+    /* the type this node keeps for the user (an earlier socket's, when it has one) */
+    int id_number = sub->member ? sub->member->id_number : ctx->id_number;
     if (first_here && ctx->admitted)
-        skt_shared_member_admitted(srv, s->ns->app, ctx->channel, ctx->user_id, ctx->admitted == 1);
+        skt_shared_member_admitted(srv, s->ns->app, ctx->channel, ctx->user_id, id_number,
+                                   ctx->admitted == 1);
     else if (first_here)
-        skt_shared_member(srv, s->ns->app, ctx->channel, ctx->user_id, 1);
+        skt_shared_member(srv, s->ns->app, ctx->channel, ctx->user_id, id_number, 1);
     if (!presence_has(members, n, ctx->user_id))
         broadcast_member_event(srv, s->ns->app_id, ctx->channel, "pusher_internal:member_added",
-                               ctx->user_id, ctx->user_info, s->id);
+                               ctx->user_id, id_number, ctx->user_info, s->id);
     SKT_JW_ON_STACK(w, SKT_SEND_STACK);
-    if (skt_msg_presence_succeeded(&w, ctx->channel, members, n, ctx->user_id, ctx->user_info) != 0)
+    soketi_typed_member_t self = {ctx->user_id, ctx->user_info, id_number};
+    if (skt_msg_presence_succeeded(&w, ctx->channel, members, n, &self) != 0)
         w.failed = 1;
     skt_send_msg(s, &w);
     skt_cached_send(s, ctx->channel, strlen(ctx->channel));
@@ -187,8 +193,7 @@ presence_join(presence_ctx_t *ctx)
     skt_signin_deadline_clear(s);
     if (n == 1)
         skt_shared_channel(srv, s->ns->app, ctx->channel, 1);
-    SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), s->ns->app_id, ctx->channel,
-                                     presence_members_cb, ctx);
+    skt_shared_members(srv, s->ns->app_id, ctx->channel, presence_members_cb, ctx);
 }
 
 /* The cluster's member count, for the per-channel limit; then join. */
@@ -243,12 +248,12 @@ presence_admit_cb(void *arg, int status, long count)
 /* After the last local socket of a user left: tell the channel, unless the
  * user is still there through another node. */
 static void
-presence_left_cb(void *arg, int status, const soketi_member_t *members, size_t n)
+presence_left_cb(void *arg, int status, const soketi_typed_member_t *members, size_t n)
 {
     presence_ctx_t *ctx = arg;
     if (!presence_has(members, n, ctx->user_id) && status != SOKETI_ERROR)
         broadcast_member_event(ctx->srv, ctx->app_id, ctx->channel,
-                               "pusher_internal:member_removed", ctx->user_id, NULL,
+                               "pusher_internal:member_removed", ctx->user_id, ctx->id_number, NULL,
                                ctx->socket_id);
     presence_ctx_free(ctx);
 }
@@ -256,11 +261,12 @@ presence_left_cb(void *arg, int status, const soketi_member_t *members, size_t n
 /* presence.h: soketi's member checks, before the signature (it signs channel_data). */
 int
 skt_presence_member(skt_socket_t *s, const char *channel, size_t clen, const char *channel_data,
-                    size_t cdlen, char **user_id, char **user_info)
+                    size_t cdlen, char **user_id, int *id_number, char **user_info)
 {
     skt_app_t *app = s->ns->app;
     json_t *member = channel_data ? json_loadb(channel_data, cdlen, 0, NULL) : NULL;
-    *user_id = member ? skt_input_user_id(json_object_get(member, "user_id")) : NULL;
+    *id_number = 0;
+    *user_id = member ? skt_input_user_id(json_object_get(member, "user_id"), id_number) : NULL;
     json_t *info = member ? json_object_get(member, "user_info") : NULL;
     *user_info = info ? json_dumps(info, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
                       : strdup("null");
@@ -289,7 +295,7 @@ skt_presence_member(skt_socket_t *s, const char *channel, size_t clen, const cha
 /* presence.h: the join waits for the cluster's count, then its members. */
 void
 skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *user_id,
-                       char *user_info)
+                       int id_number, char *user_info)
 {
     skt_server_t *srv = skt_server_of(&s->conn);
     if (skt_ns_find_sub(s, channel, clen)) {
@@ -308,6 +314,7 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
     }
     ctx->srv = srv;
     ctx->user_id = user_id;
+    ctx->id_number = id_number;
     ctx->user_info = user_info;
     skt_socket_hold(s, 0); /* admitted by pusher/subscribe.c against the budget */
     ctx->s = s;
@@ -331,11 +338,11 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
 
 /* presence.h: s may be closing, so the leave copies what the adapter's answer needs. */
 void
-skt_presence_left(skt_socket_t *s, const char *channel, char *user_id)
+skt_presence_left(skt_socket_t *s, const char *channel, char *user_id, int id_number)
 {
     skt_server_t *srv = skt_server_of(&s->conn);
     if (s->ns->app)
-        skt_shared_member(srv, s->ns->app, channel, user_id, 0);
+        skt_shared_member(srv, s->ns->app, channel, user_id, id_number, 0);
     presence_ctx_t *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) {
         free(user_id);
@@ -344,11 +351,11 @@ skt_presence_left(skt_socket_t *s, const char *channel, char *user_id)
     ctx->srv = srv;
     ctx->channel = strdup(channel);
     ctx->user_id = user_id;
+    ctx->id_number = id_number;
     ctx->app_id = strdup(s->ns->app_id);
     ctx->socket_id = strdup(s->id);
     if (ctx->channel && ctx->app_id && ctx->socket_id)
-        SKT_ADAPTER(srv).channel_members(SKT_ADAPTER_SELF(srv), ctx->app_id, ctx->channel,
-                                         presence_left_cb, ctx);
+        skt_shared_members(srv, ctx->app_id, ctx->channel, presence_left_cb, ctx);
     else
         presence_ctx_free(ctx);
 }

@@ -34,6 +34,7 @@ typedef struct skt_server_s {
     skt_net_t *net;
     skt_net_t *metrics_net; /* metrics.port: /, /ready, /usage */
     skt_map_t *namespaces;  /* app id -> skt_ns_t */
+    skt_map_t *subcounts;   /* large channels' subscription_count locks (pusher/subcount.h) */
     skt_plugin_t *plugin;
     soketi_adapter_t *adapter; /* the plugin's ops */
     soketi_host_t host;

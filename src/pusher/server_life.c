@@ -13,6 +13,7 @@
 #include "pusher/send.h"
 #include "pusher/shared.h"
 #include "pusher/signin.h"
+#include "pusher/subcount.h"
 #include "pusher/sig.h"
 #include "util/log.h"
 
@@ -252,6 +253,7 @@ skt_server_free(skt_server_t *srv)
 {
     if (!srv)
         return;
+    skt_subcount_free_all(srv);
     if (srv->net)
         skt_net_free(srv->net);
     if (srv->metrics_net)

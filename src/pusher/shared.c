@@ -226,6 +226,7 @@ typedef struct tr_call_s {
     skt_server_t *srv;
     skt_shared_fire_fn fire;
     int joined;
+    int id_number; /* handed back to fire */
     char *extra;   /* handed back to fire; may be NULL */
     char *user_id; /* NULL: a channel transition */
     char *channel;
@@ -239,7 +240,7 @@ shared_transition_done(void *arg, int status, long count)
 {
     tr_call_t *c = arg;
     if (status == SOKETI_ERROR || count == 1)
-        c->fire(c->srv, c->app_id, c->channel, c->user_id, c->joined, c->extra);
+        c->fire(c->srv, c->app_id, c->channel, c->user_id, c->id_number, c->joined, c->extra);
     free(c->extra);
     free(c->user_id);
     free(c->channel);
@@ -248,22 +249,24 @@ shared_transition_done(void *arg, int status, long count)
 
 void
 skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel,
-                      const char *user_id, int joined, skt_shared_fire_fn fire, const char *extra)
+                      const char *user_id, int id_number, int joined, skt_shared_fire_fn fire,
+                      const char *extra)
 {
     soketi_adapter_t *ad = srv->adapter;
     if (!SKT_ADAPTER_HAS(ad, cluster_transition)) {
-        fire(srv, app_id, channel, user_id, joined, extra);
+        fire(srv, app_id, channel, user_id, id_number, joined, extra);
         return;
     }
     size_t idl = strlen(app_id);
     tr_call_t *c = malloc(sizeof(*c) + idl + 1);
     if (!c) {
-        fire(srv, app_id, channel, user_id, joined, extra);
+        fire(srv, app_id, channel, user_id, id_number, joined, extra);
         return;
     }
     c->srv = srv;
     c->fire = fire;
     c->joined = joined;
+    c->id_number = id_number;
     c->channel = strdup(channel);
     c->user_id = user_id ? strdup(user_id) : NULL;
     c->extra = extra ? strdup(extra) : NULL;
@@ -282,7 +285,7 @@ skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel
  * SIGHUP may have changed or removed it while the adapter was deciding). */
 static void
 shared_fire_webhook(skt_server_t *srv, const char *app_id, const char *channel, const char *user_id,
-                    int joined, const char *extra)
+                    int id_number, int joined, const char *extra)
 {
     (void)extra;
     if (!srv->features)
@@ -292,9 +295,9 @@ shared_fire_webhook(skt_server_t *srv, const char *app_id, const char *channel, 
         return;
     skt_webhooks_t *wh = srv->features->webhooks;
     if (user_id && joined)
-        skt_webhooks_member_added(wh, app, channel, user_id);
+        skt_webhooks_member_added(wh, app, channel, user_id, id_number);
     else if (user_id)
-        skt_webhooks_member_removed(wh, app, channel, user_id);
+        skt_webhooks_member_removed(wh, app, channel, user_id, id_number);
     else if (joined)
         skt_webhooks_channel_occupied(wh, app, channel);
     else
@@ -308,26 +311,27 @@ void
 skt_shared_channel(skt_server_t *srv, const skt_app_t *app, const char *channel, int joined)
 {
     if (skt_webhooks_wanted(app) & (SKT_WH_CHANNEL_OCCUPIED | SKT_WH_CHANNEL_VACATED))
-        skt_shared_transition(srv, app->id, channel, NULL, joined, shared_fire_webhook, NULL);
+        skt_shared_transition(srv, app->id, channel, NULL, 0, joined, shared_fire_webhook, NULL);
 }
 
 /* With cluster_admit every member the adapter admitted is recorded (it holds the
  * cluster-wide limit), so every leave goes to the adapter, whatever the webhooks. */
 void
 skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *channel, const char *user_id,
-                  int joined)
+                  int id_number, int joined)
 {
     int record = !joined && SKT_ADAPTER_HAS(srv->adapter, cluster_admit);
     if (record || (skt_webhooks_wanted(app) & (SKT_WH_MEMBER_ADDED | SKT_WH_MEMBER_REMOVED)))
-        skt_shared_transition(srv, app->id, channel, user_id, joined, shared_fire_webhook, NULL);
+        skt_shared_transition(srv, app->id, channel, user_id, id_number, joined,
+                              shared_fire_webhook, NULL);
 }
 
 void
 skt_shared_member_admitted(skt_server_t *srv, const skt_app_t *app, const char *channel,
-                           const char *user_id, int first)
+                           const char *user_id, int id_number, int first)
 {
     if (first && (skt_webhooks_wanted(app) & SKT_WH_MEMBER_ADDED))
-        shared_fire_webhook(srv, app->id, channel, user_id, 1, NULL);
+        shared_fire_webhook(srv, app->id, channel, user_id, id_number, 1, NULL);
 }
 
 /* The adapter answers a transition nobody waits for: nothing to do. */
@@ -347,4 +351,48 @@ skt_shared_member_release(skt_server_t *srv, skt_ns_t *ns, const char *channel, 
     if (SKT_ADAPTER_HAS(ad, cluster_transition))
         ad->ops.cluster_transition(ad->self, ns->app_id, channel, user_id, 0, shared_released,
                                    NULL);
+}
+
+/* ------------------------------------------------------------ members */
+
+/* A members query to an adapter without channel_members_typed. */
+typedef struct members_call_s {
+    soketi_typed_members_cb cb;
+    void *arg;
+} members_call_t;
+
+/* The untyped answer, handed on with every id a string. */
+static void
+shared_members_untyped(void *arg, int status, const soketi_member_t *members, size_t n)
+{
+    members_call_t *c = arg;
+    soketi_typed_member_t *typed = n ? malloc(n * sizeof(*typed)) : NULL;
+    if (n && !typed) {
+        c->cb(c->arg, SOKETI_ERROR, NULL, 0);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            typed[i] = (soketi_typed_member_t){members[i].user_id, members[i].user_info, 0};
+        c->cb(c->arg, status, typed, n);
+    }
+    free(typed);
+    free(c);
+}
+
+void
+skt_shared_members(skt_server_t *srv, const char *app_id, const char *channel,
+                   soketi_typed_members_cb cb, void *arg)
+{
+    soketi_adapter_t *ad = srv->adapter;
+    if (SKT_ADAPTER_HAS(ad, channel_members_typed)) {
+        ad->ops.channel_members_typed(ad->self, app_id, channel, cb, arg);
+        return;
+    }
+    members_call_t *c = malloc(sizeof(*c));
+    if (!c) {
+        cb(arg, SOKETI_ERROR, NULL, 0);
+        return;
+    }
+    c->cb = cb;
+    c->arg = arg;
+    ad->ops.channel_members(ad->self, app_id, channel, shared_members_untyped, c);
 }

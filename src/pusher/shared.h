@@ -30,16 +30,18 @@
 int skt_shared_setup(skt_server_t *srv, char *err, size_t errlen);
 
 /* What a cluster transition does: called once the adapter found that this node's
- * transition is the cluster's (or could not tell). extra is what the caller passed (a
- * copy). Strings are valid during the call. */
+ * transition is the cluster's (or could not tell). id_number and extra are what the caller
+ * passed (extra a copy). Strings are valid during the call. */
 typedef void (*skt_shared_fire_fn)(skt_server_t *srv, const char *app_id, const char *channel,
-                                   const char *user_id, int joined, const char *extra);
+                                   const char *user_id, int id_number, int joined,
+                                   const char *extra);
 
 /* This node's first holder of (app_id, channel[, user_id]) joined (joined 1), or its last
  * left (0): calls fire, now or later, when the adapter's cluster_transition says it is the
- * cluster's first / last, or at once when the adapter has no such op or cannot tell. */
+ * cluster's first / last, or at once when the adapter has no such op or cannot tell.
+ * id_number: user_id came as a JSON number (handed back to fire; the adapter keys by text). */
 void skt_shared_transition(skt_server_t *srv, const char *app_id, const char *channel,
-                           const char *user_id, int joined, skt_shared_fire_fn fire,
+                           const char *user_id, int id_number, int joined, skt_shared_fire_fn fire,
                            const char *extra);
 
 /* This node's first socket joined (joined 1) or its last left (0) channel of app: queues
@@ -51,18 +53,25 @@ void skt_shared_channel(skt_server_t *srv, const skt_app_t *app, const char *cha
  * adapter that admits members (cluster_admit), every leave goes to the adapter: the
  * admission recorded the member. */
 void skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *channel,
-                       const char *user_id, int joined);
+                       const char *user_id, int id_number, int joined);
 
 /* user_id's first socket here joined after the adapter's cluster_admit admitted (and
  * recorded) it: member_added is queued when first (no other node held the user) and the app
  * wants it; nothing more goes to the adapter. */
 void skt_shared_member_admitted(skt_server_t *srv, const skt_app_t *app, const char *channel,
-                                const char *user_id, int first);
+                                const char *user_id, int id_number, int first);
 
 /* An admission of user_id in channel of ns that its socket no longer uses (it closed or
  * joined otherwise while the adapter decided): given back unless another socket of the
  * user holds the channel here. */
 void skt_shared_member_release(skt_server_t *srv, skt_ns_t *ns, const char *channel,
                                const char *user_id);
+
+/* The distinct members of a presence channel across the cluster, each id with its JSON
+ * type: the adapter's channel_members_typed, or, from an adapter without it,
+ * channel_members with every id taken for a string. cb is called exactly once, as the
+ * adapter's ops are (its arrays valid during the call). */
+void skt_shared_members(skt_server_t *srv, const char *app_id, const char *channel,
+                        soketi_typed_members_cb cb, void *arg);
 
 #endif

@@ -86,7 +86,7 @@ skt_signin(skt_socket_t *s, json_t *data)
         return;
     }
     json_t *user = json_loadb(user_data, ulen, 0, NULL);
-    char *id = user ? skt_input_user_id(json_object_get(user, "id")) : NULL;
+    char *id = user ? skt_input_user_id(json_object_get(user, "id"), NULL) : NULL;
     if (!id) {
         json_decref(user);
         skt_send_terminate(s, 4009, "The returned user data must contain the \"id\" field.");

@@ -16,6 +16,7 @@
 #include "pusher/shared.h"
 #include "pusher/sig.h"
 #include "pusher/signin.h"
+#include "pusher/subcount.h"
 
 /* pusher_internal:subscription_succeeded of a channel without members. */
 static void
@@ -133,6 +134,8 @@ subscribe_join(skt_socket_t *s, const char *channel, size_t clen, int kind)
     }
     subscribe_succeeded(s, channel, clen);
     skt_cached_send(s, channel, clen);
+    if (!already)
+        skt_subcount_changed(srv, app, channel, clen);
 }
 
 void
@@ -154,9 +157,11 @@ skt_subscribe(skt_socket_t *s, json_t *data)
     const char *channel_data = NULL;
     size_t cdlen = 0;
     char *user_id = NULL, *user_info = NULL;
+    int id_number = 0;
     if (kind == SKT_CHANNEL_PRESENCE) {
         channel_data = skt_input_str(data, "channel_data", &cdlen);
-        if (skt_presence_member(s, channel, clen, channel_data, cdlen, &user_id, &user_info) != 0)
+        if (skt_presence_member(s, channel, clen, channel_data, cdlen, &user_id, &id_number,
+                                &user_info) != 0)
             return;
     }
     if (subscribe_authorize(s, data, channel, clen, kind, channel_data, cdlen) != 0) {
@@ -170,7 +175,7 @@ skt_subscribe(skt_socket_t *s, json_t *data)
         free(user_id);
         free(user_info);
     } else {
-        skt_presence_subscribe(s, channel, clen, user_id, user_info);
+        skt_presence_subscribe(s, channel, clen, user_id, id_number, user_info);
     }
 }
 
@@ -185,9 +190,10 @@ unsubscribe_at(skt_socket_t *s, uint16_t i)
     int presence = ch->members != NULL;
     uint32_t remaining;
     char *gone_user = NULL;
-    skt_ns_leave(s->ns, s, i, &remaining, &gone_user);
+    int gone_number = 0;
+    skt_ns_leave(s->ns, s, i, &remaining, &gone_user, &gone_number);
     if (gone_user && channel) {
-        skt_presence_left(s, channel, gone_user);
+        skt_presence_left(s, channel, gone_user, gone_number);
         gone_user = NULL;
     }
     /* vacated when the cluster's last socket left (shared.h) */
@@ -197,6 +203,7 @@ unsubscribe_at(skt_socket_t *s, uint16_t i)
         if (!presence)
             skt_webhooks_subscription_count(srv->features->webhooks, s->ns->app, channel,
                                             (long)remaining);
+        skt_subcount_changed(srv, s->ns->app, channel, strlen(channel));
     }
     free(gone_user);
     free(channel);

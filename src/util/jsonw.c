@@ -154,6 +154,28 @@ skt_jw_raw(skt_jw_t *w, const char *s, size_t n)
     jw_put(w, s, n);
 }
 
+/* 1 when s[0..n) is an integer's text as jansson and JavaScript write one. */
+static int
+jw_integer_text(const char *s, size_t n)
+{
+    size_t i = n && s[0] == '-';
+    if (n == i || n - i > 19)
+        return 0;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+void
+skt_jw_id(skt_jw_t *w, const char *s, size_t n, int as_number)
+{
+    if (as_number && jw_integer_text(s, n))
+        jw_put(w, s, n);
+    else
+        skt_jw_str(w, s, n);
+}
+
 void
 skt_jw_lit(skt_jw_t *w, const char *s)
 {

@@ -63,6 +63,10 @@ void skt_jw_lit(skt_jw_t *w, const char *s);
 void skt_jw_str(skt_jw_t *w, const char *s, size_t n);
 /* The same for a NUL-terminated string. */
 void skt_jw_cstr_value(skt_jw_t *w, const char *s);
+/* Appends a presence user id (n bytes): as a number when as_number and s is an integer's
+ * text (an optional '-', then 1 to 19 digits), else as a quoted string, so an id keeps the
+ * JSON type the application gave it and a false claim of "number" cannot inject JSON. */
+void skt_jw_id(skt_jw_t *w, const char *s, size_t n, int as_number);
 /* Appends an integer. */
 void skt_jw_int(skt_jw_t *w, long long v);
 /* Appends true or false. */

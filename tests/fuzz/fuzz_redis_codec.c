@@ -68,7 +68,8 @@ readable(const skt_rc_response_t *r, json_t *arr, int kind)
         const char *s;
         char idbuf[24], *info;
         long count;
-        if (kind == SKT_HZ_ACC_MEMBERS && skt_rc_member_at(r, i, &s, idbuf, &info) == 0) {
+        int num;
+        if (kind == SKT_HZ_ACC_MEMBERS && skt_rc_member_at(r, i, &s, &num, idbuf, &info) == 0) {
             FZ_CHECK(s && info);
             free(info);
             ok++;

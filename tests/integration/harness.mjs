@@ -1336,6 +1336,18 @@ export async function checkCountsAcrossNodes(a, b, timeoutMs) {
     }
     const filtered = await restRequest(a, { path: '/channels', params: { filter_by_prefix: 'only' } });
     assert.deepEqual(filtered.json.channels, { 'only-b': { subscription_count: 1, occupied: true } });
+    if (REFERENCE) return; // soketi 1.6 ignores info on /channels and on events
+    // Pusher's info: cluster-wide counts in the channel list and in an event's answer
+    const pres = await restRequest(b, { path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } });
+    assert.deepEqual(pres.json.channels, { 'presence-room': { subscription_count: 3, occupied: true, user_count: 2 } });
+    const trig = await restRequest(a, {
+        method: 'POST', path: '/events',
+        body: { name: 'i', channels: ['count-ch', 'presence-room'], data: '{}', info: 'subscription_count,user_count' },
+    });
+    assert.deepEqual(trig.json, {
+        ok: true,
+        channels: { 'count-ch': { subscription_count: 3 }, 'presence-room': { user_count: 2, subscription_count: 3 } },
+    });
 }
 
 /** presence across nodes a and b: members of both, member_added for a user's first socket in
@@ -1372,6 +1384,25 @@ export async function checkPresenceAcrossNodes(a, b) {
     disconnect(alice1);
     assert.deepEqual(await removed, { id: 'alice', info: { name: 'Alice' } });
     assert.equal(bc.members.count, 1);
+}
+
+/** One raw connection on srv joins n presence channels `${prefix}${i}` as user `u`, then
+ *  GET /channels?filter_by_prefix=<prefix>&info=user_count lists each with user_count 1
+ *  (more channels than a counting keeps in flight at once). Resolves the connection. */
+export async function checkUserCountList(srv, prefix, n = 70) {
+    const ws = await rawPusher(srv);
+    const signer = pusherRest(srv);
+    for (let i = 0; i < n; i++) {
+        const auth = signer.authorizeChannel(ws.socketId, `${prefix}${i}`, { user_id: 'u', user_info: {} });
+        ws.send({ event: 'pusher:subscribe', data: { channel: `${prefix}${i}`, ...auth } });
+        assert.equal((await ws.nextEvent('pusher_internal:subscription_succeeded')).channel, `${prefix}${i}`);
+    }
+    const res = await restRequest(srv, { path: '/channels', params: { filter_by_prefix: prefix, info: 'user_count' } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(Object.keys(res.json.channels).length, n);
+    for (let i = 0; i < n; i++)
+        assert.deepEqual(res.json.channels[`${prefix}${i}`], { subscription_count: 1, occupied: true, user_count: 1 });
+    return ws;
 }
 
 /** GET /channels on srv (signed), expecting 200: its `channels` object. */
@@ -1458,6 +1489,17 @@ export async function checkMixedCluster(ours, theirs) {
     const removed = waitFor(bc, 'pusher:member_removed');
     disconnect(alice);
     assert.equal((await removed).id, 'alice');
+    // numeric user ids cross the cluster as numbers, both ways (soketi sends [[5, info]])
+    const five = pusherClient(theirs, { presenceData: { user_id: 5, user_info: {} } });
+    await subscribe(five, 'presence-mixed-num');
+    const six = pusherClient(ours, { presenceData: { user_id: 6, user_info: {} } });
+    await subscribe(six, 'presence-mixed-num');
+    for (const srv of [ours, theirs]) {
+        const res = await restRequest(srv, { path: '/channels/presence-mixed-num/users' });
+        assert.deepEqual(res.json.users.map((u) => u.id).sort(), [5, 6], `on port ${srv.port}`);
+    }
+    disconnect(five);
+    disconnect(six);
 
     // terminate_connections both ways
     const rest = pusherRest(ours);

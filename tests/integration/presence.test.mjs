@@ -63,6 +63,32 @@ test('subscription_succeeded carries presence {ids, hash, count} (raw shape)', a
     second.destroy();
 });
 
+test('numeric user ids stay numbers: ids, member_added/removed, /users (as soketi)', async () => {
+    const first = await rawPusher(server);
+    const m1 = await rawJoin(first, 'presence-typed', { user_id: 7, user_info: { x: 1 } });
+    assert.deepEqual(JSON.parse(m1.data), { presence: { ids: [7], hash: { 7: { x: 1 } }, count: 1 } });
+    const second = await rawPusher(server);
+    const m2 = await rawJoin(second, 'presence-typed', { user_id: 'eight', user_info: {} });
+    assert.deepEqual(JSON.parse(m2.data).presence.ids.sort(), [7, 'eight']);
+    const added = await first.nextJson();
+    assert.deepEqual(JSON.parse(added.data), { user_id: 'eight', user_info: {} });
+    // the string "7" is user 7 (Pusher's clients key members by the id's text): no second member
+    const third = await rawPusher(server);
+    const m3 = await rawJoin(third, 'presence-typed', { user_id: '7', user_info: { x: 1 } });
+    const p3 = JSON.parse(m3.data).presence;
+    assert.deepEqual([p3.ids.sort(), p3.hash, p3.count], [[7, 'eight'], { 7: { x: 1 }, eight: {} }, 2]);
+    await assert.rejects(second.nextJson(400), /timed out/, 'no member_added for "7"');
+    const users = await rest.get({ path: '/channels/presence-typed/users' }).then((r) => r.json());
+    assert.deepEqual(users.users.map((u) => u.id).sort(), [7, 'eight']);
+    first.destroy();
+    await assert.rejects(second.nextJson(400), /timed out/, 'user 7 is still there through "7"');
+    third.destroy();
+    const removed = await second.nextJson();
+    assert.equal(removed.event, 'pusher_internal:member_removed');
+    assert.deepEqual(JSON.parse(removed.data), { user_id: 7 });
+    second.destroy();
+});
+
 test('two users see each other join and leave (pusher-js)', async () => {
     const alice = userClient(server, 'alice', { name: 'Alice' });
     const ac = await subscribe(alice, 'presence-room');

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import {
-    APP, REFERENCE, REFERENCE_BIN, checkCountsAcrossNodes, checkMixedCluster, checkPresenceAcrossNodes,
+    APP, REFERENCE, REFERENCE_BIN, checkCountsAcrossNodes, checkUserCountList, checkMixedCluster, checkPresenceAcrossNodes,
     checkTerminateAcrossNodes, cleanup, disconnect, expectExactlyOnce, freePort, listener, pusherRest,
     rawPusher, rawWs, restRequest, sleep, startRedis, startServer, subscribe, until, channelsOf,
 } from './harness.mjs';
@@ -429,6 +429,30 @@ test('mixed cluster with soketi 1.6: events, counts, presence and termination bo
 // sign-in in the cluster announces it once, to watchers on every node; a second sign-in on
 // another node announces nothing; offline comes when the last one, wherever it is, goes;
 // a new watcher's initial state counts users signed in on other nodes.
+test('subscription_count: a change on either node tells every subscriber the cluster\'s count', { skip: REFERENCE && 'soketi 1.6 has no subscription counting' }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2, { SOKETI_DEFAULT_APP_ENABLE_SUBSCRIPTION_COUNT: 'true' });
+    const count = async (ws) => JSON.parse((await ws.nextEvent('pusher_internal:subscription_count')).data).subscription_count;
+    const x = await rawPusher(a);
+    x.send({ event: 'pusher:subscribe', data: { channel: 'sc-cluster' } });
+    assert.equal(await count(x), 1);
+    const y = await rawPusher(b);
+    y.send({ event: 'pusher:subscribe', data: { channel: 'sc-cluster' } });
+    assert.equal(await count(y), 2, 'B counts A\'s subscriber');
+    assert.equal(await count(x), 2, 'A hears of B\'s change');
+    y.destroy();
+    assert.equal(await count(x), 1);
+    x.destroy();
+});
+
+test('GET /channels?info=user_count over 70 presence channels asks the cluster in a bounded window', { skip: REFERENCE && 'soketi 1.6 ignores info' }, async (t) => {
+    const { nodes: [a, b] } = await cluster(t, 2);
+    const ws = await checkUserCountList(a, 'presence-wide-');
+    const res = await restRequest(b, { path: '/channels', params: { filter_by_prefix: 'presence-wide-', info: 'user_count' } });
+    assert.equal(Object.keys(res.json.channels).length, 70);
+    assert.ok(Object.values(res.json.channels).every((c) => c.user_count === 1), 'B counts A\'s members');
+    ws.destroy();
+});
+
 test('watchlist events: online and offline across nodes, once each', { skip: REFERENCE && 'soketi 1.6 has no watchlists' }, async (t) => {
     const { nodes: [a, b] } = await cluster(t, 2);
     const rest = pusherRest(a);

@@ -97,6 +97,16 @@ describe('webhook events, signed as Pusher does', () => {
         assert.equal(allEvents(rest, receiver).filter((e) => e.name === 'member_added' && e.channel === 'presence-hooks').length, 1);
     });
 
+    test('a numeric user_id stays a number in member_added / member_removed', async () => {
+        const u = pusherClient(server, { presenceData: { user_id: 42, user_info: {} } });
+        await subscribe(u, 'presence-hooks-num');
+        const added = await receiver.waitFor(has(rest, receiver, (e) => e.name === 'member_added' && e.channel === 'presence-hooks-num'));
+        assert.deepEqual(added, { name: 'member_added', channel: 'presence-hooks-num', user_id: 42 });
+        disconnect(u);
+        const removed = await receiver.waitFor(has(rest, receiver, (e) => e.name === 'member_removed' && e.channel === 'presence-hooks-num'));
+        assert.deepEqual(removed, { name: 'member_removed', channel: 'presence-hooks-num', user_id: 42 });
+    });
+
     test('client_event with event, data, socket_id (and user_id on presence channels)', async () => {
         const a = pusherClient(server, { presenceData: { user_id: 'talker', user_info: {} } });
         const b = pusherClient(server);
