@@ -291,8 +291,7 @@ const skt_option_t skt_options[] = {
             NULLABLE,
             "Multicast group (address[:port], TTL 1) the cluster adapter joins and sends to "
             "instead of broadcasting; null: none."),
-    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1,
-                 4096,
+    OPT_INT_OURS("cluster.maxNodes", "SOKETI_CLUSTER_MAX_NODES", "256", cluster.max_nodes, 1, 4096,
                  "Other nodes the cluster adapter keeps track of; hellos from more new nodes "
                  "are ignored (logged and counted)."),
 
@@ -511,6 +510,35 @@ const skt_option_t skt_options[] = {
      .max = NOMAX,
      .doc = "KB of events in one batch: past it the batch is sent at once and a new one begins."},
 
+    {.name = "workers",
+     .env = "SOKETI_WORKERS",
+     .type = SKT_OPT_STRING,
+     .flags = SKT_OPT_SOKETI_C,
+     .def = "\"1\"",
+     .offset = OFF(workers.text),
+     .doc = "Worker processes serving the ports together (SO_REUSEPORT), each one event loop: "
+            "a number from 1 to 1024, or auto (one per core). 1: one process, no supervisor."},
+    {.name = "workersMaxQueueInMb",
+     .env = "SOKETI_WORKERS_MAX_QUEUE_IN_MB",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "64",
+     .offset = OFF(workers.max_queue_in_mb),
+     .min = 1,
+     .max = NOMAX,
+     .doc = "MB of messages between workers that may wait for one slow worker (in the "
+            "supervisor and in each worker); past it messages to that worker are dropped, "
+            "logged and counted."},
+    {.name = "workersRequestsTimeout",
+     .env = "SOKETI_WORKERS_REQUESTS_TIMEOUT",
+     .type = SKT_OPT_INT,
+     .flags = SKT_OPT_RANGE | SKT_OPT_SOKETI_C,
+     .def = "5000",
+     .offset = OFF(workers.requests_timeout),
+     .min = 0,
+     .max = NOMAX,
+     .doc = "Milliseconds a worker waits for the other workers to answer a host-wide query "
+            "(channels, members, counts) when the adapter is local."},
     {.name = "pluginDir",
      .env = "SOKETI_PLUGIN_DIR",
      .type = SKT_OPT_STRING,
