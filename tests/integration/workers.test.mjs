@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
     REFERENCE, cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, restRequest, sleep,
-    startServer, subscribe, until, waitConnected, waitFor,
+    startRedis, startServer, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
@@ -210,4 +210,37 @@ test('a worker that cannot start stops the start: exit 1', { skip }, async () =>
 
 test('workers must be auto or 1..1024', { skip }, async () => {
     await assert.rejects(startServer({ env: { SOKETI_WORKERS: 'many' } }), /workers: 'many' is neither auto/);
+});
+
+test('with the redis adapter each worker is one node of the cluster', { skip }, async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const env = { SOKETI_ADAPTER_DRIVER: 'redis', SOKETI_DB_REDIS_PORT: String(redis.port),
+        SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT: '1000' };
+    const a = await startWorkers(env);
+    assert.match(a.output(), /each worker is one node of the adapter's cluster/);
+    assert.doesNotMatch(a.output(), /adapter 'workers' loaded/);
+    const b = await startServer({ env });
+    await until(async () => (await redis.command('PUBSUB', 'NUMSUB', 'redis-adapter#comms#req'))[1] === 3,
+        8000, 'two workers and one more node on Redis');
+    const listeners = [];
+    for (const [srv, n] of [[a, 10], [b, 2]]) {
+        for (let i = 0; i < n; i++) {
+            const { client, pid } = await placedClient(srv);
+            const ch = await subscribe(client, 'across');
+            const got = [];
+            ch.bind('ev', (d) => got.push(d));
+            listeners.push({ got, pid });
+        }
+    }
+    assert.equal(new Set(listeners.map((l) => l.pid)).size, 3, 'clients on both workers and the other node');
+    await pusherRest(b).trigger('across', 'ev', { via: 'b' });
+    await pusherRest(a).trigger('across', 'ev', { via: 'a' });
+    await until(() => listeners.every((l) => l.got.length >= 2), 3000, 'both events everywhere');
+    await sleep(300);
+    for (const l of listeners) assert.deepEqual(l.got, [{ via: 'b' }, { via: 'a' }]);
+    for (let i = 0; i < 4; i++) {
+        const one = await restRequest(i % 2 ? a : b, { path: '/channels/across' });
+        assert.deepEqual(one.json, { subscription_count: 12, occupied: true });
+    }
 });
