@@ -1,4 +1,5 @@
 /* check_workers_frame.c - the frame heads between workers and their supervisor. */
+#include "check_main.h"
 #include <check.h>
 #include <stdlib.h>
 
@@ -37,17 +38,15 @@ START_TEST(test_refused)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+frame_suite(void)
 {
     Suite *s = suite_create("workers_frame");
     TCase *tc = tcase_create("frame");
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+SKT_CHECK_MAIN(frame_suite)
