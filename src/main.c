@@ -392,8 +392,11 @@ cmd_config_check(const cli_t *cli)
            sources.ini_path ? sources.ini_path
                             : (sources.json_path ? sources.json_path : "defaults"),
            ", environment", "");
-    printf("listen %s:%ld, adapter %s, %zu app(s)\n", cfg->host, cfg->port, cfg->adapter.driver,
+    printf("listen %s:%ld, adapter %s, %zu app(s)", cfg->host, cfg->port, cfg->adapter.driver,
            skt_apps_count(cfg->apps));
+    if (cfg->workers.count > 1)
+        printf(", %ld workers", cfg->workers.count);
+    printf("\n");
     for (size_t i = 0; i < skt_apps_count(cfg->apps); i++) {
         skt_app_t *a = skt_apps_at(cfg->apps, i);
         printf("  app id=%s key=%s enabled=%s\n", a->id, a->key, a->enabled ? "true" : "false");

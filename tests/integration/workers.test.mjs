@@ -250,3 +250,12 @@ test('with the redis adapter each worker is one node of the cluster', { skip }, 
         assert.deepEqual(one.json, { subscription_count: 12, occupied: true });
     }
 });
+
+test('config check: workers = auto is one per core', { skip }, async () => {
+    const cores = (await import('node:os')).availableParallelism();
+    const out = execFileSync(process.env.SOKETI_BIN, ['config', 'check'], {
+        env: { PATH: process.env.PATH, SOKETI_WORKERS: 'auto' },
+    }).toString();
+    if (cores > 1) assert.match(out, new RegExp(`adapter local, 1 app\\(s\\), ${cores} workers\\n`));
+    else assert.match(out, /adapter local, 1 app\(s\)\n/);
+});
