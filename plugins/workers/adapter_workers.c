@@ -10,13 +10,13 @@
  * workers the supervisor announces (NODES frames), this one included.
  *
  * DESIGN
- * As in the cluster adapter, the count is known at once, so each question waits in
- * `counts` for one deferred event (ev_counts) on the host's loop. A message this worker
- * cannot queue (the socket's output holds workersMaxQueueInMb already: the supervisor is
- * not reading) is dropped, counted (SOKETI_METRIC_MESSAGE_DROPPED) and logged, throttled;
- * its local part (this worker's own subscribers) has been delivered by the layer. When the
- * supervisor is gone (it died: PR_SET_PDEATHSIG ends this worker too), the transport is
- * down and queries answer locally. There is no shared store: the optional ops stay NULL.
+ * As in the cluster adapter, the count is known at once, so each question waits in the
+ * layer's queue of counts (skt_hz_counts_t) for a deferred event on the host's loop. A message this
+ * worker cannot queue (the socket's output holds workersMaxQueueInMb already: the supervisor is not
+ * reading) is dropped, counted (SOKETI_METRIC_MESSAGE_DROPPED) and logged, throttled; its local
+ * part (this worker's own subscribers) has been delivered by the layer. When the supervisor is gone
+ * (it died: PR_SET_PDEATHSIG ends this worker too), the transport is down and queries answer
+ * locally. There is no shared store: the optional ops stay NULL.
  */
 #include <soketi/adapter.h>
 
@@ -35,12 +35,6 @@
 
 #define WK_NAME "workers adapter"
 
-/* A count question waiting for the deferred report. */
-typedef struct wk_count_s {
-    skt_hz_req_t *req;
-    long n;
-} wk_count_t;
-
 typedef struct wk_s {
     const soketi_host_t *host;
     void (*metric)(const char *app_id, int what, double value); /* NULL: the host has none */
@@ -49,9 +43,7 @@ typedef struct wk_s {
     long nodes;              /* workers connected, this one included; 0: not heard yet */
     size_t max_frame;        /* adapter.maxMessageSizeInKb */
     size_t max_queue;        /* workersMaxQueueInMb */
-    wk_count_t *counts;
-    size_t n_counts, cap_counts;
-    struct event *ev_counts;
+    skt_hz_counts_t *counts;
     skt_hz_throttle_t dropped;
 } wk_t;
 
@@ -111,38 +103,11 @@ wk_tr_publish(void *self, int channel, const char *data, size_t len)
     return 0;
 }
 
-/* Reports every count queued so far; questions the reports cause wait for the next run. */
-static void
-wk_on_counts(evutil_socket_t fd, short what, void *arg)
-{
-    wk_t *w = arg;
-    (void)fd;
-    (void)what;
-    wk_count_t *batch = w->counts;
-    size_t n = w->n_counts;
-    w->counts = NULL;
-    w->n_counts = w->cap_counts = 0;
-    for (size_t i = 0; i < n; i++)
-        skt_hz_numsub_done(batch[i].req, batch[i].n);
-    free(batch);
-}
-
 static int
 wk_tr_numsub(void *self, skt_hz_req_t *req)
 {
     wk_t *w = self;
-    if (w->n_counts == w->cap_counts) {
-        size_t ncap = w->cap_counts ? w->cap_counts * 2 : 8;
-        wk_count_t *grown = realloc(w->counts, ncap * sizeof(*grown));
-        if (!grown)
-            return -1;
-        w->counts = grown;
-        w->cap_counts = ncap;
-    }
-    w->counts[w->n_counts++] = (wk_count_t){req, w->nodes > 0 ? w->nodes : 1};
-    if (w->n_counts == 1)
-        event_active(w->ev_counts, 0, 0);
-    return 0;
+    return skt_hz_counts_add(w->counts, req, w->nodes > 0 ? w->nodes : 1);
 }
 
 /* ---- what the supervisor sends ---------------------------------------------------------- */
@@ -205,13 +170,10 @@ wk_free(wk_t *w)
 {
     if (w->hz)
         skt_hz_shutdown(w->hz);
-    while (w->n_counts) /* the counts still queued report, so the layer's requests go */
-        wk_on_counts(-1, 0, w);
+    skt_hz_counts_free(w->counts); /* the counts still queued report: the requests go */
     skt_hz_free(w->hz);
     if (w->bev)
         bufferevent_free(w->bev);
-    if (w->ev_counts)
-        event_free(w->ev_counts);
     free(w);
 }
 
@@ -247,10 +209,10 @@ wk_setup(wk_t *w)
     long timeout = cfg_long(w, "workersRequestsTimeout", 5000);
     evutil_make_socket_nonblocking(fd);
     w->bev = bufferevent_socket_new(w->host->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    w->ev_counts = event_new(w->host->base, -1, 0, wk_on_counts, w);
+    w->counts = skt_hz_counts_new(w->host->base);
     skt_hz_transport_t tr = {
         .self = w, .ready = wk_tr_ready, .publish = wk_tr_publish, .numsub = wk_tr_numsub};
-    if (!w->bev || !w->ev_counts || !(w->hz = skt_hz_new(w->host, &tr, timeout, &lim, WK_NAME))) {
+    if (!w->bev || !w->counts || !(w->hz = skt_hz_new(w->host, &tr, timeout, &lim, WK_NAME))) {
         if (!w->bev)
             close(fd);
         wk_log(w, SOKETI_LOG_ERROR, "out of memory");
