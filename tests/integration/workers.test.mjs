@@ -240,7 +240,9 @@ test('with the redis adapter each worker is one node of the cluster', { skip }, 
         }
     }
     assert.equal(new Set(listeners.map((l) => l.pid)).size, 3, 'clients on both workers and the other node');
+    // one at a time: across nodes, two events from two nodes have no order
     await pusherRest(b).trigger('across', 'ev', { via: 'b' });
+    await until(() => listeners.every((l) => l.got.length >= 1), 3000, 'the first event everywhere');
     await pusherRest(a).trigger('across', 'ev', { via: 'a' });
     await until(() => listeners.every((l) => l.got.length >= 2), 3000, 'both events everywhere');
     await sleep(300);
