@@ -94,8 +94,11 @@ test('workers = 2: two processes share the port; a broadcast reaches everyone ex
     }
     assert.equal(new Set(listeners.map((l) => l.pid)).size, 2, 'the clients are spread over both workers');
     const rest = pusherRest(srv);
-    for (let i = 0; i < 4; i++) await rest.trigger('fan-out', 'ev', { n: i });
-    await until(() => listeners.every((l) => l.got.length >= 4), 3000, 'every event everywhere');
+    // one at a time: two requests may reach two workers, and then have no order (README)
+    for (let i = 0; i < 4; i++) {
+        await rest.trigger('fan-out', 'ev', { n: i });
+        await until(() => listeners.every((l) => l.got.length >= i + 1), 3000, `event ${i} everywhere`);
+    }
     await sleep(300);
     for (const l of listeners) assert.deepEqual(l.got, [0, 1, 2, 3].map((n) => ({ n })));
 });
