@@ -26,7 +26,7 @@ START_TEST(test_refused)
     int kind;
     size_t len;
     ck_assert_int_eq(skt_wframe_parse(h, 100, &kind, &len), 0); /* no kind byte */
-    skt_wframe_head(h, 4, 10);
+    skt_wframe_head(h, SKT_WFRAME_KINDS, 10);
     ck_assert_int_eq(skt_wframe_parse(h, 100, &kind, &len), 0); /* unknown kind */
     skt_wframe_head(h, SKT_WFRAME_NODES, 5);
     ck_assert_int_eq(skt_wframe_parse(h, 100, &kind, &len), 0); /* a count is 4 bytes */

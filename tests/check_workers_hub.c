@@ -12,8 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "workers/frame.h"
 #include "workers/hub.h"
+#include "workers/hub_store.h"
 
 #define N 3
 
@@ -175,6 +178,82 @@ START_TEST(test_queue_bound)
 }
 END_TEST
 
+/* One question to st from slot; returns the answer's count (TRANSITION) or the users held,
+ * comma-separated, in out (PRESENT); -1 when refused. */
+static long
+ask(skt_hub_store_t *st, size_t slot, int op, const char *user, int joined, const char **users,
+    size_t n, char *out)
+{
+    struct evbuffer *q = evbuffer_new(), *a = evbuffer_new();
+    skt_wframe_add_u32(q, 7);
+    skt_wframe_add_u32(q, (uint32_t)op);
+    skt_wframe_add_str(q, "app", 3);
+    skt_wframe_add_str(q, "presence-x", 10);
+    if (op == SKT_HUB_TRANSITION) {
+        skt_wframe_add_u32(q, (uint32_t)joined);
+        skt_wframe_add_u32(q, user != NULL);
+        if (user)
+            skt_wframe_add_str(q, user, strlen(user));
+    } else {
+        skt_wframe_add_u32(q, (uint32_t)n);
+        for (size_t i = 0; i < n; i++)
+            skt_wframe_add_str(q, users[i], strlen(users[i]));
+    }
+    size_t ql = evbuffer_get_length(q);
+    long rv = skt_hub_store_answer(st, slot, evbuffer_pullup(q, -1), ql, a);
+    if (rv == 0) {
+        size_t al = evbuffer_get_length(a);
+        skt_wframe_reader_t r = {.p = evbuffer_pullup(a, -1), .left = al};
+        ck_assert_uint_eq(skt_wframe_read_u32(&r), 7); /* the question's id */
+        ck_assert_uint_eq(skt_wframe_read_u32(&r), 0);
+        rv = (long)skt_wframe_read_u32(&r);
+        for (long i = 0; op == SKT_HUB_PRESENT && i < rv; i++) {
+            size_t len;
+            const char *u = skt_wframe_read_str(&r, &len);
+            strncat(out, u, len);
+            strcat(out, ",");
+        }
+        ck_assert_int_eq(r.bad, 0);
+    }
+    evbuffer_free(q);
+    evbuffer_free(a);
+    return rv;
+}
+
+START_TEST(test_store)
+{
+    skt_hub_store_t *st = skt_hub_store_new(3);
+    char out[256] = "";
+    /* the channel: occupied by the first worker, vacated by the last */
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, NULL, 1, NULL, 0, NULL), 1);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, NULL, 1, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, NULL, 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, NULL, 0, NULL, 0, NULL), 1);
+    ck_assert_uint_eq(skt_hub_store_count(st), 0);
+    /* users apart from the channel and from each other */
+    ck_assert_int_eq(ask(st, 1, SKT_HUB_TRANSITION, "alice", 1, NULL, 0, NULL), 1);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "alice", 1, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "bob", 1, NULL, 0, NULL), 1);
+    const char *who[] = {"alice", "carol", "bob"};
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_PRESENT, NULL, 0, who, 3, out), 2);
+    ck_assert_str_eq(out, "alice,bob,");
+    /* worker 3 exits: bob is gone, alice stays (worker 2 holds her) */
+    skt_hub_store_forget(st, 2);
+    out[0] = '\0';
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_PRESENT, NULL, 0, who, 3, out), 1);
+    ck_assert_str_eq(out, "alice,");
+    ck_assert_int_eq(ask(st, 1, SKT_HUB_TRANSITION, "alice", 0, NULL, 0, NULL), 1);
+    ck_assert_uint_eq(skt_hub_store_count(st), 0);
+    /* malformed: an unknown op, a cut question */
+    ck_assert_int_eq(ask(st, 0, 9, NULL, 0, NULL, 0, NULL), -1);
+    struct evbuffer *a = evbuffer_new();
+    unsigned char cut[6] = {0, 0, 0, 1, 0, 0};
+    ck_assert_int_eq(skt_hub_store_answer(st, 0, cut, sizeof(cut), a), -1);
+    evbuffer_free(a);
+    skt_hub_store_free(st);
+}
+END_TEST
+
 static Suite *
 hub_suite(void)
 {
@@ -182,6 +261,7 @@ hub_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_relay_once_not_back);
     tcase_add_test(tc, test_queue_bound);
+    tcase_add_test(tc, test_store);
     suite_add_tcase(s, tc);
     return s;
 }

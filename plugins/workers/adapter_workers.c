@@ -11,12 +11,16 @@
  *
  * DESIGN
  * As in the cluster adapter, the count is known at once, so each question waits in the
- * layer's queue of counts (skt_hz_counts_t) for a deferred event on the host's loop. A message this
- * worker cannot queue (the socket's output holds workersMaxQueueInMb already: the supervisor is not
- * reading) is dropped, counted (SOKETI_METRIC_MESSAGE_DROPPED) and logged, throttled; its local
- * part (this worker's own subscribers) has been delivered by the layer. When the supervisor is gone
- * (it died: PR_SET_PDEATHSIG ends this worker too), the transport is down and queries answer
- * locally. There is no shared store: the optional ops stay NULL.
+ * layer's queue of counts (skt_hz_counts_t) for a deferred event on the host's loop. A
+ * message this worker cannot queue (the socket's output holds workersMaxQueueInMb already:
+ * the supervisor is not reading) is dropped, counted (SOKETI_METRIC_MESSAGE_DROPPED) and
+ * logged, throttled; its local part (this worker's own subscribers) has been delivered by
+ * the layer. When the supervisor is gone (it died: PR_SET_PDEATHSIG ends this worker too),
+ * the transport is down and queries answer locally.
+ *
+ * Of the optional ops, cluster_transition and cluster_present are the supervisor's shared
+ * state (workers_store.h, src/workers/hub_store.h): webhooks and online states change once
+ * per host. The others stay NULL: rate limits and the cache are per worker.
  */
 #include <soketi/adapter.h>
 
@@ -32,6 +36,7 @@
 #include "horizontal.h"
 #include "workers/frame.h"
 #include "workers/worker.h"
+#include "workers_store.h"
 
 #define WK_NAME "workers adapter"
 
@@ -44,6 +49,7 @@ typedef struct wk_s {
     size_t max_frame;        /* adapter.maxMessageSizeInKb */
     size_t max_queue;        /* workersMaxQueueInMb */
     skt_hz_counts_t *counts;
+    skt_wst_t *store;
     skt_hz_throttle_t dropped;
 } wk_t;
 
@@ -119,6 +125,7 @@ wk_hub_lost(wk_t *w, const char *why)
     wk_log(w, SOKETI_LOG_ERROR, "%s: the other workers are out of reach", why);
     bufferevent_free(w->bev); /* deferred by libevent when inside its callback */
     w->bev = NULL;
+    skt_wst_set_output(w->store, NULL);
     w->nodes = 0;
     skt_hz_transport_down(w->hz);
 }
@@ -141,9 +148,15 @@ wk_read_cb(struct bufferevent *bev, void *arg)
         const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + len));
         if (!frame)
             return; /* out of memory: try again on the next read */
+        if (kind == SKT_WFRAME_STORE ||
+            (kind == SKT_WFRAME_STORED &&
+             skt_wst_on_answer(w->store, frame + SKT_WFRAME_HEAD, len) != 0)) {
+            wk_hub_lost(w, "a frame from the supervisor that answers nothing asked");
+            return;
+        }
         if (kind == SKT_WFRAME_NODES)
             w->nodes = (long)skt_wframe_get_u32(frame + SKT_WFRAME_HEAD);
-        else
+        else if (kind < SKT_WFRAME_CHANNELS)
             skt_hz_on_message(w->hz, kind, (const char *)frame + SKT_WFRAME_HEAD, len);
         evbuffer_drain(in, SKT_WFRAME_HEAD + len);
     }
@@ -155,6 +168,24 @@ wk_event_cb(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
         wk_hub_lost(arg, "the supervisor closed the connection");
+}
+
+/* ---- the shared state (workers_store.h) ------------------------------------------------ */
+
+static void
+wk_op_transition(void *self, const char *app_id, const char *channel, const char *user_id,
+                 int joined, soketi_count_cb cb, void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_transition(w->store, app_id, channel, user_id, joined, cb, arg);
+}
+
+static void
+wk_op_present(void *self, const char *app_id, const char *channel, const char *const *user_ids,
+              size_t n, soketi_ids_cb cb, void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_present(w->store, app_id, channel, user_ids, n, cb, arg);
 }
 
 /* ---- plugin entry points --------------------------------------------------------------- */
@@ -171,6 +202,7 @@ wk_free(wk_t *w)
     if (w->hz)
         skt_hz_shutdown(w->hz);
     skt_hz_counts_free(w->counts); /* the counts still queued report: the requests go */
+    skt_wst_free(w->store);
     skt_hz_free(w->hz);
     if (w->bev)
         bufferevent_free(w->bev);
@@ -210,15 +242,18 @@ wk_setup(wk_t *w)
     evutil_make_socket_nonblocking(fd);
     w->bev = bufferevent_socket_new(w->host->base, fd, BEV_OPT_CLOSE_ON_FREE);
     w->counts = skt_hz_counts_new(w->host->base);
+    w->store = skt_wst_new(w->host->base);
     skt_hz_transport_t tr = {
         .self = w, .ready = wk_tr_ready, .publish = wk_tr_publish, .numsub = wk_tr_numsub};
-    if (!w->bev || !w->counts || !(w->hz = skt_hz_new(w->host, &tr, timeout, &lim, WK_NAME))) {
+    if (!w->bev || !w->counts || !w->store ||
+        !(w->hz = skt_hz_new(w->host, &tr, timeout, &lim, WK_NAME))) {
         if (!w->bev)
             close(fd);
         wk_log(w, SOKETI_LOG_ERROR, "out of memory");
         return -1;
     }
     bufferevent_setcb(w->bev, wk_read_cb, NULL, wk_event_cb, w);
+    skt_wst_set_output(w->store, w->bev);
     bufferevent_enable(w->bev, EV_READ);
     wk_log(w, SOKETI_LOG_INFO,
            "this worker reaches the others through the supervisor; queries time out after "
@@ -247,6 +282,8 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     adapter->self = w->hz;
     adapter->ops_size = sizeof(adapter->ops);
     skt_hz_fill_ops(&adapter->ops);
+    adapter->ops.cluster_transition = wk_op_transition;
+    adapter->ops.cluster_present = wk_op_present;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 
 plugin_LTLIBRARIES += plugins/adapter_workers.la
 plugins_adapter_workers_la_SOURCES = plugins/workers/adapter_workers.c \
+	plugins/workers/workers_store.c plugins/workers/workers_store.h \
 	src/workers/frame.c src/workers/frame.h
 plugins_adapter_workers_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src \
 	-I$(top_srcdir)/plugins/redis

@@ -9,6 +9,7 @@
 
 #include "util/log.h"
 #include "workers/frame.h"
+#include "workers/hub_store.h"
 
 typedef struct hub_slot_s {
     skt_hub_t *hub;
@@ -21,6 +22,7 @@ struct skt_hub_s {
     hub_slot_t *slots;
     size_t n_slots;
     size_t max_frame, max_queue;
+    skt_hub_store_t *store;
     uint64_t dropped;
     uint64_t dropped_logged; /* dropped when the last line was written */
     time_t logged_at;
@@ -71,6 +73,20 @@ hub_relay(skt_hub_t *hub, size_t from, const unsigned char *data, size_t len)
     }
 }
 
+/* Answers a worker's question to the shared state (hub_store.h) on its own socket.
+ * Returns -1 when the question is malformed. */
+static int
+hub_store_answer(skt_hub_t *hub, hub_slot_t *s, const unsigned char *q, size_t len)
+{
+    struct evbuffer *answer = evbuffer_new();
+    int rv = answer ? skt_hub_store_answer(hub->store, s->index, q, len, answer) : -1;
+    if (rv == 0)
+        skt_wframe_add_frame(bufferevent_get_output(s->bev), SKT_WFRAME_STORED, answer);
+    if (answer)
+        evbuffer_free(answer);
+    return rv;
+}
+
 /* Relays every complete frame. A malformed one detaches its worker from inside this
  * callback: libevent defers freeing a bufferevent that is in one of its callbacks. */
 static void
@@ -85,7 +101,8 @@ hub_read_cb(struct bufferevent *bev, void *arg)
         size_t len;
         if (evbuffer_copyout(in, head, sizeof(head)) < (ev_ssize_t)sizeof(head))
             return;
-        if (!skt_wframe_parse(head, hub->max_frame, &kind, &len) || kind == SKT_WFRAME_NODES) {
+        if (!skt_wframe_parse(head, hub->max_frame, &kind, &len) || kind == SKT_WFRAME_NODES ||
+            kind == SKT_WFRAME_STORED) {
             skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed frame: detached", s->index + 1);
             skt_hub_detach(hub, s->index);
             return;
@@ -93,7 +110,13 @@ hub_read_cb(struct bufferevent *bev, void *arg)
         if (evbuffer_get_length(in) < SKT_WFRAME_HEAD + len)
             return;
         const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + len));
-        if (frame)
+        if (frame && kind == SKT_WFRAME_STORE &&
+            hub_store_answer(hub, s, frame + SKT_WFRAME_HEAD, len) != 0) {
+            skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed question: detached", s->index + 1);
+            skt_hub_detach(hub, s->index);
+            return;
+        }
+        if (frame && kind != SKT_WFRAME_STORE)
             hub_relay(hub, s->index, frame, SKT_WFRAME_HEAD + len);
         evbuffer_drain(in, SKT_WFRAME_HEAD + len);
     }
@@ -112,7 +135,10 @@ skt_hub_t *
 skt_hub_new(struct event_base *base, size_t n_slots, size_t max_frame, size_t max_queue)
 {
     skt_hub_t *hub = calloc(1, sizeof(*hub));
-    if (!hub || !(hub->slots = calloc(n_slots, sizeof(*hub->slots)))) {
+    if (!hub || !(hub->slots = calloc(n_slots, sizeof(*hub->slots))) ||
+        !(hub->store = skt_hub_store_new(n_slots))) {
+        if (hub)
+            free(hub->slots);
         free(hub);
         return NULL;
     }
@@ -151,6 +177,7 @@ skt_hub_detach(skt_hub_t *hub, size_t slot)
         return;
     bufferevent_free(s->bev);
     s->bev = NULL;
+    skt_hub_store_forget(hub->store, slot);
     hub_announce(hub);
 }
 
@@ -168,6 +195,7 @@ skt_hub_free(skt_hub_t *hub)
     for (size_t i = 0; i < hub->n_slots; i++)
         if (hub->slots[i].bev)
             bufferevent_free(hub->slots[i].bev);
+    skt_hub_store_free(hub->store);
     free(hub->slots);
     free(hub);
 }

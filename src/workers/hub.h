@@ -8,6 +8,10 @@
  * or detaches, every worker hears the new count (a NODES frame): that is its adapter's
  * "how many nodes listen", which a host-wide query waits for answers from.
  *
+ * A worker's question to the shared state (hub_store.h: who holds a channel or a presence
+ * user, for webhooks and online states once per host) is answered on its own socket, in
+ * the order asked.
+ *
  * Bounds: a frame larger than max_frame is a broken worker (it is detached; the
  * supervisor replaces it when it exits); output waiting for one worker is held up to
  * max_queue bytes, past which frames for that worker are dropped (counted and logged at
@@ -32,7 +36,8 @@ skt_hub_t *skt_hub_new(struct event_base *base, size_t n_slots, size_t max_frame
  * memory (fd closed). */
 int skt_hub_attach(skt_hub_t *hub, size_t slot, int fd);
 
-/* Detaches and closes slot's worker, if any (it exited). */
+/* Detaches and closes slot's worker, if any (it exited); what it held in the shared state
+ * (hub_store.h) is dropped. */
 void skt_hub_detach(skt_hub_t *hub, size_t slot);
 
 /* Frames dropped so far because a worker's queue was full. */

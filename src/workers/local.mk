@@ -6,6 +6,7 @@ noinst_LTLIBRARIES += libskt_workers.la
 libskt_workers_la_SOURCES = \
 	src/workers/frame.c src/workers/frame.h \
 	src/workers/hub.c src/workers/hub.h \
+	src/workers/hub_store.c src/workers/hub_store.h \
 	src/workers/worker.c src/workers/worker.h \
 	src/workers/supervisor.c src/workers/supervisor.h
 

@@ -12,7 +12,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
     REFERENCE, cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, restRequest, sleep,
-    startRedis, startServer, subscribe, until, waitConnected, waitFor,
+    closeWebhookReceivers, expectWebhooks, startRedis, startServer, subscribe, until,
+    waitConnected, waitFor, webhookSetup,
 } from './harness.mjs';
 
 after(cleanup);
@@ -263,4 +264,26 @@ test('config check: workers = auto is one per core', { skip }, async () => {
     }).toString();
     if (cores > 1) assert.match(out, new RegExp(`adapter local, 1 app\\(s\\), ${cores} workers\\n`));
     else assert.match(out, /adapter local, 1 app\(s\)\n/);
+});
+
+test('webhooks fire once per host: occupied, vacated, member_added, member_removed', { skip }, async (t) => {
+    t.after(closeWebhookReceivers);
+    const hooks = await webhookSetup();
+    const srv = await startWorkers(hooks.env);
+    hooks.rest = pusherRest(srv);
+    const [w1, w2] = workerPids(srv);
+    const member = (id) => ({ presenceData: { user_id: id, user_info: {} } });
+    const a = await clientOn(srv, w1, member('alice'));
+    const b = await clientOn(srv, w2, member('alice'));
+    await subscribe(a, 'wh-ch');
+    await subscribe(b, 'wh-ch');
+    await subscribe(a, 'presence-wh');
+    await subscribe(b, 'presence-wh');
+    await expectWebhooks(hooks, 'wh-ch', 'channel_occupied', 1);
+    await expectWebhooks(hooks, 'presence-wh', 'member_added', 1, { userId: 'alice' });
+    disconnect(a);
+    await sleep(300);
+    disconnect(b);
+    await expectWebhooks(hooks, 'wh-ch', 'channel_vacated', 1);
+    await expectWebhooks(hooks, 'presence-wh', 'member_removed', 1, { userId: 'alice' });
 });
