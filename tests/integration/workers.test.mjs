@@ -287,3 +287,53 @@ test('webhooks fire once per host: occupied, vacated, member_added, member_remov
     await expectWebhooks(hooks, 'wh-ch', 'channel_vacated', 1);
     await expectWebhooks(hooks, 'presence-wh', 'member_removed', 1, { userId: 'alice' });
 });
+
+/** A raw Pusher socket on worker pid (made until the kernel puts one there). */
+async function rawOn(srv, pid) {
+    for (let i = 0; i < 64; i++) {
+        const before = connectionsByWorker(srv.port);
+        const ws = await rawPusher(srv);
+        let on;
+        await until(() => {
+            for (const [p, w] of connectionsByWorker(srv.port)) if (!before.has(p)) on = w;
+            return on !== undefined;
+        }, 2000, 'the new connection in ss');
+        if (on === pid) return ws;
+        ws.destroy();
+        await until(() => connectionsByWorker(srv.port).size === before.size, 2000, 'the extra one closed');
+    }
+    throw new Error(`no connection landed on worker ${pid} in 64 tries`);
+}
+
+test('watchlist: online and offline once per host, whichever worker holds whom', { skip }, async () => {
+    const srv = await startWorkers();
+    const [w1, w2] = workerPids(srv);
+    const rest = pusherRest(srv);
+    const signin = async (pid, user) => {
+        const ws = await rawOn(srv, pid);
+        ws.send({ event: 'pusher:signin', data: rest.authenticateUser(ws.socketId, user) });
+        assert.equal((await ws.nextJson()).event, 'pusher:signin_success');
+        return ws;
+    };
+    const events = (m) => {
+        assert.equal(m.event, 'pusher_internal:watchlist_events', JSON.stringify(m));
+        return JSON.parse(m.data).events;
+    };
+    const bob = await signin(w2, { id: 'bob' });
+    const alice = await signin(w1, { id: 'alice', watchlist: ['bob', 'carol'] });
+    assert.deepEqual(events(await alice.nextJson()), [
+        { name: 'online', user_ids: ['bob'] }, { name: 'offline', user_ids: ['carol'] },
+    ]);
+    const carolOn2 = await signin(w2, { id: 'carol' });
+    assert.deepEqual(events(await alice.nextJson()), [{ name: 'online', user_ids: ['carol'] }]);
+    const carolOn1 = await signin(w1, { id: 'carol' });
+    await assert.rejects(alice.nextJson(400), /timed out/, 'carol was online already');
+    carolOn2.destroy();
+    await assert.rejects(alice.nextJson(400), /timed out/, 'carol is still on worker 1');
+    carolOn1.destroy();
+    assert.deepEqual(events(await alice.nextJson()), [{ name: 'offline', user_ids: ['carol'] }]);
+    await assert.rejects(alice.nextJson(300), /timed out/, 'exactly once');
+    bob.destroy();
+    assert.deepEqual(events(await alice.nextJson()), [{ name: 'offline', user_ids: ['bob'] }]);
+    alice.destroy();
+});
