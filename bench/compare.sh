@@ -34,6 +34,13 @@
 # nats-server (no JetStream: the runs share nothing but the broadcasts) instead of Redis; its
 # pid is watched as "nats".
 #
+# w2-fanout (ours only): the arguments of fanout against soketi-c with SOKETI_WORKERS=2, the
+# local adapter: the kernel spreads the subscribers over the two workers and every event
+# crosses once from the worker that takes the HTTP publish to the other through the
+# supervisor. --server-pid is the supervisor, the workers are watched as w1 and w2, and
+# "all processes" sums the three: compare it with fanout's server CPU per delivery (the cost
+# of crossing workers). Run "fanout w2-fanout" with SERVERS=ours for that pair alone.
+#
 # soketi 1.6.1 is installed once from npm into bench/.soketi (git-ignored), with uWebSockets.js
 # replaced by the npm-published build soketi's own git dependency cannot be fetched without. Each
 # scenario gets a freshly started server (so that RSS figures start from a clean process),
@@ -247,6 +254,7 @@ args_of() { # scenario -> soketi-bench arguments
     case $1 in
     idle) echo "idle -c $IDLE_N --settle 3" ;;
     fanout) echo "fanout -c $FAN_N -k 4 -p 100 -d $DUR" ;;
+    w2-fanout) args_of fanout ;;
     fanout-rate) echo "fanout -c $FAN_N -k 4 -p 100 --rate 5 -d $RATE_DUR" ;;
     http-publish) echo "http-publish -c 10 -k 4 -p 100 -d $HTTP_DUR" ;;
     many-channels) echo "many-channels -c $MANY_N --channels $((MANY_N / 10)) -k 4 -p 100 -d $HTTP_DUR" ;;
@@ -274,6 +282,21 @@ run() { # server scenario
         extra="--publish-port $PORT_A --watch-pid node-a=$PUB_PID --watch-pid nats=$NATS_PID"
         say "$sc against $server (subscribers on node B, pid $SRV_PID, port $PORT; publishers to" \
             "node A, pid $PUB_PID, port $PORT_A; nats pid $NATS_PID, port $NATS_PORT): $(args_of "$sc")"
+        ;;
+    w2-*)
+        [ "$server" = ours ] || return 0 # soketi's own answer is PM2 + its cluster adapter
+        export SOKETI_WORKERS=2
+        start_server ours
+        unset SOKETI_WORKERS
+        for _ in $(seq 1 100); do # the port is bound by the first worker: wait for both
+            grep -q 'all 2 workers listen' "$OUT/ours.log" && break
+            sleep 0.1
+        done
+        local w1 w2
+        read -r w1 w2 <"/proc/$SRV_PID/task/$SRV_PID/children" || true # no newline at its end
+        extra="--watch-pid w1=$w1 --watch-pid w2=$w2"
+        say "$sc against ours with 2 workers (supervisor pid $SRV_PID, workers $w1 $w2, port" \
+            "$PORT): $(args_of "$sc")"
         ;;
     *)
         start_server "$server"
@@ -327,6 +350,13 @@ const metrics = [
   ["fanout: server CPU per delivery, us", "fanout", r => r.server.cpu_us_per_delivery, "lo"],
   ["fanout: lost + duplicated", "fanout", r => r.delivery.lost + r.delivery.duplicates, "lo"],
   ["fanout: server RSS peak, MB", "fanout", r => r.server.rss_kb_peak / 1024, "lo"],
+  ["2 workers fanout: deliveries/s", "w2-fanout", r => r.delivery.per_s, "hi"],
+  ["2 workers fanout: conn/s set up", "w2-fanout", r => r.connections.setup_per_s, "hi"],
+  ["2 workers fanout: CPU per delivery, all processes, us", "w2-fanout", cpuAllPerDelivery, "lo"],
+  ["2 workers fanout: CPU, % of a core, all processes", "w2-fanout", cpuAllPct, "lo"],
+  ["2 workers fanout: lost + duplicated", "w2-fanout", r => r.delivery.lost + r.delivery.duplicates, "lo"],
+  ["fanout: conn/s set up", "fanout", r => r.connections.setup_per_s, "hi"],
+  ["fanout: CPU, % of a core", "fanout", r => r.server.cpu_util_pct, "lo"],
   ["fanout 5/s: latency p50, ms", "fanout-rate", r => r.delivery.latency_ms_p50, "lo"],
   ["fanout 5/s: latency p99, ms", "fanout-rate", r => r.delivery.latency_ms_p99, "lo"],
   ["fanout 5/s: latency p99.9, ms", "fanout-rate", r => r.delivery.latency_ms_p999, "lo"],

@@ -34,15 +34,19 @@
 #include "pusher/ws_handler.h"
 #include "util/log.h"
 #include "util/sd_notify.h"
+#include "workers/supervisor.h"
+#include "workers/worker.h"
 
 extern char **environ;
 
 typedef struct cli_s {
     const char *config;
     const char *plugin_dir;
+    char **argv; /* the whole command line, to start workers with */
 } cli_t;
 
 static skt_server_t *server;
+static skt_worker_t worker; /* index 0: not one of several workers */
 static skt_config_sources_t sources;
 static struct event *grace_ev;
 
@@ -232,6 +236,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     if (!cfg) {
         skt_log(SKT_LOG_ERROR, "SIGHUP: the new configuration is invalid; keeping the old one");
         skt_sd_notify("READY=1\nSTATUS=reload failed: the new configuration is invalid");
+        skt_worker_tell(&worker, SKT_WORKER_RELOADED);
         return;
     }
     skt_config_t *old = server->cfg;
@@ -242,6 +247,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     reload_tls(cfg);
     skt_config_free(skt_server_reload_apps(server, cfg));
     skt_log(SKT_LOG_INFO, "SIGHUP: %zu app(s) reloaded", skt_apps_count(cfg->apps));
+    skt_worker_tell(&worker, SKT_WORKER_RELOADED);
     skt_sd_notifyf("READY=1\nSTATUS=reloaded: %zu app(s)", skt_apps_count(server->cfg->apps));
 }
 
@@ -266,6 +272,33 @@ new_event_base(void)
     return base;
 }
 
+/* workers > 1: this process is either their supervisor, which runs until they have
+ * stopped (its exit code returned), or one of them (-1: go on and serve; the log says
+ * which). workers = 1: -1. Errors: 1, logged. */
+static int
+start_workers(const cli_t *cli, const skt_config_t *cfg)
+{
+    if (skt_worker_from_env(&worker) != 0) {
+        skt_log(SKT_LOG_ERROR, "%s is set, but not by a soketi supervisor", SKT_WORKER_ENV);
+        return 1;
+    }
+    if (worker.index) {
+        char who[32];
+        snprintf(who, sizeof(who), "worker %d", worker.index);
+        skt_log_set_source(who);
+        return -1;
+    }
+    if (cfg->workers.count == 1)
+        return -1;
+    if (strcmp(cfg->adapter.driver, "cluster") == 0) {
+        skt_log(SKT_LOG_ERROR, "workers > 1 with adapter.driver cluster is not supported: use "
+                               "the local, redis or nats adapter, or workers = 1");
+        return 1;
+    }
+    raise_fd_limit();
+    return skt_supervisor_run(cfg, cli->argv);
+}
+
 static int
 cmd_start(const cli_t *cli)
 {
@@ -283,6 +316,11 @@ cmd_start(const cli_t *cli)
     }
     skt_sig_set_http_window(cfg->http_api.auth_timestamp_window);
     signal(SIGPIPE, SIG_IGN);
+    int rc = start_workers(cli, cfg);
+    if (rc >= 0) {
+        skt_config_free(cfg);
+        return rc;
+    }
     raise_fd_limit();
 
     struct event_base *base = new_event_base();
@@ -320,6 +358,7 @@ cmd_start(const cli_t *cli)
     skt_log(SKT_LOG_INFO, "soketi-c %s listening on %s:%ld (WebSockets and HTTP API%s)",
             PACKAGE_VERSION, cfg->host, cfg->port,
             *cfg->ssl.cert_path || *cfg->ssl.key_path ? " over TLS: wss:// and https://" : "");
+    skt_worker_tell(&worker, SKT_WORKER_LISTENING);
     int nr = skt_sd_notifyf("READY=1\nSTATUS=listening on %s:%ld, %zu app(s)", cfg->host, cfg->port,
                             skt_apps_count(cfg->apps));
     if (nr < 0)
@@ -353,8 +392,11 @@ cmd_config_check(const cli_t *cli)
            sources.ini_path ? sources.ini_path
                             : (sources.json_path ? sources.json_path : "defaults"),
            ", environment", "");
-    printf("listen %s:%ld, adapter %s, %zu app(s)\n", cfg->host, cfg->port, cfg->adapter.driver,
+    printf("listen %s:%ld, adapter %s, %zu app(s)", cfg->host, cfg->port, cfg->adapter.driver,
            skt_apps_count(cfg->apps));
+    if (cfg->workers.count > 1)
+        printf(", %ld workers", cfg->workers.count);
+    printf("\n");
     for (size_t i = 0; i < skt_apps_count(cfg->apps); i++) {
         skt_app_t *a = skt_apps_at(cfg->apps, i);
         printf("  app id=%s key=%s enabled=%s\n", a->id, a->key, a->enabled ? "true" : "false");
@@ -397,7 +439,7 @@ cmd_plugins(const cli_t *cli)
 int
 main(int argc, char **argv)
 {
-    cli_t cli = {0};
+    cli_t cli = {.argv = argv};
     const char *cmd = NULL, *sub = NULL;
     int help = 0;
     for (int i = 1; i < argc; i++) {

@@ -52,6 +52,26 @@ START_TEST(test_json_one_line)
 }
 END_TEST
 
+/* A worker's lines name it: "worker 2: " in text, "source" in JSON; cleared, none. */
+START_TEST(test_source)
+{
+    skt_log_set_source("worker 2");
+    char *out = logged("x");
+    ck_assert_ptr_nonnull(strstr(out, "[warn] worker 2: peer said x\n"));
+    free(out);
+    skt_log_set_json(1);
+    out = logged("y");
+    ck_assert_ptr_nonnull(
+        strstr(out, "\"level\":\"warn\",\"source\":\"worker 2\",\"msg\":\"peer said y\"}\n"));
+    free(out);
+    skt_log_set_json(0);
+    skt_log_set_source(NULL);
+    out = logged("z");
+    ck_assert_ptr_nonnull(strstr(out, "[warn] peer said z\n"));
+    free(out);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -59,6 +79,7 @@ log_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_text_one_line);
     tcase_add_test(tc, test_json_one_line);
+    tcase_add_test(tc, test_source);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,10 +10,10 @@
  *
  * DESIGN
  * The layer asks for that count and waits for it to be reported later; the count is known
- * at once here, so each question waits in `counts` for one deferred event (ev_counts) on
- * the host's loop, which reports every count queued so far. At cleanup the layer is shut
- * down first (pending queries answer), then the counts still queued are reported (to
- * requests already answered) before the layer is freed, as skt_hz_free requires.
+ * at once here, so each question waits in the layer's queue of counts (skt_hz_counts_t)
+ * for a deferred event on the host's loop. At cleanup the layer is shut down first
+ * (pending queries answer), then the counts still queued are reported (to requests
+ * already answered) before the layer is freed, as skt_hz_free requires.
  *
  * One message must fit one datagram (SKT_DSC_MAX_DATAGRAM with its packet around it):
  * our answers to peers are cut below that (adapter.maxResponseSizeInKb is lowered to what
@@ -43,21 +43,13 @@
  * closes it, beside its list. */
 #define CL_ANSWER_FRAME 128
 
-/* A count question waiting for the deferred report. */
-typedef struct cl_count_s {
-    skt_hz_req_t *req;
-    long n;
-} cl_count_t;
-
 typedef struct cluster_s {
     const soketi_host_t *host;
     void (*metric)(const char *app_id, int what, double value); /* NULL: the host has none */
     skt_hz_t *hz;
     skt_dsc_t *dsc;
     char *chan[3]; /* by enum skt_hz_channel */
-    cl_count_t *counts;
-    size_t n_counts, cap_counts;
-    struct event *ev_counts;
+    skt_hz_counts_t *counts;
     skt_hz_throttle_t too_large;
 } cluster_t;
 
@@ -143,39 +135,12 @@ cl_tr_publish(void *self, int channel, const char *data, size_t len)
     return rv == SKT_DSC_SENT ? 0 : -1;
 }
 
-/* Reports every count queued so far; questions the reports cause wait for the next run. */
-static void
-cl_on_counts(evutil_socket_t fd, short what, void *arg)
-{
-    cluster_t *c = arg;
-    (void)fd;
-    (void)what;
-    cl_count_t *batch = c->counts;
-    size_t n = c->n_counts;
-    c->counts = NULL;
-    c->n_counts = c->cap_counts = 0;
-    for (size_t i = 0; i < n; i++)
-        skt_hz_numsub_done(batch[i].req, batch[i].n);
-    free(batch);
-}
-
 static int
 cl_tr_numsub(void *self, skt_hz_req_t *req)
 {
     cluster_t *c = self;
-    if (c->n_counts == c->cap_counts) {
-        size_t ncap = c->cap_counts ? c->cap_counts * 2 : 8;
-        cl_count_t *grown = realloc(c->counts, ncap * sizeof(*grown));
-        if (!grown)
-            return -1;
-        c->counts = grown;
-        c->cap_counts = ncap;
-    }
     /* soketi's server.nodes: the discovered nodes and `self` */
-    c->counts[c->n_counts++] = (cl_count_t){req, (long)skt_dsc_node_count(c->dsc) + 1};
-    if (c->n_counts == 1)
-        event_active(c->ev_counts, 0, 0);
-    return 0;
+    return skt_hz_counts_add(c->counts, req, (long)skt_dsc_node_count(c->dsc) + 1);
 }
 
 /* ---- configuration ------------------------------------------------------------------- */
@@ -310,12 +275,9 @@ cl_free(cluster_t *c)
 {
     if (c->hz)
         skt_hz_shutdown(c->hz);
-    while (c->n_counts) /* the counts still queued report, so the layer's requests go */
-        cl_on_counts(-1, 0, c);
+    skt_hz_counts_free(c->counts); /* the counts still queued report: the requests go */
     skt_hz_free(c->hz);
     skt_dsc_free(c->dsc);
-    if (c->ev_counts)
-        event_free(c->ev_counts);
     for (int i = 0; i < 3; i++)
         free(c->chan[i]);
     free(c);
@@ -356,7 +318,7 @@ cl_setup(cluster_t *c)
 {
     char name[256];
     skt_dsc_opts_t o;
-    if (cl_channels(c) != 0 || !(c->ev_counts = event_new(c->host->base, -1, 0, cl_on_counts, c))) {
+    if (cl_channels(c) != 0 || !(c->counts = skt_hz_counts_new(c->host->base))) {
         cl_log(c, SOKETI_LOG_ERROR, "out of memory");
         return -1;
     }

@@ -191,6 +191,22 @@ void skt_hz_numsub_done(skt_hz_req_t *req, long n);
 /* The transport can no longer receive: pending queries answer now with what they have. */
 void skt_hz_transport_down(skt_hz_t *hz);
 
+/* ---- counts known at once (horizontal_counts.c) --------------------------------------- */
+
+/* A transport that knows how many nodes listen without asking anyone (the cluster
+ * adapter, the workers of one host) answers numsub through this queue: each count is
+ * reported by skt_hz_numsub_done from a deferred event on the loop, never inside numsub. */
+typedef struct skt_hz_counts_s skt_hz_counts_t;
+
+/* An empty queue on base. Returns NULL when out of memory. */
+skt_hz_counts_t *skt_hz_counts_new(struct event_base *base);
+/* Queues n as req's count. Returns 0, or -1 when out of memory (nothing queued: numsub
+ * then returns -1). */
+int skt_hz_counts_add(skt_hz_counts_t *c, skt_hz_req_t *req, long n);
+/* Reports what is queued, then frees c (at cleanup, after skt_hz_shutdown and before
+ * skt_hz_free: the layer's requests go before it is freed). NULL is a no-op. */
+void skt_hz_counts_free(skt_hz_counts_t *c);
+
 /* ---- merging answers (horizontal_merge.c; for the layer's files and the unit tests) - */
 
 /* What a query collects. */

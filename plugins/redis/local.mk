@@ -14,6 +14,7 @@ plugins_redis_libskt_horizontal_la_SOURCES = \
 	plugins/redis/horizontal.c plugins/redis/horizontal.h plugins/redis/horizontal_internal.h \
 	plugins/redis/horizontal_peers.c plugins/redis/horizontal_merge.c \
 	plugins/redis/horizontal_limits.c plugins/redis/horizontal_ops.c \
+	plugins/redis/horizontal_counts.c \
 	src/util/map.c src/util/map.h src/util/jsonw.c src/util/jsonw.h
 plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_horizontal_la_CFLAGS = $(AM_CFLAGS)

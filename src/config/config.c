@@ -556,6 +556,30 @@ derive_ws_max_payload(skt_config_t *cfg)
     cfg->ws_max_payload_in_kb = whole + (kb > (double)whole) + 4; /* rounded up */
 }
 
+/* workers.count from workers.text: "auto" is the number of cores online, else a whole
+ * number from 1 to SKT_CONFIG_MAX_WORKERS. Returns 0, or -1 with the reason in err. */
+static int
+derive_workers(skt_config_t *cfg, char *err, size_t errlen)
+{
+    const char *t = cfg->workers.text ? cfg->workers.text : "1";
+    char *end;
+    long n;
+    if (strcmp(t, "auto") == 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        n = n < 1 ? 1 : n > SKT_CONFIG_MAX_WORKERS ? SKT_CONFIG_MAX_WORKERS : n;
+    } else {
+        errno = 0;
+        n = strtol(t, &end, 10);
+        if (!*t || *end || errno || n < 1 || n > SKT_CONFIG_MAX_WORKERS) {
+            snprintf(err, errlen, "workers: '%s' is neither auto nor a number from 1 to %d", t,
+                     SKT_CONFIG_MAX_WORKERS);
+            return -1;
+        }
+    }
+    cfg->workers.count = n;
+    return 0;
+}
+
 int
 skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, size_t errlen)
 {
@@ -593,6 +617,8 @@ skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, 
     if (skt_apps_build(cfg->priv->apps, &d, &cfg->apps, err, errlen) < 0)
         goto fail;
     derive_ws_max_payload(cfg);
+    if (derive_workers(cfg, err, errlen) < 0)
+        goto fail;
     if (make_texts(cfg) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -28,6 +28,8 @@
 
 /* The value of an integer option whose soketi default is null, while it is null. */
 #define SKT_CONFIG_INT_NULL LONG_MIN
+/* The most worker processes `workers` may ask for. */
+#define SKT_CONFIG_MAX_WORKERS 1024
 
 typedef struct skt_config_s {
     struct {
@@ -239,6 +241,12 @@ typedef struct skt_config_s {
     } webhooks;
 
     /* soketi-c's own options */
+    struct {
+        char *text;            /* "auto" or a number, as given */
+        long count;            /* what it means: 1..SKT_CONFIG_MAX_WORKERS */
+        long max_queue_in_mb;  /* bytes waiting for one worker, in MB */
+        long requests_timeout; /* ms */
+    } workers;
     char *plugin_dir;
     char *log_format; /* text | json */
     long max_backpressure_in_kb;

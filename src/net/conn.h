@@ -119,6 +119,9 @@ typedef struct skt_net_opts_s {
                                      * once; 0: no limit */
     skt_tls_t *tls;                 /* NULL, or TLS on every connection (net/tls.h); the
                                      * net owns it from skt_net_new() on, even on failure */
+    int reuse_port;                 /* 1: listen with SO_REUSEPORT, so that the workers of
+                                     * one host share the port (the kernel spreads new
+                                     * connections); 0: the port is this process's alone */
 } skt_net_opts_t;
 
 /* What a net has done and holds, for /metrics. Gauges say "now"; counters

@@ -164,13 +164,19 @@ listener_backoff_cb(evutil_socket_t fd, short what, void *arg)
 
 /* A bound, listening, non-blocking socket for addr, or -1 with errno set. */
 static int
-listen_socket(const struct sockaddr *sa, socklen_t salen)
+listen_socket(const struct sockaddr *sa, socklen_t salen, int reuse_port)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
     if (bind(fd, sa, salen) != 0 || listen(fd, 4096) != 0) {
         int err = errno;
         close(fd);
@@ -205,7 +211,7 @@ skt_net_listen(skt_net_t *net, const char *host, int port, char *err, size_t err
     }
     l->net = net;
     l->reserve = -1;
-    l->fd = listen_socket((struct sockaddr *)&ss, (socklen_t)sslen);
+    l->fd = listen_socket((struct sockaddr *)&ss, (socklen_t)sslen, net->opts.reuse_port);
     if (l->fd < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
         free(l);

@@ -45,6 +45,7 @@ server_net_opts(skt_server_t *srv, int metrics, skt_net_opts_t *o, char *err, si
         .header_timeout = (unsigned)cfg->http_api.header_timeout,
         .input_budget = &srv->input_budget,
         .max_pending_handshakes = (size_t)cfg->ssl.max_pending_handshakes,
+        .reuse_port = cfg->workers.count > 1,
     };
     if (metrics || (!*cfg->ssl.cert_path && !*cfg->ssl.key_path))
         return 0;
@@ -131,6 +132,9 @@ server_adapter(skt_server_t *srv, const char *plugin_dir, char *err, size_t errl
         strcmp(cfg->adapter.driver, "redis") == 0 && cfg->adapter.redis.cluster_mode
             ? "redis-cluster"
             : cfg->adapter.driver;
+    /* one worker of several (workers/supervisor.h): the local adapter spans the host */
+    if (cfg->workers.count > 1 && strcmp(driver, "local") == 0)
+        driver = "workers";
     skt_host_fill(&srv->host, srv);
     if (skt_plugin_load(plugin_dir, driver, &srv->host, &srv->plugin, err, errlen) != 0)
         return -1;
@@ -141,7 +145,7 @@ server_adapter(skt_server_t *srv, const char *plugin_dir, char *err, size_t errl
         skt_shared_setup(srv, err, errlen) != 0)
         return -1;
     skt_metrics_set_process_source(srv->features->metrics, server_figures, srv);
-    skt_log(SKT_LOG_INFO, "adapter '%s' loaded from %s (ABI %d)", cfg->adapter.driver,
+    skt_log(SKT_LOG_INFO, "adapter '%s' loaded from %s (ABI %d)", driver,
             skt_plugin_path(srv->plugin), skt_plugin_abi(srv->plugin));
     return 0;
 }

@@ -8,6 +8,7 @@
 
 static skt_log_level_t log_level = SKT_LOG_INFO;
 static int log_json;
+static char log_source[32]; /* "" or who speaks: "worker 2", "supervisor" */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -27,6 +28,12 @@ void
 skt_log_set_json(int on)
 {
     log_json = on;
+}
+
+void
+skt_log_set_source(const char *who)
+{
+    snprintf(log_source, sizeof(log_source), "%s", who ? who : "");
 }
 
 /* Escapes msg as a JSON string body into out (size cap), so that log shippers
@@ -90,11 +97,16 @@ skt_logv(skt_log_level_t level, const char *fmt, va_list ap)
     if (log_json) {
         char esc[sizeof(msg) * 2];
         log_json_escape(msg, esc, sizeof(esc));
-        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
-                level_names[level], esc);
+        if (*log_source)
+            fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"source\":\"%s\",\"msg\":\"%s\"}\n",
+                    stamp, level_names[level], log_source, esc);
+        else
+            fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
+                    level_names[level], esc);
     } else {
         log_text_escape(msg, sizeof(msg));
-        fprintf(stderr, "%s [%s] %s\n", stamp, level_names[level], msg);
+        fprintf(stderr, "%s [%s] %s%s%s\n", stamp, level_names[level], log_source,
+                *log_source ? ": " : "", msg);
     }
 }
 

@@ -22,6 +22,11 @@ skt_log_level_t skt_log_get_level(void);
 /* Non-zero: one JSON object per line ({"ts":..,"level":..,"msg":..}). */
 void skt_log_set_json(int on);
 
+/* Names who speaks on every line from now on ("worker 2", "supervisor"; at most 31
+ * bytes, plain text): text lines say "who: message", JSON lines carry "source". NULL or
+ * "": nobody (one process, the default). */
+void skt_log_set_source(const char *who);
+
 /* Writes one line. Never fails; a message longer than 4 KiB is cut. */
 void skt_log(skt_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void skt_logv(skt_log_level_t level, const char *fmt, va_list ap)

@@ -89,3 +89,30 @@ test('an unusable NOTIFY_SOCKET is reported, not fatal', { skip: REFERENCE }, as
     assert.match(server.output(), /cannot notify the service manager \(NOTIFY_SOCKET\)/);
     await server.stop();
 });
+
+test('workers = 2: one READY=1 once both listen, RELOADING=1 + READY=1 once both reloaded, STOPPING=1', { skip }, async () => {
+    const name = `soketi-test-notify/${randomBytes(6).toString('hex')}`;
+    const sock = await notifySocket(name);
+    try {
+        const server = await startServer({ env: { NOTIFY_SOCKET: `@${name}`, SOKETI_WORKERS: '2' } });
+        const ready = await sock.next();
+        assert.match(ready, /^READY=1\nSTATUS=listening on 127\.0\.0\.1:\d+ with 2 workers, 1 app\(s\)$/);
+        // the supervisor speaks for the workers: READY=1 after both said they listen
+        const out = server.output();
+        const lastListen = Math.max(out.indexOf('worker 1: soketi-c'), out.indexOf('worker 2: soketi-c'));
+        assert.ok(lastListen >= 0 && lastListen < out.indexOf('all 2 workers listen'), out);
+
+        server.proc.kill('SIGHUP');
+        assert.match(await sock.next(), /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+        assert.equal(await sock.next(), 'READY=1\nSTATUS=reloaded: 2 workers');
+        assert.equal((server.output().match(/worker \d: SIGHUP: 1 app\(s\) reloaded/g) || []).length, 2);
+
+        const stopped = server.stop('SIGTERM');
+        assert.equal(await sock.next(), 'STOPPING=1');
+        assert.equal((await stopped).code, 0);
+        await sleep(200);
+        assert.equal(sock.messages.length, 4, `the workers sent nothing themselves: ${JSON.stringify(sock.messages)}`);
+    } finally {
+        sock.stop();
+    }
+});

@@ -1,0 +1,269 @@
+/* check_workers_hub.c - the supervisor's relay between workers (src/workers/hub.c), on real
+ * socketpairs: each frame reaches every other worker once and never its sender, counts are
+ * announced on attach and detach, a malformed frame detaches its sender, and a worker that
+ * does not read gets frames dropped past the queue bound, never a cut frame. */
+#include "check_main.h"
+#include <check.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "workers/frame.h"
+#include "workers/hub.h"
+#include "workers/hub_store.h"
+
+#define N 3
+
+static struct event_base *base;
+static skt_hub_t *hub;
+static int ends[N]; /* the workers' ends */
+
+static void
+spin(void)
+{
+    for (int i = 0; i < 20; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/* Everything readable on fd now (at most cap bytes); 0 at EOF with *eof set. */
+static size_t
+drain(int fd, unsigned char *buf, size_t cap, int *eof)
+{
+    size_t n = 0;
+    *eof = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r > 0)
+            n += (size_t)r;
+        else {
+            *eof = r == 0;
+            return n;
+        }
+        if (n == cap)
+            return n;
+    }
+}
+
+static void
+setup_hub(size_t max_frame, size_t max_queue)
+{
+    base = event_base_new();
+    hub = skt_hub_new(base, N, max_frame, max_queue);
+    ck_assert_ptr_nonnull(hub);
+    for (int i = 0; i < N; i++) {
+        int sv[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        fcntl(sv[1], F_SETFL, O_NONBLOCK);
+        ends[i] = sv[1];
+        ck_assert_int_eq(skt_hub_attach(hub, (size_t)i, sv[0]), 0);
+    }
+    spin();
+}
+
+static void
+teardown_hub(void)
+{
+    skt_hub_free(hub);
+    event_base_free(base);
+    for (int i = 0; i < N; i++)
+        close(ends[i]);
+}
+
+/* The last NODES count in buf (n bytes of whole frames), and the channel frames' payloads
+ * concatenated into out. */
+static long
+parse(const unsigned char *buf, size_t n, char *out)
+{
+    long nodes = -1;
+    size_t o = 0;
+    while (n >= SKT_WFRAME_HEAD) {
+        int kind;
+        size_t len;
+        ck_assert_int_eq(skt_wframe_parse(buf, 1 << 20, &kind, &len), 1);
+        ck_assert_uint_ge(n, SKT_WFRAME_HEAD + len);
+        if (kind == SKT_WFRAME_NODES)
+            nodes = (long)skt_wframe_get_u32(buf + SKT_WFRAME_HEAD);
+        else if (out) {
+            memcpy(out + o, buf + SKT_WFRAME_HEAD, len);
+            o += len;
+        }
+        buf += SKT_WFRAME_HEAD + len;
+        n -= SKT_WFRAME_HEAD + len;
+    }
+    ck_assert_uint_eq(n, 0);
+    if (out)
+        out[o] = '\0';
+    return nodes;
+}
+
+static void
+send_frame(int fd, int kind, const char *payload)
+{
+    unsigned char h[SKT_WFRAME_HEAD];
+    skt_wframe_head(h, kind, strlen(payload));
+    ck_assert_int_eq(write(fd, h, sizeof(h)), sizeof(h));
+    ck_assert_int_eq(write(fd, payload, strlen(payload)), (ssize_t)strlen(payload));
+}
+
+START_TEST(test_relay_once_not_back)
+{
+    unsigned char buf[4096];
+    char text[4096];
+    int eof;
+    setup_hub(1024, 1 << 20);
+    for (int i = 0; i < N; i++) /* everyone heard the last count: 3 */
+        ck_assert_int_eq(parse(buf, drain(ends[i], buf, sizeof(buf), &eof), NULL), N);
+    send_frame(ends[0], 0, "{\"a\":1}");
+    send_frame(ends[0], 2, "{\"b\":2}");
+    spin();
+    ck_assert_uint_eq(drain(ends[0], buf, sizeof(buf), &eof), 0); /* not back */
+    for (int i = 1; i < N; i++) {
+        ck_assert_int_eq(parse(buf, drain(ends[i], buf, sizeof(buf), &eof), text), -1);
+        ck_assert_str_eq(text, "{\"a\":1}{\"b\":2}"); /* once each, in order */
+    }
+    /* a malformed frame (unknown kind) detaches its sender; the others hear 2 */
+    send_frame(ends[2], 9, "x");
+    spin();
+    drain(ends[2], buf, sizeof(buf), &eof);
+    ck_assert_int_eq(eof, 1);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(parse(buf, drain(ends[i], buf, sizeof(buf), &eof), NULL), 2);
+    teardown_hub();
+}
+END_TEST
+
+START_TEST(test_queue_bound)
+{
+    enum { FRAMES = 64, SIZE = 60000 };
+    static unsigned char big[SKT_WFRAME_HEAD + SIZE];
+    static unsigned char got[FRAMES * (SKT_WFRAME_HEAD + SIZE) + 4096];
+    int eof;
+    setup_hub(SIZE, 2 * SIZE);
+    for (int i = 0; i < N; i++)
+        drain(ends[i], got, sizeof(got), &eof);
+    skt_wframe_head(big, 0, SIZE);
+    memset(big + SKT_WFRAME_HEAD, 'x', SIZE);
+    /* worker 0 publishes 3.8 MB; worker 1 reads nothing meanwhile, worker 2 reads all */
+    size_t got2 = 0;
+    for (int f = 0; f < FRAMES; f++) {
+        size_t off = 0;
+        while (off < sizeof(big)) {
+            ssize_t w = write(ends[0], big + off, sizeof(big) - off);
+            if (w > 0)
+                off += (size_t)w;
+            spin();
+            got2 += drain(ends[2], got, sizeof(got), &eof);
+        }
+    }
+    for (int i = 0; i < 50; i++) {
+        spin();
+        got2 += drain(ends[2], got, sizeof(got), &eof);
+    }
+    ck_assert_uint_gt(skt_hub_dropped(hub), 0);
+    ck_assert_uint_eq(got2, (size_t)FRAMES * sizeof(big)); /* the reader lost nothing */
+    size_t n1 = 0;
+    for (int i = 0; i < 50; i++) {
+        spin();
+        n1 += drain(ends[1], got + n1, sizeof(got) - n1, &eof);
+    }
+    parse(got, n1, NULL); /* whole frames only */
+    ck_assert_uint_eq(n1 / sizeof(big) + skt_hub_dropped(hub), FRAMES);
+    teardown_hub();
+}
+END_TEST
+
+/* One question to st from slot; returns the answer's count (TRANSITION) or the users held,
+ * comma-separated, in out (PRESENT); -1 when refused. */
+static long
+ask(skt_hub_store_t *st, size_t slot, int op, const char *user, int joined, const char **users,
+    size_t n, char *out)
+{
+    struct evbuffer *q = evbuffer_new(), *a = evbuffer_new();
+    skt_wframe_add_u32(q, 7);
+    skt_wframe_add_u32(q, (uint32_t)op);
+    skt_wframe_add_str(q, "app", 3);
+    skt_wframe_add_str(q, "presence-x", 10);
+    if (op == SKT_HUB_TRANSITION) {
+        skt_wframe_add_u32(q, (uint32_t)joined);
+        skt_wframe_add_u32(q, user != NULL);
+        if (user)
+            skt_wframe_add_str(q, user, strlen(user));
+    } else {
+        skt_wframe_add_u32(q, (uint32_t)n);
+        for (size_t i = 0; i < n; i++)
+            skt_wframe_add_str(q, users[i], strlen(users[i]));
+    }
+    size_t ql = evbuffer_get_length(q);
+    long rv = skt_hub_store_answer(st, slot, evbuffer_pullup(q, -1), ql, a);
+    if (rv == 0) {
+        size_t al = evbuffer_get_length(a);
+        skt_wframe_reader_t r = {.p = evbuffer_pullup(a, -1), .left = al};
+        ck_assert_uint_eq(skt_wframe_read_u32(&r), 7); /* the question's id */
+        ck_assert_uint_eq(skt_wframe_read_u32(&r), 0);
+        rv = (long)skt_wframe_read_u32(&r);
+        for (long i = 0; op == SKT_HUB_PRESENT && i < rv; i++) {
+            size_t len;
+            const char *u = skt_wframe_read_str(&r, &len);
+            strncat(out, u, len);
+            strcat(out, ",");
+        }
+        ck_assert_int_eq(r.bad, 0);
+    }
+    evbuffer_free(q);
+    evbuffer_free(a);
+    return rv;
+}
+
+START_TEST(test_store)
+{
+    skt_hub_store_t *st = skt_hub_store_new(3);
+    char out[256] = "";
+    /* the channel: occupied by the first worker, vacated by the last */
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, NULL, 1, NULL, 0, NULL), 1);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, NULL, 1, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, NULL, 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, NULL, 0, NULL, 0, NULL), 1);
+    ck_assert_uint_eq(skt_hub_store_count(st), 0);
+    /* users apart from the channel and from each other */
+    ck_assert_int_eq(ask(st, 1, SKT_HUB_TRANSITION, "alice", 1, NULL, 0, NULL), 1);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "alice", 1, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "bob", 1, NULL, 0, NULL), 1);
+    const char *who[] = {"alice", "carol", "bob"};
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_PRESENT, NULL, 0, who, 3, out), 2);
+    ck_assert_str_eq(out, "alice,bob,");
+    /* worker 3 exits: bob is gone, alice stays (worker 2 holds her) */
+    skt_hub_store_forget(st, 2);
+    out[0] = '\0';
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_PRESENT, NULL, 0, who, 3, out), 1);
+    ck_assert_str_eq(out, "alice,");
+    ck_assert_int_eq(ask(st, 1, SKT_HUB_TRANSITION, "alice", 0, NULL, 0, NULL), 1);
+    ck_assert_uint_eq(skt_hub_store_count(st), 0);
+    /* malformed: an unknown op, a cut question */
+    ck_assert_int_eq(ask(st, 0, 9, NULL, 0, NULL, 0, NULL), -1);
+    struct evbuffer *a = evbuffer_new();
+    unsigned char cut[6] = {0, 0, 0, 1, 0, 0};
+    ck_assert_int_eq(skt_hub_store_answer(st, 0, cut, sizeof(cut), a), -1);
+    evbuffer_free(a);
+    skt_hub_store_free(st);
+}
+END_TEST
+
+static Suite *
+hub_suite(void)
+{
+    Suite *s = suite_create("workers_hub");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_relay_once_not_back);
+    tcase_add_test(tc, test_queue_bound);
+    tcase_add_test(tc, test_store);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+SKT_CHECK_MAIN(hub_suite)
