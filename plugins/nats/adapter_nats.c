@@ -289,6 +289,7 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     adapter->ops_size = sizeof(adapter->ops);
     skt_hz_fill_ops(&adapter->ops);
     skt_nst_fill_ops(&adapter->ops);
+    skt_nst_fill_read_ops(&adapter->ops);
     long nodes = cfg_long(n, "adapter.nats.nodesNumber", 0);
     char count[64] = "counted on the NATS servers";
     if (nodes > 0)

@@ -611,7 +611,6 @@ skt_nst_fill_ops(soketi_adapter_ops_t *ops)
     ops->cluster_transition = st_cluster_transition;
     ops->cluster_admit = st_cluster_admit;
     ops->rate_consume = st_rate_consume;
-    skt_nst_fill_read_ops(ops);
 }
 
 /* ---- lifetime ----------------------------------------------------------------------- */

@@ -68,7 +68,10 @@ void skt_nst_shutdown(skt_nst_t *st);
  * that every cycle in flight was answered). NULL is fine. */
 void skt_nst_free(skt_nst_t *st);
 
-/* Sets the optional ops: the adapter's self is the skt_hz_t whose transport's store is st. */
+/* Set the optional ops (the adapter's self is the skt_hz_t whose transport's store is st):
+ * the writing ones (cluster_transition, cluster_admit, rate_consume; nats_store.c) and the
+ * reading ones (cache_get, cache_set, cluster_present; nats_store_read.c). */
 void skt_nst_fill_ops(soketi_adapter_ops_t *ops);
+void skt_nst_fill_read_ops(soketi_adapter_ops_t *ops);
 
 #endif

@@ -40,9 +40,4 @@ skt_nst_t *skt_nst_of(void *self);
 /* 1 when this node holds user under the occupancy key (as called: joined, not left). */
 int skt_nst_holds(skt_nst_t *st, const char *key, const char *user);
 
-/* ---- nats_store_read.c ------------------------------------------------------------- */
-
-/* Sets cache_get, cache_set and cluster_present. */
-void skt_nst_fill_read_ops(soketi_adapter_ops_t *ops);
-
 #endif
