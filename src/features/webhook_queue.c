@@ -32,6 +32,7 @@ struct skt_whq_s {
     unsigned long long seq;
     struct event *poll_ev, *kick_ev;
     int claiming;
+    int closing; /* skt_whq_shutdown was called: nothing new is started */
     size_t held;
     size_t put_bytes; /* new jobs not answered yet */
 };
@@ -82,22 +83,51 @@ whq_kick(skt_whq_t *q)
     evtimer_add(q->kick_ev, &now);
 }
 
-/* Turns a claimed job into a delivery of this node; a job that is no webhook (or whose
- * target cannot be used any more) is removed. */
+/* 1 when this node holds job id already (its loop stalled past the lease, and its own
+ * claim took it again). */
+static int
+whq_holds(skt_whq_t *q, const char *id)
+{
+    size_t pos = 0;
+    void *v;
+    while (skt_map_next(q->wh->apps, &pos, NULL, NULL, &v))
+        for (delivery_t *d = ((wh_app_t *)v)->dhead; d; d = d->next)
+            if (d->job_id && strcmp(d->job_id, id) == 0)
+                return 1;
+    return 0;
+}
+
+/* Turns a job into a delivery of this node: a claimed one (claimed set: it keeps its id
+ * and is settled in the queue), or one the queue could not take (sent from memory, within
+ * the in-memory budgets). A claimed job that is no webhook, or whose target cannot be used
+ * here, is removed. */
 static void
-whq_take(skt_whq_t *q, const skt_whq_job_t *job)
+whq_take(skt_whq_t *q, const skt_whq_job_t *job, int claimed)
 {
     const char *body, *url;
+    char why[256];
     size_t len;
     skt_lambda_target_t *lt = NULL;
     json_t *m = skt_whq_decode(job->data, job->len, &body, &len);
     wh_app_t *a = m ? skt_wh_app(q->wh, json_string_value(json_object_get(m, "app"))) : NULL;
-    if (!a || skt_wh_destination(a, json_object_get(m, "hook"), &url, &lt) != 0) {
+    if (m && !a) { /* out of memory: its lease ends and a claim takes it again */
+        json_decref(m);
+        return;
+    }
+    if (!m || skt_wh_destination(a, json_object_get(m, "hook"), &url, &lt) != 0) {
         if (!m)
             skt_log(SKT_LOG_WARN, "webhooks: job %.64s in the queue is not a webhook: removed",
                     job->id);
         json_decref(m);
-        q->drv.put(q->drv.self, a ? a->id : "", job->id, NULL, 0, 0, 0, 'd', NULL, NULL);
+        if (claimed)
+            q->drv.put(q->drv.self, a ? a->id : "", job->id, NULL, 0, 0, 0, 'd', NULL, NULL);
+        return;
+    }
+    if (!claimed && skt_wh_make_room(a, len, why, sizeof(why)) != 0) {
+        a->stats.dropped++;
+        skt_whlog_note(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", url, len, why);
+        skt_lambda_target_free(lt);
+        json_decref(m);
         return;
     }
     struct curl_slist *headers =
@@ -106,25 +136,30 @@ whq_take(skt_whq_t *q, const skt_whq_job_t *job)
                             json_object_get(m, "hook"),
                             json_string_value(json_object_get(m, "sig")));
     char *copy = malloc(len + 1);
-    char *id = strdup(job->id);
-    delivery_t *d = copy && id && (lt || headers)
+    char *id = claimed ? strdup(job->id) : NULL;
+    delivery_t *d = copy && (id || !claimed) && (lt || headers)
                         ? skt_wh_delivery_add(a, url, lt, memcpy(copy, body, len), len, headers)
                         : NULL;
-    if (!d) { /* out of memory: its lease ends and another claim takes it */
-        if (!copy || !id || !(lt || headers)) {
+    if (!d) { /* out of memory: a claimed job's lease ends and another claim takes it */
+        if (!copy || (claimed && !id) || !(lt || headers)) {
             free(copy);
             curl_slist_free_all(headers);
             skt_lambda_target_free(lt);
         }
         free(id);
         json_decref(m);
+        a->stats.failed += !claimed;
         skt_log(SKT_LOG_ERROR, "webhooks: out of memory taking a queued webhook");
         return;
     }
-    d->job_id = id;
-    d->job_meta = m;
     d->attempts = (int)json_integer_value(json_object_get(m, "attempts"));
-    q->held++;
+    if (claimed) {
+        d->job_id = id;
+        d->job_meta = m;
+        q->held++;
+    } else {
+        json_decref(m);
+    }
     skt_wh_pump(a);
 }
 
@@ -136,7 +171,8 @@ whq_claimed(void *arg, int status, const skt_whq_job_t *jobs, size_t n)
     if (status < 0)
         return; /* the adapter logs why; the next poll tries again */
     for (size_t i = 0; i < n; i++)
-        whq_take(q, &jobs[i]);
+        if (!whq_holds(q, jobs[i].id))
+            whq_take(q, &jobs[i], 1);
     if (n)
         whq_kick(q); /* there may be more */
 }
@@ -158,7 +194,7 @@ whq_held(skt_whq_t *q, const char **ids, size_t max)
 static void
 whq_claim(skt_whq_t *q)
 {
-    if (q->claiming)
+    if (q->claiming || q->closing)
         return;
     skt_webhooks_t *wh = q->wh;
     long room = q->o.concurrency - (long)q->held;
@@ -185,9 +221,13 @@ whq_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- putting and settling ------------------------------------------------------------ */
 
+/* A new job on its way to the queue: kept until answered, to be sent from memory when the
+ * queue cannot take it. */
 typedef struct whq_put_s {
     wh_app_t *a;
     size_t len;
+    char id[96];
+    char data[];
 } whq_put_t;
 
 static void
@@ -197,12 +237,15 @@ whq_put_done(void *arg, int status, long count)
     wh_app_t *a = p->a;
     skt_whq_t *q = a->wh->q;
     q->put_bytes -= p->len;
-    free(p);
-    if (status < 0) {
-        a->stats.dropped++;
-        skt_whlog_note(&a->drops, "a new webhook could not be queued: the queue is unreachable");
-        return;
+    if (status < 0 && !q->closing) {
+        skt_whlog_note(&a->fails, "the queue is unreachable: a webhook is sent from this node's "
+                                  "memory (lost if it dies)");
+        skt_whq_job_t job = {.id = p->id, .data = p->data, .len = p->len};
+        whq_take(q, &job, 0);
     }
+    free(p);
+    if (status < 0)
+        return;
     for (long i = 0; i < count; i++) {
         a->stats.dropped++;
         skt_whlog_note(&a->drops,
@@ -218,13 +261,11 @@ skt_whq_push(skt_webhooks_t *wh, wh_app_t *a, const json_t *hook, const char *si
              size_t len)
 {
     skt_whq_t *q = wh->q;
-    char id[96];
-    snprintf(id, sizeof(id), "%s-%016llx", q->node, ++q->seq);
     json_t *m = json_pack("{s:i, s:s, s:i, s:O, s:s, s:s}", "v", 1, "app", a->id, "attempts", 0,
                           "hook", hook, "key", a->key, "sig", sig);
     size_t jl = 0;
     char *job = m ? skt_whq_encode(m, body, len, &jl) : NULL;
-    whq_put_t *p = job ? malloc(sizeof(*p)) : NULL;
+    whq_put_t *p = job ? malloc(sizeof(*p) + jl) : NULL;
     json_decref(m);
     if (!p || q->put_bytes + jl > wh->o.total_bytes_max) {
         a->stats.dropped++;
@@ -236,11 +277,13 @@ skt_whq_push(skt_webhooks_t *wh, wh_app_t *a, const json_t *hook, const char *si
         free(p);
         return;
     }
+    snprintf(p->id, sizeof(p->id), "%s-%016llx", q->node, ++q->seq);
+    memcpy(p->data, job, jl);
+    free(job);
     p->a = a;
     p->len = jl;
     q->put_bytes += jl;
-    q->drv.put(q->drv.self, a->id, id, job, jl, 0, q->o.max_per_app, 'n', whq_put_done, p);
-    free(job);
+    q->drv.put(q->drv.self, a->id, p->id, p->data, jl, 0, q->o.max_per_app, 'n', whq_put_done, p);
 }
 
 void
@@ -304,8 +347,10 @@ skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv, const sk
 }
 
 void
-skt_whq_shutdown(const skt_whq_t *q)
+skt_whq_shutdown(skt_whq_t *q)
 {
+    if (q)
+        q->closing = 1;
     if (q && q->held)
         skt_log(SKT_LOG_INFO, "webhooks: %zu claimed webhook(s) left in the queue for any node",
                 q->held);

@@ -150,10 +150,8 @@ biggest(skt_webhooks_t *wh)
     return best;
 }
 
-/* Makes room in the budgets for one more webhook of bytes for a (see DESIGN in the header).
- * 0 when it fits now; -1 when it cannot, with the reason in why. */
-static int
-make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen)
+int
+skt_wh_make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen)
 {
     skt_webhooks_t *wh = a->wh;
     const skt_webhooks_opts_t *o = &wh->o;
@@ -484,7 +482,7 @@ flush(wh_app_t *a, const wh_event_t *events)
             skt_whlog_note(&a->fails, "%s: out of memory building a webhook", to);
         } else if (a->wh->q) {
             skt_whq_push(a->wh, a, hook, sig, body, len); /* rebuilt by the claiming node */
-        } else if (make_room(a, len, why, sizeof(why)) != 0) {
+        } else if (skt_wh_make_room(a, len, why, sizeof(why)) != 0) {
             a->stats.dropped++;
             skt_whlog_note(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", to, len, why);
         } else {

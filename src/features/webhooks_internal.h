@@ -94,13 +94,18 @@ struct curl_slist *skt_wh_headers(skt_webhooks_t *wh, const char *key, const jso
 delivery_t *skt_wh_delivery_add(wh_app_t *a, const char *url, skt_lambda_target_t *lt, char *body,
                                 size_t len, struct curl_slist *headers);
 
+/* Makes room in the budgets for one more in-memory webhook of bytes for a (see DESIGN in
+ * webhooks.h). 0 when it fits now; -1 when it cannot, with the reason in why. */
+int skt_wh_make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen);
+
 /* Starts a's queued deliveries while it has free slots. */
 void skt_wh_pump(wh_app_t *a);
 
 /* webhook_queue.c's, for webhooks.c. */
 
-/* Logs how many claimed webhooks q leaves in the queue at shutdown. NULL is fine. */
-void skt_whq_shutdown(const skt_whq_t *q);
+/* Logs how many claimed webhooks q leaves in the queue at shutdown; nothing more is taken
+ * from the queue or sent from memory. NULL is fine. */
+void skt_whq_shutdown(skt_whq_t *q);
 
 /* Frees q; whatever it holds stays in Redis (due again when its leases end). */
 void skt_whq_free(skt_whq_t *q);

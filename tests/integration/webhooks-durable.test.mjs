@@ -8,7 +8,11 @@
 //   - two nodes: the one holding a webhook in flight (its endpoint hangs) keeps it past
 //     several leases (the lease is extended), is SIGKILLed, and the other node sends it
 //     once the lease ends, exactly once;
-//   - queue.driver redis with the local adapter refuses to start, saying why.
+//   - an app's jobs in Redis bounded by queue.redis.maxJobsPerApp (the oldest dropped,
+//     counted in soketi_webhooks_dropped_total and logged);
+//   - Redis unreachable: a new webhook is sent from the node's memory (not lost unless the
+//     node dies too);
+//   - queue.driver redis with the local adapter refuses to start, saying why; sqs is refused.
 //
 // Delivery is at least once: a node killed between the endpoint's answer and the job's
 // removal would send it again. These cases kill nodes before any endpoint answered, so
@@ -159,6 +163,51 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
             await ep.stop();
             await redis.stop();
+        }
+    });
+
+    test('an app holds at most queue.redis.maxJobsPerApp jobs: the oldest dropped, counted and logged', async () => {
+        const redis = await startRedis();
+        const ep = endpoint(await freePort()); // down
+        const node = await startServer({ env: nodeEnv(redis, ep, {
+            SOKETI_QUEUE_REDIS_MAX_JOBS_PER_APP: '2', SOKETI_METRICS_ENABLED: 'true',
+        }) });
+        try {
+            const client = await connected(node);
+            for (const ch of ['bound-1', 'bound-2', 'bound-3', 'bound-4']) await subscribe(client, ch);
+            await until(async () => {
+                const js = await jobs(redis);
+                return js.length === 2 && js.every((j) => j.meta.attempts >= 1);
+            }, 5000, 'two jobs left');
+            const left = (await jobs(redis)).map((j) => JSON.parse(j.body).events[0].channel).sort();
+            assert.deepEqual(left, ['bound-3', 'bound-4'], 'the newest kept');
+            const metrics = await (await fetch(`http://127.0.0.1:${node.metricsPort}/metrics`)).text();
+            assert.match(metrics, /soketi_webhooks_dropped_total\{app_id="app-id",port="\d+"\} 2\n/);
+            await until(() => /maxJobsPerApp/.test(node.output()), 3000, 'the drop logged');
+            disconnect(client);
+        } finally {
+            await node.stop('SIGKILL');
+            await redis.stop();
+        }
+    });
+
+    test('redis unreachable: a new webhook is sent from the node\'s memory instead', async () => {
+        const redis = await startRedis();
+        const ep = endpoint(await freePort());
+        await ep.start();
+        const node = await startServer({ env: nodeEnv(redis, ep) });
+        try {
+            await redis.stop();
+            await sleep(300);
+            const client = await connected(node);
+            await subscribe(client, 'no-redis');
+            await until(() => ep.requests.length >= 1, 5000, 'the webhook from memory');
+            assert.deepEqual(occupied(webhookEvents({ receiver: ep, rest: pusherRest(node) })), ['no-redis']);
+            await until(() => /queue is unreachable/.test(node.output()), 3000, 'logged');
+            disconnect(client);
+        } finally {
+            await node.stop('SIGKILL');
+            await ep.stop();
         }
     });
 
