@@ -6,7 +6,9 @@
  * a copy of everything it sends (for a Lambda function, its resolved target with the
  * credentials), so a reload that replaces the app changes nothing under it. A delivery in
  * flight is never dropped: its request owns pointers into it (a Lambda delivery's headers
- * are replaced only between attempts).
+ * are replaced only between attempts). A delivery claimed from the durable queue
+ * (queue.driver redis, webhook_queue.c) has a job_id: it is settled in the queue (removed,
+ * or put back for a retry by any node) instead of being retried from a timer here.
  */
 #include "features/webhooks.h"
 

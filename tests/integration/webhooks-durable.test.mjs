@@ -121,7 +121,7 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             await until(async () => (await redis.command('HLEN', JOBS)) === 0, 3000, 'the queue emptied');
             assert.equal(await redis.command('ZCARD', DUE), 0);
         } finally {
-            await node.stop('SIGKILL');
+            await node.stop('SIGTERM', 5000);
             await ep.stop();
             await redis.stop();
         }
@@ -160,7 +160,7 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             await until(async () => (await redis.command('HLEN', JOBS)) === 0, 3000, 'the queue emptied');
             disconnect(client);
         } finally {
-            await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+            await Promise.all(nodes.map((n) => n.stop('SIGTERM', 5000)));
             await ep.stop();
             await redis.stop();
         }
@@ -186,7 +186,7 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             await until(() => /maxJobsPerApp/.test(node.output()), 3000, 'the drop logged');
             disconnect(client);
         } finally {
-            await node.stop('SIGKILL');
+            await node.stop('SIGTERM', 5000);
             await redis.stop();
         }
     });
@@ -206,7 +206,7 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             await until(() => /queue is unreachable/.test(node.output()), 3000, 'logged');
             disconnect(client);
         } finally {
-            await node.stop('SIGKILL');
+            await node.stop('SIGTERM', 5000);
             await ep.stop();
         }
     });
