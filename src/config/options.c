@@ -416,7 +416,7 @@ const skt_option_t skt_options[] = {
              "redis or redis-cluster adapter); sqs is refused."),
     OPT_INT("queue.redis.concurrency", "SOKETI_QUEUE_REDIS_CONCURRENCY", "1",
             queue.redis.concurrency, 1, 1000000,
-            "Webhook jobs a node takes from redis and holds (sends) at once."),
+            "Webhook jobs a node takes from redis and holds (sends) at once (at most 1024)."),
     OPT_INT_OURS("queue.redis.leaseMs", "SOKETI_QUEUE_REDIS_LEASE_MS", "30000",
                  queue.redis.lease_ms, 100, 86400000,
                  "Milliseconds a node holds a webhook job it took, extended while it lives: the "

@@ -22,7 +22,8 @@
 #include "features/webhooks_internal.h"
 #include "util/log.h"
 
-#define WHQ_MAX_CLAIM 64 /* jobs taken by one claim (the adapter's bound too) */
+#define WHQ_MAX_CLAIM 64  /* jobs taken by one claim (the Redis adapter's bound too) */
+#define WHQ_MAX_HELD 1024 /* jobs held at once: their ids go with every claim */
 
 struct skt_whq_s {
     skt_webhooks_t *wh;
@@ -330,6 +331,11 @@ skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv, const sk
     q->o.node_id = NULL;
     if (q->o.concurrency < 1)
         q->o.concurrency = 1;
+    if (q->o.concurrency > WHQ_MAX_HELD) {
+        skt_log(SKT_LOG_WARN, "queue.redis.concurrency %ld: a node holds at most %d webhooks",
+                q->o.concurrency, WHQ_MAX_HELD);
+        q->o.concurrency = WHQ_MAX_HELD;
+    }
     if (q->o.lease_ms < 100)
         q->o.lease_ms = 100;
     snprintf(q->node, sizeof(q->node), "%.60s", o->node_id ? o->node_id : "node");
