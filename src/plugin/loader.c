@@ -300,7 +300,10 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
 }
 
 /* ABI 1's structs keep the size they first had: members added later took `reserved`
- * slots, so a plugin or host built against either header reads the same layout. */
+ * slots, so a plugin or host built against either header reads the same layout. The ops
+ * have no reserved slot left (job_put and job_claim took the last two): an op added later
+ * goes at the end, and is called only when it lies within the plugin's ops_size
+ * (SKT_ADAPTER_HAS). */
 _Static_assert(sizeof(soketi_adapter_ops_t) == 18 * sizeof(void (*)(void)),
                "soketi_adapter_ops_t changed size: ABI 1 plugins would break");
 _Static_assert(offsetof(soketi_host_t, reserved) + sizeof(((soketi_host_t *)0)->reserved) ==

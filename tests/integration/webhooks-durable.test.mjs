@@ -132,7 +132,7 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
         const ep = endpoint(await freePort(), () => 'hang');
         await ep.start();
         // one webhook of three events (batching), so that one node holds it
-        const env = nodeEnv(redis, ep, { SOKETI_WEBHOOKS_BATCHING: 'true', SOKETI_WEBHOOKS_BATCHING_DURATION: '300' });
+        const env = nodeEnv(redis, ep, { SOKETI_WEBHOOKS_BATCHING: 'true', SOKETI_WEBHOOKS_BATCHING_DURATION: '1000' });
         const nodes = await Promise.all([startServer({ env }), startServer({ env })]);
         try {
             const client = await connected(nodes[0]);
