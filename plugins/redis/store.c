@@ -299,6 +299,8 @@ skt_rs_eval(skt_rs_t *st, int script, int eval, int nkeys, int argc, const char 
     const char *sav[16];
     size_t slv[16];
     int big = argc + 3 > 16, use_sha = !eval && st->sha[script][0], rv = -1;
+    if (st->closing)
+        return -1;
     const char **av = big ? malloc((size_t)(argc + 3) * sizeof(*av)) : sav;
     size_t *lv = big ? malloc((size_t)(argc + 3) * sizeof(*lv)) : slv;
     char n[12];
@@ -692,22 +694,16 @@ rs_cluster_present(void *self, const char *app_id, const char *channel, const ch
 
 /* ---- for store_jobs.c ------------------------------------------------------------------ */
 
-const soketi_host_t *
-skt_rs_host(const skt_rs_t *st)
-{
-    return st->host;
-}
-
 const char *
 skt_rs_key_prefix(const skt_rs_t *st)
 {
     return st->key_prefix;
 }
 
-int
-skt_rs_closing(const skt_rs_t *st)
+void
+skt_rs_refused(skt_rs_t *st, const char *what, const char *reason)
 {
-    return st->closing;
+    rs_log(st, rs_warn_level(st), "redis refused %s: %s", what, reason);
 }
 
 void

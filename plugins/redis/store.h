@@ -108,14 +108,14 @@ void skt_rs_shutdown(skt_rs_t *st);
  * NULL is fine. */
 void skt_rs_free(skt_rs_t *st);
 
-/* What store_jobs.c (the job ops) uses of a store: its host, database.redis.keyPrefix,
- * whether it is shutting down, and a script call: EVALSHA (EVAL when eval or the SHA is
- * unknown) of script with nkeys keys, argv[0..argc) being the keys then the arguments
- * (lens their lengths), routed by argv[0]. Returns 0 (fn then called exactly once, as the
- * transport's command says), or -1 (never called). */
-const soketi_host_t *skt_rs_host(const skt_rs_t *st);
+/* What store_jobs.c (the job ops) uses of a store: database.redis.keyPrefix, a throttled
+ * log line for what Redis refused (what: e.g. "a job write"), and a script call: EVALSHA
+ * (EVAL when eval or the SHA is unknown) of script with nkeys keys, argv[0..argc) being the
+ * keys then the arguments (lens their lengths), routed by argv[0]. Returns 0 (fn then
+ * called exactly once, as the transport's command says), or -1 (never called; always from
+ * skt_rs_shutdown on). */
 const char *skt_rs_key_prefix(const skt_rs_t *st);
-int skt_rs_closing(const skt_rs_t *st);
+void skt_rs_refused(skt_rs_t *st, const char *what, const char *reason);
 int skt_rs_eval(skt_rs_t *st, int script, int eval, int nkeys, int argc, const char *const *argv,
                 const size_t *lens, redisCallbackFn *fn, void *priv);
 

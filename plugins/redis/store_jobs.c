@@ -71,8 +71,8 @@ rj_finish(rj_op_t *op, const redisReply *reply)
         op->jobs_cb(op->arg, n < 0 ? SOKETI_ERROR : SOKETI_OK, jobs, n < 0 ? 0 : (size_t)n);
     }
     if (reply && reply->type == REDIS_REPLY_ERROR)
-        skt_hz_logf(skt_rs_host(op->st), "redis", SOKETI_LOG_WARN, "redis refused a job %s: %s",
-                    op->script == SKT_RS_JOB_PUT ? "write" : "claim", reply->str);
+        skt_rs_refused(op->st, op->script == SKT_RS_JOB_PUT ? "a job write" : "a job claim",
+                       reply->str);
     rj_op_free(op);
 }
 
@@ -81,7 +81,7 @@ rj_on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     rj_op_t *op = priv;
     (void)ac;
-    if (skt_rs_is_noscript(reply) && !op->evaled && !skt_rs_closing(op->st)) {
+    if (skt_rs_is_noscript(reply) && !op->evaled) { /* sent as EVAL unless closing */
         op->evaled = 1;
         if (rj_send(op) == 0)
             return;
@@ -108,7 +108,7 @@ rj_op_new(skt_rs_t *st, int script, int nkeys, int argc)
 static void
 rj_start(rj_op_t *op)
 {
-    int ok = !skt_rs_closing(op->st);
+    int ok = 1;
     for (int i = 0; ok && i < op->argc; i++)
         ok = op->argv[i] != NULL;
     if (ok && rj_send(op) == 0)
