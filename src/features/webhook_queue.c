@@ -33,6 +33,7 @@ struct skt_whq_s {
     unsigned long long seq;
     struct event *poll_ev, *kick_ev;
     int claiming;
+    int again;   /* asked for while claiming: claim once more when it is answered */
     int closing; /* skt_whq_shutdown was called: nothing new is started */
     size_t held;
     size_t put_bytes; /* new jobs not answered yet */
@@ -174,8 +175,9 @@ whq_claimed(void *arg, int status, const skt_whq_job_t *jobs, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!whq_holds(q, jobs[i].id))
             whq_take(q, &jobs[i], 1);
-    if (n)
-        whq_kick(q); /* there may be more */
+    if (n || q->again)
+        whq_kick(q); /* there may be more, or room was made meanwhile */
+    q->again = 0;
 }
 
 /* Ids of the jobs held, into ids (at most max); how many. */
@@ -191,12 +193,17 @@ whq_held(skt_whq_t *q, const char **ids, size_t max)
     return n;
 }
 
-/* Extends the held jobs' leases and takes due jobs while there is room. */
+/* Takes due jobs while there is room and, with extend (the periodic poll) or along with
+ * them, extends the held jobs' leases. */
 static void
-whq_claim(skt_whq_t *q)
+whq_claim(skt_whq_t *q, int extend)
 {
-    if (q->claiming || q->closing)
+    if (q->closing)
         return;
+    if (q->claiming) {
+        q->again = 1;
+        return;
+    }
     skt_webhooks_t *wh = q->wh;
     long room = q->o.concurrency - (long)q->held;
     if (wh->bytes >= wh->o.total_bytes_max || room < 0)
@@ -205,7 +212,7 @@ whq_claim(skt_whq_t *q)
         room = WHQ_MAX_CLAIM;
     const char **ids = q->held ? calloc(q->held, sizeof(*ids)) : NULL;
     size_t n = ids ? whq_held(q, ids, q->held) : 0;
-    if (room || n) {
+    if (room || (extend && n)) {
         q->claiming = 1;
         q->drv.claim(q->drv.self, ids, n, room, q->o.lease_ms, whq_claimed, q);
     }
@@ -213,11 +220,19 @@ whq_claim(skt_whq_t *q)
 }
 
 static void
-whq_timer(evutil_socket_t fd, short what, void *arg)
+whq_poll(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    whq_claim(arg);
+    whq_claim(arg, 1);
+}
+
+static void
+whq_kicked(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    whq_claim(arg, 0);
 }
 
 /* ---- putting and settling ------------------------------------------------------------ */
@@ -341,8 +356,8 @@ skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv, const sk
     snprintf(q->node, sizeof(q->node), "%.60s", o->node_id ? o->node_id : "node");
     long every = q->o.lease_ms / 3 < 1000 ? q->o.lease_ms / 3 : 1000;
     struct timeval tv = {every / 1000, (every % 1000) * 1000};
-    q->poll_ev = event_new(wh->o.base, -1, EV_PERSIST, whq_timer, q);
-    q->kick_ev = evtimer_new(wh->o.base, whq_timer, q);
+    q->poll_ev = event_new(wh->o.base, -1, EV_PERSIST, whq_poll, q);
+    q->kick_ev = evtimer_new(wh->o.base, whq_kicked, q);
     if (!q->poll_ev || !q->kick_ev || event_add(q->poll_ev, &tv) != 0) {
         skt_whq_free(q);
         return -1;
