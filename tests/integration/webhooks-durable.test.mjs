@@ -8,6 +8,8 @@
 //   - two nodes: the one holding a webhook in flight (its endpoint hangs) keeps it past
 //     several leases (the lease is extended), is SIGKILLed, and the other node sends it
 //     once the lease ends, exactly once;
+//   - with concurrency 1, webhooks follow each other at once (a settled job asks for the
+//     next), each once;
 //   - an app's jobs in Redis bounded by queue.redis.maxJobsPerApp (the oldest dropped,
 //     counted in soketi_webhooks_dropped_total and logged);
 //   - Redis unreachable: a new webhook is sent from the node's memory (not lost unless the
@@ -22,7 +24,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-    cleanup, connectedClient as connected, disconnect, freePort, pusherRest, REFERENCE, sleep, startRedis,
+    cleanup, connectedClient as connected, disconnect, freePort, pusherRest, rawPusher, REFERENCE, sleep, startRedis,
     startServer, subscribe, until, WEBHOOK_SETTLE_MS as SETTLE_MS, webhookEvents,
 } from './harness.mjs';
 
@@ -161,6 +163,32 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             disconnect(client);
         } finally {
             await Promise.all(nodes.map((n) => n.stop('SIGTERM', 5000)));
+            await ep.stop();
+            await redis.stop();
+        }
+    });
+
+    test('one at a time (concurrency 1), 200 webhooks follow each other without waiting for the poll, once each', async () => {
+        const redis = await startRedis();
+        const ep = endpoint(await freePort());
+        await ep.start();
+        const node = await startServer({ env: nodeEnv(redis, ep, {
+            SOKETI_QUEUE_REDIS_CONCURRENCY: '1', SOKETI_QUEUE_REDIS_LEASE_MS: '30000', // poll every 1 s
+        }) });
+        try {
+            const N = 200;
+            const ws = await rawPusher(node);
+            const t0 = Date.now();
+            for (let i = 0; i < N; i++) ws.send({ event: 'pusher:subscribe', data: { channel: `many-${i}` } });
+            await until(() => ep.requests.length >= N, 8000, `${N} webhooks`);
+            const ms = Date.now() - t0;
+            assert.ok(ms < 5000, `${N} webhooks took ${ms} ms`);
+            await sleep(500);
+            const got = occupied(webhookEvents({ receiver: ep, rest: pusherRest(node) }));
+            assert.equal(got.length, N);
+            assert.equal(new Set(got).size, N, 'each once');
+        } finally {
+            await node.stop('SIGTERM', 5000);
             await ep.stop();
             await redis.stop();
         }
