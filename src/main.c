@@ -141,8 +141,8 @@ monotonic_usec(void)
  * the configuration, so a soketi config file loads; selecting one is refused
  * here, before anything starts, rather than silently ignored. The adapter is
  * the exception: its drivers are plugins, and the loader explains a missing one.
- * The "redis" cache and rate limiter live in the Redis adapter plugin; the
- * server checks, once it is loaded, that the adapter offers them. */
+ * The "redis" cache, rate limiter and queue live in the Redis adapter plugin;
+ * the server checks, once it is loaded, that the adapter offers them. */
 static int
 refuse_unbuilt_drivers(const skt_config_t *cfg)
 {
@@ -151,7 +151,7 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
     } drivers[] = {
         {"appManager.driver", "array", NULL},
         {"cache.driver", "memory", "redis"},
-        {"queue.driver", "sync", NULL},
+        {"queue.driver", "sync", "redis"},
         {"rateLimiter.driver", "local", "redis"},
     };
     const char *values[] = {cfg->app_manager.driver, cfg->cache.driver, cfg->queue.driver,
@@ -169,7 +169,7 @@ refuse_unbuilt_drivers(const skt_config_t *cfg)
     }
     if (cfg->mode && strcmp(cfg->mode, "full") != 0 && strcmp(cfg->mode, "server") != 0) {
         skt_log(SKT_LOG_ERROR,
-                "mode '%s' runs only queue workers; soketi-c has no queue drivers (use 'full')",
+                "mode '%s' is not provided: a soketi-c node serves and sends webhooks (use 'full')",
                 cfg->mode);
         return -1;
     }

@@ -387,8 +387,16 @@ START_TEST(test_optional_ops)
     fake.ops_size = sizeof(fake.ops);
     ck_assert(SKT_ADAPTER_HAS(&fake, rate_consume));
     ck_assert(!SKT_ADAPTER_HAS(&fake, cache_get)); /* inside, but NULL */
-    /* ABI 1 keeps one size: the optional members took reserved slots */
-    ck_assert_uint_eq(sizeof(soketi_adapter_ops_t), 18 * sizeof(void (*)(void)));
+    /* ABI 1's first 18 ops keep their places (the optional ones took reserved slots); a
+     * plugin built before the 19th (ops_size of 18 ops) is never called through it */
+    ck_assert_uint_eq(offsetof(soketi_adapter_ops_t, channel_members_typed),
+                      18 * sizeof(void (*)(void)));
+    fake.ops.channel_members_typed =
+        (void (*)(void *, const char *, const char *, soketi_typed_members_cb, void *))1;
+    fake.ops_size = 18 * sizeof(void (*)(void));
+    ck_assert(!SKT_ADAPTER_HAS(&fake, channel_members_typed));
+    fake.ops_size = sizeof(fake.ops);
+    ck_assert(SKT_ADAPTER_HAS(&fake, channel_members_typed));
 }
 END_TEST
 

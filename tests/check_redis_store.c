@@ -7,7 +7,8 @@
  * "node-1") with fake hosts on loops of their own: occupancy counted once per cluster, in
  * call order, forgotten when a node stops refreshing, re-created after Redis lost it, left
  * at cleanup; who of a list is held (cluster_present); rate limits and the cache shared by the
- * nodes; errors when Redis is gone; the horizontal_adapter_* metrics. They pass without running
+ * nodes; the durable job queue (bounds, leases and their extension, retries); errors when
+ * Redis is gone; the horizontal_adapter_* metrics. They pass without running
  * when redis-server is not installed.
  */
 #include "check_main.h"
@@ -141,6 +142,34 @@ START_TEST(noscript_replies)
         freeReplyObject(r);
     }
     ck_assert_int_eq(skt_rs_is_noscript(NULL), 0);
+}
+END_TEST
+
+START_TEST(job_keys_and_claims)
+{
+    key_is(skt_rs_job_key("pfx:", "soketi-webhooks", "due", NULL), "pfx:{soketi-webhooks}#due");
+    key_is(skt_rs_job_key("", "q", "group", "app-1"), "{q}#group#app-1");
+    skt_rs_job_t jobs[2];
+    redisReply *r = RESP("*4\r\n$2\r\nj1\r\n$3\r\na\nb\r\n$2\r\nj2\r\n$0\r\n\r\n");
+    ck_assert_int_eq(skt_rs_parse_claim(r, jobs, 2), 2);
+    ck_assert_str_eq(jobs[0].id, "j1");
+    ck_assert_uint_eq(jobs[0].len, 3);
+    ck_assert_mem_eq(jobs[0].data, "a\nb", 3);
+    ck_assert_str_eq(jobs[1].id, "j2");
+    ck_assert_uint_eq(jobs[1].len, 0);
+    ck_assert_int_eq(skt_rs_parse_claim(r, jobs, 1), 1); /* cut at max */
+    freeReplyObject(r);
+    r = RESP("*0\r\n");
+    ck_assert_int_eq(skt_rs_parse_claim(r, jobs, 2), 0);
+    freeReplyObject(r);
+    static const char *const bad[] = {"*1\r\n$2\r\nj1\r\n", "*2\r\n:1\r\n$1\r\nx\r\n", ":0\r\n",
+                                      "-ERR x\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = resp(bad[i], strlen(bad[i]));
+        ck_assert_int_eq(skt_rs_parse_claim(r, jobs, 2), -1);
+        freeReplyObject(r);
+    }
+    ck_assert_int_eq(skt_rs_parse_claim(NULL, jobs, 2), -1);
 }
 END_TEST
 
@@ -344,6 +373,89 @@ START_TEST(live_cache_shared)
 }
 END_TEST
 
+/* What a job_claim answered. */
+typedef struct jobs_answer_s {
+    int calls, status;
+    size_t n;
+    char ids[8][64], data[8][64];
+} jobs_answer_t;
+
+static void
+on_jobs(void *arg, int status, const soketi_job_t *jobs, size_t n)
+{
+    jobs_answer_t *a = arg;
+    a->calls++;
+    a->status = status;
+    a->n = n;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        snprintf(a->ids[i], sizeof(a->ids[i]), "%s", jobs[i].id);
+        snprintf(a->data[i], sizeof(a->data[i]), "%.*s", (int)jobs[i].len, jobs[i].data);
+    }
+}
+
+/* Node i's job_put of (group app1) and its answer's count (-2 for SOKETI_ERROR). */
+static long
+job_put(int i, const char *id, const char *data, long delay_ms, long max, int mode)
+{
+    live_answer_t a = {0};
+    live_node_t *n = &live_nodes[i];
+    n->adapter.ops.job_put(n->adapter.self, "q", "app1", id, data, data ? strlen(data) : 0,
+                           delay_ms, max, mode, live_on_count, &a);
+    ck_assert(live_pump(LIVE_ALL, 3000, &a.calls));
+    return a.status == SOKETI_OK ? a.count : -2;
+}
+
+/* Node i's job_claim, holding held[0..nheld). */
+static jobs_answer_t
+job_claim(int i, const char *const *held, size_t nheld, long max, long lease_ms)
+{
+    jobs_answer_t a = {0};
+    live_node_t *n = &live_nodes[i];
+    n->adapter.ops.job_claim(n->adapter.self, "q", held, nheld, max, lease_ms, on_jobs, &a);
+    ck_assert(live_pump(LIVE_ALL, 3000, &a.calls));
+    ck_assert_int_eq(a.status, SOKETI_OK);
+    return a;
+}
+
+START_TEST(live_job_queue)
+{
+    LIVE_OR_SKIP();
+    /* a bound of 2 per group: the third new job drops the oldest */
+    ck_assert_int_eq(job_put(0, "j1", "one", 0, 2, 'n'), 0);
+    ck_assert_int_eq(job_put(0, "j2", "two", 0, 2, 'n'), 0);
+    ck_assert_int_eq(job_put(0, "j3", "three", 0, 2, 'n'), 1);
+    ck_assert_int_eq(live_int(&srv, "HLEN pfx:{q}#jobs"), 2);
+    ck_assert_int_eq(live_int(&srv, "ZCARD pfx:{q}#group#app1"), 2);
+    /* node-1 takes both, oldest due first; nobody else gets them while leased */
+    jobs_answer_t a = job_claim(1, NULL, 0, 10, 400);
+    ck_assert_uint_eq(a.n, 2);
+    ck_assert_str_eq(a.ids[0], "j2");
+    ck_assert_str_eq(a.data[0], "two");
+    ck_assert_str_eq(a.ids[1], "j3");
+    ck_assert_uint_eq(job_claim(0, NULL, 0, 10, 400).n, 0);
+    /* node-1 extends j2's lease past the first one's end; j3's lapses */
+    const char *held[] = {"j2"};
+    for (int i = 0; i < 3; i++) {
+        live_pump(LIVE_ALL, 200, NULL);
+        ck_assert_uint_eq(job_claim(1, held, 1, 0, 400).n, 0);
+    }
+    a = job_claim(0, NULL, 0, 10, 400);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_str_eq(a.ids[0], "j3");
+    /* a retry: new data, due later; then done */
+    ck_assert_int_eq(job_put(0, "j3", "three, again", 300, 0, 'u'), 0);
+    ck_assert_uint_eq(job_claim(1, NULL, 0, 10, 400).n, 0);
+    live_pump(LIVE_ALL, 350, NULL);
+    a = job_claim(1, NULL, 0, 10, 400);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_str_eq(a.data[0], "three, again");
+    ck_assert_int_eq(job_put(1, "j3", NULL, 0, 0, 'd'), 0);
+    ck_assert_int_eq(job_put(1, "j3", "back?", 0, 0, 'u'), -1); /* gone stays gone */
+    ck_assert_int_eq(job_put(1, "j2", NULL, 0, 0, 'd'), 0);
+    ck_assert_int_eq(live_int(&srv, "EXISTS pfx:{q}#jobs pfx:{q}#due pfx:{q}#group#app1"), 0);
+}
+END_TEST
+
 START_TEST(live_errors_when_redis_is_gone)
 {
     LIVE_OR_SKIP();
@@ -358,6 +470,13 @@ START_TEST(live_errors_when_redis_is_gone)
     ck_assert_int_eq(a.status, SOKETI_ERROR);
     ck_assert(!a.has_value);
     live_nodes[0].adapter.ops.cache_set(live_nodes[0].adapter.self, "k", "v", 1, 5);
+    ck_assert_int_eq(job_put(0, "j1", "one", 0, 10, 'n'), -2);
+    jobs_answer_t j = {0};
+    live_nodes[1].adapter.ops.job_claim(live_nodes[1].adapter.self, "q", NULL, 0, 5, 1000, on_jobs,
+                                        &j);
+    ck_assert(live_pump(LIVE_ALL, 3000, &j.calls));
+    ck_assert_int_eq(j.status, SOKETI_ERROR);
+    ck_assert_uint_eq(j.n, 0);
 }
 END_TEST
 
@@ -587,6 +706,7 @@ redis_store_suite(void)
     tcase_add_test(tc, consume_replies);
     tcase_add_test(tc, get_replies);
     tcase_add_test(tc, noscript_replies);
+    tcase_add_test(tc, job_keys_and_claims);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("live");
@@ -600,6 +720,7 @@ redis_store_suite(void)
     tcase_add_test(tc, live_cleanup_leaves_and_answers);
     tcase_add_test(tc, live_rate_limits_shared);
     tcase_add_test(tc, live_cache_shared);
+    tcase_add_test(tc, live_job_queue);
     tcase_add_test(tc, live_errors_when_redis_is_gone);
     tcase_add_test(tc, live_horizontal_metrics);
     tcase_add_test(tc, live_admit_race);

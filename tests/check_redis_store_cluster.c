@@ -1,6 +1,7 @@
 /* check_redis_store_cluster.c - the shared state (plugins/redis/store.c) through the
  * redis-cluster adapter: keyed commands routed to the master of their slot, MOVED and ASK
- * followed (adapter_redis_cluster.c's one redirect path).
+ * followed (adapter_redis_cluster.c's one redirect path); the durable job queue on either
+ * master.
  *
  * Each test makes a throw-away Redis Cluster of two masters (slots 0-8191 and 8192-16383)
  * on free loopback ports and loads the real adapter_redis_cluster.so twice, as two daemons
@@ -151,6 +152,62 @@ START_TEST(cluster_shared_state_on_both_masters)
 }
 END_TEST
 
+/* A job_claim's answer: how many jobs, and the first one's data. */
+typedef struct jobs_seen_s {
+    int calls, status;
+    size_t n;
+    char data[64];
+} jobs_seen_t;
+
+static void
+on_jobs(void *arg, int status, const soketi_job_t *jobs, size_t n)
+{
+    jobs_seen_t *a = arg;
+    a->calls++;
+    a->status = status;
+    a->n = n;
+    if (n)
+        snprintf(a->data, sizeof(a->data), "%.*s", (int)jobs[0].len, jobs[0].data);
+}
+
+/* The durable job queue (job_put / job_claim) on queues of both masters: each queue's keys
+ * share its hash tag, so one script reaches them all on their slot's master. */
+START_TEST(cluster_job_queue_on_both_masters)
+{
+    LIVE_OR_SKIP();
+    int seen[2] = {0, 0};
+    for (int q = 0; q < 16 && !(seen[0] && seen[1]); q++) {
+        char queue[32], due[64];
+        snprintf(queue, sizeof(queue), "jobs-%d", q);
+        snprintf(due, sizeof(due), "pfx:{%s}#due", queue);
+        int m = skt_rcs_key_slot(due, strlen(due)) >= 8192;
+        if (seen[m])
+            continue;
+        seen[m] = 1;
+        live_node_t *n0 = &live_nodes[0], *n1 = &live_nodes[1];
+        live_answer_t a = {0};
+        n0->adapter.ops.job_put(n0->adapter.self, queue, "app1", "j1", "data", 4, 0, 10, 'n',
+                                live_on_count, &a);
+        ck_assert(live_pump(LIVE_ALL, 3000, &a.calls));
+        ck_assert_int_eq(a.status, SOKETI_OK);
+        ck_assert_int_eq(live_int(&srv[m], "ZCARD %s", due), 1); /* on its slot's master */
+        jobs_seen_t j = {0};
+        n1->adapter.ops.job_claim(n1->adapter.self, queue, NULL, 0, 5, 1000, on_jobs, &j);
+        ck_assert(live_pump(LIVE_ALL, 3000, &j.calls));
+        ck_assert_int_eq(j.status, SOKETI_OK);
+        ck_assert_uint_eq(j.n, 1);
+        ck_assert_str_eq(j.data, "data");
+        live_answer_t d = {0};
+        n1->adapter.ops.job_put(n1->adapter.self, queue, "app1", "j1", NULL, 0, 0, 0, 'd',
+                                live_on_count, &d);
+        ck_assert(live_pump(LIVE_ALL, 3000, &d.calls));
+        ck_assert_int_eq(d.status, SOKETI_OK);
+        ck_assert_int_eq(live_int(&srv[m], "EXISTS %s", due), 0);
+    }
+    ck_assert(seen[0] && seen[1]);
+}
+END_TEST
+
 START_TEST(cluster_moved_is_followed)
 {
     LIVE_OR_SKIP();
@@ -227,6 +284,7 @@ redis_store_cluster_suite(void)
     tcase_add_test(tc, cluster_moved_is_followed);
     tcase_add_test(tc, cluster_ask_is_followed);
     tcase_add_test(tc, cluster_admit_on_both_masters);
+    tcase_add_test(tc, cluster_job_queue_on_both_masters);
     suite_add_tcase(s, tc);
     return s;
 }

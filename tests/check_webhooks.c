@@ -840,6 +840,49 @@ teardown(void)
     base = NULL;
 }
 
+/* ---- the durable queue's job format ---------------------------------------------- */
+
+START_TEST(test_job_encoding)
+{
+    json_t *meta = json_pack("{s:i, s:s, s:i, s:{s:s}, s:s, s:s}", "v", 1, "app", "app-1",
+                             "attempts", 2, "hook", "url", "http://h/x", "key", "k", "sig", "ab");
+    static const char body[] = "{\"time_ms\":1,\"events\":[\"a\\nb\"]}\n\0tail";
+    size_t len = 0, bl = 0;
+    char *job = skt_whq_encode(meta, body, sizeof(body) - 1, &len);
+    ck_assert_ptr_nonnull(job);
+    ck_assert_ptr_nonnull(strstr(job, "\"attempts\":2"));
+    const char *b = NULL;
+    json_t *back = skt_whq_decode(job, len, &b, &bl);
+    ck_assert_ptr_nonnull(back);
+    ck_assert(json_equal(back, meta));
+    ck_assert_uint_eq(bl, sizeof(body) - 1); /* the body byte for byte, newlines and NUL */
+    ck_assert_mem_eq(b, body, bl);
+    json_decref(back);
+    free(job);
+    /* what is not a job of ours */
+    static const char *const bad[] = {
+        "no newline",
+        "{\"v\":2,\"app\":\"a\",\"attempts\":0,\"hook\":{},\"key\":\"k\",\"sig\":\"s\"}\nx",
+        "{\"v\":1,\"attempts\":0,\"hook\":{},\"key\":\"k\",\"sig\":\"s\"}\nx",
+        "{\"v\":1,\"app\":\"a\",\"attempts\":-1,\"hook\":{},\"key\":\"k\",\"sig\":\"s\"}\nx",
+        "{\"v\":1,\"app\":\"a\",\"attempts\":0,\"hook\":[],\"key\":\"k\",\"sig\":\"s\"}\nx",
+        "{\"v\":1,\"app\":\"a\",\"attempts\":0,\"hook\":{},\"sig\":\"s\"}\nx",
+        "{\"v\":1,\"app\":\"a\",\"attempts\":0,\"hook\":{},\"key\":\"k\"}\nx",
+        "not json\n{}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_ptr_null(skt_whq_decode(bad[i], strlen(bad[i]), &b, &bl));
+    /* an empty body is a body */
+    const char *ok =
+        "{\"v\":1,\"app\":\"a\",\"attempts\":0,\"hook\":{},\"key\":\"k\",\"sig\":\"s\"}\n";
+    back = skt_whq_decode(ok, strlen(ok), &b, &bl);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(bl, 0);
+    json_decref(back);
+    json_decref(meta);
+}
+END_TEST
+
 static Suite *
 webhooks_suite(void)
 {
@@ -865,6 +908,7 @@ webhooks_suite(void)
     tcase_add_test(tc, test_pending_bytes_in_all_drop_from_the_biggest);
     tcase_add_test(tc, test_batch_bounded_in_bytes);
     tcase_add_test(tc, test_lambda_through_the_sender);
+    tcase_add_test(tc, test_job_encoding);
     suite_add_tcase(s, tc);
     return s;
 }

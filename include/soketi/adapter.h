@@ -52,7 +52,11 @@
  * took the place of `reserved` slots, so both structs keep their size. A host
  * or plugin built before them has NULL there: a plugin checks a host field
  * for NULL before calling it, and the host calls an optional op only when the
- * plugin set it. They are marked "optional" below.
+ * plugin set it. They are marked "optional" below. The last reserved op slots
+ * became job_put and job_claim: later optional ops (channel_members_typed, the
+ * first) are added at the end of soketi_adapter_ops_t, which a host reads only
+ * within the plugin's ops_size, so the struct grows and older plugins keep
+ * loading.
  */
 #ifndef SOKETI_ADAPTER_H
 #define SOKETI_ADAPTER_H
@@ -117,6 +121,14 @@ typedef void (*soketi_ids_cb)(void *arg, int status, const char *const *ids, siz
 typedef void (*soketi_consume_cb)(void *arg, int status, long used, long ms_left);
 /** A stored value (len bytes, not NUL-terminated), or NULL/0 when absent. */
 typedef void (*soketi_value_cb)(void *arg, int status, const char *value, size_t len);
+
+/** One job of a durable queue (job_claim): id and data (len bytes, not NUL-terminated). */
+typedef struct soketi_job_s {
+    const char *id;
+    const char *data;
+    size_t len;
+} soketi_job_t;
+typedef void (*soketi_jobs_cb)(void *arg, int status, const soketi_job_t *jobs, size_t n);
 
 /** What host->metric records (soketi's horizontal_adapter_* metrics). */
 enum soketi_metric {
@@ -288,13 +300,34 @@ typedef struct soketi_adapter_ops_s {
     void (*cluster_admit)(void *self, const char *app_id, const char *channel, const char *user_id,
                           long limit, soketi_count_cb cb, void *arg);
 
+    /* ---- optional: a durable queue of jobs shared by the nodes (queue.driver redis) ---- */
+
+    /** Stores data (len bytes) as job id of queue, in group (the host's: an app id), due
+     * delay_ms from now by the store's clock; a job_claim takes it once due. mode 'n': a new
+     * job (id unique); then, when max_per_group > 0 and group holds more jobs than that,
+     * its oldest (by when they were added) are removed, and cb's count says how many. 'u':
+     * replaces the stored job id (data and due time; a job no longer stored stays gone: cb
+     * count -1). 'd': removes job id (done with it; data NULL). cb may be NULL.
+     * SOKETI_ERROR: nothing was stored (the store is unreachable). */
+    void (*job_put)(void *self, const char *queue, const char *group, const char *id,
+                    const char *data, size_t len, long delay_ms, long max_per_group, int mode,
+                    soketi_count_cb cb, void *arg);
+    /** Extends by lease_ms the leases of held[0..nheld) (jobs this node took and still
+     * holds; those no longer stored are skipped), then takes up to max jobs of queue that
+     * are due (oldest due first), each leased for lease_ms: a job that is neither put nor
+     * removed before its lease ends is due again (its node died), so a job is delivered at
+     * least once. cb gets the jobs taken (n may be 0). */
+    void (*job_claim)(void *self, const char *queue, const char *const *held, size_t nheld,
+                      long max, long lease_ms, soketi_jobs_cb cb, void *arg);
+
+    /* ---- added after the reserved slots were used: past an older plugin's ops_size, so
+     * the host calls each only when the plugin's ops_size covers it (see the top) ---- */
+
     /** Optional. channel_members with each id's JSON type (soketi_typed_member_t). The
      * host prefers it; without it every id is taken for a string. Members are distinct by
      * user_id's text: "1" and 1 are one user (the first type seen is kept). */
     void (*channel_members_typed)(void *self, const char *app_id, const char *channel,
                                   soketi_typed_members_cb cb, void *arg);
-
-    void *reserved[1]; /**< room to grow; leave NULL */
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */

@@ -29,6 +29,7 @@ plugins_redis_libskt_rconn_la_SOURCES = plugins/redis/conn.c plugins/redis/conn.
 	plugins/redis/sentinel.c plugins/redis/sentinel.h plugins/redis/sentinel_proto.c \
 	plugins/redis/sentinel_proto.h \
 	plugins/redis/store.c plugins/redis/store.h plugins/redis/store_proto.c \
+	plugins/redis/store_jobs.c plugins/redis/store_jobs.h \
 	plugins/redis/store_proto.h
 plugins_redis_libskt_rconn_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src
 plugins_redis_libskt_rconn_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)

@@ -26,6 +26,7 @@
 
 #include "conn.h"
 #include "horizontal.h"
+#include "store_jobs.h"
 #include "store_proto.h"
 #include "util/map.h"
 
@@ -291,27 +292,54 @@ rs_command(skt_rs_t *st, const char *key, int argc, const char **argv, const siz
     return st->tr.command(st->tr.self, key, strlen(key), cmd, fn, priv);
 }
 
-/* Sends EVALSHA (or EVAL when eval or no SHA is known) of script with keys (NULL-ended,
- * at most 2; routed by the first) and args (NULL-ended, at most 4). */
+int
+skt_rs_eval(skt_rs_t *st, int script, int eval, int nkeys, int argc, const char *const *argv,
+            const size_t *lens, redisCallbackFn *fn, void *priv)
+{
+    const char *sav[16];
+    size_t slv[16];
+    int big = argc + 3 > 16, use_sha = !eval && st->sha[script][0], rv = -1;
+    if (st->closing)
+        return -1;
+    const char **av = big ? malloc((size_t)(argc + 3) * sizeof(*av)) : sav;
+    size_t *lv = big ? malloc((size_t)(argc + 3) * sizeof(*lv)) : slv;
+    char n[12];
+    snprintf(n, sizeof(n), "%d", nkeys);
+    if (av && lv && nkeys > 0) {
+        av[0] = use_sha ? "EVALSHA" : "EVAL";
+        av[1] = use_sha ? st->sha[script] : skt_rs_script_text(script);
+        av[2] = n;
+        memcpy(av + 3, argv, (size_t)argc * sizeof(*av));
+        for (int i = 0; i < 3; i++)
+            lv[i] = strlen(av[i]);
+        memcpy(lv + 3, lens, (size_t)argc * sizeof(*lv));
+        sds cmd = NULL;
+        if (redisFormatSdsCommandArgv(&cmd, argc + 3, av, lv) >= 0)
+            rv = st->tr.command(st->tr.self, argv[0], lens[0], cmd, fn, priv);
+    }
+    if (big) {
+        free(av);
+        free(lv);
+    }
+    return rv;
+}
+
+/* skt_rs_eval with keys (NULL-ended, at most 2; routed by the first) and args (NULL-ended,
+ * at most 4). */
 static int
 rs_script(skt_rs_t *st, int script, int eval, const char *const *keys, const char *const *args,
           redisCallbackFn *fn, void *priv)
 {
-    int use_sha = !eval && st->sha[script][0];
-    const char *argv[9];
-    size_t lens[9];
-    int argc = 3, nkeys = 0;
-    argv[0] = use_sha ? "EVALSHA" : "EVAL";
-    argv[1] = use_sha ? st->sha[script] : skt_rs_script_text(script);
+    const char *argv[6];
+    size_t lens[6];
+    int argc = 0, nkeys = 0;
     while (nkeys < 2 && keys[nkeys])
         argv[argc++] = keys[nkeys++];
     for (int i = 0; i < 4 && args[i]; i++)
         argv[argc++] = args[i];
-    char n[2] = {(char)('0' + nkeys), '\0'};
-    argv[2] = n;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    return rs_command(st, keys[0], argc, argv, lens, fn, priv);
+    return skt_rs_eval(st, script, eval, nkeys, argc, argv, lens, fn, priv);
 }
 
 /* Sends the occupancy script for e (mode '0', '1' or '2'). */
@@ -664,6 +692,20 @@ rs_cluster_present(void *self, const char *app_id, const char *channel, const ch
     rs_present_one(p, 0, SIZE_MAX);
 }
 
+/* ---- for store_jobs.c ------------------------------------------------------------------ */
+
+const char *
+skt_rs_key_prefix(const skt_rs_t *st)
+{
+    return st->key_prefix;
+}
+
+void
+skt_rs_refused(skt_rs_t *st, const char *what, const char *reason)
+{
+    rs_log(st, rs_warn_level(st), "redis refused %s: %s", what, reason);
+}
+
 void
 skt_rs_fill_adapter(soketi_adapter_t *adapter, skt_hz_t *hz)
 {
@@ -677,6 +719,8 @@ skt_rs_fill_adapter(soketi_adapter_t *adapter, skt_hz_t *hz)
     ops->rate_consume = rs_rate_consume;
     ops->cache_get = rs_cache_get;
     ops->cache_set = rs_cache_set;
+    ops->job_put = skt_rj_put;
+    ops->job_claim = skt_rj_claim;
 }
 
 /* ---- lifetime ------------------------------------------------------------------------ */

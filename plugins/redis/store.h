@@ -1,7 +1,7 @@
 /* store.h - the state soketi nodes share in Redis itself, beside the pub/sub protocol: the
  * optional adapter ops cluster_transition, cluster_present, cluster_admit, rate_consume,
- * cache_get and cache_set, for both Redis plugins (adapter_redis.c,
- * adapter_redis_cluster.c).
+ * cache_get and cache_set (and, in store_jobs.c, job_put and job_claim), for both Redis plugins
+ * (adapter_redis.c, adapter_redis_cluster.c).
  *
  * A store sends keyed commands through its transport (one Redis: the publisher connection;
  * a Redis Cluster: the master of the key's slot, following MOVED and ASK). Every key starts
@@ -108,9 +108,20 @@ void skt_rs_shutdown(skt_rs_t *st);
  * NULL is fine. */
 void skt_rs_free(skt_rs_t *st);
 
+/* What store_jobs.c (the job ops) uses of a store: database.redis.keyPrefix, a throttled
+ * log line for what Redis refused (what: e.g. "a job write"), and a script call: EVALSHA
+ * (EVAL when eval or the SHA is unknown) of script with nkeys keys, argv[0..argc) being the
+ * keys then the arguments (lens their lengths), routed by argv[0]. Returns 0 (fn then
+ * called exactly once, as the transport's command says), or -1 (never called; always from
+ * skt_rs_shutdown on). */
+const char *skt_rs_key_prefix(const skt_rs_t *st);
+void skt_rs_refused(skt_rs_t *st, const char *what, const char *reason);
+int skt_rs_eval(skt_rs_t *st, int script, int eval, int nkeys, int argc, const char *const *argv,
+                const size_t *lens, redisCallbackFn *fn, void *priv);
+
 /* Fills a Redis plugin's adapter: self is hz (whose transport's `store` is the skt_rs_t),
  * the ops are horizontal.c's (the required ones) and this file's (cluster_transition,
- * cluster_present, cluster_admit, rate_consume, cache_get, cache_set). */
+ * cluster_present, cluster_admit, rate_consume, cache_get, cache_set, job_put, job_claim). */
 void skt_rs_fill_adapter(soketi_adapter_t *adapter, skt_hz_t *hz);
 
 #endif

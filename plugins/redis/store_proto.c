@@ -80,8 +80,55 @@ static const char rs_presence_lua[] =
     "if mine and tonumber(mine) > now then n = n - 1 end\n"
     "return n\n";
 
+/* job_put: stores / replaces / removes job ARGV[1] (see SKT_RS_JOB_PUT); a new job past
+ * the group's bound removes the group's oldest. Times are Redis's, in ms. */
+static const char rs_job_put_lua[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local id, mode = ARGV[1], ARGV[5]\n"
+    "if mode == 'd' then\n"
+    "  redis.call('ZREM', KEYS[1], id); redis.call('HDEL', KEYS[2], id)\n"
+    "  redis.call('ZREM', KEYS[3], id)\n"
+    "  return 0\n"
+    "end\n"
+    "if mode == 'u' and redis.call('HEXISTS', KEYS[2], id) == 0 then return -1 end\n"
+    "redis.call('HSET', KEYS[2], id, ARGV[2])\n"
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)\n"
+    "if mode ~= 'n' then return 0 end\n"
+    "redis.call('ZADD', KEYS[3], now, id)\n"
+    "local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[4])\n"
+    "if tonumber(ARGV[4]) <= 0 or over <= 0 then return 0 end\n"
+    "local old = redis.call('ZRANGE', KEYS[3], 0, over - 1)\n"
+    "for _, o in ipairs(old) do\n"
+    "  redis.call('ZREM', KEYS[1], o); redis.call('HDEL', KEYS[2], o)\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYRANK', KEYS[3], 0, over - 1)\n"
+    "return over\n";
+
+/* job_claim: extends the leases of the held jobs ARGV[3..] still stored, then leases up to
+ * ARGV[2] due jobs for ARGV[1] ms, oldest due first; answers {id, data, ...}. */
+static const char rs_job_claim_lua[] =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local until_ = now + tonumber(ARGV[1])\n"
+    "for i = 3, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_, ARGV[i]) end\n"
+    "local out = {}\n"
+    "if tonumber(ARGV[2]) <= 0 then return out end\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])\n"
+    "for _, id in ipairs(due) do\n"
+    "  local data = redis.call('HGET', KEYS[2], id)\n"
+    "  if data then\n"
+    "    redis.call('ZADD', KEYS[1], until_, id)\n"
+    "    out[#out + 1] = id; out[#out + 1] = data\n"
+    "  else redis.call('ZREM', KEYS[1], id) end\n"
+    "end\n"
+    "return out\n";
+
 static const char *const rs_scripts[SKT_RS_SCRIPTS] = {rs_occupancy_lua, rs_consume_lua,
-                                                       rs_presence_lua, rs_admit_lua};
+                                                       rs_presence_lua,  rs_admit_lua,
+                                                       rs_job_put_lua,   rs_job_claim_lua};
 
 const char *
 skt_rs_script_text(int script)
@@ -171,4 +218,31 @@ skt_rs_is_noscript(const redisReply *reply)
 {
     return reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
            memcmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+sds
+skt_rs_job_key(const char *key_prefix, const char *queue, const char *what, const char *group)
+{
+    sds s = sdsempty();
+    if (s)
+        s = sdscatfmt(s, "%s{%s}#%s", key_prefix, queue, what);
+    if (s && group)
+        s = sdscatfmt(s, "#%s", group);
+    return s;
+}
+
+long
+skt_rs_parse_claim(const redisReply *reply, skt_rs_job_t *jobs, size_t max)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < reply->elements; i += 2) {
+        const redisReply *id = reply->element[i], *data = reply->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || data->type != REDIS_REPLY_STRING)
+            return -1;
+        if (n < max)
+            jobs[n++] = (skt_rs_job_t){.id = id->str, .data = data->str, .len = data->len};
+    }
+    return (long)n;
 }

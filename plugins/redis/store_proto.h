@@ -29,7 +29,14 @@ enum skt_rs_script {
      * holds at most limit users: answers 1 (first node), 2 (another node held it), 0
      * (refused). */
     SKT_RS_ADMIT = 3,
-    SKT_RS_SCRIPTS = 4
+    /* KEYS: a queue's due set, its jobs, the group's set. ARGV: job id, data, delay in ms,
+     * max jobs per group, mode 'n' / 'u' / 'd' (the adapter's job_put). Answers the jobs
+     * removed to make room ('n'), -1 ('u' of a job no longer stored), or 0. */
+    SKT_RS_JOB_PUT = 4,
+    /* KEYS: a queue's due set, its jobs. ARGV: lease in ms, max jobs to take, then the
+     * held job ids (the adapter's job_claim). Answers {id, data, id, data, ...}. */
+    SKT_RS_JOB_CLAIM = 5,
+    SKT_RS_SCRIPTS = 6
 };
 
 /* The Lua text of a script. */
@@ -64,6 +71,22 @@ int skt_rs_parse_consume(const redisReply *reply, long *used, long *ms_left);
 /* GET's answer. Returns 1 with *value and *len pointing into reply (a string), 0 with
  * NULL/0 when the key is absent (nil), or -1 for anything else (an error reply). */
 int skt_rs_parse_get(const redisReply *reply, const char **value, size_t *len);
+
+/* A durable queue's keys, new strings: key_prefix + "{" + queue + "}#" + what, where what
+ * is "due" (a ZSET of job ids scored by the ms, by Redis's clock, from which they may be
+ * taken: due time, or the end of the lease while a node holds them), "jobs" (a HASH of job
+ * id -> data) or "group#" + group (a ZSET of the group's job ids scored by when they were
+ * added, for its bound). The braces put a queue in one Redis Cluster hash slot. NULL when
+ * out of memory. */
+sds skt_rs_job_key(const char *key_prefix, const char *queue, const char *what, const char *group);
+
+/* The claim script's answer: n pairs {id, data}. Returns n (>= 0), or -1 when reply is
+ * not an array of an even number of strings. jobs[i] points into reply (at most max). */
+typedef struct skt_rs_job_s {
+    const char *id, *data;
+    size_t len;
+} skt_rs_job_t;
+long skt_rs_parse_claim(const redisReply *reply, skt_rs_job_t *jobs, size_t max);
 
 /* 1 when reply is Redis's NOSCRIPT error (EVALSHA of a script it does not have). */
 int skt_rs_is_noscript(const redisReply *reply);

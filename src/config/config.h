@@ -198,6 +198,8 @@ typedef struct skt_config_s {
         char *driver; /* sync | redis | sqs */
         struct {
             long concurrency;
+            long lease_ms;         /* soketi-c's: a held job's lease */
+            long max_jobs_per_app; /* soketi-c's: jobs of an app in redis */
             json_t *redis_options;
             int cluster_mode;
         } redis;

@@ -417,13 +417,28 @@ const skt_option_t skt_options[] = {
             "Largest presence member info in KB (default of each app's)."),
 
     OPT_ENUM("queue.driver", "SOKETI_QUEUE_DRIVER", "\"sync\"", queue.driver, queue_drivers,
-             "How webhooks are queued: sync, redis, sqs."),
+             "How webhooks are queued: sync (in memory), redis (durable, in Redis through the "
+             "redis or redis-cluster adapter); sqs is refused."),
     OPT_INT("queue.redis.concurrency", "SOKETI_QUEUE_REDIS_CONCURRENCY", "1",
-            queue.redis.concurrency, 1, NOMAX, "Webhook jobs processed at once from redis."),
+            queue.redis.concurrency, 1, 1000000,
+            "Webhook jobs a node takes from redis and holds (sends) at once (at most 1024)."),
+    OPT_INT_OURS("queue.redis.leaseMs", "SOKETI_QUEUE_REDIS_LEASE_MS", "30000",
+                 queue.redis.lease_ms, 100, 86400000,
+                 "Milliseconds a node holds a webhook job it took, extended while it lives: the "
+                 "jobs of a killed node are sent by another node (or after a restart) this long "
+                 "after it died."),
+    OPT_INT_OURS("queue.redis.maxJobsPerApp", "SOKETI_QUEUE_REDIS_MAX_JOBS_PER_APP", "10000",
+                 queue.redis.max_jobs_per_app, 1, NOMAX,
+                 "Webhook jobs an app may have in redis; past it its oldest are dropped "
+                 "(counted and logged)."),
     OPT_JSON("queue.redis.redisOptions", "SOKETI_QUEUE_REDIS_OPTIONS", "{}",
-             queue.redis.redis_options, OBJ, "Extra ioredis options (JSON object) of the queue."),
+             queue.redis.redis_options, OBJ,
+             "Accepted and ignored: the queue uses the adapter's Redis connection "
+             "(database.redis.*)."),
     OPT_BOOL("queue.redis.clusterMode", "SOKETI_QUEUE_REDIS_CLUSTER_MODE", "false",
-             queue.redis.cluster_mode, "Connect the redis queue to a Redis Cluster."),
+             queue.redis.cluster_mode,
+             "Accepted and ignored: the queue is in a Redis Cluster when the adapter is "
+             "redis-cluster."),
     OPT_STR("queue.sqs.region", "SOKETI_QUEUE_SQS_REGION", "\"us-east-1\"", queue.sqs.region, 0,
             "AWS region of the SQS queue."),
     OPT_STR("queue.sqs.endpoint", "SOKETI_QUEUE_SQS_ENDPOINT", "null", queue.sqs.endpoint, NULLABLE,

@@ -10,6 +10,7 @@ libskt_features_la_SOURCES = \
 	src/features/webhooks.c src/features/webhooks.h src/features/webhook_events.c \
 	src/features/webhook_select.c \
 	src/features/webhook_log.c src/features/webhook_log.h \
+	src/features/webhook_queue.c src/features/webhooks_internal.h \
 	src/features/curl_loop.c src/features/curl_loop.h \
 	src/features/lambda.c src/features/lambda.h src/features/sigv4.c src/features/sigv4.h \
 	src/features/metrics.c src/features/metrics.h \

@@ -6,9 +6,13 @@
  * a copy of everything it sends (for a Lambda function, its resolved target with the
  * credentials), so a reload that replaces the app changes nothing under it. A delivery in
  * flight is never dropped: its request owns pointers into it (a Lambda delivery's headers
- * are replaced only between attempts).
+ * are replaced only between attempts). A delivery claimed from the durable queue
+ * (queue.driver redis, webhook_queue.c) has a job_id: it is settled in the queue (removed,
+ * or put back for a retry by any node) instead of being retried from a timer here.
  */
 #include "features/webhooks.h"
+
+#include "features/webhooks_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,60 +27,6 @@
 #include "util/log.h"
 #include "util/map.h"
 
-typedef struct wh_app_s wh_app_t;
-
-/* One event of a batch, serialized: name and channel (for selection) and its JSON text. */
-typedef struct wh_event_s {
-    struct wh_event_s *next;
-    const char *name, *channel; /* into data */
-    const char *text;           /* into data */
-    size_t len;                 /* of text */
-    char data[];
-} wh_event_t;
-
-enum { D_QUEUED, D_INFLIGHT, D_WAITING };
-
-typedef struct delivery_s {
-    struct delivery_s *prev, *next;   /* the app's deliveries, oldest first */
-    struct delivery_s *qprev, *qnext; /* the app's queue, while D_QUEUED */
-    wh_app_t *app;
-    int state;
-    int attempts;
-    skt_curl_req_t *req; /* while D_INFLIGHT */
-    struct event *retry_ev;
-    struct curl_slist *headers;  /* a Lambda invocation's: made again for each attempt */
-    skt_lambda_target_t *lambda; /* a lambda_function webhook's; NULL for a url's */
-    char *url;
-    char *body;
-    size_t body_len;
-} delivery_t;
-
-struct wh_app_s {
-    skt_webhooks_t *wh;
-    char *key, *secret; /* as of the last event */
-    json_t *hooks;      /* the app's "webhooks", as of the last event */
-    wh_event_t *batch, *batch_tail;
-    size_t batch_bytes; /* its events' texts, with a comma each */
-    struct event *batch_ev;
-    delivery_t *dhead, *dtail; /* every pending delivery, oldest first */
-    delivery_t *qhead, *qtail; /* waiting for a free slot, in order */
-    size_t nqueued, ninflight, nwaiting;
-    size_t bytes, inflight_bytes; /* bodies of the pending deliveries, of those in flight */
-    skt_wh_stats_t stats;
-    skt_whlog_t drops, fails;
-    size_t id_len;
-    char id[];
-};
-
-struct skt_webhooks_s {
-    skt_webhooks_opts_t o;
-    char user_agent[160];
-    skt_curl_t *curl;
-    skt_map_t *apps;      /* app id -> wh_app_t */
-    size_t bytes;         /* every app's pending bodies */
-    skt_lambda_env_t aws; /* AWS credentials from the environment, read at start */
-};
-
 static struct timeval
 tv_of(long ms)
 {
@@ -86,7 +36,7 @@ tv_of(long ms)
 
 /* ------------------------------------------------------------ deliveries */
 
-static void pump(wh_app_t *a);
+#define pump skt_wh_pump
 
 static size_t
 pending(const wh_app_t *a)
@@ -160,6 +110,8 @@ delivery_free(delivery_t *d)
     a->wh->bytes -= d->body_len;
     if (d->retry_ev)
         event_free(d->retry_ev);
+    if (d->job_id)
+        skt_whq_forget(d);
     curl_slist_free_all(d->headers);
     skt_lambda_target_free(d->lambda);
     free(d->url);
@@ -200,10 +152,8 @@ biggest(skt_webhooks_t *wh)
     return best;
 }
 
-/* Makes room in the budgets for one more webhook of bytes for a (see DESIGN in the header).
- * 0 when it fits now; -1 when it cannot, with the reason in why. */
-static int
-make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen)
+int
+skt_wh_make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen)
 {
     skt_webhooks_t *wh = a->wh;
     const skt_webhooks_opts_t *o = &wh->o;
@@ -259,15 +209,23 @@ attempt_done(void *arg, const skt_curl_answer_t *ans)
     wh_app_t *a = d->app;
     skt_webhooks_t *wh = a->wh;
     d->req = NULL;
+    long delay = wh->o.backoff_ms;
+    for (int i = 1; i < d->attempts && delay < 60000; i++)
+        delay *= 2;
     if (ans->status >= 200 && ans->status < 300) {
         a->stats.sent++;
         skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s answered %ld", a->id, d->url, ans->status);
+        if (d->job_id)
+            skt_whq_settle(d, -1);
+        delivery_free(d);
+    } else if (retryable(ans->status) && d->attempts < wh->o.max_attempts && d->job_id) {
+        a->stats.retried++; /* the durable queue keeps it until then: any node retries it */
+        skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s: %s %ld; retrying in %ld ms", a->id, d->url,
+                ans->error ? ans->error : "answered", ans->status, delay);
+        skt_whq_settle(d, delay);
         delivery_free(d);
     } else if (retryable(ans->status) && d->attempts < wh->o.max_attempts &&
                (d->retry_ev || (d->retry_ev = evtimer_new(wh->o.base, retry_cb, d)))) {
-        long delay = wh->o.backoff_ms;
-        for (int i = 1; i < d->attempts && delay < 60000; i++)
-            delay *= 2;
         a->stats.retried++;
         set_state(d, D_WAITING);
         skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s: %s %ld; retrying in %ld ms", a->id, d->url,
@@ -285,14 +243,15 @@ attempt_done(void *arg, const skt_curl_answer_t *ans)
                            ans->status >= 300 && ans->status < 400 ? " (redirects are not followed)"
                                                                    : "",
                            ans->excerpt);
+        if (d->job_id)
+            skt_whq_settle(d, -1);
         delivery_free(d);
     }
     pump(a);
 }
 
-/* Starts queued webhooks while the app has free slots. */
-static void
-pump(wh_app_t *a)
+void
+skt_wh_pump(wh_app_t *a)
 {
     skt_webhooks_t *wh = a->wh;
     while (a->qhead && a->ninflight < wh->o.max_inflight) {
@@ -311,6 +270,8 @@ pump(wh_app_t *a)
         if (!d->req) {
             a->stats.failed++;
             skt_whlog_note(&a->fails, "%s: cannot start a request (out of memory)", d->url);
+            if (d->job_id)
+                skt_whq_settle(d, -1);
             delivery_free(d);
         }
     }
@@ -318,8 +279,8 @@ pump(wh_app_t *a)
 
 /* soketi's headers: its defaults, the webhook's own (which may replace a default), then
  * X-Pusher-Key and X-Pusher-Signature, which nothing replaces. */
-static struct curl_slist *
-make_headers(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, const char *sig)
+struct curl_slist *
+skt_wh_headers(skt_webhooks_t *wh, const char *key, const json_t *hook, const char *sig)
 {
     const json_t *custom = json_object_get(hook, "headers");
     const char *defaults[3][2] = {{"Accept", "application/json"},
@@ -343,7 +304,7 @@ make_headers(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, const ch
             strcasecmp(k, "X-Pusher-Signature") != 0)
             l = skt_curl_add_header(l, k, json_string_value(v), &ok);
     }
-    l = skt_curl_add_header(l, "X-Pusher-Key", a->key, &ok);
+    l = skt_curl_add_header(l, "X-Pusher-Key", key, &ok);
     l = skt_curl_add_header(l, "X-Pusher-Signature", sig, &ok);
     /* No "Expect: 100-continue" round trip before larger bodies. */
     struct curl_slist *e = curl_slist_append(l, "Expect:");
@@ -409,17 +370,16 @@ payload_headers(const skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook,
     return h;
 }
 
-/* What is sent for hook: body (len bytes, signed with the app secret) as it is with its
+/* What is sent for hook: body (len bytes, signed with the app secret: sig) as it is with its
  * headers to a url, or wrapped in soketi's Lambda Payload (*len updated) for lt. 0, or -1
  * when out of memory (body freed). */
 static int
 prepare(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, int lambda, char **body,
-        size_t *len, struct curl_slist **headers)
+        size_t *len, struct curl_slist **headers, char sig[65])
 {
-    char sig[65];
     wh->o.sign(a->secret, strlen(a->secret), *body, *len, sig);
     if (!lambda) {
-        *headers = make_headers(wh, a, hook, sig);
+        *headers = skt_wh_headers(wh, a->key, hook, sig);
     } else {
         json_t *h = payload_headers(wh, a, hook, sig);
         char *wrapped = h ? skt_lambda_payload(*body, *len, h, len) : NULL;
@@ -437,9 +397,9 @@ prepare(skt_webhooks_t *wh, const wh_app_t *a, const json_t *hook, int lambda, c
 /* A delivery of body (len bytes, taken) with headers (taken; NULL for lt, signed at each
  * attempt) to url, or to lt's function (lt taken), linked as a's newest; NULL when out of
  * memory (all freed). */
-static delivery_t *
-delivery_new(wh_app_t *a, const char *url, skt_lambda_target_t *lt, char *body, size_t len,
-             struct curl_slist *headers)
+delivery_t *
+skt_wh_delivery_add(wh_app_t *a, const char *url, skt_lambda_target_t *lt, char *body, size_t len,
+                    struct curl_slist *headers)
 {
     skt_webhooks_t *wh = a->wh;
     delivery_t *d = calloc(1, sizeof(*d));
@@ -468,6 +428,7 @@ delivery_new(wh_app_t *a, const char *url, skt_lambda_target_t *lt, char *body, 
         delivery_free(d);
         return NULL;
     }
+    enqueue(d);
     return d;
 }
 
@@ -479,10 +440,8 @@ wall_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Where hook sends: its url (in *url), or its Lambda function (*lt, new). 0, or -1 when
- * it cannot be sent to (counted and logged). */
-static int
-destination(wh_app_t *a, const json_t *hook, const char **url, skt_lambda_target_t **lt)
+int
+skt_wh_destination(wh_app_t *a, const json_t *hook, const char **url, skt_lambda_target_t **lt)
 {
     char why[256];
     const char *fn = json_string_value(json_object_get(hook, "lambda_function"));
@@ -505,7 +464,7 @@ destination(wh_app_t *a, const json_t *hook, const char **url, skt_lambda_target
 static void
 flush(wh_app_t *a, const wh_event_t *events)
 {
-    char head[64], why[256];
+    char head[64], why[256], sig[65];
     snprintf(head, sizeof(head), "{\"time_ms\":%lld,\"events\":[", wall_ms());
     size_t hl = strlen(head), i;
     json_t *hook;
@@ -514,23 +473,23 @@ flush(wh_app_t *a, const wh_event_t *events)
         const char *url;
         skt_lambda_target_t *lt;
         size_t len = body_len(hook, events, hl);
-        if (!len || destination(a, hook, &url, &lt) != 0)
+        if (!len || skt_wh_destination(a, hook, &url, &lt) != 0)
             continue;
         char to[512]; /* for the log: lt may be gone by then */
         snprintf(to, sizeof(to), "%s", lt ? lt->url : url);
         struct curl_slist *headers = NULL;
         char *body = make_body(hook, events, head, len);
-        if (!body || prepare(a->wh, a, hook, lt != NULL, &body, &len, &headers) != 0) {
+        if (!body || prepare(a->wh, a, hook, lt != NULL, &body, &len, &headers, sig) != 0) {
             a->stats.failed++;
             skt_whlog_note(&a->fails, "%s: out of memory building a webhook", to);
-        } else if (make_room(a, len, why, sizeof(why)) != 0) {
+        } else if (a->wh->q) {
+            skt_whq_push(a->wh, a, hook, sig, body, len); /* rebuilt by the claiming node */
+        } else if (skt_wh_make_room(a, len, why, sizeof(why)) != 0) {
             a->stats.dropped++;
             skt_whlog_note(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", to, len, why);
         } else {
-            delivery_t *d = delivery_new(a, url, lt, body, len, headers);
-            if (d)
-                enqueue(d);
-            else
+            delivery_t *d = skt_wh_delivery_add(a, url, lt, body, len, headers);
+            if (!d)
                 a->stats.failed++,
                     skt_whlog_note(&a->fails, "%s: out of memory building a webhook", to);
             continue; /* body, headers and lt are the delivery's, or freed */
@@ -635,18 +594,17 @@ wh_app_free(wh_app_t *a)
     free(a);
 }
 
-/* The app's sender state, refreshed from app (it may have been reloaded). */
-static wh_app_t *
-app_state(skt_webhooks_t *wh, const skt_app_t *app)
+wh_app_t *
+skt_wh_app(skt_webhooks_t *wh, const char *app_id)
 {
-    size_t idl = strlen(app->id);
-    wh_app_t *a = skt_map_get(wh->apps, app->id, idl);
+    size_t idl = strlen(app_id);
+    wh_app_t *a = skt_map_get(wh->apps, app_id, idl);
     if (!a) {
         a = calloc(1, sizeof(*a) + idl + 1);
         if (!a)
             return NULL;
         a->wh = wh;
-        memcpy(a->id, app->id, idl + 1);
+        memcpy(a->id, app_id, idl + 1);
         a->id_len = idl;
         a->batch_ev = evtimer_new(wh->o.base, batch_cb, a);
         if (!a->batch_ev ||
@@ -657,6 +615,16 @@ app_state(skt_webhooks_t *wh, const skt_app_t *app)
             return NULL;
         }
     }
+    return a;
+}
+
+/* The app's sender state, refreshed from app (it may have been reloaded). */
+static wh_app_t *
+app_state(skt_webhooks_t *wh, const skt_app_t *app)
+{
+    wh_app_t *a = skt_wh_app(wh, app->id);
+    if (!a)
+        return NULL;
     if (a->hooks != app->webhooks) {
         json_decref(a->hooks);
         a->hooks = json_incref(app->webhooks);
@@ -759,11 +727,14 @@ skt_webhooks_free(skt_webhooks_t *wh)
         return;
     size_t pos = 0;
     void *v;
+    skt_whq_shutdown(wh->q);
     while (wh->apps && skt_map_next(wh->apps, &pos, NULL, NULL, &v)) {
         wh_app_t *a = v;
         size_t lost = pending(a);
         for (wh_event_t *e = a->batch; e; e = e->next)
             lost++;
+        for (delivery_t *d = a->dhead; d; d = d->next)
+            lost -= d->job_id != NULL; /* still in the queue, for any node */
         if (lost)
             skt_log(SKT_LOG_WARN, "webhooks: app %s: %zu webhook(s) not delivered at shutdown",
                     a->id, lost);
@@ -778,6 +749,7 @@ skt_webhooks_free(skt_webhooks_t *wh)
         wh_app_free(a);
     }
     skt_map_free(wh->apps);
+    skt_whq_free(wh->q);
     skt_curl_free(wh->curl);
     skt_lambda_env_free(&wh->aws);
     free(wh);

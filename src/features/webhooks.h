@@ -86,6 +86,59 @@ typedef struct skt_webhooks_opts_s {
 
 typedef struct skt_webhooks_s skt_webhooks_t;
 
+/* ---- the durable queue (queue.driver redis; webhook_queue.c) ----
+ * With a queue, a webhook is not kept in memory from its flush: its job (what
+ * skt_whq_encode writes: the webhook's signed body and what rebuilds its request) is put
+ * into the queue, and every node claims due jobs, at most `concurrency` at once, each under
+ * a lease that the node extends at each claim (every min(1 s, lease / 3)) while it holds
+ * it. A delivered or failed job is removed; a retry puts it back, due after the backoff,
+ * for any node. A node killed while holding jobs leaves them to be claimed again once
+ * their leases end: delivery is at least once (a node killed between an endpoint's answer
+ * and the job's removal sends it again). The pusher/shared.c driver maps these onto the
+ * adapter's job_put / job_claim. */
+typedef struct skt_whq_s skt_whq_t;
+
+/* status: 0 (SOKETI_OK), or < 0 when the queue could not answer. */
+typedef void (*skt_whq_count_cb)(void *arg, int status, long count);
+typedef struct skt_whq_job_s {
+    const char *id, *data;
+    size_t len;
+} skt_whq_job_t;
+typedef void (*skt_whq_jobs_cb)(void *arg, int status, const skt_whq_job_t *jobs, size_t n);
+
+/* The queue's operations, as the adapter's job_put / job_claim describe them (without a
+ * queue name: the driver's). */
+typedef struct skt_whq_driver_s {
+    void *self;
+    void (*put)(void *self, const char *group, const char *id, const char *data, size_t len,
+                long delay_ms, long max_per_group, int mode, skt_whq_count_cb cb, void *arg);
+    void (*claim)(void *self, const char *const *held, size_t nheld, long max, long lease_ms,
+                  skt_whq_jobs_cb cb, void *arg);
+} skt_whq_driver_t;
+
+typedef struct skt_whq_opts_s {
+    long concurrency;    /* queue.redis.concurrency: jobs a node holds at once */
+    long lease_ms;       /* queue.redis.leaseMs */
+    long max_per_app;    /* queue.redis.maxJobsPerApp: beyond it the oldest are dropped */
+    const char *node_id; /* unique per process: job ids start with it (copied) */
+} skt_whq_opts_t;
+
+/* Makes wh send through the durable queue drv (copied; its self must outlive wh). Call once,
+ * before the first event. Returns 0, or -1 when out of memory. */
+int skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv,
+                           const skt_whq_opts_t *opts);
+
+/* A job's data: a header line, the compact JSON {"v":1,"app":...,"attempts":n,"hook":{the
+ * webhook entry},"key":<app key>,"sig":<X-Pusher-Signature>}, then "\n" and the body
+ * bytes as sent (a Lambda webhook's: its Payload). A new string (*out_len its length), or
+ * NULL when out of memory. meta is what skt_whq_decode returns or an object of those
+ * fields. */
+char *skt_whq_encode(const json_t *meta, const char *body, size_t len, size_t *out_len);
+
+/* The meta of a job's data (a new reference) with *body / *body_len pointing into data, or
+ * NULL when data is not such a job (a field missing or of the wrong type, v not 1). */
+json_t *skt_whq_decode(const char *data, size_t len, const char **body, size_t *body_len);
+
 /* Per-app counters since start. */
 typedef struct skt_wh_stats_s {
     uint64_t sent;        /* answered 2xx */

@@ -299,10 +299,13 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
     return 0;
 }
 
-/* ABI 1's structs keep the size they first had: members added later took `reserved`
- * slots, so a plugin or host built against either header reads the same layout. */
-_Static_assert(sizeof(soketi_adapter_ops_t) == 18 * sizeof(void (*)(void)),
-               "soketi_adapter_ops_t changed size: ABI 1 plugins would break");
+/* ABI 1's ops first grew into their `reserved` slots, so a plugin or host built against
+ * either header reads the same layout for the first 18 ops. With no slot left (job_put and
+ * job_claim took the last two), an op added later goes at the end and is called only when
+ * it lies within the plugin's ops_size (SKT_ADAPTER_HAS): channel_members_typed, 19th. */
+_Static_assert(offsetof(soketi_adapter_ops_t, channel_members_typed) ==
+                   18 * sizeof(void (*)(void)),
+               "soketi_adapter_ops_t's first 18 ops moved: ABI 1 plugins would break");
 _Static_assert(offsetof(soketi_host_t, reserved) + sizeof(((soketi_host_t *)0)->reserved) ==
                    sizeof(soketi_host_t),
                "soketi_host_t must end with its reserved slots");

@@ -168,6 +168,84 @@ static const skt_cache_driver_t cache_shared_driver = {
     .free = cache_shared_free,
 };
 
+/* ------------------------------------------------------------ the webhook queue */
+
+/* The adapter's queue of webhook jobs (queue.driver redis). */
+#define SHARED_WEBHOOK_QUEUE "soketi-webhooks"
+
+static void
+whq_put(void *self, const char *group, const char *id, const char *data, size_t len, long delay_ms,
+        long max_per_group, int mode, skt_whq_count_cb cb, void *arg)
+{
+    soketi_adapter_t *ad = self;
+    ad->ops.job_put(ad->self, SHARED_WEBHOOK_QUEUE, group, id, data, len, delay_ms, max_per_group,
+                    mode, cb, arg);
+}
+
+/* A claim's answer, handed on to the webhooks' callback. */
+typedef struct whq_claim_s {
+    skt_whq_jobs_cb cb;
+    void *arg;
+} whq_claim_t;
+
+static void
+whq_claimed(void *arg, int status, const soketi_job_t *jobs, size_t n)
+{
+    whq_claim_t c = *(whq_claim_t *)arg;
+    free(arg);
+    skt_whq_job_t *js = n ? calloc(n, sizeof(*js)) : NULL;
+    if (n && !js) { /* out of memory: nothing taken now; their leases end */
+        c.cb(c.arg, SOKETI_ERROR, NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        js[i] = (skt_whq_job_t){.id = jobs[i].id, .data = jobs[i].data, .len = jobs[i].len};
+    c.cb(c.arg, status == SOKETI_ERROR ? SOKETI_ERROR : SOKETI_OK, js, n);
+    free(js);
+}
+
+static void
+whq_claim(void *self, const char *const *held, size_t nheld, long max, long lease_ms,
+          skt_whq_jobs_cb cb, void *arg)
+{
+    soketi_adapter_t *ad = self;
+    whq_claim_t *c = malloc(sizeof(*c));
+    if (!c) {
+        cb(arg, SOKETI_ERROR, NULL, 0);
+        return;
+    }
+    c->cb = cb;
+    c->arg = arg;
+    ad->ops.job_claim(ad->self, SHARED_WEBHOOK_QUEUE, held, nheld, max, lease_ms, whq_claimed, c);
+}
+
+/* queue.driver redis: the webhooks go through the adapter's durable queue. */
+static int
+shared_queue_setup(skt_server_t *srv, char *err, size_t errlen)
+{
+    soketi_adapter_t *ad = srv->adapter;
+    const skt_config_t *cfg = srv->cfg;
+    if (!SKT_ADAPTER_HAS(ad, job_put) || !SKT_ADAPTER_HAS(ad, job_claim)) {
+        snprintf(err, errlen,
+                 "queue.driver 'redis' keeps pending webhooks in Redis through the Redis "
+                 "adapter, but adapter '%s' offers no durable queue: set adapter.driver "
+                 "(SOKETI_ADAPTER_DRIVER) to redis or redis-cluster, or queue.driver back to "
+                 "sync",
+                 cfg->adapter.driver);
+        return -1;
+    }
+    skt_whq_driver_t drv = {.self = ad, .put = whq_put, .claim = whq_claim};
+    skt_whq_opts_t o = {.concurrency = cfg->queue.redis.concurrency,
+                        .lease_ms = cfg->queue.redis.lease_ms,
+                        .max_per_app = cfg->queue.redis.max_jobs_per_app,
+                        .node_id = srv->node_id};
+    if (skt_webhooks_use_queue(srv->features->webhooks, &drv, &o) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ setup */
 
 /* Why a driver cannot be used with the loaded adapter. */
@@ -216,6 +294,8 @@ skt_shared_setup(skt_server_t *srv, char *err, size_t errlen)
         skt_cache_free(f->cache);
         f->cache = c;
     }
+    if (strcmp(srv->cfg->queue.driver, "redis") == 0)
+        return shared_queue_setup(srv, err, errlen);
     return 0;
 }
 

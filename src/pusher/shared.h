@@ -6,9 +6,11 @@
  * DESIGN
  * The features under src/features/ know nothing of plugins; they take drivers. This file
  * builds those drivers over the loaded adapter's optional ops (include/soketi/adapter.h:
- * rate_consume, cache_get, cache_set, cluster_transition), so that rateLimiter.driver
- * and cache.driver "redis" count and cache in Redis through the Redis adapter's own
- * connection, with soketi's keys, and no Redis client lives in the daemon itself.
+ * rate_consume, cache_get, cache_set, cluster_transition, job_put, job_claim), so that
+ * rateLimiter.driver and cache.driver "redis" count and cache in Redis through the Redis
+ * adapter's own connection, with soketi's keys, and queue.driver "redis" keeps pending
+ * webhooks there (features/webhooks.h's skt_whq_driver_t), and no Redis client lives in the
+ * daemon itself.
  * When the adapter cannot answer (Redis down), each falls back to what one node knows:
  * the rate limiter counts locally, the cache misses, and a webhook follows this node's
  * own transition (it may then fire once per node, as soketi's always do, rather than
@@ -25,8 +27,9 @@
 #include "pusher/server.h"
 
 /* Replaces srv->features' rate limiter and cache by the adapter-backed ones when
- * rateLimiter.driver / cache.driver ask for "redis". Returns 0, or -1 with a message in
- * err when the adapter offers no such op (e.g. the local adapter) or memory runs out. */
+ * rateLimiter.driver / cache.driver ask for "redis", and sends webhooks through the
+ * adapter's job queue when queue.driver does. Returns 0, or -1 with a message in err when
+ * the adapter offers no such op (e.g. the local adapter) or memory runs out. */
 int skt_shared_setup(skt_server_t *srv, char *err, size_t errlen);
 
 /* What a cluster transition does: called once the adapter found that this node's
