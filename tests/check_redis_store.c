@@ -165,7 +165,7 @@ START_TEST(job_keys_and_claims)
     static const char *const bad[] = {"*1\r\n$2\r\nj1\r\n", "*2\r\n:1\r\n$1\r\nx\r\n", ":0\r\n",
                                       "-ERR x\r\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = resp(bad[i], strlen(bad[i]));
+        r = check_resp(bad[i], strlen(bad[i]));
         ck_assert_int_eq(skt_rs_parse_claim(r, jobs, 2), -1);
         freeReplyObject(r);
     }
