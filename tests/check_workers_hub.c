@@ -330,6 +330,44 @@ START_TEST(test_store_admit)
 }
 END_TEST
 
+/* cluster_connection by slot for app (joined 1 under limit, -1: none; or 0): the count. */
+static long
+connection(skt_hub_store_t *st, size_t slot, const char *app, int joined, long limit)
+{
+    struct evbuffer *b = evbuffer_new();
+    uint32_t count = 99;
+    skt_wframe_add_u32(b, (uint32_t)joined);
+    skt_wframe_add_u32(b, limit >= 0);
+    skt_wframe_add_u32(b, limit >= 0 ? (uint32_t)limit : 0);
+    ck_assert_int_eq(ask_raw(st, slot, SKT_HUB_CONNECTION, app, "", b, 0, &count, 1, NULL), 0);
+    evbuffer_free(b);
+    return (long)count;
+}
+
+START_TEST(test_store_connections)
+{
+    skt_hub_store_t *st = skt_hub_store_new(NULL, 2);
+    /* a quota of 3 for the host, whichever worker counts */
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 1, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 1, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    ck_assert_int_eq(connection(st, 0, "other", 1, 1), 1); /* apps apart */
+    ck_assert_int_eq(connection(st, 0, "app", 0, 0), 1);   /* one closes: room for one */
+    ck_assert_int_eq(connection(st, 1, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    ck_assert_int_eq(connection(st, 0, "app", 1, -1), 1); /* no limit: counted */
+    /* worker 2 exits: its three are gone, worker 1's one stays */
+    skt_hub_store_forget(st, 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    ck_assert_int_eq(connection(st, 1, "app", 0, 0), 1); /* a release it never had: no-op */
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    skt_hub_store_free(st);
+}
+END_TEST
+
 /* rate_consume: points into key's window at now; out[0] used, out[1] ms left. */
 static void
 consume(skt_hub_store_t *st, size_t slot, const char *key, uint32_t points, uint64_t now,
@@ -394,6 +432,7 @@ hub_suite(void)
     tcase_add_test(tc, test_queue_bound);
     tcase_add_test(tc, test_store);
     tcase_add_test(tc, test_store_admit);
+    tcase_add_test(tc, test_store_connections);
     tcase_add_test(tc, test_store_rate_cache);
     suite_add_tcase(s, tc);
     return s;

@@ -294,7 +294,18 @@ typedef struct soketi_adapter_ops_s {
     void (*channel_members_typed)(void *self, const char *app_id, const char *channel,
                                   soketi_typed_members_cb cb, void *arg);
 
-    void *reserved[1]; /**< room to grow; leave NULL */
+    /** Optional. A count of the app's connections shared by the nodes, for maxConnections.
+     * joined 1: admits one more connection of this node when the cluster would then hold
+     * at most limit (limit < 0: no limit) and counts it; cb's count 1 admitted, 0 refused
+     * (nothing counted). joined 0: a connection this op admitted closed (limit unused);
+     * cb's count 1. Atomic across nodes. SOKETI_ERROR: cannot tell now, nothing counted
+     * (the host falls back to sockets_count). The host calls it when a connection of an
+     * app with a limit opens, and once more when a connection it admitted closes. A node
+     * that dies without releasing is forgotten as cluster_transition's records are.
+     * (It took the last `reserved` slot: ops added after it go at the end, ops_size
+     * telling the host which a plugin has.) */
+    void (*cluster_connection)(void *self, const char *app_id, int joined, long limit,
+                               soketi_count_cb cb, void *arg);
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */

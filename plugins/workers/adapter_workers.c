@@ -19,9 +19,10 @@
  * the transport is down and queries answer locally.
  *
  * The optional ops of shared state (cluster_transition, cluster_present, cluster_admit,
- * rate_consume, cache_get, cache_set) are the supervisor's (workers_store.h,
- * src/workers/hub_store.h): webhooks and online states change once per host, and the
- * presence member limit, the rate limits and the cache are the host's.
+ * rate_consume, cache_get, cache_set, cluster_connection) are the supervisor's
+ * (workers_store.h, src/workers/hub_store.h): webhooks and online states change once per
+ * host, and maxConnections, the presence member limit, the rate limits and the cache are
+ * the host's.
  */
 #include <soketi/adapter.h>
 
@@ -198,6 +199,14 @@ wk_op_admit(void *self, const char *app_id, const char *channel, const char *use
 }
 
 static void
+wk_op_connection(void *self, const char *app_id, int joined, long limit, soketi_count_cb cb,
+                 void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_connection(w->store, app_id, joined, limit, cb, arg);
+}
+
+static void
 wk_op_rate(void *self, const char *key, long points, long window_ms, soketi_consume_cb cb,
            void *arg)
 {
@@ -319,6 +328,7 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     adapter->ops.rate_consume = wk_op_rate;
     adapter->ops.cache_get = wk_op_cache_get;
     adapter->ops.cache_set = wk_op_cache_set;
+    adapter->ops.cluster_connection = wk_op_connection;
     return 0;
 }
 

@@ -13,7 +13,7 @@
 
 typedef struct wst_ask_s {
     uint32_t id;
-    int op; /* SKT_HUB_*: TRANSITION and ADMIT answer count_cb, PRESENT ids_cb, RATE
+    int op; /* SKT_HUB_*: TRANSITION, ADMIT and CONNECTION answer count_cb, PRESENT ids_cb, RATE
                consume_cb, GET value_cb; SET has no answer */
     soketi_count_cb count_cb;
     soketi_ids_cb ids_cb;
@@ -58,7 +58,7 @@ fifo_pop(wst_fifo_t *f)
 static void
 ask_error(wst_ask_t *a)
 {
-    if (a->op == SKT_HUB_TRANSITION || a->op == SKT_HUB_ADMIT)
+    if (a->op == SKT_HUB_TRANSITION || a->op == SKT_HUB_ADMIT || a->op == SKT_HUB_CONNECTION)
         a->count_cb(a->arg, SOKETI_ERROR, 0);
     else if (a->op == SKT_HUB_PRESENT)
         a->ids_cb(a->arg, SOKETI_ERROR, NULL, 0);
@@ -138,6 +138,31 @@ wst_send_body(skt_wst_t *st, wst_ask_t *a, const char *app_id, const char *chann
     evbuffer_free(body);
 }
 
+/* A number of the ABI (a long) as a frame's u32: 0 below, UINT32_MAX above. */
+static uint32_t
+wst_u32(long v)
+{
+    return v < 0 ? 0 : (unsigned long)v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void
+skt_wst_connection(skt_wst_t *st, const char *app_id, int joined, long limit, soketi_count_cb cb,
+                   void *arg)
+{
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_CONNECTION, &body);
+    if (!a) {
+        cb(arg, SOKETI_ERROR, 0);
+        return;
+    }
+    a->count_cb = cb;
+    a->arg = arg;
+    skt_wframe_add_u32(body, joined ? 1 : 0);
+    skt_wframe_add_u32(body, limit >= 0);
+    skt_wframe_add_u32(body, wst_u32(limit));
+    wst_send_body(st, a, app_id, "", body);
+}
+
 void
 skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
               long limit, soketi_count_cb cb, void *arg)
@@ -152,15 +177,8 @@ skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char
     a->arg = arg;
     skt_wframe_add_str(body, user_id, strlen(user_id));
     skt_wframe_add_u32(body, limit >= 0);
-    skt_wframe_add_u32(body, limit < 0 ? 0 : limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit);
+    skt_wframe_add_u32(body, wst_u32(limit));
     wst_send_body(st, a, app_id, channel, body);
-}
-
-/* A number of the ABI (a long) as a frame's u32: 0 below, UINT32_MAX above. */
-static uint32_t
-wst_u32(long v)
-{
-    return v < 0 ? 0 : (unsigned long)v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 void

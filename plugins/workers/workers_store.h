@@ -1,9 +1,10 @@
 /* workers_store.h - a worker's side of the state the workers of one host share in their
  * supervisor (src/workers/hub_store.h): the adapter ops cluster_transition,
- * cluster_present, cluster_admit, rate_consume, cache_get and cache_set, asked over the
+ * cluster_present, cluster_admit, rate_consume, cache_get, cache_set and
+ * cluster_connection, asked over the
  * same socket as the horizontal messages, so that webhooks and a user's online state
- * change once per host, and the presence member limit, the rate limits and the cache of
- * cache channels are the host's.
+ * change once per host, and maxConnections, the presence member limit, the rate limits and
+ * the cache of cache channels are the host's.
  *
  * DESIGN
  * The supervisor answers a worker's questions in the order they were asked, so the
@@ -43,6 +44,8 @@ void skt_wst_present(skt_wst_t *st, const char *app_id, const char *channel,
                      const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg);
 void skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
                    long limit, soketi_count_cb cb, void *arg);
+void skt_wst_connection(skt_wst_t *st, const char *app_id, int joined, long limit,
+                        soketi_count_cb cb, void *arg);
 void skt_wst_rate(skt_wst_t *st, const char *key, long points, long window_ms, soketi_consume_cb cb,
                   void *arg);
 void skt_wst_get(skt_wst_t *st, const char *key, soketi_value_cb cb, void *arg);

@@ -36,7 +36,16 @@ typedef struct window_s {
     char key[];
 } window_t;
 
+/* An app's connections admitted for maxConnections: per worker and in all, its id after. */
+typedef struct conns_s {
+    uint64_t total;
+    char *app;
+    size_t app_len;
+    uint64_t per_slot[];
+} conns_t;
+
 struct skt_hub_store_s {
+    skt_map_t *conns;    /* app id -> conns_t */
     skt_map_t *keys;     /* key -> hold_t */
     skt_map_t *users;    /* "app\0channel\0" -> tally_t */
     skt_map_t *windows;  /* rate limit key -> window_t */
@@ -322,6 +331,40 @@ store_present(skt_hub_store_t *st, skt_wframe_reader_t *r, const char *app, size
     return rv;
 }
 
+/* cluster_connection: slot's connection of app opens (joined 1: admitted when the app then
+ * has at most limit, limit < 0: any number) or an admitted one closes (joined 0). Returns
+ * the answer's count (1 admitted or released, 0 refused), -1 when out of memory. */
+static int
+store_connection(skt_hub_store_t *st, size_t slot, const char *app, size_t al, int joined,
+                 long limit)
+{
+    conns_t *c = skt_map_get(st->conns, app, al);
+    if (!joined) {
+        if (c && c->per_slot[slot]) {
+            c->per_slot[slot]--;
+            if (--c->total == 0)
+                free(skt_map_del(st->conns, c->app, c->app_len));
+        }
+        return 1;
+    }
+    if (limit >= 0 && (c ? c->total : 0) + 1 > (uint64_t)limit)
+        return 0;
+    if (!c) {
+        if (!(c = calloc(1, sizeof(*c) + st->n_slots * sizeof(c->per_slot[0]) + al)))
+            return -1;
+        c->app = (char *)(c->per_slot + st->n_slots);
+        c->app_len = al;
+        memcpy(c->app, app, al);
+        if (skt_map_put(st->conns, c->app, al, c) < 0) {
+            free(c);
+            return -1;
+        }
+    }
+    c->per_slot[slot]++;
+    c->total++;
+    return 1;
+}
+
 /* A question about (app, channel[, user]): TRANSITION or ADMIT. */
 static int
 store_held(skt_hub_store_t *st, size_t slot, uint32_t op, skt_wframe_reader_t *r, const char *app,
@@ -357,7 +400,7 @@ skt_hub_store_answer(skt_hub_store_t *st, size_t slot, const unsigned char *payl
     size_t al, cl;
     uint32_t id = skt_wframe_read_u32(&r), op = skt_wframe_read_u32(&r);
     const char *app = skt_wframe_read_str(&r, &al), *ch = skt_wframe_read_str(&r, &cl);
-    if (r.bad || op < SKT_HUB_TRANSITION || op > SKT_HUB_SET)
+    if (r.bad || op < SKT_HUB_TRANSITION || op > SKT_HUB_CONNECTION)
         return -1;
     if (skt_wframe_add_u32(answer, id) != 0 || skt_wframe_add_u32(answer, 0) != 0)
         return -1;
@@ -365,7 +408,34 @@ skt_hub_store_answer(skt_hub_store_t *st, size_t slot, const unsigned char *payl
         return store_present(st, &r, app, al, ch, cl, answer);
     if (op == SKT_HUB_TRANSITION || op == SKT_HUB_ADMIT)
         return store_held(st, slot, op, &r, app, al, ch, cl, answer);
+    if (op == SKT_HUB_CONNECTION) {
+        uint32_t joined = skt_wframe_read_u32(&r), has_limit = skt_wframe_read_u32(&r),
+                 limit = skt_wframe_read_u32(&r);
+        if (r.bad || r.left)
+            return -1;
+        int count = store_connection(st, slot, app, al, joined != 0, has_limit ? (long)limit : -1);
+        return count < 0 ? -1 : skt_wframe_add_u32(answer, (uint32_t)count);
+    }
     return store_keyed(st, op, &r, ch, cl, now_ms, answer);
+}
+
+/* slot's admitted connections are gone: the apps it alone held are dropped. */
+static void
+conns_forget(skt_hub_store_t *st, size_t slot)
+{
+    size_t pos = 0, n_gone = 0;
+    void *v;
+    conns_t **gone = malloc((skt_map_count(st->conns) + 1) * sizeof(*gone));
+    while (skt_map_next(st->conns, &pos, NULL, NULL, &v)) {
+        conns_t *c = v;
+        c->total -= c->per_slot[slot];
+        c->per_slot[slot] = 0;
+        if (!c->total && gone)
+            gone[n_gone++] = c; /* out of memory: an empty record stays, counting 0 */
+    }
+    for (size_t i = 0; i < n_gone; i++)
+        free(skt_map_del(st->conns, gone[i]->app, gone[i]->app_len));
+    free(gone);
 }
 
 void
@@ -373,6 +443,7 @@ skt_hub_store_forget(skt_hub_store_t *st, size_t slot)
 {
     size_t pos = 0;
     void *v;
+    conns_forget(st, slot);
     /* the map must not change during an iteration: the emptied records are collected */
     hold_t **gone = NULL;
     size_t n_gone = 0, cap = 0;
@@ -404,8 +475,9 @@ skt_hub_store_new(struct event_base *base, size_t n_slots)
     if (!st)
         return NULL;
     st->n_slots = n_slots;
-    if (!(st->keys = skt_map_new()) || !(st->users = skt_map_new()) ||
-        !(st->windows = skt_map_new()) || !(st->cache = skt_cache_new_memory(base, NULL))) {
+    if (!(st->conns = skt_map_new()) || !(st->keys = skt_map_new()) ||
+        !(st->users = skt_map_new()) || !(st->windows = skt_map_new()) ||
+        !(st->cache = skt_cache_new_memory(base, NULL))) {
         skt_hub_store_free(st);
         return NULL;
     }
@@ -423,7 +495,7 @@ skt_hub_store_free(skt_hub_store_t *st)
 {
     if (!st)
         return;
-    skt_map_t *maps[] = {st->keys, st->users, st->windows};
+    skt_map_t *maps[] = {st->conns, st->keys, st->users, st->windows};
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
         size_t pos = 0;
         void *v;

@@ -2,9 +2,11 @@
  * hold a channel, or a user in a channel, so that a webhook (channel_occupied / vacated,
  * member_added / removed) and a user's online state change once per host, not once per
  * worker; the presence member limit, admitted atomically (the supervisor is one thread);
- * the rate limit windows and the cache of cache channels. It is what the adapter ABI's
- * optional ops ask (include/soketi/adapter.h: cluster_transition, cluster_present,
- * cluster_admit, rate_consume, cache_get, cache_set), answered from memory instead of Redis.
+ * the rate limit windows, the cache of cache channels and the connections counted for
+ * maxConnections (admitted atomically too). It is what the adapter ABI's optional ops ask
+ * (include/soketi/adapter.h: cluster_transition, cluster_present, cluster_admit,
+ * rate_consume, cache_get, cache_set, cluster_connection), answered from memory instead of
+ * Redis.
  *
  * A question (a SKT_WFRAME_STORE payload, frame.h):
  *   u32 id, u32 op, str app, str channel, then
@@ -14,6 +16,7 @@
  *   SKT_HUB_RATE:       u32 points, u32 window_ms           (app empty, channel: the key)
  *   SKT_HUB_GET:        nothing                             (app empty, channel: the key)
  *   SKT_HUB_SET:        str value, u32 ttl_seconds (0: none) (app empty, channel: the key)
+ *   SKT_HUB_CONNECTION: u32 joined (1/0), u32 has_limit (1/0), u32 limit (channel empty)
  * Its answer (SKT_WFRAME_STORED), in the order the questions came (SET has none):
  *   u32 id, u32 status (0), then
  *   SKT_HUB_TRANSITION: u32 count (joined: 1 when no other worker held the key; left: 1
@@ -23,6 +26,8 @@
  *                       worker held the user; 2 admitted, another did; 0 refused: full)
  *   SKT_HUB_RATE:       u32 used, u32 ms_left (the window's points, these included)
  *   SKT_HUB_GET:        u32 found (1/0), [str value]
+ *   SKT_HUB_CONNECTION: u32 count (joined: 1 admitted and counted, 0 refused: the app has
+ *                       limit connections on the host; left: 1)
  *
  * Rate limit windows are dropped once closed, when they have doubled since the last such
  * sweep (their keys are the host's: two per app); the cache is the memory driver of
@@ -49,6 +54,7 @@ enum {
     SKT_HUB_RATE = 4,
     SKT_HUB_GET = 5,
     SKT_HUB_SET = 6,
+    SKT_HUB_CONNECTION = 7,
 };
 
 typedef struct skt_hub_store_s skt_hub_store_t;

@@ -340,21 +340,32 @@ test('watchlist: online and offline once per host, whichever worker holds whom',
 
 // ---- limits held by the supervisor for the host (hub_store.h) ----
 
-test('maxConnections: a quota of 3 holds for the host, the connections spread over both workers', { skip }, async () => {
+test('maxConnections: a quota of 3 holds for the host, connections racing on both workers', { skip }, async () => {
     const srv = await startWorkers({ SOKETI_DEFAULT_APP_MAX_CONNS: '3' });
-    const answers = [];
-    const seen = new Set();
-    // one at a time until both workers have been asked more than once
-    for (let i = 0; i < 64 && (answers.length < 10 || seen.size < 2); i++) {
-        const before = connectionsByWorker(srv.port);
-        const ws = await rawWs(srv);
+    const answer = async (ws) => {
         const m = await ws.nextJson();
-        for (const [p, w] of connectionsByWorker(srv.port)) if (!before.has(p)) seen.add(w);
-        answers.push(m.event === 'pusher:error' ? m.data.code : m.event);
+        return m.event === 'pusher:error' ? m.data.code : m.event;
+    };
+    for (let round = 0; round < 3; round++) {
+        // 12 at once: the kernel spreads them (all 12 on one worker: 1 time in 2048); the
+        // supervisor admits exactly 3. (The refused ones close at once, so ss cannot be
+        // asked where they were.)
+        const socks = await Promise.all(Array.from({ length: 12 }, () => rawWs(srv)));
+        const answers = await Promise.all(socks.map(answer));
+        const inside = socks.filter((_, i) => answers[i] === 'pusher:connection_established');
+        assert.equal(inside.length, 3, answers.join());
+        assert.equal(answers.filter((a) => a === 4100).length, 9, answers.join());
+        // one leaves: one place is free for the host, whichever worker takes the next
+        inside[0].destroy();
+        await sleep(200);
+        const next = await rawWs(srv);
+        assert.equal(await answer(next), 'pusher:connection_established');
+        const over = await rawWs(srv);
+        assert.equal(await answer(over), 4100);
+        for (const ws of [...socks, next, over]) ws.destroy();
+        await until(() => connectionsByWorker(srv.port).size === 0, 3000, 'every connection closed');
+        await sleep(200);
     }
-    assert.equal(seen.size, 2, 'connections reached both workers');
-    assert.equal(answers.filter((a) => a === 'pusher:connection_established').length, 3, answers.join());
-    assert.ok(answers.slice(3).every((a) => a === 4100), answers.join());
 });
 
 test('rate limits: maxBackendEventsPerSecond and maxReadRequestsPerSecond hold for the host', { skip }, async () => {
