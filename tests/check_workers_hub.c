@@ -364,6 +364,14 @@ START_TEST(test_store_connections)
     ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
     ck_assert_int_eq(connection(st, 1, "app", 0, 0), 1); /* a release it never had: no-op */
     ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    /* malformed: a cut question, an admission without a user */
+    struct evbuffer *b = evbuffer_new();
+    skt_wframe_add_u32(b, 1);
+    ck_assert_int_eq(ask_raw(st, 0, SKT_HUB_CONNECTION, "app", "", b, 0, NULL, 0, NULL), -1);
+    skt_wframe_add_u32(b, 1);
+    skt_wframe_add_u32(b, 3);
+    ck_assert_int_eq(ask_raw(st, 0, SKT_HUB_ADMIT, "app", "presence-x", b, 0, NULL, 0, NULL), -1);
+    evbuffer_free(b);
     skt_hub_store_free(st);
 }
 END_TEST
