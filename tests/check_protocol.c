@@ -686,7 +686,7 @@ END_TEST
 /* The test plugin adapter_stall.so: its queries wait until stall_release(). */
 static size_t (*stall_release)(int status);
 static size_t (*stall_held)(void);
-static long *stall_admit_answer, *stall_releases;
+static long *stall_admit_answer, *stall_releases, *stall_connections_released;
 
 static void
 start_stalled(const char *const *env)
@@ -702,9 +702,12 @@ start_stalled(const char *const *env)
     *(void **)&stall_held = dlsym(h, "stall_held");
     stall_admit_answer = dlsym(h, "stall_admit_answer");
     stall_releases = dlsym(h, "stall_releases");
-    ck_assert(stall_release && stall_held && stall_admit_answer && stall_releases);
+    stall_connections_released = dlsym(h, "stall_connections_released");
+    ck_assert(stall_release && stall_held && stall_admit_answer && stall_releases &&
+              stall_connections_released);
     *stall_admit_answer = 1;
     *stall_releases = 0;
+    *stall_connections_released = 0;
     dlclose(h);
 }
 
@@ -817,6 +820,43 @@ START_TEST(test_cluster_admit)
     fake_close(s[1]);
     ck_assert_int_eq(*stall_releases, 3);
     stall_release(SOKETI_OK);
+    stop();
+}
+END_TEST
+
+/* With an adapter that counts connections (cluster_connection), its answer decides
+ * maxConnections; a connection it admitted is given back when it closes (or when it closed
+ * before the answer), and when it cannot tell, the cluster's count decides. */
+START_TEST(test_cluster_connection)
+{
+    const char *env[] = {"SOKETI_ADAPTER_DRIVER=stall", "SOKETI_DEFAULT_APP_MAX_CONNS=2", NULL};
+    start_stalled(env);
+    /* full */
+    *stall_admit_answer = 0;
+    skt_socket_t *s = fake_ws_open(srv, KEY);
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    expect_str(s, "The current concurrent connections quota has been reached.");
+    fake_close(s);
+    ck_assert_int_eq(*stall_connections_released, 0);
+    /* admitted, then closed: given back once */
+    *stall_admit_answer = 1;
+    s = fake_ws_open(srv, KEY);
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    expect_str(s, "pusher:connection_established");
+    fake_close(s);
+    ck_assert_int_eq(*stall_connections_released, 1);
+    /* admitted for a connection gone meanwhile: given back */
+    s = fake_ws_open(srv, KEY);
+    fake_close(s);
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);
+    ck_assert_int_eq(*stall_connections_released, 2);
+    /* the adapter cannot tell: sockets_count decides, and nothing is given back */
+    s = fake_ws_open(srv, KEY);
+    ck_assert_uint_eq(stall_release(SOKETI_ERROR), 1); /* the admission */
+    ck_assert_uint_eq(stall_release(SOKETI_OK), 1);    /* the count: 0 */
+    expect_str(s, "pusher:connection_established");
+    fake_close(s);
+    ck_assert_int_eq(*stall_connections_released, 2);
     stop();
 }
 END_TEST
@@ -935,6 +975,7 @@ protocol_suite(void)
     tcase_add_test(tc, test_pending_budget);
     tcase_add_test(tc, test_presence_resubscribe_costs_nothing);
     tcase_add_test(tc, test_cluster_admit);
+    tcase_add_test(tc, test_cluster_connection);
     tcase_add_test(tc, test_channel_budget);
     tcase_add_test(tc, test_bounded_echo);
     tcase_add_test(tc, test_input_hygiene);

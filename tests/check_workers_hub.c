@@ -5,6 +5,7 @@
 #include "check_main.h"
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -200,7 +201,7 @@ ask(skt_hub_store_t *st, size_t slot, int op, const char *user, int joined, cons
             skt_wframe_add_str(q, users[i], strlen(users[i]));
     }
     size_t ql = evbuffer_get_length(q);
-    long rv = skt_hub_store_answer(st, slot, evbuffer_pullup(q, -1), ql, a);
+    long rv = skt_hub_store_answer(st, slot, evbuffer_pullup(q, -1), ql, 0, a);
     if (rv == 0) {
         size_t al = evbuffer_get_length(a);
         skt_wframe_reader_t r = {.p = evbuffer_pullup(a, -1), .left = al};
@@ -222,7 +223,7 @@ ask(skt_hub_store_t *st, size_t slot, int op, const char *user, int joined, cons
 
 START_TEST(test_store)
 {
-    skt_hub_store_t *st = skt_hub_store_new(3);
+    skt_hub_store_t *st = skt_hub_store_new(NULL, 3);
     char out[256] = "";
     /* the channel: occupied by the first worker, vacated by the last */
     ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, NULL, 1, NULL, 0, NULL), 1);
@@ -248,8 +249,184 @@ START_TEST(test_store)
     ck_assert_int_eq(ask(st, 0, 9, NULL, 0, NULL, 0, NULL), -1);
     struct evbuffer *a = evbuffer_new();
     unsigned char cut[6] = {0, 0, 0, 1, 0, 0};
-    ck_assert_int_eq(skt_hub_store_answer(st, 0, cut, sizeof(cut), a), -1);
+    ck_assert_int_eq(skt_hub_store_answer(st, 0, cut, sizeof(cut), 0, a), -1);
     evbuffer_free(a);
+    skt_hub_store_free(st);
+}
+END_TEST
+
+/* One keyed or admit question: its payload after the head (app, channel) in body; the
+ * answer's numbers after id and status into out[0..n) (n read), the GET's value into val.
+ * Returns 0, or -1 when refused. */
+static int
+ask_raw(skt_hub_store_t *st, size_t slot, int op, const char *app, const char *ch,
+        struct evbuffer *body, uint64_t now, uint32_t *out, size_t n, char *val)
+{
+    struct evbuffer *q = evbuffer_new(), *a = evbuffer_new();
+    skt_wframe_add_u32(q, 9);
+    skt_wframe_add_u32(q, (uint32_t)op);
+    skt_wframe_add_str(q, app, strlen(app));
+    skt_wframe_add_str(q, ch, strlen(ch));
+    evbuffer_add_buffer(q, body);
+    size_t ql = evbuffer_get_length(q);
+    int rv = skt_hub_store_answer(st, slot, evbuffer_pullup(q, -1), ql, now, a);
+    size_t al = evbuffer_get_length(a);
+    if (rv == 0 && op == SKT_HUB_SET)
+        ck_assert_uint_eq(al, 0); /* a set is answered by nothing */
+    if (rv == 0 && op != SKT_HUB_SET) {
+        skt_wframe_reader_t r = {.p = evbuffer_pullup(a, -1), .left = al};
+        ck_assert_uint_eq(skt_wframe_read_u32(&r), 9);
+        ck_assert_uint_eq(skt_wframe_read_u32(&r), 0);
+        for (size_t i = 0; i < n; i++)
+            out[i] = skt_wframe_read_u32(&r);
+        if (op == SKT_HUB_GET && out[0]) {
+            size_t len;
+            const char *v = skt_wframe_read_str(&r, &len);
+            memcpy(val, v, len);
+            val[len] = '\0';
+        }
+        ck_assert_int_eq(r.bad, 0);
+        ck_assert_uint_eq(r.left, 0);
+    }
+    evbuffer_free(q);
+    evbuffer_free(a);
+    return rv;
+}
+
+/* cluster_admit of user by slot under a limit (-1: none): the answer's count. */
+static long
+admit(skt_hub_store_t *st, size_t slot, const char *user, long limit)
+{
+    struct evbuffer *b = evbuffer_new();
+    uint32_t count = 99;
+    skt_wframe_add_str(b, user, strlen(user));
+    skt_wframe_add_u32(b, limit >= 0);
+    skt_wframe_add_u32(b, limit >= 0 ? (uint32_t)limit : 0);
+    ck_assert_int_eq(ask_raw(st, slot, SKT_HUB_ADMIT, "app", "presence-x", b, 0, &count, 1, NULL),
+                     0);
+    evbuffer_free(b);
+    return (long)count;
+}
+
+START_TEST(test_store_admit)
+{
+    skt_hub_store_t *st = skt_hub_store_new(NULL, 3);
+    /* a limit of 2 users for the host, whichever workers ask */
+    ck_assert_int_eq(admit(st, 0, "alice", 2), 1);
+    ck_assert_int_eq(admit(st, 1, "bob", 2), 1);
+    ck_assert_int_eq(admit(st, 2, "carol", 2), 0);  /* full */
+    ck_assert_int_eq(admit(st, 2, "alice", 2), 2);  /* already in: counts once */
+    ck_assert_int_eq(admit(st, 1, "carol", -1), 1); /* no limit */
+    ck_assert_int_eq(ask(st, 1, SKT_HUB_TRANSITION, "carol", 0, NULL, 0, NULL), 1);
+    /* bob's worker exits: his place is free; alice leaves worker 1, still held by 3 */
+    skt_hub_store_forget(st, 1);
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, "alice", 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq(admit(st, 0, "dave", 2), 1);
+    ck_assert_int_eq(admit(st, 1, "erin", 2), 0);
+    ck_assert_int_eq(admit(st, 0, "erin", 0), 0); /* a limit of 0 admits nobody */
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "alice", 0, NULL, 0, NULL), 1);
+    ck_assert_int_eq(admit(st, 1, "erin", 2), 1);
+    skt_hub_store_free(st);
+}
+END_TEST
+
+/* cluster_connection by slot for app (joined 1 under limit, -1: none; or 0): the count. */
+static long
+connection(skt_hub_store_t *st, size_t slot, const char *app, int joined, long limit)
+{
+    struct evbuffer *b = evbuffer_new();
+    uint32_t count = 99;
+    skt_wframe_add_u32(b, (uint32_t)joined);
+    skt_wframe_add_u32(b, limit >= 0);
+    skt_wframe_add_u32(b, limit >= 0 ? (uint32_t)limit : 0);
+    ck_assert_int_eq(ask_raw(st, slot, SKT_HUB_CONNECTION, app, "", b, 0, &count, 1, NULL), 0);
+    evbuffer_free(b);
+    return (long)count;
+}
+
+START_TEST(test_store_connections)
+{
+    skt_hub_store_t *st = skt_hub_store_new(NULL, 2);
+    /* a quota of 3 for the host, whichever worker counts */
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 1, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 1, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    ck_assert_int_eq(connection(st, 0, "other", 1, 1), 1); /* apps apart */
+    ck_assert_int_eq(connection(st, 0, "app", 0, 0), 1);   /* one closes: room for one */
+    ck_assert_int_eq(connection(st, 1, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    ck_assert_int_eq(connection(st, 0, "app", 1, -1), 1); /* no limit: counted */
+    /* worker 2 exits: its three are gone, worker 1's one stays */
+    skt_hub_store_forget(st, 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    ck_assert_int_eq(connection(st, 1, "app", 0, 0), 1); /* a release it never had: no-op */
+    ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
+    /* malformed: a cut question, an admission without a user */
+    struct evbuffer *b = evbuffer_new();
+    skt_wframe_add_u32(b, 1);
+    ck_assert_int_eq(ask_raw(st, 0, SKT_HUB_CONNECTION, "app", "", b, 0, NULL, 0, NULL), -1);
+    skt_wframe_add_u32(b, 1);
+    skt_wframe_add_u32(b, 3);
+    ck_assert_int_eq(ask_raw(st, 0, SKT_HUB_ADMIT, "app", "presence-x", b, 0, NULL, 0, NULL), -1);
+    evbuffer_free(b);
+    skt_hub_store_free(st);
+}
+END_TEST
+
+/* rate_consume: points into key's window at now; out[0] used, out[1] ms left. */
+static void
+consume(skt_hub_store_t *st, size_t slot, const char *key, uint32_t points, uint64_t now,
+        uint32_t out[2])
+{
+    struct evbuffer *b = evbuffer_new();
+    skt_wframe_add_u32(b, points);
+    skt_wframe_add_u32(b, 1000);
+    ck_assert_int_eq(ask_raw(st, slot, SKT_HUB_RATE, "", key, b, now, out, 2, NULL), 0);
+    evbuffer_free(b);
+}
+
+START_TEST(test_store_rate_cache)
+{
+    skt_hub_store_t *st = skt_hub_store_new(NULL, 2);
+    uint32_t out[2];
+    consume(st, 0, "k", 1, 5000, out);
+    ck_assert_uint_eq(out[0], 1);
+    ck_assert_uint_eq(out[1], 1000);
+    consume(st, 1, "k", 2, 5400, out); /* the other worker, the same window */
+    ck_assert_uint_eq(out[0], 3);
+    ck_assert_uint_eq(out[1], 600);
+    consume(st, 0, "other", 1, 5400, out);
+    ck_assert_uint_eq(out[0], 1);
+    consume(st, 1, "k", 1, 6000, out); /* the window closed: a new one */
+    ck_assert_uint_eq(out[0], 1);
+    ck_assert_uint_eq(out[1], 1000);
+    /* many windows: the closed ones are swept */
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "w%d", i);
+        consume(st, 0, key, 1, 10000 + (uint64_t)i * 10, out);
+    }
+    consume(st, 0, "k", 1, 20000, out); /* k's window closed long ago */
+    ck_assert_uint_eq(out[0], 1);
+    /* the cache: a value set through one worker is got through the other */
+    struct evbuffer *b = evbuffer_new();
+    uint32_t found = 9;
+    char val[64];
+    ck_assert_int_eq(ask_raw(st, 1, SKT_HUB_GET, "", "c", b, 0, &found, 1, val), 0);
+    ck_assert_uint_eq(found, 0);
+    skt_wframe_add_str(b, "{\"event\":\"e\"}", 13);
+    skt_wframe_add_u32(b, 0);
+    ck_assert_int_eq(ask_raw(st, 0, SKT_HUB_SET, "", "c", b, 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq(ask_raw(st, 1, SKT_HUB_GET, "", "c", b, 0, &found, 1, val), 0);
+    ck_assert_uint_eq(found, 1);
+    ck_assert_str_eq(val, "{\"event\":\"e\"}");
+    /* malformed: a cut rate question */
+    skt_wframe_add_u32(b, 1);
+    ck_assert_int_eq(ask_raw(st, 0, SKT_HUB_RATE, "", "k", b, 0, out, 2, NULL), -1);
+    evbuffer_free(b);
     skt_hub_store_free(st);
 }
 END_TEST
@@ -262,6 +439,9 @@ hub_suite(void)
     tcase_add_test(tc, test_relay_once_not_back);
     tcase_add_test(tc, test_queue_bound);
     tcase_add_test(tc, test_store);
+    tcase_add_test(tc, test_store_admit);
+    tcase_add_test(tc, test_store_connections);
+    tcase_add_test(tc, test_store_rate_cache);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -53,8 +53,8 @@
  * or plugin built before them has NULL there: a plugin checks a host field
  * for NULL before calling it, and the host calls an optional op only when the
  * plugin set it. They are marked "optional" below. The last reserved op slots
- * became job_put and job_claim: later optional ops (channel_members_typed, the
- * first) are added at the end of soketi_adapter_ops_t, which a host reads only
+ * became job_put and job_claim: later optional ops (channel_members_typed,
+ * cluster_connection) are added at the end of soketi_adapter_ops_t, which a host reads only
  * within the plugin's ops_size, so the struct grows and older plugins keep
  * loading.
  */
@@ -328,6 +328,17 @@ typedef struct soketi_adapter_ops_s {
      * user_id's text: "1" and 1 are one user (the first type seen is kept). */
     void (*channel_members_typed)(void *self, const char *app_id, const char *channel,
                                   soketi_typed_members_cb cb, void *arg);
+
+    /** Optional. A count of the app's connections shared by the nodes, for maxConnections.
+     * joined 1: admits one more connection of this node when the cluster would then hold
+     * at most limit (limit < 0: no limit) and counts it; cb's count 1 admitted, 0 refused
+     * (nothing counted). joined 0: a connection this op admitted closed (limit unused);
+     * cb's count 1. Atomic across nodes. SOKETI_ERROR: cannot tell now, nothing counted
+     * (the host falls back to sockets_count). The host calls it when a connection of an
+     * app with a limit opens, and once more when a connection it admitted closes. A node
+     * that dies without releasing is forgotten as cluster_transition's records are. */
+    void (*cluster_connection)(void *self, const char *app_id, int joined, long limit,
+                               soketi_count_cb cb, void *arg);
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */

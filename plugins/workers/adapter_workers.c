@@ -18,9 +18,11 @@
  * the layer. When the supervisor is gone (it died: PR_SET_PDEATHSIG ends this worker too),
  * the transport is down and queries answer locally.
  *
- * Of the optional ops, cluster_transition and cluster_present are the supervisor's shared
- * state (workers_store.h, src/workers/hub_store.h): webhooks and online states change once
- * per host. The others stay NULL: rate limits and the cache are per worker.
+ * The optional ops of shared state (cluster_transition, cluster_present, cluster_admit,
+ * rate_consume, cache_get, cache_set, cluster_connection) are the supervisor's
+ * (workers_store.h, src/workers/hub_store.h): webhooks and online states change once per
+ * host, and maxConnections, the presence member limit, the rate limits and the cache are
+ * the host's.
  */
 #include <soketi/adapter.h>
 
@@ -188,6 +190,44 @@ wk_op_present(void *self, const char *app_id, const char *channel, const char *c
     skt_wst_present(w->store, app_id, channel, user_ids, n, cb, arg);
 }
 
+static void
+wk_op_admit(void *self, const char *app_id, const char *channel, const char *user_id, long limit,
+            soketi_count_cb cb, void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_admit(w->store, app_id, channel, user_id, limit, cb, arg);
+}
+
+static void
+wk_op_connection(void *self, const char *app_id, int joined, long limit, soketi_count_cb cb,
+                 void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_connection(w->store, app_id, joined, limit, cb, arg);
+}
+
+static void
+wk_op_rate(void *self, const char *key, long points, long window_ms, soketi_consume_cb cb,
+           void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_rate(w->store, key, points, window_ms, cb, arg);
+}
+
+static void
+wk_op_cache_get(void *self, const char *key, soketi_value_cb cb, void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_get(w->store, key, cb, arg);
+}
+
+static void
+wk_op_cache_set(void *self, const char *key, const char *value, size_t len, long ttl_seconds)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_set(w->store, key, value, len, ttl_seconds);
+}
+
 /* ---- plugin entry points --------------------------------------------------------------- */
 
 int
@@ -284,6 +324,11 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     skt_hz_fill_ops(&adapter->ops);
     adapter->ops.cluster_transition = wk_op_transition;
     adapter->ops.cluster_present = wk_op_present;
+    adapter->ops.cluster_admit = wk_op_admit;
+    adapter->ops.rate_consume = wk_op_rate;
+    adapter->ops.cache_get = wk_op_cache_get;
+    adapter->ops.cache_set = wk_op_cache_set;
+    adapter->ops.cluster_connection = wk_op_connection;
     return 0;
 }
 

@@ -13,9 +13,12 @@
 
 typedef struct wst_ask_s {
     uint32_t id;
-    int op; /* SKT_HUB_TRANSITION | SKT_HUB_PRESENT */
+    int op; /* SKT_HUB_*: TRANSITION, ADMIT and CONNECTION answer count_cb, PRESENT ids_cb, RATE
+               consume_cb, GET value_cb; SET has no answer */
     soketi_count_cb count_cb;
     soketi_ids_cb ids_cb;
+    soketi_consume_cb consume_cb;
+    soketi_value_cb value_cb;
     void *arg;
     struct wst_ask_s *next;
 } wst_ask_t;
@@ -55,10 +58,14 @@ fifo_pop(wst_fifo_t *f)
 static void
 ask_error(wst_ask_t *a)
 {
-    if (a->op == SKT_HUB_TRANSITION)
+    if (a->op == SKT_HUB_TRANSITION || a->op == SKT_HUB_ADMIT || a->op == SKT_HUB_CONNECTION)
         a->count_cb(a->arg, SOKETI_ERROR, 0);
-    else
+    else if (a->op == SKT_HUB_PRESENT)
         a->ids_cb(a->arg, SOKETI_ERROR, NULL, 0);
+    else if (a->op == SKT_HUB_RATE)
+        a->consume_cb(a->arg, SOKETI_ERROR, 0, 0);
+    else if (a->op == SKT_HUB_GET)
+        a->value_cb(a->arg, SOKETI_ERROR, NULL, 0);
     free(a);
 }
 
@@ -81,7 +88,8 @@ wst_fail_later(skt_wst_t *st, wst_ask_t *a)
     event_active(st->ev_fail, 0, 0);
 }
 
-/* Sends a's question: the head (id, op, app, channel) and what body holds after it. */
+/* Sends a's question: the head (id, op, app, channel) and what body holds after it. A SET
+ * waits for no answer: a is freed once sent (or not). */
 static void
 wst_send(skt_wst_t *st, wst_ask_t *a, const char *app_id, const char *channel,
          struct evbuffer *body)
@@ -98,53 +106,159 @@ wst_send(skt_wst_t *st, wst_ask_t *a, const char *app_id, const char *channel,
                  : 0;
     if (q)
         evbuffer_free(q);
-    if (rv == 0)
+    if (a->op == SKT_HUB_SET)
+        free(a);
+    else if (rv == 0)
         fifo_push(&st->asked, a);
     else
         wst_fail_later(st, a);
+}
+
+/* A question of op about (app_id, channel), its body to be written after the head.
+ * NULL when out of memory (the caller answers SOKETI_ERROR at once). */
+static wst_ask_t *
+wst_ask_new(int op, struct evbuffer **body)
+{
+    wst_ask_t *a = calloc(1, sizeof(*a));
+    *body = a ? evbuffer_new() : NULL;
+    if (!*body) {
+        free(a);
+        return NULL;
+    }
+    a->op = op;
+    return a;
+}
+
+/* Sends a (wst_send) and frees its body. */
+static void
+wst_send_body(skt_wst_t *st, wst_ask_t *a, const char *app_id, const char *channel,
+              struct evbuffer *body)
+{
+    wst_send(st, a, app_id, channel, body);
+    evbuffer_free(body);
+}
+
+/* A number of the ABI (a long) as a frame's u32: 0 below, UINT32_MAX above. */
+static uint32_t
+wst_u32(long v)
+{
+    return v < 0 ? 0 : (unsigned long)v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void
+skt_wst_connection(skt_wst_t *st, const char *app_id, int joined, long limit, soketi_count_cb cb,
+                   void *arg)
+{
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_CONNECTION, &body);
+    if (!a) {
+        cb(arg, SOKETI_ERROR, 0);
+        return;
+    }
+    a->count_cb = cb;
+    a->arg = arg;
+    skt_wframe_add_u32(body, joined ? 1 : 0);
+    skt_wframe_add_u32(body, limit >= 0);
+    skt_wframe_add_u32(body, wst_u32(limit));
+    wst_send_body(st, a, app_id, "", body);
+}
+
+void
+skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
+              long limit, soketi_count_cb cb, void *arg)
+{
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_ADMIT, &body);
+    if (!a) {
+        cb(arg, SOKETI_ERROR, 0);
+        return;
+    }
+    a->count_cb = cb;
+    a->arg = arg;
+    skt_wframe_add_str(body, user_id, strlen(user_id));
+    skt_wframe_add_u32(body, limit >= 0);
+    skt_wframe_add_u32(body, wst_u32(limit));
+    wst_send_body(st, a, app_id, channel, body);
+}
+
+void
+skt_wst_rate(skt_wst_t *st, const char *key, long points, long window_ms, soketi_consume_cb cb,
+             void *arg)
+{
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_RATE, &body);
+    if (!a) {
+        cb(arg, SOKETI_ERROR, 0, 0);
+        return;
+    }
+    a->consume_cb = cb;
+    a->arg = arg;
+    skt_wframe_add_u32(body, wst_u32(points));
+    skt_wframe_add_u32(body, wst_u32(window_ms));
+    wst_send_body(st, a, "", key, body);
+}
+
+void
+skt_wst_get(skt_wst_t *st, const char *key, soketi_value_cb cb, void *arg)
+{
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_GET, &body);
+    if (!a) {
+        cb(arg, SOKETI_ERROR, NULL, 0);
+        return;
+    }
+    a->value_cb = cb;
+    a->arg = arg;
+    wst_send_body(st, a, "", key, body);
+}
+
+void
+skt_wst_set(skt_wst_t *st, const char *key, const char *value, size_t len, long ttl_seconds)
+{
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_SET, &body);
+    if (!a)
+        return; /* a cache: the value is not kept */
+    skt_wframe_add_str(body, value, len);
+    skt_wframe_add_u32(body, wst_u32(ttl_seconds));
+    wst_send_body(st, a, "", key, body);
 }
 
 void
 skt_wst_transition(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
                    int joined, soketi_count_cb cb, void *arg)
 {
-    wst_ask_t *a = calloc(1, sizeof(*a));
-    struct evbuffer *body = evbuffer_new();
-    if (!a || !body) {
-        free(a);
-        if (body)
-            evbuffer_free(body);
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_TRANSITION, &body);
+    if (!a) {
         cb(arg, SOKETI_ERROR, 0); /* out of memory: nothing can be deferred either */
         return;
     }
-    *a = (wst_ask_t){.op = SKT_HUB_TRANSITION, .count_cb = cb, .arg = arg};
+    a->count_cb = cb;
+    a->arg = arg;
     skt_wframe_add_u32(body, joined ? 1 : 0);
     skt_wframe_add_u32(body, user_id ? 1 : 0);
     if (user_id)
         skt_wframe_add_str(body, user_id, strlen(user_id));
-    wst_send(st, a, app_id, channel, body);
-    evbuffer_free(body);
+    wst_send_body(st, a, app_id, channel, body);
 }
 
 void
 skt_wst_present(skt_wst_t *st, const char *app_id, const char *channel, const char *const *user_ids,
                 size_t n, soketi_ids_cb cb, void *arg)
 {
-    wst_ask_t *a = calloc(1, sizeof(*a));
-    struct evbuffer *body = evbuffer_new();
-    if (!a || !body) {
-        free(a);
-        if (body)
-            evbuffer_free(body);
+    struct evbuffer *body;
+    wst_ask_t *a = wst_ask_new(SKT_HUB_PRESENT, &body);
+    if (!a) {
         cb(arg, SOKETI_ERROR, NULL, 0);
         return;
     }
-    *a = (wst_ask_t){.op = SKT_HUB_PRESENT, .ids_cb = cb, .arg = arg};
+    a->ids_cb = cb;
+    a->arg = arg;
     skt_wframe_add_u32(body, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         skt_wframe_add_str(body, user_ids[i], strlen(user_ids[i]));
-    wst_send(st, a, app_id, channel, body);
-    evbuffer_free(body);
+    wst_send_body(st, a, app_id, channel, body);
 }
 
 /* The users of a PRESENT answer, as NUL-terminated copies. Returns 0, or -1 when
@@ -175,6 +289,28 @@ wst_answer_ids(wst_ask_t *a, skt_wframe_reader_t *r)
     return rv;
 }
 
+/* The answer of a TRANSITION, ADMIT, RATE or GET. Returns 0, or -1 when malformed. */
+static int
+wst_answer(wst_ask_t *a, skt_wframe_reader_t *r)
+{
+    uint32_t n = skt_wframe_read_u32(r), m = 0;
+    size_t len = 0;
+    const char *value = NULL;
+    if (a->op == SKT_HUB_RATE)
+        m = skt_wframe_read_u32(r);
+    else if (a->op == SKT_HUB_GET && n)
+        value = skt_wframe_read_str(r, &len);
+    if (r->bad || r->left)
+        return -1;
+    if (a->op == SKT_HUB_RATE)
+        a->consume_cb(a->arg, SOKETI_OK, (long)n, (long)m);
+    else if (a->op == SKT_HUB_GET)
+        a->value_cb(a->arg, SOKETI_OK, value, len);
+    else
+        a->count_cb(a->arg, SOKETI_OK, (long)n);
+    return 0;
+}
+
 int
 skt_wst_on_answer(skt_wst_t *st, const unsigned char *payload, size_t len)
 {
@@ -184,16 +320,7 @@ skt_wst_on_answer(skt_wst_t *st, const unsigned char *payload, size_t len)
     if (r.bad || !a || a->id != id || status != 0)
         return -1;
     fifo_pop(&st->asked);
-    int rv = 0;
-    if (a->op == SKT_HUB_TRANSITION) {
-        uint32_t count = skt_wframe_read_u32(&r);
-        if (r.bad)
-            rv = -1;
-        else
-            a->count_cb(a->arg, SOKETI_OK, (long)count);
-    } else {
-        rv = wst_answer_ids(a, &r);
-    }
+    int rv = a->op == SKT_HUB_PRESENT ? wst_answer_ids(a, &r) : wst_answer(a, &r);
     if (rv != 0)
         ask_error(a);
     else

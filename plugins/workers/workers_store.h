@@ -1,7 +1,10 @@
 /* workers_store.h - a worker's side of the state the workers of one host share in their
- * supervisor (src/workers/hub_store.h): the adapter ops cluster_transition and
- * cluster_present, asked over the same socket as the horizontal messages, so that
- * webhooks and a user's online state change once per host.
+ * supervisor (src/workers/hub_store.h): the adapter ops cluster_transition,
+ * cluster_present, cluster_admit, rate_consume, cache_get, cache_set and
+ * cluster_connection, asked over the
+ * same socket as the horizontal messages, so that webhooks and a user's online state
+ * change once per host, and maxConnections, the presence member limit, the rate limits and
+ * the cache of cache channels are the host's.
  *
  * DESIGN
  * The supervisor answers a worker's questions in the order they were asked, so the
@@ -9,7 +12,7 @@
  * A question that cannot be sent (no supervisor, out of memory) is answered SOKETI_ERROR
  * from a deferred event, never before the op returns; the host then goes by the worker's
  * own transition. When the supervisor is gone, and at free, every question still waiting
- * is answered SOKETI_ERROR.
+ * is answered SOKETI_ERROR. cache_set is sent and forgotten: nothing answers it.
  *
  * Everything runs on the host's event loop thread.
  */
@@ -39,6 +42,14 @@ void skt_wst_transition(skt_wst_t *st, const char *app_id, const char *channel, 
                         int joined, soketi_count_cb cb, void *arg);
 void skt_wst_present(skt_wst_t *st, const char *app_id, const char *channel,
                      const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg);
+void skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
+                   long limit, soketi_count_cb cb, void *arg);
+void skt_wst_connection(skt_wst_t *st, const char *app_id, int joined, long limit,
+                        soketi_count_cb cb, void *arg);
+void skt_wst_rate(skt_wst_t *st, const char *key, long points, long window_ms, soketi_consume_cb cb,
+                  void *arg);
+void skt_wst_get(skt_wst_t *st, const char *key, soketi_value_cb cb, void *arg);
+void skt_wst_set(skt_wst_t *st, const char *key, const char *value, size_t len, long ttl_seconds);
 
 /* Answers what waits SOKETI_ERROR, then frees st. NULL is a no-op. */
 void skt_wst_free(skt_wst_t *st);

@@ -302,7 +302,8 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
 /* ABI 1's ops first grew into their `reserved` slots, so a plugin or host built against
  * either header reads the same layout for the first 18 ops. With no slot left (job_put and
  * job_claim took the last two), an op added later goes at the end and is called only when
- * it lies within the plugin's ops_size (SKT_ADAPTER_HAS): channel_members_typed, 19th. */
+ * it lies within the plugin's ops_size (SKT_ADAPTER_HAS): channel_members_typed, 19th,
+ * cluster_connection, 20th. */
 _Static_assert(offsetof(soketi_adapter_ops_t, channel_members_typed) ==
                    18 * sizeof(void (*)(void)),
                "soketi_adapter_ops_t's first 18 ops moved: ABI 1 plugins would break");

@@ -61,6 +61,7 @@ struct skt_socket_s {
     uint16_t nsubs, capsubs;
     uint8_t id_len;
     uint8_t registered; /* in ns->sockets */
+    uint8_t counted;    /* admitted by the adapter's cluster_connection: released at close */
     char id[24];
     uint16_t pending; /* asynchronous operations in flight (skt_socket_hold) */
     char *user_id;    /* after pusher:signin */

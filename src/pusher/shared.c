@@ -260,39 +260,60 @@ shared_refuse(const skt_server_t *srv, const char *option, char *err, size_t err
     return -1;
 }
 
+/* The adapter-backed rate limiter in place of f's. Returns 0, or -1 when out of memory. */
+static int
+shared_rl(skt_features_t *f, soketi_adapter_t *ad)
+{
+    rl_shared_t *d = calloc(1, sizeof(*d));
+    skt_rl_t *rl = NULL;
+    if (d && (d->local = skt_rl_new_local(NULL)) != NULL) {
+        d->ad = ad;
+        rl = skt_rl_new(&rl_shared_driver, d);
+    }
+    if (!rl) {
+        if (d)
+            rl_shared_free(d);
+        return -1;
+    }
+    skt_rl_free(f->rl);
+    f->rl = rl;
+    return 0;
+}
+
+/* The adapter-backed cache in place of f's. Returns 0, or -1 when out of memory. */
+static int
+shared_cache(skt_features_t *f, soketi_adapter_t *ad)
+{
+    skt_cache_t *c = skt_cache_new(&cache_shared_driver, ad);
+    if (!c)
+        return -1;
+    skt_cache_free(f->cache);
+    f->cache = c;
+    return 0;
+}
+
 int
 skt_shared_setup(skt_server_t *srv, char *err, size_t errlen)
 {
     skt_features_t *f = srv->features;
     soketi_adapter_t *ad = srv->adapter;
-    if (strcmp(srv->cfg->rate_limiter.driver, "redis") == 0) {
-        if (!SKT_ADAPTER_HAS(ad, rate_consume))
-            return shared_refuse(srv, "rateLimiter.driver", err, errlen);
-        rl_shared_t *d = calloc(1, sizeof(*d));
-        skt_rl_t *rl = NULL;
-        if (d && (d->local = skt_rl_new_local(NULL)) != NULL) {
-            d->ad = ad;
-            rl = skt_rl_new(&rl_shared_driver, d);
-        }
-        if (!rl) {
-            if (d)
-                rl_shared_free(d);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        skt_rl_free(f->rl);
-        f->rl = rl;
+    /* The workers of one host (workers > 1, local adapter: adapter_workers.so) keep the
+     * local limiter's windows and the memory cache in their supervisor, so that they are
+     * the host's as they are the process's with one worker. Redis is not theirs to use. */
+    int host = srv->cfg->workers.count > 1 && strcmp(srv->cfg->adapter.driver, "local") == 0;
+    int rl_redis = strcmp(srv->cfg->rate_limiter.driver, "redis") == 0;
+    int cache_redis = strcmp(srv->cfg->cache.driver, "redis") == 0;
+    if (rl_redis && (host || !SKT_ADAPTER_HAS(ad, rate_consume)))
+        return shared_refuse(srv, "rateLimiter.driver", err, errlen);
+    if (cache_redis && (host || !SKT_ADAPTER_HAS(ad, cache_get) || !SKT_ADAPTER_HAS(ad, cache_set)))
+        return shared_refuse(srv, "cache.driver", err, errlen);
+    if (host) {
+        rl_redis = SKT_ADAPTER_HAS(ad, rate_consume);
+        cache_redis = SKT_ADAPTER_HAS(ad, cache_get) && SKT_ADAPTER_HAS(ad, cache_set);
     }
-    if (strcmp(srv->cfg->cache.driver, "redis") == 0) {
-        if (!SKT_ADAPTER_HAS(ad, cache_get) || !SKT_ADAPTER_HAS(ad, cache_set))
-            return shared_refuse(srv, "cache.driver", err, errlen);
-        skt_cache_t *c = skt_cache_new(&cache_shared_driver, ad);
-        if (!c) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        skt_cache_free(f->cache);
-        f->cache = c;
+    if ((rl_redis && shared_rl(f, ad) != 0) || (cache_redis && shared_cache(f, ad) != 0)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     if (strcmp(srv->cfg->queue.driver, "redis") == 0)
         return shared_queue_setup(srv, err, errlen);

@@ -15,6 +15,10 @@
  * the rate limiter counts locally, the cache misses, and a webhook follows this node's
  * own transition (it may then fire once per node, as soketi's always do, rather than
  * be lost).
+ * The workers of one host (workers > 1 with the local adapter, adapter_workers.so) get
+ * the same drivers for rateLimiter.driver "local" and cache.driver "memory": their
+ * supervisor holds the windows and the cache, so that they are the host's as they are the
+ * process's with one worker.
  */
 #ifndef SKT_PUSHER_SHARED_H
 #define SKT_PUSHER_SHARED_H
@@ -27,9 +31,11 @@
 #include "pusher/server.h"
 
 /* Replaces srv->features' rate limiter and cache by the adapter-backed ones when
- * rateLimiter.driver / cache.driver ask for "redis", and sends webhooks through the
- * adapter's job queue when queue.driver does. Returns 0, or -1 with a message in err when
- * the adapter offers no such op (e.g. the local adapter) or memory runs out. */
+ * rateLimiter.driver / cache.driver ask for "redis", or, for the workers of one host, when
+ * they are "local" / "memory" and the adapter offers the ops; and sends webhooks through
+ * the adapter's job queue when queue.driver asks for "redis". Returns 0, or -1 with a
+ * message in err when "redis" is asked of an adapter without such ops or of the local
+ * adapter (with workers too), or memory runs out.
 int skt_shared_setup(skt_server_t *srv, char *err, size_t errlen);
 
 /* What a cluster transition does: called once the adapter found that this node's

@@ -22,6 +22,7 @@
 
 #include "features/features.h"
 #include "features/metrics.h"
+#include "plugin/loader.h"
 #include "pusher/client_event.h"
 #include "pusher/input.h"
 #include "pusher/message.h"
@@ -98,6 +99,48 @@ open_quota_cb(void *arg, int status, long count)
     free(ctx);
 }
 
+/* The adapter's answer to a release: nothing waits for it. */
+static void
+connection_released(void *arg, int status, long count)
+{
+    (void)arg, (void)status, (void)count;
+}
+
+/* Gives back a connection cluster_connection admitted for s's app (app_id). */
+static void
+connection_release(skt_server_t *srv, const char *app_id)
+{
+    soketi_adapter_t *ad = srv->adapter;
+    ad->ops.cluster_connection(ad->self, app_id, 0, 0, connection_released, NULL);
+}
+
+/* The adapter's atomic admission (cluster_connection): established when admitted, refused
+ * with 4100 when full; asked by sockets_count when the adapter cannot tell. */
+static void
+open_admit_cb(void *arg, int status, long count)
+{
+    open_ctx_t *ctx = arg;
+    skt_socket_t *s = ctx->s;
+    skt_server_t *srv = skt_server_of(&s->conn);
+    if (status == SOKETI_ERROR && !skt_conn_is_closed(&s->conn)) {
+        SKT_ADAPTER(srv).sockets_count(SKT_ADAPTER_SELF(srv), ctx->ns->app_id, open_quota_cb, ctx);
+        return; /* open_quota_cb releases s and ctx */
+    }
+    if (status != SOKETI_ERROR && count == 1) {
+        s->counted = 1;
+        if (!skt_conn_is_closed(&s->conn))
+            establish(s, ctx->ns);
+        if (!s->ns) { /* closed meanwhile, or not registered: on_close will not release */
+            s->counted = 0;
+            connection_release(srv, ctx->ns->app_id);
+        }
+    } else if (!skt_conn_is_closed(&s->conn)) {
+        skt_send_terminate(s, 4100, "The current concurrent connections quota has been reached.");
+    }
+    skt_socket_release(s);
+    free(ctx);
+}
+
 void
 skt_ws_open(skt_socket_t *s, const char *app_key, size_t key_len)
 {
@@ -136,7 +179,11 @@ skt_ws_open(skt_socket_t *s, const char *app_key, size_t key_len)
     ctx->s = s;
     ctx->ns = ns;
     skt_socket_hold(s, 0);
-    SKT_ADAPTER(srv).sockets_count(SKT_ADAPTER_SELF(srv), app->id, open_quota_cb, ctx);
+    if (SKT_ADAPTER_HAS(srv->adapter, cluster_connection))
+        SKT_ADAPTER(srv).cluster_connection(SKT_ADAPTER_SELF(srv), app->id, 1, app->max_connections,
+                                            open_admit_cb, ctx);
+    else
+        SKT_ADAPTER(srv).sockets_count(SKT_ADAPTER_SELF(srv), app->id, open_quota_cb, ctx);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -200,4 +247,8 @@ skt_ws_on_close(skt_conn_t *c)
     skt_signout(s);
     skt_ns_remove_socket(s->ns, s);
     skt_metrics_connection(s->ns->metrics, 0);
+    if (s->counted) {
+        s->counted = 0;
+        connection_release(skt_server_of(c), s->ns->app_id);
+    }
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "features/clock.h"
 #include "util/log.h"
 #include "workers/frame.h"
 #include "workers/hub_store.h"
@@ -79,8 +80,9 @@ static int
 hub_store_answer(skt_hub_t *hub, hub_slot_t *s, const unsigned char *q, size_t len)
 {
     struct evbuffer *answer = evbuffer_new();
-    int rv = answer ? skt_hub_store_answer(hub->store, s->index, q, len, answer) : -1;
-    if (rv == 0)
+    int rv =
+        answer ? skt_hub_store_answer(hub->store, s->index, q, len, skt_clock_ms(), answer) : -1;
+    if (rv == 0 && evbuffer_get_length(answer))
         skt_wframe_add_frame(bufferevent_get_output(s->bev), SKT_WFRAME_STORED, answer);
     if (answer)
         evbuffer_free(answer);
@@ -136,7 +138,7 @@ skt_hub_new(struct event_base *base, size_t n_slots, size_t max_frame, size_t ma
 {
     skt_hub_t *hub = calloc(1, sizeof(*hub));
     if (!hub || !(hub->slots = calloc(n_slots, sizeof(*hub->slots))) ||
-        !(hub->store = skt_hub_store_new(n_slots))) {
+        !(hub->store = skt_hub_store_new(base, n_slots))) {
         if (hub)
             free(hub->slots);
         free(hub);

@@ -9,8 +9,9 @@
  * "how many nodes listen", which a host-wide query waits for answers from.
  *
  * A worker's question to the shared state (hub_store.h: who holds a channel or a presence
- * user, for webhooks and online states once per host) is answered on its own socket, in
- * the order asked.
+ * user, for webhooks and online states once per host; presence admission, rate limit
+ * windows and the cache, for the host) is answered on its own socket, in the order asked
+ * (a cache_set has no answer).
  *
  * Bounds: a frame larger than max_frame is a broken worker (it is detached; the
  * supervisor replaces it when it exits); output waiting for one worker is held up to

@@ -20,4 +20,4 @@ check_PROGRAMS += tests/check_workers_hub
 TESTS += tests/check_workers_hub
 tests_check_workers_hub_SOURCES = tests/check_workers_hub.c
 tests_check_workers_hub_CFLAGS = $(CHECK_CFLAGS_ALL)
-tests_check_workers_hub_LDADD = libskt_workers.la libskt_config.la libskt_util.la $(CHECK_EXT)
+tests_check_workers_hub_LDADD = libskt_workers.la libskt_features.la libskt_config.la libskt_util.la $(CHECK_EXT)

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
-    REFERENCE, cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, restRequest, sleep,
+    REFERENCE, cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, rawWs, restRequest, sleep,
     closeWebhookReceivers, expectWebhooks, startRedis, startServer, subscribe, until,
     waitConnected, waitFor, webhookSetup,
 } from './harness.mjs';
@@ -336,4 +336,113 @@ test('watchlist: online and offline once per host, whichever worker holds whom',
     bob.destroy();
     assert.deepEqual(events(await alice.nextJson()), [{ name: 'offline', user_ids: ['bob'] }]);
     alice.destroy();
+});
+
+// ---- limits held by the supervisor for the host (hub_store.h) ----
+
+test('maxConnections: a quota of 3 holds for the host, connections racing on both workers', { skip }, async () => {
+    const srv = await startWorkers({ SOKETI_DEFAULT_APP_MAX_CONNS: '3' });
+    const answer = async (ws) => {
+        const m = await ws.nextJson();
+        return m.event === 'pusher:error' ? m.data.code : m.event;
+    };
+    for (let round = 0; round < 3; round++) {
+        // 12 at once: the kernel spreads them (all 12 on one worker: 1 time in 2048); the
+        // supervisor admits exactly 3. (The refused ones close at once, so ss cannot be
+        // asked where they were.)
+        const socks = await Promise.all(Array.from({ length: 12 }, () => rawWs(srv)));
+        const answers = await Promise.all(socks.map(answer));
+        const inside = socks.filter((_, i) => answers[i] === 'pusher:connection_established');
+        assert.equal(inside.length, 3, answers.join());
+        assert.equal(answers.filter((a) => a === 4100).length, 9, answers.join());
+        // one leaves: one place is free for the host, whichever worker takes the next
+        inside[0].destroy();
+        await sleep(200);
+        const next = await rawWs(srv);
+        assert.equal(await answer(next), 'pusher:connection_established');
+        const over = await rawWs(srv);
+        assert.equal(await answer(over), 4100);
+        for (const ws of [...socks, next, over]) ws.destroy();
+        await until(() => connectionsByWorker(srv.port).size === 0, 3000, 'every connection closed');
+        await sleep(200);
+    }
+});
+
+test('rate limits: maxBackendEventsPerSecond and maxReadRequestsPerSecond hold for the host', { skip }, async () => {
+    const srv = await startWorkers({
+        SOKETI_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SEC: '4',
+        SOKETI_DEFAULT_APP_MAX_READ_REQ_PER_SEC: '3',
+    });
+    // each request is a new connection (agent: false): the kernel spreads them over both
+    await sleep(1100);
+    const events = [];
+    for (let i = 0; i < 12; i++) {
+        const res = await restRequest(srv, { method: 'POST', path: '/events', body: { name: 'e', channel: 'rl', data: '{}' } });
+        events.push(res.status);
+    }
+    assert.deepEqual(events, [200, 200, 200, 200, ...Array(8).fill(429)]);
+    await sleep(1100);
+    const reads = [];
+    for (let i = 0; i < 10; i++) reads.push((await restRequest(srv, { path: '/channels' })).status);
+    assert.deepEqual(reads, [200, 200, 200, ...Array(7).fill(429)]);
+    await sleep(1100);
+    assert.equal((await restRequest(srv, { method: 'POST', path: '/events', body: { name: 'e', channel: 'rl', data: '{}' } })).status, 200, 'a new window');
+});
+
+test('presence member limit: 3 of 12 racing joins across both workers get in, atomically', { skip }, async () => {
+    const srv = await startWorkers({ SOKETI_PRESENCE_MAX_MEMBERS: '3' });
+    const rest = pusherRest(srv);
+    const sockets = await rawOnBoth(srv, () => rawPusher(srv), 12);
+    // every join sent before any answer is read: they race in both workers
+    sockets.forEach((ws, i) => {
+        const member = { user_id: `u${i}`, user_info: {} };
+        const { auth, channel_data: channelData } = rest.authorizeChannel(ws.socketId, 'presence-race', member);
+        ws.send({ event: 'pusher:subscribe', data: { channel: 'presence-race', auth, channel_data: channelData } });
+    });
+    // the answer to the join: member_added of the others may come first
+    const answer = async (ws) => {
+        for (;;) {
+            const m = await ws.nextJson();
+            if (m.event !== 'pusher_internal:member_added') return m;
+        }
+    };
+    const answers = await Promise.all(sockets.map(answer));
+    const joined = answers.filter((m) => m.event === 'pusher_internal:subscription_succeeded');
+    const refused = answers.filter((m) => m.event === 'pusher:subscription_error');
+    assert.equal(joined.length, 3, JSON.stringify(answers));
+    assert.equal(refused.length, sockets.length - 3);
+    for (const m of refused) assert.equal(m.data.status, 4100);
+    const users = await restRequest(srv, { path: '/channels/presence-race/users' });
+    assert.equal(users.json.users.length, 3);
+    // a member leaves: one place is free, for the host
+    const inside = sockets.filter((_, i) => answers[i].event === 'pusher_internal:subscription_succeeded');
+    inside[0].destroy();
+    await until(async () => (await restRequest(srv, { path: '/channels/presence-race/users' })).json.users.length === 2, 3000, 'the member gone');
+    const late = await rawPusher(srv);
+    const m = { user_id: 'late', user_info: {} };
+    const a = rest.authorizeChannel(late.socketId, 'presence-race', m);
+    late.send({ event: 'pusher:subscribe', data: { channel: 'presence-race', auth: a.auth, channel_data: a.channel_data } });
+    assert.equal((await late.nextJson()).event, 'pusher_internal:subscription_succeeded');
+});
+
+test('cache channels: an event cached through one worker is the host\'s', { skip }, async () => {
+    const srv = await startWorkers();
+    const [w1, w2] = workerPids(srv);
+    const rest = pusherRest(srv);
+    await rest.trigger('cache-host', 'ev', { n: 1 });
+    for (const pid of [w1, w2, w1, w2]) {
+        const ws = await rawOn(srv, pid);
+        ws.send({ event: 'pusher:subscribe', data: { channel: 'cache-host' } });
+        assert.equal((await ws.nextJson()).event, 'pusher_internal:subscription_succeeded');
+        const m = await ws.nextJson();
+        assert.equal(m.event, 'ev', `worker ${pid}: ${JSON.stringify(m)}`);
+        assert.deepEqual(JSON.parse(m.data), { n: 1 });
+        ws.destroy();
+    }
+});
+
+test('rateLimiter.driver / cache.driver redis are refused with workers and the local adapter', { skip }, async () => {
+    for (const env of [{ SOKETI_RATE_LIMITER_DRIVER: 'redis' }, { SOKETI_CACHE_DRIVER: 'redis' }]) {
+        await assert.rejects(startServer({ env: { SOKETI_WORKERS: '2', ...env } }), /offers no shared store/);
+    }
 });

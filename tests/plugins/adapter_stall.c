@@ -1,7 +1,8 @@
 /* adapter_stall.c - test plugin: an adapter whose cluster never answers until told to.
  *
  * Broadcasts are delivered locally at once (host->deliver_local), but every query (counts,
- * members, channels, sockets, and the optional cluster_admit) is held: its callback waits
+ * members, channels, sockets, and the optional cluster_admit and cluster_connection's
+ * admissions) is held: its callback waits
  * in a list until the test calls the exported stall_release(status), which answers them
  * all (counts 0, empty lists; an admission stall_admit_answer), or until cleanup, which
  * answers what is left with SOKETI_ERROR. cluster_transition answers at once (1) and
@@ -19,6 +20,8 @@ enum { Q_COUNT, Q_CHANNELS, Q_MEMBERS, Q_IDS, Q_ADMIT };
  * 0: full), and how many releases cluster_transition(joined 0) saw: set and read by tests. */
 long stall_admit_answer = 1;
 long stall_releases;
+/* Connections cluster_connection(joined 0) gave back: read by tests. */
+long stall_connections_released;
 
 typedef struct held_s {
     struct held_s *next;
@@ -172,6 +175,20 @@ st_transition(void *self, const char *app_id, const char *channel, const char *u
     cb(arg, SOKETI_OK, 1);
 }
 
+/* cluster_connection: an admission is held (answered stall_admit_answer), a release counted
+ * and answered at once. */
+static void
+st_connection(void *self, const char *app_id, int joined, long limit, soketi_count_cb cb, void *arg)
+{
+    (void)self, (void)app_id, (void)limit;
+    if (joined) {
+        hold(Q_ADMIT, (void *)cb, arg);
+        return;
+    }
+    stall_connections_released++;
+    cb(arg, SOKETI_OK, 1);
+}
+
 static void
 st_terminate(void *self, const char *app_id, const char *user_id)
 {
@@ -196,6 +213,7 @@ soketi_adapter_init(const soketi_host_t *h, soketi_adapter_t *adapter)
     adapter->ops.terminate_user_connections = st_terminate;
     adapter->ops.cluster_transition = st_transition;
     adapter->ops.cluster_admit = st_admit;
+    adapter->ops.cluster_connection = st_connection;
     return 0;
 }
 
