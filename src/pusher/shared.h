@@ -35,7 +35,7 @@
  * they are "local" / "memory" and the adapter offers the ops; and sends webhooks through
  * the adapter's job queue when queue.driver asks for "redis". Returns 0, or -1 with a
  * message in err when "redis" is asked of an adapter without such ops or of the local
- * adapter (with workers too), or memory runs out.
+ * adapter (with workers too), or memory runs out. */
 int skt_shared_setup(skt_server_t *srv, char *err, size_t errlen);
 
 /* What a cluster transition does: called once the adapter found that this node's
