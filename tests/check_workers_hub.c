@@ -139,6 +139,61 @@ START_TEST(test_relay_once_not_back)
 }
 END_TEST
 
+static int lost_text(const unsigned char *p, size_t n, char *out);
+
+/* A worker that detaches leaves a LOST frame per user it alone held to each worker that
+ * remains, exactly one of them told to fire the webhooks. */
+START_TEST(test_detach_lost)
+{
+    unsigned char buf[4096];
+    int eof, fired = 0;
+    setup_hub(1024, 1 << 20);
+    struct evbuffer *q = evbuffer_new(), *f = evbuffer_new();
+    skt_wframe_add_u32(q, 1);
+    skt_wframe_add_u32(q, SKT_HUB_ADMIT);
+    skt_wframe_add_str(q, "app", 3);
+    skt_wframe_add_str(q, "presence-x", 10);
+    skt_wframe_add_str(q, "42", 2);
+    skt_wframe_add_u32(q, 0);
+    skt_wframe_add_u32(q, 0);
+    skt_wframe_add_u32(q, 1);
+    skt_wframe_add_frame(f, SKT_WFRAME_STORE, q);
+    size_t fl = evbuffer_get_length(f);
+    ck_assert_int_eq(write(ends[0], evbuffer_pullup(f, -1), fl), (ssize_t)fl);
+    evbuffer_free(q);
+    evbuffer_free(f);
+    spin();
+    for (int i = 0; i < N; i++)
+        drain(ends[i], buf, sizeof(buf), &eof);
+    skt_hub_detach(hub, 0);
+    spin();
+    for (int i = 1; i < N; i++) {
+        size_t n = drain(ends[i], buf, sizeof(buf), &eof), lost = 0;
+        for (const unsigned char *p = buf; n >= SKT_WFRAME_HEAD;) {
+            int kind;
+            size_t len;
+            ck_assert_int_eq(skt_wframe_parse(p, 1024, &kind, &len), 1);
+            if (kind == SKT_WFRAME_LOST) {
+                char out[256];
+                fired += (int)skt_wframe_get_u32(p + SKT_WFRAME_HEAD);
+                /* the entry, as a str for lost_text */
+                unsigned char e[256];
+                skt_wframe_put_u32(e, (uint32_t)(len - 4));
+                memcpy(e + 4, p + SKT_WFRAME_HEAD + 4, len - 4);
+                ck_assert_int_eq(lost_text(e, len, out), 1);
+                ck_assert_str_eq(out, "u:app/presence-x/42#1;");
+                lost++;
+            }
+            p += SKT_WFRAME_HEAD + len;
+            n -= SKT_WFRAME_HEAD + len;
+        }
+        ck_assert_uint_eq(lost, 1);
+    }
+    ck_assert_int_eq(fired, 1);
+    teardown_hub();
+}
+END_TEST
+
 START_TEST(test_queue_bound)
 {
     enum { FRAMES = 64, SIZE = 60000 };
@@ -239,7 +294,7 @@ START_TEST(test_store)
     ck_assert_int_eq(ask(st, 0, SKT_HUB_PRESENT, NULL, 0, who, 3, out), 2);
     ck_assert_str_eq(out, "alice,bob,");
     /* worker 3 exits: bob is gone, alice stays (worker 2 holds her) */
-    skt_hub_store_forget(st, 2);
+    skt_hub_store_forget(st, 2, NULL);
     out[0] = '\0';
     ck_assert_int_eq(ask(st, 0, SKT_HUB_PRESENT, NULL, 0, who, 3, out), 1);
     ck_assert_str_eq(out, "alice,");
@@ -293,20 +348,90 @@ ask_raw(skt_hub_store_t *st, size_t slot, int op, const char *app, const char *c
     return rv;
 }
 
-/* cluster_admit of user by slot under a limit (-1: none): the answer's count. */
+/* cluster_admit of user (its id a JSON number when id_number) by slot under a limit (-1:
+ * none): the answer's count. */
 static long
-admit(skt_hub_store_t *st, size_t slot, const char *user, long limit)
+admit_as(skt_hub_store_t *st, size_t slot, const char *user, long limit, int id_number)
 {
     struct evbuffer *b = evbuffer_new();
     uint32_t count = 99;
     skt_wframe_add_str(b, user, strlen(user));
     skt_wframe_add_u32(b, limit >= 0);
     skt_wframe_add_u32(b, limit >= 0 ? (uint32_t)limit : 0);
+    skt_wframe_add_u32(b, (uint32_t)id_number);
     ck_assert_int_eq(ask_raw(st, slot, SKT_HUB_ADMIT, "app", "presence-x", b, 0, &count, 1, NULL),
                      0);
     evbuffer_free(b);
     return (long)count;
 }
+
+static long
+admit(skt_hub_store_t *st, size_t slot, const char *user, long limit)
+{
+    return admit_as(st, slot, user, limit, 0);
+}
+
+/* The entries of skt_hub_store_forget's lost (n bytes at p), written into out as
+ * "u:app/channel/user#id_number;" or "c:app/channel;"; returns how many. */
+static int
+lost_text(const unsigned char *p, size_t n, char *out)
+{
+    skt_wframe_reader_t r = {.p = p, .left = n};
+    int count = 0;
+    out[0] = '\0';
+    while (r.left) {
+        size_t el, al, cl, ul;
+        const char *e = skt_wframe_read_str(&r, &el);
+        ck_assert_int_eq(r.bad, 0);
+        skt_wframe_reader_t er = {.p = (const unsigned char *)e, .left = el};
+        uint32_t user = skt_wframe_read_u32(&er);
+        const char *a = skt_wframe_read_str(&er, &al), *c = skt_wframe_read_str(&er, &cl),
+                   *u = skt_wframe_read_str(&er, &ul);
+        uint32_t num = skt_wframe_read_u32(&er);
+        ck_assert_int_eq(er.bad, 0);
+        ck_assert_uint_eq(er.left, 0);
+        char one[256];
+        if (user)
+            snprintf(one, sizeof(one), "u:%.*s/%.*s/%.*s#%u;", (int)al, a, (int)cl, c, (int)ul, u,
+                     num);
+        else
+            snprintf(one, sizeof(one), "c:%.*s/%.*s;", (int)al, a, (int)cl, c);
+        strcat(out, one);
+        count++;
+    }
+    return count;
+}
+
+/* A worker exits: what it alone held (users, then the channel) is lost, with each id's
+ * type; what another worker holds too is not. */
+START_TEST(test_store_lost)
+{
+    skt_hub_store_t *st = skt_hub_store_new(NULL, 3);
+    struct evbuffer *lost = evbuffer_new();
+    char out[1024];
+    ck_assert_int_eq(admit_as(st, 0, "7", -1, 1), 1);   /* a numeric id, worker 1 alone */
+    ck_assert_int_eq(admit_as(st, 0, "bob", -1, 0), 1); /* on workers 1 and 2 */
+    ck_assert_int_eq(admit_as(st, 1, "bob", -1, 0), 2);
+    ck_assert_int_eq(admit_as(st, 1, "carol", -1, 0), 1); /* worker 2 alone */
+    ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, NULL, 1, NULL, 0, NULL), 1);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "dave", 1, NULL, 0, NULL), 1);
+    ck_assert_int_eq(ask(st, 2, SKT_HUB_TRANSITION, "dave", 0, NULL, 0, NULL), 1); /* left */
+    skt_hub_store_forget(st, 0, lost);
+    ck_assert_int_eq(lost_text(evbuffer_pullup(lost, -1), evbuffer_get_length(lost), out), 2);
+    ck_assert_str_eq(out, "u:app/presence-x/7#1;c:app/presence-x;");
+    evbuffer_drain(lost, evbuffer_get_length(lost));
+    /* bob is worker 2's alone now */
+    skt_hub_store_forget(st, 1, lost);
+    ck_assert_int_eq(lost_text(evbuffer_pullup(lost, -1), evbuffer_get_length(lost), out), 2);
+    ck_assert(strstr(out, "u:app/presence-x/bob#0;") && strstr(out, "u:app/presence-x/carol#0;"));
+    ck_assert_uint_eq(skt_hub_store_count(st), 0);
+    evbuffer_drain(lost, evbuffer_get_length(lost));
+    skt_hub_store_forget(st, 2, lost); /* held nothing: nothing lost */
+    ck_assert_uint_eq(evbuffer_get_length(lost), 0);
+    evbuffer_free(lost);
+    skt_hub_store_free(st);
+}
+END_TEST
 
 START_TEST(test_store_admit)
 {
@@ -319,7 +444,7 @@ START_TEST(test_store_admit)
     ck_assert_int_eq(admit(st, 1, "carol", -1), 1); /* no limit */
     ck_assert_int_eq(ask(st, 1, SKT_HUB_TRANSITION, "carol", 0, NULL, 0, NULL), 1);
     /* bob's worker exits: his place is free; alice leaves worker 1, still held by 3 */
-    skt_hub_store_forget(st, 1);
+    skt_hub_store_forget(st, 1, NULL);
     ck_assert_int_eq(ask(st, 0, SKT_HUB_TRANSITION, "alice", 0, NULL, 0, NULL), 0);
     ck_assert_int_eq(admit(st, 0, "dave", 2), 1);
     ck_assert_int_eq(admit(st, 1, "erin", 2), 0);
@@ -358,7 +483,7 @@ START_TEST(test_store_connections)
     ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
     ck_assert_int_eq(connection(st, 0, "app", 1, -1), 1); /* no limit: counted */
     /* worker 2 exits: its three are gone, worker 1's one stays */
-    skt_hub_store_forget(st, 1);
+    skt_hub_store_forget(st, 1, NULL);
     ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
     ck_assert_int_eq(connection(st, 0, "app", 1, 3), 1);
     ck_assert_int_eq(connection(st, 0, "app", 1, 3), 0);
@@ -440,6 +565,8 @@ hub_suite(void)
     tcase_add_test(tc, test_queue_bound);
     tcase_add_test(tc, test_store);
     tcase_add_test(tc, test_store_admit);
+    tcase_add_test(tc, test_store_lost);
+    tcase_add_test(tc, test_detach_lost);
     tcase_add_test(tc, test_store_connections);
     tcase_add_test(tc, test_store_rate_cache);
     suite_add_tcase(s, tc);

@@ -54,9 +54,8 @@
  * for NULL before calling it, and the host calls an optional op only when the
  * plugin set it. They are marked "optional" below. The last reserved op slots
  * became job_put and job_claim: later optional ops (channel_members_typed,
- * cluster_connection) are added at the end of soketi_adapter_ops_t, which a host reads only
- * within the plugin's ops_size, so the struct grows and older plugins keep
- * loading.
+ * cluster_connection, cluster_admit_typed) are added at the end of soketi_adapter_ops_t, which a
+ * host reads only within the plugin's ops_size, so the struct grows and older plugins keep loading.
  */
 #ifndef SOKETI_ADAPTER_H
 #define SOKETI_ADAPTER_H
@@ -221,7 +220,18 @@ typedef struct soketi_host_s {
     void (*local_channel_members_typed)(const char *app_id, const char *channel,
                                         soketi_each_typed_member_fn each, void *arg);
 
-    void *reserved[6]; /**< room to grow; always NULL */
+    /** Optional. A node that is gone (it died, without leaving) was the only one holding
+     * presence user user_id of channel, or, user_id NULL, the channel itself: the host
+     * ends it as if the node had seen it leave. With user_id, this process's subscribers
+     * of channel get pusher_internal:member_removed (id_is_number as in
+     * soketi_typed_member_t), unless the user is in through a socket of this process;
+     * with fire_webhooks, the app's member_removed (user_id) or channel_vacated (NULL)
+     * webhook is queued too. The adapter calls it on every remaining node, with
+     * fire_webhooks set on exactly one, member entries before their channel's. */
+    void (*remote_left)(const char *app_id, const char *channel, const char *user_id,
+                        int id_is_number, int fire_webhooks);
+
+    void *reserved[5]; /**< room to grow; always NULL */
 } soketi_host_t;
 
 /**
@@ -339,6 +349,14 @@ typedef struct soketi_adapter_ops_s {
      * that dies without releasing is forgotten as cluster_transition's records are. */
     void (*cluster_connection)(void *self, const char *app_id, int joined, long limit,
                                soketi_count_cb cb, void *arg);
+
+    /** Optional. cluster_admit with user_id's JSON type (id_is_number as in
+     * soketi_typed_member_t), which the adapter keeps with its record so that it can give
+     * it back to host->remote_left when the node holding the user dies. The host prefers
+     * it to cluster_admit (an adapter that sets it sets cluster_admit too). */
+    void (*cluster_admit_typed)(void *self, const char *app_id, const char *channel,
+                                const char *user_id, int id_is_number, long limit,
+                                soketi_count_cb cb, void *arg);
 } soketi_adapter_ops_t;
 
 /** The adapter instance the host allocates and the plugin fills in init. */

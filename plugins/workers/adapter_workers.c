@@ -22,7 +22,9 @@
  * rate_consume, cache_get, cache_set, cluster_connection) are the supervisor's
  * (workers_store.h, src/workers/hub_store.h): webhooks and online states change once per
  * host, and maxConnections, the presence member limit, the rate limits and the cache are
- * the host's.
+ * the host's. When a worker dies, the supervisor tells the others what it alone held (LOST
+ * frames): each hands it to host->remote_left, so that their subscribers get the dead
+ * worker's members' member_removed, and one of them fires the webhooks.
  */
 #include <soketi/adapter.h>
 
@@ -45,6 +47,9 @@
 typedef struct wk_s {
     const soketi_host_t *host;
     void (*metric)(const char *app_id, int what, double value); /* NULL: the host has none */
+    /* NULL: the host has none (a worker that exits then leaves no member_removed) */
+    void (*remote_left)(const char *app_id, const char *channel, const char *user_id,
+                        int id_is_number, int fire_webhooks);
     skt_hz_t *hz;
     struct bufferevent *bev; /* NULL once the supervisor is gone */
     long nodes;              /* workers connected, this one included; 0: not heard yet */
@@ -132,6 +137,31 @@ wk_hub_lost(wk_t *w, const char *why)
     skt_hz_transport_down(w->hz);
 }
 
+/* A LOST frame (frame.h): a worker that exited alone held a presence user or a channel;
+ * the host ends it as that worker would have (host->remote_left). Returns -1 when the
+ * frame is malformed. */
+static int
+wk_on_lost(wk_t *w, const unsigned char *p, size_t len)
+{
+    skt_wframe_reader_t r = {.p = p, .left = len};
+    size_t al, cl, ul;
+    uint32_t fire = skt_wframe_read_u32(&r), is_user = skt_wframe_read_u32(&r);
+    const char *app = skt_wframe_read_str(&r, &al), *ch = skt_wframe_read_str(&r, &cl),
+               *user = skt_wframe_read_str(&r, &ul);
+    uint32_t id_number = skt_wframe_read_u32(&r);
+    if (r.bad || r.left)
+        return -1;
+    if (!w->remote_left)
+        return 0;
+    char *a = strndup(app, al), *c = strndup(ch, cl), *u = is_user ? strndup(user, ul) : NULL;
+    if (a && c && (u || !is_user))
+        w->remote_left(a, c, u, id_number != 0, fire != 0);
+    free(a);
+    free(c);
+    free(u);
+    return 0;
+}
+
 static void
 wk_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -152,7 +182,8 @@ wk_read_cb(struct bufferevent *bev, void *arg)
             return; /* out of memory: try again on the next read */
         if (kind == SKT_WFRAME_STORE ||
             (kind == SKT_WFRAME_STORED &&
-             skt_wst_on_answer(w->store, frame + SKT_WFRAME_HEAD, len) != 0)) {
+             skt_wst_on_answer(w->store, frame + SKT_WFRAME_HEAD, len) != 0) ||
+            (kind == SKT_WFRAME_LOST && wk_on_lost(w, frame + SKT_WFRAME_HEAD, len) != 0)) {
             wk_hub_lost(w, "a frame from the supervisor that answers nothing asked");
             return;
         }
@@ -195,7 +226,15 @@ wk_op_admit(void *self, const char *app_id, const char *channel, const char *use
             soketi_count_cb cb, void *arg)
 {
     wk_t *w = skt_hz_transport_self(self);
-    skt_wst_admit(w->store, app_id, channel, user_id, limit, cb, arg);
+    skt_wst_admit(w->store, app_id, channel, user_id, 0, limit, cb, arg);
+}
+
+static void
+wk_op_admit_typed(void *self, const char *app_id, const char *channel, const char *user_id,
+                  int id_is_number, long limit, soketi_count_cb cb, void *arg)
+{
+    wk_t *w = skt_hz_transport_self(self);
+    skt_wst_admit(w->store, app_id, channel, user_id, id_is_number, limit, cb, arg);
 }
 
 static void
@@ -315,6 +354,8 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     w->host = host;
     if (host->size >= offsetof(soketi_host_t, metric) + sizeof(host->metric))
         w->metric = host->metric;
+    if (host->size >= offsetof(soketi_host_t, remote_left) + sizeof(host->remote_left))
+        w->remote_left = host->remote_left;
     if (wk_setup(w) != 0) {
         wk_free(w);
         return 1;
@@ -329,6 +370,7 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     adapter->ops.cache_get = wk_op_cache_get;
     adapter->ops.cache_set = wk_op_cache_set;
     adapter->ops.cluster_connection = wk_op_connection;
+    adapter->ops.cluster_admit_typed = wk_op_admit_typed;
     return 0;
 }
 

@@ -165,7 +165,7 @@ skt_wst_connection(skt_wst_t *st, const char *app_id, int joined, long limit, so
 
 void
 skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
-              long limit, soketi_count_cb cb, void *arg)
+              int id_is_number, long limit, soketi_count_cb cb, void *arg)
 {
     struct evbuffer *body;
     wst_ask_t *a = wst_ask_new(SKT_HUB_ADMIT, &body);
@@ -178,6 +178,7 @@ skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char
     skt_wframe_add_str(body, user_id, strlen(user_id));
     skt_wframe_add_u32(body, limit >= 0);
     skt_wframe_add_u32(body, wst_u32(limit));
+    skt_wframe_add_u32(body, id_is_number != 0);
     wst_send_body(st, a, app_id, channel, body);
 }
 

@@ -42,8 +42,9 @@ void skt_wst_transition(skt_wst_t *st, const char *app_id, const char *channel, 
                         int joined, soketi_count_cb cb, void *arg);
 void skt_wst_present(skt_wst_t *st, const char *app_id, const char *channel,
                      const char *const *user_ids, size_t n, soketi_ids_cb cb, void *arg);
+/* id_is_number: user_id's JSON type, kept by the supervisor for the LOST frames. */
 void skt_wst_admit(skt_wst_t *st, const char *app_id, const char *channel, const char *user_id,
-                   long limit, soketi_count_cb cb, void *arg);
+                   int id_is_number, long limit, soketi_count_cb cb, void *arg);
 void skt_wst_connection(skt_wst_t *st, const char *app_id, int joined, long limit,
                         soketi_count_cb cb, void *arg);
 void skt_wst_rate(skt_wst_t *st, const char *key, long points, long window_ms, soketi_consume_cb cb,

@@ -8,7 +8,9 @@
 #include "features/metrics.h"
 #include "pusher/channel_kind.h"
 #include "pusher/online.h"
+#include "pusher/message.h"
 #include "pusher/send.h"
+#include "pusher/shared.h"
 #include "util/log.h"
 
 /* The server the table was filled for (ABI 1 gives its functions no context). */
@@ -268,6 +270,33 @@ host_local_terminate_user_connections(const char *app_id, const char *user_id)
     }
 }
 
+/* A dead node alone held user_id (or the channel): its member_removed reaches this
+ * process's subscribers, unless the user is in through a socket here (then the node that
+ * died was not alone after all), and one node fires the webhook. */
+static void
+host_remote_left(const char *app_id, const char *channel, const char *user_id, int id_is_number,
+                 int fire_webhooks)
+{
+    if (!current || !app_id || !channel)
+        return;
+    skt_channel_t *ch = host_channel(app_id, channel);
+    if (user_id && ch && ch->members && skt_map_get(ch->members, user_id, strlen(user_id)))
+        return;
+    if (user_id) {
+        SKT_JW_ON_STACK(w, SKT_SEND_STACK);
+        skt_msg_member(&w, "pusher_internal:member_removed", channel, user_id, id_is_number, NULL);
+        size_t len = 0;
+        const char *text = skt_jw_cstr(&w, &len);
+        if (text)
+            host_deliver_local(app_id, channel, text, len, NULL);
+        skt_jw_free(&w);
+    } else if (ch && ch->n) {
+        return; /* sockets of this process hold the channel: it is not vacated */
+    }
+    if (fire_webhooks)
+        skt_shared_lost(current, app_id, channel, user_id, id_is_number);
+}
+
 void
 skt_host_fill(soketi_host_t *h, skt_server_t *srv)
 {
@@ -291,6 +320,7 @@ skt_host_fill(soketi_host_t *h, skt_server_t *srv)
     h->local_terminate_user_connections = host_local_terminate_user_connections;
     h->metric = host_metric;
     h->local_channel_members_typed = host_local_channel_members_typed;
+    h->remote_left = host_remote_left;
 }
 
 void

@@ -325,10 +325,17 @@ skt_presence_subscribe(skt_socket_t *s, const char *channel, size_t clen, char *
         presence_join(ctx);
         return;
     }
+    /* as soketi's count + 1 > limit: a negative limit admits nobody */
+    long limit = s->ns->app->max_presence_members_per_channel < 0
+                     ? 0
+                     : s->ns->app->max_presence_members_per_channel;
+    if (SKT_ADAPTER_HAS(ad, cluster_admit_typed)) {
+        ad->ops.cluster_admit_typed(ad->self, s->ns->app_id, ctx->channel, user_id, id_number,
+                                    limit, presence_admit_cb, ctx);
+        return;
+    }
     if (SKT_ADAPTER_HAS(ad, cluster_admit)) {
-        /* as soketi's count + 1 > limit: a negative limit admits nobody */
-        long limit = s->ns->app->max_presence_members_per_channel;
-        ad->ops.cluster_admit(ad->self, s->ns->app_id, ctx->channel, user_id, limit < 0 ? 0 : limit,
+        ad->ops.cluster_admit(ad->self, s->ns->app_id, ctx->channel, user_id, limit,
                               presence_admit_cb, ctx);
         return;
     }

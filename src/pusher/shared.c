@@ -405,6 +405,13 @@ shared_fire_webhook(skt_server_t *srv, const char *app_id, const char *channel, 
         skt_webhooks_channel_vacated(wh, app, channel);
 }
 
+void
+skt_shared_lost(skt_server_t *srv, const char *app_id, const char *channel, const char *user_id,
+                int id_number)
+{
+    shared_fire_webhook(srv, app_id, channel, user_id, id_number, 0, NULL);
+}
+
 /* Joins and leaves both go to the adapter when the app wants either webhook of the pair,
  * so that the adapter's record stays whole; the webhook builders skip the one a hook
  * does not want. Apps without such webhooks cost nothing. */

@@ -70,6 +70,12 @@ void skt_shared_member(skt_server_t *srv, const skt_app_t *app, const char *chan
 void skt_shared_member_admitted(skt_server_t *srv, const skt_app_t *app, const char *channel,
                                 const char *user_id, int id_number, int first);
 
+/* A node that died alone held user_id in channel of app_id (or, user_id NULL, the channel
+ * itself): queues member_removed (channel_vacated) as its leave would have, when the app
+ * wants it (the adapter's host->remote_left, on one node). */
+void skt_shared_lost(skt_server_t *srv, const char *app_id, const char *channel,
+                     const char *user_id, int id_number);
+
 /* An admission of user_id in channel of ns that its socket no longer uses (it closed or
  * joined otherwise while the adapter decided): given back unless another socket of the
  * user holds the channel here. */

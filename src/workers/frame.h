@@ -11,6 +11,9 @@
  * Kinds SKT_WFRAME_STORE and SKT_WFRAME_STORED are a worker's question to the supervisor's
  * shared state and its answer (hub_store.h says what they hold): numbers as 4 bytes
  * big-endian, strings as such a length and their bytes.
+ * Kind SKT_WFRAME_LOST goes from the supervisor to a worker only, once per presence user
+ * or channel that a worker which exited alone held (hub_store.h, skt_hub_store_forget):
+ * u32 fire_webhooks (1 for one of the workers that remain), then that entry.
  *
  * Both sides (src/workers/hub.c in the daemon, plugins/workers/adapter_workers.c in the
  * plugin) compile this file; it has no state and touches no socket.
@@ -28,7 +31,8 @@ struct evbuffer;
 #define SKT_WFRAME_NODES 3    /* the supervisor's count of workers */
 #define SKT_WFRAME_STORE 4    /* a worker asks the supervisor's shared state (hub_store.h) */
 #define SKT_WFRAME_STORED 5   /* the supervisor's answer to that worker */
-#define SKT_WFRAME_KINDS 6
+#define SKT_WFRAME_LOST 6     /* supervisor to worker: what a dead worker alone held */
+#define SKT_WFRAME_KINDS 7
 
 /* Writes the head of a frame of kind with payload_len bytes of payload into head. */
 void skt_wframe_head(unsigned char head[SKT_WFRAME_HEAD], int kind, size_t payload_len);

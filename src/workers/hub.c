@@ -104,7 +104,7 @@ hub_read_cb(struct bufferevent *bev, void *arg)
         if (evbuffer_copyout(in, head, sizeof(head)) < (ev_ssize_t)sizeof(head))
             return;
         if (!skt_wframe_parse(head, hub->max_frame, &kind, &len) || kind == SKT_WFRAME_NODES ||
-            kind == SKT_WFRAME_STORED) {
+            kind == SKT_WFRAME_STORED || kind == SKT_WFRAME_LOST) {
             skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed frame: detached", s->index + 1);
             skt_hub_detach(hub, s->index);
             return;
@@ -171,6 +171,28 @@ skt_hub_attach(skt_hub_t *hub, size_t slot, int fd)
     return 0;
 }
 
+/* One LOST frame (entry: e_len bytes) to every attached worker; the first is to fire the
+ * webhooks. */
+static void
+hub_send_lost(skt_hub_t *hub, const char *e, size_t e_len)
+{
+    int fire = 1;
+    for (size_t i = 0; i < hub->n_slots; i++) {
+        struct bufferevent *to = hub->slots[i].bev;
+        struct evbuffer *body = to ? evbuffer_new() : NULL;
+        if (!body)
+            continue;
+        if (evbuffer_get_length(bufferevent_get_output(to)) + SKT_WFRAME_HEAD + 4 + e_len >
+                hub->max_queue ||
+            skt_wframe_add_u32(body, (uint32_t)fire) != 0 || evbuffer_add(body, e, e_len) != 0 ||
+            skt_wframe_add_frame(bufferevent_get_output(to), SKT_WFRAME_LOST, body) != 0)
+            hub_drop(hub, i);
+        else
+            fire = 0;
+        evbuffer_free(body);
+    }
+}
+
 void
 skt_hub_detach(skt_hub_t *hub, size_t slot)
 {
@@ -179,8 +201,19 @@ skt_hub_detach(skt_hub_t *hub, size_t slot)
         return;
     bufferevent_free(s->bev);
     s->bev = NULL;
-    skt_hub_store_forget(hub->store, slot);
+    struct evbuffer *lost = evbuffer_new();
+    skt_hub_store_forget(hub->store, slot, lost);
     hub_announce(hub);
+    size_t n = lost ? evbuffer_get_length(lost) : 0;
+    skt_wframe_reader_t r = {.p = n ? evbuffer_pullup(lost, -1) : NULL, .left = n};
+    while (r.p && r.left && !r.bad) {
+        size_t e_len;
+        const char *e = skt_wframe_read_str(&r, &e_len);
+        if (e)
+            hub_send_lost(hub, e, e_len);
+    }
+    if (lost)
+        evbuffer_free(lost);
 }
 
 uint64_t

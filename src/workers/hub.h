@@ -38,7 +38,9 @@ skt_hub_t *skt_hub_new(struct event_base *base, size_t n_slots, size_t max_frame
 int skt_hub_attach(skt_hub_t *hub, size_t slot, int fd);
 
 /* Detaches and closes slot's worker, if any (it exited); what it held in the shared state
- * (hub_store.h) is dropped. */
+ * (hub_store.h) is dropped, and each presence user or channel it alone held is told to
+ * every worker that remains (a LOST frame, frame.h; the first of them fires the webhooks),
+ * so that their subscribers see the user leave. */
 void skt_hub_detach(skt_hub_t *hub, size_t slot);
 
 /* Frames dropped so far because a worker's queue was full. */

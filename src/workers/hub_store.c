@@ -18,6 +18,7 @@ typedef struct hold_s {
     size_t key_len;
     size_t prefix_len; /* a user's: the bytes of "app\0channel\0" that key starts with */
     int user;
+    int id_number; /* a user's id is a JSON number (as its first admission said) */
     unsigned char bits[];
 } hold_t;
 
@@ -191,7 +192,7 @@ store_transition(skt_hub_store_t *st, size_t slot, const char *key, size_t kl, s
  * did), 0 refused, -1 out of memory. */
 static int
 store_admit(skt_hub_store_t *st, size_t slot, const char *key, size_t kl, size_t prefix_len,
-            long limit)
+            long limit, int id_number)
 {
     hold_t *h = skt_map_get(st->keys, key, kl);
     size_t others = h ? h->holders - (size_t)hold_has(h, slot) : 0;
@@ -204,6 +205,9 @@ store_admit(skt_hub_store_t *st, size_t slot, const char *key, size_t kl, size_t
             return 0;
     }
     int count = store_transition(st, slot, key, kl, prefix_len, 1);
+    hold_t *held = count < 0 || others ? NULL : skt_map_get(st->keys, key, kl);
+    if (held)
+        held->id_number = id_number != 0;
     return count < 0 ? -1 : others ? 2 : 1;
 }
 
@@ -373,7 +377,7 @@ store_held(skt_hub_store_t *st, size_t slot, uint32_t op, skt_wframe_reader_t *r
     char key[4096];
     size_t ul = 0;
     const char *user = NULL;
-    uint32_t joined = 1, has_limit = 0, limit = 0;
+    uint32_t joined = 1, has_limit = 0, limit = 0, id_number = 0;
     if (op == SKT_HUB_TRANSITION) {
         joined = skt_wframe_read_u32(r);
         if (skt_wframe_read_u32(r))
@@ -382,13 +386,14 @@ store_held(skt_hub_store_t *st, size_t slot, uint32_t op, skt_wframe_reader_t *r
         user = skt_wframe_read_str(r, &ul);
         has_limit = skt_wframe_read_u32(r);
         limit = skt_wframe_read_u32(r);
+        id_number = skt_wframe_read_u32(r);
     }
     size_t kl = store_key(key, sizeof(key), app, al, ch, cl, user, ul);
     if (r->bad || r->left || !kl || (op == SKT_HUB_ADMIT && !user))
         return -1;
-    int count = op == SKT_HUB_ADMIT
-                    ? store_admit(st, slot, key, kl, al + cl + 2, has_limit ? (long)limit : -1)
-                    : store_transition(st, slot, key, kl, al + cl + 2, joined != 0);
+    int count = op == SKT_HUB_ADMIT ? store_admit(st, slot, key, kl, al + cl + 2,
+                                                  has_limit ? (long)limit : -1, (int)id_number)
+                                    : store_transition(st, slot, key, kl, al + cl + 2, joined != 0);
     return count < 0 ? -1 : skt_wframe_add_u32(answer, (uint32_t)count);
 }
 
@@ -438,12 +443,49 @@ conns_forget(skt_hub_store_t *st, size_t slot)
     free(gone);
 }
 
+/* h, held by slot alone, is lost with it: its entry (hub_store.h) goes to out. */
+static int
+lost_add(const hold_t *h, struct evbuffer *out)
+{
+    const char *ch = memchr(h->key, '\0', h->key_len);
+    if (!ch)
+        return -1;
+    size_t al = (size_t)(ch - h->key), cl = h->prefix_len - al - 2;
+    const char *user = h->key + h->prefix_len + 1;
+    size_t ul = h->user ? h->key_len - h->prefix_len - 1 : 0;
+    struct evbuffer *e = evbuffer_new();
+    int rv = !e || skt_wframe_add_u32(e, (uint32_t)h->user) != 0 ||
+                     skt_wframe_add_str(e, h->key, al) != 0 ||
+                     skt_wframe_add_str(e, ch + 1, cl) != 0 ||
+                     skt_wframe_add_str(e, user, ul) != 0 ||
+                     skt_wframe_add_u32(e, (uint32_t)h->id_number) != 0 ||
+                     skt_wframe_add_u32(out, (uint32_t)evbuffer_get_length(e)) != 0 ||
+                     evbuffer_add_buffer(out, e) != 0
+                 ? -1
+                 : 0;
+    if (e)
+        evbuffer_free(e);
+    return rv;
+}
+
 void
-skt_hub_store_forget(skt_hub_store_t *st, size_t slot)
+skt_hub_store_forget(skt_hub_store_t *st, size_t slot, struct evbuffer *lost)
 {
     size_t pos = 0;
     void *v;
     conns_forget(st, slot);
+    /* the users first, then the channels: member_removed before channel_vacated */
+    struct evbuffer *channels = lost ? evbuffer_new() : NULL;
+    while (lost && skt_map_next(st->keys, &pos, NULL, NULL, &v)) {
+        hold_t *h = v;
+        if (hold_has(h, slot) && h->holders == 1)
+            lost_add(h, h->user ? lost : channels);
+    }
+    if (channels) {
+        evbuffer_add_buffer(lost, channels);
+        evbuffer_free(channels);
+    }
+    pos = 0;
     /* the map must not change during an iteration: the emptied records are collected */
     hold_t **gone = NULL;
     size_t n_gone = 0, cap = 0;

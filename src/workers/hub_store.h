@@ -12,7 +12,8 @@
  *   u32 id, u32 op, str app, str channel, then
  *   SKT_HUB_TRANSITION: u32 joined (1/0), u32 has_user (1/0), [str user]
  *   SKT_HUB_PRESENT:    u32 n, n x str user
- *   SKT_HUB_ADMIT:      str user, u32 has_limit (1/0), u32 limit
+ *   SKT_HUB_ADMIT:      str user, u32 has_limit (1/0), u32 limit, u32 id_number (1: the
+ *                       user's id is a JSON number, kept with its record for LOST entries)
  *   SKT_HUB_RATE:       u32 points, u32 window_ms           (app empty, channel: the key)
  *   SKT_HUB_GET:        nothing                             (app empty, channel: the key)
  *   SKT_HUB_SET:        str value, u32 ttl_seconds (0: none) (app empty, channel: the key)
@@ -70,8 +71,14 @@ skt_hub_store_t *skt_hub_store_new(struct event_base *base, size_t n_slots);
 int skt_hub_store_answer(skt_hub_store_t *st, size_t slot, const unsigned char *payload, size_t len,
                          uint64_t now_ms, struct evbuffer *answer);
 
-/* slot's worker is gone: every record of it is dropped. */
-void skt_hub_store_forget(skt_hub_store_t *st, size_t slot);
+/* slot's worker is gone: every record of it is dropped. When lost is not NULL, what only
+ * that worker held (no other worker holds it now) is appended to it, each a str (u32
+ * length, then the entry) holding one entry:
+ *   u32 is_user (1 a presence user, 0 the channel itself), str app, str channel,
+ *   str user (empty for a channel), u32 id_number (the user's id is a JSON number)
+ * the users first, then the channels (member_removed before channel_vacated). The hub
+ * sends each in a LOST frame (frame.h) to the workers that remain. */
+void skt_hub_store_forget(skt_hub_store_t *st, size_t slot, struct evbuffer *lost);
 
 /* Records held now (for tests). */
 size_t skt_hub_store_count(const skt_hub_store_t *st);
