@@ -272,9 +272,9 @@ soketi_adapter_init(const soketi_host_t *host, soketi_adapter_t *adapter)
     adapter->ops.channel_sockets = example_channel_sockets;
     adapter->ops.terminate_user_connections = example_terminate_user_connections;
     /* The optional ops (cluster_transition, cluster_present, rate_consume, cache_get,
-     * cache_set, cluster_admit, cluster_connection) stay NULL: one server has nothing to
-     * share, and the daemon then decides webhooks, watchlists, rate limits, the cache,
-     * presence member limits and connection quotas from its own state. */
+     * cache_set, cluster_admit, cluster_connection, cluster_admit_typed) stay NULL: one
+     * server has nothing to share, and the daemon then decides webhooks, watchlists, rate
+     * limits, the cache, presence member limits and connection quotas from its own state. */
     const char *port = host->config_get("port");
     host->log(SOKETI_LOG_INFO, "example adapter: ready on node %s (port %s)", host->node_id,
               port ? port : "?");
