@@ -182,7 +182,8 @@ hub_send_lost(skt_hub_t *hub, const char *e, size_t e_len)
         struct evbuffer *body = to ? evbuffer_new() : NULL;
         if (!body)
             continue;
-        if (evbuffer_get_length(bufferevent_get_output(to)) + SKT_WFRAME_HEAD + 4 + e_len >
+        if (4 + e_len > hub->max_frame || /* the worker would take it for a broken frame */
+            evbuffer_get_length(bufferevent_get_output(to)) + SKT_WFRAME_HEAD + 4 + e_len >
                 hub->max_queue ||
             skt_wframe_add_u32(body, (uint32_t)fire) != 0 || evbuffer_add(body, e, e_len) != 0 ||
             skt_wframe_add_frame(bufferevent_get_output(to), SKT_WFRAME_LOST, body) != 0)
