@@ -10,7 +10,9 @@
  * count of the workers connected now (that worker included), sent whenever it changes.
  * Kinds SKT_WFRAME_STORE and SKT_WFRAME_STORED are a worker's question to the supervisor's
  * shared state and its answer (hub_store.h says what they hold): numbers as 4 bytes
- * big-endian, strings as such a length and their bytes.
+ * big-endian, strings as such a length and their bytes. Kinds SKT_WFRAME_SCRAPE and
+ * SKT_WFRAME_SCRAPED cross only the second socketpair of a worker, for GET /metrics
+ * (scrape.h), never the hub.
  *
  * Both sides (src/workers/hub.c in the daemon, plugins/workers/adapter_workers.c in the
  * plugin) compile this file; it has no state and touches no socket.
@@ -28,7 +30,9 @@ struct evbuffer;
 #define SKT_WFRAME_NODES 3    /* the supervisor's count of workers */
 #define SKT_WFRAME_STORE 4    /* a worker asks the supervisor's shared state (hub_store.h) */
 #define SKT_WFRAME_STORED 5   /* the supervisor's answer to that worker */
-#define SKT_WFRAME_KINDS 6
+#define SKT_WFRAME_SCRAPE 6   /* metrics asked for, on the scrape channel only (scrape.h) */
+#define SKT_WFRAME_SCRAPED 7  /* metrics text(s) answered, on that channel only */
+#define SKT_WFRAME_KINDS 8
 
 /* Writes the head of a frame of kind with payload_len bytes of payload into head. */
 void skt_wframe_head(unsigned char head[SKT_WFRAME_HEAD], int kind, size_t payload_len);

@@ -8,6 +8,8 @@ libskt_workers_la_SOURCES = \
 	src/workers/hub.c src/workers/hub.h \
 	src/workers/hub_store.c src/workers/hub_store.h \
 	src/workers/worker.c src/workers/worker.h \
+	src/workers/scrape.c src/workers/scrape.h \
+	src/workers/scrape_worker.c src/workers/scrape_worker.h \
 	src/workers/supervisor.c src/workers/supervisor.h
 
 check_PROGRAMS += tests/check_workers_frame
