@@ -56,6 +56,12 @@ int skt_wframe_add_str(struct evbuffer *b, const char *s, size_t len);
  * when out of memory. */
 int skt_wframe_add_frame(struct evbuffer *out, int kind, struct evbuffer *body);
 
+/* The next whole frame at the front of in: 1 with *kind, *len and *payload set (inside in;
+ * drain SKT_WFRAME_HEAD + *len once it is read), 0 while it is incomplete (or pulling it up
+ * ran out of memory: try again later), -1 when its head is malformed (skt_wframe_parse). */
+int skt_wframe_next(struct evbuffer *in, size_t max, int *kind, size_t *len,
+                    const unsigned char **payload);
+
 /* Reads a payload front to back; a read past its end sets bad and returns 0 / NULL. */
 typedef struct skt_wframe_reader_s {
     const unsigned char *p;

@@ -23,3 +23,9 @@ TESTS += tests/check_workers_hub
 tests_check_workers_hub_SOURCES = tests/check_workers_hub.c
 tests_check_workers_hub_CFLAGS = $(CHECK_CFLAGS_ALL)
 tests_check_workers_hub_LDADD = libskt_workers.la libskt_features.la libskt_config.la libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_workers_scrape
+TESTS += tests/check_workers_scrape
+tests_check_workers_scrape_SOURCES = tests/check_workers_scrape.c
+tests_check_workers_scrape_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_workers_scrape_LDADD = libskt_workers.la libskt_config.la libskt_util.la $(CHECK_EXT)

@@ -174,26 +174,19 @@ scr_read_cb(struct bufferevent *bev, void *arg)
 {
     scr_link_t *l = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    unsigned char head[SKT_WFRAME_HEAD];
-    int kind;
+    const unsigned char *payload;
+    int kind, got;
     size_t len;
-    while (l->bev && evbuffer_copyout(in, head, sizeof(head)) == (ev_ssize_t)sizeof(head)) {
-        if (!skt_wframe_parse(head, l->s->max_frame, &kind, &len) ||
-            (kind != SKT_WFRAME_SCRAPE && kind != SKT_WFRAME_SCRAPED))
-            goto bad;
-        if (evbuffer_get_length(in) < SKT_WFRAME_HEAD + len)
+    while (l->bev && (got = skt_wframe_next(in, l->s->max_frame, &kind, &len, &payload)) != 0) {
+        if (got < 0 || (kind != SKT_WFRAME_SCRAPE && kind != SKT_WFRAME_SCRAPED) ||
+            scr_frame(l, kind, payload, len) != 0) {
+            skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed metrics frame: detached",
+                    l->index + 1);
+            skt_scrape_detach(l->s, l->index);
             return;
-        const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + len));
-        if (!frame)
-            return; /* out of memory: again on the next read */
-        if (scr_frame(l, kind, frame + SKT_WFRAME_HEAD, len) != 0)
-            goto bad;
+        }
         evbuffer_drain(in, SKT_WFRAME_HEAD + len);
     }
-    return;
-bad:
-    skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed metrics frame: detached", l->index + 1);
-    skt_scrape_detach(l->s, l->index);
 }
 
 static void

@@ -126,20 +126,11 @@ ws_read_cb(struct bufferevent *bev, void *arg)
 {
     skt_wscrape_t *w = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    unsigned char head[SKT_WFRAME_HEAD];
-    int kind;
+    const unsigned char *payload;
+    int kind, got;
     size_t len;
-    while (w->bev && evbuffer_copyout(in, head, sizeof(head)) == (ev_ssize_t)sizeof(head)) {
-        if (!skt_wframe_parse(head, w->max_answer, &kind, &len)) {
-            ws_lost(w, "a malformed metrics frame from the supervisor");
-            return;
-        }
-        if (evbuffer_get_length(in) < SKT_WFRAME_HEAD + len)
-            return;
-        const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + len));
-        if (!frame)
-            return;
-        if (ws_frame(w, kind, frame + SKT_WFRAME_HEAD, len) != 0) {
+    while (w->bev && (got = skt_wframe_next(in, w->max_answer, &kind, &len, &payload)) != 0) {
+        if (got < 0 || ws_frame(w, kind, payload, len) != 0) {
             ws_lost(w, "a malformed metrics frame from the supervisor");
             return;
         }
