@@ -14,7 +14,8 @@
  * reference to the connection meanwhile. Whatever a callback needs from the
  * request is copied, since the request's bytes do not outlive
  * skt_http_on_request(); an app is looked up again by id after a wait, since
- * a reload may have replaced it. The metrics port's /metrics is here too.
+ * a reload may have replaced it. The metrics port is routed here too; /metrics itself is
+ * pusher/http_metrics.c's.
  */
 #include "pusher/http_api.h"
 
