@@ -29,12 +29,14 @@
 #include "config/config.h"
 #include "plugin/loader.h"
 #include "pusher/http_api.h"
+#include "pusher/http_metrics.h"
 #include "pusher/server_life.h"
 #include "pusher/sig.h"
 #include "pusher/ws_handler.h"
 #include "util/log.h"
 #include "util/sd_notify.h"
 #include "workers/supervisor.h"
+#include "workers/scrape_worker.h"
 #include "workers/worker.h"
 
 extern char **environ;
@@ -300,6 +302,31 @@ start_workers(const cli_t *cli, const skt_config_t *cfg)
 }
 
 static int
+gather_metrics(void *self, skt_wscrape_cb cb, void *arg)
+{
+    return skt_wscrape_gather(self, cb, arg);
+}
+
+/* One of several workers: GET /metrics gathers the others' through the supervisor
+ * (workers/scrape_worker.h). NULL otherwise. */
+static skt_wscrape_t *
+start_scrape(struct event_base *base, const skt_config_t *cfg)
+{
+    if (worker.scrape_fd < 0)
+        return NULL;
+    size_t max = (size_t)cfg->workers.max_queue_in_mb * 1024 * 1024;
+    skt_wscrape_t *w =
+        skt_wscrape_new(base, worker.scrape_fd, max, max * (size_t)cfg->workers.count,
+                        skt_http_metrics_render, server);
+    worker.scrape_fd = -1;
+    if (!w)
+        skt_log(SKT_LOG_ERROR, "out of memory: /metrics reports this worker alone");
+    server->gather_metrics = w ? gather_metrics : NULL;
+    server->gather_self = w;
+    return w;
+}
+
+static int
 cmd_start(const cli_t *cli)
 {
     cli_sources(cli);
@@ -348,6 +375,7 @@ cmd_start(const cli_t *cli)
         event_base_free(base);
         return 1;
     }
+    skt_wscrape_t *scrape = start_scrape(base, cfg);
     struct event *sigs[3] = {evsignal_new(base, SIGTERM, on_stop_signal, base),
                              evsignal_new(base, SIGINT, on_stop_signal, base),
                              evsignal_new(base, SIGHUP, on_hup, base)};
@@ -372,6 +400,8 @@ cmd_start(const cli_t *cli)
         event_free(sigs[i]);
     if (grace_ev)
         event_free(grace_ev);
+    skt_wscrape_free(scrape); /* the scrapes still waiting answer this worker's figures */
+    server->gather_metrics = NULL;
     cfg = server->cfg;
     skt_server_free(server);
     server = NULL;

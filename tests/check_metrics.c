@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "features/metrics.h"
+#include "features/metrics_merge.h"
 
 /* The value of the sample line that starts with `head ` in text, or -1. */
 static double
@@ -247,6 +248,71 @@ START_TEST(test_process_source)
 }
 END_TEST
 
+/* The number of lines of text that start with head. */
+static int
+lines_starting(const char *text, const char *head)
+{
+    int n = 0;
+    size_t hl = strlen(head);
+    for (const char *p = text; p && *p;) {
+        n += strncmp(p, head, hl) == 0;
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return n;
+}
+
+START_TEST(test_merge_sums_per_family)
+{
+    const char *a = "# HELP s_connected Connections.\n# TYPE s_connected gauge\n"
+                    "s_connected{app_id=\"1\",port=\"6001\"} 2\n\n"
+                    "# HELP s_t Time.\n# TYPE s_t histogram\n"
+                    "s_t_bucket{le=\"+Inf\",port=\"6001\"} 3\ns_t_sum{port=\"6001\"} 0.1\n"
+                    "s_t_count{port=\"6001\"} 3\n\n"
+                    "# HELP s_process_start_time_seconds Start.\n"
+                    "# TYPE s_process_start_time_seconds gauge\n"
+                    "s_process_start_time_seconds{port=\"6001\"} 200\n";
+    const char *b = "# HELP s_connected Connections.\n# TYPE s_connected gauge\n"
+                    "s_connected{app_id=\"1\",port=\"6001\"} 5\n"
+                    "s_connected{app_id=\"2\",port=\"6001\"} 1\n\n"
+                    "# HELP s_t Time.\n# TYPE s_t histogram\n"
+                    "s_t_bucket{le=\"+Inf\",port=\"6001\"} 1\ns_t_sum{port=\"6001\"} 0.2\n"
+                    "s_t_count{port=\"6001\"} 1\n\n"
+                    "# HELP s_process_start_time_seconds Start.\n"
+                    "# TYPE s_process_start_time_seconds gauge\n"
+                    "s_process_start_time_seconds{port=\"6001\"} 100\n"
+                    "# a comment\nnot a sample\n"
+                    "# HELP s_new Only here.\n# TYPE s_new counter\ns_new 7\n";
+    const char *texts[] = {a, b};
+    char *m = skt_metrics_merge(texts, 2);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_double_eq(sample(m, "s_connected{app_id=\"1\",port=\"6001\"}"), 7);
+    ck_assert_double_eq(sample(m, "s_connected{app_id=\"2\",port=\"6001\"}"), 1);
+    ck_assert_double_eq(sample(m, "s_t_bucket{le=\"+Inf\",port=\"6001\"}"), 4);
+    ck_assert_double_eq_tol(sample(m, "s_t_sum{port=\"6001\"}"), 0.3, 1e-9);
+    ck_assert_double_eq(sample(m, "s_t_count{port=\"6001\"}"), 4);
+    ck_assert_double_eq(sample(m, "s_process_start_time_seconds{port=\"6001\"}"), 100);
+    ck_assert_double_eq(sample(m, "s_new"), 7);
+    /* one block per family: its HELP and TYPE once, its samples together after them */
+    ck_assert_int_eq(lines_starting(m, "# HELP s_connected "), 1);
+    ck_assert_int_eq(lines_starting(m, "# TYPE s_t "), 1);
+    ck_assert_int_eq(lines_starting(m, "s_connected{"), 2);
+    ck_assert_int_eq(lines_starting(m, "not a sample"), 0);
+    ck_assert_int_eq(lines_starting(m, "# a comment"), 0);
+    const char *c1 = strstr(m, "s_connected{app_id=\"2\""), *t = strstr(m, "# HELP s_t ");
+    ck_assert_ptr_nonnull(c1);
+    ck_assert_ptr_nonnull(t);
+    ck_assert(c1 < t);
+    free(m);
+    /* one text comes back as it was, numbers as JavaScript prints them */
+    char *one = skt_metrics_merge(&a, 1);
+    ck_assert_ptr_nonnull(one);
+    ck_assert_ptr_nonnull(strstr(one, "s_t_sum{port=\"6001\"} 0.1\n"));
+    free(one);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -259,6 +325,7 @@ metrics_suite(void)
     tcase_add_test(tc, test_disabled);
     tcase_add_test(tc, test_process_figures_read_once_a_second);
     tcase_add_test(tc, test_process_source);
+    tcase_add_test(tc, test_merge_sums_per_family);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -548,7 +548,8 @@ const skt_option_t skt_options[] = {
      .max = NOMAX,
      .doc = "MB of messages between workers that may wait for one slow worker (in the "
             "supervisor and in each worker); past it messages to that worker are dropped, "
-            "logged and counted."},
+            "logged and counted. A worker's metrics text longer than this is left out of "
+            "/metrics."},
     {.name = "workersRequestsTimeout",
      .env = "SOKETI_WORKERS_REQUESTS_TIMEOUT",
      .type = SKT_OPT_INT,
@@ -558,7 +559,8 @@ const skt_option_t skt_options[] = {
      .min = 0,
      .max = NOMAX,
      .doc = "Milliseconds a worker waits for the other workers to answer a host-wide query "
-            "(channels, members, counts) when the adapter is local."},
+            "(channels, members, counts) when the adapter is local, and for their metrics "
+            "when /metrics is scraped (any adapter)."},
     {.name = "pluginDir",
      .env = "SOKETI_PLUGIN_DIR",
      .type = SKT_OPT_STRING,

@@ -14,6 +14,7 @@ libskt_features_la_SOURCES = \
 	src/features/curl_loop.c src/features/curl_loop.h \
 	src/features/lambda.c src/features/lambda.h src/features/sigv4.c src/features/sigv4.h \
 	src/features/metrics.c src/features/metrics.h \
+	src/features/metrics_merge.c src/features/metrics_merge.h \
 	src/features/clock.h
 # libcurl for webhooks; programs linking this library get it through libtool.
 libskt_features_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)

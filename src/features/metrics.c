@@ -542,28 +542,29 @@ put_escaped(sbuf_t *b, const char *s, int quote)
     }
 }
 
-/* A number as JavaScript prints it: the shortest text that reads back the same. */
-static void
-put_number(sbuf_t *b, double v)
+void
+skt_metrics_number(double v, char out[SKT_METRICS_NUMBER_MAX])
 {
-    char t[40];
     if (isnan(v)) {
-        puts_(b, "Nan");
-        return;
-    }
-    if (isinf(v)) {
-        puts_(b, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    if (v == floor(v) && fabs(v) < 9007199254740992.0) {
-        snprintf(t, sizeof(t), "%.0f", v);
+        strcpy(out, "Nan");
+    } else if (isinf(v)) {
+        strcpy(out, v > 0 ? "+Inf" : "-Inf");
+    } else if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+        snprintf(out, SKT_METRICS_NUMBER_MAX, "%.0f", v);
     } else {
         for (int prec = 1; prec <= 17; prec++) {
-            snprintf(t, sizeof(t), "%.*g", prec, v);
-            if (strtod(t, NULL) == v)
+            snprintf(out, SKT_METRICS_NUMBER_MAX, "%.*g", prec, v);
+            if (strtod(out, NULL) == v)
                 break;
         }
     }
+}
+
+static void
+put_number(sbuf_t *b, double v)
+{
+    char t[SKT_METRICS_NUMBER_MAX];
+    skt_metrics_number(v, t);
     puts_(b, t);
 }
 

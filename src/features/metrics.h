@@ -146,4 +146,9 @@ char *skt_metrics_text(skt_metrics_t *m, const skt_webhooks_t *wh);
 /* The text form of an already built JSON form (for tests). */
 char *skt_metrics_text_of(const json_t *families);
 
+/* A number as JavaScript prints it (the text form's values): the shortest text that reads
+ * back the same, "Nan", "+Inf" or "-Inf". */
+#define SKT_METRICS_NUMBER_MAX 40
+void skt_metrics_number(double v, char out[SKT_METRICS_NUMBER_MAX]);
+
 #endif

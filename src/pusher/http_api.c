@@ -14,7 +14,8 @@
  * reference to the connection meanwhile. Whatever a callback needs from the
  * request is copied, since the request's bytes do not outlive
  * skt_http_on_request(); an app is looked up again by id after a wait, since
- * a reload may have replaced it. The metrics port's /metrics is here too.
+ * a reload may have replaced it. The metrics port is routed here too; /metrics itself is
+ * pusher/http_metrics.c's.
  */
 #include "pusher/http_api.h"
 
@@ -29,6 +30,7 @@
 #include "features/features.h"
 #include "features/metrics.h"
 #include "pusher/http_events.h"
+#include "pusher/http_metrics.h"
 #include "pusher/http_query.h"
 #include "pusher/http_reply.h"
 #include "pusher/server.h"
@@ -382,20 +384,8 @@ route_usage(req_t *r)
 static void
 route_metrics(req_t *r)
 {
-    skt_features_t *f = r->srv->features;
     const skt_sig_param_t *json = req_param(r, "json");
-    if (json && json->val_len) {
-        skt_http_reply_json(r->c, 200, skt_metrics_json(f->metrics, f->webhooks));
-        return;
-    }
-    char *text = skt_metrics_text(f->metrics, f->webhooks);
-    if (!text) {
-        skt_http_reply_error(r->c, 500, "A server error has occurred.");
-        return;
-    }
-    skt_conn_http_respond(r->c, 200, skt_http_reply_cors(r->srv),
-                          "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), 0);
-    free(text);
+    skt_http_metrics_answer(r->c, json && json->val_len);
 }
 
 /* The metrics port (metrics.port): /, /ready and /usage as soketi serves

@@ -31,6 +31,7 @@ libskt_pusher_la_SOURCES += \
 	src/pusher/http_info.c src/pusher/http_info.h \
 	src/pusher/http_events.c src/pusher/http_events.h \
 	src/pusher/http_query.c src/pusher/http_query.h \
+	src/pusher/http_metrics.c src/pusher/http_metrics.h \
 	src/pusher/http_api.c src/pusher/http_api.h
 
 check_PROGRAMS += tests/check_namespace

@@ -45,6 +45,13 @@ typedef struct skt_server_s {
     skt_net_budget_t input_budget; /* maxBufferedInputInMb, shared by both ports */
     uint64_t adapter_events[4];    /* the adapter's drops, cuts, limits, coalescings (host.c) */
     char node_id[40];
+    /* workers > 1: asks the other workers for their metrics texts (main.c sets it to
+     * workers/scrape_worker.h's skt_wscrape_gather and gather_self to its object, owned by
+     * main.c); NULL otherwise. cb as skt_wscrape_cb. */
+    int (*gather_metrics)(void *self,
+                          void (*cb)(void *arg, const char *const *texts, size_t n, long missing),
+                          void *arg);
+    void *gather_self;
 } skt_server_t;
 
 /* What runs on each port: the protocol's handlers, handed in by main.c. */

@@ -89,3 +89,21 @@ skt_wframe_add_frame(struct evbuffer *out, int kind, struct evbuffer *body)
     return evbuffer_add(out, head, sizeof(head)) != 0 || evbuffer_add_buffer(out, body) != 0 ? -1
                                                                                              : 0;
 }
+
+int
+skt_wframe_next(struct evbuffer *in, size_t max, int *kind, size_t *len,
+                const unsigned char **payload)
+{
+    unsigned char head[SKT_WFRAME_HEAD];
+    if (evbuffer_copyout(in, head, sizeof(head)) < (ev_ssize_t)sizeof(head))
+        return 0;
+    if (!skt_wframe_parse(head, max, kind, len))
+        return -1;
+    if (evbuffer_get_length(in) < SKT_WFRAME_HEAD + *len)
+        return 0;
+    const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + *len));
+    if (!frame)
+        return 0;
+    *payload = frame + SKT_WFRAME_HEAD;
+    return 1;
+}

@@ -14,6 +14,8 @@
  * Kind SKT_WFRAME_LOST goes from the supervisor to a worker only, once per presence user
  * or channel that a worker which exited alone held (hub_store.h, skt_hub_store_forget):
  * u32 fire_webhooks (1 for one of the workers that remain), then that entry.
+ * Kinds SKT_WFRAME_SCRAPE and SKT_WFRAME_SCRAPED cross only the second socketpair of a
+ * worker, for GET /metrics (scrape.h), never the hub.
  *
  * Both sides (src/workers/hub.c in the daemon, plugins/workers/adapter_workers.c in the
  * plugin) compile this file; it has no state and touches no socket.
@@ -32,7 +34,9 @@ struct evbuffer;
 #define SKT_WFRAME_STORE 4    /* a worker asks the supervisor's shared state (hub_store.h) */
 #define SKT_WFRAME_STORED 5   /* the supervisor's answer to that worker */
 #define SKT_WFRAME_LOST 6     /* supervisor to worker: what a dead worker alone held */
-#define SKT_WFRAME_KINDS 7
+#define SKT_WFRAME_SCRAPE 7   /* metrics asked for, on the scrape channel only (scrape.h) */
+#define SKT_WFRAME_SCRAPED 8  /* metrics text(s) answered, on that channel only */
+#define SKT_WFRAME_KINDS 9
 
 /* Writes the head of a frame of kind with payload_len bytes of payload into head. */
 void skt_wframe_head(unsigned char head[SKT_WFRAME_HEAD], int kind, size_t payload_len);
@@ -55,6 +59,12 @@ int skt_wframe_add_str(struct evbuffer *b, const char *s, size_t len);
 /* Appends the frame of kind around the payload in body (drained) to out. Returns 0, or -1
  * when out of memory. */
 int skt_wframe_add_frame(struct evbuffer *out, int kind, struct evbuffer *body);
+
+/* The next whole frame at the front of in: 1 with *kind, *len and *payload set (inside in;
+ * drain SKT_WFRAME_HEAD + *len once it is read), 0 while it is incomplete (or pulling it up
+ * ran out of memory: try again later), -1 when its head is malformed (skt_wframe_parse). */
+int skt_wframe_next(struct evbuffer *in, size_t max, int *kind, size_t *len,
+                    const unsigned char **payload);
 
 /* Reads a payload front to back; a read past its end sets bad and returns 0 / NULL. */
 typedef struct skt_wframe_reader_s {

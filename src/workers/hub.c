@@ -104,7 +104,7 @@ hub_read_cb(struct bufferevent *bev, void *arg)
         if (evbuffer_copyout(in, head, sizeof(head)) < (ev_ssize_t)sizeof(head))
             return;
         if (!skt_wframe_parse(head, hub->max_frame, &kind, &len) || kind == SKT_WFRAME_NODES ||
-            kind == SKT_WFRAME_STORED || kind == SKT_WFRAME_LOST) {
+            kind == SKT_WFRAME_STORED || kind == SKT_WFRAME_LOST || kind >= SKT_WFRAME_SCRAPE) {
             skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed frame: detached", s->index + 1);
             skt_hub_detach(hub, s->index);
             return;

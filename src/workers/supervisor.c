@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/sd_notify.h"
 #include "workers/hub.h"
+#include "workers/scrape.h"
 #include "workers/worker.h"
 
 #define RESPAWN_MIN_MS 1000  /* a worker that ran less than this is restarted this late */
@@ -43,6 +44,7 @@ struct sup_s {
     char **argv;
     char exe[4096]; /* this program's file: what each worker execs */
     skt_hub_t *hub; /* NULL unless the adapter is local */
+    skt_scrape_t *scrape;
     sup_slot_t *slots;
     int n;
     pid_t self;
@@ -84,7 +86,7 @@ sup_signal_all(sup_t *sup, int sig)
 /* In the child: keeps the two fds across exec, names them in the environment, and
  * becomes the worker. Never returns. */
 static void
-sup_exec_worker(sup_t *sup, int index, int control_fd, int hub_fd)
+sup_exec_worker(sup_t *sup, int index, int control_fd, int hub_fd, int scrape_fd)
 {
     char buf[32];
     sigset_t none;
@@ -98,6 +100,9 @@ sup_exec_worker(sup_t *sup, int index, int control_fd, int hub_fd)
     setenv(SKT_WORKER_ENV, buf, 1);
     snprintf(buf, sizeof(buf), "%d", control_fd);
     setenv(SKT_WORKER_CONTROL_ENV, buf, 1);
+    fcntl(scrape_fd, F_SETFD, 0);
+    snprintf(buf, sizeof(buf), "%d", scrape_fd);
+    setenv(SKT_WORKER_SCRAPE_ENV, buf, 1);
     if (hub_fd >= 0) {
         fcntl(hub_fd, F_SETFD, 0);
         snprintf(buf, sizeof(buf), "%d", hub_fd);
@@ -119,8 +124,9 @@ static int
 sup_spawn(sup_slot_t *s)
 {
     sup_t *sup = s->sup;
-    int hub[2] = {-1, -1}, ctl[2] = {-1, -1};
+    int hub[2] = {-1, -1}, ctl[2] = {-1, -1}, scr[2] = {-1, -1};
     if ((sup->hub && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hub) != 0) ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, scr) != 0 ||
         pipe2(ctl, O_CLOEXEC) != 0) {
         skt_log(SKT_LOG_ERROR, "cannot start worker %d: %s", s->index + 1, strerror(errno));
         goto fail;
@@ -131,8 +137,9 @@ sup_spawn(sup_slot_t *s)
         goto fail;
     }
     if (pid == 0)
-        sup_exec_worker(sup, s->index, ctl[1], hub[1]);
+        sup_exec_worker(sup, s->index, ctl[1], hub[1], scr[1]);
     close(ctl[1]);
+    close(scr[1]);
     if (hub[1] >= 0)
         close(hub[1]);
     s->pid = pid;
@@ -145,6 +152,8 @@ sup_spawn(sup_slot_t *s)
         event_add(s->control_ev, NULL);
     if (sup->hub && skt_hub_attach(sup->hub, (size_t)s->index, hub[0]) != 0)
         skt_log(SKT_LOG_ERROR, "worker %d: out of memory attaching it to the others", s->index + 1);
+    if (skt_scrape_attach(sup->scrape, (size_t)s->index, scr[0]) != 0)
+        skt_log(SKT_LOG_ERROR, "worker %d: out of memory: /metrics leaves it out", s->index + 1);
     skt_log(SKT_LOG_INFO, "worker %d started (pid %ld)", s->index + 1, (long)pid);
     return 0;
 fail:
@@ -153,6 +162,8 @@ fail:
             close(hub[i]);
         if (ctl[i] >= 0)
             close(ctl[i]);
+        if (scr[i] >= 0)
+            close(scr[i]);
     }
     return -1;
 }
@@ -266,6 +277,7 @@ sup_reap_one(sup_t *sup, sup_slot_t *s, int status)
     sup_close_control(s);
     if (sup->hub)
         skt_hub_detach(sup->hub, (size_t)s->index);
+    skt_scrape_detach(sup->scrape, (size_t)s->index);
     if (sup->stopping) {
         skt_log(SKT_LOG_INFO, "worker %d %s", s->index + 1, how);
         return;
@@ -373,6 +385,7 @@ sup_free(sup_t *sup, struct event **sigs, int n_sigs)
     if (sup->kill_ev)
         event_free(sup->kill_ev);
     skt_hub_free(sup->hub);
+    skt_scrape_free(sup->scrape);
     free(sup->slots);
     if (sup->base)
         event_base_free(sup->base);
@@ -389,7 +402,9 @@ sup_setup(sup_t *sup)
              n > 0 ? "" : "/proc/self/exe");
     if (!(sup->base = event_base_new()) ||
         !(sup->slots = calloc((size_t)sup->n, sizeof(sup_slot_t))) ||
-        !(sup->kill_ev = evtimer_new(sup->base, sup_kill_cb, sup)))
+        !(sup->kill_ev = evtimer_new(sup->base, sup_kill_cb, sup)) ||
+        !(sup->scrape = skt_scrape_new(sup->base, (size_t)sup->n, cfg->workers.requests_timeout,
+                                       (size_t)cfg->workers.max_queue_in_mb * 1024 * 1024)))
         return -1;
     if (strcmp(cfg->adapter.driver, "local") == 0 &&
         !(sup->hub = skt_hub_new(sup->base, (size_t)sup->n,

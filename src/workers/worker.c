@@ -20,7 +20,7 @@ int
 skt_worker_from_env(skt_worker_t *w)
 {
     const char *index = getenv(SKT_WORKER_ENV);
-    *w = (skt_worker_t){.index = 0, .control_fd = -1};
+    *w = (skt_worker_t){.index = 0, .control_fd = -1, .scrape_fd = -1};
     if (!index)
         return 0;
     long i = env_number(index, 1, 1 << 20);
@@ -30,6 +30,11 @@ skt_worker_from_env(skt_worker_t *w)
     fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     w->index = (int)i;
     w->control_fd = (int)fd;
+    long sfd = env_number(getenv(SKT_WORKER_SCRAPE_ENV), 0, 1 << 20);
+    if (sfd >= 0 && fcntl((int)sfd, F_GETFD) >= 0) {
+        fcntl((int)sfd, F_SETFD, FD_CLOEXEC);
+        w->scrape_fd = (int)sfd;
+    }
     return 0;
 }
 

@@ -8,6 +8,8 @@
  *   SKT_WORKER_CONTROL_FD      the write end of a pipe to the supervisor
  *   SKT_WORKER_HUB_FD          its end of the socketpair to the hub (only with the local
  *                              adapter; read by adapter_workers.so)
+ *   SKT_WORKER_SCRAPE_FD       its end of the socketpair for host-wide GET /metrics
+ *                              (scrape.h, scrape_worker.h)
  * Over the control pipe a worker says single bytes: SKT_WORKER_LISTENING once its ports
  * are bound, SKT_WORKER_RELOADED after each SIGHUP. The supervisor turns them into
  * systemd's READY=1 when every worker has spoken.
@@ -18,6 +20,7 @@
 #define SKT_WORKER_ENV "SKT_WORKER"
 #define SKT_WORKER_CONTROL_ENV "SKT_WORKER_CONTROL_FD"
 #define SKT_WORKER_HUB_ENV "SKT_WORKER_HUB_FD"
+#define SKT_WORKER_SCRAPE_ENV "SKT_WORKER_SCRAPE_FD"
 
 #define SKT_WORKER_LISTENING 'L'
 #define SKT_WORKER_RELOADED 'R'
@@ -25,6 +28,7 @@
 typedef struct skt_worker_s {
     int index;      /* 1..workers; 0: this process is no worker (workers = 1) */
     int control_fd; /* -1 when none */
+    int scrape_fd;  /* -1 when none; the caller takes it (scrape_worker.h) */
 } skt_worker_t;
 
 /* Reads the environment the supervisor set: w->index 0 when there is none. Returns 0, or

@@ -7,68 +7,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
     APP, cleanup, disconnect, httpRequest, idleConnections, pusherClient, pusherRest, rawPusher, REFERENCE, SANITIZED,
-    sleep, startServer, subscribe, waitConnected, waitFor,
+    parsePrometheus, sleep, startServer, subscribe, waitConnected, waitFor,
 } from './harness.mjs';
 
 after(cleanup);
-
-/**
- * Parses the Prometheus text exposition format (0.0.4) strictly: every sample must belong
- * to a family declared with # HELP and # TYPE before it. Returns
- * { families: Map(name -> {help, type, samples: [{name, labels, value}]}), get(name, labels) }.
- */
-function parsePrometheus(text) {
-    assert.ok(text.endsWith('\n'), 'ends with a newline');
-    const families = new Map();
-    let current = null;
-    const sampleRe = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-    const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
-    for (const line of text.split('\n')) {
-        if (line === '') continue;
-        let m;
-        if ((m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line))) {
-            current = { help: m[2], type: null, samples: [] };
-            assert.ok(!families.has(m[1]), `family ${m[1]} declared twice`);
-            families.set(m[1], current);
-            current.name = m[1];
-        } else if ((m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
-            assert.equal(m[1], current?.name, `TYPE for ${m[1]} follows its HELP`);
-            current.type = m[2];
-        } else if ((m = sampleRe.exec(line))) {
-            assert.ok(current?.type, `sample before any TYPE: ${line}`);
-            const base = current.type === 'histogram' ? m[1].replace(/_(bucket|sum|count)$/, '') : m[1];
-            assert.equal(base, current.name, `sample ${m[1]} outside its family`);
-            const labels = {};
-            if (m[2]) {
-                labelRe.lastIndex = 0;
-                let l;
-                let consumed = 0;
-                while ((l = labelRe.exec(m[2]))) {
-                    labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
-                    consumed = labelRe.lastIndex;
-                }
-                assert.equal(consumed, m[2].length, `labels parse: ${m[2]}`);
-            }
-            // prom-client writes NaN as "Nan" (soketi's nodejs_* metrics have some)
-            const value = m[3] === '+Inf' ? Infinity : /^nan$/i.test(m[3]) ? NaN : Number(m[3]);
-            assert.ok(!Number.isNaN(value) || /^nan$/i.test(m[3]), `value: ${line}`);
-            current.samples.push({ name: m[1], labels, value });
-        } else {
-            assert.fail(`not Prometheus text: ${JSON.stringify(line)}`);
-        }
-    }
-    return {
-        families,
-        get(name, labels = {}) {
-            for (const f of families.values()) {
-                for (const s of f.samples) {
-                    if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) return s.value;
-                }
-            }
-            return undefined;
-        },
-    };
-}
 
 async function scrape(server, path = '/metrics') {
     const res = await httpRequest({ host: server.host, port: server.metricsPort }, { path });

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
-    REFERENCE, cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, rawWs, restRequest, sleep,
+    APP, REFERENCE, cleanup, disconnect, expectNoEvent, httpRequest, parsePrometheus, pusherClient, pusherRest, rawPusher,
+    rawWs, restRequest, sleep,
     closeWebhookReceivers, expectWebhooks, startRedis, startServer, subscribe, until,
     waitConnected, waitFor, webhookCount, webhookSetup,
 } from './harness.mjs';
@@ -511,4 +512,39 @@ test('rateLimiter.driver / cache.driver redis are refused with workers and the l
     for (const env of [{ SOKETI_RATE_LIMITER_DRIVER: 'redis' }, { SOKETI_CACHE_DRIVER: 'redis' }]) {
         await assert.rejects(startServer({ env: { SOKETI_WORKERS: '2', ...env } }), /offers no shared store/);
     }
+});
+
+test('/metrics reports the host: each scrape sums both workers, one block per family', { skip }, async () => {
+    const srv = await startWorkers({ SOKETI_METRICS_ENABLED: 'true' });
+    const clients = [];
+    const pids = new Set();
+    while (clients.length < 6 || pids.size < 2) {
+        if (clients.length >= 64) throw new Error('64 clients, all on one worker');
+        const { client, pid } = await placedClient(srv);
+        await subscribe(client, 'm-host');
+        clients.push(client);
+        pids.add(pid);
+    }
+    const n = clients.length;
+    const got = clients.map((c) => waitFor(c.channel('m-host'), 'ev'));
+    await pusherRest(srv).trigger('m-host', 'ev', { x: 1 });
+    await Promise.all(got);
+    const labels = { app_id: APP.id, port: String(srv.port) };
+    const sent = new Set();
+    for (let i = 0; i < 8; i++) {
+        // a new connection each time: the kernel gives it to either worker
+        const res = await httpRequest({ host: srv.host, port: srv.metricsPort }, { path: '/metrics' });
+        assert.equal(res.status, 200);
+        const p = parsePrometheus(res.text); // fails on a family declared twice
+        assert.equal(p.get('soketi_connected', labels), n, `scrape ${i}: every client of the host`);
+        assert.equal(p.get('soketi_new_connections_total', labels), n);
+        assert.equal(p.get('soketi_workers_answered'), 2);
+        assert.equal(p.get('soketi_workers_missing'), 0);
+        // connection_established, subscription_succeeded and the event, to every client
+        assert.ok(p.get('soketi_ws_messages_sent_total', labels) >= 3 * n);
+        sent.add(p.get('soketi_ws_messages_sent_total', labels));
+        assert.ok(p.get('soketi_process_resident_memory_bytes') > 0);
+    }
+    assert.equal(sent.size, 1, 'the same sum whichever worker answered');
+    for (const c of clients) disconnect(c);
 });
