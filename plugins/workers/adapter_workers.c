@@ -167,30 +167,24 @@ wk_read_cb(struct bufferevent *bev, void *arg)
 {
     wk_t *w = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    unsigned char head[SKT_WFRAME_HEAD];
-    int kind;
+    const unsigned char *payload;
+    int kind, got;
     size_t len;
-    while (w->bev && evbuffer_copyout(in, head, sizeof(head)) == (ev_ssize_t)sizeof(head)) {
-        if (!skt_wframe_parse(head, w->max_frame, &kind, &len)) {
+    while (w->bev && (got = skt_wframe_next(in, w->max_frame, &kind, &len, &payload)) != 0) {
+        if (got < 0) {
             wk_hub_lost(w, "a malformed frame from the supervisor");
             return;
         }
-        if (evbuffer_get_length(in) < SKT_WFRAME_HEAD + len)
-            return;
-        const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + len));
-        if (!frame)
-            return; /* out of memory: try again on the next read */
         if (kind == SKT_WFRAME_STORE ||
-            (kind == SKT_WFRAME_STORED &&
-             skt_wst_on_answer(w->store, frame + SKT_WFRAME_HEAD, len) != 0) ||
-            (kind == SKT_WFRAME_LOST && wk_on_lost(w, frame + SKT_WFRAME_HEAD, len) != 0)) {
+            (kind == SKT_WFRAME_STORED && skt_wst_on_answer(w->store, payload, len) != 0) ||
+            (kind == SKT_WFRAME_LOST && wk_on_lost(w, payload, len) != 0)) {
             wk_hub_lost(w, "a frame from the supervisor that answers nothing asked");
             return;
         }
         if (kind == SKT_WFRAME_NODES)
-            w->nodes = (long)skt_wframe_get_u32(frame + SKT_WFRAME_HEAD);
+            w->nodes = (long)skt_wframe_get_u32(payload);
         else if (kind < SKT_WFRAME_CHANNELS)
-            skt_hz_on_message(w->hz, kind, (const char *)frame + SKT_WFRAME_HEAD, len);
+            skt_hz_on_message(w->hz, kind, (const char *)payload, len);
         evbuffer_drain(in, SKT_WFRAME_HEAD + len);
     }
 }

@@ -97,29 +97,23 @@ hub_read_cb(struct bufferevent *bev, void *arg)
     hub_slot_t *s = arg;
     skt_hub_t *hub = s->hub;
     struct evbuffer *in = bufferevent_get_input(bev);
-    for (;;) {
-        unsigned char head[SKT_WFRAME_HEAD];
-        int kind;
-        size_t len;
-        if (evbuffer_copyout(in, head, sizeof(head)) < (ev_ssize_t)sizeof(head))
-            return;
-        if (!skt_wframe_parse(head, hub->max_frame, &kind, &len) || kind == SKT_WFRAME_NODES ||
-            kind == SKT_WFRAME_STORED || kind == SKT_WFRAME_LOST || kind >= SKT_WFRAME_SCRAPE) {
+    const unsigned char *payload;
+    int kind, got;
+    size_t len;
+    while ((got = skt_wframe_next(in, hub->max_frame, &kind, &len, &payload)) != 0) {
+        if (got < 0 || kind == SKT_WFRAME_NODES || kind == SKT_WFRAME_STORED ||
+            kind == SKT_WFRAME_LOST || kind >= SKT_WFRAME_SCRAPE) {
             skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed frame: detached", s->index + 1);
             skt_hub_detach(hub, s->index);
             return;
         }
-        if (evbuffer_get_length(in) < SKT_WFRAME_HEAD + len)
-            return;
-        const unsigned char *frame = evbuffer_pullup(in, (ev_ssize_t)(SKT_WFRAME_HEAD + len));
-        if (frame && kind == SKT_WFRAME_STORE &&
-            hub_store_answer(hub, s, frame + SKT_WFRAME_HEAD, len) != 0) {
+        if (kind == SKT_WFRAME_STORE && hub_store_answer(hub, s, payload, len) != 0) {
             skt_log(SKT_LOG_ERROR, "worker %zu sent a malformed question: detached", s->index + 1);
             skt_hub_detach(hub, s->index);
             return;
         }
-        if (frame && kind != SKT_WFRAME_STORE)
-            hub_relay(hub, s->index, frame, SKT_WFRAME_HEAD + len);
+        if (kind != SKT_WFRAME_STORE)
+            hub_relay(hub, s->index, payload - SKT_WFRAME_HEAD, SKT_WFRAME_HEAD + len);
         evbuffer_drain(in, SKT_WFRAME_HEAD + len);
     }
 }
