@@ -81,6 +81,8 @@ typedef struct skt_config_s {
             int enabled;
             long ttl;
         } cache;
+        long timeout;              /* ours: ms a lookup in the store may take */
+        long max_pending_lookups;  /* ours: distinct lookups waiting at once */
         struct {
             char *table;
             char *region;

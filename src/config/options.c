@@ -202,6 +202,14 @@ const skt_option_t skt_options[] = {
              app_manager.cache.enabled, "Cache apps read from a database."),
     OPT_INT("appManager.cache.ttl", "SOKETI_APP_MANAGER_CACHE_TTL", "-1", app_manager.cache.ttl, -1,
             NOMAX, "Seconds to cache an app; -1 caches it for ever."),
+    OPT_INT_OURS("appManager.timeout", "SOKETI_APP_MANAGER_TIMEOUT", "5000", app_manager.timeout, 1,
+                 NOMAX,
+                 "Milliseconds a lookup in the database may take; past it the client is "
+                 "answered as for an unknown app."),
+    OPT_INT_OURS("appManager.maxPendingLookups", "SOKETI_APP_MANAGER_MAX_PENDING_LOOKUPS", "1000",
+                 app_manager.max_pending_lookups, 1, NOMAX,
+                 "Distinct app lookups waiting for the database at once; past it, answered at "
+                 "once as for an unknown app."),
     {.name = "appManager.array.apps",
      .type = SKT_OPT_APPS,
      .doc = "The apps of the array app manager (see the [appManager.array.apps.N] sections)."},
