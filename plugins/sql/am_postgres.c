@@ -58,6 +58,15 @@ pg_fail(pg_db_t *d, int step)
     return step;
 }
 
+/* libpq prints notices (and a server's last FATAL) on stderr by default: the pool logs what
+ * matters itself. */
+static void
+pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void *
 pg_connect_start(const skt_sql_settings_t *s, const char *addr, int *step)
 {
@@ -87,6 +96,7 @@ pg_connect_start(const skt_sql_settings_t *s, const char *addr, int *step)
         free(d);
         return NULL;
     }
+    PQsetNoticeProcessor(d->conn, pg_ignore_notice, NULL);
     /* As after PQconnectPoll answered PGRES_POLLING_WRITING (libpq's manual). */
     *step = PQstatus(d->conn) == CONNECTION_BAD ? pg_fail(d, SKT_SQL_FAIL) : SKT_SQL_WAIT_WRITE;
     return d;
