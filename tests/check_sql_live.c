@@ -436,6 +436,67 @@ START_TEST(test_bad_table)
 }
 END_TEST
 
+/* How many connections the plugins hold to server s (the query's own not counted). */
+static long
+connections(const sql_server_t *s)
+{
+    return s->kind == SQL_MARIADB
+               ? sql_server_query_long(s, "SELECT COUNT(*) - 1 FROM information_schema.PROCESSLIST"
+                                          " WHERE DB = 'main'")
+               : sql_server_query_long(s, "SELECT count(*) FROM pg_stat_activity"
+                                          " WHERE application_name = 'soketi'");
+}
+
+START_TEST(test_pool_sizes)
+{
+    START(_i);
+    sql_server_t own;
+    ck_assert_int_eq(sql_server_start(_i, &own), 0);
+    /* Pooling enabled: min opened at start; never more than max. */
+    cfg_defaults(_i, own.port);
+    cfg_set("databasePooling.enabled", "true");
+    cfg_set("databasePooling.min", "3");
+    cfg_set("databasePooling.max", "5");
+    plugin_start(_i);
+    pump(500, NULL, 0);
+    ck_assert_int_eq(connections(&own), 3);
+    enum { N = 40 };
+    static answer_t a[N];
+    memset(a, 0, sizeof(a));
+    int done = 0;
+    for (int i = 0; i < N; i++)
+        am.ops.find(am.self, SOKETI_APP_BY_KEY, "app-key", 7, on_row, &a[i]);
+    for (int t = 0; t < 100 && done < N; t++) {
+        pump(50, NULL, 0);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += a[i].calls == 1 && a[i].status == SOKETI_OK && a[i].has_row;
+    }
+    ck_assert_int_eq(done, N);
+    ck_assert_int_eq(connections(&own), 5);
+    plugin_stop();
+    /* Disabled: none at start, up to knex's 10 as needed. */
+    cfg_set("databasePooling.enabled", "false");
+    plugin_start(_i);
+    pump(300, NULL, 0);
+    ck_assert_int_eq(connections(&own), 0);
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < N; i++)
+        am.ops.find(am.self, SOKETI_APP_BY_KEY, "app-key", 7, on_row, &a[i]);
+    for (int t = 0; t < 100 && done < 2 * N; t++) {
+        pump(50, NULL, 0);
+        done = N;
+        for (int i = 0; i < N; i++)
+            done += a[i].calls == 1 && a[i].status == SOKETI_OK;
+    }
+    ck_assert_int_eq(done, 2 * N);
+    long n = connections(&own);
+    ck_assert_msg(n >= 1 && n <= 10, "%ld connections", n);
+    plugin_stop();
+    sql_server_remove(&own);
+}
+END_TEST
+
 START_TEST(test_pool_concurrent)
 {
     START(_i);
@@ -469,6 +530,24 @@ START_TEST(test_pool_concurrent)
     }
     fprintf(stderr, "%s: %d lookups at once through 4 connections: all answered in %.1f ms\n",
             driver_names[_i], N, last - t0);
+    plugin_stop();
+}
+END_TEST
+
+/* A host name is resolved on the loop (evdns, /etc/hosts) before connecting. */
+START_TEST(test_host_name)
+{
+    START(_i);
+    cfg_setd("database", driver_names[_i], "host", "localhost");
+    plugin_start(_i);
+    assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
+    plugin_stop();
+    cfg_setd("database", driver_names[_i], "host", "no-such-host.invalid");
+    plugin_start(_i);
+    answer_t a;
+    find(SOKETI_APP_BY_KEY, "app-key", &a, 3000);
+    ck_assert_int_eq(a.status, SOKETI_ERROR);
+    ck_assert_msg(strstr(logged, "cannot resolve no-such-host.invalid") != NULL, "log: %s", logged);
     plugin_stop();
 }
 END_TEST
@@ -640,6 +719,8 @@ sql_live_suite(void)
     tcase_add_loop_test(tc, test_types, 0, 2);
     tcase_add_loop_test(tc, test_bad_table, 0, 2);
     tcase_add_loop_test(tc, test_pool_concurrent, 0, 2);
+    tcase_add_loop_test(tc, test_pool_sizes, 0, 2);
+    tcase_add_loop_test(tc, test_host_name, 0, 2);
     tcase_add_loop_test(tc, test_latency, 0, 2);
     tcase_add_loop_test(tc, test_stopped_server, 0, 2);
     tcase_add_loop_test(tc, test_killed_server, 0, 2);

@@ -227,7 +227,24 @@ sql_server_exec(const sql_server_t *s, const char *sql)
     return exec_in(s, "main", sql, 1);
 }
 
-/* Runs sql in database db with the kind's client. */
+long
+sql_server_query_long(const sql_server_t *s, const char *sql)
+{
+    if (exec_in(s, "main", sql, 1) != 0)
+        return -1;
+    char log[200], out[64] = "";
+    snprintf(log, sizeof(log), "%s.client.log", s->dir);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    out[n] = '\0';
+    char *end;
+    long v = strtol(out, &end, 10);
+    return end != out ? v : -1;
+}
+
+/* Runs sql in database db with the kind's client (unaligned, tuples only). */
 static int
 exec_in(const sql_server_t *s, const char *db, const char *sql, int report)
 {
@@ -241,14 +258,24 @@ exec_in(const sql_server_t *s, const char *db, const char *sql, int report)
     fputs(sql, f);
     fclose(f);
     if (s->kind == SQL_MARIADB) {
-        char *const argv[] = {
-            "/usr/bin/mariadb",    "--no-defaults", "-h", "127.0.0.1", "-P", port, "-u", "root",
-            "--connect-timeout=2", (char *)db,      NULL};
+        char *const argv[] = {"/usr/bin/mariadb",
+                              "--no-defaults",
+                              "-N",
+                              "-B",
+                              "-h",
+                              "127.0.0.1",
+                              "-P",
+                              port,
+                              "-u",
+                              "root",
+                              "--connect-timeout=2",
+                              (char *)db,
+                              NULL};
         return run(argv, 0, file, log, report);
     }
-    char *const argv[] = {"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
-                          "127.0.0.1",     "-p", port, "-U", "postgres",        "-d",
-                          (char *)db,      NULL};
+    char *const argv[] = {"/usr/bin/psql",   "-X", "-q",        "-t", "-A", "-v",
+                          "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port, "-U",
+                          "postgres",        "-d", (char *)db,  NULL};
     return run(argv, 0, file, log, report);
 }
 

@@ -48,5 +48,7 @@ void sql_server_remove(sql_server_t *s);
 
 /* Runs sql in database "main" with the kind's command-line client; 0 when it succeeded. */
 int sql_server_exec(const sql_server_t *s, const char *sql);
+/* The number a query answers (its first value), or -1 when it failed. */
+long sql_server_query_long(const sql_server_t *s, const char *sql);
 
 #endif
