@@ -567,6 +567,18 @@ START_TEST(test_latency)
 }
 END_TEST
 
+/* A server of the test's own (it may stop or kill it), the plugin on it with
+ * appManager.timeout ms, connected by a first lookup. */
+static void
+start_own(int kind, sql_server_t *own, const char *timeout)
+{
+    ck_assert_int_eq(sql_server_start(kind, own), 0);
+    cfg_defaults(kind, own->port);
+    cfg_set("appManager.timeout", timeout);
+    plugin_start(kind);
+    assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -600,11 +612,7 @@ START_TEST(test_stopped_server)
 {
     START(_i);
     sql_server_t own;
-    ck_assert_int_eq(sql_server_start(_i, &own), 0);
-    cfg_defaults(_i, own.port);
-    cfg_set("appManager.timeout", "500");
-    plugin_start(_i);
-    assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
+    start_own(_i, &own, "500");
     sql_server_signal(&own, SIGSTOP);
     double on_query = find_stalled(); /* the query on the pooled connection hangs */
     ck_assert_ptr_nonnull(strstr(logged, "timed out"));
@@ -625,10 +633,7 @@ START_TEST(test_killed_server)
 {
     START(_i);
     sql_server_t own;
-    ck_assert_int_eq(sql_server_start(_i, &own), 0);
-    cfg_defaults(_i, own.port);
-    plugin_start(_i);
-    assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
+    start_own(_i, &own, "1000");
     sql_server_kill(&own);
     answer_t a;
     double t0 = now_ms();
@@ -655,10 +660,7 @@ START_TEST(test_restart_costs_no_lookup)
 {
     START(_i);
     sql_server_t own;
-    ck_assert_int_eq(sql_server_start(_i, &own), 0);
-    cfg_defaults(_i, own.port);
-    plugin_start(_i);
-    assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
+    start_own(_i, &own, "1000");
     /* The pooled connection dies while the loop does not run: the next lookup finds it
      * broken and goes again on a fresh connection. */
     sql_server_kill(&own);
@@ -678,10 +680,7 @@ START_TEST(test_cleanup_with_pending)
 {
     START(_i);
     sql_server_t own;
-    ck_assert_int_eq(sql_server_start(_i, &own), 0);
-    cfg_defaults(_i, own.port);
-    plugin_start(_i);
-    assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
+    start_own(_i, &own, "1000");
     sql_server_signal(&own, SIGSTOP);
     answer_t a[3];
     memset(a, 0, sizeof(a));

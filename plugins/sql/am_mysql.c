@@ -362,20 +362,4 @@ static const skt_sql_driver_t my_driver = {
     .close = my_close,
 };
 
-int
-soketi_app_manager_version(int count, const int *supported)
-{
-    return skt_sql_am_version(count, supported);
-}
-
-int
-soketi_app_manager_init(const soketi_app_manager_host_t *host, soketi_app_manager_t *am)
-{
-    return skt_sql_am_init(host, am, &my_driver);
-}
-
-void
-soketi_app_manager_cleanup(soketi_app_manager_t *am)
-{
-    skt_sql_am_cleanup(am);
-}
+SKT_SQL_AM_PLUGIN(my_driver)

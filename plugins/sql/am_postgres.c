@@ -279,20 +279,4 @@ static const skt_sql_driver_t pg_driver = {
     .close = pg_close,
 };
 
-int
-soketi_app_manager_version(int count, const int *supported)
-{
-    return skt_sql_am_version(count, supported);
-}
-
-int
-soketi_app_manager_init(const soketi_app_manager_host_t *host, soketi_app_manager_t *am)
-{
-    return skt_sql_am_init(host, am, &pg_driver);
-}
-
-void
-soketi_app_manager_cleanup(soketi_app_manager_t *am)
-{
-    skt_sql_am_cleanup(am);
-}
+SKT_SQL_AM_PLUGIN(pg_driver)
