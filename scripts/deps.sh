@@ -8,15 +8,16 @@ SUDO=""
 
 pkgs=(build-essential autoconf automake libtool pkg-config
       libevent-dev libhiredis-dev libinih-dev libjansson-dev libssl-dev zlib1g-dev
-      libcurl4-openssl-dev libnats-dev check clang clang-format valgrind curl ca-certificates
+      libcurl4-openssl-dev libnats-dev libmariadb-dev libpq-dev check clang clang-format valgrind curl ca-certificates
       redis-server nats-server)
 if [ "${1:-}" = "--test" ]; then
     # chromium: browser tests; python3: the systemd notify test; dpkg-dev to lintian: the
     # Debian packages test (tests/package.sh: make deb, lintian); libclang-rt-dev: libFuzzer
     # for the fuzz smoke (tests/fuzz); iproute2: the network namespaces of the cluster
-    # adapter tests; redis-sentinel: the redis adapter's Sentinel tests.
+    # adapter tests; redis-sentinel: the redis adapter's Sentinel tests; mariadb-server,
+    # postgresql: the SQL app managers' tests (tests/check_sql_live.c starts its own).
     pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian libclang-rt-dev iproute2
-           redis-sentinel)
+           redis-sentinel mariadb-server postgresql)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
@@ -31,4 +32,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # redis-server, redis-sentinel and nats-server are installed for the Redis and NATS adapter
-# tests; the packages' own services are not needed (tests start their own servers on loopback).
+# tests, mariadb-server and postgresql for the SQL app manager tests; the packages' own
+# services are not needed (tests start their own servers on loopback).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/package.sh - the Debian packages end to end, as an administrator meets them:
-# `make deb` builds soketi, soketi-redis, soketi-nats and soketi-dev; lintian checks them; apt installs
+# `make deb` builds soketi, soketi-redis, soketi-nats, soketi-mysql, soketi-postgres and
+# soketi-dev; lintian checks them; apt installs
 # them; the installed daemon runs as the soketi user with the installed /etc/soketi.conf
 # on a free port and serves curl and a pusher-js client (tests/integration/roundtrip.mjs),
 # then with the packaged NATS adapter on a nats-server (when one is installed);
@@ -19,7 +20,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bdir=${1:?usage: tests/package.sh BUILD_DIR}
 bdir=$(cd "$bdir" && pwd)
-pkgs=(soketi soketi-redis soketi-nats soketi-dev)
+pkgs=(soketi soketi-redis soketi-nats soketi-mysql soketi-postgres soketi-dev)
 
 skip() { echo "package.sh: skipped: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root to install packages"
@@ -177,6 +178,11 @@ check "plugins are in $plugindir, the SDK says the same" \
     bash -c "[ \"\$(pkg-config --variable=plugindir soketi-adapter)\" = '$plugindir' ] \
         && [ -f '$plugindir/adapter_local.so' ] && [ -f '$plugindir/adapter_redis.so' ] \
         && [ -f '$plugindir/adapter_nats.so' ] && [ -f '$plugindir/adapter_cluster.so' ]"
+check "the SQL app managers are in $plugindir, each in its package, their libraries found" \
+    bash -c "dpkg -L soketi-mysql | grep -qx '$plugindir/app_manager_mysql.so' \
+        && dpkg -L soketi-postgres | grep -qx '$plugindir/app_manager_postgres.so' \
+        && ! ldd '$plugindir/app_manager_mysql.so' '$plugindir/app_manager_postgres.so' | grep -q 'not found' \
+        && ! dpkg -L soketi | grep -q app_manager_"
 /usr/bin/soketi plugins >"$tmp/plugins.txt" 2>&1
 cat "$tmp/plugins.txt"
 check "soketi plugins lists local, cluster, redis and nats (ABI 1) from $plugindir" \

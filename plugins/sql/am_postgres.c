@@ -90,6 +90,8 @@ pg_connect_start(const skt_sql_settings_t *s, const char *addr, int *step)
     keys[n] = "connect_timeout", vals[n++] = timeout;
     keys[n] = "client_encoding", vals[n++] = "UTF8";
     keys[n] = "application_name", vals[n++] = "soketi";
+    /* GSSAPI would try Kerberos credentials first, as node's pg never does. */
+    keys[n] = "gssencmode", vals[n++] = "disable";
     keys[n] = vals[n] = NULL;
     d->conn = PQconnectStartParams(keys, vals, 0);
     if (!d->conn) {

@@ -158,7 +158,7 @@ conn_free(conn_t *c, int broken)
     if (c->state == C_RESOLVING || c->state == C_CONNECTING)
         p->n_connecting--;
     if (c->dns)
-        evdns_getaddrinfo_cancel(c->dns); /* its callback runs now, with c->dns NULL'd */
+        evdns_getaddrinfo_cancel(c->dns); /* on_resolved sees EVUTIL_EAI_CANCEL: ignored */
     if (c->io)
         event_free(c->io);
     if (c->deadline)
