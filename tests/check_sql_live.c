@@ -602,7 +602,7 @@ find_stalled(void)
     double took = a.at - t0;
     event_free(tick);
     ck_assert_int_eq(a.status, SOKETI_ERROR);
-    ck_assert_msg(took >= 450 && took < 900, "answered after %.0f ms", took);
+    ck_assert_msg(took >= 450 && took < 1000, "answered after %.0f ms", took);
     ck_assert_msg(ticks >= (int)(took / 10) / 2, "%d ticks in %.0f ms: the loop was blocked", ticks,
                   took);
     return took;
@@ -640,12 +640,12 @@ START_TEST(test_killed_server)
     find(SOKETI_APP_BY_KEY, "app-key", &a, 3000);
     ck_assert_int_eq(a.status, SOKETI_ERROR);
     double took = a.at - t0;
-    ck_assert_msg(took < 200, "answered after %.0f ms", took);
+    ck_assert_msg(took < 300, "answered after %.0f ms", took);
     /* Within the back-off, at once. */
     t0 = now_ms();
     find(SOKETI_APP_BY_KEY, "app-key", &a, 3000);
     ck_assert_int_eq(a.status, SOKETI_ERROR);
-    ck_assert_msg(a.at - t0 < 5, "answered after %.1f ms", a.at - t0);
+    ck_assert_msg(a.at - t0 < 50, "answered after %.1f ms", a.at - t0);
     fprintf(stderr, "%s: a killed server: SOKETI_ERROR after %.1f ms\n", driver_names[_i], took);
     ck_assert_ptr_nonnull(strstr(logged, "cannot connect"));
     ck_assert_int_eq(sql_server_restart(&own), 0);

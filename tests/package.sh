@@ -183,6 +183,8 @@ check "the SQL app managers are in $plugindir, each in its package, their librar
         && dpkg -L soketi-postgres | grep -qx '$plugindir/app_manager_postgres.so' \
         && ! ldd '$plugindir/app_manager_mysql.so' '$plugindir/app_manager_postgres.so' | grep -q 'not found' \
         && ! dpkg -L soketi | grep -q app_manager_"
+check "soketi-dev ships both plugin ABI headers" \
+    test -f /usr/include/soketi/adapter.h -a -f /usr/include/soketi/app_manager.h
 /usr/bin/soketi plugins >"$tmp/plugins.txt" 2>&1
 cat "$tmp/plugins.txt"
 check "soketi plugins lists local, cluster, redis and nats (ABI 1) from $plugindir" \
