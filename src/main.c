@@ -3,8 +3,8 @@
  *   soketi start [--config=PATH] [--plugin-dir=DIR]   run the server
  *   soketi config check [--config=PATH]               validate, print a summary, exit
  *   soketi config sample                              print every option at its default
- *   soketi plugins [--plugin-dir=DIR]                 list adapter and app manager plugins, their ABI
- *   soketi --version | start --help
+ *   soketi plugins [--plugin-dir=DIR]                 list adapter and app manager plugins, their
+ * ABI soketi --version | start --help
  *
  * Start-up: read the configuration (defaults < INI < JSON < SOKETI_* env),
  * raise the open-files limit, load the adapter plugin, listen, run the loop.
