@@ -6,10 +6,12 @@
  *
  * Every test runs once per driver: finding by id and by key, typed as app_manager.h says;
  * an unknown app and an injection attempt found as nothing; a table name holding quotes;
- * a missing table an error with the database's message; many lookups at once through a
- * small pool; a stopped server answered SOKETI_ERROR within appManager.timeout while the
- * loop keeps running; a killed server answered at once, then found again once back; a
- * restarted server costing no lookup; cleanup with a lookup pending calling nothing.
+ * a missing table an error with the database's message (logged once a second at most); many
+ * lookups at once through a small pool, in order through one connection; min connections at
+ * start, never more than max; a host name resolved on the loop; a stopped server answered
+ * SOKETI_ERROR within appManager.timeout while the loop keeps running; a killed server answered at
+ * once, then found again once back; a restarted server costing no lookup; cleanup with a lookup
+ * pending calling nothing.
  *
  * A missing server fails the tests unless SOKETI_TEST_ALLOW_NO_SQL=1.
  */
@@ -216,8 +218,11 @@ now_ms(void)
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
+static int answers_seen; /* answers so far: each answer's place */
+
 typedef struct answer_s {
     int calls, status, has_row;
+    int seq; /* its place among the answers (1, 2, ...) */
     char row[4096];
     double at; /* when it came (now_ms) */
 } answer_t;
@@ -227,6 +232,7 @@ on_row(void *arg, int status, const char *row, size_t len)
 {
     answer_t *a = arg;
     a->calls++;
+    a->seq = ++answers_seen;
     a->status = status;
     a->has_row = row != NULL;
     a->at = now_ms();
@@ -497,6 +503,29 @@ START_TEST(test_pool_sizes)
 }
 END_TEST
 
+/* One connection: lookups wait for it in the order they came. */
+START_TEST(test_pool_fifo)
+{
+    START(_i);
+    cfg_set("databasePooling.enabled", "true");
+    cfg_set("databasePooling.max", "1");
+    plugin_start(_i);
+    enum { N = 12 };
+    answer_t a[N];
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < N; i++)
+        am.ops.find(am.self, SOKETI_APP_BY_KEY, i % 3 ? "app-key" : "key-2", i % 3 ? 7 : 5, on_row,
+                    &a[i]);
+    pump(5000, &a[N - 1].calls, 1);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(a[i].calls, 1);
+        ck_assert_int_eq(a[i].status, SOKETI_OK);
+        ck_assert_int_eq(a[i].seq, a[0].seq + i);
+    }
+    plugin_stop();
+}
+END_TEST
+
 START_TEST(test_pool_concurrent)
 {
     START(_i);
@@ -719,6 +748,7 @@ sql_live_suite(void)
     tcase_add_loop_test(tc, test_bad_table, 0, 2);
     tcase_add_loop_test(tc, test_pool_concurrent, 0, 2);
     tcase_add_loop_test(tc, test_pool_sizes, 0, 2);
+    tcase_add_loop_test(tc, test_pool_fifo, 0, 2);
     tcase_add_loop_test(tc, test_host_name, 0, 2);
     tcase_add_loop_test(tc, test_latency, 0, 2);
     tcase_add_loop_test(tc, test_stopped_server, 0, 2);
