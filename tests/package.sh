@@ -4,7 +4,8 @@
 # soketi-dev; lintian checks them; apt installs
 # them; the installed daemon runs as the soketi user with the installed /etc/soketi.conf
 # on a free port and serves curl and a pusher-js client (tests/integration/roundtrip.mjs),
-# then with the packaged NATS adapter on a nats-server (when one is installed);
+# then with the packaged NATS adapter on a nats-server, and with each packaged SQL app
+# manager on a mariadbd / postgres loaded with soketi's fixture (when they are installed);
 # the example plugin is built from the installed soketi-dev (pkg-config, header only) and
 # loaded by the installed daemon through a config file; then everything is purged.
 #
@@ -44,8 +45,10 @@ tmp=$(mktemp -d /tmp/soketi-package.XXXXXX)
 chmod 755 "$tmp"
 daemon_pid=
 installed=0
+sql_pid=
 cleanup() {
     [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
+    [ -n "$sql_pid" ] && { pkill -KILL -P "$sql_pid"; kill -KILL "$sql_pid"; } 2>/dev/null
     if [ "$installed" = 1 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${pkgs[@]}" >/dev/null 2>&1
     fi
@@ -229,6 +232,80 @@ if command -v nats-server >/dev/null 2>&1; then
 else
     echo "package.sh: nats-server not installed: the NATS adapter's run is skipped"
 fi
+
+# The packaged SQL app managers, each on a database server of ours loaded with soketi's
+# schema fixture (its app is app-id / app-key / app-secret, as roundtrip.mjs expects), when
+# the machine has the server. PostgreSQL runs as the postgres user (this script is root).
+# sql_run KIND DIR PORT: starts the server (leaves sql_pid) and loads the fixture.
+sql_run() {
+    local kind=$1 dir=$2 port=$3
+    if [ "$kind" = mysql ]; then
+        mariadb-install-db --no-defaults --datadir="$dir" --user=root --skip-test-db \
+            >"$dir.init.log" 2>&1 || return 1
+        mkdir -p "$dir/main"
+        mariadbd --no-defaults --datadir="$dir" --socket="$dir/sock" --port="$port" \
+            --bind-address=127.0.0.1 --user=root --skip-grant-tables --skip-log-bin \
+            >"$dir.log" 2>&1 &
+        sql_pid=$!
+        for _ in $(seq 100); do
+            mariadb --no-defaults -h 127.0.0.1 -P "$port" -u root main -e 'SELECT 1' \
+                >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        mariadb --no-defaults -h 127.0.0.1 -P "$port" -u root main \
+            <"$top/tests/fixtures/mysql_schema.sql"
+    else
+        local bin
+        bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+        mkdir -p "$dir" && chown postgres: "$dir" && chmod 700 "$dir"
+        runuser -u postgres -- "$bin/initdb" -D "$dir" -U postgres --auth=trust --no-sync \
+            >"$dir.init.log" 2>&1 || return 1
+        runuser -u postgres -- "$bin/postgres" -D "$dir" -p "$port" -k "$dir" \
+            -c listen_addresses=127.0.0.1 >"$dir.log" 2>&1 &
+        sql_pid=$!
+        for _ in $(seq 100); do
+            psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c 'SELECT 1' \
+                >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c 'CREATE DATABASE main' &&
+            psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d main \
+                -f "$top/tests/fixtures/postgres_schema.sql" >/dev/null
+    fi
+}
+sql_stop() {
+    pkill -KILL -P "$sql_pid" 2>/dev/null # runuser's child (postgres), then runuser itself
+    kill -KILL "$sql_pid" 2>/dev/null
+    wait "$sql_pid" 2>/dev/null
+    sql_pid=
+}
+for kind in mysql postgres; do
+    if [ "$kind" = mysql ] && ! command -v mariadbd >/dev/null 2>&1; then
+        echo "package.sh: mariadbd not installed: the mysql app manager's run is skipped"; continue
+    fi
+    if [ "$kind" = postgres ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+        echo "package.sh: postgres not installed: the postgres app manager's run is skipped"; continue
+    fi
+    sql_port=$(free_port)
+    if ! sql_run "$kind" "$tmp/$kind-data" "$sql_port"; then
+        bad "a $kind server with soketi's fixture runs"; sql_stop; continue
+    fi
+    printf '[appManager]\ndriver = %s\n[database.%s]\nport = %s\n' "$kind" "$kind" "$sql_port" \
+        >"$tmp/$kind.conf"
+    chmod 644 "$tmp/$kind.conf"
+    if start_daemon "$tmp/daemon-$kind.log" --config="$tmp/$kind.conf"; then
+        check "the installed daemon reads apps with the packaged app_manager_$kind.so" \
+            grep -q "$kind app manager: apps from table" "$tmp/daemon-$kind.log"
+        check "an app of the table answers REST (401 unsigned), an unknown one 404" \
+            bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/apps/app-id/channels)\" = 401 ] \
+                && [ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/apps/nope/channels)\" = 404 ]"
+        [ "$have_node" = 1 ] && check "pusher-js receives an event through an app of the table" roundtrip
+        check "SIGTERM stops it with status 0" stop_daemon
+    else
+        bad "the installed daemon starts with the $kind app manager"
+    fi
+    sql_stop
+done
 
 # ---------------------------------------------------------------- a third-party plugin
 
