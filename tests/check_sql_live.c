@@ -792,6 +792,6 @@ main(void)
     int rc = servers_start() == 0 ? skt_check_run(sql_live_suite()) : EXIT_FAILURE;
     for (int k = 0; k < 2; k++)
         sql_server_remove(&shared[k]);
-    sql_templates_remove();
+    sql_servers_cleanup();
     return rc;
 }

@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 static char templates[2][128];
+/* Every directory of this run is made in this one (/tmp/skt-sql-XXXXXX), so that
+ * sql_servers_cleanup finds everything: Check's forked tests end with _exit() when they
+ * fail, before they remove what they made. */
+static char run_dir[64];
 
 static const char *
 mariadbd_bin(void)
@@ -64,6 +68,7 @@ become_pg_user(void)
     const struct passwd *pw = pg_user();
     if (pw && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0))
         _exit(126);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* changing user cleared it */
 }
 
 /* Runs argv with its output in log, waits; its exit status. With report set, a failure shows
@@ -76,11 +81,11 @@ run(char *const argv[], int as_pg, const char *input_file, const char *log, int 
         return -1;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (as_pg)
-            become_pg_user();
         if ((input_file && !freopen(input_file, "r", stdin)) || !freopen(log, "w", stdout) ||
             dup2(fileno(stdout), 2) < 0)
             _exit(125);
+        if (as_pg) /* after opening the log: the run's directory is root's */
+            become_pg_user();
         execv(argv[0], argv);
         _exit(127);
     }
@@ -279,11 +284,19 @@ exec_in(const sql_server_t *s, const char *db, const char *sql, int report)
     return run(argv, 0, file, log, report);
 }
 
-/* A fresh directory /tmp/skt-<what>-XXXXXX into dir. */
+/* A fresh directory <run_dir>/<what>-XXXXXX into dir (world-searchable: PostgreSQL's
+ * files belong to its user). */
 static int
 make_dir(char *dir, size_t cap, const char *what)
 {
-    snprintf(dir, cap, "/tmp/skt-%s-XXXXXX", what);
+    if (!run_dir[0]) {
+        snprintf(run_dir, sizeof(run_dir), "/tmp/skt-sql-XXXXXX");
+        if (!mkdtemp(run_dir) || chmod(run_dir, 0755) != 0) {
+            run_dir[0] = '\0';
+            return -1;
+        }
+    }
+    snprintf(dir, cap, "%s/%s-XXXXXX", run_dir, what);
     return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -368,18 +381,38 @@ sql_template_make(sql_kind_t kind, const char *fixtures_dir, const char *setup_s
     return rc;
 }
 
-void
-sql_templates_remove(void)
+/* Kills every process working in run_dir (a server a failed test left, its backends). */
+static void
+kill_run_processes(void)
 {
-    for (int k = 0; k < 2; k++) {
-        if (!templates[k][0])
-            continue;
-        char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'.*", templates[k], templates[k]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "check_sql_servers: cannot remove %s\n", templates[k]);
-        templates[k][0] = '\0';
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    size_t n = strlen(run_dir);
+    while (d && (e = readdir(d))) {
+        char link[300], cwd[300];
+        snprintf(link, sizeof(link), "/proc/%s/cwd", e->d_name);
+        ssize_t len =
+            e->d_name[0] >= '1' && e->d_name[0] <= '9' ? readlink(link, cwd, sizeof(cwd) - 1) : -1;
+        if (len > (ssize_t)n && strncmp(cwd, run_dir, n) == 0 && cwd[n] == '/')
+            kill((pid_t)atoi(e->d_name), SIGKILL);
     }
+    if (d)
+        closedir(d);
+}
+
+void
+sql_servers_cleanup(void)
+{
+    if (!run_dir[0])
+        return;
+    kill_run_processes();
+    usleep(100000);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", run_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "check_sql_servers: cannot remove %s\n", run_dir);
+    run_dir[0] = '\0';
+    templates[0][0] = templates[1][0] = '\0';
 }
 
 int
@@ -463,12 +496,12 @@ sql_server_signal(sql_server_t *s, int sig)
 {
     if (s->pid <= 0)
         return;
-    /* Stopped first, the server forks nothing new while its children are stopped. */
+    /* Stopped first, the server forks nothing new meanwhile; its children are signalled
+     * while they are still its children (once it is dead, they are init's). */
     if (sig != SIGCONT)
-        kill(-s->pid, sig);
+        kill(-s->pid, SIGSTOP);
     signal_children(s->pid, sig);
-    if (sig == SIGCONT)
-        kill(-s->pid, sig);
+    kill(-s->pid, sig);
     for (int i = 0; sig == SIGSTOP && i < 100 && !all_stopped(s->pid); i++)
         usleep(1000);
 }

@@ -1,5 +1,6 @@
 /* check_sql_servers.h - real MariaDB and PostgreSQL servers for the SQL app manager tests,
- * started by the test on free loopback ports in temporary directories, never system-wide.
+ * started by the test on free loopback ports in temporary directories (all in one,
+ * /tmp/skt-sql-XXXXXX), never system-wide.
  *
  * A template data directory per kind is made once (mariadb-install-db / initdb), loaded with
  * soketi's schema fixtures (tests/fixtures/mysql_schema.sql, postgres_schema.sql) plus what the
@@ -31,8 +32,9 @@ int sql_server_available(sql_kind_t kind);
 /* Makes the kind's template once per process: database "main" with soketi's schema from
  * fixtures_dir, then setup_sql (may be NULL) run in it. 0, or -1 (said on stderr). */
 int sql_template_make(sql_kind_t kind, const char *fixtures_dir, const char *setup_sql);
-/* Removes the templates made. */
-void sql_templates_remove(void);
+/* Kills whatever still runs in this run's directories (what a failed test left) and removes
+ * them all, the templates included. Call it from the process that made the templates. */
+void sql_servers_cleanup(void);
 
 /* Starts a server of kind on a copy of its template, on a free loopback port, and waits
  * (10 s at most) until it accepts clients. 0, or -1. */
