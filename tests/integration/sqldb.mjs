@@ -1,0 +1,368 @@
+// tests/integration/sqldb.mjs — throw-away MariaDB and PostgreSQL servers for the SQL app
+// manager tests (app_manager_mysql.so, app_manager_postgres.so).
+//
+// DESIGN: each server is private to the test file that starts it: a fresh data directory in
+// a temporary directory, TCP on 127.0.0.1 only at a free port, its Unix socket in that
+// directory, fsync off (nothing here needs to survive a crash). The harness connects as the
+// database's superuser over the Unix socket (MariaDB root without a password, PostgreSQL
+// trust) with the servers' own command-line clients (`mariadb`, `psql`): it creates the
+// database `main` (soketi's default), a user `soketi` with a password that the daemon uses
+// over TCP, and loads soketi's own schema fixture (tests/fixtures/*_schema.sql, copied from
+// soketi 1.6.1) as that user. PostgreSQL refuses to run as root: under uid 0 initdb and
+// postgres run as the `postgres` user (setpriv, which execs, so the child's pid is the
+// server's) in a directory owned by it.
+//
+// pause() SIGSTOPs the server (for PostgreSQL the postmaster and every backend, so that
+// connections already open stall too) and resume() SIGCONTs it: a database that is down
+// without refusing connections, the slowest kind. stop() resumes, shuts the server down and
+// removes its directory; an 'exit' hook SIGKILLs whatever a failed file left running and
+// removes its directories.
+//
+// Binaries: $MARIADBD (default mariadbd, also looked for in /usr/sbin),
+// $MARIADB_INSTALL_DB, $MARIADB_CLIENT (mariadb, else mysql); $PG_BINDIR (default the newest
+// /usr/lib/postgresql/N/bin) for initdb and postgres, $PSQL (psql).
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { REFERENCE, freePort, sleep } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// soketi's schemas: beside this file in the source tree (run.sh may run a copy elsewhere)
+const FIXTURES = path.join(process.env.SOKETI_SRCDIR ? path.join(process.env.SOKETI_SRCDIR, 'tests') : path.join(here, '..'),
+    'fixtures');
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** The user the daemon logs in as, over TCP, and its password. */
+export const SQL_USER = 'soketi';
+export const SQL_PASSWORD = 'soketi-test-pw';
+export const SQL_DATABASE = 'main';
+
+/** Every server still running ({ pids(), dir }), for the exit hook. */
+const live = new Set();
+process.on('exit', () => {
+    for (const s of live) {
+        for (const pid of s.pids()) {
+            try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        }
+        try { fs.rmSync(s.dir, { recursive: true, force: true }); } catch { /* best effort */ }
+    }
+});
+
+/** name if it is a path, else the first directory of PATH (then extra) holding it, or null. */
+function findBin(name, extra = []) {
+    if (name.includes('/')) return fs.existsSync(name) ? name : null;
+    for (const d of [...(process.env.PATH || '').split(':'), ...extra]) {
+        if (d && fs.existsSync(path.join(d, name))) return path.join(d, name);
+    }
+    return null;
+}
+
+function pgBinDir() {
+    if (process.env.PG_BINDIR) return process.env.PG_BINDIR;
+    const base = '/usr/lib/postgresql';
+    let versions = [];
+    try { versions = fs.readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => b - a); } catch { /* none */ }
+    return versions.length ? path.join(base, versions[0], 'bin') : null;
+}
+
+const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+const BINS = {
+    mysql: () => ({
+        server: findBin(process.env.MARIADBD || 'mariadbd', SBIN),
+        installDb: findBin(process.env.MARIADB_INSTALL_DB || 'mariadb-install-db', SBIN),
+        client: findBin(process.env.MARIADB_CLIENT || 'mariadb') || findBin('mysql'),
+    }),
+    postgres: () => {
+        const dir = pgBinDir();
+        return {
+            server: dir && findBin(path.join(dir, 'postgres')),
+            initdb: dir && findBin(path.join(dir, 'initdb')),
+            client: findBin(process.env.PSQL || 'psql'),
+        };
+    },
+};
+
+/** The Debian packages that provide a kind's server and client. */
+const PACKAGES = { mysql: 'mariadb-server', postgres: 'postgresql' };
+
+/**
+ * Whether the tests of kind ('mysql' or 'postgres') can run: its plugin built in
+ * $SOKETI_PLUGIN_DIR_TEST and its server installed. Resolves { ok: true } or { ok: false, why }.
+ */
+export function sqlAvailable(kind) {
+    const dir = process.env.SOKETI_PLUGIN_DIR_TEST;
+    const so = `app_manager_${kind}.so`;
+    if (!REFERENCE && dir && !fs.existsSync(path.join(dir, so))) {
+        return { ok: false, why: `${dir}/${so} was not built (its client library is missing: scripts/deps.sh)` };
+    }
+    const bins = BINS[kind]();
+    const missing = Object.entries(bins).filter(([, v]) => !v).map(([k]) => k);
+    if (missing.length) {
+        return { ok: false, why: `the ${kind} ${missing.join(', ')} binaries are not installed (${PACKAGES[kind]}: scripts/deps.sh --test)` };
+    }
+    if (kind === 'postgres' && IS_ROOT && !findBin('setpriv', SBIN)) {
+        return { ok: false, why: 'setpriv (util-linux) is needed to run postgres as a non-root user' };
+    }
+    return { ok: true };
+}
+
+/** The `skip` option of a SQL test file: false when it can run; the reason when skipping was
+ *  allowed (SOKETI_TEST_ALLOW_NO_SQL=1); otherwise it throws, failing the file. */
+export function sqlSkip(kind) {
+    const a = sqlAvailable(kind);
+    if (a.ok) return false;
+    if (['1', 'true', 'yes'].includes(String(process.env.SOKETI_TEST_ALLOW_NO_SQL || '').toLowerCase())) return a.why;
+    throw new Error(`the ${kind} app manager tests cannot run: ${a.why} (set SOKETI_TEST_ALLOW_NO_SQL=1 to skip them)`);
+}
+
+/** Runs a command to completion; resolves stdout; rejects with its output on failure or
+ *  after timeoutMs. input: text written to its stdin. */
+function run(cmd, args, { input, env, timeoutMs = 15000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (d) => { out += d; });
+        p.stderr.on('data', (d) => { err += d; });
+        const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+        p.on('error', (e) => { clearTimeout(timer); reject(e); });
+        p.on('close', (code, signal) => {
+            clearTimeout(timer);
+            if (code === 0) resolve(out);
+            else reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: ${signal || `exit ${code}`}\n${err}${out}`));
+        });
+        p.stdin.on('error', () => { /* it exited early: reported by close */ });
+        p.stdin.end(input ?? '');
+    });
+}
+
+/** The pids whose parent is pid (from /proc). */
+function childrenOf(pid) {
+    const out = [];
+    for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+            if (ppid === pid) out.push(Number(d));
+        } catch { /* exited meanwhile */ }
+    }
+    return out;
+}
+
+function signal(pids, sig) {
+    for (const pid of pids) {
+        try { process.kill(pid, sig); } catch { /* gone */ }
+    }
+}
+
+/** A SQL string literal (MariaDB also reads backslashes as escapes by default). */
+function literal(kind, v) {
+    if (v === null || v === undefined) return 'NULL';
+    if (typeof v === 'boolean') return v ? '1' : '0';
+    if (typeof v === 'number') return String(v);
+    const s = typeof v === 'string' ? v : JSON.stringify(v);
+    const esc = kind === 'mysql' ? s.replace(/\\/g, '\\\\') : s;
+    return `'${esc.replace(/'/g, "''")}'`;
+}
+
+const ident = (kind, name) => (kind === 'mysql' ? `\`${name}\`` : `"${name}"`);
+
+/** soketi's fixture row (tests/fixtures/*_schema.sql) with its id, key and secret. */
+export const FIXTURE_ROW = Object.freeze({
+    id: 'app-id', key: 'app-key', secret: 'app-secret', max_connections: 200, enabled: 1,
+    enable_client_messages: 1, max_backend_events_per_sec: -1, max_client_events_per_sec: -1,
+    max_read_req_per_sec: -1, webhooks: '[]', max_presence_members_per_channel: null,
+    max_presence_member_size_in_kb: null, max_channel_name_length: null, max_event_channels_at_once: null,
+    max_event_name_length: null, max_event_payload_in_kb: null, max_event_batch_size: null,
+    enable_user_authentication: 0,
+});
+
+/** The methods both kinds share, given how to run SQL as the superuser (sqlAdmin). */
+function sqlMethods(db, sqlAdmin) {
+    const table = ident(db.kind, 'apps');
+    const set = (fields) => Object.entries(fields).map(([k, v]) => `${ident(db.kind, k)} = ${literal(db.kind, v)}`).join(', ');
+    return {
+        /** Runs SQL in `main` as the superuser; resolves the rows as text (tab or | separated). */
+        query: (sql) => sqlAdmin(sql, SQL_DATABASE),
+        /** Inserts a row of soketi's apps table: FIXTURE_ROW with fields over it. */
+        insertApp(fields) {
+            const row = { ...FIXTURE_ROW, ...fields };
+            const cols = Object.keys(row).map((k) => ident(db.kind, k)).join(', ');
+            const vals = Object.values(row).map((v) => literal(db.kind, v)).join(', ');
+            return sqlAdmin(`INSERT INTO ${table} (${cols}) VALUES (${vals});`, SQL_DATABASE);
+        },
+        updateApp: (id, fields) => sqlAdmin(`UPDATE ${table} SET ${set(fields)} WHERE id = ${literal(db.kind, id)};`, SQL_DATABASE),
+        deleteApp: (id) => sqlAdmin(`DELETE FROM ${table} WHERE id = ${literal(db.kind, id)};`, SQL_DATABASE),
+        /** The daemon's environment for this database (soketi's SOKETI_DB_* names). */
+        env(extra = {}) {
+            const K = db.kind.toUpperCase();
+            return {
+                SOKETI_APP_MANAGER_DRIVER: db.kind,
+                [`SOKETI_DB_${K}_HOST`]: '127.0.0.1',
+                [`SOKETI_DB_${K}_PORT`]: String(db.port),
+                [`SOKETI_DB_${K}_USERNAME`]: SQL_USER,
+                [`SOKETI_DB_${K}_PASSWORD`]: SQL_PASSWORD,
+                [`SOKETI_DB_${K}_DATABASE`]: SQL_DATABASE,
+                ...extra,
+            };
+        },
+    };
+}
+
+/** Spawns a server process, collecting its output; returns { proc, output(), exited }. */
+function spawnServer(cmd, args) {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (d) => { output += d; });
+    proc.stderr.on('data', (d) => { output += d; });
+    proc.on('error', (e) => { output += `spawn error: ${e.message}\n`; });
+    const st = { done: false };
+    st.promise = new Promise((resolve) => proc.on('exit', () => { st.done = true; resolve(); }));
+    return { proc, output: () => output, exited: st };
+}
+
+/** Polls probe() until it resolves; throws with the server's output if it exits or times out. */
+async function waitReady(name, srv, probe, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let last = null;
+    for (;;) {
+        if (srv.exited.done) throw new Error(`${name} exited before it was ready:\n${srv.output()}`);
+        try { await probe(); return; } catch (e) { last = e; }
+        if (Date.now() > deadline) throw new Error(`${name} not ready within ${timeoutMs} ms: ${last?.message}\n${srv.output()}`);
+        await sleep(50);
+    }
+}
+
+/** Shared stop(): SIGCONT, then sig, SIGKILL after 5 s, then remove the directory. */
+async function stopServer(db, srv, sig) {
+    live.delete(db);
+    const pids = db.pids();
+    signal(pids, 'SIGCONT');
+    if (!srv.exited.done) {
+        signal([srv.proc.pid], sig);
+        const timer = setTimeout(() => signal(db.pids().concat(pids), 'SIGKILL'), 5000);
+        await srv.exited.promise;
+        clearTimeout(timer);
+    }
+    fs.rmSync(db.dir, { recursive: true, force: true });
+}
+
+/**
+ * A private mariadbd on 127.0.0.1:<free port> with `main`, the user soketi and soketi's
+ * apps table and fixture row. Resolves { kind: 'mysql', port, dir, pid, query(sql),
+ * insertApp(fields), updateApp(id, fields), deleteApp(id), env(extra), pause(), resume(),
+ * stop(), output() }.
+ */
+export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
+    const bins = BINS.mysql();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-mariadb-'));
+    const data = path.join(dir, 'data');
+    const sock = path.join(dir, 'sock');
+    const port = await freePort();
+    const user = IS_ROOT ? ['--user=root'] : [];
+    const small = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--innodb-flush-log-at-trx-commit=0',
+        '--performance-schema=0', '--skip-log-bin', '--skip-name-resolve'];
+    const db = { kind: 'mysql', port, dir, pids: () => [] };
+    live.add(db);
+    try {
+        await run(bins.installDb, ['--no-defaults', `--datadir=${data}`, ...user, '--auth-root-authentication-method=normal',
+            '--skip-test-db', ...small], { timeoutMs: 60000 });
+        const srv = spawnServer(bins.server, ['--no-defaults', `--datadir=${data}`, `--socket=${sock}`,
+            `--pid-file=${path.join(dir, 'mariadbd.pid')}`, `--port=${port}`, '--bind-address=127.0.0.1',
+            '--skip-networking=0', ...user, ...small]);
+        db.pids = () => (srv.exited.done ? [] : [srv.proc.pid]);
+        const admin = (sql, database = '') => run(bins.client, ['--no-defaults', `--socket=${sock}`, '--user=root',
+            '--batch', '--skip-column-names', ...(database ? [database] : [])], { input: sql });
+        await waitReady('mariadbd', srv, () => admin('SELECT 1;'), readyTimeoutMs);
+        await admin(`CREATE DATABASE ${SQL_DATABASE};
+            CREATE USER '${SQL_USER}'@'%' IDENTIFIED BY '${SQL_PASSWORD}';
+            GRANT ALL ON ${SQL_DATABASE}.* TO '${SQL_USER}'@'%';`);
+        // the schema as the daemon's user, over TCP: its login works before any test relies on it
+        await run(bins.client, ['--no-defaults', '--host=127.0.0.1', `--port=${port}`, `--user=${SQL_USER}`,
+            `--password=${SQL_PASSWORD}`, SQL_DATABASE], { input: fs.readFileSync(path.join(FIXTURES, 'mysql_schema.sql'), 'utf8') });
+        return Object.assign(db, sqlMethods(db, admin), {
+            pid: srv.proc.pid,
+            output: srv.output,
+            pause: () => signal([srv.proc.pid], 'SIGSTOP'),
+            resume: () => signal([srv.proc.pid], 'SIGCONT'),
+            stop: () => stopServer(db, srv, 'SIGTERM'),
+        });
+    } catch (e) {
+        signal(db.pids(), 'SIGKILL');
+        live.delete(db);
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw e;
+    }
+}
+
+/**
+ * A private PostgreSQL on 127.0.0.1:<free port> (as the postgres user under root) with
+ * `main` owned by the user soketi (password login over TCP) and soketi's apps table and
+ * fixture row. Resolves the same object as startMariadb, kind 'postgres'.
+ */
+export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
+    const bins = BINS.postgres();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-postgres-'));
+    const data = path.join(dir, 'data');
+    const port = await freePort();
+    let asPg = [];
+    if (IS_ROOT) {
+        const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+        const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+        fs.chownSync(dir, uid, gid);
+        asPg = [findBin('setpriv', SBIN), '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
+    }
+    const asServer = (cmd, args) => (asPg.length ? [asPg[0], [...asPg.slice(1), cmd, ...args]] : [cmd, args]);
+    const db = { kind: 'postgres', port, dir, pids: () => [] };
+    live.add(db);
+    try {
+        await run(...asServer(bins.initdb, ['-D', data, '-U', 'postgres', '--auth-local=trust',
+            '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync']), { timeoutMs: 60000 });
+        const srv = spawnServer(...asServer(bins.server, ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
+            '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+            '-c', 'shared_buffers=16MB', '-c', 'max_connections=50']));
+        // the postmaster and its backends: all of them stop, or open connections keep answering
+        db.pids = () => (srv.exited.done ? [] : [srv.proc.pid, ...childrenOf(srv.proc.pid)]);
+        const psql = (args, sql) => run(bins.client, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...args],
+            { input: sql });
+        const admin = (sql, database = 'postgres') => psql(['-h', dir, '-p', String(port), '-U', 'postgres', '-d', database], sql);
+        await waitReady('postgres', srv, () => admin('SELECT 1;'), readyTimeoutMs);
+        await admin(`CREATE ROLE ${SQL_USER} LOGIN PASSWORD '${SQL_PASSWORD}';`);
+        await admin(`CREATE DATABASE ${SQL_DATABASE} OWNER ${SQL_USER};`);
+        await run(bins.client, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port),
+            '-U', SQL_USER, '-d', SQL_DATABASE], {
+            input: fs.readFileSync(path.join(FIXTURES, 'postgres_schema.sql'), 'utf8'),
+            env: { ...process.env, PGPASSWORD: SQL_PASSWORD },
+        });
+        let paused = [];
+        return Object.assign(db, sqlMethods(db, admin), {
+            pid: srv.proc.pid,
+            output: srv.output,
+            pause() {
+                signal([srv.proc.pid], 'SIGSTOP'); // first: it forks no backend while the others stop
+                paused = [srv.proc.pid, ...childrenOf(srv.proc.pid)];
+                signal(paused, 'SIGSTOP');
+            },
+            resume() {
+                signal([...paused, ...db.pids()], 'SIGCONT');
+                paused = [];
+            },
+            stop: () => stopServer(db, srv, 'SIGINT'), // fast shutdown: it removes its shared memory
+        });
+    } catch (e) {
+        signal(db.pids(), 'SIGKILL');
+        live.delete(db);
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw e;
+    }
+}
+
+/** startMariadb() for 'mysql', startPostgres() for 'postgres'. */
+export function startSqlDb(kind, opts) {
+    return kind === 'mysql' ? startMariadb(opts) : startPostgres(opts);
+}
