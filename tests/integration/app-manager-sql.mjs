@@ -1,0 +1,370 @@
+// tests/integration/app-manager-sql.mjs — the cases of the SQL app managers (soketi's
+// appManager.driver = mysql | postgres), run by app-manager-mysql.test.mjs against a private
+// MariaDB and by app-manager-postgres.test.mjs against a private PostgreSQL (sqldb.mjs).
+//
+// DESIGN: one database per test file, started before its first case and stopped after its
+// last (also on failure); each case inserts the rows it needs under its own ids and keys and
+// starts its own daemon, so the cases do not depend on one another's leftovers. Rows are
+// written with the database's own command-line client, as an operator would. The daemon
+// reads soketi's schema (tests/fixtures/*_schema.sql) with soketi's fixture row: app-id,
+// app-key, app-secret, enable_client_messages 1. Every check names what soketi answers
+// (error codes and messages, statuses, deliveries), so none passes without the feature.
+//
+// Timing bounds: appManager.cache.ttl is 2 s where the cache is on, appManager.timeout is
+// 1500 ms where the database is stopped (SIGSTOP: it accepts connections and never answers).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import {
+    REFERENCE, cleanup, closeWebhookReceivers, disconnect, pusherClient, pusherRest, rawPusher, rawWs, restRequest,
+    sleep, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
+} from './harness.mjs';
+import { sqlSkip, startSqlDb } from './sqldb.mjs';
+
+const CACHE_TTL_S = 2;
+const TIMEOUT_MS = 1500;
+/** How late past a deadline an answer may come (a loaded machine, a sanitizer build). */
+const SLACK_MS = 1500;
+/** What a ping may take while a lookup waits on a stopped database. */
+const FAST_MS = 400;
+
+/** A REST answer's status; soketi 1.6 answers errors with 200 and the status in the body's code
+ *  (README "status lines"). */
+const statusOf = (res) => (REFERENCE && res.status === 200 ? (res.json?.code ?? 200) : res.status);
+
+const wsPath = (key) => `/app/${key}?protocol=7&client=js&version=8.4.0`;
+
+/** A row's app: its id, key and secret, for the SDK and pusher-js. */
+const appOf = (row) => ({ appId: row.id, key: row.key, secret: row.secret });
+
+/** Subscribes a raw socket to channel (signed with app's secret when private) and waits for success. */
+async function rawSubscribe(ws, server, app, channel) {
+    const data = { channel };
+    if (channel.startsWith('private-')) data.auth = pusherRest(server, app).authorizeChannel(ws.socketId, channel).auth;
+    ws.send({ event: 'pusher:subscribe', data });
+    const m = await ws.nextJson();
+    assert.equal(m.event, 'pusher_internal:subscription_succeeded', JSON.stringify(m));
+}
+
+/** Milliseconds a pusher:ping takes to come back as pusher:pong on ws. */
+async function pingMs(ws) {
+    const t0 = Date.now();
+    ws.send({ event: 'pusher:ping', data: {} });
+    assert.equal((await ws.nextEvent('pusher:pong', 5000)).event, 'pusher:pong');
+    return Date.now() - t0;
+}
+
+/** A raw connection with key: resolves { established: ws } or { error: pusher:error data, close, ms }. */
+async function tryConnect(server, key) {
+    const t0 = Date.now();
+    const ws = await rawWs(server, wsPath(key), { timeoutMs: 15000 });
+    const m = await ws.nextJson(15000);
+    const ms = Date.now() - t0;
+    if (m.event === 'pusher:connection_established') {
+        ws.socketId = JSON.parse(m.data).socket_id;
+        return { established: ws, ms };
+    }
+    assert.equal(m.event, 'pusher:error', JSON.stringify(m));
+    const close = await ws.nextClose(3000);
+    ws.destroy();
+    return { error: m.data, close, ms };
+}
+
+/** Asserts that a connection with key is refused with code and message (and closed with code). */
+async function expectRefused(server, key, code, message) {
+    const r = await tryConnect(server, key);
+    assert.ok(r.error, `${key}: expected pusher:error ${code}, got connection_established`);
+    r.established?.destroy();
+    assert.deepEqual(r.error, { code, message });
+    assert.equal(r.close.code, code);
+    return r;
+}
+
+/** Asserts that a connection with key is established; resolves the socket. */
+async function expectAccepted(server, key) {
+    const r = await tryConnect(server, key);
+    assert.ok(r.established, `${key}: expected connection_established, got ${JSON.stringify(r.error)}`);
+    return r.established;
+}
+
+/** A directory of symlinks to every plugin of $SOKETI_PLUGIN_DIR_TEST but `missing`. */
+function pluginDirWithout(missing) {
+    const src = process.env.SOKETI_PLUGIN_DIR_TEST;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-noplugin-'));
+    for (const f of fs.readdirSync(src)) {
+        if (f.endsWith('.so') && f !== missing) fs.symlinkSync(path.join(src, f), path.join(dir, f));
+    }
+    return dir;
+}
+
+/** Defines every case for kind ('mysql' or 'postgres'). */
+export function sqlAppManagerSuite(kind) {
+    const skip = sqlSkip(kind);
+    const ours = (why) => skip || (REFERENCE && `soketi-c only: ${why}`);
+    let db;
+    let daemon;
+
+    before(async () => { if (!skip) db = await startSqlDb(kind); });
+    after(async () => {
+        await cleanup();
+        await closeWebhookReceivers();
+        await db?.stop();
+    });
+
+    /** A daemon on the database (soketi's SOKETI_DB_* variables), stopped when test t ends. */
+    async function start(t, extra = {}) {
+        daemon = await startServer({ env: db.env(extra) });
+        t.after(() => daemon.stop('SIGTERM', 5000));
+        return daemon;
+    }
+
+    describe(`${kind} app manager`, { skip }, () => {
+        test('soketi\'s fixture row: public and private channels with pusher-js, the pusher SDK triggers, client events relay', async (t) => {
+            const server = await start(t);
+            const a = pusherClient(server); // app-key, channel auth signed with app-secret
+            const b = pusherClient(server);
+            await Promise.all([waitConnected(a), waitConnected(b)]);
+            const news = await subscribe(a, 'news');
+            const privA = await subscribe(a, 'private-room');
+            const privB = await subscribe(b, 'private-room');
+
+            const rest = pusherRest(server); // app-id, app-secret
+            const got = waitFor(news, 'headline');
+            await rest.trigger('news', 'headline', { n: 1 });
+            assert.deepEqual(await got, { n: 1 });
+            const gotPriv = waitFor(privB, 'note');
+            await rest.trigger('private-room', 'note', { n: 2 });
+            assert.deepEqual(await gotPriv, { n: 2 });
+
+            // enable_client_messages = 1 in the row (off by default): relayed to the other member
+            const hi = waitFor(privB, 'client-hi');
+            assert.equal(privA.trigger('client-hi', { m: 'hello' }), true);
+            assert.deepEqual(await hi, { m: 'hello' });
+            disconnect(a);
+            disconnect(b);
+
+            // a second row: its own key and secret, client messages off
+            const row = { id: `${kind}-second`, key: `${kind}-second-key`, secret: `${kind}-second-secret`, enable_client_messages: 0 };
+            await db.insertApp(row);
+            const c = pusherClient(server, appOf(row));
+            await waitConnected(c);
+            const ch = await subscribe(c, 'private-second');
+            const ev = waitFor(ch, 'ev');
+            await pusherRest(server, appOf(row)).trigger('private-second', 'ev', { k: 3 });
+            assert.deepEqual(await ev, { k: 3 });
+            const wrong = await restRequest(server, { path: '/channels', ...appOf(row), secret: 'app-secret' });
+            assert.equal(statusOf(wrong), 401, 'another app\'s secret is refused');
+            const ws = await expectAccepted(server, row.key);
+            await rawSubscribe(ws, server, appOf(row), 'private-second');
+            ws.send({ event: 'client-nope', channel: 'private-second', data: {} });
+            assert.deepEqual(await ws.nextJson(), {
+                event: 'pusher:error',
+                channel: 'private-second',
+                data: { code: 4301, message: 'The app does not have client messaging enabled.' },
+            });
+            ws.destroy();
+            disconnect(c);
+        });
+
+        test('unknown key: pusher:error 4001 "App key nope does not exist."; unknown app id on REST: 404', async (t) => {
+            const server = await start(t);
+            await expectRefused(server, 'nope', 4001, 'App key nope does not exist.');
+            const res = await restRequest(server, { method: 'POST', path: '/events', appId: 'nope',
+                body: { name: 'e', channel: 'c', data: '{}' } });
+            assert.equal(statusOf(res), 404, res.text);
+            assert.deepEqual(res.json, { error: 'The app nope could not be found.', code: 404 });
+            if (!REFERENCE) {
+                await assert.rejects(pusherRest(server, { appId: 'nope' }).trigger('c', 'e', {}), (err) => err.status === 404);
+            }
+            // the fixture row's key is found by the same daemon
+            (await expectAccepted(server, 'app-key')).destroy();
+        });
+
+        test('webhooks and limits from the row: channel_occupied arrives signed, max_connections 2, max_event_payload_in_kb 1', async (t) => {
+            const receiver = await startWebhookReceiver();
+            const row = {
+                id: `${kind}-hooked`, key: `${kind}-hooked-key`, secret: `${kind}-hooked-secret`,
+                max_connections: 2, max_event_payload_in_kb: 1,
+                webhooks: JSON.stringify([{ url: receiver.url, event_types: ['channel_occupied'] }]),
+            };
+            await db.insertApp(row);
+            const server = await start(t);
+            const a = await expectAccepted(server, row.key);
+            const b = await expectAccepted(server, row.key);
+            await expectRefused(server, row.key, 4100, 'The current concurrent connections quota has been reached.');
+
+            await rawSubscribe(a, server, appOf(row), 'hooked-room');
+            const req = await receiver.next(5000);
+            assert.equal(req.headers['x-pusher-key'], row.key);
+            const hook = pusherRest(server, appOf(row)).webhook({ headers: req.headers, rawBody: req.rawBody });
+            assert.equal(hook.isValid(), true, `signed with the row's secret: ${req.rawBody}`);
+            assert.deepEqual(hook.getEvents(), [{ name: 'channel_occupied', channel: 'hooked-room' }]);
+
+            const big = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
+                body: { name: 'e', channel: 'hooked-room', data: 'x'.repeat(2000) } });
+            assert.deepEqual(big.json, { error: 'The event data should be less than 1 KB.', code: 413 });
+            const small = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
+                body: { name: 'small', channel: 'hooked-room', data: 'x'.repeat(500) } });
+            assert.deepEqual(small.json, { ok: true });
+            assert.equal((await a.nextJson()).event, 'small', 'only the small event was delivered');
+
+            // the quota frees with a leaving connection
+            b.destroy();
+            await until(async () => {
+                const r = await tryConnect(server, row.key);
+                r.established?.destroy();
+                return !!r.established;
+            }, 3000, 'a connection under the quota again');
+            a.destroy();
+        });
+
+        test('cache on (ttl 2 s): a changed secret, a disabled app, a deleted app are seen after the TTL, not before', async (t) => {
+            const rows = {
+                sec: { id: `${kind}-c-sec`, key: `${kind}-c-sec-key`, secret: 'old-secret' },
+                off: { id: `${kind}-c-off`, key: `${kind}-c-off-key`, secret: 'off-secret' },
+                gone: { id: `${kind}-c-gone`, key: `${kind}-c-gone-key`, secret: 'gone-secret' },
+            };
+            for (const r of Object.values(rows)) await db.insertApp(r);
+            const server = await start(t, {
+                SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: String(CACHE_TTL_S),
+            });
+            const channels = async (app) => statusOf(await restRequest(server, { path: '/channels', ...app }));
+
+            // looked up once: cached
+            const t0 = Date.now();
+            assert.equal(await channels(appOf(rows.sec)), 200);
+            (await expectAccepted(server, rows.off.key)).destroy();
+            const holder = await expectAccepted(server, rows.gone.key);
+
+            await db.updateApp(rows.sec.id, { secret: 'new-secret' });
+            await db.updateApp(rows.off.id, { enabled: 0 });
+            await db.deleteApp(rows.gone.id);
+
+            // straight away: the cached apps
+            assert.equal(await channels(appOf(rows.sec)), 200, 'the cached secret still signs');
+            assert.equal(await channels({ ...appOf(rows.sec), secret: 'new-secret' }), 401, 'the new one not yet');
+            (await expectAccepted(server, rows.off.key)).destroy();
+            assert.ok(Date.now() - t0 < CACHE_TTL_S * 1000 - 300, 'the checks above ran within the TTL');
+
+            // after the TTL: the rows as they are now
+            await until(async () => await channels({ ...appOf(rows.sec), secret: 'new-secret' }) === 200,
+                CACHE_TTL_S * 1000 + SLACK_MS, 'the new secret');
+            const seenAfter = Date.now() - t0;
+            assert.ok(seenAfter >= CACHE_TTL_S * 1000 - 500, `the new secret was seen after ${seenAfter} ms, within the TTL`);
+            assert.equal(await channels(appOf(rows.sec)), 401, 'the old secret is refused');
+            await expectRefused(server, rows.off.key, 4003, 'The app is not enabled.');
+            await expectRefused(server, rows.gone.key, 4001, `App key ${rows.gone.key} does not exist.`);
+
+            if (!REFERENCE) { // soketi 1.6 leaves the clients of an app that is gone connected
+                const m = await holder.nextJson(3000);
+                assert.deepEqual(m, { event: 'pusher:error', data: { code: 4001, message: 'The app no longer exists.' } });
+                assert.equal((await holder.nextClose()).code, 4001);
+            }
+            holder.destroy();
+        });
+
+        test('cache off (the default): every new connection and request reads the row again', async (t) => {
+            const row = { id: `${kind}-nc`, key: `${kind}-nc-key`, secret: 'nc-secret-1' };
+            await db.insertApp(row);
+            const server = await start(t);
+            const channels = async (secret) => statusOf(await restRequest(server, { path: '/channels', ...appOf(row), secret }));
+            assert.equal(await channels('nc-secret-1'), 200);
+            const open = await expectAccepted(server, row.key);
+            await rawSubscribe(open, server, appOf(row), 'nc-room');
+
+            await db.updateApp(row.id, { secret: 'nc-secret-2' });
+            assert.equal(await channels('nc-secret-1'), 401, 'the old secret is refused at once');
+            assert.equal(await channels('nc-secret-2'), 200, 'the new one accepted at once');
+
+            await db.updateApp(row.id, { max_connections: 1 });
+            await expectRefused(server, row.key, 4100, 'The current concurrent connections quota has been reached.');
+            await db.updateApp(row.id, { enabled: 0 });
+            await expectRefused(server, row.key, 4003, 'The app is not enabled.');
+            open.destroy();
+        });
+
+        test('database stopped: cached apps keep working, an uncached key gets 4001 after appManager.timeout, pings stay fast', { skip: ours('soketi 1.6 has no lookup timeout: the connection hangs') }, async (t) => {
+            const row = { id: `${kind}-steady`, key: `${kind}-steady-key`, secret: 'steady-secret' };
+            await db.insertApp(row);
+            const server = await start(t, {
+                SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: '-1',
+                SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS),
+            });
+            const app = appOf(row);
+            const a = await expectAccepted(server, row.key);
+            const b = await expectAccepted(server, row.key);
+            await rawSubscribe(a, server, app, 'private-steady');
+            await rawSubscribe(b, server, app, 'private-steady');
+            const rest = pusherRest(server, app);
+            await rest.trigger('private-steady', 'warm', {}); // the id is cached too
+            assert.equal((await b.nextJson()).event, 'warm');
+
+            db.pause();
+            t.after(() => db.resume());
+            try {
+                const t0 = Date.now();
+                const absent = tryConnect(server, `${kind}-absent-key`);
+                const absentRest = restRequest(server, { path: '/channels', appId: `${kind}-absent`, key: 'k', secret: 's' });
+                // while those wait: pings, client events, REST publishes and new connections of the cached app
+                const pings = [];
+                for (let i = 0; i < 5; i++) {
+                    pings.push(await pingMs(a));
+                    await sleep(150);
+                }
+                a.send({ event: 'client-tick', channel: 'private-steady', data: { i: 1 } });
+                assert.deepEqual(await b.nextJson(), { event: 'client-tick', channel: 'private-steady', data: { i: 1 } });
+                await rest.trigger('private-steady', 'published', { i: 2 });
+                assert.equal((await b.nextJson()).event, 'published');
+                const c = await tryConnect(server, row.key);
+                assert.ok(c.established, `the cached key connects: ${JSON.stringify(c.error)}`);
+                assert.ok(c.ms < FAST_MS, `the cached key connected in ${c.ms} ms`);
+                c.established.destroy();
+                assert.ok(Math.max(...pings) < FAST_MS, `pings while a lookup waits: ${pings} ms`);
+
+                const r = await absent;
+                assert.deepEqual(r.error, { code: 4001, message: `App key ${kind}-absent-key does not exist.` });
+                assert.equal(r.close.code, 4001);
+                assert.ok(r.ms >= TIMEOUT_MS - 100, `answered after ${r.ms} ms, before appManager.timeout`);
+                assert.ok(r.ms <= TIMEOUT_MS + SLACK_MS, `answered after ${r.ms} ms`);
+                const res = await absentRest;
+                assert.equal(res.status, 404, res.text);
+                assert.deepEqual(res.json, { error: `The app ${kind}-absent could not be found.`, code: 404 });
+                assert.ok(Date.now() - t0 <= TIMEOUT_MS + SLACK_MS + 2000, 'nothing hung');
+                assert.ok(await pingMs(b) < FAST_MS, 'still fast');
+            } finally {
+                db.resume();
+            }
+
+            // back: the app inserted now is found (the failed lookups were not cached)
+            await db.insertApp({ id: `${kind}-absent`, key: `${kind}-absent-key`, secret: 'absent-secret' });
+            let last;
+            await until(async () => {
+                last = await tryConnect(server, `${kind}-absent-key`);
+                last.established?.destroy();
+                return !!last.established;
+            }, 8000, `the inserted app (last: ${JSON.stringify(last?.error)})`);
+            assert.ok(await pingMs(a) < FAST_MS, 'the connections of before are still served');
+            a.destroy();
+            b.destroy();
+        });
+
+        test(`the plugin not installed: start refused, naming app_manager_${kind}.so and the soketi-${kind} package`, { skip: ours('soketi-c\'s plugin packages') }, async () => {
+            const dir = pluginDirWithout(`app_manager_${kind}.so`);
+            try {
+                await assert.rejects(startServer({ env: db.env(), args: [`--plugin-dir=${dir}`] }), (err) => {
+                    assert.match(err.message, /daemon exited before it was ready \(\{"code":[1-9]/, err.message);
+                    const output = err.message.split('--- output ---')[1] ?? '';
+                    assert.match(output, new RegExp(`app_manager_${kind}\\.so`), err.message);
+                    assert.match(output, new RegExp(`soketi-${kind}\\b`), err.message);
+                    return true;
+                });
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+}
