@@ -16,7 +16,7 @@
 // connections already open stall too) and resume() SIGCONTs it: a database that is down
 // without refusing connections, the slowest kind. stop() resumes, shuts the server down and
 // removes its directory; an 'exit' hook SIGKILLs whatever a failed file left running and
-// removes its directories.
+// removes its directories, and the next start sweeps what a killed test process left.
 //
 // Binaries: $MARIADBD (default mariadbd, also looked for in /usr/sbin),
 // $MARIADB_INSTALL_DB, $MARIADB_CLIENT (mariadb, else mysql); $PG_BINDIR (default the newest
@@ -41,6 +41,16 @@ export const SQL_USER = 'soketi';
 export const SQL_PASSWORD = 'soketi-test-pw';
 export const SQL_DATABASE = 'main';
 
+/** Removes the System V shared memory segment of a PostgreSQL killed in dir (postmaster.pid's
+ *  7th line: key and id), which only a clean shutdown removes. */
+function removePgShm(dir) {
+    try {
+        const line = fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[6] || '';
+        const id = line.trim().split(/\s+/)[1];
+        if (/^\d+$/.test(id)) execFileSync('ipcrm', ['-m', id], { stdio: 'ignore' });
+    } catch { /* no file, or gone already */ }
+}
+
 /** Every server still running ({ pids(), dir }), for the exit hook. */
 const live = new Set();
 process.on('exit', () => {
@@ -48,9 +58,45 @@ process.on('exit', () => {
         for (const pid of s.pids()) {
             try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
         }
+        removePgShm(s.dir);
         try { fs.rmSync(s.dir, { recursive: true, force: true }); } catch { /* best effort */ }
     }
 });
+
+const alive = (pid) => {
+    try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+};
+
+/**
+ * Removes what a test process killed before its exit hook ran left behind: every
+ * soketi-mariadb-* / soketi-postgres-* directory whose owner (the pid in its `owner` file) is
+ * gone, after SIGKILLing the server named by its pid file.
+ */
+function sweep() {
+    for (const name of fs.readdirSync(os.tmpdir())) {
+        if (!/^soketi-(mariadb|postgres)-/.test(name)) continue;
+        const dir = path.join(os.tmpdir(), name);
+        try {
+            const owner = Number(fs.readFileSync(path.join(dir, 'owner'), 'utf8'));
+            if (!owner || alive(owner)) continue;
+            for (const f of ['mariadbd.pid', 'data/postmaster.pid']) {
+                let pid = 0;
+                try { pid = Number(fs.readFileSync(path.join(dir, f), 'utf8').split('\n')[0]); } catch { /* none */ }
+                if (pid) signal([pid, ...childrenOf(pid)], 'SIGKILL');
+            }
+            removePgShm(dir);
+            fs.rmSync(dir, { recursive: true, force: true });
+        } catch { /* not ours, or being created: its owner file is not there yet */ }
+    }
+}
+
+/** A fresh directory for a server, marked with this process as its owner (for sweep()). */
+function serverDir(prefix) {
+    sweep();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    fs.writeFileSync(path.join(dir, 'owner'), String(process.pid));
+    return dir;
+}
 
 /** name if it is a path, else the first directory of PATH (then extra) holding it, or null. */
 function findBin(name, extra = []) {
@@ -260,7 +306,7 @@ async function stopServer(db, srv, sig) {
  */
 export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
     const bins = BINS.mysql();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-mariadb-'));
+    const dir = serverDir('soketi-mariadb-');
     const data = path.join(dir, 'data');
     const sock = path.join(dir, 'sock');
     const port = await freePort();
@@ -307,7 +353,7 @@ export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
  */
 export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
     const bins = BINS.postgres();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soketi-postgres-'));
+    const dir = serverDir('soketi-postgres-');
     const data = path.join(dir, 'data');
     const port = await freePort();
     let asPg = [];
@@ -356,6 +402,7 @@ export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
         });
     } catch (e) {
         signal(db.pids(), 'SIGKILL');
+        removePgShm(dir);
         live.delete(db);
         fs.rmSync(dir, { recursive: true, force: true });
         throw e;
