@@ -144,30 +144,39 @@ monotonic_usec(void)
  * here, before anything starts, rather than silently ignored. The adapter is
  * the exception: its drivers are plugins, and the loader explains a missing one.
  * The "redis" cache, rate limiter and queue live in the Redis adapter plugin;
- * the server checks, once it is loaded, that the adapter offers them. */
+ * the server checks, once it is loaded, that the adapter offers them. The "mysql" and
+ * "postgres" app managers are plugins too (app_manager_<driver>.so); DynamoDB is not built. */
 static int
 refuse_unbuilt_drivers(const skt_config_t *cfg)
 {
     static const struct {
-        const char *option, *built, *also;
+        const char *option, *built[4]; /* built: NULL-terminated, the first one the default */
     } drivers[] = {
-        {"appManager.driver", "array", NULL},
-        {"cache.driver", "memory", "redis"},
-        {"queue.driver", "sync", "redis"},
-        {"rateLimiter.driver", "local", "redis"},
+        {"appManager.driver", {"array", "mysql", "postgres", NULL}},
+        {"cache.driver", {"memory", "redis", NULL}},
+        {"queue.driver", {"sync", "redis", NULL}},
+        {"rateLimiter.driver", {"local", "redis", NULL}},
     };
     const char *values[] = {cfg->app_manager.driver, cfg->cache.driver, cfg->queue.driver,
                             cfg->rate_limiter.driver};
     for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
-        if (values[i] && strcmp(values[i], drivers[i].built) != 0 &&
-            !(drivers[i].also && strcmp(values[i], drivers[i].also) == 0)) {
-            skt_log(SKT_LOG_ERROR,
-                    "%s '%s' is a soketi driver that soketi-c does not provide (yet); "
-                    "use '%s'%s%s",
-                    drivers[i].option, values[i], drivers[i].built, drivers[i].also ? " or " : "",
-                    drivers[i].also ? drivers[i].also : "");
-            return -1;
-        }
+        const char *const *b = drivers[i].built;
+        size_t k = 0;
+        while (b[k] && values[i] && strcmp(values[i], b[k]) != 0)
+            k++;
+        if (!values[i] || b[k])
+            continue;
+        char list[64] = "";
+        for (k = 0; b[k]; k++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s'%s'",
+                     k == 0     ? ""
+                     : b[k + 1] ? ", "
+                                : " or ",
+                     b[k]);
+        skt_log(SKT_LOG_ERROR,
+                "%s '%s' is a soketi driver that soketi-c does not provide (yet); use %s",
+                drivers[i].option, values[i], list);
+        return -1;
     }
     if (cfg->mode && strcmp(cfg->mode, "full") != 0 && strcmp(cfg->mode, "server") != 0) {
         skt_log(SKT_LOG_ERROR,
@@ -243,9 +252,10 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     }
     skt_config_t *old = server->cfg;
     if (old->port != cfg->port || strcmp(old->host, cfg->host) != 0 ||
-        strcmp(old->adapter.driver, cfg->adapter.driver) != 0)
-        skt_log(SKT_LOG_WARN, "SIGHUP: host, port and adapter changes need a restart; "
-                              "only apps and TLS files were reloaded");
+        strcmp(old->adapter.driver, cfg->adapter.driver) != 0 ||
+        strcmp(old->app_manager.driver, cfg->app_manager.driver) != 0)
+        skt_log(SKT_LOG_WARN, "SIGHUP: host, port, adapter and app manager changes need a "
+                              "restart; only apps and TLS files were reloaded");
     reload_tls(cfg);
     skt_config_free(skt_server_reload_apps(server, cfg));
     skt_log(SKT_LOG_INFO, "SIGHUP: %zu app(s) reloaded", skt_apps_count(cfg->apps));

@@ -545,8 +545,9 @@ skt_apps_set_field(json_t *app, const char *name, json_t *value, const char *raw
     return 0;
 }
 
-int
-skt_apps_normalize(const json_t *in, json_t **out, char *err, size_t errlen)
+/* skt_apps_normalize, or with unknown keys ignored (lenient: a database row's other columns). */
+static int
+normalize(const json_t *in, int lenient, json_t **out, char *err, size_t errlen)
 {
     const char *k;
     json_t *v;
@@ -560,7 +561,7 @@ skt_apps_normalize(const json_t *in, json_t **out, char *err, size_t errlen)
     }
     json_object_foreach((json_t *)in, k, v)
     {
-        if (!find_field(k)) {
+        if (!lenient && !find_field(k)) {
             snprintf(err, errlen, "unknown key '%.60s'", k);
             return -1;
         }
@@ -583,6 +584,33 @@ skt_apps_normalize(const json_t *in, json_t **out, char *err, size_t errlen)
     }
     *out = app;
     return 0;
+}
+
+int
+skt_apps_normalize(const json_t *in, json_t **out, char *err, size_t errlen)
+{
+    return normalize(in, 0, out, err, errlen);
+}
+
+int
+skt_apps_from_row(const json_t *row, const skt_app_defaults_t *defaults, skt_apps_t **out,
+                  char *err, size_t errlen)
+{
+    json_t *canon = NULL, *list = NULL;
+    *out = NULL;
+    if (normalize(row, 1, &canon, err, errlen) < 0)
+        return -1;
+    if (!(list = json_array()) || json_array_append_new(list, canon) < 0) {
+        json_decref(list);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = skt_apps_build(list, defaults, out, err, errlen);
+    json_decref(list);
+    /* "apps[0]: ..." names a list the row is not part of */
+    if (rc < 0 && strncmp(err, "apps[0]: ", 9) == 0)
+        memmove(err, err + 9, strlen(err + 9) + 1);
+    return rc;
 }
 
 const char *

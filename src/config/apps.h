@@ -81,6 +81,14 @@ int skt_apps_set_field(json_t *app, const char *name, json_t *value, const char 
  * one app.ts reads last wins. Returns 0, or -1 with a message in err (no index prefix). */
 int skt_apps_normalize(const json_t *in, json_t **out, char *err, size_t errlen);
 
+/* One app from a row of an app manager's store (include/soketi/app_manager.h): a JSON object
+ * read as skt_apps_normalize reads one (soketi's keys and aliases, null and "" absent, a
+ * webhooks string parsed as JSON), except that members it does not know (other columns) are
+ * ignored; then built as skt_apps_build builds a list of one. Returns 0 with *out set (a list
+ * of one app, caller owns it), or -1 with a message in err (no index prefix). */
+int skt_apps_from_row(const json_t *row, const skt_app_defaults_t *defaults, skt_apps_t **out,
+                      char *err, size_t errlen);
+
 /* Builds the apps from a JSON array of canonical app objects (as skt_apps_normalize() makes;
  * a JSON null entry is a gap in the numbering and an error). Returns 0 with *out set (caller
  * owns it), or -1 with a message in err such as "apps[1]: 'secret' is missing or empty" or

@@ -543,7 +543,14 @@ derive_ws_max_payload(skt_config_t *cfg)
     double kb = 0;
     if (cfg->ws_max_payload_in_kb)
         return;
-    for (size_t i = 0; i < skt_apps_count(cfg->apps); i++) {
+    /* Apps read from a database are not known yet: the global limits they default to. */
+    int db = cfg->app_manager.driver && strcmp(cfg->app_manager.driver, "array") != 0;
+    if (db) {
+        kb = cfg->event_limits.max_payload_in_kb;
+        if (cfg->presence.max_member_size_in_kb > kb)
+            kb = cfg->presence.max_member_size_in_kb;
+    }
+    for (size_t i = 0; !db && i < skt_apps_count(cfg->apps); i++) {
         const skt_app_t *a = skt_apps_at(cfg->apps, i);
         if (a->max_event_payload_kb > kb)
             kb = a->max_event_payload_kb;
@@ -605,15 +612,8 @@ skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, 
     if (src && src->environ && load_env(cfg, src->environ, err, errlen) < 0)
         goto fail;
 
-    skt_app_defaults_t d = {
-        .max_presence_members_per_channel = cfg->presence.max_members_per_channel,
-        .max_presence_member_size_kb = cfg->presence.max_member_size_in_kb,
-        .max_channel_name_length = cfg->channel_limits.max_name_length,
-        .max_event_channels_at_once = cfg->event_limits.max_channels_at_once,
-        .max_event_name_length = cfg->event_limits.max_name_length,
-        .max_event_payload_kb = cfg->event_limits.max_payload_in_kb,
-        .max_event_batch_size = cfg->event_limits.max_batch_size,
-    };
+    skt_app_defaults_t d;
+    skt_config_app_defaults(cfg, &d);
     if (skt_apps_build(cfg->priv->apps, &d, &cfg->apps, err, errlen) < 0)
         goto fail;
     derive_ws_max_payload(cfg);
@@ -628,6 +628,20 @@ skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, 
 fail:
     skt_config_free(cfg);
     return -1;
+}
+
+void
+skt_config_app_defaults(const skt_config_t *cfg, skt_app_defaults_t *d)
+{
+    *d = (skt_app_defaults_t){
+        .max_presence_members_per_channel = cfg->presence.max_members_per_channel,
+        .max_presence_member_size_kb = cfg->presence.max_member_size_in_kb,
+        .max_channel_name_length = cfg->channel_limits.max_name_length,
+        .max_event_channels_at_once = cfg->event_limits.max_channels_at_once,
+        .max_event_name_length = cfg->event_limits.max_name_length,
+        .max_event_payload_kb = cfg->event_limits.max_payload_in_kb,
+        .max_event_batch_size = cfg->event_limits.max_batch_size,
+    };
 }
 
 void

@@ -81,8 +81,8 @@ typedef struct skt_config_s {
             int enabled;
             long ttl;
         } cache;
-        long timeout;              /* ours: ms a lookup in the store may take */
-        long max_pending_lookups;  /* ours: distinct lookups waiting at once */
+        long timeout;             /* ours: ms a lookup in the store may take */
+        long max_pending_lookups; /* ours: distinct lookups waiting at once */
         struct {
             char *table;
             char *region;
@@ -287,6 +287,10 @@ typedef struct skt_config_sources_s {
  * 0 with *out set (the caller owns it: skt_config_free()), or -1 with *out NULL and a one-line
  * message in err (naming the file:line, JSON key or variable, and what is wrong). */
 int skt_config_load(const skt_config_sources_t *src, skt_config_t **out, char *err, size_t errlen);
+
+/* The fallbacks of the per-app limits in cfg (the global presence.*, channelLimits.* and
+ * eventLimits.* options), for apps built from cfg or from an app manager's rows. */
+void skt_config_app_defaults(const skt_config_t *cfg, skt_app_defaults_t *d);
 
 /* Frees everything cfg owns, apps included. NULL is a no-op. */
 void skt_config_free(skt_config_t *cfg);

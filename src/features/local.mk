@@ -15,6 +15,7 @@ libskt_features_la_SOURCES = \
 	src/features/lambda.c src/features/lambda.h src/features/sigv4.c src/features/sigv4.h \
 	src/features/metrics.c src/features/metrics.h \
 	src/features/metrics_merge.c src/features/metrics_merge.h \
+	src/features/appdir.c src/features/appdir.h \
 	src/features/clock.h
 # libcurl for webhooks; programs linking this library get it through libtool.
 libskt_features_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
@@ -56,3 +57,9 @@ TESTS += tests/check_lambda
 tests_check_lambda_SOURCES = tests/check_lambda.c
 tests_check_lambda_CFLAGS = $(CHECK_CFLAGS_ALL) $(CURL_CFLAGS)
 tests_check_lambda_LDADD = libskt_features.la libskt_util.la $(CHECK_EXT)
+
+check_PROGRAMS += tests/check_appdir
+TESTS += tests/check_appdir
+tests_check_appdir_SOURCES = tests/check_appdir.c
+tests_check_appdir_CFLAGS = $(CHECK_CFLAGS_ALL)
+tests_check_appdir_LDADD = libskt_features.la libskt_config.la libskt_util.la $(CHECK_EXT)

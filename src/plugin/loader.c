@@ -1,15 +1,19 @@
-/* loader.c - finds, opens, negotiates with and initialises adapter plugins.
+/* loader.c - finds, opens, negotiates with and initialises plugins: adapters and app managers.
  *
  * DESIGN
- * Opening (dlopen + the three symbols) and negotiating the ABI version are shared by
- * skt_plugin_load and skt_plugin_list, so `soketi plugins` reports exactly what loading
- * would refuse before init. Every refusal path closes what it opened, in reverse order:
- * cleanup (only when init succeeded), dlclose, free.
+ * Both kinds of plugin (include/soketi/adapter.h, include/soketi/app_manager.h) have the same
+ * life: a file named <prefix><driver>.so, three entry points (version, init, cleanup), a
+ * version negotiation, a host table the plugin keeps and an instance whose ops it fills. What
+ * differs is described by a plugin_kind_t (file prefix, symbol names, versions spoken, drivers
+ * soketi knows); opening (dlopen + the three symbols), negotiating and explaining a missing
+ * file are written once for both and shared by loading and by skt_plugin_list, so
+ * `soketi plugins` reports exactly what loading would refuse before init. Every refusal path
+ * closes what it opened, in reverse order: cleanup (only when init succeeded), dlclose, free.
  *
- * The versions the host speaks are one static list, newest first. When the ABI grows to
- * version 2, 2 goes first and 1 stays while the host still supports plugins built for it;
- * each op of the ops table records the version that made it required, so a plugin is
- * checked against the ops of the version it negotiated.
+ * The versions a host speaks are one static list per kind, newest first. When an ABI grows
+ * to version 2, 2 goes first and 1 stays while the host still supports plugins built for it;
+ * each op of an ops table records the version that made it required, so a plugin is checked
+ * against the ops of the version it negotiated.
  */
 #include "plugin/loader.h"
 
@@ -23,18 +27,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <soketi/app_manager.h>
+
 #include "util/log.h"
 
-#define PLUGIN_PREFIX "adapter_"
 #define PLUGIN_SUFFIX ".so"
 
 /* How far past the newest version the host speaks to ask a refusing plugin which version
  * it does speak, so that the refusal can name it. */
 #define PLUGIN_ABI_PROBE_AHEAD 32
 
-/* The ABI versions this host speaks, newest first. */
+/* The ABI versions this host speaks, newest first, per kind. */
 static const int plugin_abi_versions[] = {SOKETI_ADAPTER_ABI_VERSION};
-#define PLUGIN_ABI_COUNT ((int)(sizeof(plugin_abi_versions) / sizeof(plugin_abi_versions[0])))
+static const int plugin_am_abi_versions[] = {SOKETI_APP_MANAGER_ABI_VERSION};
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One op of soketi_adapter_ops_t and the ABI version from which it is required. */
 typedef struct plugin_op_s {
@@ -61,6 +67,10 @@ static const plugin_op_t plugin_ops[] = {
     PLUGIN_OP(terminate_user_connections, 1),
 };
 
+static const plugin_op_t plugin_am_ops[] = {
+    {"find", offsetof(soketi_app_manager_ops_t, find), 1},
+};
+
 /* Every op is a function pointer; this is the type they are read through. */
 typedef void (*plugin_any_fn)(void);
 
@@ -80,20 +90,67 @@ static const plugin_known_t plugin_known[] = {
     {"cluster", NULL, 1},                 /* part of soketi itself */
 };
 
-/* The three entry points of a plugin. */
+static const plugin_known_t plugin_am_known[] = {
+    {"mysql", "soketi-mysql", 1},       /* MariaDB Connector/C */
+    {"postgres", "soketi-postgres", 1}, /* libpq */
+};
+
+/* What differs between the kinds of plugin. */
+typedef struct plugin_kind_s {
+    const char *noun;    /* "adapter", "app manager": for messages */
+    const char *prefix;  /* of the file name */
+    const char *syms[3]; /* version, init, cleanup */
+    const int *versions; /* spoken, newest first */
+    int nversions;
+    const plugin_known_t *known;
+    size_t nknown;
+    const plugin_op_t *ops; /* what init must fill */
+    size_t nops;
+} plugin_kind_t;
+
+static const plugin_kind_t kind_adapter = {
+    "adapter",
+    "adapter_",
+    {"soketi_adapter_version", "soketi_adapter_init", "soketi_adapter_cleanup"},
+    plugin_abi_versions,
+    (int)COUNT_OF(plugin_abi_versions),
+    plugin_known,
+    COUNT_OF(plugin_known),
+    plugin_ops,
+    COUNT_OF(plugin_ops),
+};
+
+static const plugin_kind_t kind_app_manager = {
+    "app manager",
+    "app_manager_",
+    {"soketi_app_manager_version", "soketi_app_manager_init", "soketi_app_manager_cleanup"},
+    plugin_am_abi_versions,
+    (int)COUNT_OF(plugin_am_abi_versions),
+    plugin_am_known,
+    COUNT_OF(plugin_am_known),
+    plugin_am_ops,
+    COUNT_OF(plugin_am_ops),
+};
+
+/* The three entry points of a plugin; init and cleanup are typed by its kind when called
+ * (both kinds' version functions have the same type). */
 typedef struct plugin_syms_s {
     soketi_adapter_version_fn version;
-    soketi_adapter_init_fn init;
-    soketi_adapter_cleanup_fn cleanup;
+    void *init, *cleanup;
 } plugin_syms_t;
 
 struct skt_plugin_s {
+    const plugin_kind_t *kind;
     void *handle;
-    soketi_adapter_cleanup_fn cleanup;
+    void *cleanup; /* the kind's cleanup function */
     int abi;
     char *path;
-    soketi_host_t host;       /* the plugin's private copy; it may keep a pointer to it */
-    soketi_adapter_t adapter; /* zeroed, size set by us, filled by the plugin's init */
+    /* The plugin's private copies of the host table (it may keep a pointer to them) and
+     * the instance it fills (zeroed, size set by us): one pair per kind. */
+    soketi_host_t host;
+    soketi_adapter_t adapter;
+    soketi_app_manager_host_t am_host;
+    soketi_app_manager_t am;
 };
 
 /* Writes a refusal into err without ever overflowing it, so that every failure path can
@@ -107,6 +164,16 @@ plugin_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* Closes and frees a plugin whose cleanup has run or whose init never succeeded. */
+static void
+plugin_free(skt_plugin_t *p)
+{
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->path);
+    free(p);
 }
 
 /* Driver names become file names: allowing only these characters keeps a configured name
@@ -161,37 +228,39 @@ plugin_path_new(const char *dir, const char *prefix, const char *name, const cha
 /* Explains a missing plugin file: which package provides a driver soketi knows, or that
  * it is not built yet, so that the operator knows what to install rather than where to look. */
 static void
-plugin_err_missing(const char *driver, const char *path, char *err, size_t errlen)
+plugin_err_missing(const plugin_kind_t *kind, const char *driver, const char *path, char *err,
+                   size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(plugin_known) / sizeof(plugin_known[0]); i++) {
-        const plugin_known_t *k = &plugin_known[i];
+    const char *noun = kind->noun;
+    for (size_t i = 0; i < kind->nknown; i++) {
+        const plugin_known_t *k = &kind->known[i];
         if (!plugin_driver_eq(driver, k->driver))
             continue;
         if (!k->built)
-            plugin_err(err, errlen, "adapter '%s' is not built yet: %s does not exist", driver,
+            plugin_err(err, errlen, "%s '%s' is not built yet: %s does not exist", noun, driver,
                        path);
         else if (k->package)
             plugin_err(err, errlen,
-                       "adapter '%s' is not installed: %s does not exist (the %s package "
+                       "%s '%s' is not installed: %s does not exist (the %s package "
                        "provides it)",
-                       driver, path, k->package);
+                       noun, driver, path, k->package);
         else
             plugin_err(err, errlen,
-                       "adapter '%s' ships with soketi, but %s does not exist: is the plugin "
+                       "%s '%s' ships with soketi, but %s does not exist: is the plugin "
                        "directory right?",
-                       driver, path);
+                       noun, driver, path);
         return;
     }
-    plugin_err(err, errlen, "unknown adapter '%s': %s does not exist", driver, path);
+    plugin_err(err, errlen, "unknown %s '%s': %s does not exist", noun, driver, path);
 }
 
 /* Opens path and finds the three entry points. Returns the dlopen handle, or NULL with
  * the reason in err and nothing left open. */
 static void *
-plugin_open(const char *path, plugin_syms_t *syms, char *err, size_t errlen)
+plugin_open(const plugin_kind_t *kind, const char *path, plugin_syms_t *syms, char *err,
+            size_t errlen)
 {
-    static const char *const names[] = {"soketi_adapter_version", "soketi_adapter_init",
-                                        "soketi_adapter_cleanup"};
+    const char *const *names = kind->syms;
     void *found[3];
 
     dlerror();
@@ -204,9 +273,8 @@ plugin_open(const char *path, plugin_syms_t *syms, char *err, size_t errlen)
     for (size_t i = 0; i < 3; i++) {
         found[i] = dlsym(handle, names[i]);
         if (!found[i]) {
-            plugin_err(err, errlen,
-                       "%s does not export %s (an adapter plugin exports %s, %s and %s)", path,
-                       names[i], names[0], names[1], names[2]);
+            plugin_err(err, errlen, "%s does not export %s (an %s plugin exports %s, %s and %s)",
+                       path, names[i], kind->noun, names[0], names[1], names[2]);
             dlclose(handle);
             return NULL;
         }
@@ -214,26 +282,26 @@ plugin_open(const char *path, plugin_syms_t *syms, char *err, size_t errlen)
     /* POSIX guarantees that a dlsym result converts to a function pointer; ISO C has no
      * cast for it, so the bits are copied. */
     memcpy(&syms->version, &found[0], sizeof(syms->version));
-    memcpy(&syms->init, &found[1], sizeof(syms->init));
-    memcpy(&syms->cleanup, &found[2], sizeof(syms->cleanup));
+    syms->init = found[1];
+    syms->cleanup = found[2];
     return handle;
 }
 
 /* Writes the host's versions as "2, 1" into buf. */
 static void
-plugin_versions_text(char *buf, size_t len)
+plugin_versions_text(const plugin_kind_t *kind, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = '\0';
-    for (int i = 0; i < PLUGIN_ABI_COUNT && o < len; i++)
-        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? ", " : "", plugin_abi_versions[i]);
+    for (int i = 0; i < kind->nversions && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? ", " : "", kind->versions[i]);
 }
 
 static int
-plugin_abi_spoken(int v)
+plugin_abi_spoken(const plugin_kind_t *kind, int v)
 {
-    for (int i = 0; i < PLUGIN_ABI_COUNT; i++)
-        if (plugin_abi_versions[i] == v)
+    for (int i = 0; i < kind->nversions; i++)
+        if (kind->versions[i] == v)
             return 1;
     return 0;
 }
@@ -242,22 +310,23 @@ plugin_abi_spoken(int v)
  * naming both sides: when the plugin answers -1, it is asked about other versions one at
  * a time, so that the message can say which one it speaks. */
 static int
-plugin_negotiate(soketi_adapter_version_fn version, const char *path, char *err, size_t errlen)
+plugin_negotiate(const plugin_kind_t *kind, soketi_adapter_version_fn version, const char *path,
+                 char *err, size_t errlen)
 {
     char ours[64];
-    int v = version(PLUGIN_ABI_COUNT, plugin_abi_versions);
-    if (plugin_abi_spoken(v))
+    int v = version(kind->nversions, kind->versions);
+    if (plugin_abi_spoken(kind, v))
         return v;
     if (v <= 0) {
-        int last = plugin_abi_versions[0] + PLUGIN_ABI_PROBE_AHEAD;
+        int last = kind->versions[0] + PLUGIN_ABI_PROBE_AHEAD;
         for (int probe = 1; probe <= last; probe++) {
-            if (!plugin_abi_spoken(probe) && version(1, &probe) == probe) {
+            if (!plugin_abi_spoken(kind, probe) && version(1, &probe) == probe) {
                 v = probe;
                 break;
             }
         }
     }
-    plugin_versions_text(ours, sizeof(ours));
+    plugin_versions_text(kind, ours, sizeof(ours));
     if (v > 0)
         plugin_err(err, errlen, "%s speaks ABI %d; this soketi speaks %s", path, v, ours);
     else
@@ -266,33 +335,34 @@ plugin_negotiate(soketi_adapter_version_fn version, const char *path, char *err,
     return -1;
 }
 
-/* Checks what init filled: every op required by the negotiated version lies within the
- * plugin's ops_size and is set, so the host never calls through NULL or past the plugin's
- * struct. Returns 0, or -1 with the reason in err. */
+/* Checks what init filled (ops at ops, ops_size as the plugin set it): every op required by
+ * the negotiated version lies within ops_size and is set, so the host never calls through
+ * NULL or past the plugin's struct. Returns 0, or -1 with the reason in err. */
 static int
-plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
+plugin_check_ops(const skt_plugin_t *p, const void *ops, size_t ops_size, char *err, size_t errlen)
 {
+    const plugin_kind_t *k = p->kind;
     size_t need = 0;
-    for (size_t i = 0; i < sizeof(plugin_ops) / sizeof(plugin_ops[0]); i++) {
-        size_t end = plugin_ops[i].offset + sizeof(plugin_any_fn);
-        if (plugin_ops[i].since <= p->abi && end > need)
+    for (size_t i = 0; i < k->nops; i++) {
+        size_t end = k->ops[i].offset + sizeof(plugin_any_fn);
+        if (k->ops[i].since <= p->abi && end > need)
             need = end;
     }
-    if (p->adapter.ops_size < need) {
+    if (ops_size < need) {
         plugin_err(err, errlen,
                    "%s sets ops_size %zu, smaller than the %zu bytes of ABI %d's ops (is "
-                   "ops_size set to sizeof(soketi_adapter_ops_t)?)",
-                   p->path, p->adapter.ops_size, need, p->abi);
+                   "ops_size set to the size of its ops struct?)",
+                   p->path, ops_size, need, p->abi);
         return -1;
     }
-    for (size_t i = 0; i < sizeof(plugin_ops) / sizeof(plugin_ops[0]); i++) {
+    for (size_t i = 0; i < k->nops; i++) {
         plugin_any_fn fn;
-        if (plugin_ops[i].since > p->abi)
+        if (k->ops[i].since > p->abi)
             continue;
-        memcpy(&fn, (const char *)&p->adapter.ops + plugin_ops[i].offset, sizeof(fn));
+        memcpy(&fn, (const char *)ops + k->ops[i].offset, sizeof(fn));
         if (!fn) {
             plugin_err(err, errlen, "%s leaves op %s NULL; every op of ABI %d is required", p->path,
-                       plugin_ops[i].name, p->abi);
+                       k->ops[i].name, p->abi);
             return -1;
         }
     }
@@ -304,85 +374,141 @@ plugin_check_ops(const skt_plugin_t *p, char *err, size_t errlen)
  * job_claim took the last two), an op added later goes at the end and is called only when
  * it lies within the plugin's ops_size (SKT_ADAPTER_HAS): channel_members_typed, 19th,
  * cluster_connection, 20th. */
-_Static_assert(offsetof(soketi_adapter_ops_t, channel_members_typed) ==
-                   18 * sizeof(void (*)(void)),
+_Static_assert(offsetof(soketi_adapter_ops_t, channel_members_typed) == 18 * sizeof(void (*)(void)),
                "soketi_adapter_ops_t's first 18 ops moved: ABI 1 plugins would break");
 _Static_assert(offsetof(soketi_host_t, reserved) + sizeof(((soketi_host_t *)0)->reserved) ==
                    sizeof(soketi_host_t),
                "soketi_host_t must end with its reserved slots");
+_Static_assert(offsetof(soketi_app_manager_host_t, reserved) +
+                       sizeof(((soketi_app_manager_host_t *)0)->reserved) ==
+                   sizeof(soketi_app_manager_host_t),
+               "soketi_app_manager_host_t must end with its reserved slots");
+
+/* Finds, opens and negotiates with <dir>/<prefix><driver>.so. Returns a new skt_plugin_t
+ * whose init is yet to run (syms filled), or NULL with the reason in err. */
+static skt_plugin_t *
+plugin_start(const plugin_kind_t *kind, const char *dir, const char *driver, int have_host,
+             plugin_syms_t *syms, char *err, size_t errlen)
+{
+    struct stat st;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!dir || !have_host) {
+        plugin_err(err, errlen, "loading an %s: dir, host and out are required", kind->noun);
+        return NULL;
+    }
+    if (!plugin_driver_valid(driver)) {
+        plugin_err(err, errlen, "invalid %s driver '%s': use only letters, digits, '-' and '_'",
+                   kind->noun, driver ? driver : "(null)");
+        return NULL;
+    }
+    skt_plugin_t *p = calloc(1, sizeof(*p));
+    if (p)
+        p->path = plugin_path_new(dir, kind->prefix, driver, PLUGIN_SUFFIX, 1);
+    if (!p || !p->path) {
+        plugin_err(err, errlen, "%s '%s': out of memory", kind->noun, driver);
+        free(p);
+        return NULL;
+    }
+    p->kind = kind;
+    if (stat(p->path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
+        plugin_err_missing(kind, driver, p->path, err, errlen);
+    else if ((p->handle = plugin_open(kind, p->path, syms, err, errlen)) != NULL &&
+             (p->abi = plugin_negotiate(kind, syms->version, p->path, err, errlen)) >= 0)
+        return p;
+    plugin_free(p);
+    return NULL;
+}
+
+/* What a failed init says. */
+static void
+plugin_err_init(const skt_plugin_t *p, int rc, char *err, size_t errlen)
+{
+    plugin_err(err, errlen, "%s: %s returned %d (the plugin logs why it refused)", p->path,
+               p->kind->syms[1], rc);
+}
 
 int
 skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host, skt_plugin_t **out,
                 char *err, size_t errlen)
 {
     plugin_syms_t syms;
-    struct stat st;
-
-    if (err && errlen)
-        err[0] = '\0';
     if (out)
         *out = NULL;
-    if (!dir || !host || !out) {
-        plugin_err(err, errlen, "skt_plugin_load: dir, host and out are required");
+    skt_plugin_t *p = plugin_start(&kind_adapter, dir, driver, host && out, &syms, err, errlen);
+    if (!p)
         return -1;
-    }
-    if (!plugin_driver_valid(driver)) {
-        plugin_err(err, errlen,
-                   "invalid adapter driver '%s': use only letters, digits, '-' and '_'",
-                   driver ? driver : "(null)");
-        return -1;
-    }
-    skt_plugin_t *p = calloc(1, sizeof(*p));
-    if (p)
-        p->path = plugin_path_new(dir, PLUGIN_PREFIX, driver, PLUGIN_SUFFIX, 1);
-    if (!p || !p->path) {
-        plugin_err(err, errlen, "adapter '%s': out of memory", driver);
-        free(p);
-        return -1;
-    }
-    if (stat(p->path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
-        plugin_err_missing(driver, p->path, err, errlen);
-        goto fail;
-    }
-    p->handle = plugin_open(p->path, &syms, err, errlen);
-    if (!p->handle)
-        goto fail;
-    p->abi = plugin_negotiate(syms.version, p->path, err, errlen);
-    if (p->abi < 0)
-        goto fail;
-
+    soketi_adapter_init_fn init;
+    soketi_adapter_cleanup_fn cleanup;
+    memcpy(&init, &syms.init, sizeof(init));
+    memcpy(&cleanup, &syms.cleanup, sizeof(cleanup));
     p->host = *host;
     p->host.size = sizeof(p->host);
     p->host.abi_version = p->abi;
     p->adapter.size = sizeof(p->adapter);
-    int rc = syms.init(&p->host, &p->adapter);
+    int rc = init(&p->host, &p->adapter);
     if (rc != 0) {
-        plugin_err(err, errlen,
-                   "%s: soketi_adapter_init returned %d (the plugin logs why it refused)", p->path,
-                   rc);
-        goto fail;
+        plugin_err_init(p, rc, err, errlen);
+        plugin_free(p);
+        return -1;
     }
-    if (plugin_check_ops(p, err, errlen) != 0) {
-        syms.cleanup(&p->adapter);
-        goto fail;
+    if (plugin_check_ops(p, &p->adapter.ops, p->adapter.ops_size, err, errlen) != 0) {
+        cleanup(&p->adapter);
+        plugin_free(p);
+        return -1;
     }
     p->cleanup = syms.cleanup;
     skt_log(SKT_LOG_DEBUG, "adapter '%s': loaded %s (ABI %d)", driver, p->path, p->abi);
     *out = p;
     return 0;
+}
 
-fail:
-    if (p->handle)
-        dlclose(p->handle);
-    free(p->path);
-    free(p);
-    return -1;
+int
+skt_plugin_load_app_manager(const char *dir, const char *driver,
+                            const soketi_app_manager_host_t *host, skt_plugin_t **out, char *err,
+                            size_t errlen)
+{
+    plugin_syms_t syms;
+    if (out)
+        *out = NULL;
+    skt_plugin_t *p = plugin_start(&kind_app_manager, dir, driver, host && out, &syms, err, errlen);
+    if (!p)
+        return -1;
+    soketi_app_manager_init_fn init;
+    soketi_app_manager_cleanup_fn cleanup;
+    memcpy(&init, &syms.init, sizeof(init));
+    memcpy(&cleanup, &syms.cleanup, sizeof(cleanup));
+    p->am_host = *host;
+    p->am_host.size = sizeof(p->am_host);
+    p->am_host.abi_version = p->abi;
+    p->am.size = sizeof(p->am);
+    int rc = init(&p->am_host, &p->am);
+    if (rc != 0) {
+        plugin_err_init(p, rc, err, errlen);
+        plugin_free(p);
+        return -1;
+    }
+    if (plugin_check_ops(p, &p->am.ops, p->am.ops_size, err, errlen) != 0) {
+        cleanup(&p->am);
+        plugin_free(p);
+        return -1;
+    }
+    p->cleanup = syms.cleanup;
+    skt_log(SKT_LOG_DEBUG, "app manager '%s': loaded %s (ABI %d)", driver, p->path, p->abi);
+    *out = p;
+    return 0;
 }
 
 soketi_adapter_t *
 skt_plugin_adapter(skt_plugin_t *p)
 {
-    return &p->adapter;
+    return p->kind == &kind_adapter ? &p->adapter : NULL;
+}
+
+soketi_app_manager_t *
+skt_plugin_app_manager(skt_plugin_t *p)
+{
+    return p->kind == &kind_app_manager ? &p->am : NULL;
 }
 
 const char *
@@ -402,11 +528,17 @@ skt_plugin_unload(skt_plugin_t *p)
 {
     if (!p)
         return;
-    p->cleanup(&p->adapter);
-    dlclose(p->handle);
-    skt_log(SKT_LOG_DEBUG, "adapter: unloaded %s", p->path);
-    free(p->path);
-    free(p);
+    if (p->kind == &kind_adapter) {
+        soketi_adapter_cleanup_fn cleanup;
+        memcpy(&cleanup, &p->cleanup, sizeof(cleanup));
+        cleanup(&p->adapter);
+    } else {
+        soketi_app_manager_cleanup_fn cleanup;
+        memcpy(&cleanup, &p->cleanup, sizeof(cleanup));
+        cleanup(&p->am);
+    }
+    skt_log(SKT_LOG_DEBUG, "%s: unloaded %s", p->kind->noun, p->path);
+    plugin_free(p);
 }
 
 static int
@@ -415,12 +547,12 @@ plugin_name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads the names of dir's adapter_*.so files into a sorted array. Returns the count, or
+/* Reads the names of dir's <prefix>*.so files into a sorted array. Returns the count, or
  * -1 when dir cannot be read or memory runs out (nothing is then left allocated). */
 static int
-plugin_list_names(const char *dir, char ***names_out)
+plugin_list_names(const char *dir, const char *prefix, char ***names_out)
 {
-    const size_t pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
+    const size_t pre = strlen(prefix), suf = strlen(PLUGIN_SUFFIX);
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
@@ -429,7 +561,7 @@ plugin_list_names(const char *dir, char ***names_out)
         return -1;
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
-        if (len <= pre + suf || strncmp(de->d_name, PLUGIN_PREFIX, pre) != 0 ||
+        if (len <= pre + suf || strncmp(de->d_name, prefix, pre) != 0 ||
             strcmp(de->d_name + len - suf, PLUGIN_SUFFIX) != 0)
             continue;
         if (n == cap) {
@@ -460,30 +592,31 @@ oom:
     return -1;
 }
 
-int
-skt_plugin_list(const char *dir, skt_plugin_each_fn each, void *arg)
+/* Reports every plugin of one kind in dir (skt_plugin_list). */
+static int
+plugin_list_kind(const plugin_kind_t *kind, const char *dir, skt_plugin_each_fn each, void *arg)
 {
-    const size_t pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
+    const size_t pre = strlen(kind->prefix), suf = strlen(PLUGIN_SUFFIX);
     char **names = NULL;
-    if (!dir || !each)
-        return -1;
-    int n = plugin_list_names(dir, &names);
+    int n = plugin_list_names(dir, kind->prefix, &names);
     for (int i = 0; i < n; i++) {
-        char note[512];
+        char note[512], driver[300];
         plugin_syms_t syms;
         int abi = -1;
-        char *driver = names[i] + pre;
+        char *name = names[i] + pre;
         char *path = plugin_path_new(dir, "", names[i], "", 0);
-        driver[strlen(driver) - suf] = '\0';
-        for (char *c = driver; *c; c++)
+        name[strlen(name) - suf] = '\0';
+        for (char *c = name; *c; c++)
             if (*c == '_')
                 *c = '-';
+        /* app managers are named by kind, so that "mysql" reads as what it is */
+        snprintf(driver, sizeof(driver), "%s%s", kind == &kind_adapter ? "" : "app-manager ", name);
         if (!path) {
             each(arg, driver, dir, -1, "out of memory");
         } else {
-            void *handle = plugin_open(path, &syms, note, sizeof(note));
+            void *handle = plugin_open(kind, path, &syms, note, sizeof(note));
             if (handle) {
-                abi = plugin_negotiate(syms.version, path, note, sizeof(note));
+                abi = plugin_negotiate(kind, syms.version, path, note, sizeof(note));
                 dlclose(handle);
             }
             each(arg, driver, path, abi, abi < 0 ? note : NULL);
@@ -493,4 +626,16 @@ skt_plugin_list(const char *dir, skt_plugin_each_fn each, void *arg)
     }
     free(names);
     return n;
+}
+
+int
+skt_plugin_list(const char *dir, skt_plugin_each_fn each, void *arg)
+{
+    if (!dir || !each)
+        return -1;
+    int n = plugin_list_kind(&kind_adapter, dir, each, arg);
+    if (n < 0)
+        return -1;
+    int m = plugin_list_kind(&kind_app_manager, dir, each, arg);
+    return m < 0 ? -1 : n + m;
 }

@@ -1,4 +1,5 @@
-/* loader.h - finds, opens, negotiates with and initialises adapter plugins.
+/* loader.h - finds, opens, negotiates with and initialises plugins: adapters
+ * (include/soketi/adapter.h) and app managers (include/soketi/app_manager.h).
  *
  * DESIGN
  * A plugin is <dir>/adapter_<driver>.so, opened with dlopen(RTLD_NOW | RTLD_LOCAL) so that
@@ -26,6 +27,7 @@
 #include <stddef.h>
 
 #include <soketi/adapter.h>
+#include <soketi/app_manager.h>
 
 /* 1 when the adapter ad (soketi_adapter_t *) set the optional op (include/soketi/adapter.h:
  * within its ops_size and not NULL). */
@@ -53,8 +55,20 @@ typedef struct skt_plugin_s skt_plugin_t;
 int skt_plugin_load(const char *dir, const char *driver, const soketi_host_t *host,
                     skt_plugin_t **out, char *err, size_t errlen);
 
-/* The initialised adapter: call adapter->ops.broadcast(adapter->self, ...). Owned by p,
- * valid until skt_plugin_unload(p). */
+/* Loads the app manager plugin for driver from dir: <dir>/app_manager_<driver>.so, as
+ * skt_plugin_load does an adapter (the same names, lifecycle and refusals, with the app
+ * manager's symbols and ABI; a missing soketi driver names its package: soketi-mysql,
+ * soketi-postgres). */
+int skt_plugin_load_app_manager(const char *dir, const char *driver,
+                                const soketi_app_manager_host_t *host, skt_plugin_t **out,
+                                char *err, size_t errlen);
+
+/* The initialised app manager of a plugin skt_plugin_load_app_manager loaded (else NULL). Owned
+ * by p, valid until skt_plugin_unload(p). */
+soketi_app_manager_t *skt_plugin_app_manager(skt_plugin_t *p);
+
+/* The initialised adapter (NULL for an app manager): call adapter->ops.broadcast(adapter->self,
+ * ...). Owned by p, valid until skt_plugin_unload(p). */
 soketi_adapter_t *skt_plugin_adapter(skt_plugin_t *p);
 
 /* The file p was loaded from. Owned by p. */
@@ -63,20 +77,23 @@ const char *skt_plugin_path(const skt_plugin_t *p);
 /* The ABI version negotiated with p. */
 int skt_plugin_abi(const skt_plugin_t *p);
 
-/* Calls the plugin's soketi_adapter_cleanup, then dlclose, then frees p. Call it after the
- * last client has gone and no callback of the plugin is pending. NULL is a no-op. */
+/* Calls the plugin's cleanup (soketi_adapter_cleanup or soketi_app_manager_cleanup), then dlclose,
+ * then frees p. Call it after the last client has gone and no callback of the plugin is pending.
+ * NULL is a no-op. */
 void skt_plugin_unload(skt_plugin_t *p);
 
 /* Called once per plugin file by skt_plugin_list. driver: the driver name that loads it
- * (the file name without "adapter_" and ".so", each '_' written as '-'); path: the file;
+ * (the file name without "adapter_" and ".so", each '_' written as '-'; for an app manager
+ * "app-manager " and its name: "app-manager mysql"); path: the file;
  * abi: the version it negotiates with this host, or -1 when it would be refused before
  * init; note: NULL, or why it is refused. All strings are valid only during the call. */
 typedef void (*skt_plugin_each_fn)(void *arg, const char *driver, const char *path, int abi,
                                    const char *note);
 
-/* For `soketi plugins`: opens every adapter_*.so in dir, in name order, checks its symbols
- * and negotiates its ABI version against this host without calling init, closes it and
- * reports it to each. Returns the number of files reported, or -1 when dir cannot be read. */
+/* For `soketi plugins`: opens every adapter_*.so, then every app_manager_*.so in dir, in name
+ * order, checks its symbols and negotiates its ABI version against this host without calling init,
+ * closes it and reports it to each. Returns the number of files reported, or -1 when dir cannot be
+ * read. */
 int skt_plugin_list(const char *dir, skt_plugin_each_fn each, void *arg);
 
 #endif /* SKT_PLUGIN_LOADER_H */

@@ -59,7 +59,7 @@ host_metric(const char *app_id, int what, double value)
         return;
     }
     if (!current || !current->features || !app_id ||
-        !skt_apps_by_id(current->cfg->apps, app_id, strlen(app_id)))
+        !skt_server_app(current, app_id, strlen(app_id)))
         return;
     skt_metrics_app_t *a = skt_metrics_app(current->features->metrics, app_id);
     switch (what) {

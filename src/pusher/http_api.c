@@ -8,7 +8,10 @@
  * httpApi.authTimestampWindow seconds of now.
  *
  * DESIGN
- * A request is routed and checked (app, signature) synchronously; routes that
+ * A request is routed and checked (app, signature) synchronously when its app is known at
+ * once (configured, or cached: features/appdir.h); otherwise the request is copied, its app
+ * looked up in the app manager's store, and the copy routed again when the app is found
+ * (the connection held meanwhile, its pipeline paused by the net layer). Routes that
  * need the cluster or the rate limiter (features/ratelimit.h: the events and
  * read routes) ask them and answer from their completion callbacks, holding a
  * reference to the connection meanwhile. Whatever a callback needs from the
@@ -140,11 +143,10 @@ req_verify(req_t *r, int head)
                                r->params, r->nparams, r->body, r->body_len, now);
 }
 
-/* App lookup then signature check, soketi's appMiddleware + authMiddleware. */
+/* Signature check of the app found (r->app), soketi's appMiddleware + authMiddleware. */
 static int
 req_authorize(req_t *r, const char *app_id)
 {
-    r->app = skt_apps_by_id(r->srv->cfg->apps, app_id, strlen(app_id));
     if (!r->app) {
         char msg[300];
         snprintf(msg, sizeof(msg), "The app %.200s could not be found.", app_id);
@@ -304,6 +306,76 @@ route_api(req_t *r, route_t id)
     }
 }
 
+/* A lookup started while a body arrives: its answer is cached, nothing waits for it here. */
+static void
+prefetched(void *arg, skt_app_t *app)
+{
+    (void)arg, (void)app;
+}
+
+/* A request waiting for its app (skt_appdir_find): a copy of what routing reads. */
+typedef struct req_wait_s {
+    skt_conn_t *c;
+    skt_http_req_t http; /* method, path and query point into buf; no headers */
+    char *body;
+    size_t body_len;
+    char buf[];
+} req_wait_t;
+
+static void
+req_found(void *arg, skt_app_t *app)
+{
+    req_wait_t *w = arg;
+    if (!skt_conn_is_closed(w->c)) {
+        req_t r;
+        memset(&r, 0, sizeof(r));
+        r.c = w->c;
+        r.http = &w->http;
+        r.srv = skt_server_of(w->c);
+        r.body = w->body;
+        r.body_len = w->body_len;
+        route_t id = route_find(&r);
+        r.app = app;
+        route_api(&r, id);
+        free(r.scratch);
+    }
+    skt_conn_unref(w->c);
+    free(w);
+}
+
+/* Routes r, an API route (id) whose app is not known at once, after the store answers. */
+static void
+route_api_wait(req_t *r, route_t id)
+{
+    const skt_http_req_t *h = r->http;
+    size_t n = h->method_len + h->path_len + h->query_len + r->body_len;
+    req_wait_t *w = malloc(sizeof(*w) + n + 1);
+    if (!w) {
+        skt_http_reply_error(r->c, 500, "Out of memory.");
+        return;
+    }
+    memset(&w->http, 0, sizeof(w->http));
+    char *o = w->buf;
+    w->http.method = memcpy(o, h->method, h->method_len);
+    w->http.method_len = h->method_len;
+    o += h->method_len;
+    w->http.path = memcpy(o, h->path, h->path_len);
+    w->http.path_len = h->path_len;
+    o += h->path_len;
+    w->http.query = h->query_len ? memcpy(o, h->query, h->query_len) : o;
+    w->http.query_len = h->query_len;
+    o += h->query_len;
+    w->body = r->body_len ? memcpy(o, r->body, r->body_len) : o;
+    w->body_len = r->body_len;
+    w->http.minor_version = h->minor_version;
+    w->http.keep_alive = h->keep_alive;
+    w->http.content_length = h->content_length;
+    w->c = r->c;
+    skt_conn_ref(r->c);
+    (void)id; /* found again from the copy */
+    skt_appdir_find(r->srv->apps, SOKETI_APP_BY_ID, r->seg[1], strlen(r->seg[1]), req_found, w);
+}
+
 /* Answers r, found to be route id. */
 static void
 route_answer(req_t *r, route_t id)
@@ -334,7 +406,10 @@ route_answer(req_t *r, route_t id)
         route_accept_traffic(r);
         break;
     default:
-        route_api(r, id);
+        if (skt_appdir_peek(r->srv->apps, SOKETI_APP_BY_ID, r->seg[1], strlen(r->seg[1]), &r->app))
+            route_api(r, id);
+        else
+            route_api_wait(r, id);
     }
 }
 
@@ -358,7 +433,12 @@ route_head(req_t *r)
     }
     if (id < R_EVENTS)
         return 0;
-    r->app = skt_apps_by_id(r->srv->cfg->apps, r->seg[1], strlen(r->seg[1]));
+    const char *id_text = r->seg[1];
+    if (!skt_appdir_peek(r->srv->apps, SOKETI_APP_BY_ID, id_text, strlen(id_text), &r->app)) {
+        /* the store is asked while the body arrives; the request is checked once it has */
+        skt_appdir_find(r->srv->apps, SOKETI_APP_BY_ID, id_text, strlen(id_text), prefetched, NULL);
+        return 0;
+    }
     if (!r->app || req_verify(r, 1) != SKT_SIG_OK) {
         req_authorize(r, r->seg[1]); /* the same answer, 404 or 401 */
         return 1;

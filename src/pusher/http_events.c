@@ -338,7 +338,7 @@ events_limited_cb(void *arg, const skt_rl_result_t *res)
     events_ctx_t *ctx = arg;
     if (!skt_conn_is_closed(ctx->c)) {
         skt_server_t *srv = skt_server_of(ctx->c);
-        skt_app_t *app = skt_apps_by_id(srv->cfg->apps, ctx->app_id, strlen(ctx->app_id));
+        skt_app_t *app = skt_server_app(srv, ctx->app_id, strlen(ctx->app_id));
         if (!res->allowed) {
             skt_http_reply_too_many(ctx->c, res);
         } else if (!app) {

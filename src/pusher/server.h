@@ -23,6 +23,7 @@
 #include <soketi/adapter.h>
 
 #include "config/config.h"
+#include "features/appdir.h"
 #include "net/conn.h"
 #include "pusher/namespace.h"
 
@@ -37,6 +38,8 @@ typedef struct skt_server_s {
     skt_map_t *subcounts;   /* large channels' subscription_count locks (pusher/subcount.h) */
     skt_plugin_t *plugin;
     soketi_adapter_t *adapter; /* the plugin's ops */
+    skt_plugin_t *app_manager; /* appManager.driver's plugin; NULL for array */
+    skt_appdir_t *apps;        /* the apps, configured or read (features/appdir.h) */
     soketi_host_t host;
     struct skt_features_s *features; /* rate limits, cache, webhooks, ...: features/features.h */
     int closing;                     /* shutting down: refuse new work */
@@ -65,6 +68,13 @@ static inline skt_server_t *
 skt_server_of(const skt_conn_t *c)
 {
     return (skt_server_t *)skt_net_userdata(c->net);
+}
+
+/* The app id (len bytes) as known now (features/appdir.h: skt_appdir_get), or NULL. */
+static inline skt_app_t *
+skt_server_app(skt_server_t *srv, const char *id, size_t len)
+{
+    return srv->apps ? skt_appdir_get(srv->apps, id, len) : NULL; /* NULL once shutting down */
 }
 
 /* Convenience wrappers over the adapter's ops. */

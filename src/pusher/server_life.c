@@ -122,6 +122,60 @@ server_figures(void *arg, skt_metrics_figure_t *out, size_t max)
     return n;
 }
 
+/* Terminates every socket of ns with code and msg (below). */
+static void server_terminate_ns(skt_ns_t *ns, int code, const char *msg);
+
+/* The apps' new settings (features/appdir.h's changed hook, and a reload): the namespace
+ * of app id follows them, or, when the app is gone, its sockets are told so and closed. */
+static void
+server_app_changed(void *arg, const char *id, skt_app_t *app)
+{
+    skt_server_t *srv = arg;
+    skt_ns_t *ns = skt_ns_find(srv->namespaces, id, strlen(id));
+    if (!ns)
+        return;
+    if (!app && ns->app)
+        server_terminate_ns(ns, 4001, "The app no longer exists.");
+    ns->app = app;
+}
+
+/* The appdir's in_use hook: a namespace points at the app while it exists. */
+static int
+server_app_in_use(void *arg, const char *id)
+{
+    skt_server_t *srv = arg;
+    return skt_ns_find(srv->namespaces, id, strlen(id)) != NULL;
+}
+
+/* The apps: the configured ones, or appManager.driver's plugin (app_manager_<driver>.so)
+ * behind the directory. Returns 0, or -1 with err. */
+static int
+server_apps(skt_server_t *srv, const char *plugin_dir, char *err, size_t errlen)
+{
+    const char *driver = srv->cfg->app_manager.driver;
+    soketi_app_manager_t *am = NULL;
+    if (driver && strcmp(driver, "array") != 0) {
+        soketi_app_manager_host_t h = {
+            .base = srv->base,
+            .node_id = srv->node_id,
+            .config_get = srv->host.config_get,
+            .log = srv->host.log,
+        };
+        if (skt_plugin_load_app_manager(plugin_dir, driver, &h, &srv->app_manager, err, errlen) !=
+            0)
+            return -1;
+        am = skt_plugin_app_manager(srv->app_manager);
+        skt_log(SKT_LOG_INFO, "app manager '%s' loaded from %s (ABI %d)", driver,
+                skt_plugin_path(srv->app_manager), skt_plugin_abi(srv->app_manager));
+    }
+    skt_appdir_hooks_t hooks = {srv, server_app_changed, server_app_in_use};
+    if (!(srv->apps = skt_appdir_new(srv->base, srv->cfg, am, &hooks))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Loads the adapter plugin with the host table, then the features over it. */
 static int
 server_adapter(skt_server_t *srv, const char *plugin_dir, char *err, size_t errlen)
@@ -168,7 +222,8 @@ skt_server_new(struct event_base *base, skt_config_t *cfg, const char *plugin_di
         return NULL;
     }
     if (server_nets(srv, handlers, err, errlen) != 0 ||
-        server_adapter(srv, plugin_dir, err, errlen) != 0) {
+        server_adapter(srv, plugin_dir, err, errlen) != 0 ||
+        server_apps(srv, plugin_dir, err, errlen) != 0) {
         skt_server_free(srv);
         return NULL;
     }
@@ -225,16 +280,14 @@ skt_server_reload_apps(skt_server_t *srv, skt_config_t *cfg)
     skt_config_t *old = srv->cfg;
     size_t pos = 0;
     void *v;
-    while (skt_map_next(srv->namespaces, &pos, NULL, NULL, &v)) {
+    /* Configured apps follow the new list; apps of a store keep their settings until read
+     * again (skt_appdir_reload). */
+    while (!srv->app_manager && skt_map_next(srv->namespaces, &pos, NULL, NULL, &v)) {
         skt_ns_t *ns = v;
-        skt_app_t *app = skt_apps_by_id(cfg->apps, ns->app_id, strlen(ns->app_id));
-        if (app)
-            ns->app = app;
-        else { /* The app is gone: its sockets are told so and closed. */
-            server_terminate_ns(ns, 4001, "The app no longer exists.");
-            ns->app = NULL;
-        }
+        server_app_changed(srv, ns->app_id,
+                           skt_apps_by_id(cfg->apps, ns->app_id, strlen(ns->app_id)));
     }
+    skt_appdir_reload(srv->apps, cfg);
     /* The largest WebSocket message follows the apps' limits (wsMaxPayloadInKb's default). */
     skt_net_t *nets[2] = {srv->net, srv->metrics_net};
     for (int i = 0; i < 2; i++) {
@@ -258,12 +311,16 @@ skt_server_free(skt_server_t *srv)
     if (!srv)
         return;
     skt_subcount_free_all(srv);
+    /* lookups in flight release their connections before the nets go */
+    skt_appdir_free(srv->apps);
+    srv->apps = NULL;
     if (srv->net)
         skt_net_free(srv->net);
     if (srv->metrics_net)
         skt_net_free(srv->metrics_net);
     srv->unloading = 1;
     skt_plugin_unload(srv->plugin);
+    skt_plugin_unload(srv->app_manager);
     skt_features_free(srv->features);
     if (srv->namespaces) {
         size_t pos = 0;

@@ -391,7 +391,7 @@ shared_fire_webhook(skt_server_t *srv, const char *app_id, const char *channel, 
     (void)extra;
     if (!srv->features)
         return;
-    const skt_app_t *app = skt_apps_by_id(srv->cfg->apps, app_id, strlen(app_id));
+    const skt_app_t *app = skt_server_app(srv, app_id, strlen(app_id));
     if (!app)
         return;
     skt_webhooks_t *wh = srv->features->webhooks;

@@ -111,7 +111,7 @@ subcount_counted(void *arg, int status, long count)
     subcount_query_t *q = arg;
     skt_server_t *srv = q->srv;
     const skt_app_t *app =
-        srv->unloading ? NULL : skt_apps_by_id(srv->cfg->apps, q->app_id, strlen(q->app_id));
+        srv->unloading ? NULL : skt_server_app(srv, q->app_id, strlen(q->app_id));
     if (app && app->enable_subscription_count && status != SOKETI_ERROR && count > 0) {
         SKT_JW_ON_STACK(w, 256);
         skt_msg_subscription_count(&w, q->channel, strlen(q->channel), count);

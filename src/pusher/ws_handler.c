@@ -87,7 +87,9 @@ open_quota_cb(void *arg, int status, long count)
 {
     open_ctx_t *ctx = arg;
     skt_socket_t *s = ctx->s;
-    if (!skt_conn_is_closed(&s->conn)) {
+    if (!skt_conn_is_closed(&s->conn) && !ctx->ns->app) { /* the app went meanwhile */
+        skt_send_terminate(s, 4001, "The app no longer exists.");
+    } else if (!skt_conn_is_closed(&s->conn)) {
         long max = ctx->ns->app->max_connections;
         if (status == SOKETI_ERROR || count + 1 > max)
             skt_send_terminate(s, 4100,
@@ -141,15 +143,15 @@ open_admit_cb(void *arg, int status, long count)
     free(ctx);
 }
 
-void
-skt_ws_open(skt_socket_t *s, const char *app_key, size_t key_len)
+/* The app a connection asked for, found: checked, then the connection quota. */
+static void
+open_app(skt_socket_t *s, skt_app_t *app, const char *app_key, size_t key_len)
 {
     skt_server_t *srv = skt_server_of(&s->conn);
     if (srv->closing) {
         skt_send_terminate(s, 4200, "Server is closing. Please reconnect shortly.");
         return;
     }
-    skt_app_t *app = skt_apps_by_key(srv->cfg->apps, app_key, key_len);
     if (!app) {
         char msg[300];
         snprintf(msg, sizeof(msg), "App key %.*s does not exist.",
@@ -184,6 +186,45 @@ skt_ws_open(skt_socket_t *s, const char *app_key, size_t key_len)
                                             open_admit_cb, ctx);
     else
         SKT_ADAPTER(srv).sockets_count(SKT_ADAPTER_SELF(srv), app->id, open_quota_cb, ctx);
+}
+
+/* A connection waiting for its app (skt_appdir_find), with the key it asked for. */
+typedef struct open_wait_s {
+    skt_socket_t *s;
+    size_t key_len;
+    char key[];
+} open_wait_t;
+
+static void
+open_found(void *arg, skt_app_t *app)
+{
+    open_wait_t *w = arg;
+    if (!skt_conn_is_closed(&w->s->conn))
+        open_app(w->s, app, w->key, w->key_len);
+    skt_socket_release(w->s);
+    free(w);
+}
+
+void
+skt_ws_open(skt_socket_t *s, const char *app_key, size_t key_len)
+{
+    skt_server_t *srv = skt_server_of(&s->conn);
+    if (srv->closing) {
+        skt_send_terminate(s, 4200, "Server is closing. Please reconnect shortly.");
+        return;
+    }
+    open_wait_t *w = malloc(sizeof(*w) + key_len + 1);
+    if (!w) {
+        skt_conn_abort(&s->conn);
+        return;
+    }
+    w->s = s;
+    w->key_len = key_len;
+    memcpy(w->key, app_key, key_len);
+    w->key[key_len] = '\0';
+    skt_socket_hold(s, 0);
+    /* soketi's findByKey: at once for configured or cached apps, else after the store */
+    skt_appdir_find(srv->apps, SOKETI_APP_BY_KEY, app_key, key_len, open_found, w);
 }
 
 /* ------------------------------------------------------------ dispatch */
