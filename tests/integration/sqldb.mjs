@@ -142,8 +142,12 @@ const PACKAGES = { mysql: 'mariadb-server', postgres: 'postgresql' };
 export function sqlAvailable(kind) {
     const dir = process.env.SOKETI_PLUGIN_DIR_TEST;
     const so = `app_manager_${kind}.so`;
+    const lib = kind === 'mysql' ? 'libmariadb-dev' : 'libpq-dev';
+    if (!REFERENCE && process.env[`SOKETI_TEST_${kind.toUpperCase()}_BUILT`] === 'no') {
+        return { ok: false, why: `soketi-c was configured without ${lib} (scripts/deps.sh)` };
+    }
     if (!REFERENCE && dir && !fs.existsSync(path.join(dir, so))) {
-        return { ok: false, why: `${dir}/${so} was not built (its client library is missing: scripts/deps.sh)` };
+        return { ok: false, why: `${dir}/${so} was not built (install ${lib}: scripts/deps.sh)` };
     }
     const bins = BINS[kind]();
     const missing = Object.entries(bins).filter(([, v]) => !v).map(([k]) => k);
