@@ -11,7 +11,8 @@
 // (error codes and messages, statuses, deliveries), so none passes without the feature.
 //
 // Timing bounds: appManager.cache.ttl is 2 s where the cache is on, appManager.timeout is
-// 1500 ms where the database is stopped (SIGSTOP: it accepts connections and never answers).
+// 1500 ms where the database is stopped (SIGSTOP: it accepts connections and never answers)
+// or its apps table locked (it answers, but no lookup returns until the lock is released).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -352,6 +353,54 @@ export function sqlAppManagerSuite(kind) {
             assert.ok(await pingMs(a) < FAST_MS, 'the connections of before are still served');
             a.destroy();
             b.destroy();
+        });
+
+        test('table locked: identical lookups make one query, distinct ones past appManager.maxPendingLookups are refused at once, all end at appManager.timeout', { skip: ours('soketi 1.6 has no lookup timeout or bound') }, async (t) => {
+            const rows = {
+                a: { id: `${kind}-slow-a`, key: `${kind}-slow-a-key`, secret: 'slow-a-secret' },
+                b: { id: `${kind}-slow-b`, key: `${kind}-slow-b-key`, secret: 'slow-b-secret' },
+                c: { id: `${kind}-slow-c`, key: `${kind}-slow-c-key`, secret: 'slow-c-secret' },
+            };
+            for (const r of Object.values(rows)) await db.insertApp(r); // they exist: only the lock hides them
+            const server = await start(t, {
+                SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS), SOKETI_APP_MANAGER_MAX_PENDING_LOOKUPS: '2',
+            });
+            const open = await expectAccepted(server, 'app-key'); // before the lock
+            const lock = await db.lockApps();
+            t.after(() => lock.release());
+            const t0 = Date.now();
+            const sameKey = Array.from({ length: 20 }, () => tryConnect(server, rows.a.key));
+            const byId = restRequest(server, { path: '/channels', ...appOf(rows.b) });
+            await until(async () => await db.waitingLookups() >= 2, 1000, 'two lookups waiting for the lock');
+            await sleep(200);
+            assert.equal(await db.waitingLookups(), 2, 'twenty connections with one key and one REST request: two queries');
+
+            // a third distinct lookup: over the bound, refused without waiting
+            const third = await tryConnect(server, rows.c.key);
+            assert.deepEqual(third.error, { code: 4001, message: `App key ${rows.c.key} does not exist.` });
+            assert.ok(third.ms < FAST_MS, `refused at once, not after ${third.ms} ms`);
+            assert.ok(await pingMs(open) < FAST_MS, 'an open connection is answered meanwhile');
+
+            for (const r of await Promise.all(sameKey)) {
+                assert.deepEqual(r.error, { code: 4001, message: `App key ${rows.a.key} does not exist.` });
+                assert.ok(r.ms >= TIMEOUT_MS - 100 && r.ms <= TIMEOUT_MS + SLACK_MS, `answered after ${r.ms} ms`);
+            }
+            const res = await byId;
+            assert.equal(res.status, 404, res.text);
+            assert.ok(Date.now() - t0 <= TIMEOUT_MS + SLACK_MS + 1000, 'nothing waited past the timeout');
+
+            await lock.release();
+            for (const r of Object.values(rows)) {
+                let last;
+                await until(async () => {
+                    last = await tryConnect(server, r.key);
+                    last.established?.destroy();
+                    return !!last.established;
+                }, 5000, `${r.key} found once the lock is gone (last: ${JSON.stringify(last?.error)})`);
+            }
+            const ok = await restRequest(server, { path: '/channels', ...appOf(rows.b) });
+            assert.equal(ok.status, 200, ok.text);
+            open.destroy();
         });
 
         test(`the plugin not installed: start refused, naming app_manager_${kind}.so and the soketi-${kind} package`, { skip: ours('soketi-c\'s plugin packages') }, async () => {

@@ -232,11 +232,60 @@ export const FIXTURE_ROW = Object.freeze({
     enable_user_authentication: 0,
 });
 
-/** The methods both kinds share, given how to run SQL as the superuser (sqlAdmin). */
-function sqlMethods(db, sqlAdmin) {
+/** The statements that take and release a lock on the apps table that holds every reader. */
+const LOCK = {
+    mysql: ['LOCK TABLES apps WRITE;', 'UNLOCK TABLES;'],
+    postgres: ['BEGIN; LOCK TABLE apps IN ACCESS EXCLUSIVE MODE;', 'COMMIT;'],
+};
+/** How many of the daemon user's statements wait for such a lock right now. */
+const WAITING = {
+    mysql: `SELECT count(*) FROM information_schema.processlist WHERE user = '${SQL_USER}' AND state LIKE 'Waiting for%lock';`,
+    postgres: `SELECT count(*) FROM pg_stat_activity WHERE usename = '${SQL_USER}' AND wait_event_type = 'Lock';`,
+};
+
+/**
+ * Starts a superuser session (session: [cmd, args] of the client in `main`, reading SQL on
+ * its stdin) that locks the apps table; resolves once it holds the lock, with release().
+ */
+async function lockApps(kind, session) {
+    const [lock, unlock] = LOCK[kind];
+    const p = spawn(session[0], session[1], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((resolve) => p.on('close', resolve));
+    p.stdin.write(`${lock}\nSELECT 'locked';\n`);
+    const deadline = Date.now() + 10000;
+    while (!/^locked$/m.test(out)) {
+        if (p.exitCode !== null || Date.now() > deadline) {
+            p.kill('SIGKILL');
+            throw new Error(`could not lock the apps table: ${out}`);
+        }
+        await sleep(10);
+    }
+    let released = null;
+    return {
+        release() {
+            if (!released) {
+                p.stdin.end(`${unlock}\n`);
+                const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
+                released = exited.then(() => clearTimeout(timer));
+            }
+            return released;
+        },
+    };
+}
+
+/** The methods both kinds share, given how to run SQL as the superuser (sqlAdmin) and the
+ *  client's command line of a superuser session in `main` (session). */
+function sqlMethods(db, sqlAdmin, session) {
     const table = ident(db.kind, 'apps');
     const set = (fields) => Object.entries(fields).map(([k, v]) => `${ident(db.kind, k)} = ${literal(db.kind, v)}`).join(', ');
     return {
+        /** Locks the apps table until release(): the database answers, but no lookup does. */
+        lockApps: () => lockApps(db.kind, session),
+        /** Resolves how many statements of the daemon's user wait for that lock. */
+        waitingLookups: async () => Number((await sqlAdmin(WAITING[db.kind], SQL_DATABASE)).trim()),
         /** Runs SQL in `main` as the superuser; resolves the rows as text (tab or | separated). */
         query: (sql) => sqlAdmin(sql, SQL_DATABASE),
         /** Inserts a row of soketi's apps table: FIXTURE_ROW with fields over it. */
@@ -326,8 +375,8 @@ export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
             `--pid-file=${path.join(dir, 'mariadbd.pid')}`, `--port=${port}`, '--bind-address=127.0.0.1',
             '--skip-networking=0', ...user, ...small]);
         db.pids = () => (srv.exited.done ? [] : [srv.proc.pid]);
-        const admin = (sql, database = '') => run(bins.client, ['--no-defaults', `--socket=${sock}`, '--user=root',
-            '--batch', '--skip-column-names', ...(database ? [database] : [])], { input: sql });
+        const adminArgs = ['--no-defaults', `--socket=${sock}`, '--user=root', '--batch', '--skip-column-names'];
+        const admin = (sql, database = '') => run(bins.client, [...adminArgs, ...(database ? [database] : [])], { input: sql });
         await waitReady('mariadbd', srv, () => admin('SELECT 1;'), readyTimeoutMs);
         await admin(`CREATE DATABASE ${SQL_DATABASE};
             CREATE USER '${SQL_USER}'@'%' IDENTIFIED BY '${SQL_PASSWORD}';
@@ -335,7 +384,7 @@ export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
         // the schema as the daemon's user, over TCP: its login works before any test relies on it
         await run(bins.client, ['--no-defaults', '--host=127.0.0.1', `--port=${port}`, `--user=${SQL_USER}`,
             `--password=${SQL_PASSWORD}`, SQL_DATABASE], { input: fs.readFileSync(path.join(FIXTURES, 'mysql_schema.sql'), 'utf8') });
-        return Object.assign(db, sqlMethods(db, admin), {
+        return Object.assign(db, sqlMethods(db, admin, [bins.client, [...adminArgs, '--unbuffered', SQL_DATABASE]]), {
             pid: srv.proc.pid,
             output: srv.output,
             pause: () => signal([srv.proc.pid], 'SIGSTOP'),
@@ -378,9 +427,9 @@ export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
             '-c', 'shared_buffers=16MB', '-c', 'max_connections=50']));
         // the postmaster and its backends: all of them stop, or open connections keep answering
         db.pids = () => (srv.exited.done ? [] : [srv.proc.pid, ...childrenOf(srv.proc.pid)]);
-        const psql = (args, sql) => run(bins.client, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', ...args],
-            { input: sql });
-        const admin = (sql, database = 'postgres') => psql(['-h', dir, '-p', String(port), '-U', 'postgres', '-d', database], sql);
+        const adminArgs = (database) => ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port),
+            '-U', 'postgres', '-d', database];
+        const admin = (sql, database = 'postgres') => run(bins.client, adminArgs(database), { input: sql });
         await waitReady('postgres', srv, () => admin('SELECT 1;'), readyTimeoutMs);
         await admin(`CREATE ROLE ${SQL_USER} LOGIN PASSWORD '${SQL_PASSWORD}';`);
         await admin(`CREATE DATABASE ${SQL_DATABASE} OWNER ${SQL_USER};`);
@@ -390,7 +439,7 @@ export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
             env: { ...process.env, PGPASSWORD: SQL_PASSWORD },
         });
         let paused = [];
-        return Object.assign(db, sqlMethods(db, admin), {
+        return Object.assign(db, sqlMethods(db, admin, [bins.client, adminArgs(SQL_DATABASE)]), {
             pid: srv.proc.pid,
             output: srv.output,
             pause() {
