@@ -24,7 +24,7 @@ import {
     REFERENCE, cleanup, closeWebhookReceivers, disconnect, pusherClient, pusherRest, rawPusher, rawWs, restRequest,
     sleep, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
-import { sqlSkip, startSqlDb } from './sqldb.mjs';
+import { SQL_USER, sqlSkip, startSqlDb } from './sqldb.mjs';
 
 const CACHE_TTL_S = 2;
 const TIMEOUT_MS = 1500;
@@ -221,6 +221,43 @@ export function sqlAppManagerSuite(kind) {
                 return !!r.established;
             }, 3000, 'a connection under the quota again');
             a.destroy();
+        });
+
+        test('another table (appManager.<driver>.table): soketi\'s aliases, null and \'\' as the defaults, unknown columns ignored', async (t) => {
+            const q = (n) => (kind === 'mysql' ? `\`${n}\`` : `"${n}"`);
+            const ts = kind === 'mysql' ? 'timestamp DEFAULT CURRENT_TIMESTAMP' : 'timestamp DEFAULT now()';
+            await db.query(`CREATE TABLE ${q('custom_apps')} (id varchar(64) PRIMARY KEY, ${q('key')} varchar(64) NOT NULL,
+                secret varchar(64) NOT NULL, ${q('EnableClientMessages')} smallint, ${q('MaxConnections')} integer,
+                webhooks text, max_event_payload_in_kb integer, enabled smallint, color varchar(16), created_at ${ts});
+                INSERT INTO ${q('custom_apps')} (id, ${q('key')}, secret, ${q('EnableClientMessages')}, ${q('MaxConnections')},
+                webhooks, max_event_payload_in_kb, enabled, color)
+                VALUES ('alias-app', 'alias-key', 'alias-secret', 1, 2, '', NULL, NULL, 'blue');
+                ${kind === 'postgres' ? `GRANT SELECT ON custom_apps TO ${SQL_USER};` : ''}`); // made by the superuser
+            const row = { id: 'alias-app', key: 'alias-key', secret: 'alias-secret' };
+            const server = await start(t, {
+                [`SOKETI_APP_MANAGER_${kind.toUpperCase()}_TABLE`]: 'custom_apps',
+                SOKETI_EVENT_MAX_SIZE_IN_KB: '1', // the default of a null max_event_payload_in_kb
+            });
+            // enabled NULL: enabled; MaxConnections 2; EnableClientMessages 1
+            const a = await expectAccepted(server, row.key);
+            const b = await expectAccepted(server, row.key);
+            await expectRefused(server, row.key, 4100, 'The current concurrent connections quota has been reached.');
+            await rawSubscribe(a, server, appOf(row), 'private-alias');
+            await rawSubscribe(b, server, appOf(row), 'private-alias');
+            a.send({ event: 'client-alias', channel: 'private-alias', data: { v: 1 } });
+            assert.deepEqual(await b.nextJson(), { event: 'client-alias', channel: 'private-alias', data: { v: 1 } });
+
+            const big = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
+                body: { name: 'e', channel: 'private-alias', data: 'x'.repeat(2000) } });
+            assert.deepEqual(big.json, { error: 'The event data should be less than 1 KB.', code: 413 });
+            const ok = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
+                body: { name: 'fits', channel: 'private-alias', data: 'x'.repeat(500) } });
+            assert.deepEqual(ok.json, { ok: true });
+            assert.equal((await b.nextJson()).event, 'fits');
+            // soketi's table is not read
+            await expectRefused(server, 'app-key', 4001, 'App key app-key does not exist.');
+            a.destroy();
+            b.destroy();
         });
 
         test('cache on (ttl 2 s): a changed secret, a disabled app, a deleted app are seen after the TTL, not before', async (t) => {
