@@ -392,6 +392,63 @@ export function sqlAppManagerSuite(kind) {
             b.destroy();
         });
 
+        test('database down: cached apps keep working, an uncached key is refused without waiting for the timeout; up again, it is found', { skip: ours('soketi 1.6 keeps no app while its database is down unless cached, and has no timeout') }, async (t) => {
+            const row = { id: `${kind}-down`, key: `${kind}-down-key`, secret: 'down-secret' };
+            const later = { id: `${kind}-later`, key: `${kind}-later-key`, secret: 'later-secret' };
+            await db.insertApp(row);
+            await db.insertApp(later); // never looked up before the database goes down
+            const server = await start(t, {
+                SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: '-1',
+                SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS),
+            });
+            const app = appOf(row);
+            const a = await expectAccepted(server, row.key);
+            const b = await expectAccepted(server, row.key);
+            await rawSubscribe(a, server, app, 'private-down');
+            await rawSubscribe(b, server, app, 'private-down');
+            const rest = pusherRest(server, app);
+            await rest.trigger('private-down', 'warm', {});
+            assert.equal((await b.nextJson()).event, 'warm');
+
+            await db.down();
+            try {
+                a.send({ event: 'client-still', channel: 'private-down', data: {} });
+                assert.deepEqual(await b.nextJson(), { event: 'client-still', channel: 'private-down', data: {} });
+                await rest.trigger('private-down', 'published', {});
+                assert.equal((await b.nextJson()).event, 'published');
+                const c = await tryConnect(server, row.key);
+                assert.ok(c.established, `the cached key connects: ${JSON.stringify(c.error)}`);
+                c.established.destroy();
+
+                const r = await tryConnect(server, later.key);
+                assert.deepEqual(r.error, { code: 4001, message: `App key ${later.key} does not exist.` });
+                assert.ok(r.ms < TIMEOUT_MS, `a refused database is known at once, not after ${r.ms} ms`);
+                const res = await restRequest(server, { path: '/channels', ...appOf(later) });
+                assert.equal(res.status, 404, res.text);
+                assert.ok(await pingMs(a) < FAST_MS);
+            } finally {
+                await db.up();
+            }
+            let last;
+            await until(async () => {
+                last = await tryConnect(server, later.key);
+                last.established?.destroy();
+                return !!last.established;
+            }, 5000, `${later.key} once the database is back (last: ${JSON.stringify(last?.error)})`);
+            a.destroy();
+            b.destroy();
+        });
+
+        test('database restarted between two lookups: the next one is answered, not refused', { skip }, async (t) => {
+            const server = await start(t);
+            (await expectAccepted(server, 'app-key')).destroy(); // a pooled connection
+            await db.down();
+            await db.up();
+            (await expectAccepted(server, 'app-key')).destroy();
+            const res = await restRequest(server, { path: '/channels' });
+            assert.equal(res.status, 200, res.text);
+        });
+
         test('table locked: identical lookups make one query, distinct ones past appManager.maxPendingLookups are refused at once, all end at appManager.timeout', { skip: ours('soketi 1.6 has no lookup timeout or bound') }, async (t) => {
             const rows = {
                 a: { id: `${kind}-slow-a`, key: `${kind}-slow-a-key`, secret: 'slow-a-secret' },

@@ -14,8 +14,10 @@
 //
 // pause() SIGSTOPs the server (for PostgreSQL the postmaster and every backend, so that
 // connections already open stall too) and resume() SIGCONTs it: a database that is down
-// without refusing connections, the slowest kind. stop() resumes, shuts the server down and
-// removes its directory; an 'exit' hook SIGKILLs whatever a failed file left running and
+// without refusing connections, the slowest kind. down() shuts it down (connections refused)
+// and up() starts it again on its port with its data. lockApps() holds a lock on the apps
+// table from a superuser session: the database answers, but no lookup returns.
+// stop() resumes, shuts the server down and removes its directory; an 'exit' hook SIGKILLs whatever a failed file left running and
 // removes its directories, and the next start sweeps what a killed test process left.
 //
 // Binaries: $MARIADBD (default mariadbd, also looked for in /usr/sbin),
@@ -337,25 +339,69 @@ async function waitReady(name, srv, probe, timeoutMs) {
     }
 }
 
-/** Shared stop(): SIGCONT, then sig, SIGKILL after 5 s, then remove the directory. */
-async function stopServer(db, srv, sig) {
+/**
+ * The process side both kinds share, set on db: launch() spawns argv ([cmd, args]) and
+ * waits until probe() resolves; pause() / resume() SIGSTOP / SIGCONT the server and its
+ * children (PostgreSQL's backends: all of them stop, or open connections keep answering);
+ * down() shuts it down (stopSignal, SIGKILL after 5 s) keeping its data, up() starts it
+ * again on the same port; stop() shuts it down and removes its directory.
+ */
+function serverControl(db, { name, argv, probe, stopSignal, readyTimeoutMs }) {
+    let srv = null;
+    let paused = [];
+    db.pids = () => (srv && !srv.exited.done ? [srv.proc.pid, ...childrenOf(srv.proc.pid)] : []);
+    const launch = async () => {
+        srv = spawnServer(...argv);
+        db.pid = srv.proc.pid;
+        await waitReady(name, srv, probe, readyTimeoutMs);
+    };
+    const down = async () => {
+        const pids = [...paused, ...db.pids()];
+        paused = [];
+        signal(pids, 'SIGCONT');
+        if (srv && !srv.exited.done) {
+            signal([srv.proc.pid], stopSignal);
+            const timer = setTimeout(() => signal(db.pids().concat(pids), 'SIGKILL'), 5000);
+            await srv.exited.promise;
+            clearTimeout(timer);
+        }
+    };
+    return {
+        launch,
+        output: () => srv?.output() ?? '',
+        pause() {
+            signal([srv.proc.pid], 'SIGSTOP'); // first: it forks nothing while the others stop
+            paused = db.pids();
+            signal(paused, 'SIGSTOP');
+        },
+        resume() {
+            signal([...paused, ...db.pids()], 'SIGCONT');
+            paused = [];
+        },
+        down,
+        up: launch,
+        async stop() {
+            live.delete(db);
+            await down();
+            removePgShm(db.dir);
+            fs.rmSync(db.dir, { recursive: true, force: true });
+        },
+    };
+}
+
+/** What a start that failed half-way leaves: killed and removed. */
+function abandon(db) {
+    signal(db.pids(), 'SIGKILL');
+    removePgShm(db.dir);
     live.delete(db);
-    const pids = db.pids();
-    signal(pids, 'SIGCONT');
-    if (!srv.exited.done) {
-        signal([srv.proc.pid], sig);
-        const timer = setTimeout(() => signal(db.pids().concat(pids), 'SIGKILL'), 5000);
-        await srv.exited.promise;
-        clearTimeout(timer);
-    }
     fs.rmSync(db.dir, { recursive: true, force: true });
 }
 
 /**
  * A private mariadbd on 127.0.0.1:<free port> with `main`, the user soketi and soketi's
  * apps table and fixture row. Resolves { kind: 'mysql', port, dir, pid, query(sql),
- * insertApp(fields), updateApp(id, fields), deleteApp(id), env(extra), pause(), resume(),
- * stop(), output() }.
+ * insertApp(fields), updateApp(id, fields), deleteApp(id), lockApps(), waitingLookups(),
+ * env(extra), pause(), resume(), down(), up(), stop(), output() }.
  */
 export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
     const bins = BINS.mysql();
@@ -366,37 +412,34 @@ export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
     const user = IS_ROOT ? ['--user=root'] : [];
     const small = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--innodb-flush-log-at-trx-commit=0',
         '--performance-schema=0', '--skip-log-bin', '--skip-name-resolve'];
-    const db = { kind: 'mysql', port, dir, pids: () => [] };
+    const adminArgs = ['--no-defaults', `--socket=${sock}`, '--user=root', '--batch', '--skip-column-names'];
+    const admin = (sql, database = '') => run(bins.client, [...adminArgs, ...(database ? [database] : [])], { input: sql });
+    const db = { kind: 'mysql', port, dir };
+    const control = serverControl(db, {
+        name: 'mariadbd',
+        argv: [bins.server, ['--no-defaults', `--datadir=${data}`, `--socket=${sock}`,
+            `--pid-file=${path.join(dir, 'mariadbd.pid')}`, `--port=${port}`, '--bind-address=127.0.0.1',
+            '--skip-networking=0', ...user, ...small]],
+        probe: () => admin('SELECT 1;'),
+        stopSignal: 'SIGTERM',
+        readyTimeoutMs,
+    });
     live.add(db);
     try {
         await run(bins.installDb, ['--no-defaults', `--datadir=${data}`, ...user, '--auth-root-authentication-method=normal',
             '--skip-test-db', ...small], { timeoutMs: 60000 });
-        const srv = spawnServer(bins.server, ['--no-defaults', `--datadir=${data}`, `--socket=${sock}`,
-            `--pid-file=${path.join(dir, 'mariadbd.pid')}`, `--port=${port}`, '--bind-address=127.0.0.1',
-            '--skip-networking=0', ...user, ...small]);
-        db.pids = () => (srv.exited.done ? [] : [srv.proc.pid]);
-        const adminArgs = ['--no-defaults', `--socket=${sock}`, '--user=root', '--batch', '--skip-column-names'];
-        const admin = (sql, database = '') => run(bins.client, [...adminArgs, ...(database ? [database] : [])], { input: sql });
-        await waitReady('mariadbd', srv, () => admin('SELECT 1;'), readyTimeoutMs);
+        await control.launch();
         await admin(`CREATE DATABASE ${SQL_DATABASE};
             CREATE USER '${SQL_USER}'@'%' IDENTIFIED BY '${SQL_PASSWORD}';
             GRANT ALL ON ${SQL_DATABASE}.* TO '${SQL_USER}'@'%';`);
         // the schema as the daemon's user, over TCP: its login works before any test relies on it
         await run(bins.client, ['--no-defaults', '--host=127.0.0.1', `--port=${port}`, `--user=${SQL_USER}`,
             `--password=${SQL_PASSWORD}`, SQL_DATABASE], { input: fs.readFileSync(path.join(FIXTURES, 'mysql_schema.sql'), 'utf8') });
-        return Object.assign(db, sqlMethods(db, admin, [bins.client, [...adminArgs, '--unbuffered', SQL_DATABASE]]), {
-            pid: srv.proc.pid,
-            output: srv.output,
-            pause: () => signal([srv.proc.pid], 'SIGSTOP'),
-            resume: () => signal([srv.proc.pid], 'SIGCONT'),
-            stop: () => stopServer(db, srv, 'SIGTERM'),
-        });
     } catch (e) {
-        signal(db.pids(), 'SIGKILL');
-        live.delete(db);
-        fs.rmSync(dir, { recursive: true, force: true });
+        abandon(db);
         throw e;
     }
+    return Object.assign(db, sqlMethods(db, admin, [bins.client, [...adminArgs, '--unbuffered', SQL_DATABASE]]), control);
 }
 
 /**
@@ -417,20 +460,24 @@ export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
         asPg = [findBin('setpriv', SBIN), '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];
     }
     const asServer = (cmd, args) => (asPg.length ? [asPg[0], [...asPg.slice(1), cmd, ...args]] : [cmd, args]);
-    const db = { kind: 'postgres', port, dir, pids: () => [] };
+    const adminArgs = (database) => ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port),
+        '-U', 'postgres', '-d', database];
+    const admin = (sql, database = 'postgres') => run(bins.client, adminArgs(database), { input: sql });
+    const db = { kind: 'postgres', port, dir };
+    const control = serverControl(db, {
+        name: 'postgres',
+        argv: asServer(bins.server, ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
+            '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+            '-c', 'shared_buffers=16MB', '-c', 'max_connections=50']),
+        probe: () => admin('SELECT 1;'),
+        stopSignal: 'SIGINT', // fast shutdown: it removes its shared memory
+        readyTimeoutMs,
+    });
     live.add(db);
     try {
         await run(...asServer(bins.initdb, ['-D', data, '-U', 'postgres', '--auth-local=trust',
             '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync']), { timeoutMs: 60000 });
-        const srv = spawnServer(...asServer(bins.server, ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
-            '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-            '-c', 'shared_buffers=16MB', '-c', 'max_connections=50']));
-        // the postmaster and its backends: all of them stop, or open connections keep answering
-        db.pids = () => (srv.exited.done ? [] : [srv.proc.pid, ...childrenOf(srv.proc.pid)]);
-        const adminArgs = (database) => ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', dir, '-p', String(port),
-            '-U', 'postgres', '-d', database];
-        const admin = (sql, database = 'postgres') => run(bins.client, adminArgs(database), { input: sql });
-        await waitReady('postgres', srv, () => admin('SELECT 1;'), readyTimeoutMs);
+        await control.launch();
         await admin(`CREATE ROLE ${SQL_USER} LOGIN PASSWORD '${SQL_PASSWORD}';`);
         await admin(`CREATE DATABASE ${SQL_DATABASE} OWNER ${SQL_USER};`);
         await run(bins.client, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port),
@@ -438,28 +485,11 @@ export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
             input: fs.readFileSync(path.join(FIXTURES, 'postgres_schema.sql'), 'utf8'),
             env: { ...process.env, PGPASSWORD: SQL_PASSWORD },
         });
-        let paused = [];
-        return Object.assign(db, sqlMethods(db, admin, [bins.client, adminArgs(SQL_DATABASE)]), {
-            pid: srv.proc.pid,
-            output: srv.output,
-            pause() {
-                signal([srv.proc.pid], 'SIGSTOP'); // first: it forks no backend while the others stop
-                paused = [srv.proc.pid, ...childrenOf(srv.proc.pid)];
-                signal(paused, 'SIGSTOP');
-            },
-            resume() {
-                signal([...paused, ...db.pids()], 'SIGCONT');
-                paused = [];
-            },
-            stop: () => stopServer(db, srv, 'SIGINT'), // fast shutdown: it removes its shared memory
-        });
     } catch (e) {
-        signal(db.pids(), 'SIGKILL');
-        removePgShm(dir);
-        live.delete(db);
-        fs.rmSync(dir, { recursive: true, force: true });
+        abandon(db);
         throw e;
     }
+    return Object.assign(db, sqlMethods(db, admin, [bins.client, adminArgs(SQL_DATABASE)]), control);
 }
 
 /** startMariadb() for 'mysql', startPostgres() for 'postgres'. */
