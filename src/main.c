@@ -3,8 +3,8 @@
  *   soketi start [--config=PATH] [--plugin-dir=DIR]   run the server
  *   soketi config check [--config=PATH]               validate, print a summary, exit
  *   soketi config sample                              print every option at its default
- *   soketi plugins [--plugin-dir=DIR]                 list adapter plugins and their ABI
- *   soketi --version | start --help
+ *   soketi plugins [--plugin-dir=DIR]                 list adapter and app manager plugins, their
+ * ABI soketi --version | start --help
  *
  * Start-up: read the configuration (defaults < INI < JSON < SOKETI_* env),
  * raise the open-files limit, load the adapter plugin, listen, run the loop.
@@ -449,9 +449,9 @@ static void
 print_plugin(void *arg, const char *driver, const char *path, int abi, const char *note)
 {
     if (abi >= 0)
-        printf("%-16s ABI %d  %s\n", driver, abi, path);
+        printf("%-20s ABI %d  %s\n", driver, abi, path);
     else
-        printf("%-16s refused  %s: %s\n", driver, path, note ? note : "");
+        printf("%-20s refused  %s: %s\n", driver, path, note ? note : "");
 }
 
 static int
@@ -466,7 +466,8 @@ cmd_plugins(const cli_t *cli)
             return 1;
         dir = cfg->plugin_dir;
     }
-    printf("plugin directory %s (this soketi speaks ABI %d)\n", dir, SOKETI_ADAPTER_ABI_VERSION);
+    printf("plugin directory %s (this soketi speaks adapter ABI %d, app manager ABI %d)\n", dir,
+           SOKETI_ADAPTER_ABI_VERSION, SOKETI_APP_MANAGER_ABI_VERSION);
     int n = skt_plugin_list(dir, print_plugin, NULL);
     skt_config_free(cfg);
     if (n < 0) {

@@ -88,7 +88,9 @@ fake_log(int level, const char *fmt, ...)
 static const char *
 fake_config_get(const char *name)
 {
-    return strcmp(name, "echo.key") == 0 ? "echo-value" : NULL;
+    return strcmp(name, "echo.key") == 0                 ? "echo-value"
+           : strcmp(name, "appManager.mysql.table") == 0 ? "apps"
+                                                         : NULL;
 }
 
 static void
@@ -735,7 +737,10 @@ list_each(void *arg, const char *driver, const char *path, int abi, const char *
     snprintf(l->driver[l->n], sizeof(l->driver[0]), "%s", driver);
     snprintf(l->note[l->n], sizeof(l->note[0]), "%s", note ? note : "(none)");
     l->abi[l->n] = abi;
-    snprintf(want, sizeof(want), "/adapter_%s.so", driver);
+    if (strncmp(driver, "app-manager ", 12) == 0)
+        snprintf(want, sizeof(want), "/app_manager_%s.so", driver + 12);
+    else
+        snprintf(want, sizeof(want), "/adapter_%s.so", driver);
     for (char *c = want; *c; c++)
         if (*c == '-')
             *c = '_';
@@ -760,8 +765,13 @@ START_TEST(test_list)
     int n = skt_plugin_list(test_dir(), list_each, &l);
     ck_assert_int_ge(n, 7);
     ck_assert_int_eq(n, l.n);
+    /* adapters, then app managers, each kind in name order */
     for (int i = 1; i < l.n; i++)
-        ck_assert_int_lt(strcmp(l.driver[i - 1], l.driver[i]), 0);
+        if ((strncmp(l.driver[i - 1], "app-manager ", 12) == 0) ==
+            (strncmp(l.driver[i], "app-manager ", 12) == 0))
+            ck_assert_int_lt(strcmp(l.driver[i - 1], l.driver[i]), 0);
+        else
+            ck_assert_str_eq(l.driver[i], "app-manager fixed"); /* the first of its kind */
 
     static const struct {
         const char *driver;
@@ -775,6 +785,8 @@ START_TEST(test_list)
         {"newer", -1, "adapter_newer.so speaks ABI 2; this soketi speaks 1"},
         {"none", -1, "supports none of the ABI versions"},
         {"nosym", -1, "does not export soketi_adapter_init"},
+        {"app-manager fixed", 1, "(none)"},
+        {"app-manager newer", -1, "app_manager_newer.so speaks ABI 2; this soketi speaks 1"},
     };
     for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
         int i = listed_find(&l, want[w].driver);
@@ -791,6 +803,79 @@ START_TEST(test_list)
     int i = listed_find(&l, "local");
     ck_assert_int_ge(i, 0);
     ck_assert_int_eq(l.abi[i], 1);
+}
+END_TEST
+
+/* ---- app managers (include/soketi/app_manager.h): the same loader, their own kind ---- */
+
+static const soketi_app_manager_host_t am_host = {
+    .base = NULL, .node_id = "node-test", .config_get = fake_config_get, .log = fake_log};
+
+typedef struct row_s {
+    int calls, status;
+    char row[512];
+} row_t;
+
+static void
+row_cb(void *arg, int status, const char *row, size_t len)
+{
+    row_t *r = arg;
+    r->calls++;
+    r->status = status;
+    snprintf(r->row, sizeof(r->row), "%.*s", row ? (int)len : 6, row ? row : "(none)");
+}
+
+START_TEST(test_app_manager_load)
+{
+    char err[512];
+    skt_plugin_t *p = NULL;
+    setup_host();
+    ck_assert_int_eq(
+        skt_plugin_load_app_manager(test_dir(), "fixed", &am_host, &p, err, sizeof(err)), 0);
+    ck_assert_int_eq(skt_plugin_abi(p), 1);
+    ck_assert_ptr_nonnull(strstr(skt_plugin_path(p), "/app_manager_fixed.so"));
+    ck_assert_ptr_null(skt_plugin_adapter(p));
+    ck_assert_int_eq(log_has("fixed init abi=1 table=apps"), 1);
+    soketi_app_manager_t *am = skt_plugin_app_manager(p);
+    ck_assert_ptr_nonnull(am);
+    row_t r = {0};
+    am->ops.find(am->self, SOKETI_APP_BY_KEY, "fixed-key", 9, row_cb, &r);
+    ck_assert_int_eq(r.status, SOKETI_OK);
+    ck_assert_has(r.row, "\"secret\":\"fixed-secret\"");
+    am->ops.find(am->self, SOKETI_APP_BY_ID, "fixed-key", 9, row_cb, &r);
+    ck_assert_str_eq(r.row, "(none)");
+    am->ops.find(am->self, SOKETI_APP_BY_ID, "error", 5, row_cb, &r);
+    ck_assert_int_eq(r.status, SOKETI_ERROR);
+    ck_assert_int_eq(r.calls, 3);
+    skt_plugin_unload(p);
+}
+END_TEST
+
+/* The refusals an adapter gets, in an app manager's words. */
+START_TEST(test_app_manager_refusals)
+{
+    char err[512];
+    skt_plugin_t *p = (skt_plugin_t *)err;
+    setup_host();
+    ck_assert_int_eq(
+        skt_plugin_load_app_manager(test_dir(), "newer", &am_host, &p, err, sizeof(err)), -1);
+    ck_assert_ptr_null(p);
+    ck_assert_has(err, "app_manager_newer.so speaks ABI 2; this soketi speaks 1");
+    ck_assert_int_eq(rec.nlog, 0); /* init never ran */
+    ck_assert_int_eq(
+        skt_plugin_load_app_manager(test_dir(), "mysql", &am_host, &p, err, sizeof(err)), -1);
+    ck_assert_has(err, "app manager 'mysql' is not installed");
+    ck_assert_has(err, "app_manager_mysql.so does not exist (the soketi-mysql package");
+    ck_assert_int_eq(
+        skt_plugin_load_app_manager(test_dir(), "postgres", &am_host, &p, err, sizeof(err)), -1);
+    ck_assert_has(err, "the soketi-postgres package");
+    /* an adapter is not an app manager: its file name differs */
+    ck_assert_int_eq(
+        skt_plugin_load_app_manager(test_dir(), "echo", &am_host, &p, err, sizeof(err)), -1);
+    ck_assert_has(err, "unknown app manager 'echo'");
+    ck_assert_int_eq(
+        skt_plugin_load_app_manager(test_dir(), "../x", &am_host, &p, err, sizeof(err)), -1);
+    ck_assert_has(err, "invalid app manager driver");
 }
 END_TEST
 
@@ -829,6 +914,8 @@ plugin_suite(void)
     tcase_add_test(tc, test_invalid_arguments);
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_list_unreadable);
+    tcase_add_test(tc, test_app_manager_load);
+    tcase_add_test(tc, test_app_manager_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

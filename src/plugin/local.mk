@@ -1,4 +1,4 @@
-# src/plugin/local.mk - loading adapter plugins (included by Makefile.am)
+# src/plugin/local.mk - loading adapter and app manager plugins (included by Makefile.am)
 
 noinst_LTLIBRARIES += libskt_plugin.la
 libskt_plugin_la_SOURCES = src/plugin/loader.c src/plugin/loader.h
@@ -35,6 +35,13 @@ tests_adapter_small_ops_la_LDFLAGS = $(check_plugin_ldflags)
 tests_adapter_stall_la_SOURCES = tests/plugins/adapter_stall.c
 tests_adapter_stall_la_CPPFLAGS = $(check_plugin_cppflags)
 tests_adapter_stall_la_LDFLAGS = $(check_plugin_ldflags)
+check_LTLIBRARIES += tests/app_manager_fixed.la tests/app_manager_newer.la
+tests_app_manager_fixed_la_SOURCES = tests/plugins/app_manager_fixed.c
+tests_app_manager_fixed_la_CPPFLAGS = $(check_plugin_cppflags)
+tests_app_manager_fixed_la_LDFLAGS = $(check_plugin_ldflags)
+tests_app_manager_newer_la_SOURCES = tests/plugins/app_manager_newer.c
+tests_app_manager_newer_la_CPPFLAGS = $(check_plugin_cppflags)
+tests_app_manager_newer_la_LDFLAGS = $(check_plugin_ldflags)
 
 # Loads the real adapter_local.so ($SOKETI_PLUGIN_DIR_TEST) and the test plugins; the
 # defaults let it run outside `make check` (e.g. under valgrind) too.

@@ -73,6 +73,35 @@ server_nets(skt_server_t *srv, const skt_server_handlers_t *h, char *err, size_t
     return 0;
 }
 
+/* The app manager's figures (features/appdir.h), when apps are read from a store. */
+static size_t
+server_app_figures(skt_server_t *srv, skt_metrics_figure_t *out, size_t max)
+{
+    skt_appdir_stats_t st;
+    if (!srv->app_manager || !srv->apps)
+        return 0;
+    skt_appdir_stats(srv->apps, &st);
+    const skt_metrics_figure_t all[] = {
+        {"app_manager_lookups_total", "counter", "Apps read from appManager.driver's store.",
+         (double)st.lookups},
+        {"app_manager_lookup_failures_total", "counter",
+         "Lookups the store failed or did not answer within appManager.timeout.",
+         (double)st.failures},
+        {"app_manager_lookups_refused_total", "counter",
+         "Lookups answered at once: appManager.maxPendingLookups were in flight.",
+         (double)st.refused},
+        {"app_manager_lookups_pending", "gauge", "Lookups in flight at the store.",
+         (double)st.pending},
+        {"app_manager_apps_cached", "gauge", "Apps read from the store and kept in memory.",
+         (double)st.cached},
+    };
+    size_t n = sizeof(all) / sizeof(all[0]);
+    if (n > max)
+        n = max;
+    memcpy(out, all, n * sizeof(*out));
+    return n;
+}
+
 /* The figures of the connection layer and the adapter in /metrics (features/metrics.h):
  * counters the nets and host.c keep current, so a scrape costs nothing per connection. */
 static size_t
@@ -119,7 +148,7 @@ server_figures(void *arg, skt_metrics_figure_t *out, size_t max)
     if (n > max)
         n = max;
     memcpy(out, all, n * sizeof(*out));
-    return n;
+    return n + server_app_figures(srv, out + n, max - n);
 }
 
 /* Terminates every socket of ns with code and msg (below). */
