@@ -116,9 +116,10 @@ bind_results(my_db_t *d)
 {
     d->meta = mysql_stmt_result_metadata(d->cur);
     unsigned n = d->meta ? mysql_num_fields(d->meta) : 0;
+    /* A failure here leaves the rows unread on the connection: it is dropped (SKT_SQL_FAIL). */
     if (!n) {
         snprintf(d->error, sizeof(d->error), "the statement returns no columns");
-        return SKT_SQL_FAIL_QUERY;
+        return SKT_SQL_FAIL;
     }
     if (n != d->n_cols) {
         free(d->binds);
@@ -132,7 +133,7 @@ bind_results(my_db_t *d)
         d->n_cols = d->binds && d->lengths && d->nulls && d->bufs ? n : 0;
         if (!d->n_cols) {
             snprintf(d->error, sizeof(d->error), "out of memory");
-            return SKT_SQL_FAIL_QUERY;
+            return SKT_SQL_FAIL;
         }
     }
     for (unsigned i = 0; i < n; i++)
@@ -141,8 +142,10 @@ bind_results(my_db_t *d)
                                    .buffer_length = MY_COLUMN_BUF,
                                    .length = &d->lengths[i],
                                    .is_null = &d->nulls[i]};
-    if (mysql_stmt_bind_result(d->cur, d->binds))
-        return my_fail(d, d->cur);
+    if (mysql_stmt_bind_result(d->cur, d->binds)) {
+        my_fail(d, d->cur);
+        return SKT_SQL_FAIL;
+    }
     return SKT_SQL_DONE;
 }
 
@@ -359,20 +362,4 @@ static const skt_sql_driver_t my_driver = {
     .close = my_close,
 };
 
-int
-soketi_app_manager_version(int count, const int *supported)
-{
-    return skt_sql_am_version(count, supported);
-}
-
-int
-soketi_app_manager_init(const soketi_app_manager_host_t *host, soketi_app_manager_t *am)
-{
-    return skt_sql_am_init(host, am, &my_driver);
-}
-
-void
-soketi_app_manager_cleanup(soketi_app_manager_t *am)
-{
-    skt_sql_am_cleanup(am);
-}
+SKT_SQL_AM_PLUGIN(my_driver)

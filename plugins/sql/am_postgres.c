@@ -58,6 +58,15 @@ pg_fail(pg_db_t *d, int step)
     return step;
 }
 
+/* libpq prints notices (and a server's last FATAL) on stderr by default: the pool logs what
+ * matters itself. */
+static void
+pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void *
 pg_connect_start(const skt_sql_settings_t *s, const char *addr, int *step)
 {
@@ -87,6 +96,7 @@ pg_connect_start(const skt_sql_settings_t *s, const char *addr, int *step)
         free(d);
         return NULL;
     }
+    PQsetNoticeProcessor(d->conn, pg_ignore_notice, NULL);
     /* As after PQconnectPoll answered PGRES_POLLING_WRITING (libpq's manual). */
     *step = PQstatus(d->conn) == CONNECTION_BAD ? pg_fail(d, SKT_SQL_FAIL) : SKT_SQL_WAIT_WRITE;
     return d;
@@ -269,20 +279,4 @@ static const skt_sql_driver_t pg_driver = {
     .close = pg_close,
 };
 
-int
-soketi_app_manager_version(int count, const int *supported)
-{
-    return skt_sql_am_version(count, supported);
-}
-
-int
-soketi_app_manager_init(const soketi_app_manager_host_t *host, soketi_app_manager_t *am)
-{
-    return skt_sql_am_init(host, am, &pg_driver);
-}
-
-void
-soketi_app_manager_cleanup(soketi_app_manager_t *am)
-{
-    skt_sql_am_cleanup(am);
-}
+SKT_SQL_AM_PLUGIN(pg_driver)

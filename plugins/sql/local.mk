@@ -8,6 +8,9 @@
 # own copy of the daemon's JSON writer, because a plugin resolves nothing from the daemon.
 # Each plugin is then only its driver: the library's non-blocking calls, step by step.
 
+# A plugin exports its three entry points only: the library's names stay its own.
+SQL_PLUGIN_EXPORTS = -export-symbols-regex '^soketi_app_manager_'
+
 if HAVE_SQL_PLUGINS
 noinst_LTLIBRARIES += plugins/sql/libskt_sql.la
 plugins_sql_libskt_sql_la_SOURCES = plugins/sql/sql_pool.c plugins/sql/sql_pool.h \
@@ -26,7 +29,7 @@ plugins_app_manager_mysql_la_LIBADD = plugins/sql/libskt_sql.la $(MARIADB_LIBS) 
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
 # nodelete: Connector/C keeps process-wide state (its library init, thread keys) that
 # must not go away under a daemon that dlclose()s the plugin
-plugins_app_manager_mysql_la_LDFLAGS = $(plugin_ldflags) -Wl,-z,nodelete
+plugins_app_manager_mysql_la_LDFLAGS = $(plugin_ldflags) $(SQL_PLUGIN_EXPORTS) -Wl,-z,nodelete
 endif
 
 if HAVE_POSTGRES
@@ -36,7 +39,7 @@ plugins_app_manager_postgres_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdi
 plugins_app_manager_postgres_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS)
 plugins_app_manager_postgres_la_LIBADD = plugins/sql/libskt_sql.la $(LIBPQ_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)
-plugins_app_manager_postgres_la_LDFLAGS = $(plugin_ldflags)
+plugins_app_manager_postgres_la_LDFLAGS = $(plugin_ldflags) $(SQL_PLUGIN_EXPORTS)
 endif
 
 # The pure part: rows as JSON text, typed; table names quoted (no database needed).

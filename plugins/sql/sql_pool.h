@@ -115,4 +115,19 @@ int skt_sql_am_init(const soketi_app_manager_host_t *host, soketi_app_manager_t 
                     const skt_sql_driver_t *drv);
 void skt_sql_am_cleanup(soketi_app_manager_t *am);
 
+/* Defines a plugin's three exported symbols over the driver table drv. */
+#define SKT_SQL_AM_PLUGIN(drv)                                                                     \
+    int soketi_app_manager_version(int count, const int *supported)                                \
+    {                                                                                              \
+        return skt_sql_am_version(count, supported);                                               \
+    }                                                                                              \
+    int soketi_app_manager_init(const soketi_app_manager_host_t *host, soketi_app_manager_t *am)   \
+    {                                                                                              \
+        return skt_sql_am_init(host, am, &(drv));                                                  \
+    }                                                                                              \
+    void soketi_app_manager_cleanup(soketi_app_manager_t *am)                                      \
+    {                                                                                              \
+        skt_sql_am_cleanup(am);                                                                    \
+    }
+
 #endif
