@@ -92,6 +92,26 @@ async function expectAccepted(server, key) {
     return r.established;
 }
 
+/** A 1 KB event limit on row's app: 2000 bytes refused with soketi's 413, 500 delivered to ws
+ *  (subscribed to channel), and only those. */
+async function expectPayloadLimit1Kb(server, row, channel, ws) {
+    const publish = (name, size) => restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
+        body: { name, channel, data: 'x'.repeat(size) } });
+    assert.deepEqual((await publish('big', 2000)).json, { error: 'The event data should be less than 1 KB.', code: 413 });
+    assert.deepEqual((await publish('fits', 500)).json, { ok: true });
+    assert.equal((await ws.nextJson()).event, 'fits', 'only the event that fits was delivered');
+}
+
+/** Waits until a connection with key is established (a lookup that failed is not cached). */
+async function expectAcceptedWithin(server, key, timeoutMs) {
+    let last;
+    await until(async () => {
+        last = await tryConnect(server, key);
+        last.established?.destroy();
+        return !!last.established;
+    }, timeoutMs, `${key} found (last answer: ${JSON.stringify(last?.error)})`);
+}
+
 /** A directory of symlinks to every plugin of $SOKETI_PLUGIN_DIR_TEST but `missing`. */
 function pluginDirWithout(missing) {
     const src = process.env.SOKETI_PLUGIN_DIR_TEST;
@@ -120,6 +140,27 @@ export function sqlAppManagerSuite(kind) {
         const daemon = await startServer({ env: db.env(extra) });
         t.after(() => daemon.stop('SIGTERM', 5000));
         return daemon;
+    }
+
+    /**
+     * Inserts row and starts a daemon that caches apps for ever with appManager.timeout
+     * TIMEOUT_MS; two raw clients a and b of row's app on channel, its id cached by a REST
+     * publish. Resolves { server, a, b, rest }.
+     */
+    async function cachedPair(t, row, channel) {
+        await db.insertApp(row);
+        const server = await start(t, {
+            SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: '-1',
+            SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS),
+        });
+        const a = await expectAccepted(server, row.key);
+        const b = await expectAccepted(server, row.key);
+        await rawSubscribe(a, server, appOf(row), channel);
+        await rawSubscribe(b, server, appOf(row), channel);
+        const rest = pusherRest(server, appOf(row));
+        await rest.trigger(channel, 'warm', {});
+        assert.equal((await b.nextJson()).event, 'warm');
+        return { server, a, b, rest };
     }
 
     describe(`${kind} app manager`, { skip }, () => {
@@ -204,13 +245,7 @@ export function sqlAppManagerSuite(kind) {
             assert.equal(hook.isValid(), true, `signed with the row's secret: ${req.rawBody}`);
             assert.deepEqual(hook.getEvents(), [{ name: 'channel_occupied', channel: 'hooked-room' }]);
 
-            const big = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
-                body: { name: 'e', channel: 'hooked-room', data: 'x'.repeat(2000) } });
-            assert.deepEqual(big.json, { error: 'The event data should be less than 1 KB.', code: 413 });
-            const small = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
-                body: { name: 'small', channel: 'hooked-room', data: 'x'.repeat(500) } });
-            assert.deepEqual(small.json, { ok: true });
-            assert.equal((await a.nextJson()).event, 'small', 'only the small event was delivered');
+            await expectPayloadLimit1Kb(server, row, 'hooked-room', a);
 
             // the quota frees with a leaving connection
             b.destroy();
@@ -246,13 +281,7 @@ export function sqlAppManagerSuite(kind) {
             a.send({ event: 'client-alias', channel: 'private-alias', data: { v: 1 } });
             assert.deepEqual(await b.nextJson(), { event: 'client-alias', channel: 'private-alias', data: { v: 1 } });
 
-            const big = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
-                body: { name: 'e', channel: 'private-alias', data: 'x'.repeat(2000) } });
-            assert.deepEqual(big.json, { error: 'The event data should be less than 1 KB.', code: 413 });
-            const ok = await restRequest(server, { method: 'POST', path: '/events', ...appOf(row),
-                body: { name: 'fits', channel: 'private-alias', data: 'x'.repeat(500) } });
-            assert.deepEqual(ok.json, { ok: true });
-            assert.equal((await b.nextJson()).event, 'fits');
+            await expectPayloadLimit1Kb(server, row, 'private-alias', b);
             // soketi's table is not read
             await expectRefused(server, 'app-key', 4001, 'App key app-key does not exist.');
             a.destroy();
@@ -328,19 +357,7 @@ export function sqlAppManagerSuite(kind) {
 
         test('database stopped: cached apps keep working, an uncached key gets 4001 after appManager.timeout, pings stay fast', { skip: ours('soketi 1.6 has no lookup timeout: the connection hangs') }, async (t) => {
             const row = { id: `${kind}-steady`, key: `${kind}-steady-key`, secret: 'steady-secret' };
-            await db.insertApp(row);
-            const server = await start(t, {
-                SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: '-1',
-                SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS),
-            });
-            const app = appOf(row);
-            const a = await expectAccepted(server, row.key);
-            const b = await expectAccepted(server, row.key);
-            await rawSubscribe(a, server, app, 'private-steady');
-            await rawSubscribe(b, server, app, 'private-steady');
-            const rest = pusherRest(server, app);
-            await rest.trigger('private-steady', 'warm', {}); // the id is cached too
-            assert.equal((await b.nextJson()).event, 'warm');
+            const { server, a, b, rest } = await cachedPair(t, row, 'private-steady');
 
             db.pause();
             t.after(() => db.resume());
@@ -380,12 +397,7 @@ export function sqlAppManagerSuite(kind) {
 
             // back: the app inserted now is found (the failed lookups were not cached)
             await db.insertApp({ id: `${kind}-absent`, key: `${kind}-absent-key`, secret: 'absent-secret' });
-            let last;
-            await until(async () => {
-                last = await tryConnect(server, `${kind}-absent-key`);
-                last.established?.destroy();
-                return !!last.established;
-            }, 8000, `the inserted app (last: ${JSON.stringify(last?.error)})`);
+            await expectAcceptedWithin(server, `${kind}-absent-key`, 8000);
             assert.ok(await pingMs(a) < FAST_MS, 'the connections of before are still served');
             a.destroy();
             b.destroy();
@@ -394,20 +406,8 @@ export function sqlAppManagerSuite(kind) {
         test('database down: cached apps keep working, an uncached key is refused without waiting for the timeout; up again, it is found', { skip: ours('soketi 1.6 drops the connection of an uncached key unanswered (1006) while its database refuses') }, async (t) => {
             const row = { id: `${kind}-down`, key: `${kind}-down-key`, secret: 'down-secret' };
             const later = { id: `${kind}-later`, key: `${kind}-later-key`, secret: 'later-secret' };
-            await db.insertApp(row);
             await db.insertApp(later); // never looked up before the database goes down
-            const server = await start(t, {
-                SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: '-1',
-                SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS),
-            });
-            const app = appOf(row);
-            const a = await expectAccepted(server, row.key);
-            const b = await expectAccepted(server, row.key);
-            await rawSubscribe(a, server, app, 'private-down');
-            await rawSubscribe(b, server, app, 'private-down');
-            const rest = pusherRest(server, app);
-            await rest.trigger('private-down', 'warm', {});
-            assert.equal((await b.nextJson()).event, 'warm');
+            const { server, a, b, rest } = await cachedPair(t, row, 'private-down');
 
             await db.down();
             try {
@@ -428,12 +428,7 @@ export function sqlAppManagerSuite(kind) {
             } finally {
                 await db.up();
             }
-            let last;
-            await until(async () => {
-                last = await tryConnect(server, later.key);
-                last.established?.destroy();
-                return !!last.established;
-            }, 5000, `${later.key} once the database is back (last: ${JSON.stringify(last?.error)})`);
+            await expectAcceptedWithin(server, later.key, 5000);
             a.destroy();
             b.destroy();
         });
@@ -483,14 +478,7 @@ export function sqlAppManagerSuite(kind) {
             assert.ok(Date.now() - t0 <= TIMEOUT_MS + SLACK_MS + 1000, 'nothing waited past the timeout');
 
             await lock.release();
-            for (const r of Object.values(rows)) {
-                let last;
-                await until(async () => {
-                    last = await tryConnect(server, r.key);
-                    last.established?.destroy();
-                    return !!last.established;
-                }, 5000, `${r.key} found once the lock is gone (last: ${JSON.stringify(last?.error)})`);
-            }
+            for (const r of Object.values(rows)) await expectAcceptedWithin(server, r.key, 5000);
             const ok = await restRequest(server, { path: '/channels', ...appOf(rows.b) });
             assert.equal(ok.status, 200, ok.text);
             open.destroy();
