@@ -21,7 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import {
-    REFERENCE, cleanup, closeWebhookReceivers, disconnect, pusherClient, pusherRest, rawWs, restRequest,
+    REFERENCE, cleanup, closeWebhookReceivers, disconnect, httpRequest, parsePrometheus, pusherClient, pusherRest, rawWs,
+    restRequest,
     sleep, startServer, startWebhookReceiver, subscribe, until, waitConnected, waitFor,
 } from './harness.mjs';
 import { SQL_USER, sqlSkip, startSqlDb } from './sqldb.mjs';
@@ -42,14 +43,21 @@ const wsPath = (key) => `/app/${key}?protocol=7&client=js&version=8.4.0`;
 /** A row's app: its id, key and secret, for the SDK and pusher-js. */
 const appOf = (row) => ({ appId: row.id, key: row.key, secret: row.secret });
 
-/** Subscribes a raw socket to channel (signed with app's secret when private) and waits for success. */
-async function rawSubscribe(ws, server, app, channel) {
+/** Subscribes a raw socket to channel (signed with app's secret when private); resolves the answer. */
+async function trySubscribe(ws, server, app, channel) {
     const data = { channel };
     if (channel.startsWith('private-')) data.auth = pusherRest(server, app).authorizeChannel(ws.socketId, channel).auth;
     ws.send({ event: 'pusher:subscribe', data });
-    const m = await ws.nextJson();
+    return ws.nextJson();
+}
+
+/** trySubscribe, asserting success. */
+async function rawSubscribe(ws, server, app, channel) {
+    const m = await trySubscribe(ws, server, app, channel);
     assert.equal(m.event, 'pusher_internal:subscription_succeeded', JSON.stringify(m));
 }
+
+const UNAUTHORIZED = { type: 'AuthError', error: 'The connection is unauthorized.', status: 401 };
 
 /** Milliseconds a pusher:ping takes to come back as pusher:pong on ws. */
 async function pingMs(ws) {
@@ -335,6 +343,33 @@ export function sqlAppManagerSuite(kind) {
             holder.destroy();
         });
 
+        test('cache for ever: a changed row is not seen until SIGHUP; then open connections take it too', { skip: ours('soketi 1.6 does not reload on SIGHUP') }, async (t) => {
+            const row = { id: `${kind}-hup`, key: `${kind}-hup-key`, secret: 'hup-secret-1' };
+            await db.insertApp(row);
+            const server = await start(t, { SOKETI_APP_MANAGER_CACHE_ENABLED: 'true', SOKETI_APP_MANAGER_CACHE_TTL: '-1' });
+            const old = appOf(row);
+            const fresh = { ...old, secret: 'hup-secret-2' };
+            const open = await expectAccepted(server, row.key);
+            await db.updateApp(row.id, { secret: fresh.secret });
+            await sleep(300);
+            const before = await expectAccepted(server, row.key);
+            await rawSubscribe(before, server, old, 'private-hup-1');
+            before.destroy();
+
+            server.proc.kill('SIGHUP');
+            await until(async () => {
+                const ws = await expectAccepted(server, row.key); // the next lookup reads the row again
+                const m = await trySubscribe(ws, server, fresh, 'private-hup-2');
+                ws.destroy();
+                return m.event === 'pusher_internal:subscription_succeeded';
+            }, 5000, 'the new secret after SIGHUP');
+            // the connection opened before: the row as read now
+            assert.deepEqual(await trySubscribe(open, server, old, 'private-hup-3'),
+                { event: 'pusher:subscription_error', channel: 'private-hup-3', data: UNAUTHORIZED });
+            await rawSubscribe(open, server, fresh, 'private-hup-4');
+            open.destroy();
+        });
+
         test('cache off (the default): every new connection and request reads the row again', async (t) => {
             const row = { id: `${kind}-nc`, key: `${kind}-nc-key`, secret: 'nc-secret-1' };
             await db.insertApp(row);
@@ -452,7 +487,10 @@ export function sqlAppManagerSuite(kind) {
             for (const r of Object.values(rows)) await db.insertApp(r); // they exist: only the lock hides them
             const server = await start(t, {
                 SOKETI_APP_MANAGER_TIMEOUT: String(TIMEOUT_MS), SOKETI_APP_MANAGER_MAX_PENDING_LOOKUPS: '2',
+                SOKETI_METRICS_ENABLED: 'true',
             });
+            const metric = async (name) => parsePrometheus((await httpRequest({ host: server.host, port: server.metricsPort },
+                { path: '/metrics' })).text).get(`soketi_app_manager_${name}`);
             const open = await expectAccepted(server, 'app-key'); // before the lock
             const lock = await db.lockApps();
             t.after(() => lock.release());
@@ -467,6 +505,9 @@ export function sqlAppManagerSuite(kind) {
             const third = await tryConnect(server, rows.c.key);
             assert.deepEqual(third.error, { code: 4001, message: `App key ${rows.c.key} does not exist.` });
             assert.ok(third.ms < FAST_MS, `refused at once, not after ${third.ms} ms`);
+            assert.equal(await metric('lookups_pending'), 2);
+            assert.equal(await metric('lookups_refused_total'), 1);
+            assert.equal(await metric('lookup_failures_total'), 0);
             assert.ok(await pingMs(open) < FAST_MS, 'an open connection is answered meanwhile');
 
             for (const r of await Promise.all(sameKey)) {
@@ -476,6 +517,8 @@ export function sqlAppManagerSuite(kind) {
             const res = await byId;
             assert.equal(res.status, 404, res.text);
             assert.ok(Date.now() - t0 <= TIMEOUT_MS + SLACK_MS + 1000, 'nothing waited past the timeout');
+            assert.equal(await metric('lookup_failures_total'), 2, 'the key\'s lookup (shared by twenty) and the id\'s');
+            assert.equal(await metric('lookups_pending'), 0);
 
             await lock.release();
             for (const r of Object.values(rows)) await expectAcceptedWithin(server, r.key, 5000);
