@@ -3,7 +3,8 @@
  * The input is JSON text, as appManager.array.apps arrives in a JSON file or a variable. An
  * array goes through skt_apps_normalize() app by app and then skt_apps_build(); an object is
  * one app, also fed field by field to skt_apps_set_field() (with and without the raw text an
- * INI file would give). Checks: a built list finds each of its apps by id and by key, and
+ * INI file would give), and read as a database row by skt_apps_from_row() (an app manager's
+ * answer: other members ignored). Checks: a built list finds each of its apps by id and by key, and
  * its JSON form normalizes and builds again into the same list.
  */
 #include "fuzz.h"
@@ -107,6 +108,29 @@ set_fields(const json_t *obj)
     json_decref(app);
 }
 
+/* The object as an app manager's row: an app whose JSON form is a valid app, or refused. */
+static void
+from_row(const json_t *obj)
+{
+    skt_apps_t *one = NULL;
+    char err[400];
+    if (skt_apps_from_row(obj, &defaults, &one, err, sizeof(err)) < 0) {
+        FZ_CHECK(one == NULL && err[0] != '\0');
+        return;
+    }
+    FZ_CHECK(skt_apps_count(one) == 1);
+    json_t *dump = skt_apps_to_json(one);
+    FZ_CHECK(dump != NULL);
+    json_t *canon = normalize_all(dump); /* strict: only app keys came out */
+    FZ_CHECK(canon != NULL);
+    json_t *again = build(canon);
+    FZ_CHECK(again != NULL && json_equal(dump, again));
+    json_decref(again);
+    json_decref(canon);
+    json_decref(dump);
+    skt_apps_free(one);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -115,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (json_is_object(v)) {
         set_fields(v);
+        from_row(v);
         json_t *list = json_pack("[O]", v);
         json_decref(v);
         v = list;
