@@ -14,10 +14,9 @@ if [ "${1:-}" = "--test" ]; then
     # chromium: browser tests; python3: the systemd notify test; dpkg-dev to lintian: the
     # Debian packages test (tests/package.sh: make deb, lintian); libclang-rt-dev: libFuzzer
     # for the fuzz smoke (tests/fuzz); iproute2: the network namespaces of the cluster
-    # adapter tests; redis-sentinel: the redis adapter's Sentinel tests; mariadb-server and
-    # postgresql: the SQL app manager tests (servers and their mariadb / psql clients).
+    # adapter tests; redis-sentinel: the redis adapter's Sentinel tests.
     pkgs+=(chromium python3 dpkg-dev debhelper fakeroot lintian libclang-rt-dev iproute2
-           redis-sentinel mariadb-server postgresql)
+           redis-sentinel)
     command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
@@ -31,6 +30,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# redis-server, redis-sentinel, nats-server, mariadb-server and postgresql are installed for
-# the adapter and app manager tests; the packages' own services are not needed (tests start
-# their own servers on loopback).
+# redis-server, redis-sentinel and nats-server are installed for the Redis and NATS adapter
+# tests; the packages' own services are not needed (tests start their own servers on loopback).
