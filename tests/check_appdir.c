@@ -368,6 +368,29 @@ START_TEST(ttl_expires)
 }
 END_TEST
 
+/* Cached for ever (ttl -1, soketi's default): only a reload makes an entry be read again. */
+START_TEST(reload_rereads_cached_for_ever)
+{
+    static const char *const env[] = {"SOKETI_APP_MANAGER_DRIVER=mysql",
+                                      "SOKETI_APP_MANAGER_CACHE_ENABLED=true",
+                                      "SOKETI_APP_MANAGER_CACHE_TTL=-1", NULL};
+    answers_t a = {0};
+    start(env);
+    store.sync_row = ROW("old");
+    skt_appdir_find(dir, SOKETI_APP_BY_KEY, "app-key", 7, found, &a);
+    store.sync_row = ROW("new");
+    skt_appdir_find(dir, SOKETI_APP_BY_KEY, "app-key", 7, found, &a);
+    ck_assert_str_eq(a.secret[1], "old");
+    skt_appdir_reload(dir, cfg);
+    skt_appdir_find(dir, SOKETI_APP_BY_KEY, "app-key", 7, found, &a);
+    ck_assert_str_eq(a.secret[2], "new");
+    store.sync_row = ROW("newer"); /* read again once, then cached for ever again */
+    skt_appdir_find(dir, SOKETI_APP_BY_ID, "app-id", 6, found, &a);
+    ck_assert_str_eq(a.secret[3], "new");
+    stop();
+}
+END_TEST
+
 static Suite *
 appdir_suite(void)
 {
@@ -381,6 +404,7 @@ appdir_suite(void)
     tcase_add_test(tc, timeout_answers_waiters);
     tcase_add_test(tc, pending_bounded);
     tcase_add_test(tc, ttl_expires);
+    tcase_add_test(tc, reload_rereads_cached_for_ever);
     suite_add_tcase(s, tc);
     return s;
 }

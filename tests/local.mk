@@ -8,4 +8,5 @@
 TESTS += tests/integration/run.sh tests/valgrind.sh tests/bench_smoke.sh
 EXTRA_DIST += tests/check_main.h tests/integration/run.sh tests/integration/harness.mjs \
 	tests/integration/README.md tests/integration/valgrind-drive.mjs \
+	tests/integration/sqldb.mjs tests/integration/app-manager-sql.mjs \
 	tests/valgrind.sh tests/bench_smoke.sh $(wildcard $(srcdir)/tests/integration/*.test.mjs)

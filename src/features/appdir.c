@@ -20,6 +20,7 @@ typedef struct entry_s {
     skt_apps_t *one; /* a list of one: owns the app */
     skt_app_t *app;  /* its only app; the maps borrow app->id and app->key */
     uint64_t read_ms, used_ms;
+    int stale; /* a reload (SIGHUP): read again at the next find, whatever the TTL */
 } entry_t;
 
 /* A client waiting for a lookup. */
@@ -61,7 +62,7 @@ static int
 entry_fresh(const skt_appdir_t *d, const entry_t *e, uint64_t now)
 {
     long ttl = d->cfg->app_manager.cache.ttl;
-    if (!d->cfg->app_manager.cache.enabled)
+    if (!d->cfg->app_manager.cache.enabled || e->stale)
         return 0;
     return ttl < 0 || now - e->read_ms < (uint64_t)ttl * 1000u;
 }
@@ -342,7 +343,7 @@ skt_appdir_reload(skt_appdir_t *d, const skt_config_t *cfg)
     d->cfg = cfg;
     if (d->am) /* read again at their next find */
         while (skt_map_next(d->by_id, &pos, NULL, NULL, &v))
-            ((entry_t *)v)->read_ms = 0;
+            ((entry_t *)v)->stale = 1;
 }
 
 skt_app_t *
