@@ -73,6 +73,16 @@ server_nets(skt_server_t *srv, const skt_server_handlers_t *h, char *err, size_t
     return 0;
 }
 
+/* Copies up to max of the n figures all into out; returns how many. */
+static size_t
+figures_copy(skt_metrics_figure_t *out, size_t max, const skt_metrics_figure_t *all, size_t n)
+{
+    if (n > max)
+        n = max;
+    memcpy(out, all, n * sizeof(*out));
+    return n;
+}
+
 /* The app manager's figures (features/appdir.h), when apps are read from a store. */
 static size_t
 server_app_figures(skt_server_t *srv, skt_metrics_figure_t *out, size_t max)
@@ -95,11 +105,7 @@ server_app_figures(skt_server_t *srv, skt_metrics_figure_t *out, size_t max)
         {"app_manager_apps_cached", "gauge", "Apps read from the store and kept in memory.",
          (double)st.cached},
     };
-    size_t n = sizeof(all) / sizeof(all[0]);
-    if (n > max)
-        n = max;
-    memcpy(out, all, n * sizeof(*out));
-    return n;
+    return figures_copy(out, max, all, sizeof(all) / sizeof(all[0]));
 }
 
 /* The figures of the connection layer and the adapter in /metrics (features/metrics.h):
@@ -144,10 +150,7 @@ server_figures(void *arg, skt_metrics_figure_t *out, size_t max)
          "Cluster-wide queries answered by an identical one already in flight.",
          (double)srv->adapter_events[3]},
     };
-    size_t n = sizeof(all) / sizeof(all[0]);
-    if (n > max)
-        n = max;
-    memcpy(out, all, n * sizeof(*out));
+    size_t n = figures_copy(out, max, all, sizeof(all) / sizeof(all[0]));
     return n + server_app_figures(srv, out + n, max - n);
 }
 
