@@ -105,7 +105,10 @@ test('workers = 2: one READY=1 once both listen, RELOADING=1 + READY=1 once both
         server.proc.kill('SIGHUP');
         assert.match(await sock.next(), /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
         assert.equal(await sock.next(), 'READY=1\nSTATUS=reloaded: 2 workers');
-        assert.equal((server.output().match(/worker \d: SIGHUP: 1 app\(s\) reloaded/g) || []).length, 2);
+        // the workers' log lines come through pipes, which may lag behind the notify socket
+        const reloadedLines = () => (server.output().match(/worker \d: SIGHUP: 1 app\(s\) reloaded/g) || []).length;
+        for (let i = 0; i < 50 && reloadedLines() < 2; i++) await sleep(20);
+        assert.equal(reloadedLines(), 2, server.output());
 
         const stopped = server.stop('SIGTERM');
         assert.equal(await sock.next(), 'STOPPING=1');
