@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 /* ---- subjects and names ------------------------------------------------------------- */
 
 int
@@ -50,7 +52,6 @@ skt_np_bucket(const char *subject, const char *what)
 char *
 skt_np_token(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
     char *t = malloc(n * 3 + 2);
     if (!t)
@@ -62,8 +63,8 @@ skt_np_token(const char *s)
             t[o++] = (char)c;
         } else {
             t[o++] = '=';
-            t[o++] = hex[c >> 4];
-            t[o++] = hex[c & 15];
+            t[o++] = skt_hex_digit(c >> 4, 1);
+            t[o++] = skt_hex_digit(c, 1);
         }
     }
     if (o == 0)

@@ -44,6 +44,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "util/hex.h"
+
 struct skt_hz_req_s {
     skt_hz_t *hz;
     skt_hz_req_t *prev, *next; /* the FIFO, while pending */
@@ -99,7 +101,6 @@ skt_hz_metric(const skt_hz_t *hz, const char *app_id, int what, double value)
 static void
 make_uuid(char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char r[16];
     if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
         /* no entropy yet (very early boot): time and address still make it unique here */
@@ -113,8 +114,8 @@ make_uuid(char out[37])
     for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = hex[r[i] >> 4];
-        out[o++] = hex[r[i] & 15];
+        out[o++] = skt_hex_digit(r[i] >> 4, 0);
+        out[o++] = skt_hex_digit(r[i], 0);
     }
     out[o] = '\0';
 }

@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 /* ---- scripts ------------------------------------------------------------------------- */
 
 /* Decides a join ('1'), leave ('0') or refresh ('2') of node ARGV[1] for KEYS[1] by Redis's
@@ -139,17 +141,12 @@ skt_rs_script_text(int script)
 int
 skt_rs_script_sha(int script, char out[41])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     const char *text = rs_scripts[script];
     if (!EVP_Digest(text, strlen(text), md, &n, EVP_sha1(), NULL) || n != 20)
         return -1;
-    for (unsigned j = 0; j < n; j++) {
-        out[2 * j] = hex[md[j] >> 4];
-        out[2 * j + 1] = hex[md[j] & 15];
-    }
-    out[40] = '\0';
+    skt_hex_encode(md, n, out, 0);
     return 0;
 }
 

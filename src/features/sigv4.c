@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 long
 skt_sigv4_uri_encode(const char *in, int keep_slash, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
         int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
@@ -26,25 +27,14 @@ skt_sigv4_uri_encode(const char *in, int keep_slash, char *out, size_t cap)
             out[o++] = (char)*p;
         } else {
             out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
+            out[o++] = skt_hex_digit(*p >> 4, 1);
+            out[o++] = skt_hex_digit(*p, 1);
         }
     }
     if (o >= cap)
         return -1;
     out[o] = '\0';
     return (long)o;
-}
-
-static void
-to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* Lower-case hex SHA-256 of data; 0, or -1 when libcrypto fails. */
@@ -55,7 +45,7 @@ sha256_hex(const void *data, size_t len, char out[65])
     unsigned int mdlen = 0;
     if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         return -1;
-    to_hex(md, 32, out);
+    skt_hex_encode(md, 32, out, 0);
     return 0;
 }
 
@@ -124,7 +114,7 @@ sign(const skt_sigv4_req_t *r, const char *date, const char *to_sign, char out[6
         hmac(k2, 32, r->service, k1) || hmac(k1, 32, "aws4_request", k2) ||
         hmac(k2, 32, to_sign, k1))
         return -1;
-    to_hex(k1, 32, out);
+    skt_hex_encode(k1, 32, out, 0);
     return 0;
 }
 

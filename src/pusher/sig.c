@@ -25,6 +25,8 @@
 #include <openssl/hmac.h>
 #endif
 
+#include "util/hex.h"
+
 #define SIG_SHA256_LEN 32
 #define SIG_MD5_LEN 16
 
@@ -109,19 +111,6 @@ sig_hmac_update_str(sig_hmac_t *h, const char *s)
     sig_hmac_update(h, s, strlen(s));
 }
 
-/* Lower-case hex of n bytes into out (2n digits + NUL). The table is one cache line, so the
- * lookup leaks nothing through the cache about the (secret) bytes. */
-static void
-sig_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Ends h, writes the hex MAC into out (or "" on failure) and frees the context.
  * Returns 0 or -1. */
 static int
@@ -147,7 +136,7 @@ sig_hmac_finish(sig_hmac_t *h, char out[65])
         out[0] = '\0';
         return -1;
     }
-    sig_hex(md, sizeof md, out);
+    skt_hex_encode(md, sizeof md, out, 0);
     return 0;
 }
 
@@ -175,7 +164,7 @@ skt_sig_md5_hex(const void *data, size_t len, char out[33])
         out[0] = '\0';
         return;
     }
-    sig_hex(md, SIG_MD5_LEN, out);
+    skt_hex_encode(md, SIG_MD5_LEN, out, 0);
 }
 
 /* Client-supplied signatures are compared with this so a forger cannot find the expected

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 void
 skt_jw_init(skt_jw_t *w, char *buf, size_t cap, size_t max)
 {
@@ -86,7 +88,6 @@ jw_append(skt_jw_t *w, const char *s, size_t n)
 static size_t
 jw_escape(const skt_jw_t *w, unsigned char c, char out[6])
 {
-    const char *hex = w->lower_hex ? "0123456789abcdef" : "0123456789ABCDEF";
     if (c >= 0x20 && c != '"' && c != '\\')
         return 0;
     out[0] = '\\';
@@ -112,8 +113,8 @@ jw_escape(const skt_jw_t *w, unsigned char c, char out[6])
         return 2;
     default:
         memcpy(out + 1, "u00", 3);
-        out[4] = hex[c >> 4];
-        out[5] = hex[c & 15];
+        out[4] = skt_hex_digit(c >> 4, !w->lower_hex);
+        out[5] = skt_hex_digit(c, !w->lower_hex);
         return 6;
     }
 }

@@ -5,7 +5,7 @@ libskt_util_la_SOURCES = \
 	src/util/log.c src/util/log.h \
 	src/util/map.c src/util/map.h \
 	src/util/buf.c src/util/buf.h \
-	src/util/jsonw.c src/util/jsonw.h \
+	src/util/jsonw.c src/util/jsonw.h src/util/hex.h \
 	src/util/sd_notify.c src/util/sd_notify.h
 
 check_PROGRAMS += tests/check_map
