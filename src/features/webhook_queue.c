@@ -34,7 +34,7 @@ struct skt_whq_s {
     struct event *poll_ev, *kick_ev;
     int claiming;
     int again;   /* asked for while claiming: claim once more when it is answered */
-    int closing; /* skt_whq_shutdown was called: nothing new is started */
+    int closing; /* whq_shutdown was called: nothing new is started */
     size_t held;
     size_t put_bytes; /* new jobs not answered yet */
 };
@@ -272,11 +272,11 @@ whq_put_done(void *arg, int status, long count)
     whq_kick(q);
 }
 
-void
-skt_whq_push(skt_webhooks_t *wh, wh_app_t *a, const json_t *hook, const char *sig, const char *body,
-             size_t len)
+static void
+whq_push(skt_whq_t *q, wh_app_t *a, const json_t *hook, const char *sig, const char *body,
+         size_t len)
 {
-    skt_whq_t *q = wh->q;
+    skt_webhooks_t *wh = q->wh;
     json_t *m = json_pack("{s:i, s:s, s:i, s:O, s:s, s:s}", "v", 1, "app", a->id, "attempts", 0,
                           "hook", hook, "key", a->key, "sig", sig);
     size_t jl = 0;
@@ -302,10 +302,9 @@ skt_whq_push(skt_webhooks_t *wh, wh_app_t *a, const json_t *hook, const char *si
     q->drv.put(q->drv.self, a->id, p->id, p->data, jl, 0, q->o.max_per_app, 'n', whq_put_done, p);
 }
 
-void
-skt_whq_settle(delivery_t *d, long retry_ms)
+static void
+whq_settle(skt_whq_t *q, delivery_t *d, long retry_ms)
 {
-    skt_whq_t *q = d->app->wh->q;
     if (retry_ms < 0) {
         q->drv.put(q->drv.self, d->app->id, d->job_id, NULL, 0, 0, 0, 'd', NULL, NULL);
     } else {
@@ -321,10 +320,9 @@ skt_whq_settle(delivery_t *d, long retry_ms)
     whq_kick(q);
 }
 
-void
-skt_whq_forget(delivery_t *d)
+static void
+whq_forget(skt_whq_t *q, delivery_t *d)
 {
-    skt_whq_t *q = d->app->wh->q;
     q->held--;
     free(d->job_id);
     json_decref(d->job_meta);
@@ -333,6 +331,25 @@ skt_whq_forget(delivery_t *d)
 }
 
 /* ---- lifetime ------------------------------------------------------------------------ */
+
+static void
+whq_shutdown(skt_whq_t *q)
+{
+    q->closing = 1;
+    if (q->held)
+        skt_log(SKT_LOG_INFO, "webhooks: %zu claimed webhook(s) left in the queue for any node",
+                q->held);
+}
+
+static void
+whq_free(skt_whq_t *q)
+{
+    if (q->poll_ev)
+        event_free(q->poll_ev);
+    if (q->kick_ev)
+        event_free(q->kick_ev);
+    free(q);
+}
 
 int
 skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv, const skt_whq_opts_t *o)
@@ -359,32 +376,12 @@ skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv, const sk
     q->poll_ev = event_new(wh->o.base, -1, EV_PERSIST, whq_poll, q);
     q->kick_ev = evtimer_new(wh->o.base, whq_kicked, q);
     if (!q->poll_ev || !q->kick_ev || event_add(q->poll_ev, &tv) != 0) {
-        skt_whq_free(q);
+        whq_free(q);
         return -1;
     }
+    static const wh_queue_ops_t ops = {whq_push, whq_settle, whq_forget, whq_shutdown, whq_free};
     wh->q = q;
+    wh->qops = &ops;
     whq_kick(q);
     return 0;
-}
-
-void
-skt_whq_shutdown(skt_whq_t *q)
-{
-    if (q)
-        q->closing = 1;
-    if (q && q->held)
-        skt_log(SKT_LOG_INFO, "webhooks: %zu claimed webhook(s) left in the queue for any node",
-                q->held);
-}
-
-void
-skt_whq_free(skt_whq_t *q)
-{
-    if (!q)
-        return;
-    if (q->poll_ev)
-        event_free(q->poll_ev);
-    if (q->kick_ev)
-        event_free(q->kick_ev);
-    free(q);
 }

@@ -111,7 +111,7 @@ delivery_free(delivery_t *d)
     if (d->retry_ev)
         event_free(d->retry_ev);
     if (d->job_id)
-        skt_whq_forget(d);
+        d->app->wh->qops->forget(d->app->wh->q, d);
     curl_slist_free_all(d->headers);
     skt_lambda_target_free(d->lambda);
     free(d->url);
@@ -216,13 +216,13 @@ attempt_done(void *arg, const skt_curl_answer_t *ans)
         a->stats.sent++;
         skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s answered %ld", a->id, d->url, ans->status);
         if (d->job_id)
-            skt_whq_settle(d, -1);
+            d->app->wh->qops->settle(d->app->wh->q, d, -1);
         delivery_free(d);
     } else if (retryable(ans->status) && d->attempts < wh->o.max_attempts && d->job_id) {
         a->stats.retried++; /* the durable queue keeps it until then: any node retries it */
         skt_log(SKT_LOG_DEBUG, "webhooks: app %s: %s: %s %ld; retrying in %ld ms", a->id, d->url,
                 ans->error ? ans->error : "answered", ans->status, delay);
-        skt_whq_settle(d, delay);
+        d->app->wh->qops->settle(d->app->wh->q, d, delay);
         delivery_free(d);
     } else if (retryable(ans->status) && d->attempts < wh->o.max_attempts &&
                (d->retry_ev || (d->retry_ev = evtimer_new(wh->o.base, retry_cb, d)))) {
@@ -244,7 +244,7 @@ attempt_done(void *arg, const skt_curl_answer_t *ans)
                                                                    : "",
                            ans->excerpt);
         if (d->job_id)
-            skt_whq_settle(d, -1);
+            d->app->wh->qops->settle(d->app->wh->q, d, -1);
         delivery_free(d);
     }
     pump(a);
@@ -271,7 +271,7 @@ skt_wh_pump(wh_app_t *a)
             a->stats.failed++;
             skt_whlog_note(&a->fails, "%s: cannot start a request (out of memory)", d->url);
             if (d->job_id)
-                skt_whq_settle(d, -1);
+                d->app->wh->qops->settle(d->app->wh->q, d, -1);
             delivery_free(d);
         }
     }
@@ -483,7 +483,7 @@ flush(wh_app_t *a, const wh_event_t *events)
             a->stats.failed++;
             skt_whlog_note(&a->fails, "%s: out of memory building a webhook", to);
         } else if (a->wh->q) {
-            skt_whq_push(a->wh, a, hook, sig, body, len); /* rebuilt by the claiming node */
+            a->wh->qops->push(a->wh->q, a, hook, sig, body, len); /* rebuilt by the claiming node */
         } else if (skt_wh_make_room(a, len, why, sizeof(why)) != 0) {
             a->stats.dropped++;
             skt_whlog_note(&a->drops, "%s: a new webhook of %zu bytes dropped: %s", to, len, why);
@@ -727,7 +727,8 @@ skt_webhooks_free(skt_webhooks_t *wh)
         return;
     size_t pos = 0;
     void *v;
-    skt_whq_shutdown(wh->q);
+    if (wh->q)
+        wh->qops->shutdown(wh->q);
     while (wh->apps && skt_map_next(wh->apps, &pos, NULL, NULL, &v)) {
         wh_app_t *a = v;
         size_t lost = pending(a);
@@ -749,7 +750,8 @@ skt_webhooks_free(skt_webhooks_t *wh)
         wh_app_free(a);
     }
     skt_map_free(wh->apps);
-    skt_whq_free(wh->q);
+    if (wh->q)
+        wh->qops->free(wh->q);
     skt_curl_free(wh->curl);
     skt_lambda_env_free(&wh->aws);
     free(wh);

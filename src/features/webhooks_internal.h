@@ -1,10 +1,14 @@
 /* webhooks_internal.h - what webhooks.c shares with webhook_queue.c (queue.driver redis):
  * the sender's state, its apps and deliveries. Not for other files.
  *
+ * Layering: webhook_queue.c sits above webhooks.c and calls it (skt_wh_*); the sender
+ * reaches the queue only through the table the queue attaches (wh_queue_ops_t), so that
+ * the two files call each other in one direction.
+ *
  * Ownership: skt_webhooks_t owns its apps (wh_app_t, until skt_webhooks_free) and they
  * own their deliveries. A delivery with a job_id was claimed from the durable queue: it
  * owns its id and meta, counts in skt_whq_t.held while it lives, and settles its job
- * (skt_whq_settle) before it is freed after its last attempt.
+ * (its queue's settle) before it is freed after its last attempt.
  */
 #ifndef SKT_FEATURES_WEBHOOKS_INTERNAL_H
 #define SKT_FEATURES_WEBHOOKS_INTERNAL_H
@@ -18,6 +22,25 @@
 #include "util/map.h"
 
 typedef struct wh_app_s wh_app_t;
+typedef struct delivery_s delivery_t;
+
+/* What the sender asks of the durable queue attached to it (webhook_queue.c fills it). */
+typedef struct wh_queue_ops_s {
+    /* Puts a new webhook for a: hook's signed body (len bytes; lambda: its Payload), signed
+     * sig, into the durable queue. body stays the caller's. */
+    void (*push)(skt_whq_t *q, wh_app_t *a, const json_t *hook, const char *sig, const char *body,
+                 size_t len);
+    /* d's attempt ended: retry_ms >= 0 puts its job back due in retry_ms with its attempts;
+     * < 0 removes it (delivered, or given up). Called before freeing d. */
+    void (*settle)(skt_whq_t *q, delivery_t *d, long retry_ms);
+    /* d, a claimed delivery, is being freed: forgets it (frees its job id and meta). */
+    void (*forget)(skt_whq_t *q, delivery_t *d);
+    /* Logs how many claimed webhooks q leaves in the queue at shutdown; nothing more is
+     * taken from the queue or sent from memory. */
+    void (*shutdown)(skt_whq_t *q);
+    /* Frees q; whatever it holds stays in Redis (due again when its leases end). */
+    void (*free)(skt_whq_t *q);
+} wh_queue_ops_t;
 
 /* One event of a batch, serialized: name and channel (for selection) and its JSON text. */
 typedef struct wh_event_s {
@@ -30,7 +53,7 @@ typedef struct wh_event_s {
 
 enum { D_QUEUED, D_INFLIGHT, D_WAITING };
 
-typedef struct delivery_s {
+struct delivery_s {
     struct delivery_s *prev, *next;   /* the app's deliveries, oldest first */
     struct delivery_s *qprev, *qnext; /* the app's queue, while D_QUEUED */
     wh_app_t *app;
@@ -45,7 +68,7 @@ typedef struct delivery_s {
     size_t body_len;
     char *job_id;     /* claimed from the durable queue; NULL for an in-memory webhook */
     json_t *job_meta; /* the job's meta (webhook_queue.c), while job_id */
-} delivery_t;
+};
 
 struct wh_app_s {
     skt_webhooks_t *wh;
@@ -68,10 +91,11 @@ struct skt_webhooks_s {
     skt_webhooks_opts_t o;
     char user_agent[160];
     skt_curl_t *curl;
-    skt_map_t *apps;      /* app id -> wh_app_t */
-    size_t bytes;         /* every app's pending bodies */
-    skt_lambda_env_t aws; /* AWS credentials from the environment, read at start */
-    skt_whq_t *q;         /* queue.driver redis: the durable queue; NULL: in memory */
+    skt_map_t *apps;            /* app id -> wh_app_t */
+    size_t bytes;               /* every app's pending bodies */
+    skt_lambda_env_t aws;       /* AWS credentials from the environment, read at start */
+    skt_whq_t *q;               /* queue.driver redis: the durable queue; NULL: in memory */
+    const wh_queue_ops_t *qops; /* q's, set with it */
 };
 
 /* webhooks.c's, for webhook_queue.c. */
@@ -100,26 +124,5 @@ int skt_wh_make_room(wh_app_t *a, size_t bytes, char *why, size_t whylen);
 
 /* Starts a's queued deliveries while it has free slots. */
 void skt_wh_pump(wh_app_t *a);
-
-/* webhook_queue.c's, for webhooks.c. */
-
-/* Logs how many claimed webhooks q leaves in the queue at shutdown; nothing more is taken
- * from the queue or sent from memory. NULL is fine. */
-void skt_whq_shutdown(skt_whq_t *q);
-
-/* Frees q; whatever it holds stays in Redis (due again when its leases end). */
-void skt_whq_free(skt_whq_t *q);
-
-/* Puts a new webhook for a: hook's signed body (len bytes; lambda: its Payload), signed sig,
- * into the durable queue. body stays the caller's. */
-void skt_whq_push(skt_webhooks_t *wh, wh_app_t *a, const json_t *hook, const char *sig,
-                  const char *body, size_t len);
-
-/* d's attempt ended: retry_ms >= 0 puts its job back due in retry_ms with its attempts;
- * < 0 removes it (delivered, or given up). Call before freeing d. */
-void skt_whq_settle(delivery_t *d, long retry_ms);
-
-/* d, a claimed delivery, is being freed: forgets it (frees its job id and meta). */
-void skt_whq_forget(delivery_t *d);
 
 #endif
