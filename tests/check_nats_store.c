@@ -347,6 +347,23 @@ START_TEST(rate_limits_shared)
 }
 END_TEST
 
+/* Nodes taking turns: each writes from the value and revision it last saw, already replaced
+ * by the other node's write, so every write but the first conflicts and is decided again on a
+ * fresh read; each point is still counted exactly once (the shape of nats-shared.test.mjs's
+ * four events alternating A and B). */
+START_TEST(rate_limits_alternating_nodes)
+{
+    for (long i = 0; i < 6; i++) {
+        live_answer_t a = {0};
+        live_node_t *n = &live_nodes[i % 2];
+        n->adapter.ops.rate_consume(n->adapter.self, "app:2:backend", 1, 5000, live_on_consume, &a);
+        ck_assert(live_pump(LIVE_ALL, 3000, &a.calls));
+        ck_assert_int_eq(a.status, SOKETI_OK);
+        ck_assert_int_eq(a.count, i + 1);
+    }
+}
+END_TEST
+
 START_TEST(cache_shared)
 {
     live_node_t *n0 = &live_nodes[0], *n1 = &live_nodes[1];
@@ -437,6 +454,7 @@ nats_store_suite(void)
     tcase_add_test(js, admission_against_a_limit);
     tcase_add_test(js, present_users);
     tcase_add_test(js, rate_limits_shared);
+    tcase_add_test(js, rate_limits_alternating_nodes);
     tcase_add_test(js, cache_shared);
     suite_add_tcase(s, js);
     TCase *plain = tcase_create("no-jetstream");
