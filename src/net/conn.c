@@ -1,19 +1,18 @@
-/* conn.c - the connection core: the net, connection lifetime, timeouts, the flush.
+/* conn.c - the connection primitives: lifetime, timeout lists, the dirty list, event interest.
  *
  * See conn.h for the design and conn_internal.h for how the layer is split.
- * This file owns what every connection has whatever it speaks: its
- * allocation (the protocol layer's struct, then the transport's state), its
- * references and its one close; the timeout lists (HTTP, WebSocket, closing),
- * each ordered by last activity so that one sweep a second touches only the
- * connections that expired; the dirty list and the end-of-iteration flush
- * that writes each dirty connection once; and its event interest.
+ * This file is the bottom of the layer: it calls no other file of it, and
+ * every other file calls it. It owns what every connection has whatever it
+ * speaks: its references and its one close (which frees its buffers and tells
+ * the protocol layer of a WebSocket's end); its place on the timeout lists
+ * (HTTP, WebSocket, closing), each ordered by last activity so that the sweep
+ * (net.c) touches only the connections that expired; the dirty list the flush
+ * (net.c) writes; its event interest; and the input budget's accounting.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,12 +21,6 @@
 
 #include "net/conn_internal.h"
 #include "util/log.h"
-
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
-#define TRIM_AFTER_CLOSES 1000 /* connections closed between two heap trims, at least */
 
 char skt_conn_read_buf[SKT_CONN_READ_CHUNK];
 
@@ -134,10 +127,11 @@ conn_arm(skt_conn_t *c, int write)
     if (armed_write == write && armed_read == read)
         return;
     evutil_socket_t fd = event_get_fd(&c->ev);
+    event_callback_fn cb = event_get_callback(&c->ev); /* the listener's: skt_conn_io_cb */
     event_del(&c->ev);
     if (read || write) {
         event_assign(&c->ev, c->net->base, fd,
-                     EV_PERSIST | (read ? EV_READ : 0) | (write ? EV_WRITE : 0), skt_conn_io_cb, c);
+                     EV_PERSIST | (read ? EV_READ : 0) | (write ? EV_WRITE : 0), cb, c);
         event_add(&c->ev, NULL);
     }
     c->flags &= ~(F_WRITE_WAIT | F_READ_OFF);
@@ -154,30 +148,6 @@ void
 skt_conn_rearm(skt_conn_t *c)
 {
     conn_arm(c, !!(c->flags & F_WRITE_WAIT));
-}
-
-/* The end-of-iteration flush: one write per dirty connection. */
-static void
-net_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    skt_net_t *net = arg;
-    skt_conn_t *c = net->dirty;
-    net->dirty = NULL;
-    while (c) {
-        skt_conn_t *next = c->flush_next;
-        c->flush_next = NULL;
-        c->flags &= ~F_FLUSHING;
-        if (c->flags & F_DOOMED)
-            skt_conn_doom_now(c);
-        if (!(c->flags & F_CLOSED) && !(c->flags & F_WRITE_WAIT))
-            skt_conn_write(c);
-        if (!(c->flags & F_CLOSED) && (c->flags & F_RESUME))
-            skt_conn_process_buffered(c);
-        if (!(c->flags & F_CLOSED) && (c->flags & F_IO_MORE) && !(c->flags & F_HOLD))
-            skt_conn_read(c);
-        skt_conn_unref(c);
-        c = next;
-    }
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -237,229 +207,71 @@ skt_conn_unref(skt_conn_t *c)
         free(c);
 }
 
-void
-skt_net_accept(skt_net_t *net, evutil_socket_t fd)
-{
-    skt_conn_t *c = calloc(1, net->conn_alloc);
-    if (!c) {
-        close(fd);
-        return;
-    }
-    c->net = net;
-    c->mode = SKT_CONN_HTTP;
-    event_assign(&c->ev, net->base, fd, EV_READ | EV_PERSIST, skt_conn_io_cb, c);
-    if (net->io->attach(c) != 0) {
-        free(c);
-        close(fd);
-        return;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    event_add(&c->ev, NULL);
-    net->count++;
-    skt_conn_lru_touch(c, LRU_HEAD); /* the first head is due from now */
-    if (skt_log_enabled(SKT_LOG_DEBUG)) {
-        char peer[64];
-        skt_conn_peer(c, peer, sizeof(peer));
-        skt_log(SKT_LOG_DEBUG, "connection %d: accepted from %s%s", (int)fd, peer,
-                net->opts.tls ? " (TLS)" : "");
-    }
-}
-
-/* ---------------------------------------------------------------- timeouts */
-
-/* A request head did not arrive in time (slowloris): a client that sent some
- * of it learns why (408); one that sent nothing, or not even a TLS handshake,
- * is closed. */
-static void
-net_head_timeout(skt_conn_t *c)
-{
-    c->net->stats.header_timeouts++;
-    skt_log(SKT_LOG_DEBUG, "connection %d: request head not received in time",
-            (int)event_get_fd(&c->ev));
-    if (c->in && c->in->len && !(c->flags & (F_CLOSING | F_CLOSE_AFTER))) {
-        skt_conn_http_fail(c, 408, "The request head did not arrive in time.");
-        if (!(c->flags & F_CLOSED))
-            skt_conn_lru_touch(c, LRU_CLOSING); /* time to write the answer */
-        return;
-    }
-    skt_conn_close_now(c);
-}
-
-/* Gives the memory of a burst of connections back to the system: glibc keeps
- * freed heap memory for reuse, so a process that once held 10,000 TLS
- * handshakes would keep their half gigabyte. Trimming walks the heap, so it
- * runs only after many connections closed. */
-static void
-net_trim(skt_net_t *net)
-{
-    if (net->closed_since_trim < TRIM_AFTER_CLOSES)
-        return;
-    net->closed_since_trim = 0;
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
-}
-
-/* Closes what is past its timeout: request heads not complete in time, HTTP
- * keep-alive and half-sent requests, silent WebSocket clients (4201, as
- * Pusher's "pong not received"), and closing sockets whose peer never
- * finished the handshake. */
-static void
-net_sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-    skt_net_t *net = arg;
-    uint32_t now = skt_conn_now();
-    unsigned head =
-        net->opts.header_timeout ? net->opts.header_timeout : net->opts.http_idle_timeout;
-    unsigned ws_ping = net->opts.ws_idle_timeout / 2;
-    unsigned limits[LRU_COUNT] = {0,
-                                  head,
-                                  net->opts.http_idle_timeout,
-                                  ws_ping,
-                                  net->opts.ws_idle_timeout - ws_ping,
-                                  SKT_CONN_CLOSING_TIMEOUT};
-    for (int l = LRU_HEAD; l < LRU_COUNT; l++) {
-        skt_conn_t *c;
-        while ((c = net->lru[l].head) && now - c->last_active >= limits[l]) {
-            c->refs++; /* what follows may close it */
-            if (l == LRU_HEAD)
-                net_head_timeout(c);
-            else if (l == LRU_HTTP && c->out && c->out->bytes)
-                net->stats.http_output_closed++; /* answers nobody read */
-            else if (l == LRU_WS)
-                skt_conn_ws_ping(c); /* moves it to LRU_PINGED */
-            else if (l == LRU_PINGED)
-                skt_conn_ws_close(c, 4201, "Pong reply not received in time");
-            if (c->lru == (uint8_t)l)
-                skt_conn_close_now(c);
-            skt_conn_unref(c);
-        }
-    }
-    net_trim(net);
-}
-
-/* ---------------------------------------------------------------- net */
-
-skt_net_t *
-skt_net_new(struct event_base *base, const skt_net_opts_t *opts, const skt_net_handlers_t *h,
-            void *userdata)
-{
-    skt_net_t *net = calloc(1, sizeof(*net));
-    if (!net) {
-        if (opts->tls)
-            skt_tls_free(opts->tls);
-        return NULL;
-    }
-    net->base = base;
-    net->opts = *opts;
-    if (net->opts.conn_size < sizeof(skt_conn_t))
-        net->opts.conn_size = sizeof(skt_conn_t);
-    net->io = net->opts.tls ? &skt_conn_io_tls : &skt_conn_io_plain;
-    size_t a = _Alignof(max_align_t);
-    net->io_slot = (net->opts.conn_size + a - 1) / a * a;
-    net->conn_alloc =
-        net->io->state_size ? net->io_slot + net->io->state_size : net->opts.conn_size;
-    net->budget = net->opts.input_budget ? net->opts.input_budget : &net->own_budget;
-    net->h = *h;
-    net->userdata = userdata;
-    net->flush_ev = event_new(base, -1, 0, net_flush_cb, net);
-    net->sweep_ev = event_new(base, -1, EV_PERSIST, net_sweep_cb, net);
-    if (!net->flush_ev || !net->sweep_ev) {
-        skt_net_free(net);
-        return NULL;
-    }
-    struct timeval one = {1, 0};
-    event_add(net->sweep_ev, &one);
-    return net;
-}
-
-void *
-skt_net_userdata(skt_net_t *net)
-{
-    return net->userdata;
-}
-
-const skt_net_opts_t *
-skt_net_opts(const skt_net_t *net)
-{
-    return &net->opts;
-}
-
-void
-skt_net_configure(skt_net_t *net, const skt_net_opts_t *opts)
-{
-    skt_net_opts_t keep = net->opts;
-    net->opts = *opts;
-    net->opts.conn_size = keep.conn_size;
-    net->opts.tls = keep.tls;
-    if (net->budget->used) /* bytes are held on the budget in use */
-        net->opts.input_budget = keep.input_budget;
-    net->budget = net->opts.input_budget ? net->opts.input_budget : &net->own_budget;
-}
+/* ---------------------------------------------------------------- buffers */
 
 int
-skt_net_replace_tls(skt_net_t *net, skt_tls_t *tls)
+skt_conn_budget_take(skt_conn_t *c, size_t bytes)
 {
-    if (!net->opts.tls) {
-        skt_tls_free(tls);
+    skt_net_t *net = c->net;
+    skt_net_budget_t *b = net->budget;
+    if (b->limit && b->used + bytes > b->limit) {
+        /* Counted and logged now and then here, not once per connection; the
+         * caller refuses c in its own protocol. */
+        net->stats.input_refused++;
+        skt_net_warn_every(&net->budget_warn,
+                           "buffered input at its limit (%zu of %zu bytes, maxBufferedInputInMb): "
+                           "connections refused",
+                           net->budget->used, net->budget->limit);
         return -1;
     }
-    /* Sessions hold their own reference to the context they were made from. */
-    skt_tls_free(net->opts.tls);
-    net->opts.tls = tls;
+    b->used += bytes;
     return 0;
 }
 
-size_t
-skt_net_count(const skt_net_t *net)
+void
+skt_conn_budget_give(skt_conn_t *c, size_t bytes)
 {
-    return net->count;
+    c->net->budget->used -= bytes;
 }
 
 void
-skt_net_drain(skt_net_t *net)
+skt_conn_in_free(skt_conn_t *c)
 {
-    skt_net_stop_listening(net);
-    while (net->lru[LRU_HEAD].head)
-        skt_conn_close_now(net->lru[LRU_HEAD].head);
-    for (skt_conn_t *c = net->lru[LRU_HTTP].head, *next; c; c = next) {
-        next = c->lru_next;
-        if (!(c->flags & F_AWAIT) && !c->in && !c->out)
-            skt_conn_close_now(c); /* idle keep-alive: no on_ws_close, nothing freed under us */
-    }
-}
-
-void
-skt_net_stats(const skt_net_t *net, skt_net_stats_t *out)
-{
-    *out = net->stats;
-    out->connections = net->count;
-    out->input_buffered = net->budget->used;
-}
-
-void
-skt_net_free(skt_net_t *net)
-{
-    if (!net)
+    if (!c->in)
         return;
-    skt_net_stop_listening(net);
-    for (int l = LRU_HEAD; l < LRU_COUNT; l++)
-        while (net->lru[l].head)
-            skt_conn_close_now(net->lru[l].head);
-    while (net->dirty) {
-        skt_conn_t *c = net->dirty;
-        net->dirty = c->flush_next;
-        c->flags &= ~F_FLUSHING;
-        skt_conn_unref(c);
-    }
-    if (net->flush_ev)
-        event_free(net->flush_ev);
-    if (net->sweep_ev)
-        event_free(net->sweep_ev);
-    if (net->opts.tls)
-        skt_tls_free(net->opts.tls);
-    free(net);
+    skt_conn_budget_give(c, c->in->cap);
+    free(c->in);
+    c->in = NULL;
+}
+
+void
+skt_conn_frag_free(skt_conn_t *c)
+{
+    if (!c->frag)
+        return;
+    skt_conn_budget_give(c, c->frag->cap);
+    free(c->frag);
+    c->frag = NULL;
+}
+
+void
+skt_conn_outq_free(skt_conn_outq_t *q)
+{
+    if (!q)
+        return;
+    for (uint32_t i = 0; i < q->count; i++)
+        skt_buf_unref(q->bufs[(q->head + i) % q->cap]);
+    free(q);
+}
+
+void
+skt_conn_ws_notify_close(skt_conn_t *c)
+{
+    if (!(c->flags & F_WS_OPEN))
+        return;
+    c->flags &= ~F_WS_OPEN;
+    if (c->net->h.on_ws_close)
+        c->net->h.on_ws_close(c);
 }
 
 void

@@ -1,25 +1,20 @@
-/* conn_in.c - reading: input buffers and the parse loop.
+/* conn_in.c - the socket event and reading: input buffers and the parse loop.
  *
- * Input is read into one shared buffer and parsed there; only the tail that
- * holds an incomplete request or frame is copied to a buffer of the
- * connection's own, which later reads extend. The parse loop hands complete
- * requests to conn_http.c and complete frames to conn_ws.c, and stops while
- * an HTTP answer is pending or the connection is closing.
+ * skt_conn_io_cb is every connection's event: it writes what the socket
+ * takes (conn_out.c), then reads. Input is read into one shared buffer and
+ * parsed there; only the tail that holds an incomplete request or frame is
+ * copied to a buffer of the connection's own, which later reads extend, its
+ * bytes charged to the input budget (a connection the budget cannot hold is
+ * refused here, in its own protocol). The parse loop hands complete requests
+ * to conn_http.c and complete frames to conn_ws.c, and stops while an HTTP
+ * answer is pending or the connection is closing. Only net.c and listener.c
+ * call this file.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/conn_internal.h"
 #include "util/log.h"
-
-int
-skt_conn_http_blocked(const skt_conn_t *c)
-{
-    size_t gate = c->net->opts.max_backpressure;
-    if (!gate || gate > SKT_CONN_HTTP_OUT_GATE)
-        gate = SKT_CONN_HTTP_OUT_GATE;
-    return (c->flags & F_AWAIT) || (c->out && c->out->bytes > gate);
-}
 
 /* Stops reading while buffered HTTP requests wait for earlier answers, so
  * that a client pipelining requests without reading the answers holds no
@@ -80,51 +75,21 @@ conn_process(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t len)
     return off;
 }
 
-/* Refuses c for the input budget, in its own protocol; logs a line now and
- * then, not one per connection. */
-static void
-budget_refuse(skt_conn_t *c)
+/* Charges bytes of buffered input to c's budget (skt_conn_budget_take), and
+ * refuses c in its own protocol when the budget is full. Returns 0, or -1
+ * when c was refused. */
+static int
+conn_budget_take(skt_conn_t *c, size_t bytes)
 {
-    skt_net_t *net = c->net;
-    net->stats.input_refused++;
-    skt_net_warn_every(&net->budget_warn,
-                       "buffered input at its limit (%zu of %zu bytes, maxBufferedInputInMb): "
-                       "connections refused",
-                       net->budget->used, net->budget->limit);
+    if (skt_conn_budget_take(c, bytes) == 0)
+        return 0;
     if (c->mode == SKT_CONN_WS)
-        skt_conn_ws_close(c, 1013, "The server is busy: try again later");
+        skt_conn_ws_busy(c);
     else if (c->flags & F_AWAIT)
         skt_conn_close_now(c); /* an answer is owed first: no room to say why */
     else
         skt_conn_http_fail(c, 503, "The server is busy: too much buffered input. Try again later.");
-}
-
-int
-skt_conn_budget_take(skt_conn_t *c, size_t bytes)
-{
-    skt_net_budget_t *b = c->net->budget;
-    if (b->limit && b->used + bytes > b->limit) {
-        budget_refuse(c);
-        return -1;
-    }
-    b->used += bytes;
-    return 0;
-}
-
-void
-skt_conn_budget_give(skt_conn_t *c, size_t bytes)
-{
-    c->net->budget->used -= bytes;
-}
-
-void
-skt_conn_in_free(skt_conn_t *c)
-{
-    if (!c->in)
-        return;
-    skt_conn_budget_give(c, c->in->cap);
-    free(c->in);
-    c->in = NULL;
+    return -1;
 }
 
 /* Keeps the unconsumed tail of data for the next read, with where its first
@@ -151,7 +116,7 @@ conn_keep_rest(skt_conn_t *c, const skt_conn_req_t *rq, char *data, size_t len, 
     if (rest == 0)
         return;
     size_t cap = rest < 4096 ? 4096 : rest + rest / 2;
-    if (skt_conn_budget_take(c, cap) != 0)
+    if (conn_budget_take(c, cap) != 0)
         return;
     c->in = malloc(sizeof(skt_conn_inbuf_t) + cap + 1);
     if (!c->in) {
@@ -204,7 +169,7 @@ conn_in_room(skt_conn_t *c)
                       : 0;
     if (need > in->cap && need + SKT_CONN_READ_CHUNK / 4 < cap)
         cap = need + SKT_CONN_READ_CHUNK / 4;
-    if (skt_conn_budget_take(c, cap - in->cap) != 0) {
+    if (conn_budget_take(c, cap - in->cap) != 0) {
         skt_conn_in_free(c);
         return -1;
     }

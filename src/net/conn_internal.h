@@ -2,14 +2,23 @@
  * connection bodies, their flags, and the functions one file offers another.
  *
  * DESIGN
- * The connection layer is split by job (see conn.h for the whole design):
- *   listener.c   the listening socket and accept()
- *   conn.c       the net, connection lifetime, timeout lists, the flush
- *   conn_out.c   the output queue: queuing, its bound, writing, dooming
- *   conn_in.c    reading: input buffers, the input budget, the parse loop
+ * The connection layer is split by job, each file calling only the files
+ * below it (no file reaches back up):
+ *   net.c        the net's lifetime, the flush and the timeout sweep: the
+ *                top, the one file that calls the jobs of the others
+ *   listener.c   the listening socket, accept() and the new connection
+ *   conn_in.c    the socket event (skt_conn_io_cb), reading: input buffers,
+ *                refusals for the input budget, the parse loop
  *   conn_http.c  HTTP requests and answers, the WebSocket handshake
  *   conn_ws.c    WebSocket frames, messages and the close handshake
  *   conn_io.c    the transports: plain sockets and TLS sessions
+ *   conn_out.c   the output queue: queuing, its bound, writing, dooming
+ *   conn.c       the primitives every file shares: lifetime and the one
+ *                close, timeout lists, the dirty list, event interest, the
+ *                input budget's accounting, freeing the buffers
+ * A lower file that needs an upper action done asks for it through the
+ * connection's flags and the dirty list (F_DOOMED, F_RESUME, F_IO_MORE),
+ * which the flush in net.c acts on.
  * Nothing outside src/net includes this header. The transports sit behind one
  * small table of operations (skt_conn_io_t, as libevent's bufferevent_ops), so
  * no other file knows whether a connection is encrypted; what a transport
@@ -128,7 +137,19 @@ typedef struct skt_conn_io_s {
 extern const skt_conn_io_t skt_conn_io_plain;
 extern const skt_conn_io_t skt_conn_io_tls;
 
-typedef struct skt_net_listener_s skt_net_listener_t; /* listener.c */
+/* The listening socket (listener.c). */
+typedef struct skt_net_listener_s {
+    skt_net_t *net;
+    int fd;
+    int reserve; /* an fd given up to make room at the limit; -1 when none */
+    struct event *accept_ev;
+    struct event *backoff_ev;
+    struct event *recover_ev; /* confirms a recovery: no shortage for a second */
+    unsigned backoff_ms;      /* 0 while accepting normally */
+    int short_again;          /* a shortage since recover_ev was armed */
+    uint32_t logged_at;       /* skt_conn_now() of the last line about the limit */
+    uint64_t refused_since;   /* connections refused since that line */
+} skt_net_listener_t;
 
 /* A warning about something that may happen thousands of times a second
  * (skt_net_warn_every). */
@@ -163,7 +184,7 @@ struct skt_net_s {
  * own buffer only when it holds an incomplete request or frame. */
 extern char skt_conn_read_buf[SKT_CONN_READ_CHUNK];
 
-/* conn.c */
+/* conn.c: the primitives (calls no other file of the layer) */
 uint32_t skt_conn_now(void);
 /* Counts one occurrence and logs a warning (fmt, then how many occurrences
  * since the last line) at most once every 10 seconds. */
@@ -179,28 +200,9 @@ void skt_conn_want_write(skt_conn_t *c, int on);
 /* Re-arms c's event after F_HOLD or F_IO_WWR changed. */
 void skt_conn_rearm(skt_conn_t *c);
 void skt_conn_close_now(skt_conn_t *c);
-/* Makes a connection of the accepted socket fd (closes fd on failure). */
-void skt_net_accept(skt_net_t *net, evutil_socket_t fd);
-
-/* conn_out.c */
-/* Drops unsent output and closes c at the next flush; code is the WebSocket
- * close code to tell the peer (0: close without one). */
-void skt_conn_doom(skt_conn_t *c, uint16_t code);
-/* The flush's half of skt_conn_doom. */
-void skt_conn_doom_now(skt_conn_t *c);
-/* Writes the queue; half-closes once the last bytes are out. Returns 0, or
- * -1 when the connection failed (and was closed). */
-int skt_conn_write(skt_conn_t *c);
-/* Releases the first w bytes of the queue (a transport wrote them). */
-void skt_conn_outq_consume(skt_conn_outq_t *q, size_t w);
-void skt_conn_outq_free(skt_conn_outq_t *q);
-
-/* conn_in.c */
-void skt_conn_io_cb(evutil_socket_t fd, short what, void *arg);
-void skt_conn_read(skt_conn_t *c);
 /* Charges bytes of buffered input to c's budget. Returns 0, or -1 when the
- * budget is full: c is then refused (503 and closed, or close 1013), its
- * input dropped, and nothing is charged. */
+ * budget is full: counted and logged now and then, nothing charged; the
+ * caller then refuses c in its own protocol. */
 int skt_conn_budget_take(skt_conn_t *c, size_t bytes);
 /* Returns bytes to c's budget (a buffer freed or shrunk). */
 void skt_conn_budget_give(skt_conn_t *c, size_t bytes);
@@ -208,11 +210,31 @@ void skt_conn_budget_give(skt_conn_t *c, size_t bytes);
 void skt_conn_in_free(skt_conn_t *c);
 /* Frees c's fragment buffer and returns its bytes to the budget. */
 void skt_conn_frag_free(skt_conn_t *c);
-/* Processes input held while an answer was pending. */
-void skt_conn_process_buffered(skt_conn_t *c);
+void skt_conn_outq_free(skt_conn_outq_t *q);
+/* Tells the protocol layer, once, that a WebSocket connection is gone. */
+void skt_conn_ws_notify_close(skt_conn_t *c);
+
+/* conn_out.c */
+/* Drops unsent output and closes c at the next flush; code is the WebSocket
+ * close code to tell the peer (0: close without one). */
+void skt_conn_doom(skt_conn_t *c, uint16_t code);
+/* Writes the queue; half-closes once the last bytes are out. Returns 0, or
+ * -1 when the connection failed (and was closed). */
+int skt_conn_write(skt_conn_t *c);
+/* Releases the first w bytes of the queue (a transport wrote them). */
+void skt_conn_outq_consume(skt_conn_outq_t *q, size_t w);
 /* 1 while c's next HTTP request must wait: an answer is pending, or earlier
  * answers are queued unwritten past SKT_CONN_HTTP_OUT_GATE. */
 int skt_conn_http_blocked(const skt_conn_t *c);
+
+/* conn_ws.c */
+/* Parses and handles one frame at data; returns the bytes consumed, 0 for
+ * more input (or when the connection is failing). */
+size_t skt_conn_ws_step(skt_conn_t *c, char *data, size_t len);
+/* Sends a WebSocket ping to a silent connection and moves it to LRU_PINGED (net.c's sweep). */
+void skt_conn_ws_ping(skt_conn_t *c);
+/* Closes c with 1013: its input does not fit the budget. */
+void skt_conn_ws_busy(skt_conn_t *c);
 
 /* conn_http.c */
 /* Parses and dispatches one request at data, going on from where rq says
@@ -224,13 +246,11 @@ size_t skt_conn_http_step(skt_conn_t *c, skt_conn_req_t *rq, char *data, size_t 
  * cannot parse or accept. */
 void skt_conn_http_fail(skt_conn_t *c, int status, const char *msg);
 
-/* conn_ws.c */
-/* Parses and handles one frame at data; returns the bytes consumed, 0 for
- * more input (or when the connection is failing). */
-size_t skt_conn_ws_step(skt_conn_t *c, char *data, size_t len);
-/* Tells the protocol layer, once, that a WebSocket connection is gone. */
-void skt_conn_ws_notify_close(skt_conn_t *c);
-/* Sends a WebSocket ping to a silent connection and moves it to LRU_PINGED (conn.c's sweep). */
-void skt_conn_ws_ping(skt_conn_t *c);
+/* conn_in.c */
+/* The event of every connection: writes, then reads. */
+void skt_conn_io_cb(evutil_socket_t fd, short what, void *arg);
+void skt_conn_read(skt_conn_t *c);
+/* Processes input held while an answer was pending. */
+void skt_conn_process_buffered(skt_conn_t *c);
 
 #endif

@@ -2,11 +2,13 @@
  *
  * A connection's output is a ring of references to shared, refcounted frames
  * (util/buf.h), allocated only while bytes wait. Queuing marks the connection
- * dirty; the flush (conn.c) writes it once per loop iteration through the
+ * dirty; the flush (net.c) writes it once per loop iteration through the
  * transport (conn_io.c), which consumes what the kernel took. A reader that
  * falls too far behind is doomed: its queue is dropped at once, all but the
  * bytes that must still go out (the rest of a half-written frame, and what
- * the transport has committed to), and it is closed at the next flush.
+ * the transport has committed to), and the next flush (net.c) closes it. It
+ * also says when an HTTP connection's next request must wait for the answers
+ * queued before it (skt_conn_http_blocked). It calls only conn.c.
  */
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -14,14 +16,13 @@
 #include "net/conn_internal.h"
 #include "util/log.h"
 
-void
-skt_conn_outq_free(skt_conn_outq_t *q)
+int
+skt_conn_http_blocked(const skt_conn_t *c)
 {
-    if (!q)
-        return;
-    for (uint32_t i = 0; i < q->count; i++)
-        skt_buf_unref(q->bufs[(q->head + i) % q->cap]);
-    free(q);
+    size_t gate = c->net->opts.max_backpressure;
+    if (!gate || gate > SKT_CONN_HTTP_OUT_GATE)
+        gate = SKT_CONN_HTTP_OUT_GATE;
+    return (c->flags & F_AWAIT) || (c->out && c->out->bytes > gate);
 }
 
 /* Closes c at the next flush instead of now: a send can happen in the middle
@@ -59,24 +60,6 @@ skt_conn_doom(skt_conn_t *c, uint16_t code)
     c->flags |= F_DOOMED;
     c->close_code = code;
     skt_conn_mark_dirty(c);
-}
-
-/* A WebSocket that fell too far behind gets a close frame with the doom's
- * code. Its queue is gone, so all it costs is that frame; it may wait for the
- * reader up to the WebSocket idle timeout (a client that resumes reading
- * learns why it was dropped), then the socket is closed. Anything else (out
- * of memory, HTTP) closes at once. */
-void
-skt_conn_doom_now(skt_conn_t *c)
-{
-    c->flags &= ~F_DOOMED;
-    if (c->mode != SKT_CONN_WS || !c->close_code) {
-        skt_conn_close_now(c);
-        return;
-    }
-    skt_conn_ws_close(c, c->close_code, "Over capacity: the client does not read fast enough");
-    if (!(c->flags & F_CLOSED))
-        skt_conn_lru_touch(c, LRU_WS);
 }
 
 /* What the output bound (max_backpressure) says of a message of len bytes. */

@@ -5,7 +5,8 @@
  * buffer of the connection's own, and each complete text or binary message
  * goes to on_ws_message. Either side may start the close handshake; ours
  * queues a close frame, stops reading messages, and the socket is closed
- * once the frame is written and the peer answers (or after 2 s).
+ * once the frame is written and the peer answers (or after 2 s). Frames are
+ * queued through conn_out.c; nothing here calls the files above it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,16 +66,6 @@ skt_conn_ws_ping(skt_conn_t *c)
 }
 
 void
-skt_conn_ws_notify_close(skt_conn_t *c)
-{
-    if (!(c->flags & F_WS_OPEN))
-        return;
-    c->flags &= ~F_WS_OPEN;
-    if (c->net->h.on_ws_close)
-        c->net->h.on_ws_close(c);
-}
-
-void
 skt_conn_ws_close(skt_conn_t *c, uint16_t code, const char *reason)
 {
     if (c->flags & (F_CLOSED | F_CLOSING))
@@ -97,6 +88,14 @@ skt_conn_ws_close(skt_conn_t *c, uint16_t code, const char *reason)
     skt_conn_ws_notify_close(c);
 }
 
+/* Closes c with 1013: its input does not fit the budget (a fragment here, a
+ * read in conn_in.c). */
+void
+skt_conn_ws_busy(skt_conn_t *c)
+{
+    skt_conn_ws_close(c, 1013, "The server is busy: try again later");
+}
+
 /* ---------------------------------------------------------------- frames */
 
 /* Ends a connection whose peer broke the protocol, with the RFC's code. */
@@ -105,16 +104,6 @@ conn_ws_fail(skt_conn_t *c, uint16_t code, const char *why)
 {
     skt_log(SKT_LOG_DEBUG, "websocket protocol error %u: %s", code, why);
     skt_conn_ws_close(c, code, why);
-}
-
-void
-skt_conn_frag_free(skt_conn_t *c)
-{
-    if (!c->frag)
-        return;
-    skt_conn_budget_give(c, c->frag->cap);
-    free(c->frag);
-    c->frag = NULL;
 }
 
 /* Adds a fragment to the message being assembled (starting one of opcode),
@@ -129,8 +118,10 @@ frag_append(skt_conn_t *c, unsigned opcode, const uint8_t *data, size_t len)
         size_t cap = need * 2 + 256, max = c->net->opts.max_ws_payload;
         if (cap > max && need <= max)
             cap = max;
-        if (skt_conn_budget_take(c, cap - have) != 0)
+        if (skt_conn_budget_take(c, cap - have) != 0) {
+            skt_conn_ws_busy(c);
             return -1;
+        }
         skt_conn_frag_t *nf = realloc(fr, sizeof(*nf) + cap);
         if (!nf) {
             skt_conn_budget_give(c, cap - have);

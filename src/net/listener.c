@@ -1,4 +1,5 @@
-/* listener.c - the listening socket: bind, listen, accept, and the open-files limit.
+/* listener.c - the listening socket: bind, listen, accept, the new connection, the open-files
+ * limit.
  *
  * DESIGN
  * The listening socket is level-triggered: while a connection waits in the
@@ -13,11 +14,13 @@
  * a few system calls per backoff, not a core. One line is logged when the
  * limit is hit, one every LOG_EVERY seconds while it lasts (with the count of
  * connections refused meanwhile), and one when accepting has worked for a
- * second.
+ * second. Each accepted socket becomes a connection here (conn.c's
+ * primitives, its event going to conn_in.c); net.c, above, stops listening.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,18 +35,37 @@
 #define LOG_EVERY 10      /* seconds between log lines while the limit lasts */
 #define ACCEPT_BATCH 1024 /* connections accepted per wake-up, at most */
 
-struct skt_net_listener_s {
-    skt_net_t *net;
-    int fd;
-    int reserve; /* an fd given up to make room at the limit; -1 when none */
-    struct event *accept_ev;
-    struct event *backoff_ev;
-    struct event *recover_ev; /* confirms a recovery: no shortage for a second */
-    unsigned backoff_ms;      /* 0 while accepting normally */
-    int short_again;          /* a shortage since recover_ev was armed */
-    uint32_t logged_at;       /* skt_conn_now() of the last line about the limit */
-    uint64_t refused_since;   /* connections refused since that line */
-};
+/* Makes a connection of the accepted socket fd (closes fd on failure): in
+ * HTTP mode, on the timeout list of request heads, its events going to
+ * skt_conn_io_cb (conn_in.c). */
+static void
+listener_conn_new(skt_net_t *net, evutil_socket_t fd)
+{
+    skt_conn_t *c = calloc(1, net->conn_alloc);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->net = net;
+    c->mode = SKT_CONN_HTTP;
+    event_assign(&c->ev, net->base, fd, EV_READ | EV_PERSIST, skt_conn_io_cb, c);
+    if (net->io->attach(c) != 0) {
+        free(c);
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    event_add(&c->ev, NULL);
+    net->count++;
+    skt_conn_lru_touch(c, LRU_HEAD); /* the first head is due from now */
+    if (skt_log_enabled(SKT_LOG_DEBUG)) {
+        char peer[64];
+        skt_conn_peer(c, peer, sizeof(peer));
+        skt_log(SKT_LOG_DEBUG, "connection %d: accepted from %s%s", (int)fd, peer,
+                net->opts.tls ? " (TLS)" : "");
+    }
+}
 
 static int
 open_reserve(void)
@@ -138,7 +160,7 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
                 listener_accepted_short(l);
             if (l->reserve < 0)
                 l->reserve = open_reserve();
-            skt_net_accept(l->net, fd);
+            listener_conn_new(l->net, fd);
             continue;
         }
         int err = errno;

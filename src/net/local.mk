@@ -19,7 +19,7 @@ tests_check_http_parse_LDADD = libskt_net.la libskt_util.la $(CHECK_EXT)
 # the protocol's unit tests link a fake in its place (tests/fake_net.c).
 noinst_LTLIBRARIES += libskt_netio.la
 libskt_netio_la_SOURCES = \
-	src/net/conn.c src/net/conn.h src/net/conn_internal.h \
+	src/net/net.c src/net/conn.c src/net/conn.h src/net/conn_internal.h \
 	src/net/conn_in.c src/net/conn_out.c src/net/conn_http.c src/net/conn_ws.c \
 	src/net/conn_io.c src/net/listener.c \
 	src/net/tls.c src/net/tls.h
