@@ -1,9 +1,10 @@
 /* horizontal.c - soketi's horizontal adapter over any pub/sub transport: cluster-wide
  * queries, coalesced and rated, with their timeouts and the peers' responses to them. The
- * adapter ops and what their callers get are horizontal_ops.c's, what peers send unasked
- * (their broadcasts and requests) horizontal_peers.c's, merging answers
- * horizontal_merge.c's, limits horizontal_limits.c's; horizontal_internal.h is the state
- * they share.
+ * adapter ops are horizontal_ops.c's, what peers send unasked (their broadcasts and
+ * requests) horizontal_peers.c's, both above this file (horizontal_internal.h is what it
+ * offers them); what the callers get is horizontal_answer.c's, merging answers
+ * horizontal_merge.c's, limits horizontal_limits.c's, and the state they share, the
+ * clock and the log horizontal_core.c's, all below it.
  *
  * DESIGN
  * A query is a request object (skt_hz_req_t) that lives in two places while it waits:
@@ -17,7 +18,7 @@
  * `inflight` map under its coalescing key (type, app and options), and a query with that
  * key becomes one more caller of it instead of a new request. Every caller is answered
  * from the one set of peers' answers, with this node's part read when it is answered
- * (horizontal_ops.c). A new request spends a token of its app's bucket
+ * (horizontal_answer.c). A new request spends a token of its app's bucket
  * (adapter.maxRequestsPerSecondPerApp); without one the query is answered from this node
  * alone, SOKETI_PARTIAL, at once.
  *
@@ -35,7 +36,6 @@
 #include "horizontal_internal.h"
 
 #include <event2/event.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,33 +69,6 @@ struct skt_hz_req_s {
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
-
-uint64_t
-skt_hz_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void
-skt_hz_logf(const soketi_host_t *host, const char *name, int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    host->log(level, "%s: %s", name, line);
-}
-
-/* Records a metric when the host takes them. */
-void
-skt_hz_metric(const skt_hz_t *hz, const char *app_id, int what, double value)
-{
-    if (hz->metric)
-        hz->metric(app_id, what, value);
-}
 
 /* A random (version 4) UUID, as soketi's requestIds are. */
 static void

@@ -14,7 +14,7 @@
  * SKT_HZ_DROP_LOG_INTERVAL_MS per reason, the line saying how many were kept quiet since
  * the previous one: a flood costs a counter increment per message, not a log line.
  */
-#include "horizontal_internal.h"
+#include "horizontal_limits.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -136,20 +136,6 @@ skt_hz_buckets_clear(skt_hz_buckets_t *bs)
 }
 
 /* ---- drops -------------------------------------------------------------------------- */
-
-int
-skt_hz_throttle(skt_hz_throttle_t *t, uint64_t interval_ms, unsigned long *quiet)
-{
-    uint64_t now = skt_hz_now_ms();
-    if (t->last_ms && now - t->last_ms < interval_ms) {
-        t->quiet++;
-        return 0;
-    }
-    t->last_ms = now;
-    *quiet = t->quiet;
-    t->quiet = 0;
-    return 1;
-}
 
 void
 skt_hz_drop(skt_hz_t *hz, int channel, int reason, const char *app_id, const char *data, size_t len,

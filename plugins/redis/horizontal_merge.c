@@ -1,7 +1,7 @@
 /* horizontal_merge.c - merging the answers of a cluster-wide query: this node's and its
- * peers', as soketi's resolvers do. See the end of horizontal.h.
+ * peers', as soketi's resolvers do (horizontal_merge.h).
  */
-#include "horizontal.h"
+#include "horizontal_merge.h"
 
 #include <limits.h>
 #include <stdint.h>

@@ -11,9 +11,12 @@
 noinst_LTLIBRARIES += plugins/redis/libskt_horizontal.la
 plugins_redis_libskt_horizontal_la_SOURCES = \
 	plugins/redis/codec.c plugins/redis/codec.h \
+	plugins/redis/horizontal_core.c plugins/redis/horizontal_core.h \
+	plugins/redis/horizontal_limits.c plugins/redis/horizontal_limits.h \
+	plugins/redis/horizontal_merge.c plugins/redis/horizontal_merge.h \
+	plugins/redis/horizontal_answer.c plugins/redis/horizontal_answer.h \
 	plugins/redis/horizontal.c plugins/redis/horizontal.h plugins/redis/horizontal_internal.h \
-	plugins/redis/horizontal_peers.c plugins/redis/horizontal_merge.c \
-	plugins/redis/horizontal_limits.c plugins/redis/horizontal_ops.c \
+	plugins/redis/horizontal_ops.c plugins/redis/horizontal_peers.c \
 	plugins/redis/horizontal_counts.c \
 	src/util/map.c src/util/map.h src/util/jsonw.c src/util/jsonw.h
 plugins_redis_libskt_horizontal_la_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/src

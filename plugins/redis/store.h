@@ -120,7 +120,7 @@ int skt_rs_eval(skt_rs_t *st, int script, int eval, int nkeys, int argc, const c
                 const size_t *lens, redisCallbackFn *fn, void *priv);
 
 /* Fills a Redis plugin's adapter: self is hz (whose transport's `store` is the skt_rs_t),
- * the ops are horizontal.c's (the required ones) and this file's (cluster_transition,
+ * the ops are horizontal_ops.c's (the required ones) and this file's (cluster_transition,
  * cluster_present, cluster_admit, rate_consume, cache_get, cache_set, job_put, job_claim). */
 void skt_rs_fill_adapter(soketi_adapter_t *adapter, skt_hz_t *hz);
 
