@@ -97,7 +97,22 @@ function httpGetOnce(port, pathName, timeoutMs, host = '127.0.0.1') {
  * port, metricsPort: listen there instead of on free ports (a node restarted on its address).
  * Throws (with the daemon's output) if it exits or is not ready within readyTimeoutMs.
  */
-export async function startServer({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
+export async function startServer(opts = {}) {
+    // The ports come from bind(0), so between freePort() and the daemon's own bind another
+    // process's outgoing connection (or bind(0)) can take one: start again on new ports then.
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await startServerOnce(opts);
+        } catch (err) {
+            const fixed = opts.port !== undefined || opts.metricsPort !== undefined;
+            if (fixed || attempt >= 3 || !/exited before it was ready[^]*(Address already in use|EADDRINUSE)/.test(err.message)) {
+                throw err;
+            }
+        }
+    }
+}
+
+async function startServerOnce({ env = {}, config = null, args = [], readyTimeoutMs = 10000, readyPath,
     reference = REFERENCE, scheme = 'http', host = '127.0.0.1', probe = (port, p) => httpGetOnce(port, p, 500, host),
     wrap = [], port: fixedPort, metricsPort: fixedMetricsPort } = {}) {
     readyPath = readyPath ?? `${env.SOKETI_PATH_PREFIX || ''}/ready`;
