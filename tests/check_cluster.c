@@ -33,7 +33,7 @@ static int ports[LIVE_NODES];
 #define METRIC(i, what) (live_nodes[i].metrics.count[what])
 
 /* Asserts that a line holding text was logged. */
-#define ASSERT_LOGGED(text) ck_assert_msg(strstr(live_logged(), (text)), "not logged: %s", (text))
+#define ASSERT_LOGGED(text) ck_assert_msg(strstr(fake_logged(), (text)), "not logged: %s", (text))
 
 /* Sets an option to a printf-made value. */
 __attribute__((format(printf, 2, 3))) static void
@@ -44,7 +44,7 @@ config_set(const char *name, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(value, sizeof(value), fmt, ap);
     va_end(ap);
-    live_config_set(name, value);
+    fake_config_set(name, value);
 }
 
 /* A free UDP port on loopback. */
@@ -66,8 +66,8 @@ free_udp_port(void)
 static void
 config_cluster(void)
 {
-    live_config_reset();
-    live_log_reset();
+    fake_config_reset();
+    fake_log_reset();
     for (int i = 0; i < LIVE_NODES; i++)
         ports[i] = free_udp_port();
     config_set("cluster.unicast", "[\"127.0.0.1:%d\",\"127.0.0.1:%d\"]", ports[0], ports[1]);

@@ -117,10 +117,10 @@ nodes_start(int js)
 {
     char servers[64];
     snprintf(servers, sizeof(servers), "[\"127.0.0.1:%d\"]", nats.port);
-    live_config_reset();
-    live_config_set("adapter.nats.servers", servers);
-    live_config_set("adapter.nats.nodeTtl", "2");
-    live_config_set("adapter.nats.requestsTimeout", "500");
+    fake_config_reset();
+    fake_config_set("adapter.nats.servers", servers);
+    fake_config_set("adapter.nats.nodeTtl", "2");
+    fake_config_set("adapter.nats.requestsTimeout", "500");
     for (int i = 0; i < LIVE_NODES; i++)
         live_node_start(i, "adapter_nats.so");
     ck_assert_ptr_nonnull(live_nodes[0].adapter.ops.cluster_admit);

@@ -195,76 +195,6 @@ live_int(live_redis_t *r, const char *fmt, ...)
 
 /* ---- the fake host --------------------------------------------------------------------- */
 
-#define CONFIG_MAX 32
-
-static struct {
-    char name[64];
-    char value[512];
-} config[CONFIG_MAX];
-static int n_config;
-
-void
-live_config_set(const char *name, const char *value)
-{
-    int i = 0;
-    while (i < n_config && strcmp(config[i].name, name) != 0)
-        i++;
-    ck_assert_int_lt(i, CONFIG_MAX);
-    snprintf(config[i].name, sizeof(config[i].name), "%s", name);
-    snprintf(config[i].value, sizeof(config[i].value), "%s", value);
-    if (i == n_config)
-        n_config++;
-}
-
-void
-live_config_reset(void)
-{
-    n_config = 0;
-}
-
-static const char *
-fake_config_get(const char *name)
-{
-    for (int i = 0; i < n_config; i++)
-        if (strcmp(config[i].name, name) == 0)
-            return config[i].value;
-    return NULL;
-}
-
-/* Every line logged since live_log_reset, cut when full. */
-static char logged[1 << 18];
-static size_t logged_len;
-
-const char *
-live_logged(void)
-{
-    return logged;
-}
-
-void
-live_log_reset(void)
-{
-    logged_len = 0;
-    logged[0] = '\0';
-}
-
-/* Every line is kept (live_logged); warnings and errors also go to stderr
- * (CHECK_REDIS_DEBUG=1: everything). */
-__attribute__((format(printf, 2, 3))) static void
-fake_log(int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (level <= SOKETI_LOG_WARN || getenv("CHECK_REDIS_DEBUG"))
-        fprintf(stderr, "[%d] %s\n", level, line);
-    logged_len += (size_t)snprintf(logged + logged_len, sizeof(logged) - logged_len, "%s\n", line);
-    if (logged_len >= sizeof(logged))
-        logged_len = sizeof(logged) - 1;
-}
-
 static void
 fake_metric(live_metrics_t *m, const char *app_id, int what, double value)
 {
@@ -434,9 +364,9 @@ ask_probe(live_node_t *n, live_answer_t *a)
 void
 live_nodes_start(const char *plugin_file)
 {
-    live_config_set("database.redis.keyPrefix", "pfx:");
-    live_config_set("adapter.redis.nodeTtl", "2");
-    live_config_set("adapter.redis.requestsTimeout", "500");
+    fake_config_set("database.redis.keyPrefix", "pfx:");
+    fake_config_set("adapter.redis.nodeTtl", "2");
+    fake_config_set("adapter.redis.requestsTimeout", "500");
     for (int i = 0; i < LIVE_NODES; i++)
         live_node_start(i, plugin_file);
     for (int i = 0; i < LIVE_NODES; i++)

@@ -14,6 +14,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
+#include "fake_config.h" /* the nodes' options and log */
+
 #define LIVE_NODES 2
 
 /* One redis-server. */
@@ -76,10 +78,6 @@ typedef struct live_node_s {
 
 extern live_node_t live_nodes[LIVE_NODES];
 
-/* Sets a configuration option every node's config_get answers (until live_config_reset). */
-void live_config_set(const char *name, const char *value);
-void live_config_reset(void);
-
 /* Loads plugin_file (e.g. "adapter_redis.so", from the build's plugin directory) into node
  * i with node id "node-<i>" and inits it. Returns what init returned (the node is up only
  * when 0). */
@@ -87,9 +85,6 @@ int live_node_load(int i, const char *plugin_file);
 /* The same, failing the test when init refuses or the plugin lacks the shared-state ops. */
 void live_node_start(int i, const char *plugin_file);
 
-/* Every line the nodes logged since live_log_reset (cut at 256 KB). */
-const char *live_logged(void);
-void live_log_reset(void);
 /* Cleans up node i's plugin and frees its loop. Fine on a node that is not up. */
 void live_node_stop(int i);
 

@@ -189,9 +189,9 @@ live_setup(void)
     live_redis_start(&srv, 0);
     char port[16];
     snprintf(port, sizeof(port), "%d", srv.port);
-    live_config_reset();
-    live_config_set("database.redis.host", "127.0.0.1");
-    live_config_set("database.redis.port", port);
+    fake_config_reset();
+    fake_config_set("database.redis.host", "127.0.0.1");
+    fake_config_set("database.redis.port", port);
     live_nodes_start("adapter_redis.so");
 }
 

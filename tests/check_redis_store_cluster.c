@@ -64,8 +64,8 @@ cluster_setup(void)
 
     char seeds[64];
     snprintf(seeds, sizeof(seeds), "[\"127.0.0.1:%d\"]", srv[0].port);
-    live_config_reset();
-    live_config_set("database.redis.clusterNodes", seeds);
+    fake_config_reset();
+    fake_config_set("database.redis.clusterNodes", seeds);
     live_nodes_start("adapter_redis_cluster.so");
 }
 

@@ -30,6 +30,7 @@
 #include <soketi/app_manager.h>
 
 #include "check_sql_servers.h"
+#include "fake_config.h"
 
 #ifndef CHECK_SQL_PLUGIN_DIR
 #define CHECK_SQL_PLUGIN_DIR "plugins/.libs"
@@ -75,60 +76,13 @@ static int usable[2]; /* built, installed and started */
 
 /* ---- the host -------------------------------------------------------------------------- */
 
-#define CONFIG_MAX 24
-static struct {
-    char name[64];
-    char value[256];
-} config[CONFIG_MAX];
-static int n_config;
-
-static void
-cfg_set(const char *name, const char *value)
-{
-    int i = 0;
-    while (i < n_config && strcmp(config[i].name, name) != 0)
-        i++;
-    ck_assert_int_lt(i, CONFIG_MAX);
-    snprintf(config[i].name, sizeof(config[i].name), "%s", name);
-    snprintf(config[i].value, sizeof(config[i].value), "%s", value);
-    if (i == n_config)
-        n_config++;
-}
-
 /* Sets <group>.<drv>.<name>. */
 static void
 cfg_setd(const char *group, const char *drv, const char *name, const char *value)
 {
     char full[64];
     snprintf(full, sizeof(full), "%s.%s.%s", group, drv, name);
-    cfg_set(full, value);
-}
-
-static const char *
-cfg_get(const char *name)
-{
-    for (int i = 0; i < n_config; i++)
-        if (strcmp(config[i].name, name) == 0)
-            return config[i].value;
-    return NULL;
-}
-
-static char logged[1 << 16];
-static size_t logged_len;
-
-__attribute__((format(printf, 2, 3))) static void
-host_log(int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (getenv("CHECK_SQL_DEBUG"))
-        fprintf(stderr, "[%d] %s\n", level, line);
-    logged_len += (size_t)snprintf(logged + logged_len, sizeof(logged) - logged_len, "%s\n", line);
-    if (logged_len >= sizeof(logged))
-        logged_len = sizeof(logged) - 1;
+    fake_config_set(full, value);
 }
 
 static struct event_base *base;
@@ -144,17 +98,17 @@ cfg_defaults(int kind, int port)
     const char *d = driver_names[kind];
     char p[16];
     snprintf(p, sizeof(p), "%d", port);
-    n_config = 0;
+    fake_config_reset();
     cfg_setd("database", d, "host", "127.0.0.1");
     cfg_setd("database", d, "port", p);
     cfg_setd("database", d, "user", kind == SQL_MARIADB ? "root" : "postgres");
     cfg_setd("database", d, "password", "password");
     cfg_setd("database", d, "database", "main");
     cfg_setd("appManager", d, "table", "apps");
-    cfg_set("appManager.timeout", "1000");
-    cfg_set("databasePooling.enabled", "false");
-    cfg_set("databasePooling.min", "0");
-    cfg_set("databasePooling.max", "7");
+    fake_config_set("appManager.timeout", "1000");
+    fake_config_set("databasePooling.enabled", "false");
+    fake_config_set("databasePooling.min", "0");
+    fake_config_set("databasePooling.max", "7");
 }
 
 /* Loads kind's plugin on a fresh loop with the options set so far; init's answer. */
@@ -180,12 +134,11 @@ plugin_load(int kind)
                                        .abi_version = SOKETI_APP_MANAGER_ABI_VERSION,
                                        .base = base,
                                        .node_id = "test-node",
-                                       .config_get = cfg_get,
-                                       .log = host_log};
+                                       .config_get = fake_config_get,
+                                       .log = fake_log};
     memset(&am, 0, sizeof(am));
     am.size = sizeof(am);
-    logged_len = 0;
-    logged[0] = '\0';
+    fake_log_reset();
     return init(&host, &am);
 }
 
@@ -278,7 +231,7 @@ static json_t *
 row_of(const answer_t *a)
 {
     ck_assert_msg(a->status == SOKETI_OK && a->has_row, "no row (status %d); log:\n%s", a->status,
-                  logged);
+                  fake_logged());
     json_error_t err;
     json_t *row = json_loads(a->row, 0, &err);
     ck_assert_msg(json_is_object(row), "not a JSON object: %s", a->row);
@@ -432,12 +385,12 @@ START_TEST(test_bad_table)
     answer_t a;
     find(SOKETI_APP_BY_KEY, "app-key", &a, 5000);
     ck_assert_int_eq(a.status, SOKETI_ERROR);
-    ck_assert_msg(strstr(logged, "no_such_table") != NULL, "log: %s", logged);
+    ck_assert_msg(strstr(fake_logged(), "no_such_table") != NULL, "log: %s", fake_logged());
     /* Logged once a second at most: a second failure right away adds no line. */
-    size_t before = logged_len;
+    size_t before = fake_logged_len();
     find(SOKETI_APP_BY_KEY, "app-key", &a, 5000);
     ck_assert_int_eq(a.status, SOKETI_ERROR);
-    ck_assert_uint_eq(logged_len, before);
+    ck_assert_uint_eq(fake_logged_len(), before);
     plugin_stop();
 }
 END_TEST
@@ -460,9 +413,9 @@ START_TEST(test_pool_sizes)
     ck_assert_int_eq(sql_server_start(_i, &own), 0);
     /* Pooling enabled: min opened at start; never more than max. */
     cfg_defaults(_i, own.port);
-    cfg_set("databasePooling.enabled", "true");
-    cfg_set("databasePooling.min", "3");
-    cfg_set("databasePooling.max", "5");
+    fake_config_set("databasePooling.enabled", "true");
+    fake_config_set("databasePooling.min", "3");
+    fake_config_set("databasePooling.max", "5");
     plugin_start(_i);
     pump(500, NULL, 0);
     ck_assert_int_eq(connections(&own), 3);
@@ -489,10 +442,11 @@ START_TEST(test_pool_sizes)
         open = connections(&own);
     }
     ck_assert_msg(open >= 3 && open <= 5,
-                  "%ld connections open, not 3 to 5; the plugin logged: %.2000s", open, logged);
+                  "%ld connections open, not 3 to 5; the plugin logged: %.2000s", open,
+                  fake_logged());
     plugin_stop();
     /* Disabled: none at start, up to knex's 10 as needed. */
-    cfg_set("databasePooling.enabled", "false");
+    fake_config_set("databasePooling.enabled", "false");
     plugin_start(_i);
     pump(300, NULL, 0);
     ck_assert_int_eq(connections(&own), 0);
@@ -517,8 +471,8 @@ END_TEST
 START_TEST(test_pool_fifo)
 {
     START(_i);
-    cfg_set("databasePooling.enabled", "true");
-    cfg_set("databasePooling.max", "1");
+    fake_config_set("databasePooling.enabled", "true");
+    fake_config_set("databasePooling.max", "1");
     plugin_start(_i);
     enum { N = 12 };
     answer_t a[N];
@@ -539,9 +493,9 @@ END_TEST
 START_TEST(test_pool_concurrent)
 {
     START(_i);
-    cfg_set("databasePooling.enabled", "true");
-    cfg_set("databasePooling.min", "1");
-    cfg_set("databasePooling.max", "4");
+    fake_config_set("databasePooling.enabled", "true");
+    fake_config_set("databasePooling.min", "1");
+    fake_config_set("databasePooling.max", "4");
     plugin_start(_i);
     pump(300, NULL, 0); /* the one opened at start */
     enum { N = 64 };
@@ -586,7 +540,8 @@ START_TEST(test_host_name)
     answer_t a;
     find(SOKETI_APP_BY_KEY, "app-key", &a, 3000);
     ck_assert_int_eq(a.status, SOKETI_ERROR);
-    ck_assert_msg(strstr(logged, "cannot resolve no-such-host.invalid") != NULL, "log: %s", logged);
+    ck_assert_msg(strstr(fake_logged(), "cannot resolve no-such-host.invalid") != NULL, "log: %s",
+                  fake_logged());
     plugin_stop();
 }
 END_TEST
@@ -613,7 +568,7 @@ start_own(int kind, sql_server_t *own, const char *timeout)
 {
     ck_assert_int_eq(sql_server_start(kind, own), 0);
     cfg_defaults(kind, own->port);
-    cfg_set("appManager.timeout", timeout);
+    fake_config_set("appManager.timeout", timeout);
     plugin_start(kind);
     assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
 }
@@ -654,7 +609,7 @@ START_TEST(test_stopped_server)
     start_own(_i, &own, "500");
     sql_server_signal(&own, SIGSTOP);
     double on_query = find_stalled(); /* the query on the pooled connection hangs */
-    ck_assert_ptr_nonnull(strstr(logged, "timed out"));
+    ck_assert_ptr_nonnull(strstr(fake_logged(), "timed out"));
     double on_connect = find_stalled(); /* a new connection hangs */
     fprintf(stderr,
             "%s: a stopped server: SOKETI_ERROR after %.0f ms (query), %.0f ms (connect) "
@@ -686,7 +641,7 @@ START_TEST(test_killed_server)
     ck_assert_int_eq(a.status, SOKETI_ERROR);
     ck_assert_msg(a.at - t0 < 50, "answered after %.1f ms", a.at - t0);
     fprintf(stderr, "%s: a killed server: SOKETI_ERROR after %.1f ms\n", driver_names[_i], took);
-    ck_assert_ptr_nonnull(strstr(logged, "cannot connect"));
+    ck_assert_ptr_nonnull(strstr(fake_logged(), "cannot connect"));
     ck_assert_int_eq(sql_server_restart(&own), 0);
     pump(1100, NULL, 0);
     assert_found(SOKETI_APP_BY_KEY, "app-key", "app-id");
@@ -738,7 +693,7 @@ START_TEST(test_init_refuses)
     START(_i);
     cfg_setd("appManager", driver_names[_i], "table", "");
     ck_assert_int_ne(plugin_load(_i), 0);
-    ck_assert_ptr_nonnull(strstr(logged, "table name is empty"));
+    ck_assert_ptr_nonnull(strstr(fake_logged(), "table name is empty"));
     am_cleanup = NULL; /* init refused: cleanup is not called */
     event_base_free(base);
     base = NULL;

@@ -33,7 +33,8 @@ tests_check_cluster_proto_LDADD = plugins/redis/libskt_horizontal.la $(CHECK_EXT
 check_PROGRAMS += tests/check_cluster
 TESTS += tests/check_cluster
 tests_check_cluster_SOURCES = tests/check_cluster.c tests/check_redis_live.c \
-	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h
+	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h \
+	tests/fake_config.c tests/fake_config.h
 tests_check_cluster_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)

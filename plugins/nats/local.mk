@@ -40,7 +40,8 @@ tests_check_nats_proto_LDADD = $(CHECK_EXT)
 check_PROGRAMS += tests/check_nats_store
 TESTS += tests/check_nats_store
 tests_check_nats_store_SOURCES = tests/check_nats_store.c tests/check_redis_live.c \
-	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h
+	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h \
+	tests/fake_config.c tests/fake_config.h
 tests_check_nats_store_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_nats_store_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)

@@ -270,6 +270,14 @@ pending_row(void *arg, int status, const char *row, size_t len)
     pending_free(p);
 }
 
+/* Writes the pending map's key of a lookup into out (len + 1 bytes): 'i' or 'k', then v. */
+static void
+pending_key(char *out, int by, const char *v, size_t len)
+{
+    out[0] = by == SOKETI_APP_BY_ID ? 'i' : 'k';
+    memcpy(out + 1, v, len);
+}
+
 /* Starts a lookup at the store with cb as its first waiter. */
 static void
 pending_start(skt_appdir_t *d, int by, const char *v, size_t len, skt_appdir_found_fn cb, void *arg)
@@ -278,8 +286,7 @@ pending_start(skt_appdir_t *d, int by, const char *v, size_t len, skt_appdir_fou
     waiter_t *w = malloc(sizeof(*w));
     if (p) {
         p->timer = evtimer_new(d->base, pending_timeout, p);
-        p->key[0] = by == SOKETI_APP_BY_ID ? 'i' : 'k'; /* the map borrows it */
-        memcpy(p->key + 1, v, len);
+        pending_key(p->key, by, v, len); /* the map borrows it */
     }
     if (!p || !w || !p->timer || skt_map_put(d->pending, p->key, len + 1, p) != 0) {
         if (p && p->timer)
@@ -391,8 +398,7 @@ skt_appdir_find(skt_appdir_t *d, int by, const char *value, size_t len, skt_appd
         cb(arg, NULL);
         return;
     }
-    key[0] = by == SOKETI_APP_BY_ID ? 'i' : 'k';
-    memcpy(key + 1, value, len);
+    pending_key(key, by, value, len);
     pending_t *p = skt_map_get(d->pending, key, len + 1);
     waiter_t *w = p ? malloc(sizeof(*w)) : NULL;
     if (key != stack)
