@@ -923,12 +923,13 @@ function bindable(port) {
 }
 
 /**
- * A port for a redis-server or nats-server that no other process's bind(0) hands out: below
- * the kernel's ephemeral range. Tests stop Redis (or NATS) while daemons keep reconnecting to
- * its port; a test file running beside them must not get that port for its own server (its
- * daemons would then join the other file's cluster), and vice versa.
+ * A port for a redis-server, nats-server, mariadbd or postgres that no other process's
+ * bind(0) hands out: below the kernel's ephemeral range. Tests stop such a server while
+ * daemons keep reconnecting to its port; a test file running beside them must not get that
+ * port for its own server (its daemons would then join the other file's cluster), and vice
+ * versa.
  */
-async function stablePort() {
+export async function stablePort() {
     let low = 32768;
     try {
         low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;

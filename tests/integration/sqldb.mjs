@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { REFERENCE, freePort, sleep } from './harness.mjs';
+import { REFERENCE, sleep, stablePort } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // soketi's schemas: beside this file in the source tree (run.sh may run a copy elsewhere)
@@ -408,7 +408,7 @@ export async function startMariadb({ readyTimeoutMs = 20000 } = {}) {
     const dir = serverDir('soketi-mariadb-');
     const data = path.join(dir, 'data');
     const sock = path.join(dir, 'sock');
-    const port = await freePort();
+    const port = await stablePort(); // outside bind(0)'s range: up() starts it again there
     const user = IS_ROOT ? ['--user=root'] : [];
     const small = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--innodb-flush-log-at-trx-commit=0',
         '--performance-schema=0', '--skip-log-bin', '--skip-name-resolve'];
@@ -451,7 +451,7 @@ export async function startPostgres({ readyTimeoutMs = 20000 } = {}) {
     const bins = BINS.postgres();
     const dir = serverDir('soketi-postgres-');
     const data = path.join(dir, 'data');
-    const port = await freePort();
+    const port = await stablePort();
     let asPg = [];
     if (IS_ROOT) {
         const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
