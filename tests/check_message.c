@@ -132,6 +132,82 @@ START_TEST(test_jw_limits)
 }
 END_TEST
 
+/* Numbers as JavaScript's JSON.stringify writes them (the table is node 20's output), and
+ * for random doubles: read back as the same double, in no more digits than needed. */
+START_TEST(test_jw_numbers_as_javascript)
+{
+    static const struct {
+        double d;
+        const char *js;
+    } cases[] = {
+        {0.10000000000000001, "0.1"},
+        {1.0000000000000000, "1"},
+        {-1.5000000000000000, "-1.5"},
+        {1.0000000000000000e+21, "1e+21"},
+        {1.0000000000000000e+20, "100000000000000000000"},
+        {1.2345678901234568e+20, "123456789012345680000"},
+        {4.9999999999999998e-7, "5e-7"},
+        {9.9999999999999995e-7, "0.000001"},
+        {0.0000012340000000000000, "0.000001234"},
+        {-0.0, "0"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {1.7976931348623157e+308, "1.7976931348623157e+308"},
+        {4.9406564584124654e-324, "5e-324"},
+        {2.2250738585072014e-308, "2.2250738585072014e-308"},
+        {123.45600000000000, "123.456"},
+        {-9007199254740992.0, "-9007199254740992"},
+        {1.0000000000000000e+100, "1e+100"},
+        {4.3499999999999996, "4.35"},
+        {100.00000000000000, "100"},
+        {0.50000000000000000, "0.5"},
+        {0.33333333333333331, "0.3333333333333333"},
+        {0.66666666666666663, "0.6666666666666666"},
+        {9.9999999999999995e-8, "1e-7"},
+        {12345678.900000000, "12345678.9"},
+        {987654321000000.00, "987654321000000"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        SKT_JW_ON_STACK(w, 8);
+        skt_jw_real(&w, cases[i].d);
+        char *t = take(&w);
+        ck_assert_msg(strcmp(t, cases[i].js) == 0, "%.17g: %s, not %s", cases[i].d, t, cases[i].js);
+        free(t);
+    }
+    unsigned long long bits = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        bits ^= bits << 13, bits ^= bits >> 7, bits ^= bits << 17;
+        double d;
+        memcpy(&d, &bits, sizeof(d));
+        if (d != d || d - d != 0)
+            continue; /* NaN, infinities */
+        SKT_JW_ON_STACK(w, 8);
+        skt_jw_real(&w, d);
+        char *t = take(&w);
+        ck_assert_msg(strtod(t, NULL) == d, "%.17g written as %s", d, t);
+        size_t digits = strspn(t + (t[0] == '-'), "0123456789.");
+        if (strchr(t, 'e') && digits > 2) { /* one digit fewer does not read back */
+            char fewer[40];
+            snprintf(fewer, sizeof(fewer), "%.*e", (int)digits - 3, d);
+            ck_assert_msg(strtod(fewer, NULL) != d, "%.17g written as %s, but %s reads back", d, t,
+                          fewer);
+        }
+        free(t);
+    }
+    /* a client's data object: its text as JavaScript would relay it */
+    json_t *data = json_loads("{\"a\":0.1,\"b\":1.0,\"c\":1e21,\"d\":-0.0,\"e\":[5e-7,-0],"
+                              "\"f\":12345678901234567,\"g\":\"\\u001f\"}",
+                              0, NULL);
+    ck_assert_ptr_nonnull(data);
+    size_t len = 0;
+    char *t = skt_jw_dump(data, &len);
+    ck_assert_str_eq(t, "{\"a\":0.1,\"b\":1,\"c\":1e+21,\"d\":0,\"e\":[5e-7,0],"
+                        "\"f\":12345678901234567,\"g\":\"\\u001F\"}");
+    ck_assert_uint_eq(len, strlen(t));
+    free(t);
+    json_decref(data);
+}
+END_TEST
+
 START_TEST(test_msg_fixed_shapes)
 {
     SKT_JW_ON_STACK(w, 64);
@@ -339,6 +415,7 @@ message_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_jw_escapes_as_jansson);
     tcase_add_test(tc, test_jw_limits);
+    tcase_add_test(tc, test_jw_numbers_as_javascript);
     tcase_add_test(tc, test_msg_typed_ids);
     tcase_add_test(tc, test_jw_lower_hex);
     tcase_add_test(tc, test_msg_fixed_shapes);

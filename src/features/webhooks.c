@@ -24,6 +24,7 @@
 #include "features/curl_loop.h"
 #include "features/lambda.h"
 #include "features/webhook_log.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/map.h"
 
@@ -520,7 +521,7 @@ wh_event_new(const json_t *event)
 {
     const char *name = json_string_value(json_object_get(event, "name"));
     const char *channel = json_string_value(json_object_get(event, "channel"));
-    char *text = name && channel ? json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text = name && channel ? skt_jw_dump(event, NULL) : NULL;
     if (!text)
         return NULL;
     size_t nl = strlen(name), cl = strlen(channel), tl = strlen(text);

@@ -381,7 +381,7 @@ skt_http_events(skt_conn_t *c, const skt_app_t *app, const char *body_text, size
         skt_http_reply_error(c, 413, "The payload size is too big.");
         return;
     }
-    json_t *body = json_loadb(body_text, body_len, 0, NULL);
+    json_t *body = skt_input_parse(body_text, body_len, NULL);
     json_t *list = batch ? json_object_get(body, "batch") : NULL;
     if (!json_is_object(body) || (batch && !json_is_array(list))) {
         json_decref(body);

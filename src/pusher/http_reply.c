@@ -75,7 +75,7 @@ skt_http_reply_jw_h(skt_conn_t *c, int status, skt_jw_t *w, const char *extra)
 size_t
 skt_http_reply_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
 {
-    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text = obj ? skt_jw_dump(obj, NULL) : NULL;
     json_decref(obj);
     size_t sent = reply_body(c, status, text, text ? strlen(text) : 0, extra);
     free(text);

@@ -1,9 +1,24 @@
 /* input.c - what the protocol accepts from clients and the HTTP API (input.h). */
 #include "pusher/input.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/jsonw.h"
+
+json_t *
+skt_input_parse(const char *text, size_t len, json_error_t *err)
+{
+    json_error_t e;
+    json_t *v = json_loadb(text, len, 0, &e);
+    if (!v && json_error_code(&e) == json_error_numeric_overflow)
+        v = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &e);
+    if (!v && err)
+        *err = e;
+    return v;
+}
 
 const char *
 skt_input_str(const json_t *obj, const char *key, size_t *len)
@@ -33,24 +48,18 @@ skt_input_user_id(const json_t *v, int *is_number)
     return NULL;
 }
 
-/* json_dump_callback's sink that only counts. */
-static int
-input_count_cb(const char *buffer, size_t size, void *data)
-{
-    (void)buffer;
-    *(size_t *)data += size;
-    return 0;
-}
-
 size_t
 skt_input_payload_size(const json_t *data)
 {
-    size_t n = 0;
     if (!data)
         return 0;
-    json_dump_callback(data, input_count_cb, &n, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* as it is relayed (util/jsonw.h), so as JSON.stringify measures it for soketi */
+    SKT_JW_ON_STACK(w, 512);
+    skt_jw_json(&w, data);
+    size_t n = w.failed ? SIZE_MAX : w.len;
+    skt_jw_free(&w);
     /* a string counts its content as sent, escapes included, without the quotes */
-    return json_is_string(data) && n >= 2 ? n - 2 : n;
+    return json_is_string(data) && n >= 2 && n != SIZE_MAX ? n - 2 : n;
 }
 
 int

@@ -14,6 +14,13 @@
 /* The text of obj's member key when it is a JSON string (*len gets its length), else NULL. */
 const char *skt_input_str(const json_t *obj, const char *key, size_t *len);
 
+/* A client's JSON text (a WebSocket message, a REST body, channel_data, user_data) parsed as
+ * JavaScript's JSON.parse reads it for soketi: a text with an integer past 64 bits is read
+ * again with every integer as a double (JavaScript's only number), so it is relayed rounded
+ * as soketi relays it instead of being dropped. NULL (err set when not NULL) when it is not
+ * JSON. The caller owns the value. */
+json_t *skt_input_parse(const char *text, size_t len, json_error_t *err);
+
 /* A user id as text: strings as they are, integers formatted (Pusher clients key members by
  * string, and so does soketi-c: "1" and 1 are one user). *is_number (when not NULL) tells
  * which it was, so that the id goes out with the type the application gave it, as soketi

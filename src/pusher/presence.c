@@ -36,6 +36,7 @@
 #include "pusher/server.h"
 #include "pusher/shared.h"
 #include "pusher/signin.h"
+#include "util/jsonw.h"
 
 /* Broadcasts member_added / member_removed through the adapter. */
 static void
@@ -264,12 +265,11 @@ skt_presence_member(skt_socket_t *s, const char *channel, size_t clen, const cha
                     size_t cdlen, char **user_id, int *id_number, char **user_info)
 {
     skt_app_t *app = s->ns->app;
-    json_t *member = channel_data ? json_loadb(channel_data, cdlen, 0, NULL) : NULL;
+    json_t *member = channel_data ? skt_input_parse(channel_data, cdlen, NULL) : NULL;
     *id_number = 0;
     *user_id = member ? skt_input_user_id(json_object_get(member, "user_id"), id_number) : NULL;
     json_t *info = member ? json_object_get(member, "user_info") : NULL;
-    *user_info = info ? json_dumps(info, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
-                      : strdup("null");
+    *user_info = info ? skt_jw_dump(info, NULL) : strdup("null");
     json_decref(member);
     if (!*user_id) {
         skt_send_subscription_error(s, channel, clen, "ServerError", "A server error has occured.",

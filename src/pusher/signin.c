@@ -85,7 +85,7 @@ skt_signin(skt_socket_t *s, json_t *data)
         skt_send_terminate(s, 4009, "Connection not authorized.");
         return;
     }
-    json_t *user = json_loadb(user_data, ulen, 0, NULL);
+    json_t *user = skt_input_parse(user_data, ulen, NULL);
     char *id = user ? skt_input_user_id(json_object_get(user, "id"), NULL) : NULL;
     if (!id) {
         json_decref(user);

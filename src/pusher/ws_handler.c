@@ -248,7 +248,7 @@ skt_ws_on_message(skt_conn_t *c, int binary, char *text, size_t len)
     if (!s->ns)
         return; /* connection_established not sent yet: soketi drops these */
     json_error_t jerr;
-    json_t *msg = json_loadb(text, len, 0, &jerr);
+    json_t *msg = skt_input_parse(text, len, &jerr);
     if (!msg) {
         skt_log(SKT_LOG_DEBUG, "socket %s: not JSON (%s)", s->id, jerr.text);
         return;

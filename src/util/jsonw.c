@@ -1,6 +1,7 @@
 /* jsonw.c - a JSON text writer: messages written straight into one buffer (jsonw.h). */
 #include "util/jsonw.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,25 +213,132 @@ skt_jw_bool(skt_jw_t *w, int v)
     skt_jw_lit(w, v ? "true" : "false");
 }
 
-/* json_dump_callback's sink: the dumped text goes through jw_put like any other. */
+/* Splits d (finite, not 0) into the shortest decimal digits that read back as d (the
+ * closest such, as ECMAScript's Number::toString picks them) and the exponent n of
+ * 0.d1d2...dk x 10^n; the digits' count. */
 static int
-jw_dump_cb(const char *buffer, size_t size, void *data)
+jw_shortest(double d, char digits[18], int *n)
 {
-    skt_jw_t *w = data;
-    jw_put(w, buffer, size);
-    return w->failed ? -1 : 0;
+    char e[32];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p - 1, d);
+        if (p == 17 || strtod(e, NULL) == d)
+            break;
+    }
+    int k = 0;
+    const char *s = e + (e[0] == '-');
+    for (; *s && *s != 'e'; s++)
+        if (*s != '.')
+            digits[k++] = *s;
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    *n = atoi(s + 1) + 1;
+    return k;
+}
+
+void
+skt_jw_real(skt_jw_t *w, double d)
+{
+    if (!isfinite(d) || d == 0) { /* JSON.stringify: NaN and ±Infinity are null, -0 is 0 */
+        skt_jw_lit(w, isfinite(d) ? "0" : "null");
+        return;
+    }
+    char digits[18], out[40];
+    int n, k = jw_shortest(d, digits, &n);
+    size_t o = 0;
+    if (d < 0)
+        out[o++] = '-';
+    if (k <= n && n <= 21) { /* 1234500 */
+        memcpy(out + o, digits, (size_t)k);
+        memset(out + o + k, '0', (size_t)(n - k));
+        o += (size_t)n;
+    } else if (0 < n && n <= 21) { /* 12.345 */
+        memcpy(out + o, digits, (size_t)n);
+        out[o + (size_t)n] = '.';
+        memcpy(out + o + n + 1, digits + n, (size_t)(k - n));
+        o += (size_t)k + 1;
+    } else if (-6 < n && n <= 0) { /* 0.00012345 */
+        memcpy(out + o, "0.", 2);
+        memset(out + o + 2, '0', (size_t)-n);
+        memcpy(out + o + 2 - n, digits, (size_t)k);
+        o += (size_t)(2 - n + k);
+    } else { /* 1.2345e+21, 1e-7 */
+        out[o++] = digits[0];
+        if (k > 1) {
+            out[o++] = '.';
+            memcpy(out + o, digits + 1, (size_t)k - 1);
+            o += (size_t)k - 1;
+        }
+        o += (size_t)snprintf(out + o, sizeof(out) - o, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
+    }
+    jw_put(w, out, o);
 }
 
 void
 skt_jw_json(skt_jw_t *w, const json_t *v)
 {
-    if (!v) {
+    const char *key;
+    size_t klen, i;
+    json_t *item;
+    int first = 1;
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT: /* iterating does not change the object */
+        jw_put(w, "{", 1);
+        json_object_keylen_foreach((json_t *)v, key, klen, item)
+        {
+            if (!first)
+                jw_put(w, ",", 1);
+            first = 0;
+            skt_jw_str(w, key, klen);
+            jw_put(w, ":", 1);
+            skt_jw_json(w, item);
+        }
+        jw_put(w, "}", 1);
+        break;
+    case JSON_ARRAY:
+        jw_put(w, "[", 1);
+        json_array_foreach(v, i, item)
+        {
+            if (i)
+                jw_put(w, ",", 1);
+            skt_jw_json(w, item);
+        }
+        jw_put(w, "]", 1);
+        break;
+    case JSON_STRING:
+        skt_jw_str(w, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        skt_jw_int(w, (long long)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        skt_jw_real(w, json_real_value(v));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        skt_jw_bool(w, json_is_true(v));
+        break;
+    case JSON_NULL:
         skt_jw_lit(w, "null");
-        return;
+        break;
     }
-    if (json_dump_callback(v, jw_dump_cb, w,
-                           JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) != 0)
-        w->failed = 1;
+}
+
+char *
+skt_jw_dump(const json_t *v, size_t *len)
+{
+    skt_jw_t w;
+    skt_jw_init(&w, NULL, 0, 0);
+    skt_jw_json(&w, v);
+    size_t n = 0;
+    const char *text = skt_jw_cstr(&w, &n);
+    if (!text) {
+        skt_jw_free(&w);
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return w.p; /* on the heap: the writer started without a buffer */
 }
 
 void

@@ -7,8 +7,11 @@
  * as jansson escapes them ('"', '\\', the control characters as \b \f \n \r \t or
  * \u00XX), so a text is byte for byte what json_dumps() made of the same value before
  * (and the same as JavaScript's JSON.stringify but for the case of those hex digits). A value that
- * arrives as a jansson tree (a client's data object) is dumped into the same buffer with
- * json_dump_callback, in insertion order.
+ * arrives as a jansson tree (a client's data object) is written into the same buffer, keys in
+ * insertion order, its numbers as JSON.stringify writes them (soketi forwards what
+ * JSON.parse made of a client's text): a fraction in its shortest round-trip digits
+ * (0.1, not jansson's 0.10000000000000001; 1.0 as 1; 1e+21; 5e-7); integers exactly, where
+ * JavaScript would round those past 2^53.
  *
  * Pusher puts JSON inside JSON strings ("data":"{\"presence\":...}"). Between
  * skt_jw_text_begin() and skt_jw_text_end() everything written is escaped once more, so
@@ -71,8 +74,14 @@ void skt_jw_id(skt_jw_t *w, const char *s, size_t n, int as_number);
 void skt_jw_int(skt_jw_t *w, long long v);
 /* Appends true or false. */
 void skt_jw_bool(skt_jw_t *w, int v);
-/* Appends any jansson value (NULL writes null), compact, keys in insertion order. */
+/* Appends a number as JavaScript's JSON.stringify writes it (NaN and infinities: null). */
+void skt_jw_real(skt_jw_t *w, double d);
+/* Appends any jansson value (NULL writes null), compact, keys in insertion order, numbers
+ * as skt_jw_int / skt_jw_real write them. */
 void skt_jw_json(skt_jw_t *w, const json_t *v);
+/* v's text as skt_jw_json writes it, NUL-terminated, on the heap (the caller frees it), its
+ * length in *len when len is not NULL; NULL when out of memory. */
+char *skt_jw_dump(const json_t *v, size_t *len);
 /* Appends `"key":`; with first 0 a comma goes before it. */
 void skt_jw_key(skt_jw_t *w, const char *key, int first);
 

@@ -3,8 +3,9 @@
 // 4301 refusals (client messages disabled, name too long, payload too large).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import {
-    cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, startServer, subscribe, waitForWithMeta,
+    APP, cleanup, disconnect, expectNoEvent, pusherClient, pusherRest, rawPusher, startServer, subscribe, waitForWithMeta,
 } from './harness.mjs';
 
 after(cleanup);
@@ -197,4 +198,35 @@ test('client event payload limit follows SOKETI_EVENT_MAX_SIZE_IN_KB', async () 
     } finally {
         await srv.stop();
     }
+});
+
+// soketi relays JSON.stringify(JSON.parse(text)): numbers in their shortest round-trip
+// form (0.1, not 0.10000000000000001), 1.0 as 1, -0 as 0, exponents as 1e+21 and 5e-7.
+test('numbers in relayed data and member info are written as JavaScript writes them', async () => {
+    const a = await rawPusher(server);
+    const b = await rawPusher(server);
+    await rawJoin(a, 'private-numbers');
+    await rawJoin(b, 'private-numbers');
+    a.send('{"event":"client-n","channel":"private-numbers","data":'
+        + '{"a":0.1,"b":1.0,"c":1e21,"d":5e-7,"e":-0.0,"f":0.30000000000000004,"g":[1.5e300,123456.7e-2]}}');
+    assert.equal((await b.nextMessage()).text, '{"event":"client-n","channel":"private-numbers","data":'
+        + '{"a":0.1,"b":1,"c":1e+21,"d":5e-7,"e":0,"f":0.30000000000000004,"g":[1.5e+300,1234.567]}}');
+    // an integer past 64 bits: the message is still relayed, its numbers as doubles (rounded)
+    a.send('{"event":"client-n","channel":"private-numbers","data":{"n":123456789012345678901234567890,"m":9007199254740993,"k":7}}');
+    assert.equal((await b.nextMessage()).text, '{"event":"client-n","channel":"private-numbers","data":'
+        + '{"n":1.2345678901234568e+29,"m":9007199254740992,"k":7}}');
+
+    const first = await rawPusher(server);
+    await rawJoin(first, 'presence-numbers', { user_id: 'first', user_info: {} });
+    const c = await rawPusher(server);
+    const channelData = '{"user_id":"num","user_info":{"score":0.1,"level":2.0}}';
+    // the signature covers channel_data as sent: sign the text with 2.0 in it
+    const sig = createHmac('sha256', APP.secret).update(`${c.socketId}:presence-numbers:${channelData}`).digest('hex');
+    c.send({ event: 'pusher:subscribe', data: { channel: 'presence-numbers', auth: `${APP.key}:${sig}`, channel_data: channelData } });
+    const ok = await c.nextJson();
+    assert.equal(ok.event, 'pusher_internal:subscription_succeeded', JSON.stringify(ok));
+    assert.match(ok.data, /"num":\{"score":0\.1,"level":2\}/);
+    const added = await first.nextMessage();
+    assert.match(added.text, /"data":"\{\\"user_id\\":\\"num\\",\\"user_info\\":\{\\"score\\":0\.1,\\"level\\":2\}\}"/);
+    for (const ws of [a, b, first, c]) ws.destroy();
 });
