@@ -440,7 +440,7 @@ const skt_option_t skt_options[] = {
                  queue.redis.lease_ms, 100, 86400000,
                  "Milliseconds a node holds a webhook job it took, extended while it lives: the "
                  "jobs of a killed node are sent by another node (or after a restart) this long "
-                 "after it died."),
+                 "after it died; a node stopped with SIGTERM releases them at once."),
     OPT_INT_OURS("queue.redis.maxJobsPerApp", "SOKETI_QUEUE_REDIS_MAX_JOBS_PER_APP", "10000",
                  queue.redis.max_jobs_per_app, 1, NOMAX,
                  "Webhook jobs an app may have in redis; past it its oldest are dropped "
@@ -484,7 +484,10 @@ const skt_option_t skt_options[] = {
              "does)."),
 
     OPT_INT("shutdownGracePeriod", "SOKETI_SHUTDOWN_GRACE_PERIOD", "3000", shutdown_grace_period, 0,
-            NOMAX, "Milliseconds to let connections close on shutdown."),
+            NOMAX,
+            "Milliseconds to let connections close on shutdown (with queue.driver redis, "
+            "webhooks in flight get this minus 500 ms, at most half, before they are stopped "
+            "and released to the other nodes)."),
 
     OPT_STR("ssl.certPath", "SOKETI_SSL_CERT", "\"\"", ssl.cert_path, 0,
             "TLS certificate file (PEM); TLS is on when this or ssl.keyPath is set."),

@@ -46,6 +46,13 @@ tests_check_webhooks_CFLAGS = $(CHECK_CFLAGS_ALL) $(CURL_CFLAGS)
 tests_check_webhooks_LDADD = libskt_features.la libskt_pusher.la libskt_config.la libskt_util.la \
 	$(CHECK_EXT)
 
+check_PROGRAMS += tests/check_webhook_queue
+TESTS += tests/check_webhook_queue
+tests_check_webhook_queue_SOURCES = tests/check_webhook_queue.c
+tests_check_webhook_queue_CFLAGS = $(CHECK_CFLAGS_ALL) $(CURL_CFLAGS)
+tests_check_webhook_queue_LDADD = libskt_features.la libskt_pusher.la libskt_config.la \
+	libskt_util.la $(CHECK_EXT)
+
 check_PROGRAMS += tests/check_metrics
 TESTS += tests/check_metrics
 tests_check_metrics_SOURCES = tests/check_metrics.c

@@ -14,6 +14,13 @@
  * the pending bytes like in-memory webhooks, and no claim is made while those are over
  * that budget. The queue's side is bounded per app by maxJobsPerApp (the store drops the
  * oldest, which is counted and logged as a drop here).
+ * Shutdown (whq_closing, at the signal, while the adapter is still there): no more claims,
+ * but the poll goes on extending the leases of what is still held; the jobs held and not
+ * in flight are released at once (put back with mode 'u', due now, with their attempts),
+ * then, WHQ_RELEASE_MARGIN_MS before the grace period ends, those still in flight are
+ * stopped and released too, so that the releases are answered before the loop ends and
+ * the adapter is unloaded. A release that fails or is not answered in time changes
+ * nothing: the job stays stored under its lease, due again when it ends (at least once).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,9 @@
 
 #define WHQ_MAX_CLAIM 64  /* jobs taken by one claim (the Redis adapter's bound too) */
 #define WHQ_MAX_HELD 1024 /* jobs held at once: their ids go with every claim */
+/* At shutdown, the time left to the releases of the jobs in flight to be answered before
+ * the grace period ends (at most half of it). */
+#define WHQ_RELEASE_MARGIN_MS 500
 
 struct skt_whq_s {
     skt_webhooks_t *wh;
@@ -33,10 +43,15 @@ struct skt_whq_s {
     unsigned long long seq;
     struct event *poll_ev, *kick_ev;
     int claiming;
-    int again;   /* asked for while claiming: claim once more when it is answered */
-    int closing; /* whq_shutdown was called: nothing new is started */
+    int again;    /* asked for while claiming: claim once more when it is answered */
+    int closing;  /* whq_shutdown was called: nothing new is started */
+    int draining; /* the server is closing (whq_closing): no more claims, held jobs released */
     size_t held;
-    size_t put_bytes; /* new jobs not answered yet */
+    size_t put_bytes;                  /* new jobs not answered yet */
+    struct event *cutoff_ev;           /* draining: stops and releases those in flight */
+    int rel_burst;                     /* releases being sent: summarized after */
+    size_t rel_sent, rel_done, rel_ok; /* releases sent, answered, answered OK */
+    size_t rel_stopped;                /* of those sent, stopped in flight */
 };
 
 /* ---- the job format ------------------------------------------------------------------ */
@@ -74,6 +89,91 @@ skt_whq_decode(const char *data, size_t len, const char **body, size_t *body_len
     *body = nl + 1;
     *body_len = len - (size_t)(nl + 1 - data);
     return m;
+}
+
+/* ---- releasing at shutdown ----------------------------------------------------------- */
+
+/* Logs the releases sent once they are all answered (not in the middle of a burst). */
+static void
+whq_release_summary(skt_whq_t *q)
+{
+    if (q->rel_burst || !q->rel_sent || q->rel_done < q->rel_sent)
+        return;
+    char stopped[64] = "";
+    if (q->rel_stopped)
+        snprintf(stopped, sizeof(stopped), " (%zu of them stopped in flight)", q->rel_stopped);
+    if (q->rel_ok)
+        skt_log(SKT_LOG_INFO,
+                "webhooks: %zu claimed webhook(s) released at shutdown%s: due now for the other "
+                "nodes",
+                q->rel_ok, stopped);
+    if (q->rel_ok < q->rel_sent)
+        skt_log(SKT_LOG_WARN,
+                "webhooks: %zu claimed webhook(s) not released at shutdown (the queue did not "
+                "answer in time): due again when their leases end (queue.redis.leaseMs)",
+                q->rel_sent - q->rel_ok);
+    q->rel_sent = q->rel_done = q->rel_ok = q->rel_stopped = 0;
+}
+
+static void
+whq_release_done(void *arg, int status, long count)
+{
+    skt_whq_t *q = arg;
+    q->rel_done++;
+    q->rel_ok += status >= 0 && count >= 0; /* -1: no longer stored (dropped for newer ones) */
+    whq_release_summary(q);
+}
+
+/* Puts job id of app back into the queue with data (len bytes), due now: another node
+ * claims it without waiting for its lease to end. If the put fails, the lease does. */
+static void
+whq_release_job(skt_whq_t *q, const char *app, const char *id, const char *data, size_t len)
+{
+    q->rel_sent++;
+    q->drv.put(q->drv.self, app, id, data, len, 0, 0, 'u', whq_release_done, q);
+}
+
+/* Releases d's job with its attempts: one in flight (about to be stopped) was not answered,
+ * so, as when a lease ends, that attempt does not count. d is then the caller's to free. */
+static void
+whq_release(skt_whq_t *q, delivery_t *d)
+{
+    int stopped = d->state == D_INFLIGHT;
+    size_t jl = 0;
+    char *job = NULL;
+    json_t *att = json_integer(d->attempts - stopped);
+    if (json_object_set_new(d->job_meta, "attempts", att) == 0)
+        job = skt_whq_encode(d->job_meta, d->body, d->body_len, &jl);
+    if (!job) { /* out of memory: its lease ends */
+        q->rel_sent++;
+        q->rel_done++;
+        return;
+    }
+    q->rel_stopped += stopped;
+    whq_release_job(q, d->app->id, d->job_id, job, jl);
+    free(job);
+}
+
+/* Releases the jobs held, all of them or (all 0) those not in flight, and frees their
+ * deliveries. */
+static void
+whq_release_held(skt_whq_t *q, int all)
+{
+    size_t pos = 0;
+    void *v;
+    q->rel_burst = 1;
+    while (skt_map_next(q->wh->apps, &pos, NULL, NULL, &v)) {
+        delivery_t *next;
+        for (delivery_t *d = ((wh_app_t *)v)->dhead; d; d = next) {
+            next = d->next;
+            if (d->job_id && (all || d->state != D_INFLIGHT)) {
+                whq_release(q, d);
+                skt_wh_delivery_stop(d);
+            }
+        }
+    }
+    q->rel_burst = 0;
+    whq_release_summary(q);
 }
 
 /* ---- claiming ------------------------------------------------------------------------ */
@@ -165,6 +265,23 @@ whq_take(skt_whq_t *q, const skt_whq_job_t *job, int claimed)
     skt_wh_pump(a);
 }
 
+/* Releases jobs claimed while the server was closing, with their data as it is. */
+static void
+whq_release_claimed(skt_whq_t *q, const skt_whq_job_t *jobs, size_t n)
+{
+    q->rel_burst = 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *body;
+        size_t len;
+        json_t *m = skt_whq_decode(jobs[i].data, jobs[i].len, &body, &len);
+        const char *app = json_string_value(json_object_get(m, "app"));
+        whq_release_job(q, app ? app : "", jobs[i].id, jobs[i].data, jobs[i].len);
+        json_decref(m);
+    }
+    q->rel_burst = 0;
+    whq_release_summary(q);
+}
+
 static void
 whq_claimed(void *arg, int status, const skt_whq_job_t *jobs, size_t n)
 {
@@ -172,6 +289,11 @@ whq_claimed(void *arg, int status, const skt_whq_job_t *jobs, size_t n)
     q->claiming = 0;
     if (status < 0)
         return; /* the adapter logs why; the next poll tries again */
+    if (q->draining) {
+        /* claimed before the shutdown began: released as they are */
+        whq_release_claimed(q, jobs, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         if (!whq_holds(q, jobs[i].id))
             whq_take(q, &jobs[i], 1);
@@ -206,7 +328,7 @@ whq_claim(skt_whq_t *q, int extend)
     }
     skt_webhooks_t *wh = q->wh;
     long room = q->o.concurrency - (long)q->held;
-    if (wh->bytes >= wh->o.total_bytes_max || room < 0)
+    if (wh->bytes >= wh->o.total_bytes_max || room < 0 || q->draining)
         room = 0;
     if (room > WHQ_MAX_CLAIM)
         room = WHQ_MAX_CLAIM;
@@ -333,9 +455,39 @@ whq_forget(skt_whq_t *q, delivery_t *d)
 /* ---- lifetime ------------------------------------------------------------------------ */
 
 static void
+whq_cutoff(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    whq_release_held(arg, 1);
+}
+
+/* The server frees the sender in grace_ms: no more claims (the leases of the jobs held are
+ * still extended); the jobs held and not in flight are released now; those in flight get
+ * until WHQ_RELEASE_MARGIN_MS (at most half the grace period) before its end to be
+ * answered and settled, then are stopped and released, so that the releases are answered
+ * while the adapter is still there. */
+static void
+whq_closing(skt_whq_t *q, long grace_ms)
+{
+    if (q->draining || q->closing)
+        return;
+    q->draining = 1;
+    whq_release_held(q, 0);
+    long margin = grace_ms / 2 < WHQ_RELEASE_MARGIN_MS ? grace_ms / 2 : WHQ_RELEASE_MARGIN_MS;
+    long ms = grace_ms - margin;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    q->cutoff_ev = ms > 0 ? evtimer_new(q->wh->o.base, whq_cutoff, q) : NULL;
+    if (!q->cutoff_ev || evtimer_add(q->cutoff_ev, &tv) != 0)
+        whq_release_held(q, 1); /* no time to wait (or out of memory): now */
+}
+
+static void
 whq_shutdown(skt_whq_t *q)
 {
     q->closing = 1;
+    q->rel_done = q->rel_sent; /* those still unanswered now never will be */
+    whq_release_summary(q);
     if (q->held)
         skt_log(SKT_LOG_INFO, "webhooks: %zu claimed webhook(s) left in the queue for any node",
                 q->held);
@@ -348,6 +500,8 @@ whq_free(skt_whq_t *q)
         event_free(q->poll_ev);
     if (q->kick_ev)
         event_free(q->kick_ev);
+    if (q->cutoff_ev)
+        event_free(q->cutoff_ev);
     free(q);
 }
 
@@ -379,7 +533,8 @@ skt_webhooks_use_queue(skt_webhooks_t *wh, const skt_whq_driver_t *drv, const sk
         whq_free(q);
         return -1;
     }
-    static const wh_queue_ops_t ops = {whq_push, whq_settle, whq_forget, whq_shutdown, whq_free};
+    static const wh_queue_ops_t ops = {whq_push,    whq_settle,   whq_forget,
+                                       whq_closing, whq_shutdown, whq_free};
     wh->q = q;
     wh->qops = &ops;
     whq_kick(q);

@@ -120,6 +120,15 @@ delivery_free(delivery_t *d)
     free(d);
 }
 
+void
+skt_wh_delivery_stop(delivery_t *d)
+{
+    if (d->req)
+        skt_curl_cancel(d->app->wh->curl, d->req);
+    d->req = NULL;
+    delivery_free(d);
+}
+
 /* Drops a's oldest pending webhook that is not in flight, for a reason (why); 0 when there
  * is none. */
 static int
@@ -722,6 +731,13 @@ skt_webhooks_new(const skt_webhooks_opts_t *opts, char *err, size_t errlen)
 }
 
 void
+skt_webhooks_closing(skt_webhooks_t *wh, long grace_ms)
+{
+    if (wh && wh->q)
+        wh->qops->closing(wh->q, grace_ms < 0 ? 0 : grace_ms);
+}
+
+void
 skt_webhooks_free(skt_webhooks_t *wh)
 {
     if (!wh)
@@ -740,14 +756,8 @@ skt_webhooks_free(skt_webhooks_t *wh)
         if (lost)
             skt_log(SKT_LOG_WARN, "webhooks: app %s: %zu webhook(s) not delivered at shutdown",
                     a->id, lost);
-        /* every delivery, in whatever state: an attempt in flight is stopped first */
-        while (a->dhead) {
-            delivery_t *d = a->dhead;
-            if (d->req)
-                skt_curl_cancel(wh->curl, d->req);
-            d->req = NULL;
-            delivery_free(d);
-        }
+        while (a->dhead) /* every delivery, in whatever state */
+            skt_wh_delivery_stop(a->dhead);
         wh_app_free(a);
     }
     skt_map_free(wh->apps);

@@ -92,8 +92,9 @@ typedef struct skt_webhooks_s skt_webhooks_t;
  * into the queue, and every node claims due jobs, at most `concurrency` at once, each under
  * a lease that the node extends at each claim (every min(1 s, lease / 3)) while it holds
  * it. A delivered or failed job is removed; a retry puts it back, due after the backoff,
- * for any node. A node killed while holding jobs leaves them to be claimed again once
- * their leases end: delivery is at least once (a node killed between an endpoint's answer
+ * for any node. A node stopped gracefully releases the jobs it holds at once
+ * (skt_webhooks_closing); a node killed while holding jobs leaves them to be claimed again
+ * once their leases end: delivery is at least once (a node killed between an endpoint's answer
  * and the job's removal sends it again). The pusher/shared.c driver maps these onto the
  * adapter's job_put / job_claim. */
 typedef struct skt_whq_s skt_whq_t;
@@ -151,6 +152,17 @@ typedef struct skt_wh_stats_s {
 
 /* Creates the sender (opts is copied). NULL with a message in err. */
 skt_webhooks_t *skt_webhooks_new(const skt_webhooks_opts_t *opts, char *err, size_t errlen);
+
+/* The server is closing and will free wh in grace_ms (shutdownGracePeriod); meanwhile
+ * what is pending goes on. With the durable queue, the node takes no more jobs from it
+ * (the leases of the jobs it holds are still extended) and releases the jobs it holds,
+ * put back due now so that another node sends them without waiting for their leases to
+ * end: at once those not in flight; those in flight are left until shortly before grace_ms
+ * (500 ms, at most half of it) to be answered and settled as usual, then stopped (the
+ * endpoint may have received them: at least once) and released, so that the releases are
+ * answered before the adapter goes. A release that fails leaves its job to its lease.
+ * NULL is a no-op. */
+void skt_webhooks_closing(skt_webhooks_t *wh, long grace_ms);
 
 /* Abandons whatever is pending (logging how much) and frees. NULL is a no-op. */
 void skt_webhooks_free(skt_webhooks_t *wh);

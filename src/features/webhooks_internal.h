@@ -35,6 +35,10 @@ typedef struct wh_queue_ops_s {
     void (*settle)(skt_whq_t *q, delivery_t *d, long retry_ms);
     /* d, a claimed delivery, is being freed: forgets it (frees its job id and meta). */
     void (*forget)(skt_whq_t *q, delivery_t *d);
+    /* The server frees the sender in grace_ms (skt_webhooks_closing): q takes no more jobs
+     * and releases those it holds (freeing their deliveries), those in flight shortly
+     * before grace_ms. */
+    void (*closing)(skt_whq_t *q, long grace_ms);
     /* Logs how many claimed webhooks q leaves in the queue at shutdown; nothing more is
      * taken from the queue or sent from memory. */
     void (*shutdown)(skt_whq_t *q);
@@ -117,6 +121,10 @@ struct curl_slist *skt_wh_headers(skt_webhooks_t *wh, const char *key, const jso
  * of memory (all freed). */
 delivery_t *skt_wh_delivery_add(wh_app_t *a, const char *url, skt_lambda_target_t *lt, char *body,
                                 size_t len, struct curl_slist *headers);
+
+/* Stops d, cancelling its request if in flight (no attempt counted, nothing settled), and
+ * frees it. */
+void skt_wh_delivery_stop(delivery_t *d);
 
 /* Makes room in the budgets for one more in-memory webhook of bytes for a (see DESIGN in
  * webhooks.h). 0 when it fits now; -1 when it cannot, with the reason in why. */

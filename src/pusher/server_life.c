@@ -304,6 +304,8 @@ skt_server_close_all(skt_server_t *srv)
      * period: they go now, and cost the loop nothing more. */
     skt_net_drain(srv->net);
     skt_net_drain(srv->metrics_net);
+    /* the webhooks claimed from a durable queue go back to it while the adapter is here */
+    skt_webhooks_closing(srv->features->webhooks, srv->cfg->shutdown_grace_period);
 }
 
 skt_config_t *

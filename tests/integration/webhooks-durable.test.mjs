@@ -8,6 +8,10 @@
 //   - two nodes: the one holding a webhook in flight (its endpoint hangs) keeps it past
 //     several leases (the lease is extended), is SIGKILLed, and the other node sends it
 //     once the lease ends, exactly once;
+//   - two nodes: the one holding webhooks (8 in flight to a hanging endpoint, the rest
+//     queued behind them) gets a SIGTERM: it releases them to the queue, the queued ones at
+//     once, those in flight shortly before its grace period ends, and the other node sends
+//     them all within seconds, where their 20 s leases would have made it wait;
 //   - with concurrency 1, webhooks follow each other at once (a settled job asks for the
 //     next), each once;
 //   - an app's jobs in Redis bounded by queue.redis.maxJobsPerApp (the oldest dropped,
@@ -51,7 +55,7 @@ function endpoint(port, respond = () => 200) {
                 const chunks = [];
                 req.on('data', (c) => chunks.push(c));
                 req.on('end', () => {
-                    const r = { headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8') };
+                    const r = { headers: req.headers, rawBody: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
                     const answer = this.respond(r);
                     r.answer = answer;
                     requests.push(r);
@@ -163,6 +167,62 @@ describe('webhooks in a redis queue (queue.driver redis)', { skip: SKIP }, () =>
             disconnect(client);
         } finally {
             await Promise.all(nodes.map((n) => n.stop('SIGTERM', 5000)));
+            await ep.stop();
+            await redis.stop();
+        }
+    });
+
+    test('two nodes: the holder SIGTERMed releases what it claimed, the other sends it at once, not after the lease', async (t) => {
+        const LEASE = 20000, GRACE = 3000, N = 12, INFLIGHT = 8; // 8: a node's requests at once per app
+        const redis = await startRedis();
+        const ep = endpoint(await freePort(), () => 'hang');
+        await ep.start();
+        const env = nodeEnv(redis, ep, {
+            SOKETI_QUEUE_REDIS_LEASE_MS: String(LEASE), SOKETI_QUEUE_REDIS_CONCURRENCY: String(N),
+            SOKETI_SHUTDOWN_GRACE_PERIOD: String(GRACE),
+        });
+        const a = await startServer({ env });
+        let b = null;
+        try {
+            const client = await connected(a);
+            const channels = Array.from({ length: N }, (_, i) => `release-${String(i).padStart(2, '0')}`);
+            for (const ch of channels) await subscribe(client, ch);
+            // A claims them all: 8 in flight (the endpoint hangs), 4 queued behind them
+            await until(() => ep.requests.length >= INFLIGHT, 5000, 'A\'s requests in flight');
+            await until(async () => {
+                const due = await redis.command('ZRANGE', DUE, '0', '-1', 'WITHSCORES');
+                const leased = due.filter((v, i) => i % 2 === 1 && Number(v) > Date.now() + LEASE / 2);
+                return due.length === 2 * N && leased.length === N;
+            }, 5000, `all ${N} jobs leased by A`);
+            disconnect(client);
+            b = await startServer({ env: { ...env, SOKETI_SHUTDOWN_GRACE_PERIOD: '200' } });
+            await sleep(1500); // B polls: everything is leased, it takes nothing
+            assert.equal(ep.requests.length, INFLIGHT, 'B sent nothing while A holds the jobs');
+            ep.respond = () => 200; // A's requests keep hanging
+            const stopping = a.stop('SIGTERM', GRACE + 5000);
+            const t0 = Date.now();
+            await until(() => ep.requests.length >= INFLIGHT + N, GRACE + 4000,
+                `the ${N} webhooks from B, well before the ${LEASE} ms lease`);
+            const fromB = ep.requests.slice(INFLIGHT);
+            const ms = fromB.map((r) => r.at - t0);
+            t.diagnostic(`B sent them ${ms.join(', ')} ms after A's SIGTERM (grace ${GRACE} ms, lease ${LEASE} ms)`);
+            // the 4 queued went back at once: B sent them before A's cutoff (GRACE - 500 ms)
+            assert.ok(ms.filter((t) => t < GRACE - 500).length >= N - INFLIGHT, `times after the SIGTERM: ${ms}`);
+            assert.ok(Math.max(...ms) < GRACE + 2500, `times after the SIGTERM: ${ms}`);
+            await stopping;
+            assert.match(a.output(), /webhooks: 4 claimed webhook\(s\) released at shutdown: due now/, a.output());
+            assert.match(a.output(), /webhooks: 8 claimed webhook\(s\) released at shutdown \(8 of them stopped in flight\)/);
+            await sleep(SETTLE_MS);
+            assert.equal(ep.requests.length, INFLIGHT + N, 'each sent once by B');
+            for (const r of fromB)
+                assert.ok(r.headers['user-agent'].includes(`Process: ${b.proc.pid})`), r.headers['user-agent']);
+            assert.deepEqual(occupied(webhookEvents({ receiver: { requests: fromB }, rest: pusherRest(b) })), channels);
+            const sent = new Set(ep.requests.slice(0, INFLIGHT).map((r) => r.rawBody));
+            assert.equal(fromB.filter((r) => sent.has(r.rawBody)).length, INFLIGHT,
+                'those A stopped in flight, byte for byte');
+            await until(async () => (await redis.command('HLEN', JOBS)) === 0, 3000, 'the queue emptied');
+        } finally {
+            await Promise.all([a, b].filter(Boolean).map((n) => n.stop('SIGTERM', 5000)));
             await ep.stop();
             await redis.stop();
         }
