@@ -1,6 +1,7 @@
 /* jsonw.c - a JSON text writer: messages written straight into one buffer (jsonw.h). */
 #include "util/jsonw.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -215,12 +216,16 @@ skt_jw_bool(skt_jw_t *w, int v)
 
 /* Splits d (finite, not 0) into the shortest decimal digits that read back as d (the
  * closest such, as ECMAScript's Number::toString picks them) and the exponent n of
- * 0.d1d2...dk x 10^n; the digits' count. */
+ * 0.d1d2...dk x 10^n; the digits' count. At most 15 digits read back as one double only
+ * (DBL_DIG), so if 15 correctly rounded digits read back, they are the shortest once their
+ * trailing zeros are cut; else 16 or 17 digits, the closest of each count: three tries at
+ * the most, whatever the text a client sends (a subnormal, whose digits are fewer, tries
+ * from 1). */
 static int
 jw_shortest(double d, char digits[18], int *n)
 {
     char e[32];
-    for (int p = 1; p <= 17; p++) {
+    for (int p = (d < 0 ? -d : d) < DBL_MIN ? 1 : 15; p <= 17; p++) { /* subnormals hold fewer */
         snprintf(e, sizeof(e), "%.*e", p - 1, d);
         if (p == 17 || strtod(e, NULL) == d)
             break;
