@@ -8,10 +8,10 @@
  * an unknown app and an injection attempt found as nothing; a table name holding quotes;
  * a missing table an error with the database's message (logged once a second at most); many
  * lookups at once through a small pool, in order through one connection; min connections at
- * start, never more than max; a host name resolved on the loop; a stopped server answered
- * SOKETI_ERROR within appManager.timeout while the loop keeps running; a killed server answered at
- * once, then found again once back; a restarted server costing no lookup; cleanup with a lookup
- * pending calling nothing.
+ * start, never more than max, min kept (a closed connection, a restarted server); a host name
+ * resolved on the loop; a stopped server answered SOKETI_ERROR within appManager.timeout while the
+ * loop keeps running; a killed server answered at once, then found again once back; a restarted
+ * server costing no lookup; cleanup with a lookup pending calling nothing.
  *
  * A missing server fails the tests unless SOKETI_TEST_ALLOW_NO_SQL=1.
  */
@@ -453,16 +453,35 @@ connections(const sql_server_t *s)
                                           " WHERE application_name = 'soketi'");
 }
 
+/* Polls connections(s) (up to ms) until it is want; its last count. */
+static long
+connections_await(const sql_server_t *s, long want, int ms)
+{
+    long n = connections(s);
+    for (double t0 = now_ms(); n != want && now_ms() - t0 < ms;) {
+        pump(50, NULL, 0);
+        n = connections(s);
+    }
+    return n;
+}
+
+/* A server of the test's own, the options for it with pooling enabled: min 3, max 5. */
+static void
+start_own_pooled(int kind, sql_server_t *own)
+{
+    ck_assert_int_eq(sql_server_start(kind, own), 0);
+    cfg_defaults(kind, own->port);
+    cfg_set("databasePooling.enabled", "true");
+    cfg_set("databasePooling.min", "3");
+    cfg_set("databasePooling.max", "5");
+}
+
 START_TEST(test_pool_sizes)
 {
     START(_i);
     sql_server_t own;
-    ck_assert_int_eq(sql_server_start(_i, &own), 0);
     /* Pooling enabled: min opened at start; never more than max. */
-    cfg_defaults(_i, own.port);
-    cfg_set("databasePooling.enabled", "true");
-    cfg_set("databasePooling.min", "3");
-    cfg_set("databasePooling.max", "5");
+    start_own_pooled(_i, &own);
     plugin_start(_i);
     pump(500, NULL, 0);
     ck_assert_int_eq(connections(&own), 3);
@@ -508,6 +527,73 @@ START_TEST(test_pool_sizes)
     ck_assert_int_eq(done, 2 * N);
     long n = connections(&own);
     ck_assert_msg(n >= 1 && n <= 10, "%ld connections", n);
+    plugin_stop();
+    sql_server_remove(&own);
+}
+END_TEST
+
+/* Closes one of the plugin's connections from the server's side; 0 when it did. */
+static int
+terminate_one(const sql_server_t *s)
+{
+    if (s->kind == SQL_POSTGRES)
+        return sql_server_query_long(s, "SELECT count(pg_terminate_backend(pid)) FROM"
+                                        " (SELECT pid FROM pg_stat_activity WHERE"
+                                        " application_name = 'soketi' LIMIT 1) x") == 1
+                   ? 0
+                   : -1;
+    long id = sql_server_query_long(s, "SELECT ID FROM information_schema.PROCESSLIST WHERE"
+                                       " DB = 'main' AND ID <> CONNECTION_ID() LIMIT 1");
+    char sql[64];
+    snprintf(sql, sizeof(sql), "KILL %ld", id);
+    return id > 0 ? sql_server_exec(s, sql) : -1;
+}
+
+/* The largest N of the log's "(and N more errors)": how many connects failed between two
+ * lines logged (a second apart at least). */
+static long
+most_errors_between_lines(void)
+{
+    long most = 0;
+    for (const char *p = logged; (p = strstr(p, "(and ")); p++) {
+        long n = strtol(p + 5, NULL, 10);
+        most = n > most ? n : most;
+    }
+    return most;
+}
+
+/* databasePooling.min is kept, without a lookup: a connection the server closes is opened
+ * again, and so are all of them once a restarted server is back. */
+START_TEST(test_pool_keeps_min)
+{
+    START(_i);
+    sql_server_t own;
+    start_own_pooled(_i, &own);
+    plugin_start(_i);
+    ck_assert_int_eq(connections_await(&own, 3, 3000), 3);
+    pump(1000, NULL, 0); /* a second after the first round: the next one starts at once */
+    ck_assert_int_eq(terminate_one(&own), 0);
+    double t0 = now_ms();
+    pump(200, NULL, 0);
+    long n = connections_await(&own, 3, 3000);
+    ck_assert_msg(n == 3, "%ld connections after one was closed; the plugin logged: %.2000s", n,
+                  logged);
+    fprintf(stderr, "%s: a connection the server closed: %d open again within %.0f ms\n",
+            driver_names[_i], 3, now_ms() - t0);
+    /* Killed: every connection closes; while it is down, a round of 3 connects a second
+     * (never a busy loop); once it is back, 3 again. */
+    sql_server_kill(&own);
+    pump(2500, NULL, 0);
+    ck_assert_msg(strstr(logged, "cannot connect") != NULL, "no connect tried: %s", logged);
+    ck_assert_int_eq(sql_server_restart(&own), 0);
+    t0 = now_ms();
+    n = connections_await(&own, 3, 5000);
+    ck_assert_msg(n == 3, "%ld connections after a restart; the plugin logged: %.2000s", n, logged);
+    fprintf(stderr, "%s: a restarted server: %d connections open again within %.0f ms\n",
+            driver_names[_i], 3, now_ms() - t0);
+    ck_assert_msg(most_errors_between_lines() <= 3 * 3, "too many connects while down: %s", logged);
+    pump(300, NULL, 0);
+    ck_assert_int_eq(connections(&own), 3);
     plugin_stop();
     sql_server_remove(&own);
 }
@@ -758,6 +844,7 @@ sql_live_suite(void)
     tcase_add_loop_test(tc, test_bad_table, 0, 2);
     tcase_add_loop_test(tc, test_pool_concurrent, 0, 2);
     tcase_add_loop_test(tc, test_pool_sizes, 0, 2);
+    tcase_add_loop_test(tc, test_pool_keeps_min, 0, 2);
     tcase_add_loop_test(tc, test_pool_fifo, 0, 2);
     tcase_add_loop_test(tc, test_host_name, 0, 2);
     tcase_add_loop_test(tc, test_latency, 0, 2);
