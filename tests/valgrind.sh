@@ -9,7 +9,10 @@
 # everything it shares in Redis: the redis rate limiter and cache, webhooks once per
 # cluster (to an endpoint that refuses, so retries are pending at shutdown) and
 # cluster-wide watchlists; then the same over the NATS adapter with JetStream (when
-# nats-server and adapter_nats.so are there).
+# nats-server and adapter_nats.so are there); then with the apps in PostgreSQL
+# (appManager.driver postgres, databasePooling.min 2: when postgres and
+# app_manager_postgres.so are there), the server started as the integration tests start
+# theirs (tests/integration/sqldb.mjs, soketi's fixture app being the drive's).
 #
 # DESIGN: valgrind's --error-exitcode=42 turns any memory error or leak into exit
 # 42, and otherwise the exit code is the daemon's, so one `wait` says it all.
@@ -52,6 +55,7 @@ finish() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
     [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null
     [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
+    [ -n "$sql_pid" ] && kill "$sql_pid" 2>/dev/null
     if [ "${VALGRIND_KEEP_LOG:-0}" = 1 ]; then
         echo "valgrind.sh: work directory kept: $work"
     else
@@ -76,6 +80,7 @@ nats_port=$4
 redis_pid=
 nats_pid=
 peer_pid=
+sql_pid=
 
 dump() {
     echo "--- daemon output ---"
@@ -87,17 +92,26 @@ dump() {
 }
 
 plugin_arg=
-[ -n "$SOKETI_PLUGIN_DIR_TEST" ] && plugin_arg="--plugin-dir=$SOKETI_PLUGIN_DIR_TEST"
+plugin_dir=$SOKETI_PLUGIN_DIR_TEST # kept: the loop below unsets it
+[ -n "$plugin_dir" ] && plugin_arg="--plugin-dir=$plugin_dir"
+
+# 0 when plugin $1 is in the plugin directory (or none was given); else says that the $2
+# run is skipped.
+have_plugin() {
+    { [ -z "$plugin_dir" ] || [ -e "$plugin_dir/$1" ]; } && return 0
+    echo "valgrind.sh: no $1 in $plugin_dir: the $2 run is skipped"
+    return 1
+}
 
 # Only the SOKETI_* variables set below reach the daemon (the test's own were read above).
 for v in $(env | sed -n 's/^\(SOKETI_[A-Za-z0-9_]*\)=.*/\1/p'); do
     unset "$v"
 done
 
-# One run: the daemon under valgrind with the adapter $1 (and the environment the caller
+# One run: the daemon under valgrind, $1 naming the run (with the environment the caller
 # exported for it), driven, stopped, judged. Returns 0 when clean.
 run_once() {
-echo "valgrind.sh: starting $bin on 127.0.0.1:$port under valgrind ($1 adapter)"
+echo "valgrind.sh: starting $bin on 127.0.0.1:$port under valgrind ($1)"
 rm -f "$work/drive.ready"
 SOKETI_HOST=127.0.0.1 SOKETI_PORT=$port \
     SOKETI_METRICS_HOST=127.0.0.1 SOKETI_METRICS_SERVER_PORT=$metrics_port \
@@ -193,7 +207,7 @@ if [ $status -ne 0 ]; then
     return 1
 fi
 grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$work/valgrind.log"
-echo "valgrind.sh: PASS ($1 adapter)"
+echo "valgrind.sh: PASS ($1)"
 return 0
 }
 
@@ -221,10 +235,7 @@ s.on("error", () => process.exit(1));' "$1" "$2"; do
 # The cluster adapter and a peer on other ports (a daemon not under valgrind): both send to
 # both UDP ports, unicast on loopback only.
 run_cluster() {
-    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_cluster.so" ]; then
-        echo "valgrind.sh: no adapter_cluster.so in $SOKETI_PLUGIN_DIR_TEST: the cluster run is skipped"
-        return 0
-    fi
+    have_plugin adapter_cluster.so cluster || return 0
     # shellcheck disable=SC2046 # two UDP ports, then two TCP ports
     set -- $(node -e '
 const dgram = require("dgram"), net = require("net");
@@ -238,7 +249,7 @@ const tcp = () => new Promise((res) => { const s = net.createServer(); s.listen(
         $run_prefix "$bin" start ${plugin_arg:+"$plugin_arg"} >"$work/peer.out" 2>&1 &
     peer_pid=$!
     (export SOKETI_ADAPTER_DRIVER=cluster SOKETI_CLUSTER_UNICAST_ADDRESSES=$unicast \
-        SOKETI_CLUSTER_PORT=$1 SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT=1000 && run_once cluster) ||
+        SOKETI_CLUSTER_PORT=$1 SOKETI_ADAPTER_CLUSTER_REQUESTS_TIMEOUT=1000 && run_once "cluster adapter") ||
         { cat "$work/peer.out"; return 1; }
     grep -q 'joined: 1 other node' "$work/daemon.out" || { dump; echo "valgrind.sh: FAIL: the peer was not found"; return 1; }
     kill "$peer_pid" 2>/dev/null
@@ -253,15 +264,12 @@ run_redis() {
         echo "valgrind.sh: no $redis_bin: the Redis run is skipped"
         return 0
     fi
-    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_redis.so" ]; then
-        echo "valgrind.sh: no adapter_redis.so in $SOKETI_PLUGIN_DIR_TEST: the Redis run is skipped"
-        return 0
-    fi
+    have_plugin adapter_redis.so Redis || return 0
     "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
         >"$work/redis.out" 2>&1 &
     redis_pid=$!
     await_server "$redis_port" PONG redis
-    (export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port && shared_env && run_once redis)
+    (export SOKETI_ADAPTER_DRIVER=redis SOKETI_DB_REDIS_PORT=$redis_port && shared_env && run_once "redis adapter")
 }
 
 # The NATS adapter and the state it shares in JetStream. libnats stays loaded with its
@@ -272,19 +280,56 @@ run_nats() {
         echo "valgrind.sh: no $nats_bin: the NATS run is skipped"
         return 0
     fi
-    if [ -n "$SOKETI_PLUGIN_DIR_TEST" ] && [ ! -e "$SOKETI_PLUGIN_DIR_TEST/adapter_nats.so" ]; then
-        echo "valgrind.sh: no adapter_nats.so in $SOKETI_PLUGIN_DIR_TEST: the NATS run is skipped"
-        return 0
-    fi
+    have_plugin adapter_nats.so NATS || return 0
     "$nats_bin" -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats.out" 2>&1 &
     nats_pid=$!
     await_server "$nats_port" INFO nats
     (export SOKETI_ADAPTER_DRIVER=nats SOKETI_ADAPTER_NATS_SERVERS="[\"127.0.0.1:$nats_port\"]" &&
-        shared_env && run_once nats)
+        shared_env && run_once "nats adapter")
 }
 
-run_once local || exit 1
+# The apps in PostgreSQL. A node process (sqldb.mjs) holds the server until SIGTERM; it
+# writes the daemon's settings (KEY=VALUE lines), or SKIP and why, to $work/sql.env.
+run_sql() {
+    have_plugin app_manager_postgres.so PostgreSQL || return 0
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    node --input-type=module -e '
+const [sqldb, out] = process.argv.slice(1);
+const fs = await import("node:fs");
+const m = await import(sqldb);
+const a = m.sqlAvailable("postgres");
+if (!a.ok) { fs.writeFileSync(out, `SKIP ${a.why}\n`); process.exit(0); }
+const db = await m.startPostgres();
+process.on("SIGTERM", () => db.stop().then(() => process.exit(0)));
+const env = db.env({ SOKETI_DB_POOLING_ENABLED: "true", SOKETI_DB_POOLING_MIN: "2" });
+fs.writeFileSync(out + ".tmp", Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(""));
+fs.renameSync(out + ".tmp", out);
+setInterval(() => {}, 1 << 30);' "$inttests/sqldb.mjs" "$work/sql.env" >"$work/sql.out" 2>&1 &
+    sql_pid=$!
+    i=0
+    until [ -f "$work/sql.env" ]; do
+        kill -0 "$sql_pid" 2>/dev/null || [ -f "$work/sql.env" ] ||
+            { cat "$work/sql.out"; fail "PostgreSQL did not start"; }
+        i=$((i + 1))
+        [ $i -lt 600 ] || { cat "$work/sql.out"; fail "PostgreSQL did not start within 60 s"; }
+        sleep 0.1
+    done
+    if grep -q '^SKIP' "$work/sql.env"; then
+        echo "valgrind.sh: the PostgreSQL run is skipped: $(sed 's/^SKIP //' "$work/sql.env")"
+        sql_pid=
+        return 0
+    fi
+    (while IFS= read -r kv; do export "${kv?}"; done <"$work/sql.env" && run_once "apps in postgres") || return 1
+    grep -q 'postgres app manager: apps from table' "$work/daemon.out" ||
+        { dump; echo "valgrind.sh: FAIL: the apps were not read from PostgreSQL"; return 1; }
+    kill "$sql_pid" 2>/dev/null
+    wait "$sql_pid" 2>/dev/null
+    sql_pid=
+}
+
+run_once "local adapter" || exit 1
 run_cluster || exit 1
 run_redis || exit 1
 run_nats || exit 1
+run_sql || exit 1
 exit 0

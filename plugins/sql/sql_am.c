@@ -2,7 +2,8 @@
  * entry points of soketi/app_manager.h over a driver (sql_pool.h).
  *
  * Pool size, as soketi's knex: with databasePooling.enabled, databasePooling.min connections
- * are opened at start and up to databasePooling.max (at least 1) as lookups need them;
+ * are opened at start and kept open (one dropped is opened again in the background), and
+ * up to databasePooling.max (at least 1) as lookups need them;
  * disabled, up to 10 are opened as needed (knex's default pool: min 2, max 10; the two
  * that knex opens at once are opened here on demand too, since nothing needs them before).
  */

@@ -7,6 +7,10 @@
  * both. Every path that answers a lookup first detaches it from the pool (queue, connection,
  * timer), then calls the host's callback, then dispatches again, so a callback that calls
  * find sees a consistent pool.
+ * min_open is kept: every connection dropped (conn_drop) lets pool_fill open the missing ones,
+ * one round a second at most and none during the back-off after a failed connect (a timer,
+ * p->fill, holds the next round), so a server that is down, or that closes every connection
+ * it accepts, costs min_open connects a second, never a busy loop.
  */
 #include "sql_pool.h"
 
@@ -63,6 +67,8 @@ struct skt_sql_pool_s {
     TAILQ_HEAD(, lookup_s) queue;
     int n_conns, n_connecting;
     long long down_until; /* monotonic ms: the back-off after a failed connect */
+    long long filled_at;  /* monotonic ms of pool_fill's last round */
+    struct event *fill;   /* pool_fill's next round, while one waits */
     long long logged_at;  /* monotonic ms of the last error logged */
     long suppressed;      /* errors not logged since */
 };
@@ -71,6 +77,7 @@ static void conn_step(conn_t *c, int step);
 static void conn_connect(conn_t *c);
 static void on_io(evutil_socket_t fd, short what, void *arg);
 static void dispatch(skt_sql_pool_t *p);
+static int conn_open(skt_sql_pool_t *p);
 
 static long long
 now_ms(void)
@@ -168,6 +175,46 @@ conn_free(conn_t *c, int broken)
     free(c);
 }
 
+/* Opens connections up to min_open, now or (one round a second, none in the back-off) from
+ * p->fill. */
+static void
+pool_fill(skt_sql_pool_t *p)
+{
+    if (p->n_conns >= p->s->min_open || evtimer_pending(p->fill, NULL))
+        return;
+    long long t = now_ms(), at = p->filled_at + SKT_SQL_BACKOFF_MS;
+    at = p->down_until > at ? p->down_until : at;
+    if (p->filled_at && t < at) {
+        struct timeval tv = tv_ms((long)(at - t));
+        evtimer_add(p->fill, &tv);
+        return;
+    }
+    p->filled_at = t;
+    while (p->n_conns < p->s->min_open)
+        if (conn_open(p) != 0) { /* out of memory: the next round tries again */
+            struct timeval tv = tv_ms(SKT_SQL_BACKOFF_MS);
+            evtimer_add(p->fill, &tv);
+            return;
+        }
+}
+
+static void
+on_fill(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pool_fill(arg);
+}
+
+/* Drops c (it broke, was closed, or is abandoned) and keeps min_open. */
+static void
+conn_drop(conn_t *c)
+{
+    skt_sql_pool_t *p = c->pool;
+    conn_free(c, 1);
+    pool_fill(p);
+}
+
 /* 1 when some connection is up or on its way. */
 static int
 pool_alive(const skt_sql_pool_t *p)
@@ -182,7 +229,7 @@ connect_failed(conn_t *c, const char *msg)
     skt_sql_pool_t *p = c->pool;
     pool_error(p, "cannot connect", msg);
     p->down_until = now_ms() + SKT_SQL_BACKOFF_MS;
-    conn_free(c, 1);
+    conn_drop(c);
     if (!pool_alive(p))
         fail_queue(p);
 }
@@ -229,7 +276,7 @@ conn_idle(conn_t *c)
 {
     c->state = C_IDLE;
     if (conn_wait(c, SKT_SQL_WAIT_READ) != 0)
-        conn_free(c, 1);
+        conn_drop(c);
 }
 
 /* The lookup on c is done: its row (if any) answers it; c is idle again. */
@@ -272,7 +319,7 @@ query_failed(conn_t *c, int step)
     int retry = c->used && !l->retried;
     if (!retry)
         pool_error(p, "the connection failed", p->drv->error(c->db));
-    conn_free(c, 1);
+    conn_drop(c);
     if (retry) {
         l->retried = 1;
         TAILQ_INSERT_HEAD(&p->queue, l, q);
@@ -325,7 +372,7 @@ on_io(evutil_socket_t fd, short what, void *arg)
     else if (c->state == C_RESOLVING)
         conn_connect(c);
     else if (!drv->idle_read || drv->idle_read(c->db) < 0)
-        conn_free(c, 1); /* the server closed an idle connection: the next lookup opens one */
+        conn_drop(c); /* the server closed an idle connection: pool_fill or a lookup opens one */
     else
         conn_idle(c);
 }
@@ -470,7 +517,7 @@ on_lookup_deadline(evutil_socket_t fd, short what, void *arg)
     conn_t *c = l->conn;
     lookup_detach(l);
     if (c)
-        conn_free(c, 1); /* ends the stuck query */
+        conn_drop(c); /* ends the stuck query */
     lookup_reply(l, SOKETI_ERROR, NULL, 0);
     dispatch(p);
 }
@@ -531,8 +578,13 @@ skt_sql_pool_new(struct event_base *base, const skt_sql_driver_t *drv, const skt
     }
     if (!evdns_base_count_nameservers(p->dns))
         evdns_base_load_hosts(p->dns, NULL);
-    for (int i = 0; i < s->min_open; i++)
-        conn_open(p);
+    p->fill = evtimer_new(base, on_fill, p);
+    if (!p->fill) {
+        evdns_base_free(p->dns, 0);
+        free(p);
+        return NULL;
+    }
+    pool_fill(p);
     return p;
 }
 
@@ -554,6 +606,7 @@ skt_sql_pool_free(skt_sql_pool_t *p)
         }
         conn_free(c, c->state != C_IDLE);
     }
+    event_free(p->fill);
     evdns_base_free(p->dns, 0);
     free(p);
 }

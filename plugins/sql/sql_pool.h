@@ -5,8 +5,10 @@
  * A driver is a table of non-blocking steps (skt_sql_driver_t): each start/continue call
  * answers what it waits for next (the socket readable, writable, a driver timer) or that it
  * is done or failed. The pool owns everything around them, so both plugins behave alike:
- *   - Connections: up to max_open, opened lazily when a lookup finds none idle (min_open
- *     are opened at start). The host name is resolved with libevent's evdns first, so no
+ *   - Connections: up to max_open, opened lazily when a lookup finds none idle; min_open
+ *     are opened at start and kept: one dropped (closed by the server, broken, timed out)
+ *     is opened again in the background, one round a second at most and none during a
+ *     back-off. The host name is resolved with libevent's evdns first, so no
  *     connect ever resolves a name on the loop (libpq and Connector/C would, synchronously).
  *   - Lookups wait in FIFO order for an idle connection (the host bounds how many).
  *   - Deadlines: every lookup is answered within timeout_ms of find, wherever it waits; one
@@ -47,7 +49,7 @@ typedef struct skt_sql_settings_s {
     long port;
     char *table;     /* appManager.<driver>.table, quoted for the driver */
     long timeout_ms; /* appManager.timeout */
-    int min_open;    /* connections opened at start */
+    int min_open;    /* connections kept open (from start; reopened when dropped) */
     int max_open;    /* connections at most */
 } skt_sql_settings_t;
 
@@ -97,7 +99,7 @@ void skt_sql_settings_clear(skt_sql_settings_t *s);
 typedef struct skt_sql_pool_s skt_sql_pool_t;
 
 /* A pool on base for drv and s (both kept: they outlive the pool), logging through log.
- * Starts opening s->min_open connections. NULL: out of memory. */
+ * Starts opening s->min_open connections, and keeps that many. NULL: out of memory. */
 skt_sql_pool_t *skt_sql_pool_new(struct event_base *base, const skt_sql_driver_t *drv,
                                  const skt_sql_settings_t *s, skt_sql_log_fn log);
 

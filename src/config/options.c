@@ -370,7 +370,8 @@ const skt_option_t skt_options[] = {
     OPT_BOOL("databasePooling.enabled", "SOKETI_DB_POOLING_ENABLED", "false",
              database_pooling.enabled, "Pool the SQL app manager's connections."),
     OPT_INT("databasePooling.min", "SOKETI_DB_POOLING_MIN", "0", database_pooling.min, 0, NOMAX,
-            "Fewest pooled SQL connections."),
+            "Fewest pooled SQL connections: opened at start and kept (one that closes is "
+            "opened again in the background, a round a second at most)."),
     OPT_INT("databasePooling.max", "SOKETI_DB_POOLING_MAX", "7", database_pooling.max, 0, NOMAX,
             "Most pooled SQL connections."),
 
