@@ -15,6 +15,7 @@ function esc(s) {
 # Long JSON values may break after their commas (a blank there is still the same JSON).
 function breakable(s) {
     gsub(/,/, ", ", s)
+    gsub(/,  /, ", ", s) # a comma that had its blank already (prose) keeps one
     return s
 }
 function text(s) {
