@@ -63,7 +63,7 @@ static void
 nats_start(int js)
 {
     memset(&nats, 0, sizeof(nats));
-    nats.port = live_free_port(0);
+    nats.port = test_port(0);
     snprintf(nats.dir, sizeof(nats.dir), "/tmp/skt-nats-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(nats.dir));
     char port[16];

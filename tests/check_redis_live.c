@@ -63,40 +63,11 @@ live_skip(const char *name)
     return live_skipped;
 }
 
-/* Binds a loopback port (0: any) and answers it, or -1 when it is taken. */
-static int
-bind_port(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    socklen_t len = sizeof(a);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int got = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        got = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return got;
-}
-
-int
-live_free_port(int bus)
-{
-    for (int tries = 0; tries < 100; tries++) {
-        int p = bind_port(0);
-        if (p > 0 && (!bus || (p + 10000 < 65536 && bind_port(p + 10000) > 0)))
-            return p;
-    }
-    ck_abort_msg("no free loopback port");
-    return -1;
-}
-
 void
 live_redis_start(live_redis_t *r, int cluster)
 {
     memset(r, 0, sizeof(*r));
-    r->port = live_free_port(cluster);
+    r->port = test_port(cluster);
     snprintf(r->dir, sizeof(r->dir), "/tmp/skt-redis-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(r->dir));
     char port[16], conf[128];

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "fake_config.h" /* the nodes' options and log */
+#include "test_port.h"   /* the servers' ports */
 
 #define LIVE_NODES 2
 
@@ -38,9 +39,6 @@ extern int live_skipped;
         if (live_skipped)                                                                          \
             return;                                                                                \
     } while (0)
-
-/* A free loopback TCP port; with bus set, one whose port + 10000 is free too. */
-int live_free_port(int bus);
 
 /* Starts redis-server on a free port without persistence, plus extra arguments (NULL
  * terminated, may be NULL); with cluster set, as a cluster node. Waits until it answers

@@ -1,5 +1,6 @@
 /* check_sql_servers.c - MariaDB and PostgreSQL servers for the tests (check_sql_servers.h). */
 #include "check_sql_servers.h"
+#include "test_port.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,22 +102,6 @@ run(char *const argv[], int as_pg, const char *input_file, const char *log, int 
             fprintf(stderr, "(no log)\n");
     }
     return rc;
-}
-
-static int
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof(a);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 /* Gives dir (recursively) to the postgres user when running as root. */
@@ -346,7 +331,7 @@ sql_template_make(sql_kind_t kind, const char *fixtures_dir, const char *setup_s
     if (make_dir(s.dir, sizeof(s.dir), kind == SQL_MARIADB ? "mariadb" : "pg") != 0 ||
         init_datadir(kind, s.dir) != 0)
         return -1;
-    s.port = free_port();
+    s.port = test_port(0);
     /* The database "main" is made through the server's default database first. */
     char schema[300], *text = NULL;
     snprintf(schema, sizeof(schema), "%s/%s_schema.sql", fixtures_dir,
@@ -429,7 +414,7 @@ sql_server_start(sql_kind_t kind, sql_server_t *s)
     if (system(cmd) != 0 || (kind == SQL_POSTGRES && chown_pg(s->dir) != 0) ||
         (kind == SQL_POSTGRES && chmod(s->dir, 0700) != 0))
         return -1;
-    s->port = free_port();
+    s->port = test_port(0);
     return launch(s);
 }
 

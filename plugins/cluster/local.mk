@@ -34,7 +34,7 @@ check_PROGRAMS += tests/check_cluster
 TESTS += tests/check_cluster
 tests_check_cluster_SOURCES = tests/check_cluster.c tests/check_redis_live.c \
 	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h \
-	tests/fake_config.c tests/fake_config.h
+	tests/fake_config.c tests/fake_config.h tests/test_port.c tests/test_port.h
 tests_check_cluster_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)

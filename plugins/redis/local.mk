@@ -92,7 +92,7 @@ check_PROGRAMS += tests/check_redis_store
 TESTS += tests/check_redis_store
 tests_check_redis_store_SOURCES = tests/check_redis_store.c tests/check_resp.h tests/check_redis_live.c \
 	tests/check_redis_live.h tests/check_redis_fakehost.c tests/check_redis_fakehost.h \
-	tests/fake_config.c tests/fake_config.h
+	tests/fake_config.c tests/fake_config.h tests/test_port.c tests/test_port.h
 tests_check_redis_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis \
 	-DCHECK_REDIS_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\"
 tests_check_redis_store_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
@@ -113,7 +113,7 @@ check_PROGRAMS += tests/check_redis_store_cluster
 TESTS += tests/check_redis_store_cluster
 tests_check_redis_store_cluster_SOURCES = tests/check_redis_store_cluster.c \
 	tests/check_redis_live.c tests/check_redis_live.h tests/check_redis_fakehost.c \
-	tests/check_redis_fakehost.h tests/fake_config.c tests/fake_config.h plugins/redis/cluster_slots.c
+	tests/check_redis_fakehost.h tests/fake_config.c tests/fake_config.h tests/test_port.c tests/test_port.h plugins/redis/cluster_slots.c
 tests_check_redis_store_cluster_CPPFLAGS = $(tests_check_redis_store_CPPFLAGS)
 tests_check_redis_store_cluster_CFLAGS = $(CHECK_CFLAGS_ALL) $(HIREDIS_CFLAGS)
 tests_check_redis_store_cluster_LDADD = $(HIREDIS_LIBS) $(CHECK_EXT)

@@ -56,7 +56,7 @@ tests_check_sql_row_LDADD = libskt_util.la $(CHECK_EXT)
 if HAVE_SQL_PLUGINS
 check_PROGRAMS += tests/check_sql_live
 TESTS += tests/check_sql_live
-tests_check_sql_live_SOURCES = tests/check_sql_live.c tests/check_sql_servers.c tests/fake_config.c tests/fake_config.h \
+tests_check_sql_live_SOURCES = tests/check_sql_live.c tests/check_sql_servers.c tests/fake_config.c tests/fake_config.h tests/test_port.c tests/test_port.h \
 	tests/check_sql_servers.h
 tests_check_sql_live_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DCHECK_SQL_PLUGIN_DIR=\"$(abs_top_builddir)/plugins/.libs\" \
