@@ -91,6 +91,17 @@ skt_whq_decode(const char *data, size_t len, const char **body, size_t *body_len
     return m;
 }
 
+/* d's job as it goes back into the queue (mode 'u'): its meta with attempts, its body; jl
+ * bytes, the caller frees. NULL when out of memory (the job is left as it is stored, due
+ * again when its lease ends). */
+static char *
+whq_job_again(delivery_t *d, long attempts, size_t *jl)
+{
+    if (json_object_set_new(d->job_meta, "attempts", json_integer(attempts)) != 0)
+        return NULL;
+    return skt_whq_encode(d->job_meta, d->body, d->body_len, jl);
+}
+
 /* ---- releasing at shutdown ----------------------------------------------------------- */
 
 /* Logs the releases sent once they are all answered (not in the middle of a burst). */
@@ -140,10 +151,7 @@ whq_release(skt_whq_t *q, delivery_t *d)
 {
     int stopped = d->state == D_INFLIGHT;
     size_t jl = 0;
-    char *job = NULL;
-    json_t *att = json_integer(d->attempts - stopped);
-    if (json_object_set_new(d->job_meta, "attempts", att) == 0)
-        job = skt_whq_encode(d->job_meta, d->body, d->body_len, &jl);
+    char *job = whq_job_again(d, d->attempts - stopped, &jl);
     if (!job) { /* out of memory: its lease ends */
         q->rel_sent++;
         q->rel_done++;
@@ -431,11 +439,8 @@ whq_settle(skt_whq_t *q, delivery_t *d, long retry_ms)
         q->drv.put(q->drv.self, d->app->id, d->job_id, NULL, 0, 0, 0, 'd', NULL, NULL);
     } else {
         size_t jl = 0;
-        char *job = NULL;
-        if (json_object_set_new(d->job_meta, "attempts", json_integer(d->attempts)) == 0)
-            job = skt_whq_encode(d->job_meta, d->body, d->body_len, &jl);
-        /* out of memory: left as it is, due again when its lease ends */
-        if (job)
+        char *job = whq_job_again(d, d->attempts, &jl);
+        if (job) /* else left as it is, due again when its lease ends */
             q->drv.put(q->drv.self, d->app->id, d->job_id, job, jl, retry_ms, 0, 'u', NULL, NULL);
         free(job);
     }
