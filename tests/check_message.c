@@ -203,6 +203,7 @@ START_TEST(test_jw_numbers_as_javascript)
     ck_assert_str_eq(t, "{\"a\":0.1,\"b\":1,\"c\":1e+21,\"d\":0,\"e\":[5e-7,0],"
                         "\"f\":12345678901234567,\"g\":\"\\u001F\"}");
     ck_assert_uint_eq(len, strlen(t));
+    ck_assert_uint_eq(skt_jw_json_len(data), len); /* counted without being written */
     free(t);
     json_decref(data);
 }

@@ -530,10 +530,11 @@ wh_event_new(const json_t *event)
 {
     const char *name = json_string_value(json_object_get(event, "name"));
     const char *channel = json_string_value(json_object_get(event, "channel"));
-    char *text = name && channel ? skt_jw_dump(event, NULL) : NULL;
+    size_t tl = 0;
+    char *text = name && channel ? skt_jw_dump(event, &tl) : NULL;
     if (!text)
         return NULL;
-    size_t nl = strlen(name), cl = strlen(channel), tl = strlen(text);
+    size_t nl = strlen(name), cl = strlen(channel);
     wh_event_t *e = malloc(sizeof(*e) + nl + cl + tl + 3);
     if (e) {
         char *p = e->data;

@@ -75,9 +75,10 @@ skt_http_reply_jw_h(skt_conn_t *c, int status, skt_jw_t *w, const char *extra)
 size_t
 skt_http_reply_json_h(skt_conn_t *c, int status, json_t *obj, const char *extra)
 {
-    char *text = obj ? skt_jw_dump(obj, NULL) : NULL;
+    size_t len = 0;
+    char *text = obj ? skt_jw_dump(obj, &len) : NULL;
     json_decref(obj);
-    size_t sent = reply_body(c, status, text, text ? strlen(text) : 0, extra);
+    size_t sent = reply_body(c, status, text, text ? len : 0, extra);
     free(text);
     return sent;
 }

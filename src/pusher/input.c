@@ -1,7 +1,6 @@
 /* input.c - what the protocol accepts from clients and the HTTP API (input.h). */
 #include "pusher/input.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +53,9 @@ skt_input_payload_size(const json_t *data)
     if (!data)
         return 0;
     /* as it is relayed (util/jsonw.h), so as JSON.stringify measures it for soketi */
-    SKT_JW_ON_STACK(w, 512);
-    skt_jw_json(&w, data);
-    size_t n = w.failed ? SIZE_MAX : w.len;
-    skt_jw_free(&w);
+    size_t n = skt_jw_json_len(data);
     /* a string counts its content as sent, escapes included, without the quotes */
-    return json_is_string(data) && n >= 2 && n != SIZE_MAX ? n - 2 : n;
+    return json_is_string(data) && n >= 2 ? n - 2 : n;
 }
 
 int

@@ -78,6 +78,10 @@ jw_room(skt_jw_t *w, size_t n)
 static void
 jw_append(skt_jw_t *w, const char *s, size_t n)
 {
+    if (w->count_only) {
+        w->len += n;
+        return;
+    }
     if (n == 0 || jw_room(w, n) != 0)
         return;
     memcpy(w->p + w->len, s, n);
@@ -327,6 +331,14 @@ skt_jw_json(skt_jw_t *w, const json_t *v)
         skt_jw_lit(w, "null");
         break;
     }
+}
+
+size_t
+skt_jw_json_len(const json_t *v)
+{
+    skt_jw_t w = {.count_only = 1};
+    skt_jw_json(&w, v);
+    return w.len;
 }
 
 char *

@@ -40,6 +40,7 @@ typedef struct skt_jw_s {
     int failed;       /* out of memory or over max: discard the text */
     int lower_hex;    /* 1: \u00xx as JavaScript's JSON.stringify writes it (what soketi's
                        * nodes exchange); 0: as jansson (what clients always got from us) */
+    int count_only;   /* 1: nothing is stored, len counts what would be (skt_jw_json_len) */
 } skt_jw_t;
 
 /* Declares writer `name` over a buffer of n bytes on the stack: the usual start. */
@@ -79,6 +80,8 @@ void skt_jw_real(skt_jw_t *w, double d);
 /* Appends any jansson value (NULL writes null), compact, keys in insertion order, numbers
  * as skt_jw_int / skt_jw_real write them. */
 void skt_jw_json(skt_jw_t *w, const json_t *v);
+/* The length of v's text as skt_jw_json writes it, without writing it anywhere. */
+size_t skt_jw_json_len(const json_t *v);
 /* v's text as skt_jw_json writes it, NUL-terminated, on the heap (the caller frees it), its
  * length in *len when len is not NULL; NULL when out of memory. */
 char *skt_jw_dump(const json_t *v, size_t *len);
